@@ -1,0 +1,179 @@
+/**
+ * Typed configuration: the `switchyard.*` keys of settings.json (or of the CLI's --config file), validated against
+ * the manifest schema. An invalid entry is dropped with one problem naming its key; everything else keeps working.
+ */
+import type { ProviderKind } from '../providers/types';
+import { SETTINGS, manifestDefault, validateAgainst, type JsonSchema } from './schema';
+
+export type TaskName = 'chat' | 'explain' | 'edit' | 'commitMessage' | 'summarize' | 'embed';
+export const TASKS: readonly TaskName[] = ['chat', 'explain', 'edit', 'commitMessage', 'summarize', 'embed'];
+
+export function isTaskName(value: string): value is TaskName {
+  return (TASKS as readonly string[]).includes(value);
+}
+
+export type PrivacyMode = 'local-only' | 'ask' | 'allow';
+
+export interface ProviderSetting {
+  id: string;
+  kind: ProviderKind;
+  baseUrl?: string;
+  preset?: string;
+  local?: boolean;
+  apiKeyEnv?: string;
+}
+
+export interface CandidateSetting {
+  /** "auto" (models found on local servers) or "providerId/model". */
+  ref: string;
+  temperature?: number;
+  maxTokens?: number;
+  contextSize?: number;
+}
+
+export interface SwitchyardConfig {
+  providers: ProviderSetting[];
+  tasks: Record<TaskName, CandidateSetting[]>;
+  privacy: PrivacyMode;
+  workspaceCloudOptOut: boolean;
+  localHosts: string[];
+  aliases: Record<string, string>;
+  firstTokenTimeoutMs: number;
+  cooldownMs: number;
+  index: { enabled: boolean; exclude: string[]; maxFileSizeKb: number };
+  gateway: { port: number; startOnLaunch: boolean };
+}
+
+export interface ConfigProblem {
+  key: string;
+  message: string;
+}
+
+export interface ParsedConfig {
+  config: SwitchyardConfig;
+  problems: ConfigProblem[];
+}
+
+/** Splits "providerId/model" at the first slash (model names may contain slashes, e.g. OpenRouter's). */
+export function splitRef(ref: string): { providerId: string; model: string } | undefined {
+  const slash = ref.indexOf('/');
+  if (slash <= 0 || slash === ref.length - 1) return undefined;
+  return { providerId: ref.slice(0, slash), model: ref.slice(slash + 1) };
+}
+
+type Raw = Readonly<Record<string, unknown>>;
+
+class Reader {
+  readonly problems: ConfigProblem[] = [];
+  constructor(private readonly raw: Raw) {}
+
+  /** A whole-value setting: invalid → the manifest default, with a problem. */
+  value<T>(key: string): T {
+    const schema = SETTINGS[key];
+    const value = this.raw[key];
+    if (value === undefined) return manifestDefault(key) as T;
+    const problems = validateAgainst(schema, value, key);
+    if (problems.length === 0) return structuredClone(value) as T;
+    this.report(key, problems, 'using the default');
+    return manifestDefault(key) as T;
+  }
+
+  /** An array setting whose entries are checked one by one: invalid entries are dropped. */
+  entries<T>(key: string, raw: unknown, schema: JsonSchema = SETTINGS[key]): T[] | undefined {
+    if (raw === undefined) return undefined;
+    if (!Array.isArray(raw)) {
+      this.report(key, validateAgainst(schema, raw, key), 'ignoring it');
+      return undefined;
+    }
+    const out: T[] = [];
+    raw.forEach((item, i) => {
+      const problems = validateAgainst(schema.items ?? {}, item, `${key}[${i}]`);
+      if (problems.length === 0) out.push(structuredClone(item) as T);
+      else this.report(key, problems, 'ignoring that entry');
+    });
+    return out;
+  }
+
+  report(key: string, problems: string[], consequence: string): void {
+    this.problems.push({ key, message: `${problems.join('; ')} (${consequence})` });
+  }
+}
+
+function normalizeCandidate(item: string | { model: string; temperature?: number; maxTokens?: number; contextSize?: number }): CandidateSetting {
+  if (typeof item === 'string') return { ref: item };
+  const { model, ...params } = item;
+  return { ref: model, ...params };
+}
+
+export function parseConfig(raw: Raw): ParsedConfig {
+  const r = new Reader(raw);
+
+  const providers: ProviderSetting[] = [];
+  const seen = new Set<string>();
+  for (const p of r.entries<ProviderSetting>('switchyard.providers', raw['switchyard.providers']) ?? []) {
+    if (seen.has(p.id)) {
+      r.report('switchyard.providers', [`switchyard.providers: the id "${p.id}" is used twice`], 'using the first');
+      continue;
+    }
+    if (!p.baseUrl && !p.preset) {
+      r.report('switchyard.providers', [`switchyard.providers: "${p.id}" needs a baseUrl or a preset`], 'ignoring that entry');
+      continue;
+    }
+    seen.add(p.id);
+    providers.push(p);
+  }
+
+  const taskSchema = SETTINGS['switchyard.tasks'];
+  const taskDefaults = manifestDefault('switchyard.tasks') as Record<TaskName, string[]>;
+  const rawTasks = raw['switchyard.tasks'];
+  const tasks = {} as Record<TaskName, CandidateSetting[]>;
+  if (rawTasks !== undefined && (typeof rawTasks !== 'object' || rawTasks === null || Array.isArray(rawTasks))) {
+    r.report('switchyard.tasks', validateAgainst(taskSchema, rawTasks, 'switchyard.tasks'), 'using the defaults');
+  }
+  const taskObj = typeof rawTasks === 'object' && rawTasks !== null && !Array.isArray(rawTasks) ? (rawTasks as Record<string, unknown>) : {};
+  for (const name of Object.keys(taskObj)) {
+    if (!isTaskName(name)) r.report('switchyard.tasks', [`switchyard.tasks: unknown task "${name}" (tasks: ${TASKS.join(', ')})`], 'ignoring it');
+  }
+  for (const task of TASKS) {
+    const list = r.entries<string | { model: string }>('switchyard.tasks', taskObj[task], taskSchema.properties![task]);
+    tasks[task] = (list ?? taskDefaults[task]).map(normalizeCandidate);
+  }
+
+  const config: SwitchyardConfig = {
+    providers,
+    tasks,
+    privacy: r.value<PrivacyMode>('switchyard.privacy'),
+    workspaceCloudOptOut: r.value<boolean>('switchyard.workspaceCloudOptOut'),
+    localHosts: r.value<string[]>('switchyard.localHosts'),
+    aliases: r.value<Record<string, string>>('switchyard.aliases'),
+    firstTokenTimeoutMs: r.value<number>('switchyard.routing.firstTokenTimeoutMs'),
+    cooldownMs: r.value<number>('switchyard.routing.cooldownMs'),
+    index: {
+      enabled: r.value<boolean>('switchyard.index.enabled'),
+      exclude: r.value<string[]>('switchyard.index.exclude'),
+      maxFileSizeKb: r.value<number>('switchyard.index.maxFileSizeKb'),
+    },
+    gateway: {
+      port: r.value<number>('switchyard.gateway.port'),
+      startOnLaunch: r.value<boolean>('switchyard.gateway.startOnLaunch'),
+    },
+  };
+
+  for (const [alias, target] of Object.entries(config.aliases)) {
+    if (!isTaskName(target)) {
+      r.report('switchyard.aliases', [`switchyard.aliases.${alias}: "${target}" is not a task (tasks: ${TASKS.join(', ')})`], 'ignoring it');
+      delete config.aliases[alias];
+    }
+  }
+  for (const key of Object.keys(raw)) {
+    if (key.startsWith('switchyard.') && !(key in SETTINGS)) {
+      r.report(key, [`${key} is not a Switchyard setting`], 'ignoring it');
+    }
+  }
+  return { config, problems: r.problems };
+}
+
+/** The config with every setting at its manifest default. */
+export function defaultConfig(): SwitchyardConfig {
+  return parseConfig({}).config;
+}

@@ -1,0 +1,134 @@
+/**
+ * Turns settings into providers: configured entries, presets named by candidates ("openai/gpt-4.1-mini" works
+ * with nothing but a key), and the zero-config local servers on their standard ports. Instances are reused while
+ * their configuration is unchanged; discovery is cached briefly.
+ */
+import { silentLogger, type Logger, type SecretSource } from '../host';
+import { splitRef, type SwitchyardConfig } from '../config/config';
+import { createProvider } from '../providers/index';
+import { LOCAL_DEFAULTS, getPreset, configFromPreset } from '../providers/presets';
+import type { ModelInfo, Provider, ProviderConfig } from '../providers/types';
+import { isLocalUrl } from './privacy';
+import type { ProviderSource } from './router';
+
+export interface RegistryDeps {
+  secrets: SecretSource;
+  logger?: Logger;
+  fetch?: typeof fetch;
+  /** How long discovered model lists are trusted. */
+  discoveryTtlMs?: number;
+  /** Builds a provider; tests and the embedded host may replace it. */
+  create?: (config: ProviderConfig) => Provider;
+}
+
+/** The provider configurations a config implies, in order: configured, presets named by candidates, local defaults. */
+export function resolveProviders(config: SwitchyardConfig): ProviderConfig[] {
+  const out: ProviderConfig[] = [];
+  const ids = new Set<string>();
+  for (const p of config.providers) {
+    const base = p.preset ? configFromPreset(p.preset, { id: p.id, baseUrl: p.baseUrl, apiKeyEnv: p.apiKeyEnv }) : undefined;
+    const baseUrl = p.baseUrl ?? base?.baseUrl ?? '';
+    out.push({
+      id: p.id,
+      kind: p.kind,
+      baseUrl,
+      local: p.local ?? isLocalUrl(baseUrl, config.localHosts),
+      preset: p.preset,
+      apiKeyEnv: p.apiKeyEnv ?? base?.apiKeyEnv,
+    });
+    ids.add(p.id);
+  }
+  for (const list of Object.values(config.tasks)) {
+    for (const c of list) {
+      const ref = splitRef(c.ref);
+      if (ref && !ids.has(ref.providerId) && getPreset(ref.providerId)) {
+        const preset = configFromPreset(ref.providerId);
+        out.push({ ...preset, local: preset.local && isLocalUrl(preset.baseUrl, config.localHosts) });
+        ids.add(ref.providerId);
+      }
+    }
+  }
+  for (const d of LOCAL_DEFAULTS) {
+    if (!ids.has(d.id)) {
+      out.push({ ...d });
+      ids.add(d.id);
+    }
+  }
+  return out;
+}
+
+function sameConfig(a: ProviderConfig, b: ProviderConfig): boolean {
+  return a.id === b.id && a.kind === b.kind && a.baseUrl === b.baseUrl && a.local === b.local && a.preset === b.preset && a.apiKeyEnv === b.apiKeyEnv;
+}
+
+export class ProviderRegistry implements ProviderSource {
+  private configs: ProviderConfig[] = [];
+  private readonly instances = new Map<string, Provider>();
+  private readonly discovered = new Map<string, { at: number; models: ModelInfo[] }>();
+  private readonly inflight = new Map<string, Promise<ModelInfo[]>>();
+  private readonly logger: Logger;
+
+  constructor(private readonly deps: RegistryDeps) {
+    this.logger = deps.logger ?? silentLogger;
+  }
+
+  /** Applies new settings; providers whose configuration changed are rebuilt and their discovery forgotten. */
+  update(config: SwitchyardConfig): void {
+    const next = resolveProviders(config);
+    for (const [id, instance] of this.instances) {
+      const now = next.find((c) => c.id === id);
+      if (!now || !sameConfig(now, instance.config)) {
+        this.instances.delete(id);
+        this.discovered.delete(id);
+      }
+    }
+    this.configs = next;
+  }
+
+  list(): ProviderConfig[] {
+    return this.configs;
+  }
+
+  get(providerId: string): Provider | undefined {
+    const existing = this.instances.get(providerId);
+    if (existing) return existing;
+    const config = this.configs.find((c) => c.id === providerId);
+    if (!config) return undefined;
+    const provider = this.deps.create
+      ? this.deps.create(config)
+      : createProvider(config, { secrets: this.deps.secrets, logger: this.logger, fetch: this.deps.fetch });
+    this.instances.set(providerId, provider);
+    return provider;
+  }
+
+  cachedModels(providerId: string): ModelInfo[] | undefined {
+    const hit = this.discovered.get(providerId);
+    if (!hit) return undefined;
+    if (performance.now() - hit.at > (this.deps.discoveryTtlMs ?? 60_000)) return undefined;
+    return hit.models;
+  }
+
+  async discover(providerId: string, signal?: AbortSignal): Promise<ModelInfo[]> {
+    const cached = this.cachedModels(providerId);
+    if (cached) return cached;
+    const pending = this.inflight.get(providerId);
+    if (pending) return pending;
+    const provider = this.get(providerId);
+    if (!provider) return [];
+    const p = provider
+      .listModels(signal)
+      .then((models) => {
+        this.discovered.set(providerId, { at: performance.now(), models });
+        return models;
+      })
+      .finally(() => this.inflight.delete(providerId));
+    this.inflight.set(providerId, p);
+    return p;
+  }
+
+  /** Forgets discovery (after a pull or delete, or when the user asks to refresh). */
+  forget(providerId?: string): void {
+    if (providerId) this.discovered.delete(providerId);
+    else this.discovered.clear();
+  }
+}

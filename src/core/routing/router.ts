@@ -1,0 +1,514 @@
+/**
+ * The router: task → ordered candidates → the first one that can answer.
+ *
+ * A candidate is skipped when its provider is cooling down after a failure, when the privacy policy forbids it,
+ * or when discovery says the model is not there. A tried candidate that fails before its first token with a
+ * fallback kind (refused, timeout, 5xx, 429, missing model, context overflow, auth) hands over to the next.
+ * A failure after tokens have streamed is reported, never spliced with another model's answer.
+ */
+import { FALLBACK_KINDS, ProviderError, UNHEALTHY_KINDS, isProviderError, type ErrorKind } from '../errors';
+import { redact, silentLogger, systemClock, type Clock, type Logger } from '../host';
+import type { ChatMessage, ModelInfo, Provider, ProviderConfig } from '../providers/types';
+import { TASKS, isTaskName, splitRef, type CandidateSetting, type SwitchyardConfig, type TaskName } from '../config/config';
+import type { UsageRecord, UsageSink } from '../usage/ledger';
+import { HealthCache } from './health';
+import { cloudVerdict, type AskCloud, type PrivacyContext } from './privacy';
+
+/** What the router needs from the provider registry. */
+export interface ProviderSource {
+  /** Every provider the router may use: configured ones, presets named by candidates, zero-config local ones. */
+  list(): ProviderConfig[];
+  get(providerId: string): Provider | undefined;
+  /** Discovered models, cached; throws ProviderError when the server cannot be reached. */
+  discover(providerId: string, signal?: AbortSignal): Promise<ModelInfo[]>;
+  /** Discovery already known (no request), or undefined. */
+  cachedModels(providerId: string): ModelInfo[] | undefined;
+}
+
+export interface RouterDeps {
+  config: () => SwitchyardConfig;
+  providers: ProviderSource;
+  privacy: () => PrivacyContext;
+  /** Asks the user before a cloud request under privacy "ask"; absent where nobody can be asked. */
+  askCloud?: AskCloud;
+  usage?: UsageSink;
+  /** Estimated cost in USD of a request to a cloud model, when the catalog knows its price. */
+  price?: (provider: ProviderConfig, model: string, inputTokens: number, outputTokens: number) => number | undefined;
+  logger?: Logger;
+  clock?: Clock;
+  health?: HealthCache;
+  /** Timeout of the health probe made when every candidate is cooling down. */
+  probeTimeoutMs?: number;
+}
+
+export interface Candidate {
+  providerId: string;
+  model: string;
+  local: boolean;
+  temperature?: number;
+  maxTokens?: number;
+  contextSize?: number;
+}
+
+export interface RouteAttempt {
+  providerId: string;
+  model: string;
+  local: boolean;
+  outcome: 'skipped' | 'failed' | 'answered';
+  /** Why it was skipped or failed, in words (no secrets, no prompt text). */
+  reason?: string;
+  kind?: ErrorKind;
+  ms?: number;
+}
+
+export interface RouteEvent {
+  task: TaskName;
+  requested: string;
+  providerId: string;
+  model: string;
+  local: boolean;
+  /** True when an earlier candidate was skipped or failed. */
+  fallback: boolean;
+  attempts: RouteAttempt[];
+}
+
+export type RoutedChatEvent =
+  | { type: 'route'; route: RouteEvent }
+  | { type: 'text'; text: string }
+  | { type: 'done'; usage: UsageRecord };
+
+export interface RoutedChatRequest {
+  /** A task name, or a virtual model name ("switchyard/chat", "switchyard/<alias>"). */
+  task: string;
+  messages: ChatMessage[];
+  signal?: AbortSignal;
+  /** Overrides of the candidate's parameters. */
+  temperature?: number;
+  maxTokens?: number;
+}
+
+export interface RoutePlan {
+  task: TaskName;
+  candidate: Candidate | null;
+  /** The candidate would ask the user first (privacy "ask", no consent yet). */
+  asksFirst?: boolean;
+  skipped: { providerId: string; model: string; local: boolean; reason: string; kind: ErrorKind }[];
+}
+
+/** The error when no candidate could answer; its kind is the most telling failure. */
+export class RouteError extends ProviderError {
+  constructor(
+    kind: ErrorKind,
+    message: string,
+    readonly task: string,
+    readonly attempts: RouteAttempt[],
+    cause?: unknown,
+  ) {
+    super(kind, message, { cause, afterOutput: isProviderError(cause) ? cause.afterOutput : false });
+    this.name = 'RouteError';
+  }
+}
+
+/** Resolves "chat", "switchyard/chat" or a configured alias ("switchyard/fast") to a task. */
+export function resolveTaskName(requested: string, aliases: Readonly<Record<string, string>>): TaskName | undefined {
+  const name = requested.startsWith('switchyard/') ? requested.slice('switchyard/'.length) : requested;
+  if (isTaskName(name)) return name;
+  const target = aliases[name];
+  return target !== undefined && isTaskName(target) ? target : undefined;
+}
+
+function isEmbeddingModel(m: ModelInfo): boolean {
+  return m.capabilities.embeddings === true || /embed/i.test(m.id);
+}
+
+/** Ollama names without a tag mean ":latest". */
+function sameModel(provider: ProviderConfig, a: string, b: string): boolean {
+  if (a === b) return true;
+  if (provider.kind !== 'ollama') return false;
+  const norm = (s: string) => (s.includes(':') ? s : `${s}:latest`);
+  return norm(a) === norm(b);
+}
+
+export class Router {
+  readonly health: HealthCache;
+  private readonly logger: Logger;
+  private readonly clock: Clock;
+
+  constructor(private readonly deps: RouterDeps) {
+    this.logger = deps.logger ?? silentLogger;
+    this.clock = deps.clock ?? systemClock;
+    this.health = deps.health ?? new HealthCache(deps.config().cooldownMs, this.clock);
+  }
+
+  private task(requested: string): TaskName {
+    const task = resolveTaskName(requested, this.deps.config().aliases);
+    if (!task) {
+      const aliases = Object.keys(this.deps.config().aliases);
+      throw new ProviderError(
+        'config',
+        `Unknown task or model name "${requested}": use one of ${TASKS.map((t) => `switchyard/${t}`).join(', ')}${aliases.length ? ` or an alias (${aliases.map((a) => `switchyard/${a}`).join(', ')})` : ''}, or add an alias in switchyard.aliases.`,
+      );
+    }
+    return task;
+  }
+
+  /**
+   * The task's candidates in order, with "auto" expanded to the models found on local servers
+   * (discovery is attempted for local providers not yet known, with a short timeout).
+   */
+  async candidates(task: TaskName, signal?: AbortSignal): Promise<{ list: Candidate[]; unknownProviders: string[] }> {
+    const config = this.deps.config();
+    const list: Candidate[] = [];
+    const unknownProviders: string[] = [];
+    const byId = new Map(this.deps.providers.list().map((p) => [p.id, p]));
+    for (const setting of config.tasks[task]) {
+      if (setting.ref === 'auto') {
+        list.push(...(await this.autoCandidates(task, setting, signal)));
+        continue;
+      }
+      const ref = splitRef(setting.ref);
+      if (!ref) continue;
+      const provider = byId.get(ref.providerId);
+      if (!provider) {
+        unknownProviders.push(ref.providerId);
+        continue;
+      }
+      list.push(this.candidateFor(provider, ref.model, setting));
+    }
+    // A model named twice (explicitly and through "auto") is tried once.
+    const seen = new Set<string>();
+    return {
+      list: list.filter((c) => {
+        const key = `${c.providerId}/${c.model}`;
+        if (seen.has(key)) return false;
+        seen.add(key);
+        return true;
+      }),
+      unknownProviders,
+    };
+  }
+
+  private candidateFor(provider: ProviderConfig, model: string, setting: CandidateSetting): Candidate {
+    return {
+      providerId: provider.id,
+      model,
+      local: provider.local,
+      temperature: setting.temperature,
+      maxTokens: setting.maxTokens,
+      contextSize: setting.contextSize,
+    };
+  }
+
+  private async autoCandidates(task: TaskName, setting: CandidateSetting, signal?: AbortSignal): Promise<Candidate[]> {
+    const out: Candidate[] = [];
+    const locals = this.deps.providers.list().filter((p) => p.local);
+    const found = await Promise.all(
+      locals.map(async (p) => {
+        if (this.health.coolingFor(p.id) > 0) return { p, models: this.deps.providers.cachedModels(p.id) ?? [] };
+        try {
+          return { p, models: await this.deps.providers.discover(p.id, signal) };
+        } catch (e) {
+          if (isProviderError(e) && UNHEALTHY_KINDS.has(e.kind)) this.health.markFailed(p.id, e.kind, e.message);
+          return { p, models: [] as ModelInfo[] };
+        }
+      }),
+    );
+    for (const { p, models } of found) {
+      for (const m of models) {
+        if (task === 'embed' ? isEmbeddingModel(m) : m.capabilities.chat !== false && !isEmbeddingModel(m)) {
+          out.push(this.candidateFor(p, m.id, setting));
+        }
+      }
+    }
+    return out;
+  }
+
+  private knownMissing(c: Candidate): boolean {
+    const provider = this.deps.providers.list().find((p) => p.id === c.providerId);
+    const models = this.deps.providers.cachedModels(c.providerId);
+    if (!provider || !models || models.length === 0) return false;
+    return !models.some((m) => sameModel(provider, m.id, c.model));
+  }
+
+  /**
+   * What the router would use now and why the others are skipped. With `probe`, providers are health-checked
+   * and local ones discovered first (for "Show Routes" and `switchyard route`).
+   */
+  async plan(requested: string, options: { probe?: boolean; signal?: AbortSignal } = {}): Promise<RoutePlan> {
+    const task = this.task(requested);
+    const { list, unknownProviders } = await this.candidates(task, options.signal);
+    const plan: RoutePlan = { task, candidate: null, skipped: [] };
+    for (const id of unknownProviders) {
+      plan.skipped.push({ providerId: id, model: '', local: false, reason: `no provider "${id}" in switchyard.providers`, kind: 'config' });
+    }
+    const canAsk = this.deps.askCloud !== undefined;
+    if (options.probe) {
+      // Never contact a provider the policy forbids, not even for a health probe.
+      const allowedCloud = cloudVerdict(this.deps.privacy(), canAsk).allowed !== false;
+      const ids = [...new Set(list.filter((c) => c.local || allowedCloud).map((c) => c.providerId))];
+      await Promise.all(ids.map((id) => this.probe(id, options.signal)));
+      await Promise.all(
+        ids
+          .filter((id) => this.health.coolingFor(id) === 0 && list.some((c) => c.providerId === id && c.local))
+          .map((id) => this.deps.providers.discover(id, options.signal).catch(() => undefined)),
+      );
+    }
+    for (const c of list) {
+      const skip = this.skipReason(c, canAsk);
+      if (skip) {
+        plan.skipped.push({ providerId: c.providerId, model: c.model, local: c.local, ...skip });
+        continue;
+      }
+      if (!plan.candidate) {
+        plan.candidate = c;
+        if (!c.local && cloudVerdict(this.deps.privacy(), canAsk).allowed === 'ask') plan.asksFirst = true;
+      }
+    }
+    return plan;
+  }
+
+  /** Probes a provider's health now and records the result. */
+  async probe(providerId: string, signal?: AbortSignal): Promise<boolean> {
+    const provider = this.deps.providers.get(providerId);
+    if (!provider) return false;
+    const timeout = AbortSignal.timeout(this.deps.probeTimeoutMs ?? 2000);
+    try {
+      await provider.health(signal ? AbortSignal.any([signal, timeout]) : timeout);
+      this.health.markHealthy(providerId);
+      return true;
+    } catch (e) {
+      const kind = isProviderError(e) ? e.kind : 'unreachable';
+      const message = e instanceof Error ? e.message : String(e);
+      if (kind === 'auth') {
+        // Reachable but our key is refused: not a health problem of the server.
+        return true;
+      }
+      this.health.markFailed(providerId, kind, message);
+      return false;
+    }
+  }
+
+  private skipReason(c: Candidate, canAsk: boolean, ignoreCooldown = false): { reason: string; kind: ErrorKind } | undefined {
+    if (!c.local) {
+      const verdict = cloudVerdict(this.deps.privacy(), canAsk);
+      if (verdict.allowed === false) return { reason: verdict.reason, kind: 'policy' };
+    }
+    const cooling = this.health.coolingFor(c.providerId);
+    if (cooling > 0 && !ignoreCooldown) {
+      const s = this.health.get(c.providerId);
+      return { reason: `${s?.lastReason ?? 'failed recently'} (cooling down, next try in ${Math.ceil(cooling / 1000)} s)`, kind: s?.lastKind ?? 'unreachable' };
+    }
+    if (this.knownMissing(c)) return { reason: `model "${c.model}" is not on ${c.providerId}`, kind: 'modelMissing' };
+    return undefined;
+  }
+
+  /** Streams a chat answer from the first candidate that can give one. Throws RouteError when none can. */
+  async *chat(request: RoutedChatRequest): AsyncGenerator<RoutedChatEvent> {
+    const startedAt = this.clock.now();
+    const at = new Date().toISOString();
+    const task = this.task(request.task);
+    const config = this.deps.config();
+    const attempts: RouteAttempt[] = [];
+    const { list, unknownProviders } = await this.candidates(task, request.signal);
+    for (const id of unknownProviders) {
+      attempts.push({ providerId: id, model: '', local: false, outcome: 'skipped', reason: `no provider "${id}" in switchyard.providers`, kind: 'config' });
+    }
+
+    const canAsk = this.deps.askCloud !== undefined;
+    let eligible: Candidate[] = [];
+    const cooledDown: Candidate[] = [];
+    for (const c of list) {
+      const skip = this.skipReason(c, canAsk);
+      if (!skip) eligible.push(c);
+      else if (skip.kind !== 'policy' && skip.kind !== 'modelMissing' && this.health.coolingFor(c.providerId) > 0) cooledDown.push(c);
+      else attempts.push({ ...c, outcome: 'skipped', reason: skip.reason, kind: skip.kind });
+    }
+    if (eligible.length === 0 && cooledDown.length > 0) {
+      // Everything is cooling down: probe them (cheap) rather than fail without trying.
+      for (const c of cooledDown) {
+        if (await this.probe(c.providerId, request.signal)) eligible.push(c);
+        else attempts.push({ ...c, outcome: 'skipped', reason: this.skipReason(c, canAsk)?.reason ?? 'unhealthy', kind: this.health.get(c.providerId)?.lastKind ?? 'unreachable' });
+      }
+    } else {
+      for (const c of cooledDown) attempts.push({ ...c, outcome: 'skipped', reason: this.skipReason(c, canAsk)?.reason ?? 'unhealthy', kind: this.health.get(c.providerId)?.lastKind ?? 'unreachable' });
+    }
+    eligible = list.filter((c) => eligible.includes(c));
+
+    let lastError: ProviderError | undefined;
+    for (const c of eligible) {
+      if (request.signal?.aborted) break;
+      if (!c.local && cloudVerdict(this.deps.privacy(), canAsk).allowed === 'ask') {
+        const allowed = await this.deps.askCloud!({ task, providerId: c.providerId, model: c.model });
+        if (!allowed) {
+          attempts.push({ ...c, outcome: 'skipped', reason: 'you chose to stay local', kind: 'policy' });
+          continue;
+        }
+      }
+      const provider = this.deps.providers.get(c.providerId);
+      if (!provider) continue;
+      const attemptStart = this.clock.now();
+      const controller = new AbortController();
+      const onAbort = () => controller.abort(request.signal?.reason);
+      request.signal?.addEventListener('abort', onAbort, { once: true });
+      let streamed = false;
+      let inputTokens: number | undefined;
+      let outputTokens: number | undefined;
+      let text = '';
+      let ttftMs: number | undefined;
+      try {
+        const iterator = provider
+          .chat({
+            model: c.model,
+            messages: request.messages,
+            temperature: request.temperature ?? c.temperature,
+            maxTokens: request.maxTokens ?? c.maxTokens,
+            contextSize: c.contextSize,
+            signal: controller.signal,
+          })
+          [Symbol.asyncIterator]();
+        let next = await this.firstEvent(iterator, controller, config.firstTokenTimeoutMs, c);
+        ttftMs = this.clock.now() - startedAt;
+        this.health.markHealthy(c.providerId);
+        attempts.push({ ...c, outcome: 'answered', ms: this.clock.now() - attemptStart });
+        const route: RouteEvent = {
+          task,
+          requested: request.task,
+          providerId: c.providerId,
+          model: c.model,
+          local: c.local,
+          fallback: attempts.length > 1,
+          attempts: attempts.map((a) => ({ ...a })),
+        };
+        this.logger.info(`route ${request.task}: ${c.providerId}/${c.model} (${c.local ? 'local' : 'cloud'})${route.fallback ? ` after ${describeAttempts(attempts.slice(0, -1))}` : ''}`);
+        yield { type: 'route', route };
+        streamed = true;
+        while (!next.done) {
+          const ev = next.value;
+          if (ev.type === 'text') {
+            text += ev.text;
+            yield { type: 'text', text: ev.text };
+          } else {
+            inputTokens = ev.inputTokens ?? inputTokens;
+            outputTokens = ev.outputTokens ?? outputTokens;
+          }
+          next = await iterator.next();
+        }
+        if (request.signal?.aborted) throw new ProviderError('canceled', 'The request was canceled.', { providerId: c.providerId, model: c.model, afterOutput: true });
+        const estimated = inputTokens === undefined || outputTokens === undefined;
+        inputTokens ??= Math.ceil(request.messages.reduce((n, m) => n + m.content.length, 0) / 4);
+        outputTokens ??= Math.ceil(text.length / 4);
+        const usage = this.usage({ at, task, requested: request.task, c, outcome: 'ok', attempts: attempts.filter((a) => a.outcome !== 'skipped').length, ttftMs, startedAt, inputTokens, outputTokens, estimated });
+        yield { type: 'done', usage };
+        return;
+      } catch (e) {
+        const err = this.toProviderError(e, c, request.signal);
+        if (streamed || err.afterOutput) {
+          err.afterOutput = true;
+          this.usage({ at, task, requested: request.task, c, outcome: err.kind, attempts: attempts.filter((a) => a.outcome !== 'skipped').length, ttftMs, startedAt, inputTokens, outputTokens: outputTokens ?? Math.ceil(text.length / 4), estimated: outputTokens === undefined });
+          if (err.kind !== 'canceled') this.logger.warn(`route ${request.task}: ${c.providerId}/${c.model} failed after streaming: ${err.kind}: ${err.message}`);
+          throw new RouteError(err.kind, err.kind === 'canceled' ? 'The request was canceled.' : `${c.providerId}/${c.model} failed mid-answer (${err.kind}): ${err.message}. The partial answer is kept; retry to ask again.`, task, attempts, err);
+        }
+        if (err.kind === 'canceled') {
+          attempts.push({ ...c, outcome: 'failed', reason: 'canceled', kind: 'canceled', ms: this.clock.now() - attemptStart });
+          lastError = err;
+          break;
+        }
+        attempts.push({ ...c, outcome: 'failed', reason: err.message, kind: err.kind, ms: this.clock.now() - attemptStart });
+        if (UNHEALTHY_KINDS.has(err.kind)) this.health.markFailed(c.providerId, err.kind, err.message, err.retryAfter);
+        this.logger.warn(`route ${request.task}: ${c.providerId}/${c.model} failed (${err.kind}): ${err.message}`);
+        lastError = err;
+        if (!FALLBACK_KINDS.has(err.kind)) break;
+      } finally {
+        request.signal?.removeEventListener('abort', onAbort);
+        controller.abort();
+      }
+    }
+    const failure = this.noAnswer(task, request.task, attempts, lastError, request.signal);
+    this.usage({ at, task, requested: request.task, c: lastTried(attempts), outcome: failure.kind, attempts: attempts.filter((a) => a.outcome !== 'skipped').length, startedAt });
+    throw failure;
+  }
+
+  /** Waits for the first event of a stream, or fails with `timeout` and aborts the request. */
+  private async firstEvent<T>(iterator: AsyncIterator<T>, controller: AbortController, timeoutMs: number, c: Candidate): Promise<IteratorResult<T>> {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        const err = new ProviderError('timeout', `no first token within ${timeoutMs} ms`, { providerId: c.providerId, model: c.model });
+        controller.abort(err);
+        reject(err);
+      }, timeoutMs);
+    });
+    try {
+      return await Promise.race([iterator.next(), timeout]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  private toProviderError(e: unknown, c: Candidate, signal?: AbortSignal): ProviderError {
+    if (signal?.aborted) return new ProviderError('canceled', 'The request was canceled.', { providerId: c.providerId, model: c.model, cause: e });
+    if (isProviderError(e)) return e;
+    const message = e instanceof Error ? e.message : String(e);
+    return new ProviderError('server', redact(message), { providerId: c.providerId, model: c.model, cause: e });
+  }
+
+  private noAnswer(task: TaskName, requested: string, attempts: RouteAttempt[], lastError: ProviderError | undefined, signal?: AbortSignal): RouteError {
+    if (signal?.aborted || lastError?.kind === 'canceled') return new RouteError('canceled', 'The request was canceled.', task, attempts, lastError);
+    if (attempts.length === 0) {
+      return new RouteError('config', `No model is configured or found for ${task}: start a local server (Ollama, llama.cpp, LM Studio, vLLM) or add candidates to switchyard.tasks.${task}.`, task, attempts);
+    }
+    const failed = attempts.filter((a) => a.outcome === 'failed');
+    const kind: ErrorKind = lastError?.kind ?? (attempts.every((a) => a.kind === 'policy') ? 'policy' : failed.at(-1)?.kind ?? attempts.at(-1)?.kind ?? 'unreachable');
+    return new RouteError(kind, `No model could answer ${requested}: ${describeAttempts(attempts)}.`, task, attempts, lastError);
+  }
+
+  private usage(a: {
+    at: string;
+    task: TaskName;
+    requested: string;
+    c: { providerId: string; model: string; local: boolean } | undefined;
+    outcome: UsageRecord['outcome'];
+    attempts: number;
+    startedAt: number;
+    ttftMs?: number;
+    inputTokens?: number;
+    outputTokens?: number;
+    estimated?: boolean;
+  }): UsageRecord {
+    const record: UsageRecord = {
+      at: a.at,
+      task: a.task,
+      requested: a.requested,
+      providerId: a.c?.providerId ?? '',
+      model: a.c?.model ?? '',
+      local: a.c?.local ?? true,
+      outcome: a.outcome,
+      attempts: a.attempts,
+      ttftMs: a.ttftMs,
+      durationMs: this.clock.now() - a.startedAt,
+      inputTokens: a.inputTokens,
+      outputTokens: a.outputTokens,
+      tokensEstimated: a.estimated || undefined,
+    };
+    if (a.c && a.inputTokens !== undefined && a.outputTokens !== undefined) {
+      const provider = this.deps.providers.list().find((p) => p.id === a.c!.providerId);
+      record.costUsd = a.c.local ? 0 : provider && this.deps.price?.(provider, a.c.model, a.inputTokens, a.outputTokens);
+    }
+    try {
+      this.deps.usage?.record(record);
+    } catch (e) {
+      this.logger.warn(`usage ledger: ${e instanceof Error ? e.message : String(e)}`);
+    }
+    return record;
+  }
+}
+
+function lastTried(attempts: RouteAttempt[]): RouteAttempt | undefined {
+  return [...attempts].reverse().find((a) => a.outcome !== 'skipped');
+}
+
+export function describeAttempts(attempts: readonly RouteAttempt[]): string {
+  return attempts
+    .map((a) => `${a.providerId}${a.model ? `/${a.model}` : ''} ${a.outcome === 'skipped' ? 'skipped' : a.outcome}${a.reason ? ` (${a.kind ? `${a.kind}: ` : ''}${a.reason})` : ''}`)
+    .join('; ');
+}

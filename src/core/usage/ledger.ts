@@ -1,0 +1,56 @@
+/**
+ * Usage records: one per routed request, whatever its outcome. The router writes them to a `UsageSink`; hosts
+ * keep them (in memory here; the persistent SQLite ledger builds on the same record).
+ */
+import type { ErrorKind } from '../errors';
+
+export interface UsageRecord {
+  /** ISO time the request started. */
+  at: string;
+  task: string;
+  /** What the caller asked for: a task name or a virtual model name such as "switchyard/chat". */
+  requested: string;
+  /** Who answered, or the last candidate tried when none did. Empty when no candidate was tried. */
+  providerId: string;
+  model: string;
+  local: boolean;
+  outcome: 'ok' | ErrorKind;
+  /** Candidates tried (failed ones plus the one that answered). */
+  attempts: number;
+  ttftMs?: number;
+  durationMs: number;
+  inputTokens?: number;
+  outputTokens?: number;
+  /** True when token counts are estimates because the server did not report usage. */
+  tokensEstimated?: boolean;
+  /** Estimated cost in US dollars from the catalog's prices; 0 for local models, undefined when unknown. */
+  costUsd?: number;
+}
+
+export interface UsageSink {
+  record(record: UsageRecord): void;
+}
+
+/** Keeps the most recent records in memory. */
+export class MemoryLedger implements UsageSink {
+  private readonly items: UsageRecord[] = [];
+  constructor(private readonly limit = 1000) {}
+
+  record(record: UsageRecord): void {
+    this.items.push(record);
+    if (this.items.length > this.limit) this.items.splice(0, this.items.length - this.limit);
+  }
+
+  get records(): readonly UsageRecord[] {
+    return this.items;
+  }
+}
+
+/** One line for logs and the CLI's stderr. */
+export function formatUsage(r: UsageRecord): string {
+  const who = r.providerId ? `${r.providerId}/${r.model} (${r.local ? 'local' : 'cloud'})` : 'no model';
+  const tokens = r.inputTokens !== undefined || r.outputTokens !== undefined ? ` tokens in ${r.inputTokens ?? '?'} out ${r.outputTokens ?? '?'}${r.tokensEstimated ? ' (estimated)' : ''}` : '';
+  const ttft = r.ttftMs !== undefined ? ` first token ${r.ttftMs.toFixed(0)} ms` : '';
+  const cost = r.costUsd !== undefined && r.costUsd > 0 ? ` cost ~$${r.costUsd.toFixed(6)}` : '';
+  return `usage: ${r.task} ${r.outcome} via ${who}${ttft} total ${r.durationMs.toFixed(0)} ms${tokens}${cost}`;
+}
