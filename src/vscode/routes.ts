@@ -1,0 +1,88 @@
+/**
+ * Shows the router's state: the status bar item with the chat task's route, and "Show Routes" with every task's
+ * resolved candidate and why the others are skipped.
+ */
+import * as vscode from 'vscode';
+import { TASKS } from '../core/config/config';
+import type { Router, RoutePlan } from '../core/routing/router';
+import type { Logger } from '../core/host';
+
+function describePlan(plan: RoutePlan): string {
+  if (!plan.candidate) return 'no model available';
+  const c = plan.candidate;
+  return `${c.providerId}/${c.model} (${c.local ? 'local' : 'cloud'}${plan.asksFirst ? ', asks first' : ''})`;
+}
+
+export class RouteStatus implements vscode.Disposable {
+  private readonly item: vscode.StatusBarItem;
+  private generation = 0;
+
+  constructor(private readonly router: () => Router) {
+    this.item = vscode.window.createStatusBarItem('switchyard.route', vscode.StatusBarAlignment.Right, 100);
+    this.item.name = 'Switchyard Route';
+    this.item.command = 'switchyard.showRoutes';
+    this.item.text = '$(loading~spin) Switchyard';
+    this.item.tooltip = 'Switchyard: finding models…';
+    this.item.show();
+  }
+
+  /** Re-plans the chat route (probing health) and shows it. Later calls supersede earlier ones. */
+  async refresh(): Promise<void> {
+    const generation = ++this.generation;
+    let plan: RoutePlan;
+    try {
+      plan = await this.router().plan('chat', { probe: true });
+    } catch (e) {
+      if (generation !== this.generation) return;
+      this.item.text = '$(error) Switchyard';
+      this.item.tooltip = `Switchyard: ${e instanceof Error ? e.message : String(e)}`;
+      this.item.backgroundColor = new vscode.ThemeColor('statusBarItem.errorBackground');
+      return;
+    }
+    if (generation !== this.generation) return;
+    const c = plan.candidate;
+    if (!c) {
+      this.item.text = '$(circle-slash) Switchyard: no model';
+      this.item.backgroundColor = new vscode.ThemeColor('statusBarItem.warningBackground');
+    } else {
+      this.item.text = `${c.local ? '$(vm)' : '$(cloud)'} ${c.model}`;
+      this.item.backgroundColor = undefined;
+    }
+    const md = new vscode.MarkdownString(undefined, true);
+    md.appendMarkdown(`**Switchyard** chat route: ${describePlan(plan)}\n\n`);
+    for (const s of plan.skipped) md.appendText(`skipped ${s.providerId}${s.model ? `/${s.model}` : ''}: ${s.reason}\n`);
+    md.appendMarkdown('\n\nClick for every task.');
+    this.item.tooltip = md;
+  }
+
+  dispose(): void {
+    this.item.dispose();
+  }
+}
+
+export async function showRoutes(router: Router, log: Logger): Promise<void> {
+  const plans = await vscode.window.withProgress(
+    { location: vscode.ProgressLocation.Window, title: 'Switchyard: checking providers' },
+    () => Promise.all(TASKS.map((t) => router.plan(t, { probe: true }))),
+  );
+  const items: vscode.QuickPickItem[] = plans.map((plan) => {
+    log.info(`route ${plan.task}: ${describePlan(plan)}${plan.skipped.length ? `; skipped ${plan.skipped.map((s) => `${s.providerId}/${s.model}: ${s.reason}`).join('; ')}` : ''}`);
+    return {
+      label: `${plan.candidate ? (plan.candidate.local ? '$(vm)' : '$(cloud)') : '$(circle-slash)'} ${plan.task}`,
+      description: describePlan(plan),
+      detail: plan.skipped.length ? `skipped: ${plan.skipped.map((s) => `${s.providerId}${s.model ? `/${s.model}` : ''} (${s.reason})`).join('; ')}` : undefined,
+    };
+  });
+  const pick = vscode.window.createQuickPick();
+  pick.title = 'Switchyard: routes per task';
+  pick.placeholder = 'Each task goes to the first healthy candidate the privacy policy allows';
+  pick.items = items;
+  pick.matchOnDescription = true;
+  pick.matchOnDetail = true;
+  pick.onDidHide(() => pick.dispose());
+  pick.onDidAccept(() => {
+    pick.hide();
+    void vscode.commands.executeCommand('workbench.action.openSettings', 'switchyard.tasks');
+  });
+  pick.show();
+}
