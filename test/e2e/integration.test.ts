@@ -1,0 +1,52 @@
+// The integration tier: test/integration/*.itest.ts run INSIDE a real VS Code extension host. code-server installs
+// dist/switchyard.vsix and the test-runner extension dist/switchyard-integration-tests.vsix (built by
+// scripts/build-integration-tests.mjs); the runner writes its results to SWITCHYARD_INTEGRATION_OUT, read here.
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { test } from 'node:test';
+import { integrationVsix, launchVSCode, resultsDir, waitFor } from './harness';
+
+interface Report {
+  vscodeVersion: string;
+  node: string;
+  durationMs: number;
+  passed: number;
+  failed: number;
+  fatal?: string;
+  results: { name: string; ok: boolean; durationMs: number; error?: string }[];
+}
+
+test('integration tests pass inside the real extension host', { timeout: 240_000 }, async () => {
+  fs.mkdirSync(resultsDir, { recursive: true });
+  const out = path.join(resultsDir, 'integration.json');
+  fs.rmSync(out, { force: true });
+  fs.rmSync(out + '.progress', { force: true });
+  const vs = await launchVSCode({ extraVsix: [integrationVsix], env: { SWITCHYARD_INTEGRATION_OUT: out } });
+  try {
+    // The extension host starts once the window connects; the runner activates on onStartupFinished.
+    let report: Report;
+    try {
+      report = await waitFor('the integration results file', () => (fs.existsSync(out) ? (JSON.parse(fs.readFileSync(out, 'utf8')) as Report) : undefined), 180_000, 500);
+    } catch (e) {
+      const progress = fs.existsSync(out + '.progress') ? fs.readFileSync(out + '.progress', 'utf8') : '(no test finished)';
+      await vs.screenshot('integration-timeout').catch(() => {});
+      throw new Error(`${String(e)}\nprogress so far:\n${progress}\ncode-server log:\n${vs.serverLog()}`);
+    }
+    for (const r of report.results) {
+      process.stdout.write(`# ${r.ok ? 'ok  ' : 'FAIL'} ${r.name} (${r.durationMs.toFixed(0)} ms)\n`);
+      if (!r.ok) process.stdout.write(`${r.error}\n`);
+    }
+    process.stdout.write(`# VS Code ${report.vscodeVersion}, extension host Node ${report.node}: ${report.passed} passed, ${report.failed} failed\n`);
+    assert.equal(report.fatal, undefined, `the integration runner failed: ${report.fatal}`);
+    assert.ok(report.results.length > 0, 'no integration test ran');
+    const failures = report.results.filter((r) => !r.ok);
+    assert.deepEqual(
+      failures.map((f) => `${f.name}: ${f.error}`),
+      [],
+      `${failures.length} integration test(s) failed`,
+    );
+  } finally {
+    await vs.close();
+  }
+});
