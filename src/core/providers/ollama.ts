@@ -1,0 +1,195 @@
+/**
+ * Ollama through the `ollama` client.
+ *
+ * The client's own `abort()` cancels every stream of the instance, and its GET/POST helpers pass no signal at
+ * all, so each request gets a client whose fetch carries that request's signal.
+ */
+import { Ollama } from 'ollama';
+import type { ShowResponse } from 'ollama';
+import { ProviderError } from '../errors';
+import { BaseProvider, DEFAULT_ANSWER_TOKENS, HttpStatusError, abortPromise, estimateMessagesTokens, kindForStatus } from './base';
+import type { Classified, ProviderDeps, ProviderOptions } from './base';
+import type { ChatEvent, ChatRequest, EmbedResult, ModelCapabilities, ModelInfo, ProviderConfig } from './types';
+
+/** num_ctx is rounded up to this step so that small changes in prompt size do not make Ollama reload the model. */
+export const NUM_CTX_STEP = 2048;
+
+/** What the client's ResponseError carries. */
+interface ResponseErrorLike {
+  name: string;
+  status_code: number;
+  error: string;
+}
+
+function isResponseError(e: unknown): e is ResponseErrorLike {
+  return (
+    e instanceof Error && e.name === 'ResponseError' && typeof (e as Partial<ResponseErrorLike>).status_code === 'number'
+  );
+}
+
+interface ModelDetailsInfo {
+  contextLength?: number;
+  capabilities: ModelCapabilities;
+  family?: string;
+}
+
+/**
+ * The window to ask Ollama for: prompt estimate plus answer budget, rounded up to a multiple of NUM_CTX_STEP,
+ * never above `cap`. Returns undefined when the request cannot fit in `cap` at all.
+ */
+export function sizeNumCtx(promptTokens: number, answerTokens: number, cap: number): number | undefined {
+  const needed = promptTokens + answerTokens;
+  if (needed > cap) return undefined;
+  const rounded = Math.ceil(needed / NUM_CTX_STEP) * NUM_CTX_STEP;
+  return Math.min(rounded, cap);
+}
+
+export class OllamaProvider extends BaseProvider {
+  /** /api/show answers per model; a model's context length and capabilities do not change while it exists. */
+  private readonly showCache = new Map<string, Promise<ModelDetailsInfo>>();
+
+  constructor(config: ProviderConfig, deps: ProviderDeps, options: ProviderOptions = {}) {
+    super(config, deps, options);
+  }
+
+  protected async *streamChat(request: ChatRequest, signal: AbortSignal): AsyncIterable<ChatEvent> {
+    const client = this.client(signal);
+    const details = await this.showModel(request.model, signal);
+    const promptTokens = estimateMessagesTokens(request.messages);
+    const answerTokens = request.maxTokens ?? DEFAULT_ANSWER_TOKENS;
+    const cap = Math.min(details.contextLength ?? Infinity, request.contextSize ?? Infinity);
+    const numCtx = sizeNumCtx(promptTokens, answerTokens, cap);
+    if (numCtx === undefined) {
+      // Ollama would silently drop the start of the prompt; the caller must trim or pick a larger model.
+      throw new ProviderError(
+        'contextOverflow',
+        this.redact(
+          `${this.config.id} (${request.model}): the prompt (~${promptTokens} tokens) plus the answer budget ` +
+            `(${answerTokens}) exceeds the context window of ${cap} tokens`,
+        ),
+        { providerId: this.config.id, model: request.model },
+      );
+    }
+    const stream = await client.chat({
+      model: request.model,
+      messages: request.messages.map((m) => ({ role: m.role, content: m.content })),
+      stream: true,
+      options: {
+        num_ctx: numCtx,
+        num_predict: answerTokens,
+        ...(request.temperature !== undefined ? { temperature: request.temperature } : {}),
+      },
+    });
+    for await (const part of stream) {
+      const text = part.message?.content;
+      if (text) yield { type: 'text', text };
+      if (part.done) {
+        yield { type: 'usage', inputTokens: part.prompt_eval_count, outputTokens: part.eval_count };
+      }
+    }
+  }
+
+  protected async embedBatch(model: string, input: string[], signal: AbortSignal): Promise<EmbedResult> {
+    const response = await this.client(signal).embed({ model, input });
+    return { vectors: response.embeddings, inputTokens: response.prompt_eval_count };
+  }
+
+  protected async discover(signal: AbortSignal): Promise<ModelInfo[]> {
+    const list = await this.client(signal).list();
+    return Promise.all(
+      list.models.map(async (m): Promise<ModelInfo> => {
+        const details = await this.showModel(m.name, signal);
+        return {
+          id: m.name,
+          providerId: this.config.id,
+          contextLength: details.contextLength,
+          capabilities: details.capabilities,
+          sizeBytes: m.size,
+          family: details.family ?? m.details?.family,
+        };
+      }),
+    );
+  }
+
+  protected async probe(signal: AbortSignal): Promise<{ version?: string }> {
+    const response = await this.client(signal).version();
+    return { version: response.version };
+  }
+
+  protected classify(error: unknown): Classified | undefined {
+    if (!isResponseError(error)) return undefined;
+    const status = error.status_code;
+    const detail = error.error ? `${error.error} (HTTP ${status})` : `HTTP ${status}`;
+    return { kind: kindForStatus(status), status, detail };
+  }
+
+  /**
+   * Context length, capabilities and family from /api/show; cached per model, failures not cached. Concurrent
+   * requests share one lookup, so it runs under its own probe timeout rather than one caller's signal (a
+   * caller that cancels stops waiting without failing the others).
+   */
+  private showModel(model: string, signal: AbortSignal): Promise<ModelDetailsInfo> {
+    let cached = this.showCache.get(model);
+    if (!cached) {
+      cached = this.client(AbortSignal.timeout(this.probeTimeoutMs))
+        .show({ model })
+        .then(parseShow);
+      this.showCache.set(model, cached);
+      cached.catch(() => this.showCache.delete(model));
+    }
+    return Promise.race([cached, abortPromise(signal)]);
+  }
+
+  /** Forgets what /api/show said (after a pull or delete). */
+  forgetModel(model?: string): void {
+    if (model === undefined) this.showCache.clear();
+    else this.showCache.delete(model);
+  }
+
+  /**
+   * A client for one request. Its fetch adds the request's signal, and turns a non-2xx answer into an
+   * HttpStatusError that keeps the status and Retry-After (the client's ResponseError drops the headers, and
+   * logs to the console on non-JSON bodies).
+   */
+  private client(signal: AbortSignal): Ollama {
+    const baseFetch = this.fetchImpl;
+    const fetchWithSignal: typeof fetch = async (input, init) => {
+      const signals = [signal, init?.signal].filter((s): s is AbortSignal => s instanceof AbortSignal);
+      const response = await baseFetch(input, { ...init, signal: AbortSignal.any(signals) });
+      if (!response.ok) throw await HttpStatusError.from(response);
+      return response;
+    };
+    return new Ollama({ host: this.config.baseUrl, fetch: fetchWithSignal });
+  }
+}
+
+function parseShow(show: ShowResponse): ModelDetailsInfo {
+  const info = toRecord(show.model_info);
+  const arch = typeof info['general.architecture'] === 'string' ? info['general.architecture'] : undefined;
+  let contextLength: number | undefined;
+  if (arch && typeof info[`${arch}.context_length`] === 'number') {
+    contextLength = info[`${arch}.context_length`] as number;
+  } else {
+    // Some architectures' keys do not match general.architecture exactly; any *.context_length will do.
+    for (const [key, value] of Object.entries(info)) {
+      if (key.endsWith('.context_length') && typeof value === 'number') contextLength = value;
+    }
+  }
+  const caps = Array.isArray(show.capabilities) ? show.capabilities : undefined;
+  const capabilities: ModelCapabilities = caps
+    ? {
+        chat: caps.includes('completion'),
+        embeddings: caps.includes('embedding'),
+        tools: caps.includes('tools'),
+        vision: caps.includes('vision'),
+      }
+    : {};
+  return { contextLength, capabilities, family: show.details?.family };
+}
+
+/** model_info is typed as a Map but arrives as a plain JSON object. */
+function toRecord(value: unknown): Record<string, unknown> {
+  if (value instanceof Map) return Object.fromEntries(value);
+  if (value && typeof value === 'object') return value as Record<string, unknown>;
+  return {};
+}

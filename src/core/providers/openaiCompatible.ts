@@ -1,0 +1,183 @@
+/**
+ * Every OpenAI-shaped server through the `openai` client: the cloud presets, LM Studio, vLLM, and (via its
+ * subclass) the llama.cpp server. What differs between them is data (see presets.ts).
+ */
+import OpenAI, {
+  APIConnectionError,
+  APIConnectionTimeoutError,
+  APIError,
+  APIUserAbortError,
+  AuthenticationError,
+  BadRequestError,
+  NotFoundError,
+  PermissionDeniedError,
+  RateLimitError,
+} from 'openai';
+import { ProviderError } from '../errors';
+import { BaseProvider, TruncatedStreamError, kindForStatus, parseRetryAfter } from './base';
+import type { Classified, ProviderDeps, ProviderOptions } from './base';
+import { getPreset } from './presets';
+import type { ProviderPreset } from './presets';
+import type { ChatEvent, ChatRequest, EmbedResult, ModelInfo, ProviderConfig } from './types';
+
+/** Error codes/types in a 400 body that mean "the prompt does not fit". */
+const CONTEXT_OVERFLOW_CODES: ReadonlySet<string> = new Set([
+  'context_length_exceeded', // OpenAI
+  'exceed_context_size_error', // llama.cpp server
+]);
+
+/** Sent as the bearer token to servers that need none: the client refuses to run without a key. */
+const NO_KEY_PLACEHOLDER = 'switchyard-no-key';
+
+export interface OpenAICompatibleOptions extends ProviderOptions {
+  /** Overrides the preset: whether a request without a key should fail with `auth` before it is sent. */
+  requiresApiKey?: boolean;
+}
+
+export class OpenAICompatibleProvider extends BaseProvider {
+  protected readonly preset: ProviderPreset | undefined;
+  private readonly requiresApiKey: boolean;
+
+  constructor(config: ProviderConfig, deps: ProviderDeps, options: OpenAICompatibleOptions = {}) {
+    super(config, deps, options);
+    this.preset = getPreset(config.preset);
+    this.requiresApiKey = options.requiresApiKey ?? this.preset?.requiresApiKey ?? false;
+  }
+
+  /** The base URL the OpenAI client gets (with its /v1). */
+  protected get apiBaseUrl(): string {
+    return this.config.baseUrl;
+  }
+
+  protected async *streamChat(request: ChatRequest, signal: AbortSignal): AsyncIterable<ChatEvent> {
+    const client = await this.client(this.firstTokenTimeoutMs);
+    const maxTokensParam = this.preset?.maxTokensParam ?? 'max_tokens';
+    const stream = await client.chat.completions.create(
+      {
+        model: request.model,
+        messages: request.messages.map((m) => ({ role: m.role, content: m.content })),
+        stream: true,
+        stream_options: { include_usage: true },
+        ...(request.temperature !== undefined ? { temperature: request.temperature } : {}),
+        ...(request.maxTokens !== undefined ? { [maxTokensParam]: request.maxTokens } : {}),
+      },
+      { signal },
+    );
+    let finished = false;
+    let usage: ChatEvent | undefined;
+    for await (const chunk of stream) {
+      for (const choice of chunk.choices ?? []) {
+        const text = choice.delta?.content;
+        if (text) yield { type: 'text', text };
+        if (choice.finish_reason) finished = true;
+      }
+      if (chunk.usage) {
+        usage = { type: 'usage', inputTokens: chunk.usage.prompt_tokens, outputTokens: chunk.usage.completion_tokens };
+      }
+    }
+    // An abort ends the loop quietly; the base turns that into `canceled`. Otherwise a stream that stopped
+    // without a finish reason was cut off, and must not pass for a complete answer.
+    if (signal.aborted) return;
+    if (!finished) throw new TruncatedStreamError();
+    if (usage) yield usage;
+  }
+
+  protected async embedBatch(model: string, input: string[], signal: AbortSignal): Promise<EmbedResult> {
+    const client = await this.client(this.requestTimeoutMs);
+    // Asking for base64 explicitly makes the client hand the data back untouched, so servers that ignore the
+    // encoding and send float arrays work as well as those that honour it.
+    const response = await client.embeddings.create({ model, input, encoding_format: 'base64' }, { signal });
+    const data = [...response.data].sort((a, b) => a.index - b.index);
+    return {
+      vectors: data.map((d) => decodeEmbedding(d.embedding as unknown)),
+      inputTokens: response.usage?.prompt_tokens,
+    };
+  }
+
+  protected async discover(signal: AbortSignal): Promise<ModelInfo[]> {
+    const client = await this.client(this.probeTimeoutMs);
+    const page = await client.models.list({ signal });
+    return page.data.map((m) => this.modelInfoFrom(m as unknown as Record<string, unknown>));
+  }
+
+  protected async probe(signal: AbortSignal): Promise<{ version?: string; modelCount?: number }> {
+    const client = await this.client(this.probeTimeoutMs);
+    const page = await client.models.list({ signal });
+    return { modelCount: page.data.length };
+  }
+
+  protected classify(error: unknown): Classified | undefined {
+    if (error instanceof APIUserAbortError) return { kind: 'canceled' };
+    if (error instanceof APIConnectionTimeoutError) return { kind: 'timeout', detail: 'no response in time' };
+    if (error instanceof APIConnectionError) {
+      // The cause (fetch's TypeError with ECONNREFUSED, …) says more; the generic rules read it.
+      const generic = this.classifyGeneric(error.cause);
+      return generic.kind === 'server' ? { kind: 'unreachable', detail: `cannot reach ${this.config.baseUrl}` } : generic;
+    }
+    if (!(error instanceof APIError)) return undefined;
+    const status = typeof error.status === 'number' ? error.status : undefined;
+    const detail = error.message;
+    if (error instanceof AuthenticationError || error instanceof PermissionDeniedError) {
+      return { kind: 'auth', status, detail };
+    }
+    if (error instanceof NotFoundError) return { kind: 'modelMissing', status, detail };
+    if (error instanceof RateLimitError) {
+      return { kind: 'rateLimited', status, detail, retryAfter: parseRetryAfter(error.headers) };
+    }
+    if (error instanceof BadRequestError) {
+      const overflow = [error.code, error.type].some((c) => typeof c === 'string' && CONTEXT_OVERFLOW_CODES.has(c));
+      return { kind: overflow ? 'contextOverflow' : 'server', status, detail };
+    }
+    // An error event inside the stream has no status: the server failed while answering.
+    return { kind: status === undefined ? 'server' : kindForStatus(status), status, detail };
+  }
+
+  /** ModelInfo from a /v1/models entry, reading the context length fields servers add to the standard shape. */
+  protected modelInfoFrom(m: Record<string, unknown>): ModelInfo {
+    const meta = (m.meta ?? {}) as Record<string, unknown>;
+    const contextLength = firstNumber(m.context_length, m.max_model_len, m.context_window, meta.n_ctx, meta.n_ctx_train);
+    return { id: String(m.id), providerId: this.config.id, contextLength, capabilities: {} };
+  }
+
+  /** A client for one request, with the key looked up now (it may have been set or cleared since). */
+  protected async client(timeoutMs: number): Promise<OpenAI> {
+    const key = await this.apiKey();
+    if (!key && this.requiresApiKey) {
+      const env = this.config.apiKeyEnv ?? this.preset?.apiKeyEnv;
+      throw new ProviderError(
+        'auth',
+        `No API key for ${this.config.id}: run "Switchyard: Set API Key" or set ${env ?? 'an API key environment variable'}`,
+        { providerId: this.config.id },
+      );
+    }
+    return new OpenAI({
+      baseURL: this.apiBaseUrl,
+      apiKey: key ?? NO_KEY_PLACEHOLDER,
+      // Nothing from the process environment may redirect or decorate our requests.
+      organization: null,
+      project: null,
+      adminAPIKey: null,
+      webhookSecret: null,
+      maxRetries: 0,
+      timeout: timeoutMs,
+      fetch: this.fetchImpl,
+      logLevel: 'off',
+    });
+  }
+}
+
+function firstNumber(...values: unknown[]): number | undefined {
+  for (const v of values) if (typeof v === 'number' && Number.isFinite(v) && v > 0) return v;
+  return undefined;
+}
+
+/** An embedding as float32 base64 (what we ask for) or a plain array (what some servers send anyway). */
+export function decodeEmbedding(value: unknown): number[] {
+  if (Array.isArray(value)) return value.map(Number);
+  if (typeof value === 'string') {
+    // Copied into its own buffer: a Float32Array view needs a 4-byte aligned offset.
+    const bytes = new Uint8Array(Buffer.from(value, 'base64'));
+    return Array.from(new Float32Array(bytes.buffer, 0, Math.floor(bytes.length / 4)));
+  }
+  throw new Error('the server sent an embedding in an unknown format');
+}
