@@ -6,6 +6,7 @@
 import { silentLogger, type Logger, type SecretSource } from '../host';
 import { splitRef, type SwitchyardConfig } from '../config/config';
 import { createProvider } from '../providers/index';
+import { mergeWithDiscovered } from '../config/catalog';
 import { LOCAL_DEFAULTS, getPreset, configFromPreset } from '../providers/presets';
 import type { ModelInfo, Provider, ProviderConfig } from '../providers/types';
 import { isLocalUrl } from './privacy';
@@ -117,7 +118,9 @@ export class ProviderRegistry implements ProviderSource {
     if (!provider) return [];
     const p = provider
       .listModels(signal)
-      .then((models) => {
+      .then((found) => {
+        // What the server says wins; the catalog fills in context windows and capabilities it left out.
+        const models: ModelInfo[] = mergeWithDiscovered(found, provider.config.preset ?? provider.config.kind);
         this.discovered.set(providerId, { at: performance.now(), models });
         return models;
       })
