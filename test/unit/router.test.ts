@@ -256,3 +256,43 @@ test('no API key reaches logs, errors, route events or usage records', async () 
   assert.ok(!seen.includes('0123456789abcdef'), 'part of the key leaked');
   assert.ok(cloud.requests.some((r) => r.headers.authorization === `Bearer ${KEY}`), 'the key was sent to the server itself');
 });
+
+test('embed: vectors from the first candidate that can, named by model; fallback and privacy as for chat', async () => {
+  const { sy, usage } = setup();
+  sy.setConfig(
+    parseConfig({
+      'switchyard.providers': [
+        { id: 'down', kind: 'ollama', baseUrl: `http://127.0.0.1:${refused}` },
+        { id: 'local', kind: 'ollama', baseUrl: ollama.url },
+        { id: 'openai', kind: 'openai-compatible', preset: 'openai', baseUrl: `${cloud.url}/v1`, local: false, apiKeyEnv: 'SY_TEST_KEY' },
+      ],
+      'switchyard.tasks': { embed: ['down/nomic-embed-text', 'local/nomic-embed-text:latest', 'openai/text-embedding-3-small'] },
+      'switchyard.privacy': 'allow',
+    }).config,
+  );
+  const r = await sy.router.embed({ input: ['parse http header', 'def parse_http_header():'] });
+  assert.equal(r.vectors.length, 2);
+  assert.equal(r.providerId, 'local');
+  assert.equal(r.model, 'nomic-embed-text:latest');
+  assert.equal(r.route.attempts[0].kind, 'unreachable');
+  assert.equal(usage.records.at(-1)?.outcome, 'ok');
+
+  ollama.setBehaviour({ mode: 'error', status: 500 }, 'POST /api/embed');
+  const c = await sy.router.embed({ input: ['x'] });
+  assert.equal(c.providerId, 'openai');
+  assert.equal(cloud.counts['POST /v1/embeddings'], 1);
+
+  sy.setConfig({ ...sy.config, privacy: 'local-only' });
+  sy.router.health.clear();
+  await assert.rejects(sy.router.embed({ input: ['x'] }), (e: unknown) => e instanceof RouteError && e.attempts.some((a) => a.kind === 'policy'));
+  assert.equal(cloud.counts['POST /v1/embeddings'], 1, 'no more cloud requests under local-only');
+});
+
+test('embed: a hung embedding server times out and the next candidate answers', async () => {
+  ollama.setBehaviour({ mode: 'hang' }, 'POST /api/embed');
+  const { sy } = setup();
+  sy.setConfig(parseConfig({ 'switchyard.providers': [{ id: 'local', kind: 'ollama', baseUrl: ollama.url }, { id: 'cloudy', kind: 'openai-compatible', baseUrl: `${cloud.url}/v1`, local: false, apiKeyEnv: 'SY_TEST_KEY' }], 'switchyard.tasks': { embed: ['local/nomic-embed-text:latest', 'cloudy/text-embedding-3-small'] }, 'switchyard.privacy': 'allow' }).config);
+  const r = await sy.router.embed({ input: ['x'], timeoutMs: 300 });
+  assert.equal(r.route.attempts[0].kind, 'timeout');
+  assert.equal(r.providerId, 'cloudy');
+});

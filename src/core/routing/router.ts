@@ -87,6 +87,24 @@ export interface RoutedChatRequest {
   maxTokens?: number;
 }
 
+export interface RoutedEmbedRequest {
+  /** A task or virtual model name; default "embed". */
+  task?: string;
+  input: string[];
+  signal?: AbortSignal;
+  /** Per-candidate limit; default the first-token timeout. */
+  timeoutMs?: number;
+}
+
+export interface RoutedEmbedResult {
+  vectors: number[][];
+  providerId: string;
+  model: string;
+  local: boolean;
+  route: RouteEvent;
+  usage: UsageRecord;
+}
+
 export interface RoutePlan {
   task: TaskName;
   candidate: Candidate | null;
@@ -302,20 +320,17 @@ export class Router {
     return undefined;
   }
 
-  /** Streams a chat answer from the first candidate that can give one. Throws RouteError when none can. */
-  async *chat(request: RoutedChatRequest): AsyncGenerator<RoutedChatEvent> {
-    const startedAt = this.clock.now();
-    const at = new Date().toISOString();
-    const task = this.task(request.task);
-    const config = this.deps.config();
-    const attempts: RouteAttempt[] = [];
-    const { list, unknownProviders } = await this.candidates(task, request.signal);
+  /**
+   * The candidates to try, in order, recording every skipped one in `attempts`. When everything is cooling down
+   * the cooled-down providers are probed (cheap) rather than failing without trying.
+   */
+  private async eligible(task: TaskName, attempts: RouteAttempt[], signal?: AbortSignal): Promise<Candidate[]> {
+    const { list, unknownProviders } = await this.candidates(task, signal);
     for (const id of unknownProviders) {
       attempts.push({ providerId: id, model: '', local: false, outcome: 'skipped', reason: `no provider "${id}" in switchyard.providers`, kind: 'config' });
     }
-
     const canAsk = this.deps.askCloud !== undefined;
-    let eligible: Candidate[] = [];
+    const eligible: Candidate[] = [];
     const cooledDown: Candidate[] = [];
     for (const c of list) {
       const skip = this.skipReason(c, canAsk);
@@ -323,27 +338,35 @@ export class Router {
       else if (skip.kind !== 'policy' && skip.kind !== 'modelMissing' && this.health.coolingFor(c.providerId) > 0) cooledDown.push(c);
       else attempts.push({ ...c, outcome: 'skipped', reason: skip.reason, kind: skip.kind });
     }
-    if (eligible.length === 0 && cooledDown.length > 0) {
-      // Everything is cooling down: probe them (cheap) rather than fail without trying.
-      for (const c of cooledDown) {
-        if (await this.probe(c.providerId, request.signal)) eligible.push(c);
-        else attempts.push({ ...c, outcome: 'skipped', reason: this.skipReason(c, canAsk)?.reason ?? 'unhealthy', kind: this.health.get(c.providerId)?.lastKind ?? 'unreachable' });
-      }
-    } else {
-      for (const c of cooledDown) attempts.push({ ...c, outcome: 'skipped', reason: this.skipReason(c, canAsk)?.reason ?? 'unhealthy', kind: this.health.get(c.providerId)?.lastKind ?? 'unreachable' });
+    const probeAll = eligible.length === 0;
+    for (const c of cooledDown) {
+      if (probeAll && (await this.probe(c.providerId, signal))) eligible.push(c);
+      else attempts.push({ ...c, outcome: 'skipped', reason: this.skipReason(c, canAsk)?.reason ?? 'unhealthy', kind: this.health.get(c.providerId)?.lastKind ?? 'unreachable' });
     }
-    eligible = list.filter((c) => eligible.includes(c));
+    return list.filter((c) => eligible.includes(c));
+  }
+
+  /** Under privacy "ask", asks before a cloud candidate; records a refusal as a skip. */
+  private async consented(task: TaskName, c: Candidate, attempts: RouteAttempt[]): Promise<boolean> {
+    if (c.local || cloudVerdict(this.deps.privacy(), this.deps.askCloud !== undefined).allowed !== 'ask') return true;
+    if (await this.deps.askCloud!({ task, providerId: c.providerId, model: c.model })) return true;
+    attempts.push({ ...c, outcome: 'skipped', reason: 'you chose to stay local', kind: 'policy' });
+    return false;
+  }
+
+  /** Streams a chat answer from the first candidate that can give one. Throws RouteError when none can. */
+  async *chat(request: RoutedChatRequest): AsyncGenerator<RoutedChatEvent> {
+    const startedAt = this.clock.now();
+    const at = new Date().toISOString();
+    const task = this.task(request.task);
+    const config = this.deps.config();
+    const attempts: RouteAttempt[] = [];
+    const eligible = await this.eligible(task, attempts, request.signal);
 
     let lastError: ProviderError | undefined;
     for (const c of eligible) {
       if (request.signal?.aborted) break;
-      if (!c.local && cloudVerdict(this.deps.privacy(), canAsk).allowed === 'ask') {
-        const allowed = await this.deps.askCloud!({ task, providerId: c.providerId, model: c.model });
-        if (!allowed) {
-          attempts.push({ ...c, outcome: 'skipped', reason: 'you chose to stay local', kind: 'policy' });
-          continue;
-        }
-      }
+      if (!(await this.consented(task, c, attempts))) continue;
       const provider = this.deps.providers.get(c.providerId);
       if (!provider) continue;
       const attemptStart = this.clock.now();
@@ -425,6 +448,53 @@ export class Router {
     }
     const failure = this.noAnswer(task, request.task, attempts, lastError, request.signal);
     this.usage({ at, task, requested: request.task, c: lastTried(attempts), outcome: failure.kind, attempts: attempts.filter((a) => a.outcome !== 'skipped').length, startedAt });
+    throw failure;
+  }
+
+  /**
+   * Embeds texts with the first candidate of the task (default `embed`) that can. Vectors from different models
+   * do not mix: the result names the model, and callers that store vectors must key them by it.
+   */
+  async embed(request: RoutedEmbedRequest): Promise<RoutedEmbedResult> {
+    const startedAt = this.clock.now();
+    const at = new Date().toISOString();
+    const requested = request.task ?? 'embed';
+    const task = this.task(requested);
+    const timeoutMs = request.timeoutMs ?? this.deps.config().firstTokenTimeoutMs;
+    const attempts: RouteAttempt[] = [];
+    const eligible = await this.eligible(task, attempts, request.signal);
+    let lastError: ProviderError | undefined;
+    for (const c of eligible) {
+      if (request.signal?.aborted) break;
+      if (!(await this.consented(task, c, attempts))) continue;
+      const provider = this.deps.providers.get(c.providerId);
+      if (!provider) continue;
+      const attemptStart = this.clock.now();
+      const timeout = AbortSignal.timeout(timeoutMs);
+      const signal = request.signal ? AbortSignal.any([request.signal, timeout]) : timeout;
+      try {
+        const result = await provider.embed({ model: c.model, input: request.input, signal });
+        this.health.markHealthy(c.providerId);
+        attempts.push({ ...c, outcome: 'answered', ms: this.clock.now() - attemptStart });
+        const route: RouteEvent = { task, requested, providerId: c.providerId, model: c.model, local: c.local, fallback: attempts.length > 1, attempts };
+        const inputTokens = result.inputTokens ?? Math.ceil(request.input.reduce((n, t) => n + t.length, 0) / 4);
+        const usage = this.usage({ at, task, requested, c, outcome: 'ok', attempts: attempts.filter((a) => a.outcome !== 'skipped').length, startedAt, inputTokens, outputTokens: 0, estimated: result.inputTokens === undefined });
+        return { vectors: result.vectors, providerId: c.providerId, model: c.model, local: c.local, route, usage };
+      } catch (e) {
+        let err = this.toProviderError(e, c, request.signal);
+        if (timeout.aborted && !request.signal?.aborted && err.kind !== 'timeout') {
+          err = new ProviderError('timeout', `no answer within ${timeoutMs} ms`, { providerId: c.providerId, model: c.model, cause: e });
+        }
+        attempts.push({ ...c, outcome: 'failed', reason: err.message, kind: err.kind, ms: this.clock.now() - attemptStart });
+        lastError = err;
+        if (err.kind === 'canceled') break;
+        if (UNHEALTHY_KINDS.has(err.kind)) this.health.markFailed(c.providerId, err.kind, err.message, err.retryAfter);
+        this.logger.warn(`route ${requested}: ${c.providerId}/${c.model} failed (${err.kind}): ${err.message}`);
+        if (!FALLBACK_KINDS.has(err.kind)) break;
+      }
+    }
+    const failure = this.noAnswer(task, requested, attempts, lastError, request.signal);
+    this.usage({ at, task, requested, c: lastTried(attempts), outcome: failure.kind, attempts: attempts.filter((a) => a.outcome !== 'skipped').length, startedAt });
     throw failure;
   }
 
