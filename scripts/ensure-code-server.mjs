@@ -68,19 +68,23 @@ export async function ensureCodeServer() {
 
   say('installing code-server into tools/code-server with `npm ci` under Node 24 (a few minutes, ~600 MB)...');
   const started = Date.now();
-  const env = {
-    ...process.env,
-    PATH: `${nodeBinDir}${path.delimiter}${process.env.PATH ?? ''}`,
-    npm_config_nodedir: fs.existsSync(path.join(nodeHeadersDir, 'include', 'node')) ? nodeHeadersDir : process.env.npm_config_nodedir ?? '',
-    npm_config_update_notifier: 'false',
-    npm_config_fund: 'false',
-    npm_config_audit: 'false',
-  };
-  if (!env.npm_config_nodedir) delete env.npm_config_nodedir;
-  const npmCmd = process.platform === 'win32' ? 'npm.cmd' : 'npm';
+  // A clean npm environment: under `npm run`, the outer npm (running on the machine's Node, maybe 20) exports
+  // npm_config_user_agent etc., which the inner npm would take as its config, and code-server's postinstall reads the
+  // Node version from that user agent. Drop every inherited npm_* variable.
+  const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^npm_/i.test(k)));
+  env.PATH = `${nodeBinDir}${path.delimiter}${process.env.PATH ?? ''}`;
+  env.npm_config_update_notifier = 'false';
+  env.npm_config_fund = 'false';
+  env.npm_config_audit = 'false';
+  if (fs.existsSync(path.join(nodeHeadersDir, 'include', 'node'))) env.npm_config_nodedir = nodeHeadersDir;
+  // Run npm itself on Node 24 too.
+  const npmCli = process.env.npm_execpath && /npm-cli\.js$/.test(process.env.npm_execpath) ? process.env.npm_execpath : undefined;
+  const [cmd, cmdArgs] = npmCli
+    ? [node24, [npmCli, 'ci', '--no-audit', '--no-fund']]
+    : [process.platform === 'win32' ? 'npm.cmd' : 'npm', ['ci', '--no-audit', '--no-fund']];
   let output = '';
   const code = await new Promise((resolve, reject) => {
-    const child = spawn(npmCmd, ['ci', '--no-audit', '--no-fund'], { cwd: toolDir, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(cmd, cmdArgs, { cwd: toolDir, env, stdio: ['ignore', 'pipe', 'pipe'] });
     const onData = (chunk) => {
       const text = chunk.toString();
       output += text;
