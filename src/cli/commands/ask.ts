@@ -1,0 +1,39 @@
+/** `switchyard ask`: streams an answer to stdout; the route and usage go to stderr. */
+import { parseArgs } from 'node:util';
+import { RouteError } from '../../core/routing/router';
+import { formatUsage } from '../../core/usage/ledger';
+import { COMMON_OPTIONS, UsageError, attemptLines, build, loadConfig, readStdin, type Io } from '../common';
+
+export async function ask(args: string[], io: Io): Promise<number> {
+  const { values, positionals } = parseArgs({ args, allowPositionals: true, options: { ...COMMON_OPTIONS, task: { type: 'string', default: 'chat' } }, strict: true });
+  if (positionals.length > 1) throw new UsageError('ask takes one prompt argument; quote it, or pipe it on stdin');
+  const prompt = positionals[0] ?? (await readStdin(io.stdin));
+  if (!prompt.trim()) throw new UsageError('ask needs a prompt: `switchyard ask "…"` or on stdin');
+  const sy = build(loadConfig(values.config, io), io, { allowCloud: values['allow-cloud'] ?? false, verbose: values.verbose ?? false });
+  const controller = new AbortController();
+  const onSigint = () => controller.abort();
+  process.once('SIGINT', onSigint);
+  try {
+    for await (const ev of sy.router.chat({ task: values.task!, messages: [{ role: 'user', content: prompt }], signal: controller.signal })) {
+      if (ev.type === 'text') io.stdout.write(ev.text);
+      else if (ev.type === 'route') {
+        const r = ev.route;
+        io.stderr.write(`route: ${r.requested} answered by ${r.providerId}/${r.model} (${r.local ? 'local' : 'cloud'})${r.fallback ? ' after fallback' : ''}\n${attemptLines(r.attempts)}`);
+      } else {
+        io.stdout.write('\n');
+        io.stderr.write(`${formatUsage(ev.usage)}\n`);
+      }
+    }
+    return 0;
+  } catch (e) {
+    if (e instanceof RouteError) {
+      io.stdout.write('\n');
+      io.stderr.write(`route: ${values.task} failed\n${attemptLines(e.attempts)}`);
+      throw new Error(e.kind === 'canceled' ? 'canceled' : `${e.kind}: ${e.message}`);
+    }
+    throw e;
+  } finally {
+    process.off('SIGINT', onSigint);
+  }
+}
+
