@@ -184,6 +184,20 @@ export function installExtensions(vsixFiles: string[], userDataDir: string, exte
   }
 }
 
+/** Chromium's helpers can still be writing into its profile for a moment after close: retry, never throw. */
+async function removeDir(dir: string): Promise<void> {
+  for (let i = 0; i < 20; i++) {
+    try {
+      fs.rmSync(dir, { recursive: true, force: true, maxRetries: 2 });
+      if (!fs.existsSync(dir)) return;
+    } catch {
+      /* retry */
+    }
+    await sleep(250);
+  }
+  process.stderr.write(`harness: could not remove ${dir}\n`);
+}
+
 function findFiles(dir: string, name: string, out: string[] = []): string[] {
   let entries: fs.Dirent[];
   try {
@@ -229,7 +243,7 @@ export async function launchVSCode(options: LaunchOptions = {}): Promise<VSCode>
       /* browser already gone */
     }
     await killGroup(server);
-    if (!process.env.SWITCHYARD_KEEP_E2E_TEMP) fs.rmSync(tempDir, { recursive: true, force: true, maxRetries: 3 });
+    if (!process.env.SWITCHYARD_KEEP_E2E_TEMP) await removeDir(tempDir);
   };
 
   try {
