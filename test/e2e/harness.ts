@@ -384,5 +384,12 @@ async function runCommandOnce(page: Page, title: string): Promise<void> {
   const row = page.locator('.quick-input-list .monaco-list-row', { hasText: title }).first();
   await row.waitFor({ state: 'visible', timeout: 10_000 });
   await page.keyboard.press('Enter');
-  await page.locator('.quick-input-widget').waitFor({ state: 'hidden', timeout: 10_000 });
+  // Done when the palette has closed, or when the command replaced it with its own quick pick (input no longer '>…').
+  const widget = page.locator('.quick-input-widget:not(.quick-input-widget-closing)');
+  await waitFor(
+    `the command palette to accept "${title}"`,
+    async () => !(await widget.isVisible()) || !(await input.inputValue()).startsWith('>'),
+    10_000,
+    100,
+  );
 }
