@@ -102,3 +102,11 @@ test('a task list of the wrong type falls back to the defaults with one problem'
   assert.equal(problems.length, 1);
   assert.match(problems[0].message, /switchyard\.tasks: expected object, got array/);
 });
+
+test('values that structuredClone refuses (VS Code hands settings out as proxies) parse fine', () => {
+  const proxied = new Proxy({ chat: new Proxy(['ollama/llama3'], {}) }, {});
+  const { config, problems } = parseConfig({ 'switchyard.tasks': proxied, 'switchyard.localHosts': new Proxy(['gpu-box'], {}) });
+  assert.deepEqual(problems, []);
+  assert.deepEqual(config.tasks.chat, [{ ref: 'ollama/llama3' }]);
+  assert.deepEqual(config.localHosts, ['gpu-box']);
+});

@@ -63,6 +63,14 @@ export function splitRef(ref: string): { providerId: string; model: string } | u
 
 type Raw = Readonly<Record<string, unknown>>;
 
+/**
+ * Settings are JSON. A JSON round trip also copies values that structuredClone refuses, such as the read-only
+ * proxies VS Code's configuration API returns.
+ */
+function jsonClone(value: unknown): unknown {
+  return value === undefined ? undefined : JSON.parse(JSON.stringify(value));
+}
+
 class Reader {
   readonly problems: ConfigProblem[] = [];
   constructor(private readonly raw: Raw) {}
@@ -73,7 +81,7 @@ class Reader {
     const value = this.raw[key];
     if (value === undefined) return manifestDefault(key) as T;
     const problems = validateAgainst(schema, value, key);
-    if (problems.length === 0) return structuredClone(value) as T;
+    if (problems.length === 0) return jsonClone(value) as T;
     this.report(key, problems, 'using the default');
     return manifestDefault(key) as T;
   }
@@ -88,7 +96,7 @@ class Reader {
     const out: T[] = [];
     raw.forEach((item, i) => {
       const problems = validateAgainst(schema.items ?? {}, item, `${key}[${i}]`);
-      if (problems.length === 0) out.push(structuredClone(item) as T);
+      if (problems.length === 0) out.push(jsonClone(item) as T);
       else this.report(key, problems, 'ignoring that entry');
     });
     return out;

@@ -32,7 +32,7 @@ export const SETTING_KEYS: readonly string[] = Object.keys(SETTINGS);
 export function manifestDefault(key: string): unknown {
   const schema = SETTINGS[key];
   if (!schema) throw new Error(`unknown setting ${key}`);
-  return structuredClone(schema.default);
+  return schema.default === undefined ? undefined : JSON.parse(JSON.stringify(schema.default));
 }
 
 function typeOf(value: unknown): string {
