@@ -13,13 +13,18 @@ import { Secrets } from './secrets';
 import { channelLogger } from './log';
 import { cloudConsent } from './consent';
 import { RouteStatus, showRoutes } from './routes';
+import type { Services } from './services';
 
-export interface SwitchyardApi {
-  readonly switchyard: Switchyard;
-  readonly usage: MemoryLedger;
-}
+export type { Services } from './services';
+export type SwitchyardApi = Services;
 
-export function activate(context: vscode.ExtensionContext): SwitchyardApi {
+/**
+ * Each feature registers itself from its own module and returns what it registered: add one line to FEATURES.
+ * Features must stay cheap here (no native or WASM modules, no network): load those on first use.
+ */
+const FEATURES: ((services: Services) => vscode.Disposable[])[] = [];
+
+export function activate(context: vscode.ExtensionContext): Services {
   const activationStart = performance.now();
   const channel = vscode.window.createOutputChannel('Switchyard', { log: true });
   context.subscriptions.push(channel);
@@ -76,11 +81,14 @@ export function activate(context: vscode.ExtensionContext): SwitchyardApi {
     vscode.commands.registerCommand('switchyard.clearApiKey', (providerId?: string) => clearApiKey(switchyard, secrets, providerId)),
   );
 
+  const services: Services = { context, switchyard, usage, secrets, log, channel, refreshRoutes: refresh };
+  for (const register of FEATURES) context.subscriptions.push(...register(services));
+
   // Health probes and discovery happen after activation.
   setTimeout(refresh, 0);
   // The e2e run reads this line to measure activation (target < 50 ms): keep its wording.
   log.info(`Switchyard activated in ${(performance.now() - activationStart).toFixed(1)} ms`);
-  return { switchyard, usage };
+  return services;
 }
 
 /** Providers that take a key: configured cloud ones and every cloud preset. */

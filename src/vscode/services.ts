@@ -1,0 +1,17 @@
+import type * as vscode from 'vscode';
+import type { Logger } from '../core/host';
+import type { Switchyard } from '../core/switchyard';
+import type { MemoryLedger } from '../core/usage/ledger';
+import type { Secrets } from './secrets';
+
+/** What activation builds once and every feature module receives (and what the extension exports to tests). */
+export interface Services {
+  readonly context: vscode.ExtensionContext;
+  readonly switchyard: Switchyard;
+  readonly usage: MemoryLedger;
+  readonly secrets: Secrets;
+  readonly log: Logger;
+  readonly channel: vscode.LogOutputChannel;
+  /** Re-plans the status bar route (after settings, keys or health change). */
+  refreshRoutes(): void;
+}
