@@ -3,6 +3,7 @@ import type { Logger } from '../core/host';
 import type { Switchyard } from '../core/switchyard';
 import type { MemoryLedger } from '../core/usage/ledger';
 import type { Secrets } from './secrets';
+import type { Retriever } from '../core/index/types';
 
 /** What activation builds once and every feature module receives (and what the extension exports to tests). */
 export interface Services {
@@ -14,4 +15,6 @@ export interface Services {
   readonly channel: vscode.LogOutputChannel;
   /** Re-plans the status bar route (after settings, keys or health change). */
   refreshRoutes(): void;
+  /** The workspace index, once its feature has set it up (absent when disabled or untrusted). */
+  workspaceIndex: { current?: Retriever };
 }
