@@ -85,6 +85,8 @@ export interface RoutedChatRequest {
   /** Overrides of the candidate's parameters. */
   temperature?: number;
   maxTokens?: number;
+  /** Only this one of the task's candidates ("providerId/model"), with the same health and privacy checks. */
+  only?: string;
 }
 
 export interface RoutedEmbedRequest {
@@ -94,6 +96,8 @@ export interface RoutedEmbedRequest {
   signal?: AbortSignal;
   /** Per-candidate limit; default the first-token timeout. */
   timeoutMs?: number;
+  /** Only this one of the task's candidates ("providerId/model"). */
+  only?: string;
 }
 
 export interface RoutedEmbedResult {
@@ -324,8 +328,10 @@ export class Router {
    * The candidates to try, in order, recording every skipped one in `attempts`. When everything is cooling down
    * the cooled-down providers are probed (cheap) rather than failing without trying.
    */
-  private async eligible(task: TaskName, attempts: RouteAttempt[], signal?: AbortSignal): Promise<Candidate[]> {
-    const { list, unknownProviders } = await this.candidates(task, signal);
+  private async eligible(task: TaskName, attempts: RouteAttempt[], signal?: AbortSignal, only?: string): Promise<Candidate[]> {
+    const all = await this.candidates(task, signal);
+    const list = only === undefined ? all.list : all.list.filter((c) => `${c.providerId}/${c.model}` === only);
+    const unknownProviders = only === undefined ? all.unknownProviders : [];
     for (const id of unknownProviders) {
       attempts.push({ providerId: id, model: '', local: false, outcome: 'skipped', reason: `no provider "${id}" in switchyard.providers`, kind: 'config' });
     }
@@ -361,7 +367,7 @@ export class Router {
     const task = this.task(request.task);
     const config = this.deps.config();
     const attempts: RouteAttempt[] = [];
-    const eligible = await this.eligible(task, attempts, request.signal);
+    const eligible = await this.eligible(task, attempts, request.signal, request.only);
 
     let lastError: ProviderError | undefined;
     for (const c of eligible) {
@@ -462,7 +468,7 @@ export class Router {
     const task = this.task(requested);
     const timeoutMs = request.timeoutMs ?? this.deps.config().firstTokenTimeoutMs;
     const attempts: RouteAttempt[] = [];
-    const eligible = await this.eligible(task, attempts, request.signal);
+    const eligible = await this.eligible(task, attempts, request.signal, request.only);
     let lastError: ProviderError | undefined;
     for (const c of eligible) {
       if (request.signal?.aborted) break;

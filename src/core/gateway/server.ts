@@ -1,0 +1,408 @@
+/**
+ * The gateway: an OpenAI-compatible HTTP server on 127.0.0.1 whose model names are Switchyard's tasks and aliases
+ * ("switchyard/chat", "switchyard/embed", "switchyard/<alias>") plus the real models the tasks route to. Each
+ * request is resolved through the router at request time, so tools pointed here follow the user's settings
+ * (fallback, privacy) without reconfiguration.
+ *
+ * Security: a bearer token on every request; a Host that is not a loopback name is refused (DNS rebinding), as is
+ * any request carrying an Origin (a web page: browser CSRF) and every CORS preflight; bodies are size-limited; a
+ * client that disconnects aborts the upstream request. Logs name the substitution, never prompt bodies or keys.
+ */
+import { createHash, timingSafeEqual } from 'node:crypto';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
+import { TASKS, isTaskName, type SwitchyardConfig, type TaskName } from '../config/config';
+import { isProviderError } from '../errors';
+import { redact, silentLogger, type Logger } from '../host';
+import { RouteError, describeAttempts, resolveTaskName, type RouteEvent, type Router } from '../routing/router';
+import { GatewayError, floatsToBase64, parseChatRequest, parseEmbeddingsRequest, shorten, statusForKind } from './wire';
+
+/** What the gateway reads at request time (a Switchyard satisfies it). */
+export interface GatewaySource {
+  readonly router: Router;
+  readonly config: SwitchyardConfig;
+}
+
+export interface GatewayOptions {
+  source: GatewaySource;
+  /** Required on every request as `Authorization: Bearer <token>`. */
+  token: string;
+  /** 0 picks a free port. */
+  port: number;
+  /** Largest request body accepted, in bytes (default 4 MiB). */
+  maxBodyBytes?: number;
+  logger?: Logger;
+}
+
+export const DEFAULT_MAX_BODY_BYTES = 4 * 1024 * 1024;
+const HOST = '127.0.0.1';
+const CHAT_TASKS: readonly TaskName[] = TASKS.filter((t) => t !== 'embed');
+
+/** Host header names that only ever mean this machine. */
+function loopbackHost(host: string | undefined, port: number): boolean {
+  if (!host) return false;
+  const m = /^(\[[^\]]+\]|[^:]+)(?::(\d+))?$/.exec(host.trim().toLowerCase());
+  if (!m) return false;
+  const name = m[1]!;
+  if (m[2] !== undefined && Number(m[2]) !== port) return false;
+  return name === '127.0.0.1' || name === 'localhost' || name === '[::1]';
+}
+
+function digest(s: string): Buffer {
+  return createHash('sha256').update(s).digest();
+}
+
+function header(req: IncomingMessage, name: string): string | undefined {
+  const v = req.headers[name];
+  return Array.isArray(v) ? v[0] : v;
+}
+
+export class Gateway {
+  private server: Server | undefined;
+  private readonly sockets = new Set<Socket>();
+  private readonly tokenDigest: Buffer;
+  private readonly logger: Logger;
+  private readonly maxBody: number;
+  private boundPort = 0;
+  /** Requests being answered now (for tests and the status bar). */
+  active = 0;
+
+  constructor(private readonly options: GatewayOptions) {
+    if (!options.token || options.token.length < 8) throw new Error('The gateway needs a token of at least 8 characters.');
+    this.tokenDigest = digest(options.token);
+    this.logger = options.logger ?? silentLogger;
+    this.maxBody = options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
+  }
+
+  get port(): number {
+    return this.boundPort;
+  }
+
+  /** The base URL clients use (OpenAI clients take it as baseURL). */
+  get url(): string {
+    return `http://${HOST}:${this.boundPort}/v1`;
+  }
+
+  get listening(): boolean {
+    return this.server?.listening === true;
+  }
+
+  async start(): Promise<string> {
+    if (this.server) return this.url;
+    const server = createServer((req, res) => {
+      this.active++;
+      res.once('close', () => this.active--);
+      this.handle(req, res).catch((e: unknown) => this.fail(res, e));
+    });
+    server.on('connection', (s) => {
+      this.sockets.add(s);
+      s.once('close', () => this.sockets.delete(s));
+    });
+    server.on('clientError', (_err, socket) => {
+      if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n');
+      else socket.destroy();
+    });
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', (e: NodeJS.ErrnoException) => {
+        reject(
+          e.code === 'EADDRINUSE'
+            ? new Error(`Port ${this.options.port} on ${HOST} is in use: choose another switchyard.gateway.port (0 picks a free one).`)
+            : e,
+        );
+      });
+      server.listen(this.options.port, HOST, () => resolve());
+    });
+    this.server = server;
+    this.boundPort = (server.address() as AddressInfo).port;
+    this.logger.info(`gateway: serving ${this.url}`);
+    return this.url;
+  }
+
+  async stop(): Promise<void> {
+    const server = this.server;
+    if (!server) return;
+    this.server = undefined;
+    await new Promise<void>((resolve) => {
+      server.close(() => resolve());
+      for (const s of this.sockets) s.destroy();
+    });
+    this.logger.info('gateway: stopped');
+  }
+
+  private send(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+    if (res.headersSent || res.destroyed) return;
+    const bytes = Buffer.from(JSON.stringify(body), 'utf8');
+    res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': String(bytes.length), ...headers });
+    res.end(bytes);
+  }
+
+  private fail(res: ServerResponse, e: unknown): void {
+    const err = this.toGatewayError(e);
+    if (err.status >= 500 && !(e instanceof GatewayError) && !isProviderError(e)) this.logger.error(`gateway: ${redact(String(e instanceof Error ? (e.stack ?? e.message) : e))}`);
+    if (res.headersSent) {
+      // Mid-stream: OpenAI clients raise an APIError for an SSE event carrying `error`.
+      if (!res.destroyed && !res.writableEnded) res.end(`data: ${JSON.stringify(err.body())}\n\n`);
+      return;
+    }
+    // Retrying is pointless after the router's own fallbacks, except when rate limited.
+    this.send(res, err.status, err.body(), { 'x-should-retry': err.status === 429 ? 'true' : 'false' });
+  }
+
+  private toGatewayError(e: unknown): GatewayError {
+    if (e instanceof GatewayError) return e;
+    if (isProviderError(e)) {
+      const s = statusForKind(e.kind);
+      return new GatewayError(s.status, redact(e.message), s.type, s.code);
+    }
+    return new GatewayError(500, 'The gateway failed while answering; see the Switchyard log.', 'server_error', 'internal_error');
+  }
+
+  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    // DNS rebinding: a page on evil.example resolved to 127.0.0.1 still sends Host: evil.example.
+    if (!loopbackHost(header(req, 'host'), this.boundPort)) {
+      this.logger.warn(`gateway: refused a request for Host "${redact(String(header(req, 'host') ?? '')).slice(0, 100)}" (not this machine)`);
+      throw new GatewayError(403, 'Host not allowed: the gateway answers only to 127.0.0.1, localhost or [::1].', 'permission_error', 'forbidden_host');
+    }
+    // Browser CSRF: a web page's fetch carries an Origin; tools and SDKs do not.
+    const origin = header(req, 'origin');
+    if (origin !== undefined || req.method === 'OPTIONS') {
+      this.logger.warn(`gateway: refused a browser request from Origin "${String(origin ?? '(preflight)').slice(0, 100)}"`);
+      throw new GatewayError(403, 'Browser requests are not allowed: the gateway serves local tools, not web pages.', 'permission_error', 'forbidden_origin');
+    }
+    if (!this.authorized(header(req, 'authorization'))) {
+      throw new GatewayError(401, 'Missing or wrong gateway token: send "Authorization: Bearer <token>" (Switchyard: Copy Gateway URL and Token, or the --token given to `switchyard serve`).', 'invalid_request_error', 'invalid_api_key');
+    }
+    const url = new URL(req.url ?? '/', 'http://gateway.invalid');
+    const path = url.pathname.replace(/\/+$/, '') || '/';
+    const method = req.method ?? 'GET';
+    if (path === '/v1/models' || path.startsWith('/v1/models/')) {
+      if (method !== 'GET') throw new GatewayError(405, `${method} is not allowed on ${path}.`, 'invalid_request_error', 'method_not_allowed');
+      await this.drain(req);
+      return path === '/v1/models' ? this.models(res) : this.model(res, decodeURIComponent(path.slice('/v1/models/'.length)));
+    }
+    if (path === '/v1/chat/completions' || path === '/v1/embeddings') {
+      if (method !== 'POST') throw new GatewayError(405, `${method} is not allowed on ${path}; use POST.`, 'invalid_request_error', 'method_not_allowed');
+      const controller = new AbortController();
+      // A client that goes away (closed socket, aborted stream) cancels the upstream request.
+      res.once('close', () => {
+        if (!res.writableFinished) controller.abort();
+      });
+      const body = await this.readJson(req, res);
+      if (path === '/v1/chat/completions') return this.chat(res, body, controller.signal);
+      return this.embeddings(res, body, controller.signal);
+    }
+    throw new GatewayError(404, `Invalid URL (${method} ${path}): the gateway serves GET /v1/models, POST /v1/chat/completions and POST /v1/embeddings.`, 'invalid_request_error', 'not_found');
+  }
+
+  private authorized(auth: string | undefined): boolean {
+    const m = auth ? /^Bearer\s+(\S+)\s*$/i.exec(auth) : null;
+    return m !== null && timingSafeEqual(digest(m[1]!), this.tokenDigest);
+  }
+
+  private async drain(req: IncomingMessage): Promise<void> {
+    for await (const _ of req) void _;
+  }
+
+  private async readJson(req: IncomingMessage, res: ServerResponse): Promise<unknown> {
+    const tooLarge = () => {
+      res.setHeader('connection', 'close');
+      return new GatewayError(413, `The request body is larger than the gateway's limit of ${this.maxBody} bytes.`, 'invalid_request_error', 'request_too_large');
+    };
+    const declared = Number(header(req, 'content-length'));
+    if (Number.isFinite(declared) && declared > this.maxBody) throw tooLarge();
+    const chunks: Buffer[] = [];
+    let size = 0;
+    for await (const chunk of req) {
+      size += (chunk as Buffer).length;
+      if (size > this.maxBody) throw tooLarge();
+      chunks.push(chunk as Buffer);
+    }
+    try {
+      return JSON.parse(Buffer.concat(chunks).toString('utf8'));
+    } catch {
+      throw new GatewayError(400, 'The request body is not valid JSON.', 'invalid_request_error', 'invalid_json');
+    }
+  }
+
+  /** Virtual names, then the real models the tasks can route to now. */
+  private async modelIds(): Promise<{ id: string; owned_by: string; task?: string }[]> {
+    const config = this.options.source.config;
+    const out: { id: string; owned_by: string; task?: string }[] = [];
+    for (const t of TASKS) out.push({ id: `switchyard/${t}`, owned_by: 'switchyard', task: t });
+    for (const [alias, target] of Object.entries(config.aliases)) out.push({ id: `switchyard/${alias}`, owned_by: 'switchyard', task: target });
+    const seen = new Set(out.map((m) => m.id));
+    for (const t of TASKS) {
+      for (const c of await this.routable(t)) {
+        const id = `${c.providerId}/${c.model}`;
+        if (!seen.has(id)) {
+          seen.add(id);
+          out.push({ id, owned_by: c.providerId });
+        }
+      }
+    }
+    return out;
+  }
+
+  /** A task's candidates the privacy policy allows (health can change by the time of a request). */
+  private async routable(task: TaskName): Promise<{ providerId: string; model: string }[]> {
+    try {
+      const plan = await this.options.source.router.plan(task);
+      const list = plan.candidate ? [plan.candidate] : [];
+      for (const s of plan.skipped) if (s.kind !== 'policy' && s.kind !== 'config' && s.model) list.push(s);
+      return list;
+    } catch {
+      return [];
+    }
+  }
+
+  private async models(res: ServerResponse): Promise<void> {
+    const created = Math.floor(Date.now() / 1000);
+    const data = (await this.modelIds()).map((m) => ({ id: m.id, object: 'model', created, owned_by: m.owned_by }));
+    this.send(res, 200, { object: 'list', data });
+  }
+
+  private async model(res: ServerResponse, id: string): Promise<void> {
+    const found = (await this.modelIds()).find((m) => m.id === id);
+    if (!found) throw this.unknownModel(id);
+    this.send(res, 200, { id, object: 'model', created: Math.floor(Date.now() / 1000), owned_by: found.owned_by });
+  }
+
+  private unknownModel(requested: string): GatewayError {
+    const config = this.options.source.config;
+    const names = [...TASKS, ...Object.keys(config.aliases)].map((n) => `switchyard/${n}`).join(', ');
+    const what = requested.startsWith('switchyard/') ? `"${requested}" is not a Switchyard task or a configured alias` : `"${requested}" is not a model Switchyard routes to`;
+    return new GatewayError(400, `${what}. Use one of ${names}, add the alias to switchyard.aliases, or list models with GET /v1/models.`, 'invalid_request_error', 'model_not_found', 'model');
+  }
+
+  /**
+   * The task (and, for a real model name, the one candidate) a requested name resolves to, read from the current
+   * settings, so a changed alias applies to the next request.
+   */
+  private async resolve(requested: string, kind: 'chat' | 'embed'): Promise<{ task: TaskName; only?: string }> {
+    const config = this.options.source.config;
+    const task = resolveTaskName(requested, config.aliases);
+    if (task) {
+      if ((kind === 'embed') !== (task === 'embed')) {
+        throw new GatewayError(400, kind === 'embed' ? `"${requested}" is a chat task; embeddings need switchyard/embed or an alias of it.` : `"${requested}" is the embedding task; chat needs switchyard/chat or another chat task.`, 'invalid_request_error', 'model_not_found', 'model');
+      }
+      return { task };
+    }
+    if (!requested.startsWith('switchyard/') && !isTaskName(requested) && requested.includes('/')) {
+      for (const t of kind === 'embed' ? (['embed'] as TaskName[]) : CHAT_TASKS) {
+        if ((await this.routable(t)).some((c) => `${c.providerId}/${c.model}` === requested)) return { task: t, only: requested };
+      }
+    }
+    throw this.unknownModel(requested);
+  }
+
+  private logRoute(endpoint: string, route: RouteEvent): void {
+    const fallback = route.fallback ? ` after ${describeAttempts(route.attempts.filter((a) => a.outcome !== 'answered'))}` : '';
+    this.logger.info(`gateway ${endpoint}: ${route.requested} → ${route.providerId}/${route.model} (${route.local ? 'local' : 'cloud'}, task ${route.task})${fallback}`);
+  }
+
+  private routeHeaders(route: RouteEvent): Record<string, string> {
+    return {
+      'x-switchyard-route': `${route.providerId}/${route.model}`,
+      'x-switchyard-local': String(route.local),
+      'x-switchyard-fallback': String(route.fallback),
+    };
+  }
+
+  private async chat(res: ServerResponse, body: unknown, signal: AbortSignal): Promise<void> {
+    const request = parseChatRequest(body);
+    const { task, only } = await this.resolve(request.model, 'chat');
+    const id = `chatcmpl-sy${Date.now().toString(36)}${Math.random().toString(36).slice(2, 10)}`;
+    const created = Math.floor(Date.now() / 1000);
+    let route: RouteEvent | undefined;
+    let model = request.model;
+    let text = '';
+    const events = this.options.source.router.chat({
+      task: only ? task : request.model,
+      only,
+      messages: request.messages,
+      signal,
+      temperature: request.temperature,
+      maxTokens: request.maxTokens,
+    });
+    const chunk = (choices: unknown[], extra: Record<string, unknown> = {}) =>
+      `data: ${JSON.stringify({ id, object: 'chat.completion.chunk', created, model, system_fingerprint: null, choices, ...(request.includeUsage ? { usage: null } : {}), ...extra })}\n\n`;
+    try {
+      for await (const ev of events) {
+        if (ev.type === 'route') {
+          route = ev.route;
+          model = `${route.providerId}/${route.model}`;
+          this.logRoute('chat', route);
+          if (request.stream) {
+            res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', connection: 'keep-alive', ...this.routeHeaders(route) });
+            res.write(chunk([{ index: 0, delta: { role: 'assistant', content: '' }, logprobs: null, finish_reason: null }]));
+          }
+        } else if (ev.type === 'text') {
+          if (request.stream) res.write(chunk([{ index: 0, delta: { content: ev.text }, logprobs: null, finish_reason: null }]));
+          else text += ev.text;
+        } else {
+          const u = ev.usage;
+          const usage = { prompt_tokens: u.inputTokens ?? 0, completion_tokens: u.outputTokens ?? 0, total_tokens: (u.inputTokens ?? 0) + (u.outputTokens ?? 0) };
+          const finish = request.maxTokens !== undefined && (u.outputTokens ?? 0) >= request.maxTokens ? 'length' : 'stop';
+          if (request.stream) {
+            res.write(chunk([{ index: 0, delta: {}, logprobs: null, finish_reason: finish }]));
+            if (request.includeUsage) res.write(chunk([], { usage }));
+            res.end('data: [DONE]\n\n');
+          } else {
+            this.send(
+              res,
+              200,
+              {
+                id,
+                object: 'chat.completion',
+                created,
+                model,
+                system_fingerprint: null,
+                choices: [{ index: 0, message: { role: 'assistant', content: text, refusal: null }, logprobs: null, finish_reason: finish }],
+                usage,
+              },
+              route ? this.routeHeaders(route) : {},
+            );
+          }
+        }
+      }
+    } catch (e) {
+      if (signal.aborted) {
+        this.logger.info(`gateway chat: ${request.model} canceled by the client${route ? ` (${route.providerId}/${route.model})` : ''}`);
+        return;
+      }
+      if (e instanceof RouteError) this.logger.warn(`gateway chat: ${request.model} failed (${e.kind}): ${describeAttempts(e.attempts)}`);
+      throw e;
+    }
+  }
+
+  private async embeddings(res: ServerResponse, body: unknown, signal: AbortSignal): Promise<void> {
+    const request = parseEmbeddingsRequest(body);
+    const { task, only } = await this.resolve(request.model, 'embed');
+    try {
+      const result = await this.options.source.router.embed({ task: only ? task : request.model, only, input: request.input, signal });
+      this.logRoute('embeddings', result.route);
+      const tokens = result.usage.inputTokens ?? 0;
+      this.send(
+        res,
+        200,
+        {
+          object: 'list',
+          data: result.vectors.map((v, index) => {
+            const vector = shorten(v, request.dimensions);
+            return { object: 'embedding', index, embedding: request.format === 'base64' ? floatsToBase64(vector) : vector };
+          }),
+          model: `${result.providerId}/${result.model}`,
+          usage: { prompt_tokens: tokens, total_tokens: tokens },
+        },
+        this.routeHeaders(result.route),
+      );
+    } catch (e) {
+      if (signal.aborted) {
+        this.logger.info(`gateway embeddings: ${request.model} canceled by the client`);
+        return;
+      }
+      if (e instanceof RouteError) this.logger.warn(`gateway embeddings: ${request.model} failed (${e.kind}): ${describeAttempts(e.attempts)}`);
+      throw e;
+    }
+  }
+}
