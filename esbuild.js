@@ -42,6 +42,17 @@ const targets = [
     define: { 'import.meta.url': 'importMetaUrl' },
     banner: { js: "#!/usr/bin/env node\nconst importMetaUrl = require('url').pathToFileURL(__filename).href;" },
   },
+  {
+    // The embedded llama.cpp provider's child process (src/core/providers/embedded/runtime.ts forks it): its own
+    // entry so a native crash there never reaches the extension host. node-llama-cpp stays external (imported).
+    ...common,
+    entryPoints: { embeddedWorker: 'src/core/providers/embedded/worker.ts' },
+    outdir: 'dist',
+    platform: 'node',
+    format: 'cjs',
+    target: 'node22',
+    external: nodeExternals,
+  },
 ];
 
 const webviewDir = path.join(__dirname, 'webview-ui');

@@ -9,6 +9,7 @@ import { Router } from './routing/router';
 import type { AskCloud, PrivacyContext } from './routing/privacy';
 import type { UsageSink } from './usage/ledger';
 import type { Provider, ProviderConfig } from './providers/types';
+import { EmbeddedRuntime } from './providers/embedded/runtime';
 
 export interface SwitchyardOptions {
   config: SwitchyardConfig;
@@ -21,17 +22,32 @@ export interface SwitchyardOptions {
   fetch?: typeof fetch;
   price?: (provider: ProviderConfig, model: string, inputTokens: number, outputTokens: number) => number | undefined;
   createProvider?: (config: ProviderConfig) => Provider;
+  /** Where downloaded GGUF models live (kind `embedded` serves this folder when an entry names no modelPath). */
+  modelsDir?: string;
+  /** Replaces the embedded runtime's worker script (tests). */
+  embeddedWorkerPath?: string;
+}
+
+function embeddedOptions(config: SwitchyardConfig) {
+  return {
+    idleTimeoutMs: config.embedded.idleTimeoutSeconds * 1000,
+    maxLoadedModels: config.embedded.maxLoadedModels,
+    gpu: config.embedded.gpu === 'off' ? (false as const) : ('auto' as const),
+  };
 }
 
 export class Switchyard {
   readonly registry: ProviderRegistry;
   readonly router: Router;
+  /** The child process that runs embedded (GGUF) models: started on first use, stopped when idle. */
+  readonly embedded: EmbeddedRuntime;
   private current: SwitchyardConfig;
 
   constructor(options: SwitchyardOptions) {
     this.current = options.config;
     const logger = options.logger ?? silentLogger;
-    this.registry = new ProviderRegistry({ secrets: options.secrets, logger, fetch: options.fetch, create: options.createProvider });
+    this.embedded = new EmbeddedRuntime({ ...embeddedOptions(options.config), modelsDir: options.modelsDir, workerPath: options.embeddedWorkerPath, logger });
+    this.registry = new ProviderRegistry({ secrets: options.secrets, logger, fetch: options.fetch, create: options.createProvider, embedded: this.embedded });
     this.registry.update(options.config);
     this.router = new Router({
       config: () => this.current,
@@ -53,5 +69,11 @@ export class Switchyard {
     this.current = config;
     this.registry.update(config);
     this.router.health.setCooldown(config.cooldownMs);
+    this.embedded.configure(embeddedOptions(config));
+  }
+
+  /** Stops the embedded models' process (extension deactivation, end of a CLI command). */
+  dispose(): void {
+    this.embedded.dispose();
   }
 }

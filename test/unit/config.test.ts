@@ -32,6 +32,9 @@ test('code defaults are the manifest defaults', () => {
     'switchyard.index.maxFileSizeKb': c.index.maxFileSizeKb,
     'switchyard.gateway.port': c.gateway.port,
     'switchyard.gateway.startOnLaunch': c.gateway.startOnLaunch,
+    'switchyard.embedded.idleTimeoutSeconds': c.embedded.idleTimeoutSeconds,
+    'switchyard.embedded.maxLoadedModels': c.embedded.maxLoadedModels,
+    'switchyard.embedded.gpu': c.embedded.gpu,
   };
   assert.deepEqual(Object.keys(fromCode).sort(), [...SETTING_KEYS].sort(), 'a setting is read by code but not declared, or declared but not read');
   for (const key of SETTING_KEYS) assert.deepEqual(fromCode[key], props[key].default, `${key}: code and manifest defaults differ`);

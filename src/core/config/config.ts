@@ -21,6 +21,8 @@ export interface ProviderSetting {
   preset?: string;
   local?: boolean;
   apiKeyEnv?: string;
+  /** Kind `embedded`: a GGUF file or a folder of them. */
+  modelPath?: string;
 }
 
 export interface CandidateSetting {
@@ -42,6 +44,8 @@ export interface SwitchyardConfig {
   cooldownMs: number;
   index: { enabled: boolean; exclude: string[]; maxFileSizeKb: number };
   gateway: { port: number; startOnLaunch: boolean };
+  /** Kind `embedded`: the child process that runs GGUF models. */
+  embedded: { idleTimeoutSeconds: number; maxLoadedModels: number; gpu: 'auto' | 'off' };
 }
 
 export interface ConfigProblem {
@@ -123,7 +127,15 @@ export function parseConfig(raw: Raw): ParsedConfig {
       r.report('switchyard.providers', [`switchyard.providers: the id "${p.id}" is used twice`], 'using the first');
       continue;
     }
-    if (!p.baseUrl && !p.preset) {
+    if (p.kind === 'embedded' && (p.baseUrl || p.preset)) {
+      r.report('switchyard.providers', [`switchyard.providers: "${p.id}" is of kind "embedded", which runs GGUF files itself: give "modelPath" (or nothing, for the models folder), not baseUrl or preset`], 'ignoring that entry');
+      continue;
+    }
+    if (p.kind !== 'embedded' && p.modelPath !== undefined) {
+      r.report('switchyard.providers', [`switchyard.providers: "${p.id}": modelPath is for kind "embedded" only`], 'ignoring that entry');
+      continue;
+    }
+    if (p.kind !== 'embedded' && !p.baseUrl && !p.preset) {
       r.report('switchyard.providers', [`switchyard.providers: "${p.id}" needs a baseUrl or a preset`], 'ignoring that entry');
       continue;
     }
@@ -164,6 +176,11 @@ export function parseConfig(raw: Raw): ParsedConfig {
     gateway: {
       port: r.value<number>('switchyard.gateway.port'),
       startOnLaunch: r.value<boolean>('switchyard.gateway.startOnLaunch'),
+    },
+    embedded: {
+      idleTimeoutSeconds: r.value<number>('switchyard.embedded.idleTimeoutSeconds'),
+      maxLoadedModels: r.value<number>('switchyard.embedded.maxLoadedModels'),
+      gpu: r.value<'auto' | 'off'>('switchyard.embedded.gpu'),
     },
   };
 

@@ -9,6 +9,7 @@ import { ProviderError, UNREACHABLE_CODES, isAbortError, isProviderError, system
 import type { ErrorKind } from '../errors';
 import { redact, silentLogger } from '../host';
 import type { Logger, SecretSource } from '../host';
+import type { EmbeddedRuntime } from './embedded/runtime';
 import type {
   ChatEvent,
   ChatMessage,
@@ -26,6 +27,8 @@ export interface ProviderDeps {
   logger: Logger;
   /** Replaces the global fetch (tests, proxies). */
   fetch?: typeof fetch;
+  /** The child process that runs kind `embedded` (one per Switchyard); absent: a shared default. */
+  embedded?: EmbeddedRuntime;
 }
 
 export interface ProviderOptions {

@@ -4,6 +4,7 @@
  */
 import { ProviderError } from '../errors';
 import type { ProviderDeps } from './base';
+import { EmbeddedProvider } from './embedded/provider';
 import { LlamaCppProvider } from './llamacpp';
 import { OllamaProvider } from './ollama';
 import { OpenAICompatibleProvider } from './openaiCompatible';
@@ -24,6 +25,8 @@ export { OllamaProvider, NUM_CTX_STEP, sizeNumCtx } from './ollama';
 export { OpenAICompatibleProvider } from './openaiCompatible';
 export type { OpenAICompatibleOptions } from './openaiCompatible';
 export { LlamaCppProvider } from './llamacpp';
+export { EmbeddedProvider, listGgufFiles, modelIdOf } from './embedded/provider';
+export { EmbeddedRuntime, type EmbeddedRuntimeOptions } from './embedded/runtime';
 export { LOCAL_DEFAULTS, PRESETS, configFromPreset, getPreset } from './presets';
 export type { ProviderPreset } from './presets';
 export type * from './types';
@@ -40,6 +43,8 @@ export function createProvider(
       return new OpenAICompatibleProvider(config, deps, options);
     case 'llamacpp':
       return new LlamaCppProvider(config, deps, options);
+    case 'embedded':
+      return new EmbeddedProvider(config, deps, options);
     default: {
       const kind: never = config.kind;
       throw new ProviderError('config', `${config.id}: unknown provider kind "${String(kind)}"`, { providerId: config.id });

@@ -2,9 +2,9 @@
  * The provider layer's contract. One class per provider kind implements `Provider`; OpenAI-shaped servers
  * (cloud presets, LM Studio, vLLM, llama.cpp server) are configuration of one class.
  */
-export type ProviderKind = 'ollama' | 'openai-compatible' | 'llamacpp';
+export type ProviderKind = 'ollama' | 'openai-compatible' | 'llamacpp' | 'embedded';
 
-export const PROVIDER_KINDS: readonly ProviderKind[] = ['ollama', 'openai-compatible', 'llamacpp'];
+export const PROVIDER_KINDS: readonly ProviderKind[] = ['ollama', 'openai-compatible', 'llamacpp', 'embedded'];
 
 export type Role = 'system' | 'user' | 'assistant';
 
@@ -72,6 +72,8 @@ export interface ProviderConfig {
   local: boolean;
   preset?: string;
   apiKeyEnv?: string;
+  /** Kind `embedded`: a GGUF file or a folder of them (default: the models folder). */
+  modelPath?: string;
 }
 
 export interface Provider {
@@ -84,4 +86,6 @@ export interface Provider {
   listModels(signal?: AbortSignal): Promise<ModelInfo[]>;
   /** A cheap probe: resolves when the server answers, throws ProviderError otherwise. */
   health(signal?: AbortSignal): Promise<HealthInfo>;
+  /** Exact token counts by the model's own tokenizer, where the provider has one (kind `embedded`). */
+  countTokens?(model: string, texts: string[], signal?: AbortSignal): Promise<number[]>;
 }

@@ -3,12 +3,14 @@
  * with nothing but a key), and the zero-config local servers on their standard ports. Instances are reused while
  * their configuration is unchanged; discovery is cached briefly.
  */
+import { pathToFileURL } from 'node:url';
 import { silentLogger, type Logger, type SecretSource } from '../host';
 import { splitRef, type SwitchyardConfig } from '../config/config';
 import { createProvider } from '../providers/index';
 import { mergeWithDiscovered } from '../config/catalog';
 import { LOCAL_DEFAULTS, getPreset, configFromPreset } from '../providers/presets';
 import type { ModelInfo, Provider, ProviderConfig } from '../providers/types';
+import type { EmbeddedRuntime } from '../providers/embedded/runtime';
 import { isLocalUrl } from './privacy';
 import type { ProviderSource } from './router';
 
@@ -20,6 +22,8 @@ export interface RegistryDeps {
   discoveryTtlMs?: number;
   /** Builds a provider; tests and the embedded host may replace it. */
   create?: (config: ProviderConfig) => Provider;
+  /** The child process that runs kind `embedded`. */
+  embedded?: EmbeddedRuntime;
 }
 
 /** The provider configurations a config implies, in order: configured, presets named by candidates, local defaults. */
@@ -27,6 +31,12 @@ export function resolveProviders(config: SwitchyardConfig): ProviderConfig[] {
   const out: ProviderConfig[] = [];
   const ids = new Set<string>();
   for (const p of config.providers) {
+    if (p.kind === 'embedded') {
+      // Runs in a child process of this machine: always local. The "URL" only names what it serves.
+      out.push({ id: p.id, kind: p.kind, baseUrl: p.modelPath ? pathToFileURL(p.modelPath).href : 'embedded:', local: true, modelPath: p.modelPath });
+      ids.add(p.id);
+      continue;
+    }
     const base = p.preset ? configFromPreset(p.preset, { id: p.id, baseUrl: p.baseUrl, apiKeyEnv: p.apiKeyEnv }) : undefined;
     const baseUrl = p.baseUrl ?? base?.baseUrl ?? '';
     out.push({
@@ -59,7 +69,15 @@ export function resolveProviders(config: SwitchyardConfig): ProviderConfig[] {
 }
 
 function sameConfig(a: ProviderConfig, b: ProviderConfig): boolean {
-  return a.id === b.id && a.kind === b.kind && a.baseUrl === b.baseUrl && a.local === b.local && a.preset === b.preset && a.apiKeyEnv === b.apiKeyEnv;
+  return (
+    a.id === b.id &&
+    a.kind === b.kind &&
+    a.baseUrl === b.baseUrl &&
+    a.local === b.local &&
+    a.preset === b.preset &&
+    a.apiKeyEnv === b.apiKeyEnv &&
+    a.modelPath === b.modelPath
+  );
 }
 
 export class ProviderRegistry implements ProviderSource {
@@ -97,7 +115,7 @@ export class ProviderRegistry implements ProviderSource {
     if (!config) return undefined;
     const provider = this.deps.create
       ? this.deps.create(config)
-      : createProvider(config, { secrets: this.deps.secrets, logger: this.logger, fetch: this.deps.fetch });
+      : createProvider(config, { secrets: this.deps.secrets, logger: this.logger, fetch: this.deps.fetch, embedded: this.deps.embedded });
     this.instances.set(providerId, provider);
     return provider;
   }

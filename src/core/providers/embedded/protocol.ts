@@ -1,0 +1,43 @@
+/**
+ * Messages between the extension host (EmbeddedRuntime) and the child process that runs llama.cpp (worker.ts).
+ * Plain JSON over the Node IPC channel: one request id per operation, streamed text as `text` messages, exactly
+ * one `result` or `error` per request. The child never outlives its parent's channel.
+ */
+import type { ErrorKind } from '../../errors';
+import type { ChatMessage } from '../types';
+
+export interface WorkerSettings {
+  /** "auto": CUDA/Vulkan/Metal when a binary for it is installed and a device answers, else CPU. */
+  gpu: 'auto' | false;
+  /** Threads for generation; llama.cpp's default (max(cores, 4)) crawls on small machines. */
+  maxThreads: number;
+  /** Models kept in memory at once; loading another unloads the least recently used. */
+  maxLoadedModels: number;
+}
+
+export type ToWorker =
+  | { type: 'chat'; id: number; modelPath: string; messages: ChatMessage[]; maxTokens: number; temperature?: number; contextSize?: number }
+  | { type: 'embed'; id: number; modelPath: string; texts: string[] }
+  | { type: 'tokenize'; id: number; modelPath: string; texts: string[] }
+  | { type: 'info'; id: number; modelPath: string }
+  | { type: 'abort'; id: number };
+
+export interface ChatOutcome {
+  inputTokens: number;
+  outputTokens: number;
+  aborted: boolean;
+}
+
+export interface ModelDetails {
+  /** The window the loaded context serves. */
+  contextSize: number;
+  trainContextSize: number;
+  embeddingSize: number;
+  gpu: string | false;
+}
+
+export type FromWorker =
+  | { type: 'ready'; gpu: string | false }
+  | { type: 'text'; id: number; text: string }
+  | { type: 'result'; id: number; value: unknown }
+  | { type: 'error'; id: number; kind: ErrorKind; message: string };

@@ -1,0 +1,224 @@
+/**
+ * The child process behind the embedded provider: node-llama-cpp on GGUF files, driven over the IPC channel
+ * (protocol.ts). It runs out of the extension host's process so a native crash or an out-of-memory here ends only
+ * this process; the parent reports a typed error and starts a new one on the next request.
+ *
+ * Built as its own entry (dist/embeddedWorker.js). node-llama-cpp is ESM with top-level await: it is imported with
+ * `await import()`, never required.
+ */
+import type { ChatHistoryItem, Llama, LlamaContext, LlamaContextSequence, LlamaEmbeddingContext, LlamaModel, ChatWrapper } from 'node-llama-cpp';
+import type { ErrorKind } from '../../errors';
+import type { ChatMessage } from '../types';
+import type { ChatOutcome, FromWorker, ModelDetails, ToWorker, WorkerSettings } from './protocol';
+
+type NodeLlamaCpp = typeof import('node-llama-cpp');
+
+interface Loaded {
+  path: string;
+  model: LlamaModel;
+  context?: LlamaContext;
+  sequence?: LlamaContextSequence;
+  chatWrapper?: ChatWrapper;
+  embedding?: Promise<LlamaEmbeddingContext>;
+  /** One request at a time per model: the context has one sequence. */
+  tail: Promise<unknown>;
+  lastUsed: number;
+}
+
+class WorkerError extends Error {
+  constructor(
+    readonly kind: ErrorKind,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+const settings: WorkerSettings = JSON.parse(process.env.SWITCHYARD_EMBEDDED_SETTINGS ?? '{}') as WorkerSettings;
+let lib: Promise<NodeLlamaCpp> | undefined;
+let llama: Promise<Llama> | undefined;
+const models = new Map<string, Promise<Loaded>>();
+const aborts = new Map<number, AbortController>();
+
+function send(message: FromWorker): void {
+  process.send?.(message);
+}
+
+function getLib(): Promise<NodeLlamaCpp> {
+  lib ??= import('node-llama-cpp');
+  return lib;
+}
+
+function getLlamaOnce(): Promise<Llama> {
+  llama ??= getLib().then((m) =>
+    m.getLlama({ gpu: settings.gpu === false ? false : 'auto', build: 'never', maxThreads: Math.max(1, settings.maxThreads || 1), logLevel: m.LlamaLogLevel.error }),
+  );
+  return llama;
+}
+
+async function unload(entry: Promise<Loaded>): Promise<void> {
+  const loaded = await entry.catch(() => undefined);
+  if (!loaded) return;
+  await loaded.tail.catch(() => undefined);
+  if (loaded.embedding) await (await loaded.embedding.catch(() => undefined))?.dispose();
+  await loaded.context?.dispose();
+  await loaded.model.dispose();
+}
+
+/** The model at `path`, loading it (and unloading the least recently used beyond the limit) when needed. */
+async function modelFor(path: string): Promise<Loaded> {
+  let entry = models.get(path);
+  if (!entry) {
+    const limit = Math.max(1, settings.maxLoadedModels || 1);
+    while (models.size >= limit) {
+      const all = await Promise.all([...models].map(async ([p, e]) => ({ p, e, used: (await e.catch(() => undefined))?.lastUsed ?? 0 })));
+      const oldest = all.sort((a, b) => a.used - b.used)[0]!;
+      models.delete(oldest.p);
+      await unload(oldest.e);
+    }
+    entry = (async () => {
+      const l = await getLlamaOnce();
+      const model = await l.loadModel({ modelPath: path });
+      return { path, model, tail: Promise.resolve(), lastUsed: Date.now() } satisfies Loaded;
+    })();
+    models.set(path, entry);
+    entry.catch(() => models.delete(path));
+  }
+  const loaded = await entry;
+  loaded.lastUsed = Date.now();
+  return loaded;
+}
+
+function serial<T>(loaded: Loaded, job: () => Promise<T>): Promise<T> {
+  const run = loaded.tail.then(job);
+  loaded.tail = run.catch(() => undefined);
+  return run;
+}
+
+const DEFAULT_CONTEXT = 4096;
+
+async function ensureContext(loaded: Loaded, requested: number | undefined): Promise<LlamaContextSequence> {
+  if (loaded.sequence) return loaded.sequence;
+  const m = await getLib();
+  const size = Math.min(loaded.model.trainContextSize, requested ?? DEFAULT_CONTEXT);
+  loaded.context = await loaded.model.createContext({ contextSize: size });
+  loaded.sequence = loaded.context.getSequence();
+  // Resolving the chat template costs ~300 ms: once per model, not per request.
+  const probe = new m.LlamaChatSession({ contextSequence: loaded.sequence, autoDisposeSequence: false });
+  loaded.chatWrapper = probe.chatWrapper;
+  probe.dispose({ disposeSequence: false });
+  return loaded.sequence;
+}
+
+function countTokens(model: LlamaModel, text: string): number {
+  return text === '' ? 0 : model.tokenize(text).length;
+}
+
+async function chat(id: number, req: Extract<ToWorker, { type: 'chat' }>, signal: AbortSignal): Promise<ChatOutcome> {
+  const loaded = await modelFor(req.modelPath);
+  return serial(loaded, async () => {
+    const sequence = await ensureContext(loaded, req.contextSize);
+    const contextSize = loaded.context!.contextSize;
+    const prompt = req.messages.reduce((n, msg) => n + countTokens(loaded.model, msg.content) + 4, 3);
+    if (prompt + 1 > contextSize) {
+      throw new WorkerError('contextOverflow', `the prompt needs ${prompt} tokens; the model's context holds ${contextSize}`);
+    }
+    if (signal.aborted) return { inputTokens: 0, outputTokens: 0, aborted: true };
+    const m = await getLib();
+    await sequence.clearHistory();
+    const session = new m.LlamaChatSession({ contextSequence: sequence, chatWrapper: loaded.chatWrapper, autoDisposeSequence: false });
+    try {
+      const turns = [...req.messages];
+      const last = turns.at(-1);
+      const promptText = last?.role === 'user' ? last.content : '';
+      if (last?.role === 'user') turns.pop();
+      session.setChatHistory(toHistory(turns));
+      const before = sequence.tokenMeter.getState();
+      await session.prompt(promptText, {
+        maxTokens: Math.max(1, Math.min(req.maxTokens, contextSize - prompt)),
+        temperature: req.temperature,
+        signal,
+        stopOnAbortSignal: true,
+        onTextChunk: (text) => {
+          if (text !== '' && !signal.aborted) send({ type: 'text', id, text });
+        },
+      });
+      const used = sequence.tokenMeter.diff(before);
+      return { inputTokens: used.usedInputTokens, outputTokens: used.usedOutputTokens, aborted: signal.aborted };
+    } finally {
+      session.dispose({ disposeSequence: false });
+    }
+  });
+}
+
+function toHistory(messages: ChatMessage[]): ChatHistoryItem[] {
+  return messages.map((msg): ChatHistoryItem => {
+    if (msg.role === 'system') return { type: 'system', text: msg.content };
+    if (msg.role === 'assistant') return { type: 'model', response: [msg.content] };
+    return { type: 'user', text: msg.content };
+  });
+}
+
+async function embed(req: Extract<ToWorker, { type: 'embed' }>): Promise<number[][]> {
+  const loaded = await modelFor(req.modelPath);
+  return serial(loaded, async () => {
+    loaded.embedding ??= loaded.model.createEmbeddingContext({ contextSize: Math.min(loaded.model.trainContextSize, DEFAULT_CONTEXT) });
+    const ctx = await loaded.embedding;
+    const out: number[][] = [];
+    for (const text of req.texts) {
+      if (text === '') {
+        out.push(new Array<number>(loaded.model.embeddingVectorSize).fill(0));
+        continue;
+      }
+      out.push([...(await ctx.getEmbeddingFor(text)).vector]);
+    }
+    return out;
+  });
+}
+
+async function handle(message: ToWorker): Promise<void> {
+  if (message.type === 'abort') {
+    aborts.get(message.id)?.abort();
+    return;
+  }
+  const controller = new AbortController();
+  aborts.set(message.id, controller);
+  try {
+    let value: unknown;
+    switch (message.type) {
+      case 'chat':
+        value = await chat(message.id, message, controller.signal);
+        break;
+      case 'embed':
+        value = await embed(message);
+        break;
+      case 'tokenize': {
+        const loaded = await modelFor(message.modelPath);
+        value = message.texts.map((t) => countTokens(loaded.model, t));
+        break;
+      }
+      case 'info': {
+        const loaded = await modelFor(message.modelPath);
+        const l = await getLlamaOnce();
+        value = {
+          contextSize: loaded.context?.contextSize ?? Math.min(loaded.model.trainContextSize, DEFAULT_CONTEXT),
+          trainContextSize: loaded.model.trainContextSize,
+          embeddingSize: loaded.model.embeddingVectorSize,
+          gpu: l.gpu,
+        } satisfies ModelDetails;
+        break;
+      }
+    }
+    send({ type: 'result', id: message.id, value });
+  } catch (e) {
+    const kind: ErrorKind = e instanceof WorkerError ? e.kind : 'server';
+    send({ type: 'error', id: message.id, kind, message: e instanceof Error ? e.message : String(e) });
+  } finally {
+    aborts.delete(message.id);
+  }
+}
+
+process.on('message', (message: ToWorker) => void handle(message));
+// The parent went away (closed the channel or died): nothing is left to answer.
+process.on('disconnect', () => process.exit(0));
+send({ type: 'ready', gpu: settings.gpu === false ? false : 'auto' });
