@@ -1,0 +1,327 @@
+/**
+ * The persistent usage ledger: one SQLite row per routed request (the router's UsageRecord) plus an audit list of
+ * settings changes. better-sqlite3 is loaded on the first record or read, never at activation. Each record is its
+ * own transaction in WAL mode, so a crash loses nothing already recorded. Summaries per task, provider, model and
+ * day: requests, local vs cloud, tokens, estimated cost, p50/p95 time to first token, failures by kind.
+ */
+import type { Database as SqliteDatabase, Statement } from 'better-sqlite3';
+import { redact, silentLogger, type Logger } from '../host';
+import type { UsageRecord, UsageSink } from './ledger';
+
+const SCHEMA_VERSION = '1';
+
+export interface AuditEntry {
+  at: string;
+  /** The setting, e.g. "switchyard.privacy". */
+  key: string;
+  /** What changed, in words ("ask → local-only"); never a key value. */
+  change: string;
+}
+
+export interface UsageGroup {
+  key: string;
+  requests: number;
+  ok: number;
+  failed: number;
+  local: number;
+  cloud: number;
+  inputTokens: number;
+  outputTokens: number;
+  costUsd: number;
+  ttftP50Ms?: number;
+  ttftP95Ms?: number;
+}
+
+export interface UsageSummary {
+  /** Inclusive ISO bounds of the period summarised, when limited. */
+  since?: string;
+  until?: string;
+  total: UsageGroup;
+  byTask: UsageGroup[];
+  byProvider: UsageGroup[];
+  /** Keyed "providerId/model". */
+  byModel: UsageGroup[];
+  /** Keyed "YYYY-MM-DD" (UTC), oldest first. */
+  byDay: UsageGroup[];
+  failuresByKind: { kind: string; count: number }[];
+}
+
+export interface SummaryRange {
+  since?: string;
+  until?: string;
+}
+
+export interface LedgerOptions {
+  /** A file path, or ":memory:". */
+  path: string;
+  logger?: Logger;
+  /** Loads better-sqlite3's constructor; the default requires it on first use. */
+  load?: () => new (path: string) => SqliteDatabase;
+}
+
+interface Row {
+  at: string;
+  day: string;
+  task: string;
+  requested: string;
+  provider: string;
+  model: string;
+  local: number;
+  outcome: string;
+  attempts: number;
+  ttft_ms: number | null;
+  duration_ms: number;
+  input_tokens: number | null;
+  output_tokens: number | null;
+  tokens_estimated: number;
+  cost_usd: number | null;
+}
+
+/** The q-quantile (0..1) of sorted values, nearest rank. */
+export function quantile(sorted: readonly number[], q: number): number | undefined {
+  if (sorted.length === 0) return undefined;
+  const rank = Math.ceil(q * sorted.length);
+  return sorted[Math.min(sorted.length - 1, Math.max(0, rank - 1))];
+}
+
+function emptyGroup(key: string): UsageGroup {
+  return { key, requests: 0, ok: 0, failed: 0, local: 0, cloud: 0, inputTokens: 0, outputTokens: 0, costUsd: 0 };
+}
+
+const CSV_COLUMNS = ['at', 'task', 'requested', 'provider', 'model', 'local', 'outcome', 'attempts', 'ttft_ms', 'duration_ms', 'input_tokens', 'output_tokens', 'tokens_estimated', 'cost_usd'] as const;
+
+/** One CSV cell: quoted when needed; text that a spreadsheet would run as a formula is neutralised. */
+export function csvCell(v: unknown): string {
+  if (v === null || v === undefined) return '';
+  if (typeof v === 'number') return Number.isFinite(v) ? String(v) : '';
+  let s = String(v);
+  if (/^[=+\-@\t\r]/.test(s)) s = `'${s}`;
+  return /[",\n\r]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
+}
+
+export class SqliteLedger implements UsageSink {
+  private db: SqliteDatabase | undefined;
+  private insert: Statement | undefined;
+  private openError: Error | undefined;
+  private readonly logger: Logger;
+  private readonly listeners = new Set<(r: UsageRecord) => void>();
+
+  constructor(private readonly options: LedgerOptions) {
+    this.logger = options.logger ?? silentLogger;
+  }
+
+  /** True once the database is open (it opens on first use). */
+  get isOpen(): boolean {
+    return this.db !== undefined;
+  }
+
+  get path(): string {
+    return this.options.path;
+  }
+
+  /** Called after each record (e.g. to refresh an open usage view). */
+  onRecord(listener: (r: UsageRecord) => void): { dispose(): void } {
+    this.listeners.add(listener);
+    return { dispose: () => this.listeners.delete(listener) };
+  }
+
+  private open(): SqliteDatabase {
+    if (this.db) return this.db;
+    if (this.openError) throw this.openError;
+    try {
+      // eslint-disable-next-line @typescript-eslint/no-require-imports
+      const Database = this.options.load ? this.options.load() : (require('better-sqlite3') as new (path: string) => SqliteDatabase);
+      const db = new Database(this.options.path);
+      db.pragma('journal_mode = WAL');
+      db.pragma('synchronous = NORMAL');
+      db.pragma('busy_timeout = 2000');
+      db.exec(`
+        CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+        CREATE TABLE IF NOT EXISTS usage (
+          id INTEGER PRIMARY KEY,
+          at TEXT NOT NULL,
+          day TEXT NOT NULL,
+          task TEXT NOT NULL,
+          requested TEXT NOT NULL,
+          provider TEXT NOT NULL,
+          model TEXT NOT NULL,
+          local INTEGER NOT NULL,
+          outcome TEXT NOT NULL,
+          attempts INTEGER NOT NULL,
+          ttft_ms REAL,
+          duration_ms REAL NOT NULL,
+          input_tokens INTEGER,
+          output_tokens INTEGER,
+          tokens_estimated INTEGER NOT NULL DEFAULT 0,
+          cost_usd REAL
+        );
+        CREATE INDEX IF NOT EXISTS usage_at ON usage(at);
+        CREATE TABLE IF NOT EXISTS audit (id INTEGER PRIMARY KEY, at TEXT NOT NULL, key TEXT NOT NULL, change TEXT NOT NULL);
+      `);
+      const version = db.prepare('SELECT value FROM meta WHERE key = ?').pluck().get('schema') as string | undefined;
+      if (version === undefined) db.prepare('INSERT INTO meta (key, value) VALUES (?, ?)').run('schema', SCHEMA_VERSION);
+      else if (version !== SCHEMA_VERSION) throw new Error(`usage ledger ${this.options.path} has schema ${version}; this Switchyard writes ${SCHEMA_VERSION}`);
+      this.insert = db.prepare(`INSERT INTO usage (at, day, task, requested, provider, model, local, outcome, attempts, ttft_ms, duration_ms, input_tokens, output_tokens, tokens_estimated, cost_usd)
+        VALUES (@at, @day, @task, @requested, @provider, @model, @local, @outcome, @attempts, @ttft_ms, @duration_ms, @input_tokens, @output_tokens, @tokens_estimated, @cost_usd)`);
+      this.db = db;
+      this.logger.info(`usage ledger: ${this.options.path}`);
+      return db;
+    } catch (e) {
+      this.openError = new Error(`The usage ledger could not open ${this.options.path}: ${e instanceof Error ? e.message : String(e)}. Usage is not being recorded; check that the folder is writable.`);
+      this.logger.error(this.openError.message);
+      throw this.openError;
+    }
+  }
+
+  record(r: UsageRecord): void {
+    this.open();
+    this.insert!.run({
+      at: r.at,
+      day: r.at.slice(0, 10),
+      task: r.task,
+      requested: r.requested,
+      provider: r.providerId,
+      model: r.model,
+      local: r.local ? 1 : 0,
+      outcome: r.outcome,
+      attempts: r.attempts,
+      ttft_ms: r.ttftMs ?? null,
+      duration_ms: r.durationMs,
+      input_tokens: r.inputTokens ?? null,
+      output_tokens: r.outputTokens ?? null,
+      tokens_estimated: r.tokensEstimated ? 1 : 0,
+      cost_usd: r.costUsd ?? null,
+    });
+    for (const l of this.listeners) {
+      try {
+        l(r);
+      } catch {
+        // a listener's failure is not the ledger's
+      }
+    }
+  }
+
+  /** Adds settings changes to the audit list (the text is redacted again here: never a key value). */
+  audit(entries: readonly AuditEntry[]): void {
+    if (entries.length === 0) return;
+    const db = this.open();
+    const stmt = db.prepare('INSERT INTO audit (at, key, change) VALUES (?, ?, ?)');
+    db.transaction(() => {
+      for (const e of entries) stmt.run(e.at, e.key, redact(e.change).slice(0, 2000));
+    })();
+  }
+
+  /** The audit list, newest first. */
+  auditList(limit = 200): AuditEntry[] {
+    return this.open().prepare('SELECT at, key, change FROM audit ORDER BY id DESC LIMIT ?').all(limit) as AuditEntry[];
+  }
+
+  private rows(range: SummaryRange = {}): Row[] {
+    const where: string[] = [];
+    const args: string[] = [];
+    if (range.since) {
+      where.push('at >= ?');
+      args.push(range.since);
+    }
+    if (range.until) {
+      where.push('at <= ?');
+      args.push(range.until);
+    }
+    return this.open()
+      .prepare(`SELECT at, day, task, requested, provider, model, local, outcome, attempts, ttft_ms, duration_ms, input_tokens, output_tokens, tokens_estimated, cost_usd FROM usage ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY at, id`)
+      .all(...args) as Row[];
+  }
+
+  /** The most recent records, newest first. */
+  recent(limit = 50): UsageRecord[] {
+    const rows = this.open().prepare('SELECT * FROM usage ORDER BY id DESC LIMIT ?').all(limit) as Row[];
+    return rows.map((r) => ({
+      at: r.at,
+      task: r.task,
+      requested: r.requested,
+      providerId: r.provider,
+      model: r.model,
+      local: r.local === 1,
+      outcome: r.outcome as UsageRecord['outcome'],
+      attempts: r.attempts,
+      ttftMs: r.ttft_ms ?? undefined,
+      durationMs: r.duration_ms,
+      inputTokens: r.input_tokens ?? undefined,
+      outputTokens: r.output_tokens ?? undefined,
+      tokensEstimated: r.tokens_estimated === 1 || undefined,
+      costUsd: r.cost_usd ?? undefined,
+    }));
+  }
+
+  summary(range: SummaryRange = {}): UsageSummary {
+    const rows = this.rows(range);
+    const groups = (keyOf: (r: Row) => string, sortBy: 'requests' | 'key' = 'requests'): UsageGroup[] => {
+      const map = new Map<string, { g: UsageGroup; ttft: number[] }>();
+      for (const r of rows) {
+        const key = keyOf(r);
+        let entry = map.get(key);
+        if (!entry) map.set(key, (entry = { g: emptyGroup(key), ttft: [] }));
+        add(entry.g, r);
+        if (r.ttft_ms !== null && r.outcome === 'ok') entry.ttft.push(r.ttft_ms);
+      }
+      const out = [...map.values()].map(({ g, ttft }) => {
+        ttft.sort((a, b) => a - b);
+        return { ...g, ttftP50Ms: quantile(ttft, 0.5), ttftP95Ms: quantile(ttft, 0.95) };
+      });
+      return sortBy === 'key' ? out.sort((a, b) => a.key.localeCompare(b.key)) : out.sort((a, b) => b.requests - a.requests || a.key.localeCompare(b.key));
+    };
+    const failures = new Map<string, number>();
+    for (const r of rows) if (r.outcome !== 'ok') failures.set(r.outcome, (failures.get(r.outcome) ?? 0) + 1);
+    return {
+      since: range.since,
+      until: range.until,
+      total: groups(() => 'all')[0] ?? emptyGroup('all'),
+      byTask: groups((r) => r.task),
+      byProvider: groups((r) => r.provider || '(none)'),
+      byModel: groups((r) => (r.provider ? `${r.provider}/${r.model}` : '(none)')),
+      byDay: groups((r) => r.day, 'key'),
+      failuresByKind: [...failures].map(([kind, count]) => ({ kind, count })).sort((a, b) => b.count - a.count),
+    };
+  }
+
+  /** Every record in the range as CSV (header line first), for spreadsheets. */
+  csv(range: SummaryRange = {}): string {
+    const lines = [CSV_COLUMNS.join(',')];
+    for (const r of this.rows(range)) lines.push(CSV_COLUMNS.map((c) => csvCell(r[c])).join(','));
+    return `${lines.join('\n')}\n`;
+  }
+
+  close(): void {
+    this.db?.close();
+    this.db = undefined;
+    this.insert = undefined;
+  }
+}
+
+function add(g: UsageGroup, r: Row): void {
+  g.requests++;
+  if (r.outcome === 'ok') g.ok++;
+  else g.failed++;
+  if (r.provider) {
+    if (r.local === 1) g.local++;
+    else g.cloud++;
+  }
+  g.inputTokens += r.input_tokens ?? 0;
+  g.outputTokens += r.output_tokens ?? 0;
+  g.costUsd += r.cost_usd ?? 0;
+}
+
+/** Settings changes between two snapshots of the `switchyard.*` keys, in words, never with key values. */
+export function settingsChanges(before: Readonly<Record<string, unknown>>, after: Readonly<Record<string, unknown>>, at = new Date().toISOString()): AuditEntry[] {
+  const out: AuditEntry[] = [];
+  const keys = [...new Set([...Object.keys(before), ...Object.keys(after)])].sort();
+  for (const key of keys) {
+    const a = JSON.stringify(before[key]);
+    const b = JSON.stringify(after[key]);
+    if (a === b) continue;
+    const secretish = /key|token|secret|password/i.test(key);
+    const show = (v: string | undefined) => (v === undefined ? '(default)' : secretish ? '(hidden)' : v.length > 300 ? `${v.slice(0, 300)}…` : v);
+    out.push({ at, key, change: redact(`${show(a)} → ${show(b)}`) });
+  }
+  return out;
+}

@@ -1,0 +1,158 @@
+/**
+ * The persistent usage ledger on real SQLite (better-sqlite3): records from the real router, summaries per task,
+ * provider, model and day, p50/p95 time to first token, failures by kind, CSV export, the settings audit list,
+ * lazy opening, and that records survive closing and reopening the file.
+ */
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import Database from 'better-sqlite3';
+import { parseConfig } from '../../src/core/config/config';
+import { Switchyard } from '../../src/core/switchyard';
+import { SqliteLedger, csvCell, quantile, settingsChanges } from '../../src/core/usage/sqliteLedger';
+import type { UsageRecord } from '../../src/core/usage/ledger';
+import { closedPort, scriptedBackend, startOllamaServer, type FixtureServer } from '../fixtures';
+
+const dir = mkdtempSync(path.join(tmpdir(), 'switchyard-usage-'));
+let ollama: FixtureServer;
+let refused: number;
+
+before(async () => {
+  ollama = await startOllamaServer({ backend: scriptedBackend() });
+  refused = await closedPort();
+});
+after(async () => {
+  await ollama.close();
+});
+
+function rec(over: Partial<UsageRecord>): UsageRecord {
+  return { at: '2026-11-02T10:00:00.000Z', task: 'chat', requested: 'chat', providerId: 'box', model: 'm', local: true, outcome: 'ok', attempts: 1, durationMs: 100, ...over };
+}
+
+test('opens lazily: no file until the first record', () => {
+  const file = path.join(dir, 'lazy.sqlite');
+  const ledger = new SqliteLedger({ path: file });
+  assert.equal(ledger.isOpen, false);
+  assert.equal(existsSync(file), false);
+  ledger.record(rec({}));
+  assert.equal(ledger.isOpen, true);
+  assert.ok(existsSync(file));
+  ledger.close();
+});
+
+test('summaries per task, provider, model and day with local/cloud share, tokens, cost, p50/p95 TTFT and failures by kind', () => {
+  const ledger = new SqliteLedger({ path: path.join(dir, 'summary.sqlite') });
+  // 20 local chat answers on day 1 with TTFT 10..200 ms, 4 cloud explain answers on day 2, 3 failures.
+  for (let i = 1; i <= 20; i++) ledger.record(rec({ ttftMs: i * 10, inputTokens: 10, outputTokens: 5, costUsd: 0 }));
+  for (let i = 0; i < 4; i++) ledger.record(rec({ at: '2026-11-03T09:00:00.000Z', task: 'explain', requested: 'switchyard/explain', providerId: 'openai', model: 'gpt-4.1-mini', local: false, ttftMs: 300, inputTokens: 1000, outputTokens: 100, costUsd: 0.0006 }));
+  ledger.record(rec({ at: '2026-11-03T09:01:00.000Z', outcome: 'unreachable', providerId: 'gone', attempts: 2 }));
+  ledger.record(rec({ at: '2026-11-03T09:02:00.000Z', outcome: 'unreachable', providerId: 'gone', attempts: 1 }));
+  ledger.record(rec({ at: '2026-11-03T09:03:00.000Z', outcome: 'policy', providerId: '', model: '', attempts: 0 }));
+
+  const s = ledger.summary();
+  assert.equal(s.total.requests, 27);
+  assert.equal(s.total.ok, 24);
+  assert.equal(s.total.failed, 3);
+  assert.equal(s.total.local, 22, 'the provider-less policy refusal counts for neither side');
+  assert.equal(s.total.cloud, 4);
+  assert.equal(s.total.inputTokens, 20 * 10 + 4 * 1000);
+  assert.ok(Math.abs(s.total.costUsd - 0.0024) < 1e-9);
+
+  const chat = s.byTask.find((g) => g.key === 'chat')!;
+  assert.equal(chat.requests, 23);
+  assert.equal(chat.ttftP50Ms, 100, 'nearest-rank median of 10..200');
+  assert.equal(chat.ttftP95Ms, 190);
+  assert.equal(s.byTask.find((g) => g.key === 'explain')!.ttftP50Ms, 300);
+  assert.deepEqual(s.byProvider.map((g) => g.key), ['box', 'openai', 'gone', '(none)']);
+  assert.ok(s.byModel.some((g) => g.key === 'openai/gpt-4.1-mini' && g.cloud === 4));
+  assert.deepEqual(s.byDay.map((g) => [g.key, g.requests, g.local, g.cloud]), [['2026-11-02', 20, 20, 0], ['2026-11-03', 7, 2, 4]]);
+  assert.deepEqual(s.failuresByKind, [{ kind: 'unreachable', count: 2 }, { kind: 'policy', count: 1 }]);
+
+  const day2 = ledger.summary({ since: '2026-11-03T00:00:00.000Z' });
+  assert.equal(day2.total.requests, 7);
+  ledger.close();
+});
+
+test('records survive closing and reopening (and another connection reads them)', () => {
+  const file = path.join(dir, 'persist.sqlite');
+  const a = new SqliteLedger({ path: file });
+  a.record(rec({ model: 'first' }));
+  a.record(rec({ model: 'second' }));
+  a.close();
+  const raw = new Database(file, { readonly: true });
+  assert.equal((raw.prepare('SELECT count(*) AS n FROM usage').get() as { n: number }).n, 2);
+  raw.close();
+  const b = new SqliteLedger({ path: file });
+  assert.deepEqual(b.recent(5).map((r) => r.model), ['second', 'first']);
+  b.close();
+});
+
+test('CSV export: header, one line per record, quoting and no spreadsheet formulas', () => {
+  const ledger = new SqliteLedger({ path: ':memory:' });
+  ledger.record(rec({ model: 'a,b "quoted"', inputTokens: 3, outputTokens: 4, costUsd: 0.5 }));
+  ledger.record(rec({ model: '=HYPERLINK("x")', requested: 'switchyard/chat' }));
+  const lines = ledger.csv().trimEnd().split('\n');
+  assert.equal(lines[0], 'at,task,requested,provider,model,local,outcome,attempts,ttft_ms,duration_ms,input_tokens,output_tokens,tokens_estimated,cost_usd');
+  assert.equal(lines.length, 3);
+  assert.equal(lines[1], '2026-11-02T10:00:00.000Z,chat,chat,box,"a,b ""quoted""",1,ok,1,,100,3,4,0,0.5');
+  assert.ok(lines[2]!.includes(`"'=HYPERLINK(""x"")"`));
+  assert.equal(csvCell(-1), '-1', 'numbers stay numbers');
+  ledger.close();
+});
+
+test('settings audit: what changed and when, never a key value', () => {
+  const ledger = new SqliteLedger({ path: ':memory:' });
+  const before = { 'switchyard.privacy': 'ask', 'switchyard.providers': [{ id: 'x', kind: 'openai-compatible', baseUrl: 'https://api.example/v1?key=sk-abcdefghijklmnop123' }] };
+  const after = { 'switchyard.privacy': 'local-only', 'switchyard.providers': [], 'switchyard.aliases': { fast: 'chat' }, 'switchyard.someApiKey': 'sk-should-never-show-1234' };
+  const changes = settingsChanges(before, after, '2026-11-02T10:00:00.000Z');
+  assert.deepEqual(changes.map((c) => c.key), ['switchyard.aliases', 'switchyard.privacy', 'switchyard.providers', 'switchyard.someApiKey']);
+  assert.equal(changes.find((c) => c.key === 'switchyard.privacy')!.change, '"ask" → "local-only"');
+  assert.equal(changes.find((c) => c.key === 'switchyard.aliases')!.change, '(default) → {"fast":"chat"}');
+  ledger.audit(changes);
+  const list = ledger.auditList();
+  assert.equal(list.length, 4);
+  const text = JSON.stringify(list);
+  assert.ok(!text.includes('sk-abcdefghijklmnop123') && !text.includes('sk-should-never-show-1234'), text);
+  assert.match(text, /\(hidden\)/);
+  assert.deepEqual(settingsChanges(after, after), []);
+  ledger.close();
+});
+
+test('the router writes every request, fallbacks and failures included, into the ledger', async () => {
+  const ledger = new SqliteLedger({ path: path.join(dir, 'router.sqlite') });
+  const { config } = parseConfig({
+    'switchyard.providers': [
+      { id: 'gone', kind: 'ollama', baseUrl: `http://127.0.0.1:${refused}` },
+      { id: 'box', kind: 'ollama', baseUrl: ollama.url },
+    ],
+    'switchyard.tasks': { chat: ['gone/qwen2.5-coder:7b', 'box/qwen2.5-coder:7b'], explain: ['gone/qwen2.5-coder:7b'] },
+  });
+  const sy = new Switchyard({ config, secrets: { getApiKey: async () => undefined }, privacy: (c) => ({ mode: c.privacy, trusted: true, workspaceOptOut: false }), usage: ledger });
+  for await (const _ of sy.router.chat({ task: 'switchyard/chat', messages: [{ role: 'user', content: 'hi' }] })) void _;
+  await assert.rejects(async () => {
+    for await (const _ of sy.router.chat({ task: 'explain', messages: [{ role: 'user', content: 'hi' }] })) void _;
+  });
+  const s = ledger.summary();
+  assert.equal(s.total.requests, 2);
+  const ok = ledger.recent(2).find((r) => r.outcome === 'ok')!;
+  assert.equal(ok.providerId, 'box');
+  assert.equal(ok.attempts, 2);
+  assert.ok(ok.ttftMs! >= 0 && ok.outputTokens! > 0);
+  assert.equal(s.failuresByKind[0]!.kind, 'unreachable');
+  ledger.close();
+});
+
+test('an unopenable path fails once with a message naming it, not on every record silently', () => {
+  const ledger = new SqliteLedger({ path: path.join(dir, 'no', 'such', 'dir', 'x.sqlite') });
+  assert.throws(() => ledger.record(rec({})), /could not open .*x\.sqlite.*check that the folder is writable/);
+  assert.throws(() => ledger.summary(), /could not open/);
+});
+
+test('quantile is nearest-rank', () => {
+  assert.equal(quantile([], 0.5), undefined);
+  assert.equal(quantile([7], 0.95), 7);
+  assert.equal(quantile([1, 2, 3, 4], 0.5), 2);
+  assert.equal(quantile([1, 2, 3, 4], 0.95), 4);
+});
