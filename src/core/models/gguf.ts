@@ -1,0 +1,355 @@
+/**
+ * GGUF downloads into the models folder (the folder kind `embedded` serves): progress, resume after an interruption
+ * with an HTTP Range request (validated by ETag / Last-Modified through If-Range), a sha256 check, a free-space
+ * check before the first byte is written, and cancel. While downloading the bytes live in `<name>.gguf.partial`
+ * (with `<name>.gguf.partial.json` saying where they came from); only a complete, verified file gets its real name,
+ * so a model list never shows half a model. A canceled or broken download keeps its partial file only when the
+ * server supports ranges (it can resume); otherwise it is removed.
+ */
+import { createHash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { mkdir, open, readFile, rename, rm, stat, statfs, writeFile } from 'node:fs/promises';
+import { basename, join } from 'node:path';
+import { listGgufFiles, modelIdOf, GGUF_EXTENSION } from '../providers/embedded/provider';
+import { ModelError } from './errors';
+
+export interface DownloadProgress {
+  /** Bytes of the file on disk so far (including a resumed part). */
+  receivedBytes: number;
+  /** The whole file's size, when the server said. */
+  totalBytes?: number;
+  /** Bytes that were already there when this attempt started (a resume). */
+  resumedFrom: number;
+}
+
+export interface DownloadOptions {
+  url: string;
+  /** The models folder. */
+  dir: string;
+  /** File name to save as (default: the URL's last path segment); must end in .gguf. */
+  fileName?: string;
+  /** Expected sha256 (hex). A mismatch removes the file. */
+  sha256?: string;
+  signal?: AbortSignal;
+  onProgress?(p: DownloadProgress): void;
+  /** Reconnects (each resuming where the last stopped) after the connection drops mid-body. Default 3. */
+  retries?: number;
+  /** Free bytes on the disk holding `dir` (default: fs.statfs). Tests inject it. */
+  freeBytes?(dir: string): Promise<number>;
+  fetch?: typeof fetch;
+  /** Headers for the request (e.g. a hub token); never logged. */
+  headers?: Record<string, string>;
+}
+
+export interface DownloadResult {
+  path: string;
+  id: string;
+  sizeBytes: number;
+  sha256: string;
+  /** Bytes taken over from an earlier, interrupted download. */
+  resumedBytes: number;
+  /** The file was already there (and matched the checksum when one was given). */
+  alreadyPresent: boolean;
+}
+
+interface PartialMeta {
+  url: string;
+  etag?: string;
+  lastModified?: string;
+  totalBytes?: number;
+}
+
+/** Room kept free beyond the file itself. */
+const SPACE_MARGIN_BYTES = 16 * 1024 * 1024;
+
+export async function diskFreeBytes(dir: string): Promise<number> {
+  const s = await statfs(dir);
+  return Number(s.bavail) * Number(s.bsize);
+}
+
+/** The file name a URL saves as: its last path segment, which must be a plain `.gguf` name. */
+export function ggufFileName(url: string, given?: string): string {
+  let name = given;
+  if (!name) {
+    let parsed: URL;
+    try {
+      parsed = new URL(url);
+    } catch {
+      throw new ModelError('invalid', `"${url}" is not a URL`);
+    }
+    name = decodeURIComponent(parsed.pathname.split('/').filter(Boolean).at(-1) ?? '');
+  }
+  if (!name || basename(name) !== name || name.startsWith('.') || !name.toLowerCase().endsWith(GGUF_EXTENSION)) {
+    throw new ModelError('invalid', `"${name || url}" is not a .gguf file name: give a URL ending in .gguf, or a file name`);
+  }
+  return name;
+}
+
+function checkUrl(url: string): URL {
+  let u: URL;
+  try {
+    u = new URL(url);
+  } catch {
+    throw new ModelError('invalid', `"${url}" is not a URL`);
+  }
+  if (u.protocol !== 'https:' && u.protocol !== 'http:') throw new ModelError('invalid', `only https and http URLs can be downloaded, not ${u.protocol}`);
+  return u;
+}
+
+/** URLs without credentials or query strings (signed hub URLs carry tokens there), for messages. */
+export function displayUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    return `${u.protocol}//${u.host}${u.pathname}`;
+  } catch {
+    return '(invalid URL)';
+  }
+}
+
+async function sha256Of(path: string, upTo?: number): Promise<ReturnType<typeof createHash>> {
+  const hash = createHash('sha256');
+  if (upTo === 0) return hash;
+  for await (const chunk of createReadStream(path, upTo === undefined ? {} : { end: upTo - 1 })) hash.update(chunk as Buffer);
+  return hash;
+}
+
+async function fileSize(path: string): Promise<number | undefined> {
+  try {
+    return (await stat(path)).size;
+  } catch {
+    return undefined;
+  }
+}
+
+async function readMeta(path: string): Promise<PartialMeta | undefined> {
+  try {
+    return JSON.parse(await readFile(path, 'utf8')) as PartialMeta;
+  } catch {
+    return undefined;
+  }
+}
+
+function isAbort(e: unknown): boolean {
+  const name = (e as { name?: unknown } | undefined)?.name;
+  return name === 'AbortError';
+}
+
+function totalFrom(response: Response, offset: number): number | undefined {
+  const range = response.headers.get('content-range');
+  const m = range ? /\/(\d+)\s*$/.exec(range) : null;
+  if (m) return Number(m[1]);
+  const length = response.headers.get('content-length');
+  return length !== null && /^\d+$/.test(length) ? Number(length) + offset : undefined;
+}
+
+/**
+ * Downloads a GGUF file into `dir`. Resolves with the verified file; rejects with ModelError (kinds: invalid,
+ * unreachable, http, diskFull, checksum, canceled).
+ */
+export async function downloadGguf(options: DownloadOptions): Promise<DownloadResult> {
+  checkUrl(options.url);
+  const fileName = ggufFileName(options.url, options.fileName);
+  const expected = options.sha256?.trim().toLowerCase();
+  if (expected !== undefined && !/^[0-9a-f]{64}$/.test(expected)) throw new ModelError('invalid', `"${options.sha256}" is not a sha256 (64 hex digits)`);
+  const doFetch = options.fetch ?? ((input: string | URL | Request, init?: RequestInit) => globalThis.fetch(input, init));
+  const freeBytes = options.freeBytes ?? diskFreeBytes;
+  const dest = join(options.dir, fileName);
+  const partial = `${dest}.partial`;
+  const metaPath = `${partial}.json`;
+  const where = displayUrl(options.url);
+  await mkdir(options.dir, { recursive: true });
+
+  const existing = await fileSize(dest);
+  if (existing !== undefined) {
+    const digest = (await sha256Of(dest)).digest('hex');
+    if (expected === undefined || digest === expected) {
+      return { path: dest, id: modelIdOf(dest), sizeBytes: existing, sha256: digest, resumedBytes: 0, alreadyPresent: true };
+    }
+    throw new ModelError('checksum', `${fileName} is already in ${options.dir} with another sha256 (${digest}); delete it first to download it again`);
+  }
+
+  // A partial file is only resumed when it came from the same URL.
+  let meta = await readMeta(metaPath);
+  let offset = (await fileSize(partial)) ?? 0;
+  if (offset > 0 && meta?.url !== options.url) {
+    await rm(partial, { force: true });
+    offset = 0;
+    meta = undefined;
+  }
+  const resumedBytes = offset;
+  let resumable = false;
+  let retriesLeft = options.retries ?? 3;
+  let spaceChecked = false;
+
+  while (true) {
+    if (options.signal?.aborted) throw await canceled();
+    const headers: Record<string, string> = { ...options.headers, 'Accept-Encoding': 'identity' };
+    if (offset > 0) {
+      headers.Range = `bytes=${offset}-`;
+      const validator = meta?.etag ?? meta?.lastModified;
+      if (validator) headers['If-Range'] = validator;
+    }
+    let response: Response;
+    try {
+      response = await doFetch(options.url, { headers, signal: options.signal, redirect: 'follow' });
+    } catch (e) {
+      if (options.signal?.aborted || isAbort(e)) throw await canceled();
+      if (retriesLeft-- > 0 && offset > 0 && resumable) continue;
+      throw new ModelError('unreachable', `cannot download ${where}: ${describe(e)}${offset > 0 ? ' (the part already downloaded is kept; try again to resume)' : ''}`, { cause: e, resumable: offset > 0 });
+    }
+
+    if (response.status === 416 && offset > 0) {
+      // The range starts at the end: the partial file may already be the whole file. Verify it below.
+      await response.body?.cancel();
+      const total = meta?.totalBytes;
+      if (total === offset) break;
+      await rm(partial, { force: true });
+      offset = 0;
+      continue;
+    }
+    if (!response.ok) {
+      await response.body?.cancel();
+      throw new ModelError(response.status === 404 ? 'notFound' : 'http', `cannot download ${where}: HTTP ${response.status}${response.status === 401 || response.status === 403 ? ' (the file may need a token or accepting its license on the hub)' : ''}`, { status: response.status });
+    }
+    if (offset > 0 && response.status !== 206) {
+      // The server ignored the range (or the file changed, per If-Range): start over.
+      offset = 0;
+    }
+    resumable = response.headers.get('accept-ranges') === 'bytes' || response.status === 206;
+    const totalBytes = totalFrom(response, offset);
+    meta = { url: options.url, etag: response.headers.get('etag') ?? undefined, lastModified: response.headers.get('last-modified') ?? undefined, totalBytes };
+
+    if (!spaceChecked || offset === 0) {
+      if (totalBytes !== undefined) {
+        const needed = totalBytes - offset;
+        let free: number;
+        try {
+          free = await freeBytes(options.dir);
+        } catch {
+          free = Infinity; // a file system that cannot tell: proceed; a full disk still fails the write
+        }
+        if (free < needed + SPACE_MARGIN_BYTES) {
+          await response.body?.cancel();
+          throw new ModelError('diskFull', `not enough disk space for ${fileName}: it needs ${formatBytes(needed)} and ${options.dir} has ${formatBytes(free)} free. Free some space or choose another folder.`);
+        }
+      }
+      spaceChecked = true;
+    }
+
+    const hash = offset > 0 ? await sha256Of(partial, offset) : createHash('sha256');
+    await writeFile(metaPath, JSON.stringify(meta));
+    const file = await open(partial, offset > 0 ? 'r+' : 'w');
+    let received = offset;
+    options.onProgress?.({ receivedBytes: received, totalBytes, resumedFrom: offset });
+    try {
+      if (offset > 0) await file.truncate(offset);
+      const body = response.body;
+      if (!body) throw new ModelError('http', `cannot download ${where}: the answer has no body`);
+      for await (const chunk of body) {
+        await file.write(chunk, 0, chunk.length, received);
+        hash.update(chunk);
+        received += chunk.length;
+        options.onProgress?.({ receivedBytes: received, totalBytes, resumedFrom: offset });
+      }
+      if (totalBytes !== undefined && received !== totalBytes) throw Object.assign(new Error(`the connection closed after ${received} of ${totalBytes} bytes`), { code: 'ETRUNCATED' });
+    } catch (e) {
+      await file.close();
+      if (options.signal?.aborted || isAbort(e)) throw await canceled(resumable);
+      if (e instanceof ModelError) throw e;
+      offset = received;
+      if (resumable && retriesLeft-- > 0) continue;
+      if (!resumable) await removePartial();
+      throw new ModelError('unreachable', `the download of ${where} was interrupted after ${formatBytes(received)}${resumable ? ': run it again to resume' : ''} (${describe(e)})`, { cause: e, resumable });
+    }
+    await file.close();
+    const digest = hash.digest('hex');
+    if (expected !== undefined && digest !== expected) {
+      await removePartial();
+      throw new ModelError('checksum', `${fileName} from ${where} has sha256 ${digest}, not the expected ${expected}: the file was removed`);
+    }
+    await rename(partial, dest);
+    await rm(metaPath, { force: true });
+    return { path: dest, id: modelIdOf(dest), sizeBytes: received, sha256: digest, resumedBytes, alreadyPresent: false };
+  }
+
+  // The 416 case: the partial file was complete.
+  const digest = (await sha256Of(partial)).digest('hex');
+  if (expected !== undefined && digest !== expected) {
+    await removePartial();
+    throw new ModelError('checksum', `${fileName} from ${where} has sha256 ${digest}, not the expected ${expected}: the file was removed`);
+  }
+  await rename(partial, dest);
+  await rm(metaPath, { force: true });
+  return { path: dest, id: modelIdOf(dest), sizeBytes: offset, sha256: digest, resumedBytes, alreadyPresent: false };
+
+  async function removePartial(): Promise<void> {
+    await rm(partial, { force: true });
+    await rm(metaPath, { force: true });
+  }
+
+  async function canceled(keep = false): Promise<ModelError> {
+    if (!keep) await removePartial();
+    return new ModelError('canceled', `download of ${fileName} canceled${keep ? ' (the part downloaded is kept: download it again to resume)' : ''}`, { resumable: keep });
+  }
+}
+
+export interface LocalModel {
+  id: string;
+  path: string;
+  sizeBytes: number;
+}
+
+/** Complete GGUF files in the models folder. */
+export function listLocalModels(dir: string): LocalModel[] {
+  return listGgufFiles(dir).map((f) => ({ id: modelIdOf(f.path), path: f.path, sizeBytes: f.sizeBytes }));
+}
+
+/** Interrupted downloads that can be resumed (or removed). */
+export async function listPartialDownloads(dir: string): Promise<{ fileName: string; receivedBytes: number; totalBytes?: number; url?: string }[]> {
+  const { readdir } = await import('node:fs/promises');
+  let names: string[];
+  try {
+    names = await readdir(dir);
+  } catch {
+    return [];
+  }
+  const out = [];
+  for (const n of names.filter((x) => x.endsWith(`${GGUF_EXTENSION}.partial`))) {
+    const meta = await readMeta(join(dir, `${n}.json`));
+    out.push({ fileName: n.slice(0, -'.partial'.length), receivedBytes: (await fileSize(join(dir, n))) ?? 0, totalBytes: meta?.totalBytes, url: meta?.url });
+  }
+  return out;
+}
+
+/** Deletes a model (by id or file name) and any partial download of it. Throws `notFound` when there is none. */
+export async function deleteLocalModel(dir: string, idOrFile: string): Promise<string> {
+  const name = idOrFile.toLowerCase().endsWith(GGUF_EXTENSION) ? idOrFile : `${idOrFile}${GGUF_EXTENSION}`;
+  if (basename(name) !== name) throw new ModelError('invalid', `"${idOrFile}" is not a model name`);
+  const path = join(dir, name);
+  const had = (await fileSize(path)) !== undefined || (await fileSize(`${path}.partial`)) !== undefined;
+  if (!had) throw new ModelError('notFound', `no model "${idOrFile}" in ${dir}`);
+  await rm(path, { force: true });
+  await rm(`${path}.partial`, { force: true });
+  await rm(`${path}.partial.json`, { force: true });
+  return path;
+}
+
+export function formatBytes(n: number): string {
+  if (!Number.isFinite(n)) return 'unknown';
+  const units = ['B', 'KB', 'MB', 'GB', 'TB'];
+  let v = n;
+  let u = 0;
+  while (v >= 1024 && u < units.length - 1) {
+    v /= 1024;
+    u++;
+  }
+  return `${v.toFixed(u === 0 ? 0 : 1)} ${units[u]}`;
+}
+
+function describe(e: unknown): string {
+  const cause = (e as { cause?: { code?: unknown; message?: unknown } } | undefined)?.cause;
+  if (cause && typeof cause.code === 'string') return cause.code;
+  const code = (e as { code?: unknown } | undefined)?.code;
+  if (typeof code === 'string' && code !== 'ETRUNCATED') return code;
+  return e instanceof Error ? e.message : String(e);
+}
