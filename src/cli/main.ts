@@ -9,11 +9,13 @@ import { UsageError, type Command, type Io } from './common';
 import { ask } from './commands/ask';
 import { models } from './commands/models';
 import { route } from './commands/route';
+import { serve } from './commands/serve';
 
 const COMMANDS: Record<string, Command> = {
   models,
   route,
   ask,
+  serve,
 };
 
 const USAGE = `Usage: switchyard <command> [options]
@@ -23,6 +25,10 @@ Commands:
   route <task> [--config FILE] [--json]           what the router would use now, and why not the others
   ask [--task T] [--config FILE] [--allow-cloud] ["<prompt>"]
                                                   stream an answer (prompt from stdin when absent)
+  serve [--port N] [--config FILE] [--token T] [--db FILE] [--allow-cloud]
+                                                  the OpenAI-compatible gateway on 127.0.0.1; prints its URL
+                                                  first (token from --token or SWITCHYARD_GATEWAY_TOKEN, else
+                                                  generated and printed); --db keeps usage in SQLite
 
 Tasks: chat, explain, edit, commitMessage, summarize, embed (or switchyard/<alias>).
 --config FILE: JSON with the same "switchyard.*" keys as VS Code's settings.json.

@@ -1,0 +1,90 @@
+/**
+ * `switchyard serve`: the gateway headless (the same code as in VS Code). The first stdout line is the URL it
+ * listens on; logs (each substitution, never prompts or keys) go to stderr. The --config file is watched, so an
+ * edited alias or task applies to the next request without a restart. Ctrl+C (or SIGTERM) stops it.
+ */
+import { randomBytes } from 'node:crypto';
+import { watch, type FSWatcher } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { Gateway } from '../../core/gateway/server';
+import { redact, type Logger } from '../../core/host';
+import { Switchyard } from '../../core/switchyard';
+import { priceOf } from '../../core/usage/pricing';
+import { SqliteLedger } from '../../core/usage/sqliteLedger';
+import { COMMON_OPTIONS, UsageError, envSecrets, loadConfig, type Io } from '../common';
+
+export async function serve(args: string[], io: Io): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args,
+    allowPositionals: true,
+    options: { ...COMMON_OPTIONS, port: { type: 'string' }, token: { type: 'string' }, db: { type: 'string' } },
+    strict: true,
+  });
+  if (positionals.length > 0) throw new UsageError(`serve takes no arguments (got "${positionals[0]}")`);
+  let port: number | undefined;
+  if (values.port !== undefined) {
+    port = Number(values.port);
+    if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError(`--port must be 0..65535 (0 picks a free port), got "${values.port}"`);
+  }
+  const given = values.token ?? (io.env.SWITCHYARD_GATEWAY_TOKEN || undefined);
+  if (given !== undefined && given.length < 8) throw new UsageError('the gateway token must have at least 8 characters');
+  const token = given ?? `sy-${randomBytes(24).toString('base64url')}`;
+
+  const parsed = loadConfig(values.config, io);
+  const secretsSeen: string[] = [token];
+  const clean = (m: string) => redact(m, secretsSeen);
+  const line = (level: string) => (m: string) => io.stderr.write(`[${level}] ${clean(m)}\n`);
+  const logger: Logger = { trace: () => {}, debug: values.verbose ? line('debug') : () => {}, info: line('info'), warn: line('warn'), error: line('error') };
+  const usage = values.db ? new SqliteLedger({ path: values.db, logger }) : undefined;
+  const sy = new Switchyard({
+    config: parsed.config,
+    secrets: envSecrets(io.env),
+    logger,
+    privacy: (c) => ({ mode: c.privacy, trusted: true, workspaceOptOut: c.workspaceCloudOptOut }),
+    askCloud: values['allow-cloud'] ? async () => true : undefined,
+    usage,
+    price: priceOf,
+  });
+  const gateway = new Gateway({ source: sy, token, port: port ?? parsed.config.gateway.port, logger });
+  try {
+    await gateway.start();
+  } catch (e) {
+    usage?.close();
+    throw e;
+  }
+  io.stdout.write(`${gateway.url}\n`);
+  if (given === undefined) io.stdout.write(`token: ${token}\n`);
+
+  // An edited --config applies to the next request (aliases, tasks, privacy), as settings do in VS Code.
+  let watcher: FSWatcher | undefined;
+  let reload: ReturnType<typeof setTimeout> | undefined;
+  if (values.config) {
+    const file = values.config;
+    watcher = watch(file, () => {
+      clearTimeout(reload);
+      reload = setTimeout(() => {
+        try {
+          sy.setConfig(loadConfig(file, io).config);
+          logger.info(`settings re-read from ${file}`);
+        } catch (e) {
+          logger.warn(`kept the previous settings: ${e instanceof Error ? e.message : String(e)}`);
+        }
+      }, 100);
+    });
+  }
+
+  await new Promise<void>((resolve) => {
+    const stop = () => {
+      process.off('SIGINT', stop);
+      process.off('SIGTERM', stop);
+      resolve();
+    };
+    process.on('SIGINT', stop);
+    process.on('SIGTERM', stop);
+  });
+  watcher?.close();
+  clearTimeout(reload);
+  await gateway.stop();
+  usage?.close();
+  return 0;
+}
