@@ -53,6 +53,19 @@ const targets = [
     target: 'node22',
     external: nodeExternals,
   },
+  {
+    // The workspace index's worker thread (src/core/index/service.ts starts it): parsing, hashing and SQL off the
+    // extension host's thread. web-tree-sitter inside it reads import.meta.url, as in the extension bundle.
+    ...common,
+    entryPoints: { indexWorker: 'src/core/index/worker.ts' },
+    outdir: 'dist',
+    platform: 'node',
+    format: 'cjs',
+    target: 'node22',
+    external: nodeExternals,
+    define: { 'import.meta.url': 'importMetaUrl' },
+    banner: { js: "const importMetaUrl = require('url').pathToFileURL(__filename).href;" },
+  },
 ];
 
 const webviewDir = path.join(__dirname, 'webview-ui');
@@ -68,10 +81,25 @@ if (webviewEntries.length > 0) {
     platform: 'browser',
     format: 'iife',
     target: 'es2022',
+    // The codicon font, imported by the webviews' CSS, lands next to the bundles (inside localResourceRoots).
+    loader: { '.ttf': 'file' },
   });
 }
 
+// web-tree-sitter's runtime .wasm next to the bundles, and the grammars (@vscode/tree-sitter-wasm) in dist/grammars:
+// src/core/index/chunker.ts looks there first.
+function copyTreeSitterWasm() {
+  const grammars = path.join(__dirname, 'dist', 'grammars');
+  fs.mkdirSync(grammars, { recursive: true });
+  fs.copyFileSync(path.join(__dirname, 'node_modules', 'web-tree-sitter', 'tree-sitter.wasm'), path.join(__dirname, 'dist', 'tree-sitter.wasm'));
+  const from = path.join(__dirname, 'node_modules', '@vscode', 'tree-sitter-wasm', 'wasm');
+  for (const f of fs.readdirSync(from)) {
+    if (/^tree-sitter-.+\.wasm$/.test(f)) fs.copyFileSync(path.join(from, f), path.join(grammars, f));
+  }
+}
+
 async function main() {
+  copyTreeSitterWasm();
   if (watch) {
     const contexts = await Promise.all(targets.map((t) => esbuild.context(t)));
     await Promise.all(contexts.map((c) => c.watch()));

@@ -20,7 +20,7 @@ export class RouteStatus implements vscode.Disposable {
   constructor(private readonly router: () => Router) {
     this.item = vscode.window.createStatusBarItem('switchyard.route', vscode.StatusBarAlignment.Right, 100);
     this.item.name = 'Switchyard Route';
-    this.item.command = 'switchyard.showRoutes';
+    this.item.command = 'switchyard.selectModel';
     this.item.text = '$(loading~spin) Switchyard';
     this.item.tooltip = 'Switchyard: finding models…';
     this.item.show();
@@ -51,7 +51,7 @@ export class RouteStatus implements vscode.Disposable {
     const md = new vscode.MarkdownString(undefined, true);
     md.appendMarkdown(`**Switchyard** chat route: ${describePlan(plan)}\n\n`);
     for (const s of plan.skipped) md.appendText(`skipped ${s.providerId}${s.model ? `/${s.model}` : ''}: ${s.reason}\n`);
-    md.appendMarkdown('\n\nClick for every task.');
+    md.appendMarkdown('\n\nClick to choose the model for a task.');
     this.item.tooltip = md;
   }
 

@@ -1,0 +1,119 @@
+/**
+ * The model settings panel's protocol (host ⇄ webview-ui/settings.main.ts). settings.json is the source of truth:
+ * the host sends `settings/state` on `ready` and again whenever a `switchyard.*` setting changes (a hand edit too);
+ * the panel's edits are requests the host writes to settings. API keys never travel here: the panel asks the host
+ * to prompt for one, and only learns whether a key is stored.
+ */
+import type { Cancel, Notification, Ready, Reply, Request } from './envelope';
+
+export type SettingsTask = 'chat' | 'explain' | 'edit' | 'commitMessage' | 'summarize' | 'embed';
+export type ProviderKindView = 'ollama' | 'openai-compatible' | 'llamacpp' | 'embedded';
+export type PrivacyModeView = 'local-only' | 'ask' | 'allow';
+
+export interface ProviderView {
+  id: string;
+  kind: ProviderKindView;
+  baseUrl?: string;
+  preset?: string;
+  /** As configured (undefined: decided by the host name). */
+  local?: boolean;
+  /** What applies. */
+  effectiveLocal: boolean;
+  effectiveBaseUrl: string;
+  apiKeyEnv?: string;
+  hasStoredKey: boolean;
+  /** Found with nothing configured (zero-config discovery), not in switchyard.providers. */
+  implicit: boolean;
+}
+
+export interface CandidateView {
+  /** "auto" or "providerId/model". */
+  model: string;
+  temperature?: number;
+  maxTokens?: number;
+  contextSize?: number;
+}
+
+export interface ModelOption {
+  ref: string;
+  providerId: string;
+  local: boolean;
+  contextLength?: number;
+  /** USD per million tokens in / out. */
+  price?: { input: number; output: number };
+  chat: boolean;
+  embeddings: boolean;
+  tools?: boolean;
+  vision?: boolean;
+  /** From the catalog only (not reported by a server). */
+  catalogOnly: boolean;
+}
+
+export interface RouteView {
+  /** "box/qwen2.5-coder:7b (local)" or "no model available". */
+  answer: string;
+  local?: boolean;
+  asksFirst?: boolean;
+  skipped: string[];
+}
+
+export interface SettingsState {
+  providers: ProviderView[];
+  tasks: Record<SettingsTask, CandidateView[]>;
+  privacy: PrivacyModeView;
+  /** switchyard.workspaceCloudOptOut in this workspace (and whether any level sets it). */
+  workspaceOptOut: boolean;
+  optOutAnywhere: boolean;
+  trusted: boolean;
+  hasWorkspace: boolean;
+  /** Settings problems, named by key. */
+  problems: string[];
+}
+
+export interface TestResult {
+  ok: boolean;
+  latencyMs?: number;
+  version?: string;
+  modelCount?: number;
+  errorKind?: string;
+  message?: string;
+}
+
+/** A provider as the panel edits it (fields it does not show, such as modelPath, are kept by the host). */
+export interface ProviderEdit {
+  id: string;
+  kind: ProviderKindView;
+  baseUrl?: string;
+  preset?: string;
+  local?: boolean;
+  apiKeyEnv?: string;
+}
+
+/** Webview → host requests: name → [payload, reply payload]. */
+export interface SettingsRequests {
+  'settings/setTask': [{ task: SettingsTask; candidates: CandidateView[] }, null];
+  'settings/saveProvider': [{ previousId?: string; provider: ProviderEdit }, null];
+  'settings/removeProvider': [{ id: string }, null];
+  'settings/setKey': [{ providerId: string }, { stored: boolean }];
+  'settings/clearKey': [{ providerId: string }, null];
+  'settings/test': [{ providerId: string }, TestResult];
+  'settings/models': [{ refresh?: boolean }, ModelOption[]];
+  'settings/routes': [Record<string, never>, Record<SettingsTask, RouteView>];
+  'settings/setPrivacy': [{ mode: PrivacyModeView }, null];
+  'settings/setOptOut': [{ value: boolean }, null];
+  'settings/openJson': [Record<string, never>, null];
+}
+
+export interface SettingsNotifications {
+  'settings/state': SettingsState;
+}
+
+export type SettingsRequestName = keyof SettingsRequests;
+export type SettingsRequest = { [N in SettingsRequestName]: Request<N, SettingsRequests[N][0]> }[SettingsRequestName];
+export type ToSettingsHost = SettingsRequest | Ready | Cancel;
+export type ToSettingsView = Notification<'settings/state', SettingsState> | Reply;
+
+export const SETTINGS_REQUEST_NAMES: readonly SettingsRequestName[] = [
+  'settings/setTask', 'settings/saveProvider', 'settings/removeProvider', 'settings/setKey', 'settings/clearKey', 'settings/test',
+  'settings/models', 'settings/routes', 'settings/setPrivacy', 'settings/setOptOut', 'settings/openJson',
+];

@@ -1,0 +1,102 @@
+/**
+ * The host checks every message a webview posts before acting on it (a compromised or buggy webview must not be able
+ * to make the host do something else): envelope shape, a known request name, and the payload's fields and types.
+ * Pure (no vscode), so unit tests reach it.
+ */
+import type { ToChatHost } from '../../protocol/chat';
+import type { ToSettingsHost } from '../../protocol/settings';
+
+export type Checked<T> = { ok: true; message: T } | { ok: false; reason: string };
+
+type Shape = Record<string, 'string' | 'number' | 'boolean' | 'string?' | 'number?' | 'boolean?' | 'object' | 'object?' | 'array' | ((v: unknown) => boolean)>;
+
+const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+function matches(payload: unknown, shape: Shape): string | undefined {
+  if (!isObj(payload)) return 'payload is not an object';
+  for (const [key, want] of Object.entries(shape)) {
+    const v = payload[key];
+    if (typeof want === 'function') {
+      if (!want(v)) return `${key} is invalid`;
+      continue;
+    }
+    const optional = want.endsWith('?');
+    const type = optional ? want.slice(0, -1) : want;
+    if (v === undefined) {
+      if (optional) continue;
+      return `${key} is missing`;
+    }
+    if (type === 'array' ? !Array.isArray(v) : type === 'object' ? !isObj(v) : typeof v !== type) return `${key} must be ${type}`;
+    if (type === 'string' && (v as string).length > 1_000_000) return `${key} is too long`;
+  }
+  return undefined;
+}
+
+function envelope<T>(raw: unknown, shapes: Record<string, Shape>): Checked<T> {
+  if (!isObj(raw)) return { ok: false, reason: 'not an object' };
+  if (raw.kind === 'ready') return { ok: true, message: { kind: 'ready' } as T };
+  if (raw.kind === 'cancel') {
+    return Number.isInteger(raw.id) ? { ok: true, message: { kind: 'cancel', id: raw.id } as T } : { ok: false, reason: 'cancel without an integer id' };
+  }
+  if (raw.kind !== 'request') return { ok: false, reason: `unknown kind ${JSON.stringify(raw.kind)}` };
+  if (!Number.isInteger(raw.id)) return { ok: false, reason: 'request without an integer id' };
+  if (typeof raw.name !== 'string' || !Object.hasOwn(shapes, raw.name)) return { ok: false, reason: `unknown request ${JSON.stringify(raw.name)}` };
+  const problem = matches(raw.payload, shapes[raw.name]!);
+  if (problem) return { ok: false, reason: `${raw.name}: ${problem}` };
+  return { ok: true, message: { kind: 'request', id: raw.id, name: raw.name, payload: raw.payload } as T };
+}
+
+const oneOf = (...values: string[]) => (v: unknown) => typeof v === 'string' && values.includes(v);
+const stringArrayOf = (...values: string[]) => (v: unknown) => Array.isArray(v) && v.every((x) => values.includes(x as string));
+const ACTIONS = ['retry', 'startOllama', 'pullModel', 'setApiKey', 'openSettings', 'showLogs'];
+const isAction = (v: unknown) => isObj(v) && oneOf(...ACTIONS)(v.id) && (v.arg === undefined || typeof v.arg === 'string');
+
+const CHAT: Record<string, Shape> = {
+  'chat/send': { text: (v) => typeof v === 'string' && v.trim() !== '' && v.length < 200_000, context: stringArrayOf('selection', 'file') },
+  'chat/new': {},
+  'chat/open': { conversationId: 'string' },
+  'chat/delete': { conversationId: 'string' },
+  'chat/action': { turnId: 'string', action: isAction },
+  'chat/code': { action: oneOf('copy', 'insert', 'replace', 'newFile'), code: 'string', language: 'string?' },
+  'chat/openCitation': { path: 'string', root: 'string', startLine: 'number', endLine: 'number', symbol: 'string?' },
+};
+
+export function validateChatMessage(raw: unknown): Checked<ToChatHost> {
+  return envelope<ToChatHost>(raw, CHAT);
+}
+
+const TASK = oneOf('chat', 'explain', 'edit', 'commitMessage', 'summarize', 'embed');
+const isCandidate = (v: unknown) =>
+  isObj(v) &&
+  typeof v.model === 'string' &&
+  /^(auto|[A-Za-z0-9][A-Za-z0-9._-]*\/.+)$/.test(v.model) &&
+  (v.temperature === undefined || (typeof v.temperature === 'number' && v.temperature >= 0 && v.temperature <= 2)) &&
+  (v.maxTokens === undefined || (Number.isInteger(v.maxTokens) && (v.maxTokens as number) >= 1)) &&
+  (v.contextSize === undefined || (Number.isInteger(v.contextSize) && (v.contextSize as number) >= 256));
+const isProvider = (v: unknown) =>
+  isObj(v) &&
+  typeof v.id === 'string' &&
+  /^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(v.id) &&
+  oneOf('ollama', 'openai-compatible', 'llamacpp', 'embedded')(v.kind) &&
+  (v.baseUrl === undefined || (typeof v.baseUrl === 'string' && /^https?:\/\/./.test(v.baseUrl))) &&
+  (v.preset === undefined || typeof v.preset === 'string') &&
+  (v.local === undefined || typeof v.local === 'boolean') &&
+  (v.apiKeyEnv === undefined || (typeof v.apiKeyEnv === 'string' && /^[A-Za-z_][A-Za-z0-9_]*$/.test(v.apiKeyEnv)));
+
+const SETTINGS: Record<string, Shape> = {
+  'settings/setTask': { task: TASK, candidates: (v) => Array.isArray(v) && v.length <= 50 && v.every(isCandidate) },
+  'settings/saveProvider': { previousId: 'string?', provider: isProvider },
+  'settings/removeProvider': { id: 'string' },
+  'settings/setKey': { providerId: 'string' },
+  'settings/clearKey': { providerId: 'string' },
+  'settings/test': { providerId: 'string' },
+  'settings/models': { refresh: 'boolean?' },
+  'settings/routes': {},
+  'settings/setPrivacy': { mode: oneOf('local-only', 'ask', 'allow') },
+  'settings/setOptOut': { value: 'boolean' },
+  'settings/openJson': {},
+};
+
+export function validateSettingsMessage(raw: unknown): Checked<ToSettingsHost> {
+  return envelope<ToSettingsHost>(raw, SETTINGS);
+}

@@ -1,0 +1,212 @@
+/**
+ * "Switchyard: Open Model Settings": a WebviewPanel over the same `switchyard.*` settings. It shows what settings.json
+ * says (re-sent on every change, hand edits included) and writes the user's edits back. Providers and privacy are
+ * written to user settings only (application scope: a workspace can never override them); the cloud opt-out is written
+ * to the workspace, where it can only make things stricter. Keys go to SecretStorage through a host input box and
+ * never reach the webview.
+ */
+import * as vscode from 'vscode';
+import { TASKS, type TaskName } from '../../core/config/config';
+import { isProviderError } from '../../core/errors';
+import type { ProviderEdit, ProviderView, RouteView, SettingsState, ToSettingsHost, ToSettingsView } from '../../protocol/settings';
+import { readSettings, workspaceOptedOut } from '../settings';
+import type { Services } from '../services';
+import { validateSettingsMessage } from '../chat/validate';
+import { webviewHtml, webviewOptions } from '../chat/webviewHtml';
+import { modelOptions, toView, writeTask } from './model';
+
+export class SettingsPanel implements vscode.Disposable {
+  static current?: SettingsPanel;
+  private readonly disposables: vscode.Disposable[] = [];
+
+  static show(services: Services): SettingsPanel {
+    if (SettingsPanel.current) {
+      SettingsPanel.current.panel.reveal();
+      return SettingsPanel.current;
+    }
+    const panel = vscode.window.createWebviewPanel('switchyard.settings', 'Switchyard Model Settings', vscode.ViewColumn.Active, {
+      ...webviewOptions(services.context.extensionUri),
+      retainContextWhenHidden: false,
+    });
+    SettingsPanel.current = new SettingsPanel(panel, services);
+    return SettingsPanel.current;
+  }
+
+  private constructor(private readonly panel: vscode.WebviewPanel, private readonly services: Services) {
+    panel.iconPath = vscode.Uri.joinPath(services.context.extensionUri, 'media', 'switchyard.svg');
+    panel.webview.html = webviewHtml(panel.webview, services.context.extensionUri, 'settings', 'Switchyard Model Settings');
+    panel.webview.onDidReceiveMessage((m: unknown) => this.onMessage(m), null, this.disposables);
+    panel.onDidDispose(() => this.dispose(), null, this.disposables);
+    vscode.workspace.onDidChangeConfiguration((e) => {
+      // The extension re-reads settings in its own listener; read them here as well so the order does not matter.
+      if (e.affectsConfiguration('switchyard')) void this.pushState();
+    }, null, this.disposables);
+  }
+
+  dispose(): void {
+    if (SettingsPanel.current === this) SettingsPanel.current = undefined;
+    for (const d of this.disposables.splice(0)) d.dispose();
+    this.panel.dispose();
+  }
+
+  private post(m: ToSettingsView): void {
+    void this.panel.webview.postMessage(m);
+  }
+
+  async state(): Promise<SettingsState> {
+    const { config, problems } = readSettings();
+    const configured = new Map(config.providers.map((p) => [p.id, p]));
+    const providers: ProviderView[] = await Promise.all(
+      this.services.switchyard.registry.list().map(async (p) => {
+        const s = configured.get(p.id);
+        return {
+          id: p.id,
+          kind: p.kind as ProviderView['kind'],
+          baseUrl: s?.baseUrl,
+          preset: s?.preset ?? p.preset,
+          local: s?.local,
+          effectiveLocal: p.local,
+          effectiveBaseUrl: p.baseUrl,
+          apiKeyEnv: s?.apiKeyEnv ?? p.apiKeyEnv,
+          hasStoredKey: await this.services.secrets.hasStoredKey(p.id),
+          implicit: !s,
+        };
+      }),
+    );
+    const inspected = vscode.workspace.getConfiguration().inspect<boolean>('switchyard.workspaceCloudOptOut');
+    return {
+      providers,
+      tasks: Object.fromEntries(TASKS.map((t) => [t, config.tasks[t].map(toView)])) as SettingsState['tasks'],
+      privacy: config.privacy,
+      workspaceOptOut: inspected?.workspaceValue === true,
+      optOutAnywhere: workspaceOptedOut(),
+      trusted: vscode.workspace.isTrusted,
+      hasWorkspace: (vscode.workspace.workspaceFolders?.length ?? 0) > 0,
+      problems: problems.map((p) => p.message),
+    };
+  }
+
+  private async pushState(): Promise<void> {
+    this.post({ kind: 'notify', name: 'settings/state', payload: await this.state() });
+  }
+
+  private onMessage(raw: unknown): void {
+    const checked = validateSettingsMessage(raw);
+    if (!checked.ok) {
+      this.services.log.warn(`settings panel: ignored an invalid message (${checked.reason})`);
+      return;
+    }
+    const m: ToSettingsHost = checked.message;
+    if (m.kind === 'ready') {
+      void this.pushState();
+      return;
+    }
+    if (m.kind === 'cancel') return;
+    this.handle(m).then(
+      (payload) => this.post({ kind: 'reply', id: m.id, ok: true, payload: payload ?? null }),
+      (e: unknown) => this.post({ kind: 'reply', id: m.id, ok: false, error: { kind: isProviderError(e) ? e.kind : 'error', message: e instanceof Error ? e.message : String(e) } }),
+    );
+  }
+
+  private async handle(m: Extract<ToSettingsHost, { kind: 'request' }>): Promise<unknown> {
+    const cfg = () => vscode.workspace.getConfiguration();
+    const global = vscode.ConfigurationTarget.Global;
+    switch (m.name) {
+      case 'settings/setTask':
+        await writeTask(m.payload.task, m.payload.candidates);
+        return null;
+      case 'settings/saveProvider': {
+        const list = this.rawProviders();
+        const edit = clean(m.payload.provider);
+        const at = list.findIndex((p) => p.id === (m.payload.previousId ?? edit.id));
+        if (m.payload.previousId === undefined && at >= 0) throw new Error(`A provider named "${edit.id}" already exists.`);
+        if (at >= 0) {
+          // Keep fields the panel does not edit (modelPath, …).
+          const { baseUrl: _b, preset: _p, local: _l, apiKeyEnv: _a, ...rest } = list[at]!;
+          list[at] = { ...rest, ...edit };
+        } else list.push(edit);
+        await cfg().update('switchyard.providers', list, global);
+        return null;
+      }
+      case 'settings/removeProvider':
+        await cfg().update('switchyard.providers', this.rawProviders().filter((p) => p.id !== m.payload.id), global);
+        return null;
+      case 'settings/setKey': {
+        const key = await vscode.window.showInputBox({
+          title: `API key for ${m.payload.providerId}`,
+          prompt: "Stored in VS Code's SecretStorage; never written to settings, logs or this panel.",
+          password: true,
+          ignoreFocusOut: true,
+          validateInput: (v) => (v.trim() ? undefined : 'Enter a key, or press Escape to cancel'),
+        });
+        if (!key) return { stored: false };
+        await this.services.secrets.store(m.payload.providerId, key.trim());
+        this.services.switchyard.registry.forget(m.payload.providerId);
+        this.services.refreshRoutes();
+        void this.pushState();
+        return { stored: true };
+      }
+      case 'settings/clearKey':
+        await this.services.secrets.clear(m.payload.providerId);
+        void this.pushState();
+        return null;
+      case 'settings/test': {
+        const provider = this.services.switchyard.registry.get(m.payload.providerId);
+        if (!provider) throw new Error(`No provider "${m.payload.providerId}".`);
+        try {
+          const started = performance.now();
+          const health = await provider.health(AbortSignal.timeout(5000));
+          const models = await this.services.switchyard.registry.discover(m.payload.providerId, AbortSignal.timeout(5000)).catch(() => undefined);
+          this.services.switchyard.router.health.markHealthy(m.payload.providerId);
+          return { ok: true, latencyMs: Math.round(health.latencyMs ?? performance.now() - started), version: health.version, modelCount: health.modelCount ?? models?.length };
+        } catch (e) {
+          return { ok: false, errorKind: isProviderError(e) ? e.kind : 'unreachable', message: e instanceof Error ? e.message : String(e) };
+        }
+      }
+      case 'settings/models':
+        return modelOptions(this.services.switchyard, m.payload.refresh);
+      case 'settings/routes': {
+        const router = this.services.switchyard.router;
+        const plans = await Promise.all(TASKS.map((t) => router.plan(t, { probe: true }).catch(() => undefined)));
+        const out: Partial<Record<TaskName, RouteView>> = {};
+        TASKS.forEach((t, i) => {
+          const plan = plans[i];
+          const c = plan?.candidate;
+          out[t] = {
+            answer: c ? `${c.providerId}/${c.model} (${c.local ? 'local' : 'cloud'}${plan?.asksFirst ? ', asks first' : ''})` : 'no model available',
+            local: c?.local,
+            asksFirst: plan?.asksFirst,
+            skipped: (plan?.skipped ?? []).map((s) => `${s.providerId}${s.model ? `/${s.model}` : ''}: ${s.reason}`),
+          };
+        });
+        return out;
+      }
+      case 'settings/setPrivacy':
+        // Application scope: user settings only, so no workspace can loosen it.
+        await cfg().update('switchyard.privacy', m.payload.mode, global);
+        return null;
+      case 'settings/setOptOut':
+        if (!vscode.workspace.workspaceFolders?.length) throw new Error('Open a folder first: the opt-out is a workspace setting.');
+        await cfg().update('switchyard.workspaceCloudOptOut', m.payload.value ? true : undefined, vscode.ConfigurationTarget.Workspace);
+        return null;
+      case 'settings/openJson':
+        await vscode.commands.executeCommand('workbench.action.openSettingsJson');
+        return null;
+    }
+  }
+
+  /** switchyard.providers as the user wrote it (user settings; application scope). */
+  private rawProviders(): Record<string, unknown>[] {
+    const v = vscode.workspace.getConfiguration().inspect<unknown[]>('switchyard.providers')?.globalValue;
+    return Array.isArray(v) ? (JSON.parse(JSON.stringify(v)) as Record<string, unknown>[]) : [];
+  }
+}
+
+function clean(p: ProviderEdit): Record<string, unknown> {
+  const o: Record<string, unknown> = { id: p.id, kind: p.kind };
+  if (p.baseUrl) o.baseUrl = p.baseUrl;
+  if (p.preset) o.preset = p.preset;
+  if (p.local !== undefined) o.local = p.local;
+  if (p.apiKeyEnv) o.apiKeyEnv = p.apiKeyEnv;
+  return o;
+}

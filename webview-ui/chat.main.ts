@@ -1,0 +1,264 @@
+/**
+ * The chat view's UI. Renders what the host sends (state lives in the host) and posts user intents as typed requests.
+ * Model output goes through the sanitizer in markdown.ts; everything else is set as text.
+ */
+import '@vscode/codicons/dist/codicon.css';
+import './chat.css';
+import type { ChatNotifications, ChatRequests, ChatState, CodeAction, ContextKind, Turn } from '../src/protocol/chat';
+import { createMarkdownRenderer } from './markdown';
+import { h, icon, Messenger } from './messenger';
+
+const messenger = new Messenger<ChatRequests, ChatNotifications>();
+const markdown = createMarkdownRenderer(window);
+const app = document.getElementById('app')!;
+
+let state: ChatState | undefined;
+/** The id of the streaming request, as the host reports it or as we sent it. */
+let streamingId: number | undefined;
+/** A chat/send of this webview awaits its reply. */
+let localSend = false;
+const attach = new Set<ContextKind>();
+let showHistory = false;
+const dirty = new Set<string>();
+let frame = 0;
+
+// ---- layout (built once) -------------------------------------------------------------------------------------------
+const routeLabel = h('span', { class: 'route', title: 'The model that would answer now' });
+const header = h(
+  'header',
+  { class: 'toolbar' },
+  routeLabel,
+  h('span', { class: 'spacer' }),
+  h('button', { class: 'icon-button', id: 'history-toggle', title: 'History', 'aria-label': 'Show chat history', onclick: () => toggleHistory() }, icon('history')),
+  h('button', { class: 'icon-button', id: 'new-chat', title: 'New Chat', 'aria-label': 'New chat', onclick: () => void messenger.request('chat/new', {}) }, icon('add')),
+);
+const historyList = h('nav', { class: 'history', id: 'history', 'aria-label': 'Chat history', hidden: true });
+const log = h('main', { class: 'log', id: 'log', role: 'log', 'aria-label': 'Conversation', 'aria-live': 'polite' });
+const prompt = h('textarea', { id: 'prompt', rows: '3', placeholder: 'Ask about your code… (@workspace to search the index)', 'aria-label': 'Message' });
+const chip = (kind: ContextKind, label: string, codicon: string) =>
+  h('button', { class: 'chip', id: `attach-${kind}`, 'aria-pressed': 'false', title: `Attach the current ${kind}`, onclick: (e: Event) => toggleAttach(kind, e.currentTarget as HTMLElement) }, icon(codicon), label);
+const sendButton = h('button', { class: 'primary', id: 'send', title: 'Send (Enter)', onclick: () => send() }, icon('send'), 'Send');
+const stopButton = h('button', { class: 'secondary', id: 'stop', title: 'Stop (Escape)', hidden: true, onclick: () => stop() }, icon('debug-stop'), 'Stop');
+const indexNote = h('div', { class: 'index-note', id: 'index-note' });
+const composer = h(
+  'footer',
+  { class: 'composer' },
+  prompt,
+  h('div', { class: 'composer-row' }, chip('selection', 'Selection', 'selection'), chip('file', 'File', 'file'), h('span', { class: 'spacer' }), stopButton, sendButton),
+  indexNote,
+);
+app.append(header, historyList, log, composer);
+
+prompt.addEventListener('keydown', (e) => {
+  if (e.key === 'Enter' && !e.shiftKey && !e.isComposing) {
+    e.preventDefault();
+    send();
+  } else if (e.key === 'Escape' && streamingId !== undefined) {
+    e.preventDefault();
+    stop();
+  }
+});
+
+function toggleAttach(kind: ContextKind, button: HTMLElement): void {
+  if (attach.has(kind)) attach.delete(kind);
+  else attach.add(kind);
+  button.setAttribute('aria-pressed', String(attach.has(kind)));
+}
+
+function toggleHistory(): void {
+  showHistory = !showHistory;
+  historyList.hidden = !showHistory;
+  renderHistory();
+}
+
+function send(): void {
+  const text = prompt.value.trim();
+  if (!text || streamingId !== undefined) return;
+  prompt.value = '';
+  localSend = true;
+  void messenger
+    .request('chat/send', { text, context: [...attach] }, (id) => {
+      streamingId = id;
+      renderBusy();
+    })
+    .catch(() => undefined)
+    .finally(() => {
+      localSend = false;
+      streamingId = undefined;
+      renderBusy();
+    });
+}
+
+function stop(): void {
+  if (streamingId !== undefined) messenger.cancel(streamingId);
+}
+
+// ---- rendering -----------------------------------------------------------------------------------------------------
+function renderBusy(): void {
+  const busy = streamingId !== undefined;
+  stopButton.hidden = !busy;
+  sendButton.disabled = busy;
+  log.setAttribute('aria-busy', String(busy));
+}
+
+function renderHistory(): void {
+  historyList.replaceChildren();
+  if (!showHistory || !state) return;
+  if (state.history.length === 0) historyList.append(h('p', { class: 'muted' }, 'No saved conversations yet.'));
+  for (const s of state.history) {
+    const current = s.id === state.conversation.id;
+    historyList.append(
+      h(
+        'div',
+        { class: `history-item${current ? ' current' : ''}` },
+        h('button', { class: 'link', title: new Date(s.updatedAt).toLocaleString(), onclick: () => void messenger.request('chat/open', { conversationId: s.id }).then(() => toggleHistory()) }, s.title),
+        h('span', { class: 'muted' }, `${s.turns}`),
+        h('button', { class: 'icon-button delete', title: 'Delete', 'aria-label': `Delete conversation ${s.title}`, onclick: () => void messenger.request('chat/delete', { conversationId: s.id }) }, icon('trash')),
+      ),
+    );
+  }
+}
+
+function meta(turn: Turn): HTMLElement | undefined {
+  const a = turn.answer;
+  if (!a) return undefined;
+  const parts: string[] = [];
+  if (a.outputTokens !== undefined || a.inputTokens !== undefined) parts.push(`${a.inputTokens ?? '?'} → ${a.outputTokens ?? '?'} tokens${a.estimated ? ' (est.)' : ''}`);
+  if (a.ms !== undefined) parts.push(`${(a.ms / 1000).toFixed(1)} s`);
+  return h(
+    'div',
+    { class: 'answer-meta' },
+    icon(a.local ? 'vm' : 'cloud'),
+    h('span', { class: 'who' }, `${a.providerId}/${a.model}`),
+    h('span', { class: `badge ${a.local ? 'local' : 'cloud'}` }, a.local ? 'local' : 'cloud'),
+    parts.length ? h('span', { class: 'muted stats' }, parts.join(' · ')) : undefined,
+  );
+}
+
+function renderTurn(turn: Turn): HTMLElement {
+  if (turn.role === 'user') {
+    return h(
+      'section',
+      { class: 'turn user', 'data-turn': turn.id },
+      h('div', { class: 'user-text' }, turn.text),
+      turn.contextLabels?.length ? h('div', { class: 'context-labels muted' }, icon('paperclip'), turn.contextLabels.join(', ')) : undefined,
+    );
+  }
+  const body = h('div', { class: 'markdown' });
+  body.innerHTML = markdown.render(turn.text);
+  addCodeActions(body);
+  const el = h(
+    'section',
+    { class: 'turn assistant', 'data-turn': turn.id, 'data-status': turn.status ?? 'done' },
+    meta(turn),
+    turn.answer?.fallbackReason ? h('div', { class: 'fallback-notice', role: 'note' }, icon('warning'), `Fallback: ${turn.answer.fallbackReason}`) : undefined,
+    ...(turn.notices ?? []).map((n) => h('div', { class: 'notice muted', role: 'note' }, icon('info'), n)),
+    body,
+    turn.status === 'streaming' && !turn.text ? h('div', { class: 'muted thinking' }, icon('loading codicon-modifier-spin'), 'Waiting for the model…') : undefined,
+    turn.status === 'stopped' ? h('div', { class: 'muted stopped' }, icon('debug-stop'), 'Stopped.') : undefined,
+  );
+  if (turn.citations?.length) {
+    el.append(
+      h(
+        'div',
+        { class: 'citations' },
+        h('span', { class: 'muted' }, 'Sources: '),
+        ...turn.citations.map((c) =>
+          h('button', { class: 'citation link', title: `Open ${c.path} at line ${c.startLine}`, onclick: () => void messenger.request('chat/openCitation', c) }, `${c.path}:${c.startLine}-${c.endLine}`),
+        ),
+      ),
+    );
+  }
+  if (turn.error) {
+    el.append(
+      h(
+        'div',
+        { class: 'turn-error', role: 'alert', 'data-kind': turn.error.kind },
+        h('div', {}, icon('error'), h('span', { class: 'error-message' }, turn.error.message)),
+        h(
+          'div',
+          { class: 'error-actions' },
+          ...turn.error.actions.map((a) =>
+            h('button', { class: 'secondary error-action', 'data-action': a.id, onclick: () => void messenger.request('chat/action', { turnId: turn.id, action: a }) }, a.label),
+          ),
+        ),
+      ),
+    );
+  }
+  return el;
+}
+
+function addCodeActions(root: HTMLElement): void {
+  const actions: [CodeAction, string, string][] = [
+    ['copy', 'copy', 'Copy'],
+    ['insert', 'insert', 'Insert at Cursor'],
+    ['replace', 'replace', 'Replace Selection'],
+    ['newFile', 'new-file', 'New File'],
+  ];
+  for (const pre of root.querySelectorAll<HTMLPreElement>('pre.code-block')) {
+    const code = pre.querySelector('code')?.textContent ?? '';
+    const bar = h('div', { class: 'code-actions' });
+    for (const [action, codicon, label] of actions) {
+      bar.append(h('button', { class: 'icon-button', title: label, 'aria-label': label, 'data-code-action': action, onclick: () => void messenger.request('chat/code', { action, code, language: pre.dataset.lang || undefined }) }, icon(codicon)));
+    }
+    pre.before(bar);
+  }
+}
+
+function renderAll(): void {
+  if (!state) return;
+  routeLabel.replaceChildren(icon('arrow-swap'), ` ${state.route ?? 'finding a model…'}`);
+  indexNote.textContent = state.workspaceIndex.available ? (state.workspaceIndex.note ?? '') : (state.workspaceIndex.note ?? '');
+  const turns = state.conversation.turns;
+  log.replaceChildren(...(turns.length ? turns.map(renderTurn) : [h('div', { class: 'empty muted' }, icon('comment-discussion'), h('p', {}, 'Ask a question. Answers say which model gave them, local or cloud.'))]));
+  renderHistory();
+  renderBusy();
+  log.scrollTop = log.scrollHeight;
+}
+
+function scheduleTurn(id: string): void {
+  dirty.add(id);
+  if (frame) return;
+  frame = requestAnimationFrame(() => {
+    frame = 0;
+    const stick = log.scrollHeight - log.scrollTop - log.clientHeight < 40;
+    for (const turnId of dirty) {
+      const turn = state?.conversation.turns.find((t) => t.id === turnId);
+      const old = log.querySelector(`[data-turn="${CSS.escape(turnId)}"]`);
+      if (turn && old) old.replaceWith(renderTurn(turn));
+      else if (turn) renderAll();
+    }
+    dirty.clear();
+    if (stick) log.scrollTop = log.scrollHeight;
+  });
+}
+
+messenger.on('chat/state', (s) => {
+  state = s;
+  streamingId = s.streaming ?? (localSend ? streamingId : undefined);
+  renderAll();
+});
+messenger.on('chat/turn', (turn) => {
+  if (!state) return;
+  const turns = state.conversation.turns;
+  const i = turns.findIndex((t) => t.id === turn.id);
+  if (i >= 0) turns[i] = turn;
+  else turns.push(turn);
+  scheduleTurn(turn.id);
+});
+messenger.on('chat/chunk', ({ turnId, text }) => {
+  const turn = state?.conversation.turns.find((t) => t.id === turnId);
+  if (!turn) return;
+  turn.text += text;
+  scheduleTurn(turnId);
+});
+messenger.on('chat/focusInput', ({ text }) => {
+  if (text !== undefined) prompt.value = text;
+  prompt.focus();
+});
+
+renderBusy();
+messenger.ready();
+prompt.focus();
+// First paint, for the benchmark: the harness reads this mark from the webview.
+requestAnimationFrame(() => performance.mark('switchyard-first-paint'));

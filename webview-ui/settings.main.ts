@@ -1,0 +1,358 @@
+/**
+ * The model settings panel's UI: providers, per-task candidate lists, privacy. It shows the host's `settings/state`
+ * (settings.json, re-sent on every change) and sends edits as typed requests; it never holds an API key.
+ */
+import '@vscode/codicons/dist/codicon.css';
+import './settings.css';
+import type {
+  CandidateView,
+  ModelOption,
+  PrivacyModeView,
+  ProviderEdit,
+  ProviderKindView,
+  ProviderView,
+  RouteView,
+  SettingsNotifications,
+  SettingsRequests,
+  SettingsState,
+  SettingsTask,
+} from '../src/protocol/settings';
+import { h, icon, Messenger } from './messenger';
+
+const messenger = new Messenger<SettingsRequests, SettingsNotifications>();
+const app = document.getElementById('app')!;
+
+const TASKS: SettingsTask[] = ['chat', 'explain', 'edit', 'commitMessage', 'summarize', 'embed'];
+const TASK_HELP: Record<SettingsTask, string> = {
+  chat: 'The chat view.',
+  explain: 'Explain Selection / Explain File.',
+  edit: 'Code edits.',
+  commitMessage: 'Commit messages.',
+  summarize: 'Summaries.',
+  embed: 'Embeddings for the workspace index (embedding models only).',
+};
+const PRESETS = ['', 'openai', 'anthropic', 'gemini', 'xai', 'openrouter', 'together', 'lmstudio', 'vllm'];
+
+let state: SettingsState | undefined;
+let models: ModelOption[] = [];
+let routes: Partial<Record<SettingsTask, RouteView>> = {};
+const testResults = new Map<string, HTMLElement>();
+let editing: { previousId?: string; draft: ProviderEdit } | undefined;
+let status = '';
+
+function setStatus(text: string): void {
+  status = text;
+  const el = document.getElementById('status');
+  if (el) el.textContent = text;
+}
+
+async function act<T>(p: Promise<T>, done?: string): Promise<T | undefined> {
+  try {
+    const v = await p;
+    if (done) setStatus(done);
+    return v;
+  } catch (e) {
+    setStatus(`Error: ${e instanceof Error ? e.message : String(e)}`);
+    return undefined;
+  }
+}
+
+async function loadModels(refresh = false): Promise<void> {
+  models = (await act(messenger.request('settings/models', { refresh }))) ?? models;
+  render();
+}
+
+async function loadRoutes(): Promise<void> {
+  routes = (await act(messenger.request('settings/routes', {}))) ?? routes;
+  render();
+}
+
+// ---- privacy -------------------------------------------------------------------------------------------------------
+function privacySection(s: SettingsState): HTMLElement {
+  const modes: [PrivacyModeView, string][] = [
+    ['local-only', 'Nothing leaves this machine (or hosts you marked local).'],
+    ['ask', 'Ask before the first cloud request of a workspace.'],
+    ['allow', 'Use cloud candidates whenever they come first or local ones fail.'],
+  ];
+  return h(
+    'section',
+    { class: 'card', id: 'privacy', 'aria-labelledby': 'privacy-h' },
+    h('h2', { id: 'privacy-h' }, icon('shield'), ' Privacy'),
+    h(
+      'div',
+      { role: 'radiogroup', 'aria-label': 'Privacy mode' },
+      ...modes.map(([mode, help]) =>
+        h(
+          'label',
+          { class: 'radio' },
+          h('input', { type: 'radio', name: 'privacy', value: mode, checked: s.privacy === mode, onchange: () => void act(messenger.request('settings/setPrivacy', { mode }), `Privacy set to ${mode} (user settings).`) }),
+          h('strong', {}, mode),
+          h('span', { class: 'muted' }, ` — ${help}`),
+        ),
+      ),
+    ),
+    h(
+      'label',
+      { class: 'checkbox' },
+      h('input', {
+        type: 'checkbox',
+        id: 'opt-out',
+        checked: s.workspaceOptOut,
+        disabled: !s.hasWorkspace,
+        onchange: (e: Event) => void act(messenger.request('settings/setOptOut', { value: (e.target as HTMLInputElement).checked })),
+      }),
+      'Keep this workspace local-only (workspace setting)',
+    ),
+    !s.trusted ? h('p', { class: 'warning' }, icon('warning'), ' This workspace is not trusted: it is local-only whatever is set here.') : undefined,
+    s.optOutAnywhere && !s.workspaceOptOut ? h('p', { class: 'muted' }, 'Another settings level opts this workspace out of cloud use.') : undefined,
+    h('p', { class: 'muted small' }, 'Privacy is saved in your user settings only, so no workspace can loosen it.'),
+  );
+}
+
+// ---- providers -----------------------------------------------------------------------------------------------------
+function providerRow(p: ProviderView): HTMLElement {
+  const result = testResults.get(p.id) ?? h('span', { class: 'test-result' });
+  testResults.set(p.id, result);
+  const cloud = !p.effectiveLocal;
+  return h(
+    'tr',
+    { 'data-provider': p.id },
+    h('td', {}, h('strong', {}, p.id), p.implicit ? h('span', { class: 'muted small' }, ' (found on this machine)') : undefined),
+    h('td', {}, p.kind, p.preset ? h('span', { class: 'muted' }, ` · ${p.preset}`) : undefined),
+    h('td', { class: 'url' }, p.effectiveBaseUrl),
+    h('td', {}, h('span', { class: `badge ${cloud ? 'cloud' : 'local'}` }, cloud ? 'cloud' : 'local')),
+    h('td', {}, cloud || p.apiKeyEnv ? (p.hasStoredKey ? h('span', {}, icon('key'), ' stored') : h('span', { class: 'muted' }, p.apiKeyEnv ? `env ${p.apiKeyEnv}` : 'none')) : h('span', { class: 'muted' }, '—')),
+    h(
+      'td',
+      { class: 'actions' },
+      h('button', { class: 'secondary test', title: 'Test connection', onclick: () => void testProvider(p.id) }, icon('plug'), 'Test'),
+      cloud || p.apiKeyEnv
+        ? h('button', { class: 'icon-button', title: p.hasStoredKey ? 'Replace API key' : 'Set API key', 'aria-label': 'Set API key', onclick: () => void act(messenger.request('settings/setKey', { providerId: p.id })) }, icon('key'))
+        : undefined,
+      p.hasStoredKey ? h('button', { class: 'icon-button', title: 'Clear API key', 'aria-label': 'Clear API key', onclick: () => void act(messenger.request('settings/clearKey', { providerId: p.id }), `Key for ${p.id} removed.`) }, icon('close')) : undefined,
+      !p.implicit ? h('button', { class: 'icon-button', title: 'Edit', 'aria-label': `Edit ${p.id}`, onclick: () => startEdit(p) }, icon('edit')) : undefined,
+      !p.implicit ? h('button', { class: 'icon-button', title: 'Remove', 'aria-label': `Remove ${p.id}`, onclick: () => void act(messenger.request('settings/removeProvider', { id: p.id }), `Removed ${p.id}.`) }, icon('trash')) : undefined,
+      result,
+    ),
+  );
+}
+
+async function testProvider(id: string): Promise<void> {
+  const el = testResults.get(id);
+  if (el) el.replaceChildren(icon('loading codicon-modifier-spin'), ' testing…');
+  const r = await act(messenger.request('settings/test', { providerId: id }));
+  if (!el || !r) return;
+  el.className = `test-result ${r.ok ? 'ok' : 'failed'}`;
+  el.replaceChildren(
+    r.ok
+      ? `✓ ${r.latencyMs} ms${r.version ? ` · v${r.version}` : ''}${r.modelCount !== undefined ? ` · ${r.modelCount} model${r.modelCount === 1 ? '' : 's'}` : ''}`
+      : `✗ ${r.errorKind}: ${r.message}`,
+  );
+}
+
+function startEdit(p?: ProviderView): void {
+  editing = p
+    ? { previousId: p.id, draft: { id: p.id, kind: p.kind, baseUrl: p.baseUrl, preset: p.preset, local: p.local, apiKeyEnv: p.apiKeyEnv } }
+    : { draft: { id: '', kind: 'ollama', baseUrl: 'http://127.0.0.1:11434' } };
+  render();
+}
+
+function providerForm(): HTMLElement | undefined {
+  if (!editing) return undefined;
+  const d = editing.draft;
+  const field = (label: string, input: HTMLElement) => h('label', { class: 'field' }, h('span', {}, label), input);
+  const kind = h('select', { id: 'provider-kind' }, ...(['ollama', 'openai-compatible', 'llamacpp'] as ProviderKindView[]).map((k) => h('option', { value: k, selected: d.kind === k }, k)));
+  const preset = h('select', { id: 'provider-preset' }, ...PRESETS.map((k) => h('option', { value: k, selected: (d.preset ?? '') === k }, k || '(none)')));
+  const local = h(
+    'select',
+    { id: 'provider-local' },
+    h('option', { value: '', selected: d.local === undefined }, 'by host name'),
+    h('option', { value: 'true', selected: d.local === true }, 'local'),
+    h('option', { value: 'false', selected: d.local === false }, 'cloud'),
+  );
+  const id = h('input', { id: 'provider-id', value: d.id, placeholder: 'e.g. ollama', pattern: '[A-Za-z0-9][A-Za-z0-9._-]*', required: true });
+  const url = h('input', { id: 'provider-url', value: d.baseUrl ?? '', placeholder: 'http://127.0.0.1:11434 (optional with a preset)' });
+  const env = h('input', { id: 'provider-env', value: d.apiKeyEnv ?? '', placeholder: 'optional, e.g. OPENAI_API_KEY' });
+  const save = async () => {
+    const draft: ProviderEdit = {
+      id: id.value.trim(),
+      kind: kind.value as ProviderKindView,
+      baseUrl: url.value.trim() || undefined,
+      preset: preset.value || undefined,
+      local: local.value === '' ? undefined : local.value === 'true',
+      apiKeyEnv: env.value.trim() || undefined,
+    };
+    if (!/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(draft.id)) return setStatus('A provider id is letters, digits, ".", "_" or "-".');
+    if (!draft.baseUrl && !draft.preset) return setStatus('Give a base URL or a preset.');
+    const ok = await act(messenger.request('settings/saveProvider', { previousId: editing?.previousId, provider: draft }), `Saved ${draft.id} (user settings).`);
+    if (ok !== undefined) {
+      editing = undefined;
+      render();
+    }
+  };
+  return h(
+    'form',
+    { class: 'provider-form', onsubmit: (e: Event) => (e.preventDefault(), void save()) },
+    h('h3', {}, editing.previousId ? `Edit ${editing.previousId}` : 'Add provider'),
+    field('Id', id),
+    field('Kind', kind),
+    field('Preset', preset),
+    field('Base URL', url),
+    field('Counts as', local),
+    field('Key variable', env),
+    h('div', { class: 'row' }, h('button', { type: 'submit' }, 'Save'), h('button', { type: 'button', class: 'secondary', onclick: () => ((editing = undefined), render()) }, 'Cancel')),
+    h('p', { class: 'muted small' }, 'API keys are set with the key button after saving; they go to SecretStorage, never to settings.'),
+  );
+}
+
+function providersSection(s: SettingsState): HTMLElement {
+  return h(
+    'section',
+    { class: 'card', id: 'providers', 'aria-labelledby': 'providers-h' },
+    h('h2', { id: 'providers-h' }, icon('server'), ' Providers'),
+    h(
+      'table',
+      {},
+      h('thead', {}, h('tr', {}, ...['Id', 'Kind', 'Base URL', 'Where', 'Key', ''].map((t) => h('th', {}, t)))),
+      h('tbody', {}, ...s.providers.map(providerRow)),
+    ),
+    providerForm() ?? h('button', { class: 'secondary', id: 'add-provider', onclick: () => startEdit() }, icon('add'), 'Add provider'),
+  );
+}
+
+// ---- tasks ---------------------------------------------------------------------------------------------------------
+function optionLabel(o: ModelOption): string {
+  const bits = [o.local ? 'local' : 'cloud'];
+  if (o.contextLength) bits.push(`${o.contextLength >= 1024 ? `${Math.round(o.contextLength / 1024)}k` : o.contextLength} ctx`);
+  if (o.price) bits.push(`$${o.price.input}/$${o.price.output} per 1M`);
+  if (o.tools) bits.push('tools');
+  if (o.vision) bits.push('vision');
+  if (o.embeddings) bits.push('embeddings');
+  if (o.catalogOnly) bits.push('catalog');
+  return `${o.ref} — ${bits.join(', ')}`;
+}
+
+function saveTask(task: SettingsTask, list: CandidateView[]): void {
+  void act(messenger.request('settings/setTask', { task, candidates: list }), `Saved ${task} (settings.json).`).then(() => loadRoutes());
+}
+
+function numberInput(label: string, value: number | undefined, attrs: Record<string, string>, onSet: (v: number | undefined) => void): HTMLElement {
+  const input = h('input', { type: 'number', value: value === undefined ? '' : String(value), ...attrs, 'aria-label': label, onchange: (e: Event) => {
+    const raw = (e.target as HTMLInputElement).value.trim();
+    onSet(raw === '' ? undefined : Number(raw));
+  } });
+  return h('label', { class: 'param' }, h('span', { class: 'muted small' }, label), input);
+}
+
+function candidateRow(task: SettingsTask, list: CandidateView[], i: number): HTMLElement {
+  const c = list[i]!;
+  const move = (to: number) => {
+    const next = [...list];
+    const [item] = next.splice(i, 1);
+    next.splice(to, 0, item!);
+    saveTask(task, next);
+  };
+  const update = (patch: Partial<CandidateView>) => {
+    const next = list.map((x, j) => (j === i ? { ...x, ...patch } : x));
+    saveTask(task, next);
+  };
+  const option = models.find((o) => o.ref === c.model);
+  const li = h(
+    'li',
+    { class: 'candidate', 'data-model': c.model, draggable: 'true' },
+    h('span', { class: 'grip', 'aria-hidden': 'true' }, icon('gripper')),
+    h('span', { class: 'rank' }, `${i + 1}.`),
+    h('span', { class: 'model' }, c.model),
+    option ? h('span', { class: `badge ${option.local ? 'local' : 'cloud'}` }, option.local ? 'local' : 'cloud') : undefined,
+    h('span', { class: 'spacer' }),
+    task !== 'embed' ? numberInput('temp', c.temperature, { min: '0', max: '2', step: '0.1', class: 'temperature' }, (v) => update({ temperature: v })) : undefined,
+    task !== 'embed' ? numberInput('max tokens', c.maxTokens, { min: '1', step: '1', class: 'max-tokens' }, (v) => update({ maxTokens: v })) : undefined,
+    numberInput('context', c.contextSize, { min: '256', step: '256', class: 'context-size' }, (v) => update({ contextSize: v })),
+    h('button', { class: 'icon-button up', title: 'Move up', 'aria-label': `Move ${c.model} up`, disabled: i === 0, onclick: () => move(i - 1) }, icon('arrow-up')),
+    h('button', { class: 'icon-button down', title: 'Move down', 'aria-label': `Move ${c.model} down`, disabled: i === list.length - 1, onclick: () => move(i + 1) }, icon('arrow-down')),
+    h('button', { class: 'icon-button remove', title: 'Remove', 'aria-label': `Remove ${c.model}`, onclick: () => saveTask(task, list.filter((_, j) => j !== i)) }, icon('close')),
+  );
+  li.addEventListener('dragstart', (e) => e.dataTransfer?.setData('text/x-switchyard-index', `${task}:${i}`));
+  li.addEventListener('dragover', (e) => e.preventDefault());
+  li.addEventListener('drop', (e) => {
+    e.preventDefault();
+    const [fromTask, from] = (e.dataTransfer?.getData('text/x-switchyard-index') ?? '').split(':');
+    if (fromTask === task && from !== undefined && Number(from) !== i) {
+      const next = [...list];
+      const [item] = next.splice(Number(from), 1);
+      next.splice(i, 0, item!);
+      saveTask(task, next);
+    }
+  });
+  return li;
+}
+
+function taskCard(s: SettingsState, task: SettingsTask): HTMLElement {
+  const list = s.tasks[task];
+  const fitting = models.filter((o) => (task === 'embed' ? o.embeddings : o.chat) && !list.some((c) => c.model === o.ref));
+  const select = h(
+    'select',
+    { class: 'add-model', 'aria-label': `Add a model to ${task}` },
+    h('option', { value: '' }, fitting.length ? 'Add a model…' : 'No more models found'),
+    ...fitting.map((o) => h('option', { value: o.ref }, optionLabel(o))),
+    !list.some((c) => c.model === 'auto') ? h('option', { value: 'auto' }, 'auto — models found on local servers') : undefined,
+  );
+  const route = routes[task];
+  return h(
+    'section',
+    { class: 'card task', 'data-task': task },
+    h('h3', {}, task, h('span', { class: 'muted small' }, ` ${TASK_HELP[task]}`)),
+    h('ol', { class: 'candidates' }, ...list.map((_, i) => candidateRow(task, list, i))),
+    list.length === 0 ? h('p', { class: 'muted' }, 'No candidates: this task cannot run.') : undefined,
+    h(
+      'div',
+      { class: 'row' },
+      select,
+      h('button', { class: 'secondary add-model-button', onclick: () => select.value && saveTask(task, [...list, { model: select.value }]) }, icon('add'), 'Add'),
+    ),
+    h(
+      'div',
+      { class: 'route-now', title: route?.skipped.join('\n') ?? '' },
+      icon('arrow-swap'),
+      ' Now: ',
+      route ? h('span', { class: 'route-answer' }, route.answer) : h('span', { class: 'muted' }, 'checking…'),
+      route?.skipped.length ? h('span', { class: 'muted small' }, ` (skipped: ${route.skipped.join('; ')})`) : undefined,
+    ),
+  );
+}
+
+// ---- page ----------------------------------------------------------------------------------------------------------
+function render(): void {
+  if (!state) return;
+  const s = state;
+  const focused = document.activeElement?.id;
+  const parts: (HTMLElement | undefined)[] = [
+    h(
+      'header',
+      { class: 'page-header' },
+      h('h1', {}, 'Switchyard Model Settings'),
+      h('span', { class: 'spacer' }),
+      h('button', { class: 'secondary', id: 'refresh-models', title: 'Discover models again', onclick: () => void loadModels(true).then(loadRoutes) }, icon('refresh'), 'Refresh'),
+      h('button', { class: 'secondary', id: 'open-json', onclick: () => void act(messenger.request('settings/openJson', {})) }, icon('json'), 'Open settings.json'),
+    ),
+    h('div', { id: 'status', class: 'status', role: 'status', 'aria-live': 'polite' }, status),
+    s.problems.length ? h('div', { class: 'problems', role: 'alert' }, ...s.problems.map((p) => h('p', {}, icon('warning'), ` ${p}`))) : undefined,
+    privacySection(s),
+    providersSection(s),
+    h('h2', { class: 'section-title' }, icon('list-ordered'), ' Models per task'),
+    h('p', { class: 'muted' }, 'Each task tries its models in order; the first healthy one the privacy policy allows answers.'),
+    ...TASKS.map((t) => taskCard(s, t)),
+  ];
+  app.replaceChildren(...parts.filter((p): p is HTMLElement => p !== undefined));
+  if (focused) document.getElementById(focused)?.focus();
+}
+
+messenger.on('settings/state', (s) => {
+  const first = !state;
+  state = s;
+  render();
+  if (first) void loadModels();
+  void loadRoutes();
+});
+messenger.ready();
+requestAnimationFrame(() => performance.mark('switchyard-first-paint'));
