@@ -5,14 +5,14 @@
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync } from 'node:fs';
+import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { parseConfig } from '../../src/core/config/config';
 import { Switchyard } from '../../src/core/switchyard';
 import { SqliteLedger, csvCell, quantile, settingsChanges } from '../../src/core/usage/sqliteLedger';
-import type { UsageRecord } from '../../src/core/usage/ledger';
+import { MemoryLedger, type UsageRecord } from '../../src/core/usage/ledger';
 import { closedPort, scriptedBackend, startOllamaServer, type FixtureServer } from '../fixtures';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'switchyard-usage-'));
@@ -31,8 +31,8 @@ function rec(over: Partial<UsageRecord>): UsageRecord {
   return { at: '2026-11-02T10:00:00.000Z', task: 'chat', requested: 'chat', providerId: 'box', model: 'm', local: true, outcome: 'ok', attempts: 1, durationMs: 100, ...over };
 }
 
-test('opens lazily: no file until the first record', () => {
-  const file = path.join(dir, 'lazy.sqlite');
+test('opens lazily: no file (nor folder) until the first record', () => {
+  const file = path.join(dir, 'fresh', 'lazy.sqlite');
   const ledger = new SqliteLedger({ path: file });
   assert.equal(ledger.isOpen, false);
   assert.equal(existsSync(file), false);
@@ -144,10 +144,24 @@ test('the router writes every request, fallbacks and failures included, into the
   ledger.close();
 });
 
-test('an unopenable path fails once with a message naming it, not on every record silently', () => {
-  const ledger = new SqliteLedger({ path: path.join(dir, 'no', 'such', 'dir', 'x.sqlite') });
+test('an unopenable path fails with a message naming it and what to check', () => {
+  // Its folder cannot be made: a regular file stands where the folder would be.
+  writeFileSync(path.join(dir, 'blocker'), '');
+  const ledger = new SqliteLedger({ path: path.join(dir, 'blocker', 'sub', 'x.sqlite') });
   assert.throws(() => ledger.record(rec({})), /could not open .*x\.sqlite.*check that the folder is writable/);
   assert.throws(() => ledger.summary(), /could not open/);
+});
+
+test('a MemoryLedger pipes each record to the SQLite ledger until disposed', () => {
+  const memory = new MemoryLedger();
+  const ledger = new SqliteLedger({ path: ':memory:' });
+  const pipe = memory.pipe(ledger);
+  memory.record(rec({ model: 'piped' }));
+  pipe.dispose();
+  memory.record(rec({ model: 'not piped' }));
+  assert.deepEqual(ledger.recent(5).map((r) => r.model), ['piped']);
+  assert.equal(memory.records.length, 2);
+  ledger.close();
 });
 
 test('quantile is nearest-rank', () => {

@@ -31,14 +31,31 @@ export interface UsageSink {
   record(record: UsageRecord): void;
 }
 
-/** Keeps the most recent records in memory. */
+/** Keeps the most recent records in memory, and hands each to the sinks piped to it (e.g. the SQLite ledger). */
 export class MemoryLedger implements UsageSink {
   private readonly items: UsageRecord[] = [];
+  private readonly sinks = new Set<UsageSink>();
   constructor(private readonly limit = 1000) {}
 
   record(record: UsageRecord): void {
     this.items.push(record);
     if (this.items.length > this.limit) this.items.splice(0, this.items.length - this.limit);
+    let failure: unknown;
+    for (const sink of this.sinks) {
+      try {
+        sink.record(record);
+      } catch (e) {
+        failure ??= e;
+      }
+    }
+    // The router logs a sink's failure; the in-memory copy is kept either way.
+    if (failure !== undefined) throw failure;
+  }
+
+  /** Also sends every later record to `sink`, until disposed. */
+  pipe(sink: UsageSink): { dispose(): void } {
+    this.sinks.add(sink);
+    return { dispose: () => this.sinks.delete(sink) };
   }
 
   get records(): readonly UsageRecord[] {

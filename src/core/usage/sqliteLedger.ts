@@ -4,6 +4,8 @@
  * own transaction in WAL mode, so a crash loses nothing already recorded. Summaries per task, provider, model and
  * day: requests, local vs cloud, tokens, estimated cost, p50/p95 time to first token, failures by kind.
  */
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
 import type { Database as SqliteDatabase, Statement } from 'better-sqlite3';
 import { redact, silentLogger, type Logger } from '../host';
 import type { UsageRecord, UsageSink } from './ledger';
@@ -131,6 +133,7 @@ export class SqliteLedger implements UsageSink {
     try {
       // eslint-disable-next-line @typescript-eslint/no-require-imports
       const Database = this.options.load ? this.options.load() : (require('better-sqlite3') as new (path: string) => SqliteDatabase);
+      if (this.options.path !== ':memory:') mkdirSync(dirname(this.options.path), { recursive: true });
       const db = new Database(this.options.path);
       db.pragma('journal_mode = WAL');
       db.pragma('synchronous = NORMAL');
