@@ -2,9 +2,25 @@
 // run against a real DOM (jsdom), then the result inserted into a document to check nothing active survives.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { JSDOM } from 'jsdom';
-import { createMarkdownRenderer } from '../../webview-ui/markdown';
+import { createRequire } from 'node:module';
 
+// jsdom and the renderer are loaded untyped on purpose: their types (@types/jsdom, highlight.js) pull the DOM lib into
+// the whole Node type check and change types such as ReadableStream for every other file. webview-ui's own type check
+// covers markdown.ts; the few DOM shapes used here are declared below.
+const requireUntyped = createRequire(__filename);
+const { createMarkdownRenderer } = requireUntyped('../../webview-ui/markdown.ts') as { createMarkdownRenderer(win: unknown): { render(md: string): string } };
+interface Attr { name: string; value: string }
+interface Element {
+  tagName: string;
+  attributes: Iterable<Attr>;
+  textContent: string | null;
+  innerHTML: string;
+  querySelectorAll(s: string): ArrayLike<Element> & Iterable<Element>;
+  querySelector(s: string): Element | null;
+  getAttribute(n: string): string | null;
+  hasAttribute(n: string): boolean;
+}
+const { JSDOM } = requireUntyped('jsdom') as { JSDOM: new (html: string) => { window: { document: { createElement(t: string): Element } } } };
 const dom = new JSDOM('<!DOCTYPE html><body></body>');
 const renderer = createMarkdownRenderer(dom.window);
 
