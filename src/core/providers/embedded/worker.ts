@@ -127,6 +127,13 @@ async function chat(id: number, req: Extract<ToWorker, { type: 'chat' }>, signal
     const m = await getLib();
     await sequence.clearHistory();
     const session = new m.LlamaChatSession({ contextSequence: sequence, chatWrapper: loaded.chatWrapper, autoDisposeSequence: false });
+    let pending = '';
+    let flush: ReturnType<typeof setImmediate> | undefined;
+    const sendPending = (): void => {
+      flush = undefined;
+      if (pending !== '' && !signal.aborted) send({ type: 'text', id, text: pending });
+      pending = '';
+    };
     try {
       const turns = [...req.messages];
       const last = turns.at(-1);
@@ -140,9 +147,14 @@ async function chat(id: number, req: Extract<ToWorker, { type: 'chat' }>, signal
         signal,
         stopOnAbortSignal: true,
         onTextChunk: (text) => {
-          if (text !== '' && !signal.aborted) send({ type: 'text', id, text });
+          if (text === '' || signal.aborted) return;
+          // Tokens that arrive within one turn of the event loop travel as one message.
+          pending += text;
+          flush ??= setImmediate(sendPending);
         },
       });
+      if (flush) clearImmediate(flush);
+      sendPending();
       const used = sequence.tokenMeter.diff(before);
       return { inputTokens: used.usedInputTokens, outputTokens: used.usedOutputTokens, aborted: signal.aborted };
     } finally {
