@@ -9,13 +9,19 @@ import { UsageError, type Command, type Io } from './common';
 import { ask } from './commands/ask';
 import { models } from './commands/models';
 import { route } from './commands/route';
+import { pull } from './commands/pull';
+import { rm } from './commands/rm';
 import { serve } from './commands/serve';
+import { index } from './commands/index';
+import { search } from './commands/search';
 
 const COMMANDS: Record<string, Command> = {
   models,
   route,
   ask,
   serve,
+  index,
+  search,
 };
 
 const USAGE = `Usage: switchyard <command> [options]
@@ -25,10 +31,19 @@ Commands:
   route <task> [--config FILE] [--json]           what the router would use now, and why not the others
   ask [--task T] [--config FILE] [--allow-cloud] ["<prompt>"]
                                                   stream an answer (prompt from stdin when absent)
+  pull <ollama-model | url> [--provider ID] [--sha256 H] [--models-dir DIR] [--config FILE]
+                                                  pull into Ollama, or download a GGUF (resumable) for
+                                                  kind "embedded"; progress on stderr
+  rm <model> [--provider ID] [--models-dir DIR] [--config FILE]
+                                                  delete a GGUF file or an Ollama model
   serve [--port N] [--config FILE] [--token T] [--db FILE] [--allow-cloud]
                                                   the OpenAI-compatible gateway on 127.0.0.1; prints its URL
                                                   first (token from --token or SWITCHYARD_GATEWAY_TOKEN, else
                                                   generated and printed); --db keeps usage in SQLite
+  index <folder> [--db FILE] [--config FILE]      build or update the folder's index (progress on stderr)
+  search <folder> "<query>" [--db FILE] [-k N] [--json]
+                                                  hybrid search of the index; --json: [{ path, startLine,
+                                                  endLine, symbol, score }], best first
 
 Tasks: chat, explain, edit, commitMessage, summarize, embed (or switchyard/<alias>).
 --config FILE: JSON with the same "switchyard.*" keys as VS Code's settings.json.

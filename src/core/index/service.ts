@@ -1,0 +1,418 @@
+/**
+ * The workspace index as the rest of Switchyard sees it: a `Retriever` over one folder. The heavy work runs in a
+ * worker thread (engine.ts); this side only sends messages, and runs the embedding loop, because embeddings go
+ * through the router (`embed` task) on the host, where privacy policy, consent and fallback apply.
+ *
+ * Embedding never stalls the index: chunking and keyword search go on without it; batches have a timeout and bounded
+ * concurrency; a batch the server fails is retried in halves; a timeout, a refusal or a busy server pauses embedding
+ * with a growing back-off (status "embeddings paused: <reason>") until a later try succeeds, then it catches up.
+ */
+import path from 'node:path';
+import { Worker } from 'node:worker_threads';
+import { isProviderError, type ErrorKind } from '../errors';
+import { silentLogger, type Logger } from '../host';
+import { RouteError, type RoutedEmbedRequest, type RoutedEmbedResult } from '../routing/router';
+import { MAX_CHUNK_TOKENS } from './budget';
+import type { EngineCounts, EngineOptions, SearchHit, SearchRequest, SyncProgress, SyncSummary } from './engine';
+import type { IndexStatus, RetrievedChunk, RetrieveOptions, Retriever } from './types';
+
+export type { SyncSummary, SyncProgress } from './engine';
+
+export interface Embedder {
+  embed(request: RoutedEmbedRequest): Promise<RoutedEmbedResult>;
+}
+
+export interface WorkspaceIndexOptions {
+  root: string;
+  dbPath: string;
+  /** The router (or anything with its `embed`); absent: keyword-only. */
+  embedder?: Embedder;
+  exclude?: string[];
+  maxFileSizeKb?: number;
+  /** Chunk budget in tokens of the embedding model (default 400, within a 512-token embedding context). */
+  chunkTokens?: number;
+  logger?: Logger;
+  /** Texts per embedding request (halved after failures, grown back after successes). Default 32. */
+  batchSize?: number;
+  /** Embed pending chunks in the background (default true); false for a search-only process (`switchyard search`). */
+  embedInBackground?: boolean;
+  /** Embedding requests in flight at once. Default 1. */
+  concurrency?: number;
+  /** Per-batch timeout. Default: the router's (switchyard.routing.firstTokenTimeoutMs). */
+  embedTimeoutMs?: number;
+  /** How long a search waits for the query's vector before answering from keywords alone. Default 2 s. */
+  queryTimeoutMs?: number;
+  /** Back-off after a failed batch: first delay and cap. Default 2 s and 2 min. */
+  backoffMs?: { initial: number; max: number };
+  /** Status changes (throttled by the caller as it likes). */
+  onStatus?: (status: IndexStatus) => void;
+  /** Things the user should be told (database moved aside, model changed). */
+  onMessage?: (message: string) => void;
+}
+
+/** Where the worker script is: next to the bundle, or the TypeScript source when run through tsx. */
+function workerScript(): string {
+  return __filename.endsWith('.ts') ? path.join(__dirname, 'worker.ts') : path.join(__dirname, 'indexWorker.js');
+}
+
+const EMBED_RETRY_SMALLER: ReadonlySet<ErrorKind> = new Set<ErrorKind>(['server', 'contextOverflow']);
+
+export class WorkspaceIndex implements Retriever {
+  readonly root: string;
+  private readonly worker: Worker;
+  private readonly calls = new Map<number, { resolve(v: unknown): void; reject(e: Error): void }>();
+  private nextId = 1;
+  private readonly logger: Logger;
+  private closed = false;
+  private failure?: string;
+
+  private state: IndexStatus['state'] = 'idle';
+  private progress: SyncProgress = { phase: 'done', filesDone: 0, filesTotal: 0, chunks: 0 };
+  private known: EngineCounts = { files: 0, indexedFiles: 0, chunks: 0, vectors: 0, pending: 0, model: '', dims: 0 };
+  private syncing?: Promise<SyncSummary>;
+
+  // Embedding loop state.
+  private batchSize: number;
+  private readonly maxBatch: number;
+  private pausedUntil = 0;
+  private pausedReason?: string;
+  private failures = 0;
+  private readonly wakers = new Set<() => void>();
+  private loops: Promise<void>[] = [];
+  private inFlight = 0;
+  private readonly closeController = new AbortController();
+  private idleWaiters: (() => void)[] = [];
+
+  private constructor(private readonly options: WorkspaceIndexOptions) {
+    this.root = path.resolve(options.root);
+    this.logger = options.logger ?? silentLogger;
+    this.maxBatch = options.batchSize ?? 32;
+    this.batchSize = this.maxBatch;
+    const engineOptions: EngineOptions = {
+      root: this.root,
+      dbPath: options.dbPath,
+      exclude: options.exclude ?? [],
+      maxFileSizeKb: options.maxFileSizeKb ?? 512,
+      chunkTokens: options.chunkTokens ?? MAX_CHUNK_TOKENS,
+    };
+    this.worker = new Worker(workerScript(), { workerData: engineOptions });
+    this.worker.on('message', (msg: { id?: number; result?: unknown; error?: { message: string; code?: string }; type?: string; progress?: SyncProgress }) => {
+      if (msg.type === 'progress' && msg.progress) {
+        this.progress = msg.progress;
+        this.known.chunks = Math.max(this.known.chunks, msg.progress.chunks);
+        this.emit();
+        return;
+      }
+      const call = msg.id !== undefined ? this.calls.get(msg.id) : undefined;
+      if (!call) return;
+      this.calls.delete(msg.id!);
+      if (msg.error) call.reject(Object.assign(new Error(msg.error.message), { code: msg.error.code }));
+      else call.resolve(msg.result);
+    });
+    const fail = (reason: string) => {
+      if (this.closed) return;
+      this.failure = reason;
+      this.state = 'error';
+      for (const c of this.calls.values()) c.reject(new Error(`the index worker stopped: ${reason}`));
+      this.calls.clear();
+      this.emit();
+    };
+    this.worker.on('error', (e) => fail(e.message));
+    this.worker.on('exit', (code) => fail(`exit code ${code}`));
+  }
+
+  /** Starts the worker and opens (or creates, or rebuilds) the database. */
+  static async open(options: WorkspaceIndexOptions): Promise<WorkspaceIndex> {
+    const index = new WorkspaceIndex(options);
+    try {
+      const messages = await index.call<string[]>('messages', {});
+      for (const m of messages) {
+        index.logger.warn(`index: ${m}`);
+        options.onMessage?.(m);
+      }
+      await index.refreshCounts();
+    } catch (e) {
+      await index.close();
+      throw e;
+    }
+    if (options.embedder && options.embedInBackground !== false) {
+      const n = Math.max(1, options.concurrency ?? 1);
+      for (let i = 0; i < n; i++) index.loops.push(index.embedLoop());
+    }
+    return index;
+  }
+
+  private call<T>(method: string, params: unknown): Promise<T> {
+    if (this.failure) return Promise.reject(new Error(`the index worker stopped: ${this.failure}`));
+    const id = this.nextId++;
+    return new Promise<T>((resolve, reject) => {
+      this.calls.set(id, { resolve: resolve as (v: unknown) => void, reject });
+      this.worker.postMessage({ id, method, params });
+    });
+  }
+
+  private emit(): void {
+    this.options.onStatus?.(this.status());
+  }
+
+  private async refreshCounts(): Promise<void> {
+    this.known = await this.call<EngineCounts>('counts', {});
+    this.emit();
+  }
+
+  status(): IndexStatus {
+    const keywordOnly = this.pausedReason !== undefined || this.known.vectors === 0 || !this.options.embedder;
+    let message: string | undefined;
+    if (this.failure) message = `the index stopped: ${this.failure}`;
+    else if (!this.options.embedder) message = 'keyword-only: no embedding model';
+    else if (this.pausedReason) message = `embeddings paused: ${this.pausedReason}`;
+    return {
+      state: this.failure ? 'error' : this.state,
+      filesDone: this.state === 'indexing' ? this.progress.filesDone : this.known.indexedFiles,
+      filesTotal: this.state === 'indexing' ? this.progress.filesTotal : this.known.indexedFiles,
+      chunks: this.known.chunks,
+      embeddingsPending: this.known.pending,
+      keywordOnly,
+      message,
+    };
+  }
+
+  /** Counts as the store has them now (files, chunks, vectors, pending, model). */
+  async counts(): Promise<EngineCounts> {
+    await this.refreshCounts();
+    return { ...this.known };
+  }
+
+  /**
+   * Brings the index in line with the folder. One sync at a time: a second call while one runs gets the same
+   * promise. Aborting the signal stops between two files; what was indexed stays.
+   */
+  sync(options: { signal?: AbortSignal; onProgress?: (p: SyncProgress) => void; force?: boolean } = {}): Promise<SyncSummary> {
+    if (this.syncing) return this.syncing;
+    const onAbort = () => this.worker.postMessage({ type: 'cancel' });
+    options.signal?.addEventListener('abort', onAbort, { once: true });
+    const listener = (msg: { type?: string; progress?: SyncProgress }) => {
+      if (msg.type === 'progress' && msg.progress) options.onProgress?.(msg.progress);
+    };
+    this.worker.on('message', listener);
+    this.state = 'indexing';
+    this.emit();
+    this.syncing = this.call<SyncSummary>('sync', { force: options.force ?? false }).finally(() => {
+      options.signal?.removeEventListener('abort', onAbort);
+      this.worker.off('message', listener);
+      this.syncing = undefined;
+      this.state = 'idle';
+    });
+    return this.syncing.then(async (summary) => {
+      await this.refreshCounts().catch(() => undefined);
+      this.nudge();
+      return summary;
+    });
+  }
+
+  /** Re-indexes paths that changed (absolute, or relative to the folder); paths outside the folder are ignored. */
+  async update(paths: readonly string[]): Promise<{ indexed: number; removed: number; unchanged: number }> {
+    const rels = paths
+      .map((p) => (path.isAbsolute(p) ? path.relative(this.root, p) : p))
+      .filter((r) => r !== '' && !r.startsWith('..') && !path.isAbsolute(r))
+      .map((r) => r.split(path.sep).join('/'));
+    if (rels.length === 0) return { indexed: 0, removed: 0, unchanged: 0 };
+    const r = await this.call<{ indexed: number; removed: number; unchanged: number }>('update', { paths: rels });
+    await this.refreshCounts().catch(() => undefined);
+    this.nudge();
+    return r;
+  }
+
+  /** Drops every file's chunks and indexes the folder again (vectors of unchanged chunks are kept). */
+  async rebuild(options: { signal?: AbortSignal; onProgress?: (p: SyncProgress) => void } = {}): Promise<SyncSummary> {
+    if (this.syncing) {
+      this.worker.postMessage({ type: 'cancel' });
+      await this.syncing.catch(() => undefined);
+    }
+    await this.call('clear', {});
+    return this.sync({ ...options, force: true });
+  }
+
+  /** Retries paused embedding now (settings or health changed). */
+  resumeEmbeddings(): void {
+    this.pausedUntil = 0;
+    this.nudge();
+  }
+
+  private nudge(): void {
+    const wakers = [...this.wakers];
+    this.wakers.clear();
+    for (const w of wakers) w();
+  }
+
+  /** Sleeps ms, or until nudged (new chunks, resume, close). */
+  private sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        this.wakers.delete(done);
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      this.wakers.add(done);
+    });
+  }
+
+  private async embedLoop(): Promise<void> {
+    const embedder = this.options.embedder!;
+    const timeoutMs = this.options.embedTimeoutMs;
+    while (!this.closed) {
+      const wait = this.pausedUntil - Date.now();
+      if (wait > 0) {
+        await this.sleep(wait);
+        continue;
+      }
+      let batch: { hash: string; text: string }[];
+      try {
+        batch = await this.call('pending', { limit: this.batchSize });
+      } catch {
+        if (this.closed || this.failure) return;
+        await this.sleep(1000);
+        continue;
+      }
+      if (batch.length === 0) {
+        if (this.inFlight === 0) {
+          for (const w of this.idleWaiters.splice(0)) w();
+        }
+        await this.sleep(60_000);
+        continue;
+      }
+      this.inFlight++;
+      try {
+        const result = await embedder.embed({ input: batch.map((b) => b.text), timeoutMs, signal: this.closeController.signal });
+        const dims = result.vectors[0]?.length ?? 0;
+        if (result.vectors.length !== batch.length || dims === 0) throw new Error(`the embedding server answered ${result.vectors.length} vectors for ${batch.length} texts`);
+        const message = await this.call<string | undefined>('putVectors', {
+          model: `${result.providerId}/${result.model}`,
+          dims,
+          items: batch.map((b, i) => ({ hash: b.hash, vector: result.vectors[i]! })),
+        });
+        if (message) {
+          this.logger.info(`index: ${message}`);
+          this.options.onMessage?.(message);
+        }
+        if (this.pausedReason) this.logger.info(`index: embeddings resumed (${result.providerId}/${result.model})`);
+        this.pausedReason = undefined;
+        this.failures = 0;
+        this.batchSize = Math.min(this.maxBatch, this.batchSize * 2);
+      } catch (e) {
+        await this.call('release', { hashes: batch.map((b) => b.hash) }).catch(() => undefined);
+        if (this.closed) return;
+        const kind: ErrorKind = isProviderError(e) ? e.kind : 'server';
+        if (EMBED_RETRY_SMALLER.has(kind) && batch.length > 1) {
+          // The server refused this batch: try it in halves before blaming the server.
+          this.batchSize = Math.max(1, Math.floor(batch.length / 2));
+          this.logger.debug(`index: embedding batch of ${batch.length} failed (${kind}); retrying with ${this.batchSize}`);
+          continue;
+        }
+        if (kind === 'timeout' && batch.length > 1) this.batchSize = Math.max(1, Math.floor(batch.length / 2));
+        this.pause(e, kind);
+      } finally {
+        this.inFlight--;
+      }
+      await this.refreshCounts().catch(() => undefined);
+    }
+  }
+
+  private pause(e: unknown, kind: ErrorKind): void {
+    const { initial, max } = this.options.backoffMs ?? { initial: 2000, max: 120_000 };
+    this.failures++;
+    let delay = Math.min(max, initial * 2 ** (this.failures - 1));
+    if (isProviderError(e) && e.retryAfter) delay = Math.max(delay, Math.min(max, e.retryAfter * 1000));
+    const reason = describeEmbedFailure(e, kind);
+    if (reason !== this.pausedReason) this.logger.warn(`index: embeddings paused: ${reason} (next try in ${Math.round(delay / 1000)} s)`);
+    this.pausedReason = reason;
+    this.pausedUntil = Date.now() + delay;
+    this.emit();
+    for (const w of this.idleWaiters.splice(0)) w();
+  }
+
+  /**
+   * Resolves when every chunk has a vector, or (with `untilPaused`) as soon as embedding pauses: the CLI's
+   * `index` waits this way, so a dead embedding server ends the run keyword-only instead of hanging it.
+   */
+  async embeddingsSettled(options: { untilPaused?: boolean; signal?: AbortSignal } = {}): Promise<void> {
+    if (!this.options.embedder) return;
+    for (;;) {
+      await this.refreshCounts();
+      if (this.known.pending === 0 && this.inFlight === 0) return;
+      if (options.untilPaused && this.pausedReason) return;
+      if (options.signal?.aborted) return;
+      await new Promise<void>((resolve) => {
+        const t = setTimeout(resolve, 250);
+        this.idleWaiters.push(() => {
+          clearTimeout(t);
+          resolve();
+        });
+      });
+    }
+  }
+
+  /** Whether the last search used vectors too (false: keyword-only). */
+  lastSearchHybrid = false;
+
+  async search(query: string, options: RetrieveOptions = {}): Promise<RetrievedChunk[]> {
+    const k = options.k ?? 10;
+    let vector: number[] | undefined;
+    if (this.options.embedder && !this.pausedReason && this.known.vectors > 0 && this.known.model) {
+      vector = await this.queryVector(query, options.signal);
+    }
+    this.lastSearchHybrid = vector !== undefined;
+    const request: SearchRequest = { query, vector, k, languages: options.languages, paths: options.paths, tokenBudget: options.tokenBudget };
+    const hits = await this.call<SearchHit[]>('search', request);
+    return hits.map((h) => ({
+      path: h.path,
+      root: this.root,
+      startLine: h.startLine,
+      endLine: h.endLine,
+      symbol: h.symbol,
+      language: h.language,
+      text: h.text,
+      score: h.score,
+    }));
+  }
+
+  /** The query's vector from the index's own model, or undefined (then the search is keyword-only). */
+  private async queryVector(query: string, signal?: AbortSignal): Promise<number[] | undefined> {
+    try {
+      const r = await this.options.embedder!.embed({ input: [query], timeoutMs: this.options.queryTimeoutMs ?? 2000, signal });
+      if (`${r.providerId}/${r.model}` !== this.known.model) return undefined;
+      return r.vectors[0];
+    } catch (e) {
+      this.logger.debug(`index: query embedding failed, keyword-only: ${e instanceof Error ? e.message : String(e)}`);
+      return undefined;
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.closeController.abort();
+    this.nudge();
+    this.worker.postMessage({ type: 'cancel' });
+    const id = this.nextId++;
+    const closedInWorker = new Promise<void>((resolve) => {
+      this.calls.set(id, { resolve: () => resolve(), reject: () => resolve() });
+      this.worker.postMessage({ id, method: 'close', params: {} });
+      setTimeout(resolve, 2000);
+    });
+    await closedInWorker;
+    await this.worker.terminate();
+    await Promise.allSettled(this.loops);
+  }
+}
+
+/** "box/nomic-embed-text: no answer within 500 ms", or what the router said when no model could be tried. */
+export function describeEmbedFailure(e: unknown, kind: ErrorKind): string {
+  if (e instanceof RouteError) {
+    const last = [...e.attempts].reverse().find((a) => a.outcome === 'failed') ?? e.attempts.at(-1);
+    if (kind === 'config' || !last) return 'no embedding model is configured or reachable (search is keyword-only)';
+    return `${last.providerId}${last.model ? `/${last.model}` : ''}: ${last.kind ? `${last.kind}: ` : ''}${last.reason ?? e.message}`;
+  }
+  return `${kind}: ${e instanceof Error ? e.message : String(e)}`;
+}

@@ -1,0 +1,394 @@
+/**
+ * The index's SQLite file: better-sqlite3 + sqlite-vec + FTS5, one file per workspace folder. It is a rebuildable
+ * cache: a file that cannot be opened or fails its check is moved aside (never deleted) and rebuilt; a schema version
+ * mismatch rebuilds; an embedding model mismatch drops the vectors so they are re-embedded.
+ *
+ * WAL, and one transaction per file: after a crash at any point the index holds, for each file, either all of its
+ * old chunks or all of its new ones. Vectors are keyed by chunk content hash, so an unchanged chunk keeps its vector
+ * across edits, moves and rebuilds of its file.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import type BetterSqlite3 from 'better-sqlite3';
+import type { Chunk } from './chunker';
+import { ftsBody, ftsQuery } from './tokens';
+
+export const SCHEMA_VERSION = 1;
+
+/** Below this many vectors KNN is an exact scan; above it, a binary-quantized first pass re-scored with floats. */
+const EXACT_SCAN_LIMIT = 20_000;
+
+export interface FileRecord {
+  path: string;
+  hash: string;
+  size: number;
+  mtimeMs: number;
+  language: string;
+  /** Why it is not indexed (binary, too large, …), or undefined. */
+  skipped?: string;
+}
+
+export interface StoredChunkRow {
+  id: number;
+  path: string;
+  language: string;
+  startLine: number;
+  endLine: number;
+  symbol: string | null;
+  kind: string | null;
+  text: string;
+}
+
+export interface Ranked {
+  id: number;
+  /** Raw score: bm25 (lower is better) or cosine distance. */
+  raw: number;
+}
+
+export interface StoreCounts {
+  files: number;
+  indexedFiles: number;
+  chunks: number;
+  vectors: number;
+  pending: number;
+}
+
+type Db = BetterSqlite3.Database;
+
+function loadNative(): { Database: typeof BetterSqlite3; vec: { load(db: Db): void } } {
+  // Native modules stay external to the bundle; required lazily so activation never loads them.
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const Database = require('better-sqlite3') as typeof BetterSqlite3;
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const vec = require('sqlite-vec') as { load(db: Db): void };
+  return { Database, vec };
+}
+
+function toBlob(v: Float32Array | number[]): Buffer {
+  const f = v instanceof Float32Array ? v : Float32Array.from(v);
+  return Buffer.from(f.buffer, f.byteOffset, f.byteLength);
+}
+
+export class IndexStore {
+  readonly db: Db;
+  /** What happened on open (moved aside, rebuilt), for the user. */
+  readonly messages: string[] = [];
+  private dims = 0;
+  private model = '';
+
+  private constructor(db: Db, messages: string[]) {
+    this.db = db;
+    this.messages.push(...messages);
+    this.dims = Number(this.meta('dims') ?? 0);
+    this.model = this.meta('model') ?? '';
+  }
+
+  /** Opens (or creates) the index at `file`; moves an unreadable or corrupt file aside and starts afresh. */
+  static open(file: string): IndexStore {
+    const { Database, vec } = loadNative();
+    fs.mkdirSync(path.dirname(file), { recursive: true });
+    const messages: string[] = [];
+    const attempt = (): Db => {
+      const db = new Database(file, { timeout: 5000 });
+      try {
+        vec.load(db);
+        db.pragma('journal_mode = WAL');
+        db.pragma('synchronous = NORMAL');
+        const check = db.pragma('quick_check', { simple: true });
+        if (check !== 'ok') throw Object.assign(new Error(`integrity check: ${String(check)}`), { code: 'SQLITE_CORRUPT' });
+        const hasMeta = db.prepare("select 1 from sqlite_master where type = 'table' and name = 'meta'").get() !== undefined;
+        const version = hasMeta ? (db.prepare("select value from meta where key = 'schema'").pluck().get() as string | undefined) : undefined;
+        if (version !== undefined && Number(version) !== SCHEMA_VERSION) {
+          messages.push(`The index was built by another version of Switchyard (schema ${version}, now ${SCHEMA_VERSION}): rebuilding it.`);
+          dropAll(db);
+        }
+        createSchema(db);
+        return db;
+      } catch (e) {
+        db.close();
+        throw e;
+      }
+    };
+    let db: Db;
+    try {
+      db = attempt();
+    } catch (e) {
+      const code = (e as { code?: string }).code ?? '';
+      if (!/^SQLITE_(CORRUPT|NOTADB|IOERR|CANTOPEN|FORMAT)/.test(code) && !(e instanceof RangeError)) throw e;
+      const aside = `${file}.corrupt-${new Date().toISOString().replace(/[:.]/g, '-')}`;
+      for (const suffix of ['', '-wal', '-shm']) {
+        if (fs.existsSync(file + suffix)) fs.renameSync(file + suffix, aside + suffix);
+      }
+      messages.push(`The index database could not be read (${code || (e as Error).message}); it was moved aside to ${aside} and the index is being rebuilt.`);
+      db = attempt();
+    }
+    return new IndexStore(db, messages);
+  }
+
+  close(): void {
+    if (this.db.open) this.db.close();
+  }
+
+  meta(key: string): string | undefined {
+    return (this.db.prepare('select value from meta where key = ?').get(key) as { value: string } | undefined)?.value;
+  }
+
+  setMeta(key: string, value: string): void {
+    this.db.prepare('insert into meta(key, value) values (?, ?) on conflict(key) do update set value = excluded.value').run(key, value);
+  }
+
+  get embeddingModel(): string {
+    return this.model;
+  }
+
+  get embeddingDims(): number {
+    return this.dims;
+  }
+
+  /** Every file the index knows, by path. */
+  files(): Map<string, FileRecord> {
+    const rows = this.db.prepare('select path, hash, size, mtime as mtimeMs, language, skipped from files').all() as (FileRecord & { skipped: string | null })[];
+    return new Map(rows.map((r) => [r.path, { ...r, skipped: r.skipped ?? undefined }]));
+  }
+
+  private stmts?: ReturnType<IndexStore['prepare']>;
+
+  private prepare() {
+    const db = this.db;
+    return {
+      fileId: db.prepare('select id from files where path = ?').pluck(),
+      chunkIds: db.prepare('select id from chunks where file_id = ?').pluck(),
+      deleteFts: db.prepare('delete from chunks_fts where rowid = ?'),
+      deleteChunks: db.prepare('delete from chunks where file_id = ?'),
+      deleteFile: db.prepare('delete from files where id = ?'),
+      upsertFile: db.prepare(
+        `insert into files(path, hash, size, mtime, language, skipped, chunks) values (@path, @hash, @size, @mtimeMs, @language, @skipped, @chunks)
+         on conflict(path) do update set hash = excluded.hash, size = excluded.size, mtime = excluded.mtime, language = excluded.language, skipped = excluded.skipped, chunks = excluded.chunks
+         returning id`,
+      ).pluck(),
+      insertChunk: db.prepare(
+        'insert into chunks(file_id, start_line, end_line, symbol, kind, language, hash, tokens, text) values (?, ?, ?, ?, ?, ?, ?, ?, ?)',
+      ),
+      insertFts: db.prepare('insert into chunks_fts(rowid, symbol, body, path) values (?, ?, ?, ?)'),
+      touch: db.prepare('update files set mtime = ?, size = ? where path = ?'),
+    };
+  }
+
+  private get s() {
+    this.stmts ??= this.prepare();
+    return this.stmts;
+  }
+
+  /** Replaces a file's chunks in one transaction (all old or all new, whatever happens). */
+  readonly putFile = (record: FileRecord, chunks: readonly Chunk[]): void => {
+    this.db.transaction(() => {
+      const s = this.s;
+      const old = s.fileId.get(record.path) as number | undefined;
+      if (old !== undefined) this.deleteChunksOf(old);
+      const id = s.upsertFile.get({ ...record, skipped: record.skipped ?? null, chunks: chunks.length }) as number;
+      for (const c of chunks) {
+        const r = s.insertChunk.run(id, c.startLine, c.endLine, c.symbol ?? null, c.kind ?? null, record.language, c.hash, c.tokens, c.text);
+        s.insertFts.run(r.lastInsertRowid, c.symbol ? ftsBody(c.symbol) : '', ftsBody(c.text), ftsBody(record.path));
+      }
+    })();
+  };
+
+  /** Records a new mtime for a file whose content did not change. */
+  touch(filePath: string, mtimeMs: number, size: number): void {
+    this.s.touch.run(mtimeMs, size, filePath);
+  }
+
+  private deleteChunksOf(fileId: number): void {
+    for (const id of this.s.chunkIds.all(fileId) as number[]) this.s.deleteFts.run(id);
+    this.s.deleteChunks.run(fileId);
+  }
+
+  removeFile(filePath: string): boolean {
+    let removed = false;
+    this.db.transaction(() => {
+      const id = this.s.fileId.get(filePath) as number | undefined;
+      if (id === undefined) return;
+      this.deleteChunksOf(id);
+      this.s.deleteFile.run(id);
+      removed = true;
+    })();
+    return removed;
+  }
+
+  /** Drops every chunk and file (vectors stay: they are keyed by content and will be reused). */
+  clearFiles(): void {
+    this.db.transaction(() => {
+      this.db.exec("delete from chunks; delete from files; delete from chunks_fts;");
+    })();
+  }
+
+  counts(): StoreCounts {
+    const one = (sql: string) => (this.db.prepare(sql).pluck().get() as number) ?? 0;
+    return {
+      files: one('select count(*) from files'),
+      indexedFiles: one('select count(*) from files where skipped is null'),
+      chunks: one('select count(*) from chunks'),
+      vectors: one('select count(*) from vectors'),
+      pending: one('select count(*) from (select distinct c.hash from chunks c where not exists (select 1 from vectors v where v.hash = c.hash))'),
+    };
+  }
+
+  /** Up to `limit` distinct chunk texts without a vector, skipping hashes already being embedded. */
+  pending(limit: number, exclude: ReadonlySet<string>): { hash: string; text: string }[] {
+    const out: { hash: string; text: string }[] = [];
+    const rows = this.db
+      .prepare('select c.hash, min(c.text) as text from chunks c where not exists (select 1 from vectors v where v.hash = c.hash) group by c.hash limit ?')
+      .iterate(limit + exclude.size) as Iterable<{ hash: string; text: string }>;
+    for (const r of rows) {
+      if (exclude.has(r.hash)) continue;
+      out.push(r);
+      if (out.length >= limit) break;
+    }
+    return out;
+  }
+
+  /**
+   * Sets the embedding model the stored vectors belong to. A different model or dimension drops every vector (they
+   * would not be comparable); returns a message saying so, or undefined when nothing changed.
+   */
+  useModel(model: string, dims: number): string | undefined {
+    if (model === this.model && dims === this.dims) return undefined;
+    const previous = this.model;
+    this.db.transaction(() => {
+      this.db.exec('delete from vectors; drop table if exists vectors_bin;');
+      this.db.exec(`create virtual table vectors_bin using vec0(id integer primary key, v bit[${Math.ceil(dims / 8) * 8}])`);
+      this.setMeta('model', model);
+      this.setMeta('dims', String(dims));
+    })();
+    this.model = model;
+    this.dims = dims;
+    return previous ? `The embedding model changed from ${previous} to ${model}: re-embedding the index.` : undefined;
+  }
+
+  /** Stores vectors of the current model, keyed by chunk hash. */
+  putVectors(items: readonly { hash: string; vector: number[] }[]): void {
+    const dims = this.dims;
+    const insert = this.db.prepare('insert into vectors(hash, vec) values (?, ?) on conflict(hash) do nothing returning id').pluck();
+    const bin = this.db.prepare('insert into vectors_bin(id, v) values (?, vec_quantize_binary(?))');
+    this.db.transaction(() => {
+      for (const { hash, vector } of items) {
+        if (vector.length !== dims) throw new Error(`a vector of ${vector.length} dimensions for a ${dims}-dimension index`);
+        const padded = new Float32Array(Math.ceil(dims / 8) * 8);
+        padded.set(vector);
+        const id = insert.get(hash, toBlob(vector)) as number | bigint | undefined;
+        if (id !== undefined) bin.run(BigInt(id), toBlob(padded));
+      }
+    })();
+  }
+
+  /** Vectors no chunk uses any more (after edits): dropped now and then. */
+  pruneVectors(): number {
+    if (!this.dims) return 0;
+    let n = 0;
+    this.db.transaction(() => {
+      const ids = this.db.prepare('select id from vectors v where not exists (select 1 from chunks c where c.hash = v.hash)').pluck().all() as number[];
+      const delVec = this.db.prepare('delete from vectors where id = ?');
+      const delBin = this.db.prepare('delete from vectors_bin where id = ?');
+      for (const id of ids) {
+        delVec.run(id);
+        delBin.run(BigInt(id));
+      }
+      n = ids.length;
+    })();
+    return n;
+  }
+
+  /** bm25 over symbol, body and path; best first. */
+  keyword(query: string, limit: number, languages?: readonly string[]): Ranked[] {
+    const match = ftsQuery(query);
+    if (!match) return [];
+    const langFilter = languages?.length ? `and c.language in (${languages.map(() => '?').join(',')})` : '';
+    const sql = `select f.rowid as id, bm25(chunks_fts, 4.0, 1.0, 2.0) as raw from chunks_fts f
+      ${langFilter ? 'join chunks c on c.id = f.rowid' : ''} where chunks_fts match ? ${langFilter} order by raw limit ?`;
+    return this.db.prepare(sql).all(match, ...(languages ?? []), limit) as Ranked[];
+  }
+
+  /** Nearest chunks to a query vector by cosine distance; best first. */
+  nearest(vector: number[], limit: number, languages?: readonly string[], mode: 'auto' | 'exact' | 'binary' = 'auto'): Ranked[] {
+    if (!this.dims || vector.length !== this.dims) return [];
+    const count = this.db.prepare('select count(*) from vectors').pluck().get() as number;
+    if (count === 0) return [];
+    const q = toBlob(vector);
+    let hashes: { hash: string; raw: number }[];
+    if (mode === 'exact' || (mode === 'auto' && count <= EXACT_SCAN_LIMIT)) {
+      hashes = this.db.prepare('select hash, vec_distance_cosine(vec, ?) as raw from vectors order by raw limit ?').all(q, limit * 4) as { hash: string; raw: number }[];
+    } else {
+      // First pass on 1-bit vectors (Hamming), then the float re-score of the survivors.
+      const padded = new Float32Array(Math.ceil(this.dims / 8) * 8);
+      padded.set(vector);
+      const candidates = Math.max(200, limit * 20);
+      hashes = this.db
+        .prepare(
+          `select v.hash, vec_distance_cosine(v.vec, ?) as raw from (select id from vectors_bin where v match vec_quantize_binary(?) and k = ?) b
+           join vectors v on v.id = b.id order by raw limit ?`,
+        )
+        .all(q, toBlob(padded), candidates, limit * 4) as { hash: string; raw: number }[];
+    }
+    if (hashes.length === 0) return [];
+    const langFilter = languages?.length ? `and language in (${languages.map(() => '?').join(',')})` : '';
+    const byHash = this.db.prepare(`select id from chunks where hash = ? ${langFilter}`).pluck();
+    const out: Ranked[] = [];
+    for (const h of hashes) {
+      for (const id of byHash.all(h.hash, ...(languages ?? [])) as number[]) out.push({ id, raw: h.raw });
+      if (out.length >= limit) break;
+    }
+    return out.slice(0, limit);
+  }
+
+  chunksById(ids: readonly number[]): Map<number, StoredChunkRow> {
+    if (ids.length === 0) return new Map();
+    const rows = this.db
+      .prepare(
+        `select c.id, f.path, c.language, c.start_line as startLine, c.end_line as endLine, c.symbol, c.kind, c.text
+         from chunks c join files f on f.id = c.file_id where c.id in (${ids.map(() => '?').join(',')})`,
+      )
+      .all(...ids) as StoredChunkRow[];
+    return new Map(rows.map((r) => [r.id, r]));
+  }
+
+  /** Consistency of what a crash could have torn: every file's chunk count matches, FTS has exactly the chunks. */
+  verify(): string[] {
+    const problems: string[] = [];
+    const torn = this.db
+      .prepare('select f.path, f.chunks as expected, (select count(*) from chunks c where c.file_id = f.id) as actual from files f where expected != actual')
+      .all() as { path: string; expected: number; actual: number }[];
+    for (const t of torn) problems.push(`${t.path}: ${t.actual} chunks stored, ${t.expected} expected`);
+    const orphans = this.db.prepare('select count(*) from chunks c where not exists (select 1 from files f where f.id = c.file_id)').pluck().get() as number;
+    if (orphans) problems.push(`${orphans} chunks without a file`);
+    const chunks = this.db.prepare('select count(*) from chunks').pluck().get() as number;
+    const fts = this.db.prepare('select count(*) from chunks_fts').pluck().get() as number;
+    if (chunks !== fts) problems.push(`${chunks} chunks but ${fts} full-text rows`);
+    const check = this.db.pragma('integrity_check', { simple: true });
+    if (check !== 'ok') problems.push(`integrity_check: ${String(check)}`);
+    return problems;
+  }
+}
+
+function dropAll(db: Db): void {
+  const objects = db.prepare("select type, name from sqlite_master where type in ('table') and name not like 'sqlite_%' and name not like '%_fts_%' and name not like 'vectors_bin_%'").all() as { type: string; name: string }[];
+  for (const o of objects) db.exec(`drop table if exists "${o.name}"`);
+}
+
+function createSchema(db: Db): void {
+  db.exec(`
+    create table if not exists meta(key text primary key, value text not null);
+    create table if not exists files(
+      id integer primary key, path text not null unique, hash text not null, size integer not null, mtime real not null,
+      language text not null, skipped text, chunks integer not null);
+    create table if not exists chunks(
+      id integer primary key, file_id integer not null, start_line integer not null, end_line integer not null,
+      symbol text, kind text, language text not null, hash text not null, tokens integer not null, text text not null);
+    create index if not exists chunks_file on chunks(file_id);
+    create index if not exists chunks_hash on chunks(hash);
+    create table if not exists vectors(id integer primary key, hash text not null unique, vec blob not null);
+    create virtual table if not exists chunks_fts using fts5(symbol, body, path, content='', contentless_delete=1, tokenize='unicode61 remove_diacritics 2');
+  `);
+  db.prepare("insert into meta(key, value) values ('schema', ?) on conflict(key) do nothing").run(String(SCHEMA_VERSION));
+  const dims = (db.prepare("select value from meta where key = 'dims'").pluck().get() as string | undefined) ?? '0';
+  if (Number(dims) > 0) db.exec(`create virtual table if not exists vectors_bin using vec0(id integer primary key, v bit[${Math.ceil(Number(dims) / 8) * 8}])`);
+}

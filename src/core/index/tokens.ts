@@ -1,0 +1,47 @@
+/**
+ * Makes code searchable by words: `parseHttpHeader`, `parse_http_header`, `ParseHTTPHeader` and "parse http header"
+ * meet. FTS5's unicode61 tokenizer already splits at `_` and punctuation; what it cannot do is split camelCase, so the
+ * indexed body carries each compound identifier's parts after the text, and a query asks for an identifier's parts
+ * as well as the identifier itself.
+ */
+
+const IDENT = /[\p{L}\p{N}_$]+/gu;
+
+/** "parseHTTPHeader2" → ["parse", "http", "header", "2"]; "" parts dropped. */
+export function identifierParts(word: string): string[] {
+  return word
+    .replace(/([\p{Ll}\p{N}])(\p{Lu})/gu, '$1 $2')
+    .replace(/(\p{Lu})(\p{Lu}\p{Ll})/gu, '$1 $2')
+    .replace(/(\p{L})(\p{N})/gu, '$1 $2')
+    .split(/[\s_$]+/)
+    .filter((p) => p.length > 0)
+    .map((p) => p.toLowerCase());
+}
+
+const CAMEL_WORD = /[A-Za-z_$][A-Za-z0-9_$]{3,}/g;
+const HAS_CAMEL = /[a-z0-9][A-Z]|[A-Z][A-Z][a-z]/;
+
+/** The text FTS5 indexes for a chunk: the text, then the parts of every camelCase identifier in it. */
+export function ftsBody(text: string): string {
+  const words = new Set<string>();
+  for (const m of text.matchAll(CAMEL_WORD)) {
+    if (HAS_CAMEL.test(m[0])) words.add(m[0]);
+  }
+  if (words.size === 0) return text;
+  const extra = new Set<string>();
+  for (const w of words) for (const p of identifierParts(w)) extra.add(p);
+  return `${text}\n${[...extra].join(' ')}`;
+}
+
+/** An FTS5 MATCH expression: any of the query's words or their parts (bm25 ranks chunks with more of them higher). */
+export function ftsQuery(query: string): string | undefined {
+  const terms = new Set<string>();
+  for (const m of query.matchAll(IDENT)) {
+    const w = m[0].toLowerCase();
+    const parts = identifierParts(m[0]);
+    if (!w.includes('_') && !w.includes('$')) terms.add(w);
+    for (const p of parts) terms.add(p);
+  }
+  if (terms.size === 0) return undefined;
+  return [...terms].map((t) => `"${t.replace(/"/g, '""')}"`).join(' OR ');
+}
