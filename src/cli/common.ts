@@ -3,6 +3,8 @@
  * schema and one validator), keys from the environment, the core built for a terminal, and exit-code errors.
  */
 import { readFileSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
 import { parseConfig, type ParsedConfig } from '../core/config/config';
 import type { Logger, SecretSource } from '../core/host';
 import { Switchyard } from '../core/switchyard';
@@ -77,6 +79,8 @@ export function build(config: ParsedConfig, io: Io, options: { allowCloud: boole
     // Under privacy "ask" the terminal has no one to ask: --allow-cloud is the answer given in advance.
     askCloud: options.allowCloud ? async () => true : undefined,
     price: priceOf,
+    // Kind "embedded" without a modelPath serves the folder `switchyard pull <url>` downloads into.
+    modelsDir: io.env.SWITCHYARD_MODELS_DIR ?? join(homedir(), '.switchyard', 'models'),
   });
 }
 
