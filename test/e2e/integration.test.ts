@@ -6,6 +6,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
 import { integrationVsix, launchVSCode, resultsDir, waitFor } from './harness';
+import { scriptedBackend, startOpenAIServer } from '../fixtures';
 
 interface Report {
   vscodeVersion: string;
@@ -22,7 +23,17 @@ test('integration tests pass inside the real extension host', { timeout: 240_000
   const out = path.join(resultsDir, 'integration.json');
   fs.rmSync(out, { force: true });
   fs.rmSync(out + '.progress', { force: true });
-  const vs = await launchVSCode({ extraVsix: [integrationVsix], env: { SWITCHYARD_INTEGRATION_OUT: out } });
+  // A local OpenAI test server for the tests that route a request (test/integration/gateway.itest.ts).
+  const server = await startOpenAIServer({ backend: scriptedBackend({ tokens: ['Routed', ' through', ' Switchyard', '.'] }) });
+  const vs = await launchVSCode({
+    extraVsix: [integrationVsix],
+    env: { SWITCHYARD_INTEGRATION_OUT: out, SWITCHYARD_ITEST_OPENAI_URL: server.url, SWITCHYARD_GATEWAY_TOKEN: 'itest-gateway-token-0123456789' },
+    settings: {
+      'switchyard.providers': [{ id: 'itest', kind: 'openai-compatible', baseUrl: `${server.url}/v1` }],
+      'switchyard.tasks': { chat: ['itest/gpt-4.1-mini'], explain: ['itest/gpt-4.1-mini'], embed: ['itest/text-embedding-3-small'] },
+      'switchyard.privacy': 'local-only',
+    },
+  });
   try {
     // The extension host starts once the window connects; the runner activates on onStartupFinished.
     let report: Report;
@@ -46,7 +57,9 @@ test('integration tests pass inside the real extension host', { timeout: 240_000
       [],
       `${failures.length} integration test(s) failed`,
     );
+    assert.ok(server.counts['POST /v1/chat/completions'] >= 2, 'the language model and gateway requests reached the test server');
   } finally {
     await vs.close();
+    await server.close();
   }
 });

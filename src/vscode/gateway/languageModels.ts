@@ -1,0 +1,109 @@
+/**
+ * Switchyard's routed virtual models in VS Code's own model picker: `vscode.lm.registerLanguageModelChatProvider`
+ * (declared under contributes.languageModelChatProviders, vendor "switchyard"). Every chat participant or extension
+ * calling `vscode.lm.selectChatModels({ vendor: 'switchyard' })` gets the user's routing, with streaming,
+ * cancellation, token counting and the same privacy rules. On a VS Code without the API this registers nothing.
+ */
+import * as vscode from 'vscode';
+import { TASKS } from '../../core/config/config';
+import { estimateTokens } from '../../core/providers/base';
+import type { ChatMessage } from '../../core/providers/types';
+import type { Services } from '../services';
+
+export const LM_VENDOR = 'switchyard';
+
+/** The virtual chat models: every task but embed, then the aliases of those tasks. */
+function virtualModels(services: Services): { id: string; task: string }[] {
+  const config = services.switchyard.config;
+  const out = TASKS.filter((t) => t !== 'embed').map((t) => ({ id: `switchyard/${t}`, task: t as string }));
+  for (const [alias, task] of Object.entries(config.aliases)) if (task !== 'embed') out.push({ id: `switchyard/${alias}`, task });
+  return out;
+}
+
+function partText(part: unknown): string {
+  if (part instanceof vscode.LanguageModelTextPart) return part.value;
+  if (part instanceof vscode.LanguageModelToolResultPart) return part.content.map(partText).join('');
+  if (part && typeof part === 'object' && 'value' in part && typeof (part as { value: unknown }).value === 'string') return (part as { value: string }).value;
+  return '';
+}
+
+function toMessages(messages: readonly vscode.LanguageModelChatRequestMessage[]): ChatMessage[] {
+  return messages.map((m) => ({
+    role: m.role === vscode.LanguageModelChatMessageRole.Assistant ? 'assistant' : m.role === vscode.LanguageModelChatMessageRole.User ? 'user' : 'system',
+    content: m.content.map(partText).join(''),
+  }));
+}
+
+export function registerLanguageModels(services: Services): vscode.Disposable[] {
+  const lm = vscode.lm as Partial<typeof vscode.lm> | undefined;
+  if (typeof lm?.registerLanguageModelChatProvider !== 'function') {
+    services.log.info(`language models: this VS Code (${vscode.version}) has no registerLanguageModelChatProvider; Switchyard's models are not in its model picker`);
+    return [];
+  }
+  const changed = new vscode.EventEmitter<void>();
+  const provider: vscode.LanguageModelChatProvider = {
+    onDidChangeLanguageModelChatInformation: changed.event,
+    async provideLanguageModelChatInformation(): Promise<vscode.LanguageModelChatInformation[]> {
+      const router = services.switchyard.router;
+      return Promise.all(
+        virtualModels(services).map(async ({ id, task }) => {
+          let detail = 'routed by Switchyard';
+          let contextLength: number | undefined;
+          try {
+            const plan = await router.plan(id);
+            const c = plan.candidate;
+            if (c) {
+              detail = `${c.providerId}/${c.model} (${c.local ? 'local' : 'cloud'})`;
+              contextLength = c.contextSize ?? services.switchyard.registry.cachedModels(c.providerId)?.find((m) => m.id === c.model)?.contextLength;
+            } else detail = 'no model available now';
+          } catch {
+            // shown as routed; the request will say what is wrong
+          }
+          return {
+            id,
+            name: `Switchyard ${id.slice('switchyard/'.length)}`,
+            family: 'switchyard',
+            version: '1',
+            detail,
+            tooltip: `The ${task} task's current route: ${detail}. Switchyard falls back and applies your privacy setting per request.`,
+            maxInputTokens: contextLength ?? 8192,
+            maxOutputTokens: 4096,
+            capabilities: { imageInput: false, toolCalling: false },
+          };
+        }),
+      );
+    },
+    async provideLanguageModelChatResponse(model, messages, options, progress, token) {
+      const controller = new AbortController();
+      const sub = token.onCancellationRequested(() => controller.abort());
+      const modelOptions = options.modelOptions ?? {};
+      try {
+        for await (const ev of services.switchyard.router.chat({
+          task: model.id,
+          messages: toMessages(messages),
+          signal: controller.signal,
+          temperature: typeof modelOptions.temperature === 'number' ? modelOptions.temperature : undefined,
+          maxTokens: typeof modelOptions.maxTokens === 'number' ? modelOptions.maxTokens : typeof modelOptions.max_tokens === 'number' ? modelOptions.max_tokens : undefined,
+        })) {
+          if (ev.type === 'text') progress.report(new vscode.LanguageModelTextPart(ev.text));
+          else if (ev.type === 'route') services.log.info(`language model ${model.id} → ${ev.route.providerId}/${ev.route.model} (${ev.route.local ? 'local' : 'cloud'})`);
+        }
+      } catch (e) {
+        if (token.isCancellationRequested) return;
+        throw e instanceof Error ? new Error(`Switchyard: ${e.message}`) : e;
+      } finally {
+        sub.dispose();
+      }
+    },
+    async provideTokenCount(_model, text) {
+      return estimateTokens(typeof text === 'string' ? text : text.content.map(partText).join(''));
+    },
+  };
+  return [
+    changed,
+    lm.registerLanguageModelChatProvider(LM_VENDOR, provider),
+    vscode.workspace.onDidChangeConfiguration((e) => {
+      if (e.affectsConfiguration('switchyard')) changed.fire();
+    }),
+  ];
+}
