@@ -45,6 +45,45 @@ const targets = {
   'win32-arm64': ['win32-arm64', undefined],
 };
 
+// The embedded provider's child process imports node-llama-cpp (ESM, not bundleable: it finds its binaries and
+// llama/ files relative to itself), so it ships from node_modules with its production dependencies, plus the one
+// @node-llama-cpp/<platform> package of the target (CPU build). GPU builds (CUDA, Vulkan: hundreds of MB) do not
+// ship; llama/ keeps its JSON metadata and grammars, not the llama.cpp sources.
+const llamaPlatforms = {
+  'linux-x64': 'linux-x64', 'linux-arm64': 'linux-arm64', 'darwin-x64': 'mac-x64', 'darwin-arm64': 'mac-arm64-metal',
+  'win32-x64': 'win-x64', 'win32-arm64': 'win-arm64',
+};
+function llamaAllowList(target) {
+  const lines = ['!node_modules/node-llama-cpp/package.json', '!node_modules/node-llama-cpp/LICENSE', '!node_modules/node-llama-cpp/dist/**',
+    '!node_modules/node-llama-cpp/llama/*.json', '!node_modules/node-llama-cpp/llama/grammars/**', '!node_modules/node-llama-cpp/templates/**'];
+  const platform = llamaPlatforms[target];
+  if (platform) lines.push(`!node_modules/@node-llama-cpp/${platform}/**`);
+  const seen = new Set();
+  const visit = (name, from) => {
+    let dir = from;
+    let found;
+    while (true) {
+      const candidate = path.join(dir, 'node_modules', name);
+      if (fs.existsSync(path.join(candidate, 'package.json'))) { found = candidate; break; }
+      const up = path.dirname(dir);
+      if (up === dir || !up.startsWith(repo)) return; // an optional dependency for another platform
+      dir = up;
+    }
+    if (seen.has(found)) return;
+    seen.add(found);
+    const pkg = JSON.parse(fs.readFileSync(path.join(found, 'package.json'), 'utf8'));
+    for (const dep of [...Object.keys(pkg.dependencies ?? {}), ...Object.keys(pkg.optionalDependencies ?? {})]) {
+      if (!dep.startsWith('@node-llama-cpp/')) visit(dep, found);
+    }
+  };
+  visit('node-llama-cpp', repo);
+  for (const dir of seen) {
+    const rel = path.relative(repo, dir).split(path.sep).join('/');
+    if (rel !== 'node_modules/node-llama-cpp') lines.push(`!${rel}/**`);
+  }
+  return lines;
+}
+
 function run(cmd, cmdArgs) {
   const r = spawnSync(cmd, cmdArgs, { cwd: repo, stdio: 'inherit' });
   if (r.status !== 0) process.exit(r.status ?? 1);
@@ -82,6 +121,7 @@ if (!universal) {
     console.error('.vscodeignore no longer has the line `!node_modules/better-sqlite3/prebuilds/**` that this script narrows');
     process.exit(1);
   }
+  narrowed.push(...llamaAllowList(target));
   tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'switchyard-package-'));
   const ignoreFile = path.join(tmp, '.vscodeignore');
   fs.writeFileSync(ignoreFile, narrowed.join('\n'));
