@@ -5,7 +5,7 @@
  *     server and through the gateway: added time to first token and total time, p50/p99 (target ≤ 1 ms p50,
  *     ≤ 5 ms p99), and the throughput ratio (tokens/s through the gateway ÷ direct);
  *  2. a bounded soak: the same load through the gateway for BENCH_SOAK_S seconds (default 20), sampling the gateway
- *     process's resident memory: it should stay flat.
+ *     process's live heap after a forced GC (bench/gateway.heapprobe.cjs) and resident memory: they should stay flat.
  * BENCH_PROFILE_DIR=dir writes a CPU profile of the gateway process there.
  * Numbers, not pass/fail: timings on a shared 2-core machine are noisy; this prints them for people to read.
  */
@@ -83,7 +83,9 @@ async function main() {
     const cfg = path.join(dir, 'settings.json');
     writeFileSync(cfg, JSON.stringify({ 'switchyard.providers': [{ id: 'srv', kind: 'openai-compatible', baseUrl: `${upstreamUrl}/v1` }], 'switchyard.tasks': { chat: ['srv/gpt-4.1-mini'] } }));
     const profile = process.env.BENCH_PROFILE_DIR ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE_DIR}`] : [];
-    const gw = spawn(process.execPath, [...profile, '--import', 'tsx', path.join(root, 'src', 'cli', 'main.ts'), 'serve', '--port', '0', '--config', cfg, '--token', TOKEN], { cwd: root, stdio: ['ignore', 'pipe', 'ignore'] });
+    const heapFile = path.join(dir, 'heap.txt');
+    writeFileSync(heapFile, '');
+    const gw = spawn(process.execPath, [...profile, '--expose-gc', '--require', path.join(__dirname, 'gateway.heapprobe.cjs'), '--import', 'tsx', path.join(root, 'src', 'cli', 'main.ts'), 'serve', '--port', '0', '--config', cfg, '--token', TOKEN], { cwd: root, stdio: ['ignore', 'pipe', 'ignore'], env: { ...process.env, BENCH_HEAP_FILE: heapFile } });
     children.push(gw);
     const gatewayUrl = await firstLine(gw, 'switchyard serve');
 
@@ -122,6 +124,18 @@ async function main() {
     console.log(`throughput: direct ${dRate.toFixed(0)} tokens/s, gateway ${gRate.toFixed(0)} tokens/s, ratio ${(gRate / dRate).toFixed(3)}`);
 
     // Soak: memory of the gateway process under the same load for a bounded time.
+    /** Live heap of the gateway after a full GC, in MB (the probe writes it on SIGUSR2). */
+    const heapMb = async (): Promise<number> => {
+      const before = readFileSync(heapFile, 'utf8').split('\n').filter(Boolean).length;
+      gw.kill('SIGUSR2');
+      for (let i = 0; i < 100; i++) {
+        const lines = readFileSync(heapFile, 'utf8').split('\n').filter(Boolean);
+        if (lines.length > before) return Number(lines.at(-1)) / 1024 / 1024;
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      return NaN;
+    };
+    const heaps: number[] = [await heapMb()];
     const samples: { t: number; rss: number }[] = [{ t: 0, rss: rssKb(gw.pid!) }];
     const soakStart = performance.now();
     let requests = 0;
@@ -131,6 +145,7 @@ async function main() {
       const t = performance.now() - soakStart;
       if (t >= nextSample) {
         samples.push({ t, rss: rssKb(gw.pid!) });
+        heaps.push(await heapMb());
         nextSample += 2000;
       }
     }
@@ -138,6 +153,8 @@ async function main() {
     const last = samples.at(-1)!;
     const half = samples[Math.floor(samples.length / 2)]!;
     console.log(`soak: ${requests} streaming requests in ${SOAK_S} s through the gateway`);
+    const mid = heaps[Math.floor(heaps.length / 2)]!;
+    console.log(`gateway live heap after GC: start ${heaps[0]!.toFixed(1)} MB, samples ${heaps.map((h) => h.toFixed(1)).join(' ')} MB (second half growth ${(heaps.at(-1)! - mid).toFixed(2)} MB)`);
     console.log(`gateway RSS: start ${(samples[0]!.rss / 1024).toFixed(1)} MB, after warm-up ${(first.rss / 1024).toFixed(1)} MB, middle ${(half.rss / 1024).toFixed(1)} MB, end ${(last.rss / 1024).toFixed(1)} MB (second half growth ${((last.rss - half.rss) / 1024).toFixed(1)} MB)`);
   } finally {
     stop();
