@@ -10,8 +10,9 @@ import { launchVSCode, repoRoot, resultsDir, waitFor } from './harness';
 test('Show Logs from the command palette shows the activation line; activation time is recorded', { timeout: 180_000 }, async () => {
   const vs = await launchVSCode({ workspace: path.join(repoRoot, 'samples', 'workspace') });
   try {
-    const match = await vs.waitForLog('Switchyard', /Switchyard activated in (\d+(?:\.\d+)?) ms/, 60_000);
+    const match = await vs.waitForLog('Switchyard', /Switchyard activated in (\d+(?:\.\d+)?) ms \(native modules loaded: (\d+)\)/, 60_000);
     const activationMs = Number(match[1]);
+    assert.equal(Number(match[2]), 0, 'activate() loaded a native module of the extension; load SQLite, sqlite-vec and llama.cpp on first use');
 
     await vs.runCommand('Switchyard: Show Logs');
     // The output panel shows the Switchyard channel with the activation line.
