@@ -143,6 +143,7 @@ export class WorkspaceIndex implements Retriever {
   }
 
   private call<T>(method: string, params: unknown): Promise<T> {
+    if (this.closed && method !== 'close') return Promise.reject(new Error('the index is closed'));
     if (this.failure) return Promise.reject(new Error(`the index worker stopped: ${this.failure}`));
     const id = this.nextId++;
     return new Promise<T>((resolve, reject) => {
@@ -403,6 +404,8 @@ export class WorkspaceIndex implements Retriever {
     });
     await closedInWorker;
     await this.worker.terminate();
+    for (const c of this.calls.values()) c.reject(new Error('the index is closed'));
+    this.calls.clear();
     await Promise.allSettled(this.loops);
   }
 }
