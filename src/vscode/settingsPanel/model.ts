@@ -5,7 +5,7 @@
  * Provider lists and privacy are application-scoped and always written to user settings.
  */
 import * as vscode from 'vscode';
-import { CATALOG } from '../../core/config/catalog';
+import { CATALOG, lookupModel } from '../../core/config/catalog';
 import type { CandidateSetting, TaskName } from '../../core/config/config';
 import type { Switchyard } from '../../core/switchyard';
 import type { CandidateView, ModelOption } from '../../protocol/settings';
@@ -27,7 +27,8 @@ export async function modelOptions(switchyard: Switchyard, refresh = false): Pro
           ref: `${p.id}/${m.id}`,
           providerId: p.id,
           local: p.local,
-          contextLength: m.contextLength,
+          // A server that does not report a window: a same-named well-known model's window (never its price).
+          contextLength: m.contextLength ?? lookupModel(undefined, m.id)?.contextWindow,
           price: p.local ? undefined : price,
           chat: m.capabilities.chat !== false && !isEmbedding(m.id, m.capabilities),
           embeddings: isEmbedding(m.id, m.capabilities),
