@@ -241,7 +241,9 @@ export class IndexEngine {
   search(req: SearchRequest): SearchHit[] {
     const pathMatch = req.paths?.length ? picomatch(req.paths, { dot: true }) : undefined;
     const depth = Math.max(50, req.k * (pathMatch ? 8 : 3));
-    const lists = [this.store.keyword(req.query, depth, req.languages)];
+    // Three ranked lists fused by reciprocal rank: chunks whose symbol the query names (so "resolveTaskName" finds
+    // its definition before its callers), bm25 over the text, and vector similarity.
+    const lists = [this.store.keyword(req.query, depth, req.languages, true), this.store.keyword(req.query, depth, req.languages)];
     if (req.vector) lists.push(this.store.nearest(req.vector, depth, req.languages));
     const fused = new Map<number, number>();
     for (const list of lists) {

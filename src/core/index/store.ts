@@ -11,7 +11,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type BetterSqlite3 from 'better-sqlite3';
 import type { Chunk } from './chunker';
-import { ftsBody, ftsQuery } from './tokens';
+import { ftsBody, ftsQuery, symbolQuery } from './tokens';
 
 export const SCHEMA_VERSION = 1;
 
@@ -298,9 +298,9 @@ export class IndexStore {
     return n;
   }
 
-  /** bm25 over symbol, body and path; best first. */
-  keyword(query: string, limit: number, languages?: readonly string[]): Ranked[] {
-    const match = ftsQuery(query);
+  /** bm25 over symbol, body and path; best first. With `symbols`, only chunks whose symbol the query names. */
+  keyword(query: string, limit: number, languages?: readonly string[], symbols = false): Ranked[] {
+    const match = symbols ? symbolQuery(query) : ftsQuery(query);
     if (!match) return [];
     const langFilter = languages?.length ? `and c.language in (${languages.map(() => '?').join(',')})` : '';
     const sql = `select f.rowid as id, bm25(chunks_fts, 4.0, 1.0, 2.0) as raw from chunks_fts f

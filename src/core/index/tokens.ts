@@ -45,3 +45,20 @@ export function ftsQuery(query: string): string | undefined {
   if (terms.size === 0) return undefined;
   return [...terms].map((t) => `"${t.replace(/"/g, '""')}"`).join(' OR ');
 }
+
+/**
+ * An FTS5 expression that finds chunks whose symbol is named by one of the query's identifiers ("resolveTaskName",
+ * "parse_http_header", or the one word of a one-word query), or undefined when the query names none.
+ */
+export function symbolQuery(query: string): string | undefined {
+  const terms: string[] = [];
+  const words = [...query.matchAll(IDENT)].map((m) => m[0]);
+  for (const w of words) {
+    // A word of a sentence ("parse http header") names no symbol; an identifier, or a query of one word, does.
+    if (w.length < 3 || (words.length > 1 && !w.includes('_') && !HAS_CAMEL.test(w))) continue;
+    const parts = identifierParts(w);
+    // snake_case is several tokens to FTS5: a phrase; anything else is one token.
+    terms.push(w.includes('_') ? `"${parts.join(' ')}"` : `"${w.toLowerCase().replace(/"/g, '""')}"`);
+  }
+  return terms.length ? `symbol : (${terms.join(' OR ')})` : undefined;
+}

@@ -1,0 +1,186 @@
+/**
+ * `switchyard index` and `switchyard search`, the built dist/cli.js run as a user would, against the test servers;
+ * and crash consistency: the CLI (with its index worker) killed with SIGKILL at random points mid-index, then the
+ * database reopened and checked.
+ */
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { IndexStore } from '../../src/core/index/store';
+import { scriptedBackend, startOllamaServer, startOpenAIServer, type FixtureServer } from '../fixtures';
+
+const CLI = path.resolve(__dirname, '../../dist/cli.js');
+const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'switchyard-cli-index-'));
+let ollama: FixtureServer;
+let cloud: FixtureServer;
+
+before(async () => {
+  ollama = await startOllamaServer({ backend: scriptedBackend({ dims: 16 }) });
+  cloud = await startOpenAIServer({ backend: scriptedBackend({ dims: 16 }) });
+});
+after(async () => {
+  await ollama.close();
+  await cloud.close();
+});
+
+function configFile(settings: Record<string, unknown>): string {
+  const file = path.join(dir, `config-${Math.random().toString(36).slice(2)}.json`);
+  fs.writeFileSync(file, JSON.stringify(settings));
+  return file;
+}
+
+function run(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [CLI, ...args], { env: { ...process.env, XDG_CACHE_HOME: path.join(dir, 'cache') } });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => (stderr += d));
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
+  });
+}
+
+/** A folder of `n` TypeScript files made from this repository's own sources (each one distinct). */
+function project(n: number): string {
+  const root = fs.mkdtempSync(path.join(dir, 'proj-'));
+  const srcRoot = path.resolve(__dirname, '../../src/core');
+  const sources: string[] = [];
+  const walk = (d: string) => {
+    for (const e of fs.readdirSync(d, { withFileTypes: true })) {
+      const p = path.join(d, e.name);
+      if (e.isDirectory()) walk(p);
+      else if (e.name.endsWith('.ts')) sources.push(fs.readFileSync(p, 'utf8'));
+    }
+  };
+  walk(srcRoot);
+  for (let i = 0; i < n; i++) {
+    const sub = path.join(root, `pkg${i % 10}`);
+    fs.mkdirSync(sub, { recursive: true });
+    fs.writeFileSync(path.join(sub, `mod${i}.ts`), `// variant ${i}\n${sources[i % sources.length]}`);
+  }
+  fs.writeFileSync(path.join(root, 'README.md'), '# Demo\n\n## Parsing\nWe parse the HTTP header here.\n');
+  fs.mkdirSync(path.join(root, 'lib'));
+  fs.writeFileSync(path.join(root, 'lib', 'http.ts'), 'export function parseHttpHeader(line: string): [string, string] {\n  const i = line.indexOf(":");\n  return [line.slice(0, i), line.slice(i + 1)];\n}\n');
+  fs.writeFileSync(path.join(root, 'lib', 'use.ts'), 'import { parseHttpHeader } from "./http";\nexport function headers(lines: string[]) {\n  return lines.map((l) => parseHttpHeader(l)).filter((h) => parseHttpHeader(h[0]));\n}\n');
+  return root;
+}
+
+const embedConfig = () =>
+  configFile({ 'switchyard.providers': [{ id: 'box', kind: 'ollama', baseUrl: ollama.url }], 'switchyard.tasks': { embed: ['box/nomic-embed-text:latest'] } });
+
+test('index prints progress and a summary; search --json answers the contract, best first, paths relative', async () => {
+  const root = project(30);
+  const db = path.join(dir, 'a.sqlite');
+  const cfg = embedConfig();
+  const r = await run(['index', root, '--db', db, '--config', cfg]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stderr, /indexing: \d+\/33 files, \d+ chunks/);
+  assert.match(r.stdout, new RegExp(`^indexed ${root.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: 33 files, \\d+ chunks \\(33 files re-indexed, 0 unchanged, 0 removed\\)`));
+  assert.match(r.stdout, /vectors: every chunk embedded with box\/nomic-embed-text:latest \(16 dimensions\)/);
+  assert.match(r.stdout, new RegExp(`database: ${db.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}`));
+
+  const again = await run(['index', root, '--db', db, '--config', cfg]);
+  assert.equal(again.code, 0, again.stderr);
+  assert.match(again.stdout, /\(0 files re-indexed, 33 unchanged, 0 removed\)/);
+
+  const s = await run(['search', root, 'parse http header', '--db', db, '--config', cfg, '-k', '5', '--json']);
+  assert.equal(s.code, 0, s.stderr);
+  assert.doesNotMatch(s.stderr, /keyword-only/);
+  const hits = JSON.parse(s.stdout) as { path: string; startLine: number; endLine: number; symbol: string | null; score: number }[];
+  assert.equal(hits.length, 5);
+  for (const h of hits) {
+    assert.deepEqual(Object.keys(h).sort(), ['endLine', 'path', 'score', 'startLine', 'symbol']);
+    assert.ok(!path.isAbsolute(h.path) && fs.existsSync(path.join(root, h.path)), h.path);
+    assert.ok(h.startLine >= 1 && h.endLine >= h.startLine);
+  }
+  for (let i = 1; i < hits.length; i++) assert.ok(hits[i]!.score <= hits[i - 1]!.score, 'best first');
+  assert.ok(hits.some((h) => h.path === 'README.md'));
+
+  // An identifier finds its definition before its callers.
+  const human = await run(['search', root, 'parseHttpHeader', '--db', db, '--config', cfg, '-k', '1']);
+  assert.equal(human.code, 0, human.stderr);
+  assert.match(human.stdout, /^lib\/http\.ts:1-4 {2}parseHttpHeader {2}\(0\.\d+\)\n$/);
+});
+
+test('with no embedding model allowed (local-only, cloud embedder) the index is keyword-only and says so; zero cloud requests', async () => {
+  const root = project(5);
+  const db = path.join(dir, 'b.sqlite');
+  const cfg = configFile({
+    'switchyard.providers': [{ id: 'cloud', kind: 'openai-compatible', baseUrl: `${cloud.url}/v1`, local: false }],
+    'switchyard.tasks': { embed: ['cloud/text-embedding-3-small'] },
+    'switchyard.privacy': 'local-only',
+  });
+  const r = await run(['index', root, '--db', db, '--config', cfg]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /vectors: \d+ chunks not embedded \(embeddings paused: .*\); search is keyword-only/);
+  const s = await run(['search', root, 'router', '--db', db, '--config', cfg, '--json']);
+  assert.equal(s.code, 0, s.stderr);
+  assert.match(s.stderr, /keyword-only search/);
+  assert.ok((JSON.parse(s.stdout) as unknown[]).length > 0);
+  assert.equal(cloud.counts.total, 0);
+});
+
+test('usage errors exit 2, failures exit 1, each with a one-line reason', async () => {
+  const noFolder = await run(['index']);
+  assert.equal(noFolder.code, 2);
+  assert.match(noFolder.stderr, /index needs a folder/);
+  const missing = await run(['index', path.join(dir, 'nope')]);
+  assert.equal(missing.code, 2);
+  assert.match(missing.stderr, /no such folder/);
+  const noQuery = await run(['search', dir]);
+  assert.equal(noQuery.code, 2);
+  const badK = await run(['search', dir, 'x', '-k', '0']);
+  assert.equal(badK.code, 2);
+  assert.match(badK.stderr, /-k must be a whole number/);
+  const noIndex = await run(['search', dir, 'x', '--db', path.join(dir, 'absent.sqlite')]);
+  assert.equal(noIndex.code, 1);
+  assert.match(noIndex.stderr, /^switchyard: no index of .* run `switchyard index .*` first\n$/);
+});
+
+test('killed at random points mid-index (SIGKILL of the CLI and its worker), the index reopens consistent and resumes', { timeout: 180_000 }, async () => {
+  const root = project(600);
+  const cfg = configFile({ 'switchyard.tasks': { embed: [] } });
+  const full = path.join(dir, 'full.sqlite');
+  const complete = await run(['index', root, '--db', full, '--config', cfg]);
+  assert.equal(complete.code, 0, complete.stderr);
+  const reference = IndexStore.open(full);
+  const want = reference.counts();
+  reference.close();
+  assert.equal(want.indexedFiles, 603);
+
+  let midway = 0;
+  const delays = [300, 600, 900, 1200, 1500, 1800].map((d) => d + Math.floor(Math.random() * 300));
+  for (const delay of delays) {
+    const db = path.join(dir, `crash-${delay}.sqlite`);
+    const child = spawn(process.execPath, [CLI, 'index', root, '--db', db, '--config', cfg], { stdio: 'ignore' });
+    await new Promise((r) => setTimeout(r, delay));
+    child.kill('SIGKILL');
+    await new Promise((r) => child.once('close', r));
+    if (!fs.existsSync(db)) continue;
+    const store = IndexStore.open(db);
+    try {
+      assert.deepEqual(store.messages, [], 'a killed index is not corrupt');
+      assert.deepEqual(store.verify(), [], `consistent after a kill at ${delay} ms`);
+      const c = store.counts();
+      if (c.files > 0 && c.files < 603) midway++;
+    } finally {
+      store.close();
+    }
+    // Resuming finishes the job: the same chunks as an index that was never interrupted.
+    const resumed = await run(['index', root, '--db', db, '--config', cfg]);
+    assert.equal(resumed.code, 0, resumed.stderr);
+    const after = IndexStore.open(db);
+    try {
+      const c = after.counts();
+      assert.deepEqual([c.indexedFiles, c.chunks], [want.indexedFiles, want.chunks]);
+      assert.deepEqual(after.verify(), []);
+    } finally {
+      after.close();
+    }
+  }
+  assert.ok(midway >= 1, 'at least one kill landed while files were being indexed');
+});
