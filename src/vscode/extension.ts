@@ -18,6 +18,7 @@ import { registerUi } from './chat/feature';
 import { registerModels } from './models/index';
 import { gatewayFeature } from './gateway/feature';
 import { usageFeature } from './usage/feature';
+import { registerIndex } from './index/feature';
 
 export type { Services } from './services';
 export type SwitchyardApi = Services;
@@ -26,7 +27,7 @@ export type SwitchyardApi = Services;
  * Each feature registers itself from its own module and returns what it registered: add one line to FEATURES.
  * Features must stay cheap here (no native or WASM modules, no network): load those on first use.
  */
-const FEATURES: ((services: Services) => vscode.Disposable[])[] = [registerUi, usageFeature, gatewayFeature, registerModels];
+const FEATURES: ((services: Services) => vscode.Disposable[])[] = [registerUi, usageFeature, gatewayFeature, registerModels, registerIndex];
 
 export function activate(context: vscode.ExtensionContext): Services {
   const activationStart = performance.now();

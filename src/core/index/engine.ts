@@ -52,6 +52,8 @@ export interface SearchRequest {
   languages?: string[];
   paths?: string[];
   tokenBudget?: number;
+  /** KNN strategy: 'auto' (exact up to 20k vectors, then binary first pass + float re-score), or forced. */
+  vectorMode?: 'auto' | 'exact' | 'binary';
 }
 
 export interface SearchHit {
@@ -244,7 +246,7 @@ export class IndexEngine {
     // Three ranked lists fused by reciprocal rank: chunks whose symbol the query names (so "resolveTaskName" finds
     // its definition before its callers), bm25 over the text, and vector similarity.
     const lists = [this.store.keyword(req.query, depth, req.languages, true), this.store.keyword(req.query, depth, req.languages)];
-    if (req.vector) lists.push(this.store.nearest(req.vector, depth, req.languages));
+    if (req.vector) lists.push(this.store.nearest(req.vector, depth, req.languages, req.vectorMode));
     const fused = new Map<number, number>();
     for (const list of lists) {
       list.forEach((r, rank) => fused.set(r.id, (fused.get(r.id) ?? 0) + 1 / (RRF_K + rank + 1)));
