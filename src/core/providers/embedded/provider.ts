@@ -154,8 +154,9 @@ export class EmbeddedProvider extends BaseProvider {
       providerId: this.config.id,
       sizeBytes: f.sizeBytes,
       family: 'gguf',
-      // A GGUF may be a chat or an embedding model; the file does not say without loading it.
-      capabilities: { chat: !/embed/i.test(f.path), embeddings: true },
+      // The file does not say chat or embedding without loading it: go by the name, as "auto" does for Ollama.
+      // Any GGUF still embeds when a task names it explicitly.
+      capabilities: /embed/i.test(modelIdOf(f.path)) ? { chat: false, embeddings: true } : { chat: true },
     }));
   }
 
