@@ -11,8 +11,6 @@ import { models } from './commands/models';
 import { route } from './commands/route';
 import { pull } from './commands/pull';
 import { rm } from './commands/rm';
-import { pull } from './commands/pull';
-import { rm } from './commands/rm';
 import { serve } from './commands/serve';
 import { index } from './commands/index';
 import { search } from './commands/search';
@@ -35,11 +33,6 @@ Commands:
   route <task> [--config FILE] [--json]           what the router would use now, and why not the others
   ask [--task T] [--config FILE] [--allow-cloud] ["<prompt>"]
                                                   stream an answer (prompt from stdin when absent)
-  pull <ollama-model | url> [--provider ID] [--sha256 H] [--models-dir DIR] [--config FILE]
-                                                  pull into Ollama, or download a GGUF (resumable) for
-                                                  kind "embedded"; progress on stderr
-  rm <model> [--provider ID] [--models-dir DIR] [--config FILE]
-                                                  delete a GGUF file or an Ollama model
   pull <ollama-model | url> [--provider ID] [--sha256 H] [--models-dir DIR] [--config FILE]
                                                   pull into Ollama, or download a GGUF (resumable) for
                                                   kind "embedded"; progress on stderr
