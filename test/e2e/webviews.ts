@@ -25,19 +25,17 @@ export async function webviewFrame(page: Page, view: 'chat' | 'settings', timeou
 
 /** Shows the Switchyard container's chat view (activity bar), returns its frame once the UI has rendered. */
 export async function openChat(vs: VSCode): Promise<Frame> {
-  const shown = await webviewFrame(vs.page, 'chat', 1500).catch(() => undefined);
-  if (shown && (await shown.locator('#prompt').isVisible().catch(() => false))) return shown;
   const item = vs.page.locator('.activitybar .action-item a[aria-label^="Switchyard"], .activitybar .action-item[aria-label^="Switchyard"]').first();
   const active = vs.page.locator('.activitybar .action-item.checked a[aria-label^="Switchyard"], .activitybar .action-item.checked[aria-label^="Switchyard"]');
-  if (await item.count()) {
-    // Clicking the container's icon while it is showing would close the side bar.
-    if ((await active.count()) === 0) await item.click();
-  } else {
-    await vs.runCommand('Switchyard: Focus on Chat View');
+  const deadline = Date.now() + 60_000;
+  for (let attempt = 0; Date.now() < deadline; attempt++) {
+    const shown = await webviewFrame(vs.page, 'chat', 4000).catch(() => undefined);
+    if (shown && (await shown.locator('#prompt').isVisible().catch(() => false))) return shown;
+    // Clicking the container's icon while it is showing would close the side bar: click only when it is not checked,
+    // or every other attempt when the view stays blank (a restored but hidden side bar after a reload).
+    if ((await active.count()) === 0 || attempt % 2 === 1) await item.click().catch(() => {});
   }
-  const frame = await webviewFrame(vs.page, 'chat');
-  await frame.locator('#prompt').waitFor({ state: 'visible', timeout: 20_000 });
-  return frame;
+  throw new Error('the Switchyard chat view did not show');
 }
 
 export function userSettingsPath(vs: VSCode): string {
@@ -61,7 +59,7 @@ export async function editUserSettings(vs: VSCode, edit: (s: Record<string, unkn
   // VS Code 1.139 may show it as a modal editor over the workbench: find it by its content.
   const editor = vs.page.locator('.monaco-editor', { hasText: 'workbench.startupEditor' }).last();
   await editor.waitFor({ state: 'visible', timeout: 15_000 });
-  await vs.page.evaluate((t) => navigator.clipboard.writeText(t), text);
+  await vs.page.evaluate((t) => (globalThis as unknown as { navigator: { clipboard: { writeText(s: string): Promise<void> } } }).navigator.clipboard.writeText(t), text);
   await editor.locator('.view-lines').click();
   await vs.page.keyboard.press('Control+A');
   await vs.page.keyboard.press('Control+V');
