@@ -37,6 +37,8 @@ export interface OpenAICompatibleOptions extends ProviderOptions {
 export class OpenAICompatibleProvider extends BaseProvider {
   protected readonly preset: ProviderPreset | undefined;
   private readonly requiresApiKey: boolean;
+  /** Clients by timeout, each remembering the key it was built with (a changed key builds a new one). */
+  private readonly clients = new Map<number, { apiKey: string; client: OpenAI }>();
 
   constructor(config: ProviderConfig, deps: ProviderDeps, options: OpenAICompatibleOptions = {}) {
     super(config, deps, options);
@@ -150,9 +152,13 @@ export class OpenAICompatibleProvider extends BaseProvider {
         { providerId: this.config.id },
       );
     }
-    return new OpenAI({
+    // One client per key and timeout: building one per request costs more than the router itself (see bench).
+    const apiKey = key ?? NO_KEY_PLACEHOLDER;
+    const cached = this.clients.get(timeoutMs);
+    if (cached && cached.apiKey === apiKey) return cached.client;
+    const client = new OpenAI({
       baseURL: this.apiBaseUrl,
-      apiKey: key ?? NO_KEY_PLACEHOLDER,
+      apiKey,
       // Nothing from the process environment may redirect or decorate our requests.
       organization: null,
       project: null,
@@ -163,6 +169,8 @@ export class OpenAICompatibleProvider extends BaseProvider {
       fetch: this.fetchImpl,
       logLevel: 'off',
     });
+    this.clients.set(timeoutMs, { apiKey, client });
+    return client;
   }
 }
 
