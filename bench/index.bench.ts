@@ -54,8 +54,12 @@ async function main() {
     const summary = await idx.sync();
     const wall = performance.now() - t0;
     const counts = await idx.counts();
-    console.log(`corpus: ${root} (${summary.files} files found, ${summary.skipped.length} skipped: binary, minified, generated or too large)`);
-    console.log(`full index: ${summary.indexed} files, ${summary.chunks} chunks in ${ms(wall)}: ${(summary.indexed / (wall / 1000)).toFixed(0)} files/s, ${(summary.chunks / (wall / 1000)).toFixed(0)} chunks/s (embedding excluded; target ≥ 250 files/s)`);
+    const reasons = new Map<string, number>();
+    for (const s of summary.skipped) reasons.set(s.reason, (reasons.get(s.reason) ?? 0) + 1);
+    console.log(`corpus: ${root}: ${summary.files} files read, ${summary.indexed} chunked, ${summary.skipped.length} skipped (${[...reasons].map(([r, n]) => `${n} ${r}`).join('; ')})`);
+    console.log(
+      `full index: ${summary.files} files, ${summary.chunks} chunks in ${ms(wall)}: ${(summary.files / (wall / 1000)).toFixed(0)} files/s read and decided, ${(summary.indexed / (wall / 1000)).toFixed(0)} files/s chunked, ${(summary.chunks / (wall / 1000)).toFixed(0)} chunks/s (embedding excluded; target ≥ 250 files/s)`,
+    );
     const again = performance.now();
     const noop = await idx.sync();
     console.log(`re-sync with nothing changed: ${noop.unchanged} files checked in ${ms(performance.now() - again)}`);

@@ -32,7 +32,9 @@ export interface SyncProgress {
 }
 
 export interface SyncSummary {
+  /** Files the walk found (indexed, unchanged or skipped after reading). */
   files: number;
+  /** Files (re-)chunked and stored. */
   indexed: number;
   unchanged: number;
   removed: number;
@@ -119,9 +121,9 @@ export class IndexEngine {
       const entry = files[i]!;
       const outcome = await this.indexEntry(entry, known.get(entry.rel), force || budgetChanged);
       known.delete(entry.rel);
-      if (outcome.skip) summary.skipped.push({ rel: entry.rel, reason: outcome.skip });
       if (outcome.note) summary.decoded.push({ rel: entry.rel, reason: outcome.note });
-      if (outcome.chunks === undefined) summary.unchanged++;
+      if (outcome.skip) summary.skipped.push({ rel: entry.rel, reason: outcome.skip });
+      else if (outcome.chunks === undefined) summary.unchanged++;
       else {
         summary.indexed++;
         summary.chunks += outcome.chunks;
@@ -144,7 +146,7 @@ export class IndexEngine {
       if (summary.removed > 0 || summary.indexed > 0) this.store.pruneVectors();
     }
     summary.ms = performance.now() - started;
-    onProgress({ phase: 'done', filesDone: summary.indexed + summary.unchanged, filesTotal: files.length, chunks: summary.chunks });
+    onProgress({ phase: 'done', filesDone: files.length, filesTotal: files.length, chunks: summary.chunks });
     return summary;
   }
 

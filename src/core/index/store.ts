@@ -11,9 +11,9 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type BetterSqlite3 from 'better-sqlite3';
 import type { Chunk } from './chunker';
-import { ftsBody, ftsQuery, symbolQuery } from './tokens';
+import { ftsBody, ftsQuery, queryTerms, symbolQuery } from './tokens';
 
-export const SCHEMA_VERSION = 1;
+export const SCHEMA_VERSION = 2;
 
 /** Below this many vectors KNN is an exact scan; above it, a binary-quantized first pass re-scored with floats. */
 const EXACT_SCAN_LIMIT = 20_000;
@@ -75,6 +75,7 @@ export class IndexStore {
   readonly messages: string[] = [];
   private dims = 0;
   private model = '';
+  private bits?: BitIndex;
 
   private constructor(db: Db, messages: string[]) {
     this.db = db;
@@ -103,6 +104,7 @@ export class IndexStore {
           dropAll(db);
         }
         createSchema(db);
+        db.exec("create virtual table if not exists temp.chunks_vocab using fts5vocab(main, 'chunks_fts', 'row')");
         return db;
       } catch (e) {
         db.close();
@@ -181,6 +183,7 @@ export class IndexStore {
 
   /** Replaces a file's chunks in one transaction (all old or all new, whatever happens). */
   readonly putFile = (record: FileRecord, chunks: readonly Chunk[]): void => {
+    this.chunkCount = undefined;
     this.db.transaction(() => {
       const s = this.s;
       const old = s.fileId.get(record.path) as number | undefined;
@@ -204,6 +207,7 @@ export class IndexStore {
   }
 
   removeFile(filePath: string): boolean {
+    this.chunkCount = undefined;
     let removed = false;
     this.db.transaction(() => {
       const id = this.s.fileId.get(filePath) as number | undefined;
@@ -217,6 +221,7 @@ export class IndexStore {
 
   /** Drops every chunk and file (vectors stay: they are keyed by content and will be reused). */
   clearFiles(): void {
+    this.chunkCount = undefined;
     this.db.transaction(() => {
       this.db.exec("delete from chunks; delete from files; delete from chunks_fts;");
     })();
@@ -255,30 +260,30 @@ export class IndexStore {
     if (model === this.model && dims === this.dims) return undefined;
     const previous = this.model;
     this.db.transaction(() => {
-      this.db.exec('delete from vectors; drop table if exists vectors_bin;');
-      this.db.exec(`create virtual table vectors_bin using vec0(id integer primary key, v bit[${Math.ceil(dims / 8) * 8}])`);
+      this.db.exec('delete from vectors');
       this.setMeta('model', model);
       this.setMeta('dims', String(dims));
     })();
     this.model = model;
     this.dims = dims;
+    this.bits = undefined;
     return previous ? `The embedding model changed from ${previous} to ${model}: re-embedding the index.` : undefined;
   }
 
-  /** Stores vectors of the current model, keyed by chunk hash. */
+  /** Stores vectors of the current model, keyed by chunk hash, with their 1-bit quantization for the first pass. */
   putVectors(items: readonly { hash: string; vector: number[] }[]): void {
     const dims = this.dims;
-    const insert = this.db.prepare('insert into vectors(hash, vec) values (?, ?) on conflict(hash) do nothing returning id').pluck();
-    const bin = this.db.prepare('insert into vectors_bin(id, v) values (?, vec_quantize_binary(?))');
+    const insert = this.db.prepare('insert into vectors(hash, vec, bits) values (?, ?, ?) on conflict(hash) do nothing returning id').pluck();
+    const added: { id: number; bits: Uint32Array }[] = [];
     this.db.transaction(() => {
       for (const { hash, vector } of items) {
         if (vector.length !== dims) throw new Error(`a vector of ${vector.length} dimensions for a ${dims}-dimension index`);
-        const padded = new Float32Array(Math.ceil(dims / 8) * 8);
-        padded.set(vector);
-        const id = insert.get(hash, toBlob(vector)) as number | bigint | undefined;
-        if (id !== undefined) bin.run(BigInt(id), toBlob(padded));
+        const bits = quantize(vector);
+        const id = insert.get(hash, toBlob(vector), Buffer.from(bits.buffer, bits.byteOffset, bits.byteLength)) as number | undefined;
+        if (id !== undefined) added.push({ id, bits });
       }
     })();
+    if (this.bits) for (const a of added) this.bits.add(a.id, a.bits);
   }
 
   /** Vectors no chunk uses any more (after edits): dropped now and then. */
@@ -288,24 +293,43 @@ export class IndexStore {
     this.db.transaction(() => {
       const ids = this.db.prepare('select id from vectors v where not exists (select 1 from chunks c where c.hash = v.hash)').pluck().all() as number[];
       const delVec = this.db.prepare('delete from vectors where id = ?');
-      const delBin = this.db.prepare('delete from vectors_bin where id = ?');
-      for (const id of ids) {
-        delVec.run(id);
-        delBin.run(BigInt(id));
-      }
+      for (const id of ids) delVec.run(id);
       n = ids.length;
     })();
+    if (n > 0) this.bits = undefined;
     return n;
   }
 
   /** bm25 over symbol, body and path; best first. With `symbols`, only chunks whose symbol the query names. */
   keyword(query: string, limit: number, languages?: readonly string[], symbols = false): Ranked[] {
-    const match = symbols ? symbolQuery(query) : ftsQuery(query);
+    const match = symbols ? symbolQuery(query) : ftsQuery(this.selective(queryTerms(query)));
     if (!match) return [];
     const langFilter = languages?.length ? `and c.language in (${languages.map(() => '?').join(',')})` : '';
-    const sql = `select f.rowid as id, bm25(chunks_fts, 4.0, 1.0, 2.0) as raw from chunks_fts f
-      ${langFilter ? 'join chunks c on c.id = f.rowid' : ''} where chunks_fts match ? ${langFilter} order by raw limit ?`;
+    // `rank` with the weights configured lets FTS5 sort by bm25 itself (weights: symbol 4, body 1, path 2).
+    const sql = `select f.rowid as id, f.rank as raw from chunks_fts f
+      ${langFilter ? 'join chunks c on c.id = f.rowid' : ''} where chunks_fts match ? and f.rank match 'bm25(4.0, 1.0, 2.0)' ${langFilter} order by f.rank limit ?`;
     return this.db.prepare(sql).all(match, ...(languages ?? []), limit) as Ranked[];
+  }
+
+  private chunkCount?: number;
+
+  /**
+   * Drops the terms that cannot help bm25 but cost the most: a term in more than half the chunks has an idf of ~0
+   * (FTS5 clamps it), and one in more than a fifth of them weighs little next to a rarer term of the same query.
+   * Scoring every chunk that has "function" is what makes an OR query slow on a large index.
+   */
+  private selective(terms: string[]): string[] {
+    if (terms.length < 2) return terms;
+    this.chunkCount ??= this.db.prepare('select count(*) from chunks').pluck().get() as number;
+    const n = this.chunkCount;
+    if (n < 1000) return terms;
+    const df = new Map(
+      (this.db.prepare(`select term, doc from temp.chunks_vocab where term in (${terms.map(() => '?').join(',')})`).all(...terms) as { term: string; doc: number }[]).map((r) => [r.term, r.doc]),
+    );
+    const rare = terms.filter((t) => (df.get(t) ?? 0) <= n / 5);
+    if (rare.length > 0) return rare;
+    const useful = terms.filter((t) => (df.get(t) ?? 0) <= n / 2);
+    return useful.length > 0 ? useful : terms;
   }
 
   /** Nearest chunks to a query vector by cosine distance; best first. */
@@ -318,16 +342,12 @@ export class IndexStore {
     if (mode === 'exact' || (mode === 'auto' && count <= EXACT_SCAN_LIMIT)) {
       hashes = this.db.prepare('select hash, vec_distance_cosine(vec, ?) as raw from vectors order by raw limit ?').all(q, limit * 4) as { hash: string; raw: number }[];
     } else {
-      // First pass on 1-bit vectors (Hamming), then the float re-score of the survivors.
-      const padded = new Float32Array(Math.ceil(this.dims / 8) * 8);
-      padded.set(vector);
-      const candidates = Math.max(200, limit * 20);
-      hashes = this.db
-        .prepare(
-          `select v.hash, vec_distance_cosine(v.vec, ?) as raw from (select id from vectors_bin where v match vec_quantize_binary(?) and k = ?) b
-           join vectors v on v.id = b.id order by raw limit ?`,
-        )
-        .all(q, toBlob(padded), candidates, limit * 4) as { hash: string; raw: number }[];
+      // First pass on 1-bit vectors (Hamming distance, scanned in memory), then the float re-score of the survivors.
+      this.bits ??= BitIndex.load(this.db, this.dims);
+      const ids = this.bits.nearest(quantize(vector), Math.max(200, limit * 8));
+      hashes = ids.length
+        ? (this.db.prepare(`select hash, vec_distance_cosine(vec, ?) as raw from vectors where id in (${ids.join(',')}) order by raw limit ?`).all(q, limit * 4) as { hash: string; raw: number }[])
+        : [];
     }
     if (hashes.length === 0) return [];
     const langFilter = languages?.length ? `and language in (${languages.map(() => '?').join(',')})` : '';
@@ -370,7 +390,7 @@ export class IndexStore {
 }
 
 function dropAll(db: Db): void {
-  const objects = db.prepare("select type, name from sqlite_master where type in ('table') and name not like 'sqlite_%' and name not like '%_fts_%' and name not like 'vectors_bin_%'").all() as { type: string; name: string }[];
+  const objects = db.prepare("select type, name from sqlite_master where type in ('table') and name not like 'sqlite_%' and name not like '%_fts_%'").all() as { type: string; name: string }[];
   for (const o of objects) db.exec(`drop table if exists "${o.name}"`);
 }
 
@@ -385,10 +405,79 @@ function createSchema(db: Db): void {
       symbol text, kind text, language text not null, hash text not null, tokens integer not null, text text not null);
     create index if not exists chunks_file on chunks(file_id);
     create index if not exists chunks_hash on chunks(hash);
-    create table if not exists vectors(id integer primary key, hash text not null unique, vec blob not null);
+    create table if not exists vectors(id integer primary key, hash text not null unique, vec blob not null, bits blob not null);
     create virtual table if not exists chunks_fts using fts5(symbol, body, path, content='', contentless_delete=1, tokenize='unicode61 remove_diacritics 2');
   `);
   db.prepare("insert into meta(key, value) values ('schema', ?) on conflict(key) do nothing").run(String(SCHEMA_VERSION));
-  const dims = (db.prepare("select value from meta where key = 'dims'").pluck().get() as string | undefined) ?? '0';
-  if (Number(dims) > 0) db.exec(`create virtual table if not exists vectors_bin using vec0(id integer primary key, v bit[${Math.ceil(Number(dims) / 8) * 8}])`);
+}
+
+/** Sign bits of a vector, packed into 32-bit words (bit j of the vector is bit j%32 of word j/32). */
+export function quantize(vector: readonly number[]): Uint32Array {
+  const out = new Uint32Array(Math.ceil(vector.length / 32));
+  for (let j = 0; j < vector.length; j++) if (vector[j]! > 0) out[j >>> 5]! |= 1 << (j & 31);
+  return out;
+}
+
+function popcount(x: number): number {
+  x -= (x >>> 1) & 0x55555555;
+  x = (x & 0x33333333) + ((x >>> 2) & 0x33333333);
+  return (((x + (x >>> 4)) & 0x0f0f0f0f) * 0x01010101) >>> 24;
+}
+
+/**
+ * Every vector's sign bits in one typed array: a Hamming scan of 100k 384-dimension vectors takes a few ms in the
+ * worker (sqlite-vec's vec0 KNN slows down sharply as k grows, measured here: 25 ms at k=200, 230 ms at k=1000).
+ */
+class BitIndex {
+  private ids: Int32Array;
+  private data: Uint32Array;
+  private n = 0;
+
+  private constructor(private readonly words: number, capacity: number) {
+    this.ids = new Int32Array(Math.max(16, capacity));
+    this.data = new Uint32Array(Math.max(16, capacity) * words);
+  }
+
+  static load(db: BetterSqlite3.Database, dims: number): BitIndex {
+    const words = Math.ceil(dims / 32);
+    const count = db.prepare('select count(*) from vectors').pluck().get() as number;
+    const index = new BitIndex(words, count + 1024);
+    for (const row of db.prepare('select id, bits from vectors').iterate() as Iterable<{ id: number; bits: Buffer }>) {
+      index.add(row.id, new Uint32Array(row.bits.buffer.slice(row.bits.byteOffset, row.bits.byteOffset + words * 4)));
+    }
+    return index;
+  }
+
+  add(id: number, bits: Uint32Array): void {
+    if (this.n === this.ids.length) {
+      const ids = new Int32Array(this.ids.length * 2);
+      ids.set(this.ids);
+      const data = new Uint32Array(this.data.length * 2);
+      data.set(this.data);
+      this.ids = ids;
+      this.data = data;
+    }
+    this.ids[this.n] = id;
+    this.data.set(bits.subarray(0, this.words), this.n * this.words);
+    this.n++;
+  }
+
+  /** Ids of the `count` vectors nearest to `query` by Hamming distance (a counting sort on the distance). */
+  nearest(query: Uint32Array, count: number): number[] {
+    const { n, words, data } = this;
+    const dist = new Uint16Array(n);
+    const buckets = new Uint32Array(words * 32 + 2);
+    for (let i = 0; i < n; i++) {
+      let d = 0;
+      const o = i * words;
+      for (let w = 0; w < words; w++) d += popcount(data[o + w]! ^ query[w]!);
+      dist[i] = d;
+      buckets[d]!++;
+    }
+    let cutoff = 0;
+    for (let seen = 0; cutoff < buckets.length && seen < count; cutoff++) seen += buckets[cutoff]!;
+    const out: number[] = [];
+    for (let i = 0; i < n && out.length < count; i++) if (dist[i]! < cutoff) out.push(this.ids[i]!);
+    return out;
+  }
 }

@@ -33,17 +33,22 @@ export function ftsBody(text: string): string {
   return `${text}\n${[...extra].join(' ')}`;
 }
 
-/** An FTS5 MATCH expression: any of the query's words or their parts (bm25 ranks chunks with more of them higher). */
-export function ftsQuery(query: string): string | undefined {
+/** The terms FTS5 is asked for: the query's words and, for compound identifiers, their parts (lower case). */
+export function queryTerms(query: string): string[] {
   const terms = new Set<string>();
   for (const m of query.matchAll(IDENT)) {
     const w = m[0].toLowerCase();
-    const parts = identifierParts(m[0]);
     if (!w.includes('_') && !w.includes('$')) terms.add(w);
-    for (const p of parts) terms.add(p);
+    for (const p of identifierParts(m[0])) terms.add(p);
   }
-  if (terms.size === 0) return undefined;
-  return [...terms].map((t) => `"${t.replace(/"/g, '""')}"`).join(' OR ');
+  return [...terms];
+}
+
+/** An FTS5 MATCH expression: any of the terms (bm25 ranks chunks with more of them higher). */
+export function ftsQuery(query: string | readonly string[]): string | undefined {
+  const terms = typeof query === 'string' ? queryTerms(query) : query;
+  if (terms.length === 0) return undefined;
+  return terms.map((t) => `"${t.replace(/"/g, '""')}"`).join(' OR ');
 }
 
 /**
