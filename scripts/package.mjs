@@ -92,7 +92,9 @@ function run(cmd, cmdArgs) {
 if (!args.includes('--skip-build')) run(process.execPath, ['esbuild.js', '--production']);
 
 const vsce = path.join(repo, 'node_modules', '@vscode', 'vsce', 'vsce');
-const vsceArgs = ['package', '-o', out];
+// README's relative links (CONTRIBUTING.md, the e2e screenshots) stay as written: there is no public repository URL
+// for vsce to rewrite them against, and without this flag it refuses to package.
+const vsceArgs = ['package', '-o', out, '--no-rewrite-relative-links'];
 let tmp;
 if (!universal) {
   const target = targetArg ?? currentTarget();
