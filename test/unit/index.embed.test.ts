@@ -210,3 +210,26 @@ test('real llama.cpp embeddings (tiny GGUF behind the llama.cpp test server): ve
     await backend.dispose();
   }
 });
+
+test('a multi-root workspace: one Retriever over every folder\'s index, merged by score, within the token budget', async () => {
+  const { CombinedRetriever } = await import('../../src/core/index/combined');
+  const sy = switchyard([], []);
+  const a = await open(project(), sy);
+  const b = await open(project(), sy);
+  fs.writeFileSync(path.join(b.root, 'src', 'only-b.ts'), 'export function gatewayTokenRotation() {\n  return "gateway token rotation, only in folder B";\n}\n');
+  await a.sync();
+  await b.sync();
+  const both = new CombinedRetriever(() => [a, b]);
+  const hits = await both.search('gateway token rotation', { k: 6 });
+  assert.equal(hits.length, 5, 'two chunks in each folder, and the one only in B');
+  assert.deepEqual(new Set(hits.map((h) => h.root)), new Set([a.root, b.root]));
+  // Scores are reciprocal ranks: the lists interleave by rank, so each folder's best comes first.
+  assert.deepEqual(new Set(hits.slice(0, 2).map((h) => h.root)), new Set([a.root, b.root]));
+  assert.ok(hits.slice(0, 2).some((h) => h.path === 'src/only-b.ts'));
+  for (let i = 1; i < hits.length; i++) assert.ok(hits[i]!.score <= hits[i - 1]!.score);
+  assert.equal((await both.search('gateway token', { k: 10, tokenBudget: 60 })).length, 1);
+  const status = both.status();
+  assert.equal(status.state, 'idle');
+  assert.equal(status.chunks, a.status().chunks + b.status().chunks);
+  assert.equal(status.keywordOnly, true);
+});

@@ -1,6 +1,7 @@
 /**
  * One Retriever over several folders' indexes (a multi-root workspace): each is searched, the lists are merged by
- * score (every index scores by the same reciprocal-rank fusion) and cut to k and the token budget.
+ * score and cut to k and the token budget. Every index scores by reciprocal-rank fusion, so the merge interleaves
+ * the folders' lists by rank.
  */
 import { estimateTokens } from '../providers/base';
 import type { IndexStatus, RetrievedChunk, RetrieveOptions, Retriever } from './types';
