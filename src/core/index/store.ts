@@ -11,7 +11,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type BetterSqlite3 from 'better-sqlite3';
 import type { Chunk } from './chunker';
-import { ftsBody, ftsQuery, queryTerms, symbolQuery } from './tokens';
+import { ftsAll, ftsBody, ftsQuery, queryParts, queryTerms, symbolQuery } from './tokens';
 
 export const SCHEMA_VERSION = 2;
 
@@ -300,9 +300,23 @@ export class IndexStore {
     return n;
   }
 
-  /** bm25 over symbol, body and path; best first. With `symbols`, only chunks whose symbol the query names. */
+  /**
+   * bm25 over symbol, body and path; best first. Chunks with every word of the query come first (an AND query is
+   * several times cheaper than an OR on a large index), then, when they are fewer than `limit`, chunks with any word.
+   * With `symbols`, only chunks whose symbol the query names.
+   */
   keyword(query: string, limit: number, languages?: readonly string[], symbols = false): Ranked[] {
-    const match = symbols ? symbolQuery(query) : ftsQuery(this.selective(queryTerms(query)));
+    if (symbols) return this.match(symbolQuery(query), limit, languages);
+    const parts = this.selective(queryParts(query));
+    const all = parts.length > 1 ? this.match(ftsAll(parts), limit, languages) : [];
+    if (all.length >= limit) return all;
+    const any = this.match(ftsQuery(this.selective(queryTerms(query))), limit, languages);
+    if (all.length === 0) return any;
+    const seen = new Set(all.map((r) => r.id));
+    return [...all, ...any.filter((r) => !seen.has(r.id))].slice(0, limit);
+  }
+
+  private match(match: string | undefined, limit: number, languages?: readonly string[]): Ranked[] {
     if (!match) return [];
     const langFilter = languages?.length ? `and c.language in (${languages.map(() => '?').join(',')})` : '';
     // `rank` with the weights configured lets FTS5 sort by bm25 itself (weights: symbol 4, body 1, path 2).

@@ -44,6 +44,18 @@ export function queryTerms(query: string): string[] {
   return [...terms];
 }
 
+/** The query's words split into their parts ("parseHttpHeader" → parse, http, header), lower case. */
+export function queryParts(query: string): string[] {
+  const parts = new Set<string>();
+  for (const m of query.matchAll(IDENT)) for (const p of identifierParts(m[0])) parts.add(p);
+  return [...parts];
+}
+
+/** An FTS5 expression that needs every term. */
+export function ftsAll(terms: readonly string[]): string | undefined {
+  return terms.length ? terms.map((t) => `"${t.replace(/"/g, '""')}"`).join(' AND ') : undefined;
+}
+
 /** An FTS5 MATCH expression: any of the terms (bm25 ranks chunks with more of them higher). */
 export function ftsQuery(query: string | readonly string[]): string | undefined {
   const terms = typeof query === 'string' ? queryTerms(query) : query;
