@@ -326,7 +326,6 @@ export class Gateway {
     });
     const chunk = (choices: unknown[], extra: Record<string, unknown> = {}) =>
       `data: ${JSON.stringify({ id, object: 'chat.completion.chunk', created, model, system_fingerprint: null, choices, ...(request.includeUsage ? { usage: null } : {}), ...extra })}\n\n`;
-    let corked = false;
     try {
       for await (const ev of events) {
         if (ev.type === 'route') {
@@ -338,18 +337,8 @@ export class Gateway {
             res.write(chunk([{ index: 0, delta: { role: 'assistant', content: '' }, logprobs: null, finish_reason: null }]));
           }
         } else if (ev.type === 'text') {
-          if (request.stream) {
-            // Tokens that arrive in one turn of the event loop leave in one socket write, not one write each.
-            if (!corked) {
-              corked = true;
-              res.cork();
-              setImmediate(() => {
-                corked = false;
-                res.uncork();
-              });
-            }
-            res.write(chunk([{ index: 0, delta: { content: ev.text }, logprobs: null, finish_reason: null }]));
-          } else text += ev.text;
+          if (request.stream) res.write(chunk([{ index: 0, delta: { content: ev.text }, logprobs: null, finish_reason: null }]));
+          else text += ev.text;
         } else {
           const u = ev.usage;
           const usage = { prompt_tokens: u.inputTokens ?? 0, completion_tokens: u.outputTokens ?? 0, total_tokens: (u.inputTokens ?? 0) + (u.outputTokens ?? 0) };
