@@ -389,3 +389,23 @@ async function waitUntil(cond: () => boolean, what: string, timeoutMs = 10_000):
     await new Promise((r) => setTimeout(r, 20));
   }
 }
+
+test('32 concurrent streams through the gateway each receive every token, in order', async () => {
+  const expected = 'Hello from the test server.';
+  const texts = await Promise.all(
+    Array.from({ length: 32 }, async () => {
+      let text = '';
+      let deltas = 0;
+      const stream = await client().chat.completions.create({ model: 'switchyard/chat', messages: [{ role: 'user', content: 'hi' }], stream: true });
+      for await (const ch of stream) {
+        const d = ch.choices[0]?.delta.content;
+        if (d) {
+          text += d;
+          deltas++;
+        }
+      }
+      return `${deltas}:${text}`;
+    }),
+  );
+  for (const t of texts) assert.equal(t, `6:${expected}`);
+});
