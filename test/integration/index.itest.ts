@@ -52,7 +52,6 @@ suite('workspace index', () => {
     // Whether vectors exist depends on which embedding server this window can reach; the status says which.
     const status = index.status();
     assert.equal(status.state, 'idle');
-    assert.ok(status.chunks > 0);
     if (status.keywordOnly) assert.match(status.message ?? '', /embeddings paused|keyword-only/);
   }, 60_000);
 
