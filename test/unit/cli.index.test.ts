@@ -5,14 +5,14 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { IndexStore } from '../../src/core/index/store';
 import { scriptedBackend, startOllamaServer, startOpenAIServer, type FixtureServer } from '../fixtures';
+import { spawn } from 'node:child_process';
+import { CLI, runCli, type CliResult } from '../fixtures/cli';
 
-const CLI = path.resolve(__dirname, '../../dist/cli.js');
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'switchyard-cli-index-'));
 let ollama: FixtureServer;
 let cloud: FixtureServer;
@@ -32,16 +32,8 @@ function configFile(settings: Record<string, unknown>): string {
   return file;
 }
 
-function run(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI, ...args], { env: { ...process.env, XDG_CACHE_HOME: path.join(dir, 'cache') } });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
-  });
+function run(args: string[]): Promise<CliResult> {
+  return runCli(args, { env: { XDG_CACHE_HOME: path.join(dir, 'cache') } });
 }
 
 /** A folder of `n` TypeScript files made from this repository's own sources (each one distinct). */

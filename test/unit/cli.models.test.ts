@@ -4,13 +4,12 @@
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { scriptedBackend, sha256Hex, startFileServer, startOllamaServer, tinyModelBytes, type FileServer, type FixtureServer } from '../fixtures';
+import { runCli, type CliResult } from '../fixtures/cli';
 
-const CLI = path.resolve(__dirname, '../../dist/cli.js');
 const MODEL = tinyModelBytes();
 let ollama: FixtureServer;
 let files: FileServer;
@@ -29,17 +28,8 @@ after(async () => {
   await files.close();
 });
 
-function run(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI, ...args], { env: { ...process.env, SWITCHYARD_MODELS_DIR: modelsDir } });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
-    child.stdin.end();
-  });
+function run(args: string[]): Promise<CliResult> {
+  return runCli(args, { env: { SWITCHYARD_MODELS_DIR: modelsDir } });
 }
 
 test('pull <ollama model> shows progress on stderr in order and prints the model on stdout', async () => {

@@ -3,13 +3,12 @@
  */
 import { test, before, after, beforeEach } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { closedPort, scriptedBackend, startOllamaServer, startOpenAIServer, type FixtureServer } from '../fixtures';
+import { CLI, runCli, type CliResult } from '../fixtures/cli';
 
-const CLI = path.resolve(__dirname, '../../dist/cli.js');
 const KEY = 'sk-cli-test-abcdefghijklmnop';
 let ollama: FixtureServer;
 let cloud: FixtureServer;
@@ -44,17 +43,8 @@ function providers() {
   ];
 }
 
-function run(args: string[], input?: string): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI, ...args], { env: { ...process.env, SY_CLI_KEY: KEY } });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
-    child.stdin.end(input ?? '');
-  });
+function run(args: string[], input?: string): Promise<CliResult> {
+  return runCli(args, { env: { SY_CLI_KEY: KEY }, input });
 }
 
 test('ask falls back from a refused local port to the cloud test server and says so on stderr', async () => {
