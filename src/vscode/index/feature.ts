@@ -23,6 +23,7 @@ export function registerIndex(services: Services): vscode.Disposable[] {
     feature,
     vscode.commands.registerCommand('switchyard.rebuildIndex', () => feature.rebuild()),
     vscode.commands.registerCommand('switchyard.searchIndex', (query?: string) => feature.searchCommand(query)),
+    vscode.commands.registerCommand('switchyard.stopIndexing', () => feature.stop()),
     vscode.workspace.onDidGrantWorkspaceTrust(() => void feature.start()),
     vscode.workspace.onDidChangeWorkspaceFolders(() => void feature.restart()),
     vscode.workspace.onDidChangeConfiguration((e) => {
@@ -257,12 +258,21 @@ class IndexFeature implements vscode.Disposable {
       this.item.tooltip = `Switchyard index: ${s.message ?? 'failed'} (see Switchyard: Show Logs)`;
     } else if (s.state === 'indexing') {
       this.item.text = `$(sync~spin) Index ${s.filesDone}/${s.filesTotal}`;
-      this.item.tooltip = `Switchyard is indexing: ${s.filesDone} of ${s.filesTotal} files, ${s.chunks} chunks${pending}`;
+      this.item.tooltip = `Switchyard is indexing: ${s.filesDone} of ${s.filesTotal} files, ${s.chunks} chunks${pending}\nClick to stop; keyword search works for what is indexed so far.`;
     } else {
       this.item.text = s.keywordOnly ? '$(database) Index: keyword-only' : '$(database) Index';
       this.item.tooltip = `Switchyard index: ${s.filesTotal} files, ${s.chunks} chunks${pending}${s.message ? `\n${s.message}` : ''}\nClick to search.`;
     }
+    // While a sync runs, the item stops it (background indexing has no notification with a Cancel button).
+    this.item.command = this.syncing ? 'switchyard.stopIndexing' : 'switchyard.searchIndex';
     this.item.show();
+  }
+
+  /** Stops the running sync; what is indexed stays, and the next file event or Rebuild Index carries on. */
+  stop(): void {
+    if (!this.syncing) return;
+    this.syncing.cancel();
+    this.services.log.info('index: stopped by the user');
   }
 
   dispose(): void {
