@@ -202,8 +202,10 @@ test('ask: the host is asked before cloud use; "stay local" keeps the request he
   answer = true;
   const r = await collect(sy.router.chat({ task: 'chat', messages: hello }));
   assert.equal(r.route?.providerId, 'openai');
-  const plan = await sy.router.plan('chat');
+  const before = cloud.counts.total ?? 0;
+  const plan = await sy.router.plan('chat', { probe: true });
   assert.equal(plan.asksFirst, true);
+  assert.equal(cloud.counts.total ?? 0, before, 'planning under "ask" does not probe the cloud');
 });
 
 test('ask with nobody to ask (the CLI without --allow-cloud) refuses cloud candidates', async () => {

@@ -265,8 +265,9 @@ export class Router {
     }
     const canAsk = this.deps.askCloud !== undefined;
     if (options.probe) {
-      // Never contact a provider the policy forbids, not even for a health probe.
-      const allowedCloud = cloudVerdict(this.deps.privacy(), canAsk).allowed !== false;
+      // Never contact a cloud provider the policy has not allowed outright, not even for a health probe: under "ask"
+      // the user has not said yes yet (a probe sends the key and reveals the machine, if not the code).
+      const allowedCloud = cloudVerdict(this.deps.privacy(), canAsk).allowed === true;
       const ids = [...new Set(list.filter((c) => c.local || allowedCloud).map((c) => c.providerId))];
       await Promise.all(ids.map((id) => this.probe(id, options.signal)));
       await Promise.all(
