@@ -144,6 +144,12 @@ test('chat: a model answer with <img onerror> and <script> renders inert', { tim
       await turn.locator('.code-actions button').evaluateAll((bs) => bs.map((b) => b.getAttribute('data-code-action'))),
       ['copy', 'insert', 'replace', 'newFile'],
     );
+    // "New File" opens an untitled editor holding the block's code (then closed without saving).
+    await turn.locator('.code-actions button[data-code-action="newFile"]').click();
+    const untitled = vs.page.locator('.monaco-editor .view-lines', { hasText: 'const ok = 1;' }).first();
+    await untitled.waitFor({ state: 'visible', timeout: 15_000 });
+    await vs.runCommand('View: Revert and Close Editor');
+    await untitled.waitFor({ state: 'hidden', timeout: 10_000 });
   } catch (e) {
     await failureShot('chat-xss', e);
   }
