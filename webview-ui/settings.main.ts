@@ -6,6 +6,8 @@ import '@vscode/codicons/dist/codicon.css';
 import './settings.css';
 import type {
   CandidateView,
+  InstalledModels,
+  ModelTarget,
   ModelOption,
   PrivacyModeView,
   ProviderEdit,
@@ -39,6 +41,11 @@ let routes: Partial<Record<SettingsTask, RouteView>> = {};
 const testResults = new Map<string, HTMLElement>();
 let editing: { previousId?: string; draft: ProviderEdit } | undefined;
 let status = '';
+let installed: InstalledModels | undefined;
+/** Drafts of the Models section's inputs, kept across re-renders (settings/state re-renders the whole page). */
+const pullDrafts = new Map<string, string>();
+let ggufDraft = { url: '', sha256: '' };
+let modelBusy = false;
 
 function setStatus(text: string): void {
   status = text;
@@ -65,6 +72,137 @@ async function loadModels(refresh = false): Promise<void> {
 async function loadRoutes(): Promise<void> {
   routes = (await act(messenger.request('settings/routes', {}))) ?? routes;
   render();
+}
+
+async function loadInstalled(): Promise<void> {
+  installed = (await act(messenger.request('settings/installed', {}))) ?? installed;
+  render();
+}
+
+/** Runs a Models action on the host (which shows progress, cancel and any confirmation), then lists again. */
+async function modelAction<T>(p: Promise<T>, ok: (v: T) => string | undefined): Promise<void> {
+  modelBusy = true;
+  render();
+  const v = await act(p);
+  modelBusy = false;
+  if (v !== undefined) {
+    const text = ok(v);
+    if (text) setStatus(text);
+  }
+  await loadInstalled();
+  void loadModels();
+}
+
+// ---- models (install, delete) --------------------------------------------------------------------------------------
+function deleteButton(target: ModelTarget, label: string): HTMLElement {
+  return h(
+    'button',
+    { class: 'icon-button delete-model', title: `Delete ${label}`, 'aria-label': `Delete ${label}`, disabled: modelBusy, onclick: () => void modelAction(messenger.request('settings/deleteModel', { target }), (r) => (r.deleted ? `Deleted ${label}.` : undefined)) },
+    icon('trash'),
+  );
+}
+
+function modelsSection(): HTMLElement {
+  const body: (HTMLElement | undefined)[] = [];
+  if (!installed) body.push(h('p', { class: 'muted' }, icon('loading codicon-modifier-spin'), ' listing models…'));
+  for (const o of installed?.ollama ?? []) {
+    const input = h('input', {
+      class: 'pull-name',
+      value: pullDrafts.get(o.providerId) ?? '',
+      placeholder: 'Ollama model, e.g. qwen2.5-coder:1.5b',
+      'aria-label': `Model to pull into ${o.providerId}`,
+      oninput: (e: Event) => pullDrafts.set(o.providerId, (e.target as HTMLInputElement).value),
+    });
+    const pull = () => {
+      const model = input.value.trim();
+      if (!/^[A-Za-z0-9][A-Za-z0-9._:/@-]*$/.test(model)) return setStatus('An Ollama model name is letters, digits and . _ : / @ - (e.g. qwen2.5-coder:1.5b).');
+      pullDrafts.delete(o.providerId);
+      void modelAction(messenger.request('settings/pullModel', { providerId: o.providerId, model }), (r) => (r.done ? `Pulled ${model} into ${o.providerId}.` : `Pull of ${model} did not finish.`));
+    };
+    body.push(
+      h(
+        'div',
+        { class: 'model-group', 'data-ollama': o.providerId },
+        h('h3', {}, icon('server'), ` ${o.providerId} `, h('span', { class: 'muted small' }, `Ollama · ${o.baseUrl}`)),
+        o.error
+          ? h('p', { class: 'warning' }, icon('warning'), ` Cannot list models: ${o.error}`)
+          : o.models.length
+            ? h(
+                'table',
+                {},
+                h('thead', {}, h('tr', {}, ...['Model', 'Size', 'Family', ''].map((t) => h('th', {}, t)))),
+                h(
+                  'tbody',
+                  {},
+                  ...o.models.map((m) =>
+                    h(
+                      'tr',
+                      { class: 'installed-model', 'data-model': m.name },
+                      h('td', { class: 'name' }, m.name),
+                      h('td', { class: 'size' }, m.size),
+                      h('td', { class: 'family' }, [m.family, m.parameterSize, m.quantization].filter(Boolean).join(' · ')),
+                      h('td', { class: 'actions' }, deleteButton({ kind: 'ollama', providerId: o.providerId, model: m.name }, `${m.name} from ${o.providerId}`)),
+                    ),
+                  ),
+                ),
+              )
+            : h('p', { class: 'muted' }, 'No models installed.'),
+        h(
+          'form',
+          { class: 'row pull-form', onsubmit: (e: Event) => (e.preventDefault(), pull()) },
+          input,
+          h('button', { type: 'submit', class: 'pull', disabled: modelBusy }, icon('cloud-download'), 'Pull'),
+        ),
+      ),
+    );
+  }
+  for (const g of installed?.gguf ?? []) {
+    if (!g.files.length && !g.providerIds.length) continue;
+    body.push(
+      h(
+        'div',
+        { class: 'model-group', 'data-gguf-dir': g.dir },
+        h('h3', {}, icon('file-binary'), ' GGUF ', h('span', { class: 'muted small' }, `${g.providerIds.length ? `${g.providerIds.join(', ')} · ` : ''}${g.dir}`)),
+        g.files.length
+          ? h(
+              'table',
+              {},
+              h(
+                'tbody',
+                {},
+                ...g.files.map((f) =>
+                  h('tr', { class: 'installed-model', 'data-model': f.id }, h('td', { class: 'name' }, f.id), h('td', { class: 'size' }, f.size), h('td', { class: 'family' }, 'gguf'), h('td', { class: 'actions' }, deleteButton({ kind: 'gguf', dir: g.dir, id: f.id }, f.id))),
+                ),
+              ),
+            )
+          : h('p', { class: 'muted' }, 'No GGUF files yet.'),
+      ),
+    );
+  }
+  const url = h('input', { id: 'gguf-url', value: ggufDraft.url, placeholder: 'https://huggingface.co/…/resolve/main/model-q4_k_m.gguf', 'aria-label': 'GGUF file URL', oninput: (e: Event) => (ggufDraft.url = (e.target as HTMLInputElement).value) });
+  const sha = h('input', { id: 'gguf-sha256', value: ggufDraft.sha256, placeholder: 'sha256 (optional)', 'aria-label': 'sha256 of the file (optional)', oninput: (e: Event) => (ggufDraft.sha256 = (e.target as HTMLInputElement).value) });
+  const download = () => {
+    const u = url.value.trim();
+    const sum = sha.value.trim();
+    if (!/^https?:\/\/\S+\.gguf(\?\S*)?$/i.test(u)) return setStatus('Give an http(s) URL of a .gguf file.');
+    if (sum && !/^[0-9a-fA-F]{64}$/.test(sum)) return setStatus('A sha256 is 64 hex digits (or leave it empty).');
+    ggufDraft = { url: '', sha256: '' };
+    void modelAction(messenger.request('settings/downloadGguf', { url: u, sha256: sum }), (r) => (r.done ? 'Downloaded the GGUF model.' : 'The download did not finish.'));
+  };
+  return h(
+    'section',
+    { class: 'card', id: 'models', 'aria-labelledby': 'models-h' },
+    h('h2', { id: 'models-h' }, icon('package'), ' Models', h('span', { class: 'spacer' }), h('button', { class: 'icon-button', id: 'refresh-installed', title: 'List installed models again', 'aria-label': 'List installed models again', onclick: () => void loadInstalled() }, icon('refresh'))),
+    ...body,
+    h(
+      'form',
+      { class: 'row download-form', onsubmit: (e: Event) => (e.preventDefault(), download()) },
+      url,
+      sha,
+      h('button', { type: 'submit', class: 'download', disabled: modelBusy }, icon('desktop-download'), 'Download GGUF'),
+    ),
+    h('p', { class: 'muted small' }, 'Pulls and downloads show their progress (with Cancel) in a notification; deleting asks first.'),
+  );
 }
 
 // ---- privacy -------------------------------------------------------------------------------------------------------
@@ -339,6 +477,7 @@ function render(): void {
     s.problems.length ? h('div', { class: 'problems', role: 'alert' }, ...s.problems.map((p) => h('p', {}, icon('warning'), ` ${p}`))) : undefined,
     privacySection(s),
     providersSection(s),
+    modelsSection(),
     h('h2', { class: 'section-title' }, icon('list-ordered'), ' Models per task'),
     h('p', { class: 'muted' }, 'Each task tries its models in order; the first healthy one the privacy policy allows answers.'),
     ...TASKS.map((t) => taskCard(s, t)),
@@ -351,7 +490,10 @@ messenger.on('settings/state', (s) => {
   const first = !state;
   state = s;
   render();
-  if (first) void loadModels();
+  if (first) {
+    void loadModels();
+    void loadInstalled();
+  }
   void loadRoutes();
 });
 messenger.ready();

@@ -89,6 +89,26 @@ export interface ProviderEdit {
   apiKeyEnv?: string;
 }
 
+/** The Models section: what each local Ollama server has installed, and the GGUF files embedded providers serve. */
+export interface InstalledModels {
+  ollama: {
+    providerId: string;
+    baseUrl: string;
+    /** Set when the server could not be listed (not running, …): the section says so instead of "no models". */
+    error?: string;
+    models: { name: string; sizeBytes: number; size: string; family?: string; parameterSize?: string; quantization?: string }[];
+  }[];
+  gguf: {
+    /** The folder (global storage, or an embedded provider's folder modelPath) and the embedded providers serving it. */
+    dir: string;
+    providerIds: string[];
+    files: { id: string; sizeBytes: number; size: string }[];
+  }[];
+}
+
+/** Which model to delete: an Ollama model on a provider, or a GGUF file in one of the folders the host listed. */
+export type ModelTarget = { kind: 'ollama'; providerId: string; model: string } | { kind: 'gguf'; dir: string; id: string };
+
 /** Webview → host requests: name → [payload, reply payload]. */
 export interface SettingsRequests {
   'settings/setTask': [{ task: SettingsTask; candidates: CandidateView[] }, null];
@@ -102,6 +122,12 @@ export interface SettingsRequests {
   'settings/setPrivacy': [{ mode: PrivacyModeView }, null];
   'settings/setOptOut': [{ value: boolean }, null];
   'settings/openJson': [Record<string, never>, null];
+  'settings/installed': [Record<string, never>, InstalledModels];
+  /** Runs switchyard.pullModel (progress and cancel in a notification); done is false when canceled or failed. */
+  'settings/pullModel': [{ providerId: string; model: string }, { done: boolean }];
+  /** The host asks for confirmation in a modal; deleted is false when the user declines or it fails. */
+  'settings/deleteModel': [{ target: ModelTarget }, { deleted: boolean }];
+  'settings/downloadGguf': [{ url: string; sha256?: string; providerId?: string }, { done: boolean }];
 }
 
 export interface SettingsNotifications {
@@ -116,4 +142,5 @@ export type ToSettingsView = Notification<'settings/state', SettingsState> | Rep
 export const SETTINGS_REQUEST_NAMES: readonly SettingsRequestName[] = [
   'settings/setTask', 'settings/saveProvider', 'settings/removeProvider', 'settings/setKey', 'settings/clearKey', 'settings/test',
   'settings/models', 'settings/routes', 'settings/setPrivacy', 'settings/setOptOut', 'settings/openJson',
+  'settings/installed', 'settings/pullModel', 'settings/deleteModel', 'settings/downloadGguf',
 ];

@@ -83,6 +83,18 @@ const isProvider = (v: unknown) =>
   (v.local === undefined || typeof v.local === 'boolean') &&
   (v.apiKeyEnv === undefined || (typeof v.apiKeyEnv === 'string' && /^[A-Za-z_][A-Za-z0-9_]*$/.test(v.apiKeyEnv)));
 
+const PROVIDER_ID = (v: unknown) => typeof v === 'string' && /^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(v) && v.length <= 200;
+/** An Ollama model name ("qwen2.5-coder:1.5b", "library/llama3:latest", "hf.co/org/repo:Q4_K_M"): no spaces, no "..". */
+const OLLAMA_MODEL = (v: unknown) => typeof v === 'string' && v.length <= 300 && /^[A-Za-z0-9][A-Za-z0-9._:/@-]*$/.test(v) && !v.includes('..');
+/** The same rule as Download GGUF Model's input box: an http(s) URL of a .gguf file. */
+const GGUF_URL = (v: unknown) => typeof v === 'string' && v.length <= 4000 && /^https?:\/\/[^\s]+\.gguf(\?[^\s]*)?$/i.test(v);
+const SHA256 = (v: unknown) => v === undefined || (typeof v === 'string' && (v === '' || /^[0-9a-fA-F]{64}$/.test(v)));
+const isModelTarget = (v: unknown) =>
+  isObj(v) &&
+  ((v.kind === 'ollama' && PROVIDER_ID(v.providerId) && OLLAMA_MODEL(v.model)) ||
+    // The host also checks that dir is one of the folders it listed, and deleteLocalModel keeps id inside it.
+    (v.kind === 'gguf' && typeof v.dir === 'string' && v.dir.length <= 4000 && typeof v.id === 'string' && /^[^/\\]+$/.test(v.id) && v.id !== '..' && v.id !== '.'));
+
 const SETTINGS: Record<string, Shape> = {
   'settings/setTask': { task: TASK, candidates: (v) => Array.isArray(v) && v.length <= 50 && v.every(isCandidate) },
   'settings/saveProvider': { previousId: 'string?', provider: isProvider },
@@ -95,6 +107,10 @@ const SETTINGS: Record<string, Shape> = {
   'settings/setPrivacy': { mode: oneOf('local-only', 'ask', 'allow') },
   'settings/setOptOut': { value: 'boolean' },
   'settings/openJson': {},
+  'settings/installed': {},
+  'settings/pullModel': { providerId: PROVIDER_ID, model: OLLAMA_MODEL },
+  'settings/deleteModel': { target: isModelTarget },
+  'settings/downloadGguf': { url: GGUF_URL, sha256: SHA256, providerId: (v) => v === undefined || PROVIDER_ID(v) },
 };
 
 export function validateSettingsMessage(raw: unknown): Checked<ToSettingsHost> {

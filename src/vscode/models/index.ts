@@ -22,8 +22,28 @@ interface ModelItem extends vscode.QuickPickItem {
   url?: string;
 }
 
+/** Delete Model's target when called with one (the settings panel's Models section), instead of a quick pick. */
+export type DeleteModelArgs = { providerId: string; model: string } | { dir: string; id: string };
+
+/** The GGUF folder in global storage (what kind `embedded` serves when it names no folder). */
+export function modelsDirOf(services: Services): string {
+  return join(services.context.globalStorageUri.fsPath, 'models');
+}
+
+/** Every folder with GGUF models: global storage, and embedded providers' folder modelPaths, with who serves each. */
+export function ggufDirs(services: Services): { dir: string; providerIds: string[] }[] {
+  const modelsDir = modelsDirOf(services);
+  const out = new Map<string, string[]>([[modelsDir, []]]);
+  for (const p of services.switchyard.registry.list()) {
+    if (p.kind !== 'embedded') continue;
+    const dir = p.modelPath && !p.modelPath.toLowerCase().endsWith('.gguf') ? p.modelPath : modelsDir;
+    out.set(dir, [...(out.get(dir) ?? []), p.id]);
+  }
+  return [...out].map(([dir, providerIds]) => ({ dir, providerIds }));
+}
+
 export function registerModels(services: Services): vscode.Disposable[] {
-  const modelsDir = join(services.context.globalStorageUri.fsPath, 'models');
+  const modelsDir = modelsDirOf(services);
   const sy = services.switchyard;
   sy.embedded.configure({ modelsDir });
   const log = services.log;
@@ -102,7 +122,7 @@ export function registerModels(services: Services): vscode.Disposable[] {
     }
   }
 
-  async function downloadGgufModel(args?: { providerId?: string; model?: string; url?: string }): Promise<boolean> {
+  async function downloadGgufModel(args?: { providerId?: string; model?: string; url?: string; sha256?: string }): Promise<boolean> {
     const dir = ggufDirFor(args?.providerId);
     const url =
       args?.url ??
@@ -114,7 +134,8 @@ export function registerModels(services: Services): vscode.Disposable[] {
         validateInput: (v) => (/^https?:\/\/.+\.gguf(\?.*)?$/i.test(v.trim()) ? undefined : 'An http(s) URL ending in .gguf'),
       }));
     if (!url?.trim()) return false;
-    const sha256 = await vscode.window.showInputBox({
+    // Given with the URL ('' for none, as the settings panel sends it): no second prompt.
+    const sha256 = args?.url !== undefined && args.sha256 !== undefined ? args.sha256 : await vscode.window.showInputBox({
       title: 'sha256 of the file (optional)',
       prompt: 'Paste the checksum the hub shows to have the file verified, or leave empty',
       ignoreFocusOut: true,
@@ -163,7 +184,7 @@ export function registerModels(services: Services): vscode.Disposable[] {
         items.push({ label: m.name, description: [formatBytes(m.sizeBytes), m.family, m.parameterSize, m.quantization].filter(Boolean).join(' · '), target: { kind: 'ollama', provider: p, name: m.name } });
       }
     }
-    const dirs = new Set([modelsDir, ...sy.registry.list().filter((p) => p.kind === 'embedded' && p.modelPath && !p.modelPath.toLowerCase().endsWith('.gguf')).map((p) => p.modelPath!)]);
+    const dirs = new Set(ggufDirs(services).map((d) => d.dir));
     for (const dir of dirs) {
       const local = listLocalModels(dir);
       const partial = await listPartialDownloads(dir);
@@ -176,29 +197,41 @@ export function registerModels(services: Services): vscode.Disposable[] {
     return items;
   }
 
-  async function deleteTarget(target: NonNullable<ModelItem['target']>): Promise<void> {
+  async function deleteTarget(target: NonNullable<ModelItem['target']>): Promise<boolean> {
     const name = target.kind === 'ollama' ? `${target.name} from ${target.provider.id}` : `${target.id} (${target.dir})`;
     const ok = await vscode.window.showWarningMessage(`Delete ${name}?`, { modal: true }, 'Delete');
-    if (ok !== 'Delete') return;
+    if (ok !== 'Delete') return false;
     try {
       if (target.kind === 'ollama') await deleteOllamaModel({ baseUrl: target.provider.baseUrl }, target.name);
       else await deleteLocalModel(target.dir, target.id);
       log.info(`deleted ${name}`);
       changed(target.kind === 'ollama' ? target.provider.id : undefined);
       void vscode.window.showInformationMessage(`Switchyard: deleted ${name}.`);
+      return true;
     } catch (e) {
       fail(e, `delete ${name}`);
+      return false;
     }
   }
 
-  async function deleteModel(): Promise<void> {
+  async function deleteModel(args?: DeleteModelArgs): Promise<boolean> {
+    if (args && 'providerId' in args) {
+      const provider = ollamaProviders().find((p) => p.id === args.providerId);
+      if (!provider) throw new Error(`"${args.providerId}" is not an Ollama provider.`);
+      return deleteTarget({ kind: 'ollama', provider, name: args.model });
+    }
+    if (args) {
+      // Only a folder this extension lists: a caller cannot point the delete anywhere else.
+      if (!ggufDirs(services).some((d) => d.dir === args.dir)) throw new Error(`${args.dir} is not a Switchyard models folder.`);
+      return deleteTarget({ kind: 'gguf', dir: args.dir, id: args.id });
+    }
     const items = (await installed()).filter((i) => i.kind === vscode.QuickPickItemKind.Separator || i.target);
     if (!items.some((i) => i.target)) {
       void vscode.window.showInformationMessage('Switchyard: no models to delete (no Ollama models found and no GGUF files downloaded).');
-      return;
+      return false;
     }
     const pick = await vscode.window.showQuickPick(items, { title: 'Switchyard: Delete Model', placeHolder: 'Model to delete' });
-    if (pick?.target) await deleteTarget(pick.target);
+    return pick?.target ? deleteTarget(pick.target) : false;
   }
 
   async function manageModels(): Promise<void> {
@@ -217,8 +250,8 @@ export function registerModels(services: Services): vscode.Disposable[] {
 
   return [
     vscode.commands.registerCommand('switchyard.pullModel', (args?: PullModelArgs) => pullModel(args)),
-    vscode.commands.registerCommand('switchyard.deleteModel', () => deleteModel()),
-    vscode.commands.registerCommand('switchyard.downloadGgufModel', (args?: { providerId?: string; model?: string; url?: string }) => downloadGgufModel(args)),
+    vscode.commands.registerCommand('switchyard.deleteModel', (args?: DeleteModelArgs) => deleteModel(args)),
+    vscode.commands.registerCommand('switchyard.downloadGgufModel', (args?: { providerId?: string; model?: string; url?: string; sha256?: string }) => downloadGgufModel(args)),
     vscode.commands.registerCommand('switchyard.manageModels', () => manageModels()),
     // The embedded models' process ends with the extension.
     { dispose: () => sy.dispose() },

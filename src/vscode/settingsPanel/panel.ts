@@ -14,6 +14,7 @@ import type { Services } from '../services';
 import { validateSettingsMessage } from '../chat/validate';
 import { webviewHtml, webviewOptions } from '../chat/webviewHtml';
 import { modelOptions, toView, writeTask } from './model';
+import { deleteModel, downloadGguf, installedModels, pullModel } from './installed';
 
 export class SettingsPanel implements vscode.Disposable {
   static current?: SettingsPanel;
@@ -192,6 +193,14 @@ export class SettingsPanel implements vscode.Disposable {
       case 'settings/openJson':
         await vscode.commands.executeCommand('workbench.action.openSettingsJson');
         return null;
+      case 'settings/installed':
+        return installedModels(this.services);
+      case 'settings/pullModel':
+        return pullModel(this.services, m.payload.providerId, m.payload.model);
+      case 'settings/deleteModel':
+        return deleteModel(m.payload.target);
+      case 'settings/downloadGguf':
+        return downloadGguf(this.services, m.payload.url, m.payload.sha256, m.payload.providerId);
     }
   }
 

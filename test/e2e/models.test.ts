@@ -1,0 +1,89 @@
+// End to end: the settings panel's Models section in code-server against the Ollama test server (its default models)
+// and a folder served by an embedded provider. One launch: list, pull (the host's progress notification), delete
+// with the host's modal confirmation, then a GGUF file deleted the same way; the server's counts show each call.
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { after, before, test } from 'node:test';
+import type { Frame, Locator } from 'playwright-core';
+import { launchVSCode, waitFor, type VSCode } from './harness';
+import { scriptedBackend, startOllamaServer, type FixtureServer } from '../fixtures';
+import { webviewFrame } from './webviews';
+
+let ollama: FixtureServer;
+let vs: VSCode;
+let ggufDir: string;
+
+before(async () => {
+  ollama = await startOllamaServer({ backend: scriptedBackend({ tokens: ['ok'] }) });
+  ggufDir = fs.mkdtempSync(path.join(os.tmpdir(), 'switchyard-models-gguf-'));
+  // Listing and deleting look at files only: a GGUF header and a few bytes stand in for a model here.
+  fs.writeFileSync(path.join(ggufDir, 'tiny-test-q4.gguf'), Buffer.concat([Buffer.from('GGUF'), Buffer.alloc(2048)]));
+  vs = await launchVSCode({
+    settings: {
+      'switchyard.providers': [
+        { id: 'box', kind: 'ollama', baseUrl: ollama.url },
+        { id: 'pocket', kind: 'embedded', modelPath: ggufDir },
+      ],
+      'switchyard.tasks': { chat: ['box/qwen2.5-coder:7b'] },
+    },
+  });
+  await vs.waitForLog('Switchyard', /Switchyard activated in/, 60_000);
+});
+
+after(async () => {
+  await vs?.close();
+  await ollama?.close();
+  if (ggufDir) fs.rmSync(ggufDir, { recursive: true, force: true });
+});
+
+const names = (frame: Frame, group: string) => frame.locator(`${group} tr.installed-model`).evaluateAll((rows) => rows.map((r) => r.getAttribute('data-model') ?? ''));
+
+async function confirmDelete(text: string): Promise<void> {
+  const dialog: Locator = vs.page.locator('.monaco-dialog-box', { hasText: text });
+  await dialog.waitFor({ state: 'visible', timeout: 30_000 });
+  await dialog.locator('.dialog-buttons .monaco-button', { hasText: 'Delete' }).first().click();
+  await dialog.waitFor({ state: 'hidden', timeout: 10_000 });
+}
+
+test('settings panel Models: lists Ollama models and GGUF files; pull shows the new model; delete asks in a modal, then it is gone', { timeout: 240_000 }, async () => {
+  try {
+    await vs.runCommand('Switchyard: Open Model Settings');
+    const panel = await webviewFrame(vs.page, 'settings');
+    const box = '#models [data-ollama="box"]';
+    await panel.locator(`${box} tr.installed-model`).first().waitFor({ timeout: 30_000 });
+    assert.deepEqual(await names(panel, box), ['nomic-embed-text:latest', 'qwen2.5-coder:7b']);
+    const row = panel.locator(`${box} tr[data-model="qwen2.5-coder:7b"]`);
+    assert.match(await row.locator('td.family').innerText(), /^llama · 7B · Q4_K_M$/);
+    assert.match(await row.locator('td.size').innerText(), /\d(\.\d+)? ?(B|KB|MB|GB)/);
+    const pocket = `#models [data-gguf-dir="${ggufDir}"]`;
+    assert.deepEqual(await names(panel, pocket), ['tiny-test-q4']);
+    assert.match(await panel.locator(pocket).innerText(), /pocket/);
+
+    // Pull: the host runs Pull Model (progress notification with cancel), then the list has it.
+    assert.equal(ollama.counts['POST /api/pull'], 0);
+    await panel.locator(`${box} input.pull-name`).fill('smollm2:135m');
+    await panel.locator(`${box} button.pull`).click();
+    await panel.locator(`${box} tr[data-model="smollm2:135m"]`).waitFor({ timeout: 60_000 });
+    assert.equal(ollama.counts['POST /api/pull'], 1);
+    await vs.waitForNotification(/smollm2:135m is ready on box/, 20_000);
+
+    // Delete: the confirmation is the host's modal, not the webview's.
+    await panel.locator(`${box} tr[data-model="smollm2:135m"] button.delete-model`).click();
+    await confirmDelete('Delete smollm2:135m from box?');
+    await waitFor('smollm2 to leave the list', async () => !(await names(panel, box)).includes('smollm2:135m') || undefined, 30_000);
+    assert.equal(ollama.counts['DELETE /api/delete'], 1);
+    assert.deepEqual(await names(panel, box), ['nomic-embed-text:latest', 'qwen2.5-coder:7b']);
+
+    // A GGUF file of the embedded provider, deleted the same way.
+    await panel.locator(`${pocket} tr[data-model="tiny-test-q4"] button.delete-model`).click();
+    await confirmDelete('Delete tiny-test-q4');
+    await waitFor('the GGUF file to leave the list', async () => (await names(panel, pocket)).length === 0 || undefined, 30_000);
+    assert.equal(fs.existsSync(path.join(ggufDir, 'tiny-test-q4.gguf')), false, 'the file is deleted from disk');
+    await vs.screenshot('settings-models');
+  } catch (e) {
+    await vs.screenshot('settings-models-failure').catch(() => {});
+    throw e;
+  }
+});
