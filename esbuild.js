@@ -18,54 +18,32 @@ const common = {
   logLevel: 'info',
 };
 
+// web-tree-sitter reads import.meta.url, which is empty in CommonJS: define it from __filename.
+const importMetaUrl = "const importMetaUrl = require('url').pathToFileURL(__filename).href;";
+
+/** A Node bundle (CommonJS, natives external) written to dist/<name>.js. */
+function nodeTarget(name, entry, { importMeta = true, shebang = false } = {}) {
+  return {
+    ...common,
+    entryPoints: { [name]: entry },
+    outdir: 'dist',
+    platform: 'node',
+    format: 'cjs',
+    target: 'node22',
+    external: nodeExternals,
+    ...(importMeta ? { define: { 'import.meta.url': 'importMetaUrl' }, banner: { js: `${shebang ? '#!/usr/bin/env node\n' : ''}${importMetaUrl}` } } : {}),
+  };
+}
+
 const targets = [
-  {
-    ...common,
-    entryPoints: { extension: 'src/vscode/extension.ts' },
-    outdir: 'dist',
-    platform: 'node',
-    format: 'cjs',
-    target: 'node22',
-    external: nodeExternals,
-    // web-tree-sitter reads import.meta.url, which is empty in CommonJS.
-    define: { 'import.meta.url': 'importMetaUrl' },
-    banner: { js: "const importMetaUrl = require('url').pathToFileURL(__filename).href;" },
-  },
-  {
-    ...common,
-    entryPoints: { cli: 'src/cli/main.ts' },
-    outdir: 'dist',
-    platform: 'node',
-    format: 'cjs',
-    target: 'node22',
-    external: nodeExternals,
-    define: { 'import.meta.url': 'importMetaUrl' },
-    banner: { js: "#!/usr/bin/env node\nconst importMetaUrl = require('url').pathToFileURL(__filename).href;" },
-  },
-  {
-    // The embedded llama.cpp provider's child process (src/core/providers/embedded/runtime.ts forks it): its own
-    // entry so a native crash there never reaches the extension host. node-llama-cpp stays external (imported).
-    ...common,
-    entryPoints: { embeddedWorker: 'src/core/providers/embedded/worker.ts' },
-    outdir: 'dist',
-    platform: 'node',
-    format: 'cjs',
-    target: 'node22',
-    external: nodeExternals,
-  },
-  {
-    // The workspace index's worker thread (src/core/index/service.ts starts it): parsing, hashing and SQL off the
-    // extension host's thread. web-tree-sitter inside it reads import.meta.url, as in the extension bundle.
-    ...common,
-    entryPoints: { indexWorker: 'src/core/index/worker.ts' },
-    outdir: 'dist',
-    platform: 'node',
-    format: 'cjs',
-    target: 'node22',
-    external: nodeExternals,
-    define: { 'import.meta.url': 'importMetaUrl' },
-    banner: { js: "const importMetaUrl = require('url').pathToFileURL(__filename).href;" },
-  },
+  nodeTarget('extension', 'src/vscode/extension.ts'),
+  nodeTarget('cli', 'src/cli/main.ts', { shebang: true }),
+  // The embedded llama.cpp provider's child process (src/core/providers/embedded/runtime.ts forks it): its own
+  // entry so a native crash there never reaches the extension host. node-llama-cpp stays external (imported).
+  nodeTarget('embeddedWorker', 'src/core/providers/embedded/worker.ts', { importMeta: false }),
+  // The workspace index's worker thread (src/core/index/service.ts starts it): parsing, hashing and SQL off the
+  // extension host's thread. web-tree-sitter inside it reads import.meta.url, as in the extension bundle.
+  nodeTarget('indexWorker', 'src/core/index/worker.ts'),
 ];
 
 const webviewDir = path.join(__dirname, 'webview-ui');
