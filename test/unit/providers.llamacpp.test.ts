@@ -1,12 +1,12 @@
 import assert from 'node:assert/strict';
 import { after, afterEach, before, describe, it } from 'node:test';
 import { ProviderError } from '../../src/core/errors';
-import type { ErrorKind } from '../../src/core/errors';
 import { silentLogger } from '../../src/core/host';
 import { LlamaCppProvider, createProvider } from '../../src/core/providers';
 import type { ChatEvent, ChatRequest, ProviderConfig } from '../../src/core/providers';
 import { closedPort, llamaBackend, scriptedBackend, startLlamaCppServer } from '../fixtures';
 import type { FixtureServer, LlamaBackend } from '../fixtures';
+import { chatError, rejectsWith } from '../fixtures/providerAssert';
 
 type LlamaServer = FixtureServer & { setLoading(loading: boolean): void };
 
@@ -21,27 +21,7 @@ function provider(
 
 const user = (content: string): ChatRequest['messages'] => [{ role: 'user', content }];
 
-async function chatError(p: LlamaCppProvider, request: ChatRequest): Promise<{ error: ProviderError; events: ChatEvent[] }> {
-  const events: ChatEvent[] = [];
-  try {
-    for await (const e of p.chat(request)) events.push(e);
-  } catch (e) {
-    assert.ok(e instanceof ProviderError, `expected a ProviderError, got ${String(e)}`);
-    return { error: e, events };
-  }
-  assert.fail('expected the chat to fail');
-}
 
-async function rejectsWith(promise: Promise<unknown>, kind: ErrorKind): Promise<ProviderError> {
-  try {
-    await promise;
-  } catch (e) {
-    assert.ok(e instanceof ProviderError, `expected a ProviderError, got ${String(e)}`);
-    assert.equal(e.kind, kind, e.message);
-    return e;
-  }
-  assert.fail(`expected ${kind}`);
-}
 
 describe('LlamaCppProvider (scripted backend)', () => {
   let server: LlamaServer;

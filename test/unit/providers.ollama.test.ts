@@ -1,12 +1,12 @@
 import assert from 'node:assert/strict';
 import { after, afterEach, before, describe, it } from 'node:test';
 import { ProviderError } from '../../src/core/errors';
-import type { ErrorKind } from '../../src/core/errors';
 import { silentLogger } from '../../src/core/host';
 import { OllamaProvider, estimateMessagesTokens, sizeNumCtx } from '../../src/core/providers';
 import type { ChatEvent, ChatRequest, ProviderConfig } from '../../src/core/providers';
 import { closedPort, scriptedBackend, startOllamaServer } from '../fixtures';
 import type { FixtureServer } from '../fixtures';
+import { chatError, collectChat as collect, rejectsWith } from '../fixtures/providerAssert';
 
 const secrets = { getApiKey: async () => undefined };
 
@@ -15,33 +15,8 @@ function provider(url: string, options: ConstructorParameters<typeof OllamaProvi
   return new OllamaProvider(config, { secrets, logger: silentLogger }, options);
 }
 
-async function collect(p: OllamaProvider, request: ChatRequest): Promise<ChatEvent[]> {
-  const events: ChatEvent[] = [];
-  for await (const e of p.chat(request)) events.push(e);
-  return events;
-}
 
-async function chatError(p: OllamaProvider, request: ChatRequest): Promise<{ error: ProviderError; events: ChatEvent[] }> {
-  const events: ChatEvent[] = [];
-  try {
-    for await (const e of p.chat(request)) events.push(e);
-  } catch (e) {
-    assert.ok(e instanceof ProviderError, `expected a ProviderError, got ${String(e)}`);
-    return { error: e, events };
-  }
-  assert.fail('expected the chat to fail');
-}
 
-async function rejectsWith(promise: Promise<unknown>, kind: ErrorKind): Promise<ProviderError> {
-  try {
-    await promise;
-  } catch (e) {
-    assert.ok(e instanceof ProviderError, `expected a ProviderError, got ${String(e)}`);
-    assert.equal(e.kind, kind, e.message);
-    return e;
-  }
-  assert.fail(`expected ${kind}`);
-}
 
 const user = (content: string): ChatRequest['messages'] => [{ role: 'user', content }];
 const MODEL = 'qwen2.5-coder:7b';

@@ -8,6 +8,7 @@ import type { ChatEvent, ChatRequest, Provider, ProviderConfig } from '../../src
 import { decodeEmbedding } from '../../src/core/providers/openaiCompatible';
 import { closedPort, floatsToBase64, hashEmbedding, scriptedBackend, startOpenAIServer } from '../fixtures';
 import type { FixtureServer } from '../fixtures';
+import { chatError as sharedChatError, rejectsWith as sharedRejectsWith } from '../fixtures/providerAssert';
 
 /** Recognisable, so a leak anywhere is easy to spot. */
 const KEY = 'sk-switchyard-FAKEKEY-0123456789abcdef';
@@ -35,30 +36,10 @@ const user = (content: string): ChatRequest['messages'] => [{ role: 'user', cont
 
 /** Every error a test saw, checked for the key at the end. */
 const seen: ProviderError[] = [];
+const chatError = (p: Provider, request: ChatRequest) => sharedChatError(p, request, seen);
+const rejectsWith = (promise: Promise<unknown>, kind: ErrorKind) => sharedRejectsWith(promise, kind, seen);
 
-async function chatError(p: Provider, request: ChatRequest): Promise<{ error: ProviderError; events: ChatEvent[] }> {
-  const events: ChatEvent[] = [];
-  try {
-    for await (const e of p.chat(request)) events.push(e);
-  } catch (e) {
-    assert.ok(e instanceof ProviderError, `expected a ProviderError, got ${String(e)}`);
-    seen.push(e);
-    return { error: e, events };
-  }
-  assert.fail('expected the chat to fail');
-}
 
-async function rejectsWith(promise: Promise<unknown>, kind: ErrorKind): Promise<ProviderError> {
-  try {
-    await promise;
-  } catch (e) {
-    assert.ok(e instanceof ProviderError, `expected a ProviderError, got ${String(e)}`);
-    seen.push(e);
-    assert.equal(e.kind, kind, e.message);
-    return e;
-  }
-  assert.fail(`expected ${kind}`);
-}
 
 describe('OpenAICompatibleProvider', () => {
   let server: FixtureServer;
