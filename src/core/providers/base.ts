@@ -10,6 +10,7 @@ import type { ErrorKind } from '../errors';
 import { redact, silentLogger } from '../host';
 import type { Logger, SecretSource } from '../host';
 import type { EmbeddedRuntime } from './embedded/runtime';
+import { loopbackFetch } from './loopbackFetch';
 import type {
   ChatEvent,
   ChatMessage,
@@ -25,7 +26,7 @@ import type {
 export interface ProviderDeps {
   secrets: SecretSource;
   logger: Logger;
-  /** Replaces the global fetch (tests, proxies). */
+  /** Replaces the default fetch (node:http for servers on this machine, the global fetch for the rest). */
   fetch?: typeof fetch;
   /** The child process that runs kind `embedded` (one per Switchyard); absent: a shared default. */
   embedded?: EmbeddedRuntime;
@@ -203,6 +204,9 @@ export interface ErrorContext {
   afterOutput?: boolean;
 }
 
+/** node:http for local servers, the global fetch for everything else; shared so keep-alive sockets are reused. */
+const defaultFetch = loopbackFetch();
+
 export abstract class BaseProvider implements Provider {
   protected readonly logger: Logger;
   protected readonly fetchImpl: typeof fetch;
@@ -219,7 +223,7 @@ export abstract class BaseProvider implements Provider {
     options: ProviderOptions = {},
   ) {
     this.logger = deps.logger ?? silentLogger;
-    this.fetchImpl = deps.fetch ?? ((input, init) => globalThis.fetch(input, init));
+    this.fetchImpl = deps.fetch ?? defaultFetch;
     this.probeTimeoutMs = options.probeTimeoutMs ?? DEFAULT_PROBE_TIMEOUT_MS;
     this.firstTokenTimeoutMs = options.firstTokenTimeoutMs ?? DEFAULT_FIRST_TOKEN_TIMEOUT_MS;
     this.requestTimeoutMs = options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
