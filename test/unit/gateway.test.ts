@@ -409,3 +409,32 @@ test('32 concurrent streams through the gateway each receive every token, in ord
   );
   for (const t of texts) assert.equal(t, `6:${expected}`);
 });
+
+test('streamed text is re-framed exactly: quotes, backslashes, newlines, SSE lookalikes and unicode arrive verbatim in valid chunks', async () => {
+  const tricky = ['say "hi"', ' \\n is not a newline', '\n\ndata: [DONE]\n\n', '"content":""', ' ünïcödé 🚂', '\u2028\u0000'];
+  const server = await startOpenAIServer({ backend: scriptedBackend({ tokens: tricky }) });
+  const { config } = parseConfig({ 'switchyard.providers': [{ id: 'srv', kind: 'openai-compatible', baseUrl: `${server.url}/v1` }], 'switchyard.tasks': { chat: ['srv/gpt-4.1-mini'] } });
+  const own = new Switchyard({ config, secrets: { getApiKey: async () => undefined }, privacy: (c) => ({ mode: c.privacy, trusted: true, workspaceOptOut: false }) });
+  const gw = new Gateway({ source: own, token: TOKEN, port: 0 });
+  await gw.start();
+  try {
+    const stream = await new OpenAI({ baseURL: gw.url, apiKey: TOKEN, maxRetries: 0 }).chat.completions.create({ model: 'switchyard/chat', messages: [{ role: 'user', content: 'hi' }], stream: true });
+    const deltas: string[] = [];
+    for await (const ch of stream) {
+      assert.equal(ch.model, 'srv/gpt-4.1-mini');
+      assert.equal(ch.object, 'chat.completion.chunk');
+      const d = ch.choices[0]?.delta.content;
+      if (d) deltas.push(d);
+    }
+    assert.deepEqual(deltas, tricky);
+
+    const r = await curl([...auth, ...json, '-d', JSON.stringify({ model: 'switchyard/chat', stream: true, messages: [{ role: 'user', content: 'hi' }] }), `${gw.url}/chat/completions`]);
+    const events = sseData(r.body);
+    const keys = JSON.stringify(Object.keys(events[1]));
+    for (const e of events) assert.equal(JSON.stringify(Object.keys(e)), keys, 'every chunk has the same fields in the same order');
+    assert.deepEqual(events.map((e) => e.choices[0]?.delta?.content).filter(Boolean), tricky);
+  } finally {
+    await gw.stop();
+    await server.close();
+  }
+});

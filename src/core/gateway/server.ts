@@ -203,25 +203,41 @@ export class Gateway {
     for await (const _ of req) void _;
   }
 
-  private async readJson(req: IncomingMessage, res: ServerResponse): Promise<unknown> {
+  private readJson(req: IncomingMessage, res: ServerResponse): Promise<unknown> {
     const tooLarge = () => {
       res.setHeader('connection', 'close');
       return new GatewayError(413, `The request body is larger than the gateway's limit of ${this.maxBody} bytes.`, 'invalid_request_error', 'request_too_large');
     };
     const declared = Number(header(req, 'content-length'));
-    if (Number.isFinite(declared) && declared > this.maxBody) throw tooLarge();
-    const chunks: Buffer[] = [];
-    let size = 0;
-    for await (const chunk of req) {
-      size += (chunk as Buffer).length;
-      if (size > this.maxBody) throw tooLarge();
-      chunks.push(chunk as Buffer);
-    }
-    try {
-      return JSON.parse(Buffer.concat(chunks).toString('utf8'));
-    } catch {
-      throw new GatewayError(400, 'The request body is not valid JSON.', 'invalid_request_error', 'invalid_json');
-    }
+    if (Number.isFinite(declared) && declared > this.maxBody) return Promise.reject(tooLarge());
+    // Listeners rather than `for await`: the body is usually one chunk, and this is on every request's path.
+    return new Promise((resolve, reject) => {
+      const chunks: Buffer[] = [];
+      let size = 0;
+      const onData = (chunk: Buffer) => {
+        size += chunk.length;
+        if (size > this.maxBody) {
+          req.off('data', onData);
+          req.resume();
+          reject(tooLarge());
+          return;
+        }
+        chunks.push(chunk);
+      };
+      req.on('data', onData);
+      req.once('error', reject);
+      req.once('close', () => {
+        if (!req.complete) reject(new GatewayError(400, 'The client closed the connection before sending the whole body.', 'invalid_request_error', 'incomplete_body'));
+      });
+      req.once('end', () => {
+        if (size > this.maxBody) return;
+        try {
+          resolve(JSON.parse((chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks)).toString('utf8')));
+        } catch {
+          reject(new GatewayError(400, 'The request body is not valid JSON.', 'invalid_request_error', 'invalid_json'));
+        }
+      });
+    });
   }
 
   /** Virtual names, then the real models the tasks can route to now. */
@@ -326,6 +342,8 @@ export class Gateway {
     });
     const chunk = (choices: unknown[], extra: Record<string, unknown> = {}) =>
       `data: ${JSON.stringify({ id, object: 'chat.completion.chunk', created, model, system_fingerprint: null, choices, ...(request.includeUsage ? { usage: null } : {}), ...extra })}\n\n`;
+    // Text chunks differ only in their text: the rest of the frame is written once per answer (the hot path).
+    let textFrame = ['', ''];
     try {
       for await (const ev of events) {
         if (ev.type === 'route') {
@@ -335,9 +353,13 @@ export class Gateway {
           if (request.stream) {
             res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', connection: 'keep-alive', ...this.routeHeaders(route) });
             res.write(chunk([{ index: 0, delta: { role: 'assistant', content: '' }, logprobs: null, finish_reason: null }]));
+            // Every string in the frame is JSON-escaped, so `"content":""` occurs only as the delta's text.
+            const frame = chunk([{ index: 0, delta: { content: '' }, logprobs: null, finish_reason: null }]);
+            const at = frame.indexOf('"content":""') + '"content":'.length;
+            textFrame = [frame.slice(0, at), frame.slice(at + 2)];
           }
         } else if (ev.type === 'text') {
-          if (request.stream) res.write(chunk([{ index: 0, delta: { content: ev.text }, logprobs: null, finish_reason: null }]));
+          if (request.stream) res.write(textFrame[0] + JSON.stringify(ev.text) + textFrame[1]);
           else text += ev.text;
         } else {
           const u = ev.usage;
