@@ -1,25 +1,42 @@
 /**
- * `npm run bench -- gateway`: what the gateway costs. The test server (upstream) and the gateway (`switchyard serve`,
- * the same code as in VS Code) each run in their own process; this process runs the clients.
- *  1. 32 concurrent streaming clients (the real `openai` client), rounds alternating between straight to the test
- *     server and through the gateway: added time to first token and total time, p50/p99 (target ≤ 1 ms p50,
- *     ≤ 5 ms p99), and the throughput ratio (tokens/s through the gateway ÷ direct);
- *  2. a bounded soak: the same load through the gateway for BENCH_SOAK_S seconds (default 20), sampling the gateway
- *     process's live heap after a forced GC (bench/gateway.heapprobe.cjs) and resident memory: they should stay flat.
- * BENCH_PROFILE_DIR=dir writes a CPU profile of the gateway process there.
+ * `npm run bench -- gateway`: what the gateway costs. The test server (upstream) and the gateway (`switchyard serve`
+ * from the shipped bundle dist/cli.js, the same code as in VS Code) each run in their own process; this process runs
+ * the clients (the real `openai` client). Each load alternates rounds straight to the test server with rounds
+ * through the gateway and prints what the gateway added (time to first token and total, p50/p99; target ≤ 1 ms p50,
+ * ≤ 5 ms p99), the throughput ratio and the gateway's CPU time (user + system, from /proc):
+ *  1. paced, independent clients: 32 concurrent streams while the upstream sends a token every
+ *     BENCH_TOKEN_INTERVAL_MS (default 10 ms, 100 tokens/s per stream: faster than local models stream on machines
+ *     like ours); each client sends requests back to back, the clients' first requests spread over one answer's
+ *     time, so 32 streams are open at once without all starting together. The latency a tool sees: the target;
+ *  2. paced, bursts: the same, all 32 requests sent in the same millisecond (the worst case for queueing);
+ *  3. reference: load 1 through a bare node:http pipe proxy (bench/gateway.pipeproxy.ts) instead of the gateway,
+ *     the least one Node HTTP hop costs on the machine the bench runs on (the floor under load 1's numbers);
+ *  4. saturated bursts: the upstream sends tokens as fast as it can, so the three processes compete for the CPU;
+ *     time added here is the gateway's CPU share, not waiting;
+ *  5. a bounded soak: the saturated load through the gateway for BENCH_SOAK_S seconds (default 60:
+ *     resident memory climbs to a high-water mark over the first ~40 s of this load, then holds), sampling the
+ *     gateway process's live heap after a forced GC (bench/gateway.heapprobe.cjs) and resident memory: they should
+ *     stay flat.
+ * BENCH_PROFILE_DIR=dir writes a CPU profile of the saturated gateway process there.
  * Numbers, not pass/fail: timings on a shared 2-core machine are noisy; this prints them for people to read.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import OpenAI from 'openai';
 
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 32);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 20);
-const SOAK_S = Number(process.env.BENCH_SOAK_S ?? 20);
+const PACED_ROUNDS = Number(process.env.BENCH_PACED_ROUNDS ?? 6);
+/** Requests each independent client sends in a row, per round of the staggered load. */
+const PER_CLIENT = Number(process.env.BENCH_PER_CLIENT ?? 3);
+const TOKENS = Number(process.env.BENCH_TOKENS ?? 32);
+const INTERVAL_MS = Number(process.env.BENCH_TOKEN_INTERVAL_MS ?? 10);
+const SOAK_S = Number(process.env.BENCH_SOAK_S ?? 60);
 const TOKEN = 'bench-gateway-token-0123456789';
 const root = path.resolve(__dirname, '..');
+const cli = path.join(root, 'dist', 'cli.js');
 
 function firstLine(child: ChildProcess, what: string): Promise<string> {
   return new Promise((resolve, reject) => {
@@ -65,99 +82,190 @@ async function one(client: OpenAI, model: string): Promise<Sample> {
   return { ttft, total: performance.now() - start, tokens };
 }
 
-async function round(client: OpenAI, model: string): Promise<{ samples: Sample[]; wallMs: number }> {
+interface Round {
+  samples: Sample[];
+  wallMs: number;
+}
+type Load = (client: OpenAI, model: string) => Promise<Round>;
+
+/** A burst: all clients send a request in the same millisecond (the worst case for queueing), once. */
+async function round(client: OpenAI, model: string): Promise<Round> {
   const start = performance.now();
   const samples = await Promise.all(Array.from({ length: CONCURRENCY }, () => one(client, model)));
   return { samples, wallMs: performance.now() - start };
 }
 
+/**
+ * Independent clients: each sends PER_CLIENT requests back to back, the first ones spread over `spreadMs` (as
+ * separate tools' requests are), so all CONCURRENCY streams are open at once without starting together.
+ */
+function staggered(spreadMs: number): Load {
+  return async (client, model) => {
+    const start = performance.now();
+    const lanes = await Promise.all(
+      Array.from({ length: CONCURRENCY }, async (_, i) => {
+        await new Promise((r) => setTimeout(r, (i * spreadMs) / CONCURRENCY));
+        const out: Sample[] = [];
+        for (let k = 0; k < PER_CLIENT; k++) out.push(await one(client, model));
+        return out;
+      }),
+    );
+    return { samples: lanes.flat(), wallMs: performance.now() - start };
+  };
+}
+
+/** CPU time (user + system) the process has used, in ms. */
+function cpuMs(pid: number): { user: number; system: number } {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /, '').split(' ');
+  // After the command name: state is field 3, utime 14 and stime 15 (1-based, man 5 proc) in clock ticks.
+  return { user: Number(fields[11]) * 10, system: Number(fields[12]) * 10 };
+}
+
+interface Servers {
+  upstream: ChildProcess;
+  gw: ChildProcess;
+  direct: OpenAI;
+  through: OpenAI;
+  /** What sits between the clients and the test server. */
+  hop: 'gateway' | 'pipe proxy';
+  model: string;
+  heapFile: string;
+}
+
+async function startServers(children: ChildProcess[], intervalMs: number, hop: 'gateway' | 'pipe proxy', profile: boolean): Promise<Servers> {
+  const upstream = spawn(process.execPath, ['--import', 'tsx', path.join(__dirname, 'gateway.upstream.ts')], {
+    cwd: root,
+    stdio: ['ignore', 'pipe', 'inherit'],
+    env: { ...process.env, BENCH_TOKEN_INTERVAL_MS: String(intervalMs) },
+  });
+  children.push(upstream);
+  const upstreamUrl = await firstLine(upstream, 'the test server');
+  const dir = mkdtempSync(path.join(tmpdir(), 'switchyard-bench-'));
+  const cfg = path.join(dir, 'settings.json');
+  writeFileSync(cfg, JSON.stringify({ 'switchyard.providers': [{ id: 'srv', kind: 'openai-compatible', baseUrl: `${upstreamUrl}/v1` }], 'switchyard.tasks': { chat: ['srv/gpt-4.1-mini'] } }));
+  const prof = profile && process.env.BENCH_PROFILE_DIR ? ['--cpu-prof', '--cpu-prof-interval=100', `--cpu-prof-dir=${process.env.BENCH_PROFILE_DIR}`] : [];
+  const heapFile = path.join(dir, 'heap.txt');
+  writeFileSync(heapFile, '');
+  const gw = hop === 'pipe proxy' ? spawn(process.execPath, ['--import', 'tsx', path.join(__dirname, 'gateway.pipeproxy.ts'), upstreamUrl], { stdio: ['ignore', 'pipe', 'inherit'] }) : spawn(process.execPath, [...prof, '--expose-gc', '--require', path.join(__dirname, 'gateway.heapprobe.cjs'), cli, 'serve', '--port', '0', '--config', cfg, '--token', TOKEN], {
+    cwd: root,
+    stdio: ['ignore', 'pipe', 'ignore'],
+    env: { ...process.env, BENCH_HEAP_FILE: heapFile },
+  });
+  children.push(gw);
+  const gatewayUrl = await firstLine(gw, 'switchyard serve');
+  return {
+    upstream,
+    gw,
+    heapFile,
+    direct: new OpenAI({ baseURL: `${upstreamUrl}/v1`, apiKey: 'unused', maxRetries: 0 }),
+    through: new OpenAI({ baseURL: gatewayUrl, apiKey: TOKEN, maxRetries: 0 }),
+    hop,
+    model: hop === 'pipe proxy' ? 'gpt-4.1-mini' : 'switchyard/chat',
+  };
+}
+
+/** Alternating rounds straight to the upstream and through the gateway; prints what the gateway added. */
+async function compare(name: string, s: Servers, load: Load, rounds: number): Promise<void> {
+  // Warm-up: connections, JIT, discovery.
+  for (let i = 0; i < 2; i++) {
+    await load(s.direct, 'gpt-4.1-mini');
+    await load(s.through, s.model);
+  }
+  const d: Sample[] = [];
+  const g: Sample[] = [];
+  let dWall = 0;
+  let gWall = 0;
+  const cpuBefore = cpuMs(s.gw.pid!);
+  const upstreamBefore = cpuMs(s.upstream.pid!);
+  for (let i = 0; i < rounds; i++) {
+    const a = await load(s.direct, 'gpt-4.1-mini');
+    const b = await load(s.through, s.model);
+    d.push(...a.samples);
+    g.push(...b.samples);
+    dWall += a.wallMs;
+    gWall += b.wallMs;
+  }
+  const gwAfter = cpuMs(s.gw.pid!);
+  const upAfter = cpuMs(s.upstream.pid!);
+  const gatewayCpu = gwAfter.user + gwAfter.system - cpuBefore.user - cpuBefore.system;
+  const gatewaySystem = gwAfter.system - cpuBefore.system;
+  const upstreamCpu = upAfter.user + upAfter.system - upstreamBefore.user - upstreamBefore.system;
+  const dt = stats(d.map((x) => x.ttft));
+  const gt = stats(g.map((x) => x.ttft));
+  const dT = stats(d.map((x) => x.total));
+  const gT = stats(g.map((x) => x.total));
+  const tokens = (xs: Sample[]) => xs.reduce((n, x) => n + x.tokens, 0);
+  if (tokens(g) !== tokens(d)) console.log(`! token counts differ: direct ${tokens(d)}, gateway ${tokens(g)}`);
+  const dRate = (tokens(d) * 1000) / dWall;
+  const gRate = (tokens(g) * 1000) / gWall;
+  console.log(`### ${name}: ${d.length} requests each way, ${d[0]!.tokens} tokens per answer`);
+  console.log(`time to first token  direct p50 ${ms(dt.p50)} p99 ${ms(dt.p99)} | ${s.hop} p50 ${ms(gt.p50)} p99 ${ms(gt.p99)}`);
+  console.log(`total time           direct p50 ${ms(dT.p50)} p99 ${ms(dT.p99)} | ${s.hop} p50 ${ms(gT.p50)} p99 ${ms(gT.p99)}`);
+  console.log(`added by the ${s.hop}: first token p50 ${ms(gt.p50 - dt.p50)} p99 ${ms(gt.p99 - dt.p99)}; total p50 ${ms(gT.p50 - dT.p50)} p99 ${ms(gT.p99 - dT.p99)} (target ≤ 1 ms p50, ≤ 5 ms p99)`);
+  console.log(`throughput: direct ${dRate.toFixed(0)} tokens/s, ${s.hop} ${gRate.toFixed(0)} tokens/s, ratio ${(gRate / dRate).toFixed(3)}`);
+  console.log(`${s.hop} CPU: ${((gatewayCpu * 1000) / tokens(g)).toFixed(1)} µs per token, ${(gatewayCpu / g.length).toFixed(2)} ms per request (user + system, ${((100 * gatewaySystem) / gatewayCpu).toFixed(0)} % in the kernel); the test server (node:http, no client side): ${((upstreamCpu * 1000) / (tokens(g) + tokens(d))).toFixed(1)} µs per token`);
+}
+
+async function soak(s: Servers): Promise<void> {
+  /** Live heap and external memory of the gateway after a full GC, in MB (the probe writes them on SIGUSR2). */
+  const heapMb = async (): Promise<{ heap: number; external: number }> => {
+    const before = readFileSync(s.heapFile, 'utf8').split('\n').filter(Boolean).length;
+    s.gw.kill('SIGUSR2');
+    for (let i = 0; i < 100; i++) {
+      const lines = readFileSync(s.heapFile, 'utf8').split('\n').filter(Boolean);
+      if (lines.length > before) {
+        const [heap, external] = lines.at(-1)!.split(' ').map((n) => Number(n) / 1024 / 1024);
+        return { heap: heap!, external: external! };
+      }
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    return { heap: NaN, external: NaN };
+  };
+  const pid = s.gw.pid!;
+  const heaps = [await heapMb()];
+  const samples: { t: number; rss: number }[] = [{ t: 0, rss: rssKb(pid) }];
+  const soakStart = performance.now();
+  let requests = 0;
+  let nextSample = 2000;
+  while (performance.now() - soakStart < SOAK_S * 1000) {
+    requests += (await round(s.through, 'switchyard/chat')).samples.length;
+    const t = performance.now() - soakStart;
+    if (t >= nextSample) {
+      samples.push({ t, rss: rssKb(pid) });
+      heaps.push(await heapMb());
+      nextSample += 2000;
+    }
+  }
+  const first = samples[1] ?? samples[0]!;
+  const last = samples.at(-1)!;
+  const half = samples[Math.floor(samples.length / 2)]!;
+  console.log(`### soak: ${requests} streaming requests in ${SOAK_S} s through the gateway (saturated load)`);
+  const mid = heaps[Math.floor(heaps.length / 2)]!;
+  const end = heaps.at(-1)!;
+  console.log(`gateway live heap after GC: start ${heaps[0]!.heap.toFixed(1)} MB, samples ${heaps.map((h) => h.heap.toFixed(1)).join(' ')} MB (second half growth ${(end.heap - mid.heap).toFixed(2)} MB)`);
+  console.log(`gateway external memory (Buffers) after GC: samples ${heaps.map((h) => h.external.toFixed(1)).join(' ')} MB (second half growth ${(end.external - mid.external).toFixed(2)} MB)`);
+  console.log(`gateway RSS: ${samples.map((x) => (x.rss / 1024).toFixed(0)).join(' ')} MB every 2 s (start ${(samples[0]!.rss / 1024).toFixed(1)} MB, after warm-up ${(first.rss / 1024).toFixed(1)} MB, middle ${(half.rss / 1024).toFixed(1)} MB, end ${(last.rss / 1024).toFixed(1)} MB; second half growth ${((last.rss - half.rss) / 1024).toFixed(1)} MB)`);
+}
+
 async function main() {
+  if (!existsSync(cli)) throw new Error(`${cli} is missing: run \`npm run build\` first.`);
   const children: ChildProcess[] = [];
-  const stop = () => children.forEach((c) => c.kill('SIGTERM'));
-  process.on('exit', stop);
+  const stopAll = () => children.splice(0).forEach((c) => c.kill('SIGTERM'));
+  process.on('exit', stopAll);
   try {
-    const upstream = spawn(process.execPath, ['--import', 'tsx', path.join(__dirname, 'gateway.upstream.ts')], { cwd: root, stdio: ['ignore', 'pipe', 'inherit'] });
-    children.push(upstream);
-    const upstreamUrl = await firstLine(upstream, 'the test server');
-    const dir = mkdtempSync(path.join(tmpdir(), 'switchyard-bench-'));
-    const cfg = path.join(dir, 'settings.json');
-    writeFileSync(cfg, JSON.stringify({ 'switchyard.providers': [{ id: 'srv', kind: 'openai-compatible', baseUrl: `${upstreamUrl}/v1` }], 'switchyard.tasks': { chat: ['srv/gpt-4.1-mini'] } }));
-    const profile = process.env.BENCH_PROFILE_DIR ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE_DIR}`] : [];
-    const heapFile = path.join(dir, 'heap.txt');
-    writeFileSync(heapFile, '');
-    const gw = spawn(process.execPath, [...profile, '--expose-gc', '--require', path.join(__dirname, 'gateway.heapprobe.cjs'), '--import', 'tsx', path.join(root, 'src', 'cli', 'main.ts'), 'serve', '--port', '0', '--config', cfg, '--token', TOKEN], { cwd: root, stdio: ['ignore', 'pipe', 'ignore'], env: { ...process.env, BENCH_HEAP_FILE: heapFile } });
-    children.push(gw);
-    const gatewayUrl = await firstLine(gw, 'switchyard serve');
-
-    const direct = new OpenAI({ baseURL: `${upstreamUrl}/v1`, apiKey: 'unused', maxRetries: 0 });
-    const through = new OpenAI({ baseURL: gatewayUrl, apiKey: TOKEN, maxRetries: 0 });
-    // Warm-up: connections, JIT, discovery.
-    for (let i = 0; i < 3; i++) {
-      await round(direct, 'gpt-4.1-mini');
-      await round(through, 'switchyard/chat');
-    }
-
-    const d: Sample[] = [];
-    const g: Sample[] = [];
-    let dWall = 0;
-    let gWall = 0;
-    for (let i = 0; i < ROUNDS; i++) {
-      const a = await round(direct, 'gpt-4.1-mini');
-      const b = await round(through, 'switchyard/chat');
-      d.push(...a.samples);
-      g.push(...b.samples);
-      dWall += a.wallMs;
-      gWall += b.wallMs;
-    }
-    const dt = stats(d.map((s) => s.ttft));
-    const gt = stats(g.map((s) => s.ttft));
-    const dT = stats(d.map((s) => s.total));
-    const gT = stats(g.map((s) => s.total));
-    const tokens = (xs: Sample[]) => xs.reduce((n, s) => n + s.tokens, 0);
-    if (tokens(g) !== tokens(d)) console.log(`! token counts differ: direct ${tokens(d)}, gateway ${tokens(g)}`);
-    const dRate = (tokens(d) * 1000) / dWall;
-    const gRate = (tokens(g) * 1000) / gWall;
-    console.log(`${CONCURRENCY} concurrent streaming clients × ${ROUNDS} rounds (${d.length} requests each way, ${d[0]!.tokens} tokens per answer)`);
-    console.log(`time to first token  direct p50 ${ms(dt.p50)} p99 ${ms(dt.p99)} | gateway p50 ${ms(gt.p50)} p99 ${ms(gt.p99)}`);
-    console.log(`total time           direct p50 ${ms(dT.p50)} p99 ${ms(dT.p99)} | gateway p50 ${ms(gT.p50)} p99 ${ms(gT.p99)}`);
-    console.log(`added by the gateway: first token p50 ${ms(gt.p50 - dt.p50)} p99 ${ms(gt.p99 - dt.p99)}; total p50 ${ms(gT.p50 - dT.p50)} p99 ${ms(gT.p99 - dT.p99)} (target ≤ 1 ms p50, ≤ 5 ms p99)`);
-    console.log(`throughput: direct ${dRate.toFixed(0)} tokens/s, gateway ${gRate.toFixed(0)} tokens/s, ratio ${(gRate / dRate).toFixed(3)}`);
-
-    // Soak: memory of the gateway process under the same load for a bounded time.
-    /** Live heap of the gateway after a full GC, in MB (the probe writes it on SIGUSR2). */
-    const heapMb = async (): Promise<number> => {
-      const before = readFileSync(heapFile, 'utf8').split('\n').filter(Boolean).length;
-      gw.kill('SIGUSR2');
-      for (let i = 0; i < 100; i++) {
-        const lines = readFileSync(heapFile, 'utf8').split('\n').filter(Boolean);
-        if (lines.length > before) return Number(lines.at(-1)) / 1024 / 1024;
-        await new Promise((r) => setTimeout(r, 20));
-      }
-      return NaN;
-    };
-    const heaps: number[] = [await heapMb()];
-    const samples: { t: number; rss: number }[] = [{ t: 0, rss: rssKb(gw.pid!) }];
-    const soakStart = performance.now();
-    let requests = 0;
-    let nextSample = 2000;
-    while (performance.now() - soakStart < SOAK_S * 1000) {
-      requests += (await round(through, 'switchyard/chat')).samples.length;
-      const t = performance.now() - soakStart;
-      if (t >= nextSample) {
-        samples.push({ t, rss: rssKb(gw.pid!) });
-        heaps.push(await heapMb());
-        nextSample += 2000;
-      }
-    }
-    const first = samples[1] ?? samples[0]!;
-    const last = samples.at(-1)!;
-    const half = samples[Math.floor(samples.length / 2)]!;
-    console.log(`soak: ${requests} streaming requests in ${SOAK_S} s through the gateway`);
-    const mid = heaps[Math.floor(heaps.length / 2)]!;
-    console.log(`gateway live heap after GC: start ${heaps[0]!.toFixed(1)} MB, samples ${heaps.map((h) => h.toFixed(1)).join(' ')} MB (second half growth ${(heaps.at(-1)! - mid).toFixed(2)} MB)`);
-    console.log(`gateway RSS: start ${(samples[0]!.rss / 1024).toFixed(1)} MB, after warm-up ${(first.rss / 1024).toFixed(1)} MB, middle ${(half.rss / 1024).toFixed(1)} MB, end ${(last.rss / 1024).toFixed(1)} MB (second half growth ${((last.rss - half.rss) / 1024).toFixed(1)} MB)`);
+    const paced = await startServers(children, INTERVAL_MS, 'gateway', false);
+    const answerMs = INTERVAL_MS * TOKENS;
+    await compare(`paced, ${CONCURRENCY} concurrent streams from independent clients (a token every ${INTERVAL_MS} ms per stream, first requests spread over ${answerMs} ms)`, paced, staggered(answerMs), PACED_ROUNDS);
+    await compare(`paced, bursts (${CONCURRENCY} requests sent in the same millisecond, ${PACED_ROUNDS} times)`, paced, round, PACED_ROUNDS);
+    stopAll();
+    const floor = await startServers(children, INTERVAL_MS, 'pipe proxy', false);
+    await compare(`reference: the same paced load from independent clients through a bare node:http pipe proxy (bench/gateway.pipeproxy.ts: no token, parsing or routing), the least one Node hop costs here`, floor, staggered(answerMs), PACED_ROUNDS);
+    stopAll();
+    const saturated = await startServers(children, 0, 'gateway', true);
+    await compare(`saturated, bursts (${CONCURRENCY} requests at once, tokens as fast as the upstream sends them, ${ROUNDS} times)`, saturated, round, ROUNDS);
+    await soak(saturated);
   } finally {
-    stop();
+    stopAll();
   }
 }
 

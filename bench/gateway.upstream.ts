@@ -1,8 +1,10 @@
 /**
  * The upstream for bench/gateway.bench.ts, in its own process: the OpenAI test server with a scripted backend.
- * Prints its URL on the first stdout line and runs until killed. (Not a *.bench.ts: bench/run.ts skips it.)
+ * BENCH_TOKEN_INTERVAL_MS paces the tokens like a model. Prints its URL on the first stdout line and runs until killed. (Not a *.bench.ts: bench/run.ts skips it.)
  */
 import { scriptedBackend, startOpenAIServer } from '../test/fixtures';
 
 const tokens = Array.from({ length: Number(process.env.BENCH_TOKENS ?? 32) }, (_, i) => ` t${i}`);
-void startOpenAIServer({ backend: scriptedBackend({ tokens }) }).then((s) => process.stdout.write(`${s.url}\n`));
+/** Milliseconds between tokens (0: as fast as the event loop turns). */
+const intervalMs = Number(process.env.BENCH_TOKEN_INTERVAL_MS ?? 0);
+void startOpenAIServer({ backend: scriptedBackend({ tokens, intervalMs }) }).then((s) => process.stdout.write(`${s.url}\n`));
