@@ -77,6 +77,16 @@ export const FALLBACK_KINDS: ReadonlySet<ErrorKind> = new Set<ErrorKind>([
 /** Kinds that say the provider itself is unwell (cool it down), as opposed to one model or one request. */
 export const UNHEALTHY_KINDS: ReadonlySet<ErrorKind> = new Set<ErrorKind>(['unreachable', 'timeout', 'server', 'rateLimited']);
 
+/**
+ * Whether a failure says the provider is unwell (cool it down) rather than that it refused this one request: a
+ * 4xx other than 429 came from a server that is up and answering, about this request (a parameter it does not
+ * take, say); the next request may be fine, so it must not push traffic elsewhere (to the cloud, under "allow").
+ */
+export function marksUnhealthy(e: ProviderError): boolean {
+  if (!UNHEALTHY_KINDS.has(e.kind)) return false;
+  return !(e.kind === 'server' && e.status !== undefined && e.status >= 400 && e.status < 500);
+}
+
 /** Walks an error's cause chain for a Node system error code (ECONNREFUSED, ENOTFOUND, …). */
 export function systemErrorCode(e: unknown): string | undefined {
   let cur: unknown = e;

@@ -260,6 +260,21 @@ test('fallback through the gateway: a refused local port hands over to the next 
   }
 });
 
+test('a model server that refuses the request itself (400) gives the client a 400 with its reason, not a 502', async () => {
+  ollama.setBehaviour({ mode: 'error', status: 400, body: { error: 'option "mirostat_tau" is not valid here' } }, 'POST /api/chat');
+  try {
+    await assert.rejects(client().chat.completions.create({ model: 'switchyard/chat', messages: [{ role: 'user', content: 'hi' }] }), (e: unknown) => {
+      assert.ok(e instanceof OpenAI.BadRequestError, String(e));
+      assert.equal(e.code, 'upstream_rejected_request');
+      assert.match(e.message, /mirostat_tau/);
+      return true;
+    });
+    assert.equal(sy.router.health.coolingFor('box'), 0, 'a server that answered is not cooled down');
+  } finally {
+    ollama.setBehaviour({ mode: 'ok' }, 'POST /api/chat');
+  }
+});
+
 test('401 without the token or with a wrong one; nothing reaches a model server (openai client and curl)', async () => {
   await assert.rejects(client({ apiKey: 'wrong-token-123456' }).models.list(), (e: unknown) => e instanceof OpenAI.AuthenticationError && e.status === 401);
   await assert.rejects(client({ apiKey: 'wrong-token-123456' }).chat.completions.create({ model: 'switchyard/chat', messages: [{ role: 'user', content: 'hi' }] }), OpenAI.AuthenticationError);

@@ -118,6 +118,23 @@ for (const [name, behaviour, kind] of [
   });
 }
 
+test('a 400 about one request falls back but leaves the local server healthy; a 500 cools it down', async () => {
+  const { sy } = setup({ chat: ['local/qwen2.5-coder:7b', 'openai/gpt-4.1-mini'] });
+  ollama.setBehaviour({ mode: 'error', status: 400, body: { error: 'invalid option' } }, 'POST /api/chat');
+  const first = await collect(sy.router.chat({ task: 'chat', messages: hello }));
+  assert.equal(first.route?.providerId, 'openai');
+  assert.equal(first.route?.attempts[0].kind, 'server');
+  assert.equal(sy.router.health.coolingFor('local'), 0);
+  ollama.setBehaviour({ mode: 'ok' }, 'POST /api/chat');
+  const next = await collect(sy.router.chat({ task: 'chat', messages: hello }));
+  assert.equal(next.route?.providerId, 'local', 'the next request goes local again');
+  assert.equal(next.route?.fallback, false);
+
+  ollama.setBehaviour({ mode: 'error', status: 500 }, 'POST /api/chat');
+  await collect(sy.router.chat({ task: 'chat', messages: hello }));
+  assert.ok(sy.router.health.coolingFor('local') > 0, 'a 500 says the server is unwell');
+});
+
 test('a prompt too long for the local model falls back (contextOverflow)', async () => {
   const { sy } = setup({ chat: [{ model: 'local/qwen2.5-coder:7b', contextSize: 512 }, 'openai/gpt-4.1-mini'] });
   const long = [{ role: 'user' as const, content: 'word '.repeat(2000) }];

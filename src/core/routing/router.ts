@@ -6,7 +6,7 @@
  * fallback kind (refused, timeout, 5xx, 429, missing model, context overflow, auth) hands over to the next.
  * A failure after tokens have streamed is reported, never spliced with another model's answer.
  */
-import { FALLBACK_KINDS, ProviderError, UNHEALTHY_KINDS, isProviderError, type ErrorKind } from '../errors';
+import { FALLBACK_KINDS, ProviderError, isProviderError, marksUnhealthy, type ErrorKind } from '../errors';
 import { redact, silentLogger, systemClock, type Clock, type Logger } from '../host';
 import type { ChatMessage, ModelInfo, Provider, ProviderConfig } from '../providers/types';
 import { TASKS, isTaskName, splitRef, type CandidateSetting, type SwitchyardConfig, type TaskName } from '../config/config';
@@ -230,7 +230,7 @@ export class Router {
         try {
           return { p, models: await this.deps.providers.discover(p.id, signal) };
         } catch (e) {
-          if (isProviderError(e) && UNHEALTHY_KINDS.has(e.kind)) this.health.markFailed(p.id, e.kind, e.message);
+          if (isProviderError(e) && marksUnhealthy(e)) this.health.markFailed(p.id, e.kind, e.message);
           return { p, models: [] as ModelInfo[] };
         }
       }),
@@ -444,7 +444,7 @@ export class Router {
           break;
         }
         attempts.push({ ...c, outcome: 'failed', reason: err.message, kind: err.kind, ms: this.clock.now() - attemptStart });
-        if (UNHEALTHY_KINDS.has(err.kind)) this.health.markFailed(c.providerId, err.kind, err.message, err.retryAfter);
+        if (marksUnhealthy(err)) this.health.markFailed(c.providerId, err.kind, err.message, err.retryAfter);
         this.logger.warn(`route ${request.task}: ${c.providerId}/${c.model} failed (${err.kind}): ${err.message}`);
         lastError = err;
         if (!FALLBACK_KINDS.has(err.kind)) break;
@@ -495,7 +495,7 @@ export class Router {
         attempts.push({ ...c, outcome: 'failed', reason: err.message, kind: err.kind, ms: this.clock.now() - attemptStart });
         lastError = err;
         if (err.kind === 'canceled') break;
-        if (UNHEALTHY_KINDS.has(err.kind)) this.health.markFailed(c.providerId, err.kind, err.message, err.retryAfter);
+        if (marksUnhealthy(err)) this.health.markFailed(c.providerId, err.kind, err.message, err.retryAfter);
         this.logger.warn(`route ${requested}: ${c.providerId}/${c.model} failed (${err.kind}): ${err.message}`);
         if (!FALLBACK_KINDS.has(err.kind)) break;
       }
