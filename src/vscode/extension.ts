@@ -86,7 +86,7 @@ export function activate(context: vscode.ExtensionContext): Services {
     vscode.commands.registerCommand('switchyard.clearApiKey', (providerId?: string) => clearApiKey(switchyard, secrets, providerId)),
   );
 
-  const services: Services = { context, switchyard, usage, secrets, log, channel, refreshRoutes: refresh, workspaceIndex: {} };
+  const services: Services = { context, switchyard, usage, secrets, log, channel, refreshRoutes: refresh, workspaceIndex: {}, usageLedger: {} };
   for (const register of FEATURES) context.subscriptions.push(...register(services));
 
   // Health probes and discovery happen after activation.

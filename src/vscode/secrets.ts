@@ -7,8 +7,16 @@ import type { SecretSource } from '../core/host';
 
 const PREFIX = 'switchyard.apiKey.';
 
+export interface KeyChange {
+  providerId: string;
+  change: 'set' | 'cleared';
+}
+
 export class Secrets implements SecretSource {
   private readonly known = new Set<string>();
+  private readonly changed = new vscode.EventEmitter<KeyChange>();
+  /** Fires after a key was stored or removed (for the audit list); carries the provider, never the key. */
+  readonly onDidChangeKey = this.changed.event;
 
   constructor(private readonly storage: vscode.SecretStorage) {}
 
@@ -26,10 +34,12 @@ export class Secrets implements SecretSource {
   async store(providerId: string, key: string): Promise<void> {
     this.known.add(key);
     await this.storage.store(PREFIX + providerId, key);
+    this.changed.fire({ providerId, change: 'set' });
   }
 
   async clear(providerId: string): Promise<void> {
     await this.storage.delete(PREFIX + providerId);
+    this.changed.fire({ providerId, change: 'cleared' });
   }
 
   /** Values to scrub from any text leaving the core. */

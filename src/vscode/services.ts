@@ -4,6 +4,7 @@ import type { Switchyard } from '../core/switchyard';
 import type { MemoryLedger } from '../core/usage/ledger';
 import type { Secrets } from './secrets';
 import type { Retriever } from '../core/index/types';
+import type { SqliteLedger } from '../core/usage/sqliteLedger';
 
 /** What activation builds once and every feature module receives (and what the extension exports to tests). */
 export interface Services {
@@ -17,4 +18,6 @@ export interface Services {
   refreshRoutes(): void;
   /** The workspace index, once its feature has set it up (absent when disabled or untrusted). */
   workspaceIndex: { current?: Retriever };
+  /** The persistent usage ledger, once the usage feature has set it up. */
+  usageLedger: { current?: SqliteLedger };
 }

@@ -3,6 +3,7 @@
 // token in SWITCHYARD_GATEWAY_TOKEN.
 import assert from 'node:assert/strict';
 import * as vscode from 'vscode';
+import type { Services } from '../../src/vscode/services';
 import { suite, test } from './framework';
 
 const ANSWER = 'Routed through Switchyard.';
@@ -49,6 +50,20 @@ suite('Switchyard in VS Code\'s model picker and as a gateway', () => {
     assert.equal(json.choices[0]!.message.content, ANSWER);
     await vscode.commands.executeCommand('switchyard.stopGateway');
     await assert.rejects(fetch(`${url}/models`, { headers: { authorization: `Bearer ${token}` } }));
+  });
+
+  test('storing and clearing an API key lands in the usage audit list, naming the provider and never the key', async () => {
+    const ext = vscode.extensions.getExtension<Services>('switchyard.switchyard');
+    assert.ok(ext);
+    const services = ext.isActive ? ext.exports : await ext.activate();
+    const ledger = services.usageLedger.current;
+    assert.ok(ledger, 'the usage feature set up its ledger');
+    const key = 'sk-itest-AUDIT-0123456789abcdef';
+    await services.secrets.store('itest-audit', key);
+    await vscode.commands.executeCommand('switchyard.clearApiKey', 'itest-audit');
+    const entries = ledger.auditList(20).filter((e) => e.key === 'API key of itest-audit');
+    assert.deepEqual(entries.map((e) => e.change.split(' ')[0]), ['cleared', 'set'], JSON.stringify(entries));
+    assert.ok(!JSON.stringify(ledger.auditList(200)).includes(key), 'the key value is not in the audit list');
   });
 
   test('Show Usage opens and the usage ledger has the requests above', async () => {

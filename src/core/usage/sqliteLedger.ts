@@ -314,6 +314,11 @@ function add(g: UsageGroup, r: Row): void {
   g.costUsd += r.cost_usd ?? 0;
 }
 
+/** An audit entry for an API key stored or removed: names the provider, never the value. */
+export function apiKeyChange(providerId: string, change: 'set' | 'cleared', at = new Date().toISOString()): AuditEntry {
+  return { at, key: `API key of ${providerId}`, change: change === 'set' ? 'set (stored in SecretStorage; the value is never recorded)' : 'cleared' };
+}
+
 /** Settings changes between two snapshots of the `switchyard.*` keys, in words, never with key values. */
 export function settingsChanges(before: Readonly<Record<string, unknown>>, after: Readonly<Record<string, unknown>>, at = new Date().toISOString()): AuditEntry[] {
   const out: AuditEntry[] = [];

@@ -10,7 +10,7 @@ import { homedir } from 'node:os';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { SETTING_KEYS } from '../../core/config/schema';
-import { SqliteLedger, settingsChanges } from '../../core/usage/sqliteLedger';
+import { SqliteLedger, apiKeyChange, settingsChanges, type AuditEntry } from '../../core/usage/sqliteLedger';
 import type { UsageDataView, UsageFromWebview, UsageToWebview } from '../../protocol/usage';
 import type { Services } from '../services';
 
@@ -157,11 +157,26 @@ export function usageFeature(services: Services): vscode.Disposable[] {
   const ledger = new SqliteLedger({ path: path.join(services.context.globalStorageUri.fsPath, 'usage.sqlite'), logger: services.log });
   const panel = new UsagePanel(services, ledger);
   usageFeatureState.current = { ledger, panel };
+  services.usageLedger.current = ledger;
   const pipe = services.usage.pipe(ledger);
   let before = snapshot();
+  const record = (changes: AuditEntry[]) => {
+    try {
+      ledger.audit(changes);
+      if (changes.length) services.log.info(`usage audit: ${changes.map((c) => c.key).join(', ')} changed`);
+    } catch (err) {
+      services.log.warn(`usage audit: ${err instanceof Error ? err.message : String(err)}`);
+    }
+    panel.post();
+  };
   return [
     { dispose: () => pipe.dispose() },
-    { dispose: () => ledger.close() },
+    {
+      dispose: () => {
+        services.usageLedger.current = undefined;
+        ledger.close();
+      },
+    },
     vscode.commands.registerCommand('switchyard.showUsage', () => panel.show()),
     vscode.commands.registerCommand('switchyard.exportUsageCsv', (target?: vscode.Uri) => exportCsv(ledger, 3650, target)),
     vscode.workspace.onDidChangeConfiguration((e) => {
@@ -169,13 +184,8 @@ export function usageFeature(services: Services): vscode.Disposable[] {
       const after = snapshot();
       const changes = settingsChanges(before, after);
       before = after;
-      try {
-        ledger.audit(changes);
-        if (changes.length) services.log.info(`usage audit: settings changed: ${changes.map((c) => c.key).join(', ')}`);
-      } catch (err) {
-        services.log.warn(`usage audit: ${err instanceof Error ? err.message : String(err)}`);
-      }
-      panel.post();
+      record(changes);
     }),
+    services.secrets.onDidChangeKey((e) => record([apiKeyChange(e.providerId, e.change)])),
   ];
 }
