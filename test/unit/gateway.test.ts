@@ -383,6 +383,30 @@ test('bad requests get OpenAI error bodies with the right status', async () => {
   assert.equal(embedAsChat.status, 400);
   const badFormat = await post('/embeddings', JSON.stringify({ model: 'switchyard/embed', input: 'x', encoding_format: 'int8' }));
   assert.equal(JSON.parse(badFormat.body).error.param, 'encoding_format');
+  // What would change the kind of answer is refused by name rather than silently ignored.
+  const chatWith = (extra: Record<string, unknown>) => post('/chat/completions', JSON.stringify({ model: 'switchyard/chat', messages: [{ role: 'user', content: 'x' }], ...extra }));
+  const tool = { type: 'function', function: { name: 'read_file', parameters: { type: 'object', properties: {} } } };
+  for (const [extra, param] of [
+    [{ tools: [tool] }, 'tools'],
+    [{ functions: [tool.function] }, 'functions'],
+    [{ response_format: { type: 'json_object' } }, 'response_format'],
+    [{ logprobs: true }, 'logprobs'],
+    [{ modalities: ['text', 'audio'] }, 'modalities'],
+  ] as const) {
+    const r = await chatWith(extra);
+    assert.equal(r.status, 400, JSON.stringify(extra));
+    const err = JSON.parse(r.body).error;
+    assert.equal(err.code, 'unsupported_parameter');
+    assert.equal(err.param, param);
+    assert.match(err.message, /text only/);
+  }
+  assert.equal(ollama.counts.total, 0);
+  // Empty or switched-off values pass: clients send them by default.
+  for (const extra of [{ tools: [] }, { tools: [tool], tool_choice: 'none' }, { response_format: { type: 'text' } }, { logprobs: false }]) {
+    const r = await chatWith(extra);
+    assert.equal(r.status, 200, `${JSON.stringify(extra)}: ${r.body}`);
+  }
+  ollama.reset();
   const notFound = await curl([...auth, `${gateway.url}/completions`]);
   assert.equal(notFound.status, 404);
   const wrongMethod = await curl([...auth, `${gateway.url}/chat/completions`]);

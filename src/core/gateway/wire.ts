@@ -111,6 +111,25 @@ function optionalNumber(body: Record<string, unknown>, key: string, min: number,
   return v;
 }
 
+function unsupported(param: string, what: string): GatewayError {
+  return new GatewayError(400, `${what} Switchyard's gateway answers with text only: remove '${param}', or call the provider directly for this request.`, 'invalid_request_error', 'unsupported_parameter', param);
+}
+
+/**
+ * Parameters that would change what kind of answer the client gets back (tool calls, JSON mode, log probabilities)
+ * are refused, not ignored: an agent that silently got prose instead of the tool call it asked for fails somewhere
+ * far from the cause. Empty or "off" values pass (clients often send them by default).
+ */
+function refuseUnsupported(body: Record<string, unknown>): void {
+  const toolsOff = body.tool_choice === 'none';
+  if (Array.isArray(body.tools) && body.tools.length > 0 && !toolsOff) throw unsupported('tools', 'Tool calling is not supported yet.');
+  if (Array.isArray(body.functions) && body.functions.length > 0 && body.function_call !== 'none') throw unsupported('functions', 'Function calling is not supported yet.');
+  const format = body.response_format;
+  if (isObject(format) && format.type !== undefined && format.type !== 'text') throw unsupported('response_format', `response_format "${String(format.type)}" (structured output) is not supported yet.`);
+  if (body.logprobs === true) throw unsupported('logprobs', 'Log probabilities are not available through the router.');
+  if (Array.isArray(body.modalities) && body.modalities.some((m) => m !== 'text')) throw unsupported('modalities', 'Only text output is supported.');
+}
+
 export function parseChatRequest(body: unknown): ChatCompletionRequest {
   if (!isObject(body)) throw new GatewayError(400, 'The request body must be a JSON object.', 'invalid_request_error', 'invalid_json');
   const model = requireModel(body);
@@ -125,6 +144,7 @@ export function parseChatRequest(body: unknown): ChatCompletionRequest {
   });
   const n = optionalNumber(body, 'n', 1, 1, true);
   void n;
+  refuseUnsupported(body);
   const maxCompletion = optionalNumber(body, 'max_completion_tokens', 1, 10_000_000, true);
   const maxTokens = maxCompletion ?? optionalNumber(body, 'max_tokens', 1, 10_000_000, true);
   const streamOptions = body.stream_options;
