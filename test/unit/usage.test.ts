@@ -170,3 +170,30 @@ test('quantile is nearest-rank', () => {
   assert.equal(quantile([1, 2, 3, 4], 0.5), 2);
   assert.equal(quantile([1, 2, 3, 4], 0.95), 4);
 });
+
+test('retention: records older than switchyard.usage.retentionDays go on open and when the setting changes; 0 keeps all; the audit list stays', () => {
+  const file = path.join(dir, 'retention.sqlite');
+  const daysAgo = (d: number) => new Date(Date.now() - d * 86_400_000).toISOString();
+  const keepAll = new SqliteLedger({ path: file, retentionDays: 0 });
+  for (const d of [800, 400, 100, 1]) keepAll.record(rec({ at: daysAgo(d), model: `m${d}` }));
+  keepAll.audit(settingsChanges({}, { 'switchyard.privacy': 'ask' }, daysAgo(900)));
+  assert.equal(keepAll.recent(10).length, 4, 'retention 0 removed nothing');
+  keepAll.close();
+
+  const logs: string[] = [];
+  const year = new SqliteLedger({ path: file, retentionDays: 365, logger: { trace() {}, debug() {}, info: (m) => logs.push(m), warn() {}, error() {} } });
+  assert.deepEqual(year.recent(10).map((r) => r.model).sort(), ['m1', 'm100'], 'opening pruned what is older than a year');
+  assert.ok(logs.some((l) => /removed 2 records older than 365 days/.test(l)), logs.join('\n'));
+  year.setRetention(30);
+  assert.deepEqual(year.recent(10).map((r) => r.model), ['m1']);
+  assert.equal(year.auditList().length, 1, 'the audit list is kept');
+  year.close();
+});
+
+test('switchyard.usage.retentionDays is read from settings (default 365) and out-of-range values are reported', () => {
+  assert.equal(parseConfig({}).config.usage.retentionDays, 365);
+  assert.equal(parseConfig({ 'switchyard.usage.retentionDays': 30 }).config.usage.retentionDays, 30);
+  const bad = parseConfig({ 'switchyard.usage.retentionDays': -5 });
+  assert.equal(bad.config.usage.retentionDays, 365);
+  assert.ok(bad.problems.some((p) => p.key === 'switchyard.usage.retentionDays'), JSON.stringify(bad.problems));
+});

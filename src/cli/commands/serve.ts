@@ -35,7 +35,7 @@ export async function serve(args: string[], io: Io): Promise<number> {
   const clean = (m: string) => redact(m, secretsSeen);
   const line = (level: string) => (m: string) => io.stderr.write(`[${level}] ${clean(m)}\n`);
   const logger: Logger = { trace: () => {}, debug: values.verbose ? line('debug') : () => {}, info: line('info'), warn: line('warn'), error: line('error') };
-  const usage = values.db ? new SqliteLedger({ path: values.db, logger }) : undefined;
+  const usage = values.db ? new SqliteLedger({ path: values.db, logger, retentionDays: parsed.config.usage.retentionDays }) : undefined;
   const sy = new Switchyard({
     config: parsed.config,
     secrets: envSecrets(io.env),
@@ -64,7 +64,9 @@ export async function serve(args: string[], io: Io): Promise<number> {
       clearTimeout(reload);
       reload = setTimeout(() => {
         try {
-          sy.setConfig(loadConfig(file, io).config);
+          const next = loadConfig(file, io).config;
+          sy.setConfig(next);
+          usage?.setRetention(next.usage.retentionDays);
           logger.info(`settings re-read from ${file}`);
         } catch (e) {
           logger.warn(`kept the previous settings: ${e instanceof Error ? e.message : String(e)}`);

@@ -44,6 +44,8 @@ export interface SwitchyardConfig {
   cooldownMs: number;
   index: { enabled: boolean; exclude: string[]; maxFileSizeKb: number };
   gateway: { port: number; startOnLaunch: boolean };
+  /** Days of usage records kept (0: all). */
+  usage: { retentionDays: number };
   /** Kind `embedded`: the child process that runs GGUF models. */
   embedded: { idleTimeoutSeconds: number; maxLoadedModels: number; gpu: 'auto' | 'off' };
 }
@@ -177,6 +179,7 @@ export function parseConfig(raw: Raw): ParsedConfig {
       port: r.value<number>('switchyard.gateway.port'),
       startOnLaunch: r.value<boolean>('switchyard.gateway.startOnLaunch'),
     },
+    usage: { retentionDays: r.value<number>('switchyard.usage.retentionDays') },
     embedded: {
       idleTimeoutSeconds: r.value<number>('switchyard.embedded.idleTimeoutSeconds'),
       maxLoadedModels: r.value<number>('switchyard.embedded.maxLoadedModels'),

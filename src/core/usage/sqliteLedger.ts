@@ -59,7 +59,11 @@ export interface LedgerOptions {
   logger?: Logger;
   /** Loads better-sqlite3's constructor; the default requires it on first use. */
   load?: () => new (path: string) => SqliteDatabase;
+  /** Days of request records to keep; older ones are deleted on open and then once a day. 0 or absent keeps all. */
+  retentionDays?: number;
 }
+
+const DAY_MS = 86_400_000;
 
 interface Row {
   at: string;
@@ -107,9 +111,28 @@ export class SqliteLedger implements UsageSink {
   private openError: Error | undefined;
   private readonly logger: Logger;
   private readonly listeners = new Set<(r: UsageRecord) => void>();
+  private retentionDays: number;
+  private lastPrune = 0;
 
   constructor(private readonly options: LedgerOptions) {
     this.logger = options.logger ?? silentLogger;
+    this.retentionDays = options.retentionDays ?? 0;
+  }
+
+  /** Changes the retention (a settings change); prunes now when the ledger is open. */
+  setRetention(days: number): void {
+    this.retentionDays = days;
+    if (this.db) this.prune();
+  }
+
+  /** Deletes request records older than the retention; returns how many went. The audit list is kept. */
+  prune(now = Date.now()): number {
+    this.lastPrune = now;
+    if (!(this.retentionDays > 0)) return 0;
+    const cutoff = new Date(now - this.retentionDays * DAY_MS).toISOString();
+    const removed = this.open().prepare('DELETE FROM usage WHERE at < ?').run(cutoff).changes;
+    if (removed > 0) this.logger.info(`usage ledger: removed ${removed} records older than ${this.retentionDays} days`);
+    return removed;
   }
 
   /** True once the database is open (it opens on first use). */
@@ -168,6 +191,7 @@ export class SqliteLedger implements UsageSink {
         VALUES (@at, @day, @task, @requested, @provider, @model, @local, @outcome, @attempts, @ttft_ms, @duration_ms, @input_tokens, @output_tokens, @tokens_estimated, @cost_usd)`);
       this.db = db;
       this.logger.info(`usage ledger: ${this.options.path}`);
+      this.prune();
       return db;
     } catch (e) {
       this.openError = new Error(`The usage ledger could not open ${this.options.path}: ${e instanceof Error ? e.message : String(e)}. Usage is not being recorded; check that the folder is writable.`);
@@ -178,6 +202,7 @@ export class SqliteLedger implements UsageSink {
 
   record(r: UsageRecord): void {
     this.open();
+    if (this.retentionDays > 0 && Date.now() - this.lastPrune > DAY_MS) this.prune();
     this.insert!.run({
       at: r.at,
       day: r.at.slice(0, 10),

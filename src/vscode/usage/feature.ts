@@ -154,7 +154,11 @@ export const usageFeatureState: { current?: UsageFeature } = {};
 
 export function usageFeature(services: Services): vscode.Disposable[] {
   // Nothing opens here: SqliteLedger loads better-sqlite3 on its first record or read.
-  const ledger = new SqliteLedger({ path: path.join(services.context.globalStorageUri.fsPath, 'usage.sqlite'), logger: services.log });
+  const ledger = new SqliteLedger({
+    path: path.join(services.context.globalStorageUri.fsPath, 'usage.sqlite'),
+    logger: services.log,
+    retentionDays: services.switchyard.config.usage.retentionDays,
+  });
   const panel = new UsagePanel(services, ledger);
   usageFeatureState.current = { ledger, panel };
   services.usageLedger.current = ledger;
@@ -184,6 +188,13 @@ export function usageFeature(services: Services): vscode.Disposable[] {
       const after = snapshot();
       const changes = settingsChanges(before, after);
       before = after;
+      if (e.affectsConfiguration('switchyard.usage.retentionDays')) {
+        try {
+          ledger.setRetention(services.switchyard.config.usage.retentionDays);
+        } catch (err) {
+          services.log.warn(`usage ledger: ${err instanceof Error ? err.message : String(err)}`);
+        }
+      }
       record(changes);
     }),
     services.secrets.onDidChangeKey((e) => record([apiKeyChange(e.providerId, e.change)])),
