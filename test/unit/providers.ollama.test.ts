@@ -1,12 +1,11 @@
 import assert from 'node:assert/strict';
 import { after, afterEach, before, describe, it } from 'node:test';
-import { ProviderError } from '../../src/core/errors';
 import { silentLogger } from '../../src/core/host';
 import { OllamaProvider, estimateMessagesTokens, sizeNumCtx } from '../../src/core/providers';
-import type { ChatEvent, ChatRequest, ProviderConfig } from '../../src/core/providers';
+import type { ChatRequest, ProviderConfig } from '../../src/core/providers';
 import { closedPort, scriptedBackend, startOllamaServer } from '../fixtures';
 import type { FixtureServer } from '../fixtures';
-import { PROVIDER_FETCHES, chatError, collectChat as collect, rejectsWith } from '../fixtures/providerAssert';
+import { PROVIDER_FETCHES, abortAfterFirstEvent, chatError, collectChat as collect, rejectsWith } from '../fixtures/providerAssert';
 
 const secrets = { getApiKey: async () => undefined };
 
@@ -194,21 +193,7 @@ for (const [fetchName, fetchFor] of PROVIDER_FETCHES) {
 
     it('canceled: aborting mid-stream stops the request and the server sees it', async () => {
       server.setBehaviour({ mode: 'slow', delayMs: 100 }, 'POST /api/chat');
-      const controller = new AbortController();
-      const events: ChatEvent[] = [];
-      let error: unknown;
-      try {
-        for await (const e of provider(server.url).chat({ model: MODEL, messages: user('hi'), signal: controller.signal })) {
-          events.push(e);
-          controller.abort();
-        }
-      } catch (e) {
-        error = e;
-      }
-      assert.ok(error instanceof ProviderError);
-      assert.equal(error.kind, 'canceled');
-      assert.equal(error.afterOutput, true);
-      assert.equal(events.length, 1);
+      await abortAfterFirstEvent(provider(server.url), { model: MODEL, messages: user('hi') });
       await waitFor(() => server.aborted >= 1);
     });
 

@@ -8,7 +8,7 @@ import type { ChatEvent, ChatRequest, Provider, ProviderConfig } from '../../src
 import { decodeEmbedding } from '../../src/core/providers/openaiCompatible';
 import { closedPort, floatsToBase64, hashEmbedding, scriptedBackend, startOpenAIServer } from '../fixtures';
 import type { FixtureServer } from '../fixtures';
-import { PROVIDER_FETCHES, chatError as sharedChatError, rejectsWith as sharedRejectsWith } from '../fixtures/providerAssert';
+import { PROVIDER_FETCHES, abortAfterFirstEvent, chatError as sharedChatError, rejectsWith as sharedRejectsWith } from '../fixtures/providerAssert';
 
 /** Recognisable, so a leak anywhere is easy to spot. */
 const KEY = 'sk-switchyard-FAKEKEY-0123456789abcdef';
@@ -201,21 +201,7 @@ for (const [fetchName, fetchFor] of PROVIDER_FETCHES) {
 
     it('canceled: an abort mid-stream throws (the client would end quietly) and reaches the server', async () => {
       server.setBehaviour({ mode: 'slow', delayMs: 100 });
-      const controller = new AbortController();
-      const events: ChatEvent[] = [];
-      let error: unknown;
-      try {
-        for await (const e of provider(server.url).chat({ model: MODEL, messages: user('hi'), signal: controller.signal })) {
-          events.push(e);
-          controller.abort();
-        }
-      } catch (e) {
-        error = e;
-      }
-      assert.ok(error instanceof ProviderError, 'the loop must not end quietly');
-      assert.equal(error.kind, 'canceled');
-      assert.equal(error.afterOutput, true);
-      assert.equal(events.length, 1);
+      await abortAfterFirstEvent(provider(server.url), { model: MODEL, messages: user('hi') });
       await waitFor(() => server.aborted >= 1);
     });
 
