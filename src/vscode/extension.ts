@@ -27,7 +27,13 @@ export type SwitchyardApi = Services;
  * Each feature registers itself from its own module and returns what it registered: add one line to FEATURES.
  * Features must stay cheap here (no native or WASM modules, no network): load those on first use.
  */
-const FEATURES: ((services: Services) => vscode.Disposable[])[] = [registerUi, usageFeature, gatewayFeature, registerModels, registerIndex];
+const FEATURES: [name: string, register: (services: Services) => vscode.Disposable[]][] = [
+  ['chat UI', registerUi],
+  ['usage', usageFeature],
+  ['gateway', gatewayFeature],
+  ['models', registerModels],
+  ['index', registerIndex],
+];
 
 export function activate(context: vscode.ExtensionContext): Services {
   const activationStart = performance.now();
@@ -87,7 +93,13 @@ export function activate(context: vscode.ExtensionContext): Services {
   );
 
   const services: Services = { context, switchyard, usage, secrets, log, channel, refreshRoutes: refresh, workspaceIndex: {}, usageLedger: {} };
-  for (const register of FEATURES) context.subscriptions.push(...register(services));
+  // Each feature's registration time goes into the activation line, so a slow one is named, not guessed.
+  const featureMs: string[] = [];
+  for (const [name, register] of FEATURES) {
+    const start = performance.now();
+    context.subscriptions.push(...register(services));
+    featureMs.push(`${name} ${(performance.now() - start).toFixed(1)}`);
+  }
 
   // Health probes and discovery happen after activation.
   setTimeout(refresh, 0);
@@ -97,7 +109,7 @@ export function activate(context: vscode.ExtensionContext): Services {
   // Everything the bundle leaves in node_modules is native (or carries native parts), so any of it counts.
   const ours = require('node:path').join(context.extensionPath, 'node_modules');
   const native = Object.keys(require.cache).filter((k) => k.startsWith(ours) || (k.startsWith(context.extensionPath) && k.endsWith('.node'))).length;
-  log.info(`Switchyard activated in ${ms} ms (native modules loaded: ${native})`);
+  log.info(`Switchyard activated in ${ms} ms (native modules loaded: ${native}); features: ${featureMs.join(', ')} ms`);
   return services;
 }
 

@@ -10,7 +10,7 @@ import { launchVSCode, repoRoot, resultsDir, waitFor } from './harness';
 test('Show Logs from the command palette shows the activation line; activation time is recorded', { timeout: 180_000 }, async () => {
   const vs = await launchVSCode({ workspace: path.join(repoRoot, 'samples', 'workspace') });
   try {
-    const match = await vs.waitForLog('Switchyard', /Switchyard activated in (\d+(?:\.\d+)?) ms \(native modules loaded: (\d+)\)/, 60_000);
+    const match = await vs.waitForLog('Switchyard', /Switchyard activated in (\d+(?:\.\d+)?) ms \(native modules loaded: (\d+)\); features: ([^\n]*) ms/, 60_000);
     const activationMs = Number(match[1]);
     assert.equal(Number(match[2]), 0, 'activate() loaded a native module of the extension; load SQLite, sqlite-vec and llama.cpp on first use');
 
@@ -22,11 +22,13 @@ test('Show Logs from the command palette shows the activation line; activation t
     await waitFor('the Output panel to show "Switchyard activated"', async () => /Switchyard\s+activated\s+in/.test(await lines.first().innerText()), 20_000);
     await vs.screenshot('activation-show-logs');
 
-    process.stdout.write(`# Switchyard activate() took ${activationMs} ms (target < 50 ms)\n`);
+    process.stdout.write(`# Switchyard activate() took ${activationMs} ms (target < 50 ms); features: ${match[3]} ms\n`);
+    const features = Object.fromEntries(match[3]!.split(', ').map((f) => [f.replace(/ [\d.]+$/, ''), Number(f.match(/([\d.]+)$/)?.[1])]));
+    assert.deepEqual(Object.keys(features), ['chat UI', 'usage', 'gateway', 'models', 'index'], match[0]);
     fs.mkdirSync(resultsDir, { recursive: true });
     fs.writeFileSync(
       path.join(resultsDir, 'activation.json'),
-      JSON.stringify({ activationMs, targetMs: 50, measuredAt: new Date().toISOString(), source: 'code-server e2e' }, null, 2) + '\n',
+      JSON.stringify({ activationMs, featuresMs: features, targetMs: 50, measuredAt: new Date().toISOString(), source: 'code-server e2e' }, null, 2) + '\n',
     );
     assert.ok(Number.isFinite(activationMs) && activationMs >= 0, `bad activation time: ${match[0]}`);
     // The 50 ms target is reported (above and in activation.json), not asserted: a timing assertion flakes on a shared

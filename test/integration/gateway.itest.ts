@@ -52,7 +52,7 @@ suite('Switchyard in VS Code\'s model picker and as a gateway', () => {
     await assert.rejects(fetch(`${url}/models`, { headers: { authorization: `Bearer ${token}` } }));
   });
 
-  test('storing and clearing an API key lands in the usage audit list, naming the provider and never the key', async () => {
+  test('API keys stored and cleared, and settings changed, land in the usage audit list (never a key value)', async () => {
     const ext = vscode.extensions.getExtension<Services>('switchyard.switchyard');
     assert.ok(ext);
     const services = ext.isActive ? ext.exports : await ext.activate();
@@ -64,6 +64,20 @@ suite('Switchyard in VS Code\'s model picker and as a gateway', () => {
     const entries = ledger.auditList(20).filter((e) => e.key === 'API key of itest-audit');
     assert.deepEqual(entries.map((e) => e.change.split(' ')[0]), ['cleared', 'set'], JSON.stringify(entries));
     assert.ok(!JSON.stringify(ledger.auditList(200)).includes(key), 'the key value is not in the audit list');
+
+    // A settings change made through VS Code's API lands there too, as before → after.
+    const cfg = () => vscode.workspace.getConfiguration('switchyard');
+    await cfg().update('routing.cooldownMs', 12345, vscode.ConfigurationTarget.Global);
+    try {
+      let change: string | undefined;
+      for (let i = 0; i < 50 && change === undefined; i++) {
+        change = ledger.auditList(20).find((e) => e.key === 'switchyard.routing.cooldownMs')?.change;
+        if (change === undefined) await new Promise((r) => setTimeout(r, 100));
+      }
+      assert.equal(change, '(default) → 12345');
+    } finally {
+      await cfg().update('routing.cooldownMs', undefined, vscode.ConfigurationTarget.Global);
+    }
   });
 
   test('Show Usage opens and the usage ledger has the requests above', async () => {

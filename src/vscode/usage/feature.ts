@@ -16,10 +16,10 @@ import type { Services } from '../services';
 
 /** The `switchyard.*` values as set (user, workspace, folder), for the audit list. */
 function snapshot(): Record<string, unknown> {
-  const cfg = vscode.workspace.getConfiguration();
+  const cfg = vscode.workspace.getConfiguration('switchyard');
   const out: Record<string, unknown> = {};
   for (const key of SETTING_KEYS) {
-    const i = cfg.inspect(key);
+    const i = cfg.inspect(key.slice('switchyard.'.length));
     const v = i?.workspaceFolderValue ?? i?.workspaceValue ?? i?.globalValue;
     if (v !== undefined) out[key] = JSON.parse(JSON.stringify(v));
   }
