@@ -183,6 +183,41 @@ test('Explain Selection (keybinding) streams the explain task into the chat view
   }
 });
 
+test('code actions: Insert at Cursor and Replace Selection put a code block into the editor the chat came from', { timeout: 120_000 }, async () => {
+  // The previous step left sample.ts open in the editor.
+  const editor = vs.page.locator('.monaco-editor .view-lines', { hasText: 'SELECTED_MARKER' }).first();
+  const editorText = async () => (await vs.page.locator('.monaco-editor .view-lines').first().innerText()).replace(/\u00a0/g, ' ');
+  try {
+    local.set(['Use', ' this', ':\n\n```ts\nexport const SY_INSERTED = 42;\n```\n']);
+    await editor.click();
+    await vs.page.keyboard.press('Control+End');
+    chat = await openChat(vs);
+    const turn = await sendChat(chat, 'Give me a constant');
+    await waitFor('the answer', async () => (await turn.getAttribute('data-status')) === 'done', 30_000, 100);
+    await turn.locator('.code-actions button[data-code-action="insert"]').click();
+    await waitFor('the code inserted at the cursor', async () => {
+      const t = await editorText();
+      return t.includes('SELECTED_MARKER') && t.includes('export const SY_INSERTED = 42;');
+    }, 15_000, 100);
+    const inserted = await editorText();
+    assert.ok(inserted.indexOf('SY_INSERTED') > inserted.lastIndexOf('}'), `inserted at the cursor (the end), not elsewhere:\n${inserted}`);
+
+    // Select everything in the editor, then replace it with the block.
+    await editor.click();
+    await vs.page.keyboard.press('Control+A');
+    await turn.locator('.code-actions button[data-code-action="replace"]').click();
+    await waitFor('the selection replaced by the code', async () => {
+      const t = await editorText();
+      return !t.includes('SELECTED_MARKER') && t.trim() === 'export const SY_INSERTED = 42;';
+    }, 15_000, 100);
+    assert.equal(fs.readFileSync(path.join(workspace, 'sample.ts'), 'utf8').includes('SELECTED_MARKER'), true, 'nothing is saved without the user');
+  } catch (e) {
+    await failureShot('code-actions', e);
+  } finally {
+    await vs.runCommand('File: Revert File').catch(() => {});
+  }
+});
+
 test('chat: local server down → the cloud test server answers with a fallback notice naming the reason', { timeout: 120_000 }, async () => {
   try {
     chat = await openChat(vs);
