@@ -34,6 +34,19 @@ const routes: Record<string, (req: IncomingMessage, res: ServerResponse) => void
     res.end();
   },
   '/hang': () => {},
+  '/drop': (req) => req.socket.destroy(),
+  '/once-per-socket': (req, res) => {
+    // Answers the first request on a connection; drops the connection on a later one, as a server does that closed
+    // an idle kept-alive socket just as the client reused it.
+    const socket = req.socket as typeof req.socket & { served?: number };
+    socket.served = (socket.served ?? 0) + 1;
+    if (socket.served > 1) {
+      socket.destroy();
+      return;
+    }
+    res.writeHead(200, { 'content-type': 'text/plain' });
+    res.end(`answer ${seen.length}`);
+  },
   '/trickle': (req, res) => {
     res.writeHead(200, { 'content-type': 'text/event-stream' });
     res.write('data: 1\n\n');
@@ -211,4 +224,16 @@ test('a large body arrives intact through a slow reader (backpressure pauses the
   assert.equal(n, BIG.length);
   assert.equal(bigSent, true);
   assert.equal(hash.digest('hex'), createHash('sha256').update(BIG).digest('hex'));
+});
+
+test('a kept-alive socket the server dropped is retried once on a fresh one; a fresh socket failing is reported', async () => {
+  const f = loopbackFetch();
+  assert.equal(await (await f(`${base}/once-per-socket`, { method: 'POST', body: 'one' })).text(), 'answer 1');
+  // The next request reuses the socket, which the server drops on sight: a second attempt on a new socket answers.
+  assert.equal(await (await f(`${base}/once-per-socket`, { method: 'POST', body: 'two' })).text(), 'answer 3');
+  assert.deepEqual(seen.map((r) => r.body), ['one', 'two', 'two']);
+  // A server that drops every connection: one more try at most, then fetch's error.
+  seen.length = 0;
+  await assert.rejects(f(`${base}/drop`, { method: 'POST', body: 'x' }), (e: unknown) => e instanceof TypeError && e.message === 'fetch failed');
+  assert.equal(seen.length, 2, 'the reused socket, then one fresh one');
 });

@@ -123,6 +123,7 @@ export function loopbackFetch(fallback: typeof fetch = (input, init) => globalTh
     const method = (init?.method ?? 'GET').toUpperCase();
     return new Promise<Response>((resolve, reject) => {
       let settled = false;
+      let req: http.ClientRequest;
       const onAbort = () => {
         req.destroy();
         if (!settled) {
@@ -130,30 +131,41 @@ export function loopbackFetch(fallback: typeof fetch = (input, init) => globalTh
           reject(abortReason(signal!));
         }
       };
-      const req = http.request(url, { method, headers, agent }, (res) => {
-        settled = true;
-        const status = res.statusCode ?? 0;
-        if (status >= 300 && status < 400 && res.headers.location && init?.redirect !== 'manual') {
-          // Redirects are rare from local servers; the platform's fetch applies the rules (method changes, limits).
-          res.resume();
-          signal?.removeEventListener('abort', onAbort);
-          resolve(fallback(input, init));
-          return;
-        }
-        res.once('close', () => signal?.removeEventListener('abort', onAbort));
-        const nullBody = method === 'HEAD' || status === 204 || status === 304;
-        const encoded = res.headers['content-encoding'] !== undefined;
-        if (nullBody) res.resume();
-        resolve(new Response(nullBody ? null : webStream(res, signal), { status, statusText: res.statusMessage ?? '', headers: responseHeaders(res, encoded ? ENCODING_HEADERS : NO_HEADERS) }));
-      });
       signal?.addEventListener('abort', onAbort, { once: true });
-      req.once('error', (e) => {
-        if (settled) return;
-        settled = true;
-        signal?.removeEventListener('abort', onAbort);
-        reject(signal?.aborted ? abortReason(signal) : new TypeError('fetch failed', { cause: e }));
-      });
-      req.end(body ?? undefined);
+      const send = (retry: boolean) => {
+        req = http.request(url, { method, headers, agent }, (res) => {
+          settled = true;
+          const status = res.statusCode ?? 0;
+          if (status >= 300 && status < 400 && res.headers.location && init?.redirect !== 'manual') {
+            // Redirects are rare from local servers; the platform's fetch applies the rules (method changes, limits).
+            res.resume();
+            signal?.removeEventListener('abort', onAbort);
+            resolve(fallback(input, init));
+            return;
+          }
+          res.once('close', () => signal?.removeEventListener('abort', onAbort));
+          const nullBody = method === 'HEAD' || status === 204 || status === 304;
+          const encoded = res.headers['content-encoding'] !== undefined;
+          if (nullBody) res.resume();
+          resolve(new Response(nullBody ? null : webStream(res, signal), { status, statusText: res.statusMessage ?? '', headers: responseHeaders(res, encoded ? ENCODING_HEADERS : NO_HEADERS) }));
+        });
+        const sent = req;
+        sent.once('error', (e: NodeJS.ErrnoException) => {
+          if (settled) return;
+          // A kept-alive socket that the server closed while it sat idle (servers drop them after a few seconds) fails
+          // as soon as it is written to, before any answer: the request is sent once more, on a fresh socket. (Node's
+          // documented pattern for request.reusedSocket; a fresh socket's failure is reported as it is.)
+          if (retry && sent.reusedSocket && !signal?.aborted && (e.code === 'ECONNRESET' || e.code === 'EPIPE')) {
+            send(false);
+            return;
+          }
+          settled = true;
+          signal?.removeEventListener('abort', onAbort);
+          reject(signal?.aborted ? abortReason(signal) : new TypeError('fetch failed', { cause: e }));
+        });
+        sent.end(body ?? undefined);
+      };
+      send(true);
     });
   };
 }
