@@ -381,6 +381,7 @@ export class Router {
       const onAbort = () => controller.abort(request.signal?.reason);
       request.signal?.addEventListener('abort', onAbort, { once: true });
       let streamed = false;
+      let finished = false;
       let inputTokens: number | undefined;
       let outputTokens: number | undefined;
       let text = '';
@@ -428,6 +429,7 @@ export class Router {
         inputTokens ??= Math.ceil(request.messages.reduce((n, m) => n + m.content.length, 0) / 4);
         outputTokens ??= Math.ceil(text.length / 4);
         const usage = this.usage({ at, task, requested: request.task, c, outcome: 'ok', attempts: attempts.filter((a) => a.outcome !== 'skipped').length, ttftMs, startedAt, inputTokens, outputTokens, estimated });
+        finished = true;
         yield { type: 'done', usage };
         return;
       } catch (e) {
@@ -450,7 +452,9 @@ export class Router {
         if (!FALLBACK_KINDS.has(err.kind)) break;
       } finally {
         request.signal?.removeEventListener('abort', onAbort);
-        controller.abort();
+        // Cancels the provider's request when the consumer stopped early or it failed; a finished one has nothing to
+        // cancel (and an abort costs a DOMException with a stack trace on every answer).
+        if (!finished) controller.abort();
       }
     }
     const failure = this.noAnswer(task, request.task, attempts, lastError, request.signal);
