@@ -78,13 +78,20 @@ export const FALLBACK_KINDS: ReadonlySet<ErrorKind> = new Set<ErrorKind>([
 export const UNHEALTHY_KINDS: ReadonlySet<ErrorKind> = new Set<ErrorKind>(['unreachable', 'timeout', 'server', 'rateLimited']);
 
 /**
- * Whether a failure says the provider is unwell (cool it down) rather than that it refused this one request: a
- * 4xx other than 429 came from a server that is up and answering, about this request (a parameter it does not
- * take, say); the next request may be fine, so it must not push traffic elsewhere (to the cloud, under "allow").
+ * A 4xx (other than those with a kind of their own) from a server that is up and answering: it refused this one
+ * request (a parameter it does not take, say), read from the error or the provider error it wraps (a RouteError's).
+ */
+export function refusedRequest(e: ProviderError): boolean {
+  const status = e.status ?? (isProviderError(e.cause) ? e.cause.status : undefined);
+  return e.kind === 'server' && status !== undefined && status >= 400 && status < 500;
+}
+
+/**
+ * Whether a failure says the provider is unwell (cool it down). A refused request does not: the next request may be
+ * fine, so it must not push traffic elsewhere (to the cloud, under "allow").
  */
 export function marksUnhealthy(e: ProviderError): boolean {
-  if (!UNHEALTHY_KINDS.has(e.kind)) return false;
-  return !(e.kind === 'server' && e.status !== undefined && e.status >= 400 && e.status < 500);
+  return UNHEALTHY_KINDS.has(e.kind) && !refusedRequest(e);
 }
 
 /** Walks an error's cause chain for a Node system error code (ECONNREFUSED, ENOTFOUND, …). */

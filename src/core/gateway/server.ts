@@ -12,7 +12,7 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { TASKS, isTaskName, type SwitchyardConfig, type TaskName } from '../config/config';
-import { isProviderError, type ProviderError } from '../errors';
+import { isProviderError, refusedRequest } from '../errors';
 import { redact, silentLogger, type Logger } from '../host';
 import { RouteError, describeAttempts, resolveTaskName, type RouteEvent, type Router } from '../routing/router';
 import { GatewayError, floatsToBase64, parseChatRequest, parseEmbeddingsRequest, shorten, statusForKind } from './wire';
@@ -50,12 +50,6 @@ function loopbackHost(host: string | undefined, port: number): boolean {
 
 function digest(s: string): Buffer {
   return createHash('sha256').update(s).digest();
-}
-
-/** The HTTP status a model server answered with, from the error or the provider error it wraps (a RouteError's). */
-function upstreamStatus(e: ProviderError): number | undefined {
-  if (e.status !== undefined) return e.status;
-  return isProviderError(e.cause) ? e.cause.status : undefined;
 }
 
 function header(req: IncomingMessage, name: string): string | undefined {
@@ -157,10 +151,9 @@ export class Gateway {
   private toGatewayError(e: unknown): GatewayError {
     if (e instanceof GatewayError) return e;
     if (isProviderError(e)) {
-      // A model server that refused the request itself (a 4xx other than those with a kind of their own) was
-      // refusing what the client sent: pass that on as the client's error, not as a failure of the gateway.
-      const upstream = upstreamStatus(e);
-      if (e.kind === 'server' && upstream !== undefined && upstream >= 400 && upstream < 500) {
+      // A model server that refused the request itself was refusing what the client sent: pass that on as the
+      // client's error, not as a failure of the gateway.
+      if (refusedRequest(e)) {
         return new GatewayError(400, redact(e.message), 'invalid_request_error', 'upstream_rejected_request');
       }
       const s = statusForKind(e.kind);
