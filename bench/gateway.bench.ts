@@ -17,7 +17,8 @@
  *     resident memory climbs to a high-water mark over the first ~40 s of this load, then holds), sampling the
  *     gateway process's live heap after a forced GC (bench/gateway.heapprobe.cjs) and resident memory: they should
  *     stay flat.
- * BENCH_PROFILE_DIR=dir writes a CPU profile of the saturated gateway process there.
+ * BENCH_PROFILE_DIR=dir writes CPU profiles of the gateway processes there (one for loads 1-2, one for 4-5).
+ * BENCH_LOADS=1,3 runs only the loads named (default: all five).
  * Numbers, not pass/fail: timings on a shared 2-core machine are noisy; this prints them for people to read.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -34,6 +35,7 @@ const PER_CLIENT = Number(process.env.BENCH_PER_CLIENT ?? 3);
 const TOKENS = Number(process.env.BENCH_TOKENS ?? 32);
 const INTERVAL_MS = Number(process.env.BENCH_TOKEN_INTERVAL_MS ?? 10);
 const SOAK_S = Number(process.env.BENCH_SOAK_S ?? 60);
+const LOADS = new Set((process.env.BENCH_LOADS ?? '1,2,3,4,5').split(',').map((s) => Number(s.trim())));
 const TOKEN = 'bench-gateway-token-0123456789';
 const root = path.resolve(__dirname, '..');
 const cli = path.join(root, 'dist', 'cli.js');
@@ -253,17 +255,23 @@ async function main() {
   const stopAll = () => children.splice(0).forEach((c) => c.kill('SIGTERM'));
   process.on('exit', stopAll);
   try {
-    const paced = await startServers(children, INTERVAL_MS, 'gateway', false);
     const answerMs = INTERVAL_MS * TOKENS;
-    await compare(`paced, ${CONCURRENCY} concurrent streams from independent clients (a token every ${INTERVAL_MS} ms per stream, first requests spread over ${answerMs} ms)`, paced, staggered(answerMs), PACED_ROUNDS);
-    await compare(`paced, bursts (${CONCURRENCY} requests sent in the same millisecond, ${PACED_ROUNDS} times)`, paced, round, PACED_ROUNDS);
-    stopAll();
-    const floor = await startServers(children, INTERVAL_MS, 'pipe proxy', false);
-    await compare(`reference: the same paced load from independent clients through a bare node:http pipe proxy (bench/gateway.pipeproxy.ts: no token, parsing or routing), the least one Node hop costs here`, floor, staggered(answerMs), PACED_ROUNDS);
-    stopAll();
-    const saturated = await startServers(children, 0, 'gateway', true);
-    await compare(`saturated, bursts (${CONCURRENCY} requests at once, tokens as fast as the upstream sends them, ${ROUNDS} times)`, saturated, round, ROUNDS);
-    await soak(saturated);
+    if (LOADS.has(1) || LOADS.has(2)) {
+      const paced = await startServers(children, INTERVAL_MS, 'gateway', true);
+      if (LOADS.has(1)) await compare(`paced, ${CONCURRENCY} concurrent streams from independent clients (a token every ${INTERVAL_MS} ms per stream, first requests spread over ${answerMs} ms)`, paced, staggered(answerMs), PACED_ROUNDS);
+      if (LOADS.has(2)) await compare(`paced, bursts (${CONCURRENCY} requests sent in the same millisecond, ${PACED_ROUNDS} times)`, paced, round, PACED_ROUNDS);
+      stopAll();
+    }
+    if (LOADS.has(3)) {
+      const floor = await startServers(children, INTERVAL_MS, 'pipe proxy', false);
+      await compare(`reference: the same paced load from independent clients through a bare node:http pipe proxy (bench/gateway.pipeproxy.ts: no token, parsing or routing), the least one Node hop costs here`, floor, staggered(answerMs), PACED_ROUNDS);
+      stopAll();
+    }
+    if (LOADS.has(4) || LOADS.has(5)) {
+      const saturated = await startServers(children, 0, 'gateway', true);
+      if (LOADS.has(4)) await compare(`saturated, bursts (${CONCURRENCY} requests at once, tokens as fast as the upstream sends them, ${ROUNDS} times)`, saturated, round, ROUNDS);
+      if (LOADS.has(5)) await soak(saturated);
+    }
   } finally {
     stopAll();
   }

@@ -477,3 +477,92 @@ test('streamed text is re-framed exactly: quotes, backslashes, newlines, SSE loo
     await server.close();
   }
 });
+
+test('streams from an OpenAI-compatible server are relayed as the server sent them, renamed, with usage as asked (openai client and curl)', async () => {
+  const stream = await client().chat.completions.create({ model: 'switchyard/explain', messages: [{ role: 'user', content: 'hi' }], stream: true, stream_options: { include_usage: true } });
+  const chunks: OpenAI.Chat.Completions.ChatCompletionChunk[] = [];
+  for await (const ch of stream) chunks.push(ch);
+  assert.equal(chunks.map((c) => c.choices[0]?.delta.content ?? '').join(''), 'From oai.');
+  for (const c of chunks) {
+    assert.equal(c.model, 'oai/gpt-4.1-mini');
+    // Only the upstream writes service_tier: the chunks are its own, not re-framed by the gateway.
+    assert.equal((c as unknown as { service_tier?: string }).service_tier, 'default');
+  }
+  assert.equal(new Set(chunks.map((c) => c.id)).size, 1);
+  assert.deepEqual(chunks.at(-1)!.choices, []);
+  assert.ok(chunks.at(-1)!.usage!.completion_tokens > 0);
+  const record = usage.records.at(-1)!;
+  assert.equal(record.providerId, 'oai');
+  assert.equal(record.outcome, 'ok');
+  assert.equal(record.tokensEstimated, undefined, 'the server reported usage; the ledger has it');
+  assert.equal(record.outputTokens, chunks.at(-1)!.usage!.completion_tokens);
+  assert.ok(record.ttftMs !== undefined);
+  const sent = oai.requests.filter((r) => r.path === '/v1/chat/completions');
+  assert.deepEqual(sent.at(-1)?.body.stream_options, { include_usage: true });
+
+  // Without include_usage the client sees no usage at all (the gateway still asked the server, for the ledger).
+  const r = await curl([...auth, ...json, '-d', JSON.stringify({ model: 'switchyard/explain', stream: true, messages: [{ role: 'user', content: 'hi' }] }), `${gateway.url}/chat/completions`]);
+  assert.equal(r.status, 200);
+  assert.match(r.headers, /x-switchyard-route: oai\/gpt-4\.1-mini/i);
+  assert.equal(r.body.match(/data: \[DONE\]/g)?.length, 1);
+  assert.ok(r.body.trimEnd().endsWith('data: [DONE]'));
+  const events = sseData(r.body);
+  assert.ok(events.every((e) => !('usage' in e) && e.service_tier === 'default' && e.model === 'oai/gpt-4.1-mini'));
+  assert.equal(events.map((e) => e.choices[0]?.delta?.content ?? '').join(''), 'From oai.');
+  assert.equal(events.at(-1).choices[0].finish_reason, 'stop');
+  assert.ok((usage.records.at(-1)?.outputTokens ?? 0) > 0);
+});
+
+test('a relayed stream: a client that disconnects aborts the upstream, a server that dies mid-answer ends it with an error event', async () => {
+  oai.setBehaviour({ mode: 'slow', delayMs: 150 });
+  try {
+    const controller = new AbortController();
+    const stream = await client().chat.completions.create({ model: 'switchyard/explain', messages: [{ role: 'user', content: 'hi' }], stream: true }, { signal: controller.signal });
+    let got = '';
+    try {
+      for await (const ch of stream) {
+        got += ch.choices[0]?.delta.content ?? '';
+        if (got.length > 0) controller.abort();
+      }
+    } catch (e) {
+      assert.ok(e instanceof OpenAI.APIUserAbortError || (e as Error).name === 'AbortError', String(e));
+    }
+    await waitUntil(() => oai.aborted === 1, 'the test server to see the cancel');
+    await waitUntil(() => gateway.active === 0, 'the gateway to finish the request');
+    assert.equal(got, 'From');
+    assert.equal(usage.records.at(-1)?.outcome, 'canceled');
+  } finally {
+    oai.setBehaviour({ mode: 'ok' });
+  }
+  oai.setBehaviour({ mode: 'failMidStream', afterTokens: 1 });
+  try {
+    const stream = await client().chat.completions.create({ model: 'switchyard/explain', messages: [{ role: 'user', content: 'hi' }], stream: true });
+    let got = '';
+    await assert.rejects(
+      (async () => {
+        for await (const ch of stream) got += ch.choices[0]?.delta.content ?? '';
+      })(),
+      (e: unknown) => {
+        assert.ok(e instanceof OpenAI.APIError, String(e));
+        assert.match(e.message, /oai\/gpt-4\.1-mini failed mid-answer/);
+        return true;
+      },
+    );
+    assert.equal(got, 'From');
+    assert.equal(sy.router.health.coolingFor('box'), 0);
+  } finally {
+    oai.setBehaviour({ mode: 'ok' });
+  }
+});
+
+test('32 concurrent relayed streams each receive every token, in order', async () => {
+  const texts = await Promise.all(
+    Array.from({ length: 32 }, async () => {
+      const deltas: string[] = [];
+      const stream = await client().chat.completions.create({ model: 'switchyard/explain', messages: [{ role: 'user', content: 'hi' }], stream: true });
+      for await (const ch of stream) if (ch.choices[0]?.delta.content) deltas.push(ch.choices[0].delta.content);
+      return deltas.join('|');
+    }),
+  );
+  for (const t of texts) assert.equal(t, 'From| oai|.');
+});

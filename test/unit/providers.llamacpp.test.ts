@@ -6,7 +6,7 @@ import { LlamaCppProvider, createProvider } from '../../src/core/providers';
 import type { ChatEvent, ChatRequest, ProviderConfig } from '../../src/core/providers';
 import { closedPort, llamaBackend, scriptedBackend, startLlamaCppServer } from '../fixtures';
 import type { FixtureServer, LlamaBackend } from '../fixtures';
-import { chatError, rejectsWith } from '../fixtures/providerAssert';
+import { chatError, rejectsWith, viaRelay } from '../fixtures/providerAssert';
 
 type LlamaServer = FixtureServer & { setLoading(loading: boolean): void };
 
@@ -147,6 +147,23 @@ describe('LlamaCppProvider (real llama.cpp inference, tiny model)', () => {
     assert.equal(usage?.type, 'usage');
     assert.ok(((usage as { inputTokens?: number }).inputTokens ?? 0) > 0);
     assert.ok(((usage as { outputTokens?: number }).outputTokens ?? 0) <= 12);
+  });
+
+  it('the gateway relay carries the same real answer as the text events (greedy decoding is deterministic)', async () => {
+    const text = async (p: LlamaCppProvider) => {
+      let out = '';
+      let usage: ChatEvent | undefined;
+      for await (const e of p.chat({ model: 'tiny', messages: user('hello'), maxTokens: 12, temperature: 0 })) {
+        if (e.type === 'text') out += e.text;
+        else usage = e;
+      }
+      return { out, usage };
+    };
+    const direct = await text(provider(server.url));
+    const relayed = await text(viaRelay(provider(server.url)));
+    assert.ok(direct.out.length > 0);
+    assert.equal(relayed.out, direct.out);
+    assert.deepEqual(relayed.usage, direct.usage);
   });
 
   it('discovers the real context size and embeds with the model width', async () => {

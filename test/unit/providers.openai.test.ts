@@ -8,7 +8,7 @@ import type { ChatEvent, ChatRequest, Provider, ProviderConfig } from '../../src
 import { decodeEmbedding } from '../../src/core/providers/openaiCompatible';
 import { closedPort, floatsToBase64, hashEmbedding, scriptedBackend, startOpenAIServer } from '../fixtures';
 import type { FixtureServer } from '../fixtures';
-import { PROVIDER_FETCHES, abortAfterFirstEvent, chatError as sharedChatError, rejectsWith as sharedRejectsWith } from '../fixtures/providerAssert';
+import { CHAT_PATHS, PROVIDER_FETCHES, abortAfterFirstEvent, chatError as sharedChatError, rejectsWith as sharedRejectsWith } from '../fixtures/providerAssert';
 
 /** Recognisable, so a leak anywhere is easy to spot. */
 const KEY = 'sk-switchyard-FAKEKEY-0123456789abcdef';
@@ -16,8 +16,9 @@ const WRONG_KEY = 'sk-switchyard-WRONGKEY-fedcba9876543210';
 const MODEL = 'gpt-4.1-mini';
 const EMBED = 'text-embedding-3-small';
 
-/** Set per run of the suite (see PROVIDER_FETCHES). */
+/** Set per run of the suite (see PROVIDER_FETCHES and CHAT_PATHS). */
 let fetchImpl: typeof fetch | undefined;
+let wrap: <P extends Provider>(p: P) => P = (p) => p;
 
 function provider(
   url: string,
@@ -32,7 +33,7 @@ function provider(
     apiKeyEnv: 'SWITCHYARD_TEST_KEY',
   };
   const key = 'key' in opts ? opts.key : KEY;
-  return new OpenAICompatibleProvider(config, { secrets: { getApiKey: async () => key }, logger: silentLogger, fetch: fetchImpl }, opts.options);
+  return wrap(new OpenAICompatibleProvider(config, { secrets: { getApiKey: async () => key }, logger: silentLogger, fetch: fetchImpl }, opts.options));
 }
 
 const user = (content: string): ChatRequest['messages'] => [{ role: 'user', content }];
@@ -44,10 +45,11 @@ const rejectsWith = (promise: Promise<unknown>, kind: ErrorKind) => sharedReject
 
 
 
-for (const [fetchName, fetchFor] of PROVIDER_FETCHES) {
-  describe(`OpenAICompatibleProvider through ${fetchName}`, () => {
+for (const [fetchName, fetchFor] of PROVIDER_FETCHES) for (const [pathName, wrapFor] of CHAT_PATHS) {
+  describe(`OpenAICompatibleProvider through ${fetchName}, chat as ${pathName}`, () => {
     before(() => {
       fetchImpl = fetchFor;
+      wrap = wrapFor;
     });
     let server: FixtureServer;
 
@@ -234,9 +236,11 @@ for (const [fetchName, fetchFor] of PROVIDER_FETCHES) {
     });
 
     it('works through createProvider for every cloud preset shape', async () => {
-      const p = createProvider(
-        { id: 'gemini', kind: 'openai-compatible', baseUrl: `${server.url}/v1/`, local: false, preset: 'gemini' },
-        { secrets: { getApiKey: async () => KEY }, logger: silentLogger },
+      const p = wrap(
+        createProvider(
+          { id: 'gemini', kind: 'openai-compatible', baseUrl: `${server.url}/v1/`, local: false, preset: 'gemini' },
+          { secrets: { getApiKey: async () => KEY }, logger: silentLogger },
+        ),
       );
       let text = '';
       for await (const e of p.chat({ model: MODEL, messages: user('hi') })) if (e.type === 'text') text += e.text;

@@ -77,7 +77,8 @@ async function collect(events: AsyncIterable<RoutedChatEvent>) {
   for await (const ev of events) {
     if (ev.type === 'text') out.text += ev.text;
     else if (ev.type === 'route') out.route = ev.route;
-    else out.usage = ev.usage;
+    else if (ev.type === 'done') out.usage = ev.usage;
+    else assert.fail(`a ${ev.type} event without asking for a relay`);
   }
   return out;
 }

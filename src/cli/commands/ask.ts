@@ -19,7 +19,7 @@ export async function ask(args: string[], io: Io): Promise<number> {
       else if (ev.type === 'route') {
         const r = ev.route;
         io.stderr.write(`route: ${r.requested} answered by ${r.providerId}/${r.model} (${r.local ? 'local' : 'cloud'})${r.fallback ? ' after fallback' : ''}\n${attemptLines(r.attempts)}`);
-      } else {
+      } else if (ev.type === 'done') {
         io.stdout.write('\n');
         io.stderr.write(`${formatUsage(ev.usage)}\n`);
       }

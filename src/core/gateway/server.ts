@@ -344,11 +344,21 @@ export class Gateway {
       signal,
       temperature: request.temperature,
       maxTokens: request.maxTokens,
+      // Streams from OpenAI-compatible servers are relayed event by event (the hot path: no per-token parsing).
+      relay: request.stream ? { includeUsage: request.includeUsage } : undefined,
     });
     const chunk = (choices: unknown[], extra: Record<string, unknown> = {}) =>
       `data: ${JSON.stringify({ id, object: 'chat.completion.chunk', created, model, system_fingerprint: null, choices, ...(request.includeUsage ? { usage: null } : {}), ...extra })}\n\n`;
     // Text chunks differ only in their text: the rest of the frame is written once per answer (the hot path).
     let textFrame = ['', ''];
+    let opened = false;
+    let relayed = false;
+    /** The first chunk of a re-framed stream: the assistant's role. */
+    const open = () => {
+      if (opened) return;
+      opened = true;
+      res.write(chunk([{ index: 0, delta: { role: 'assistant', content: '' }, logprobs: null, finish_reason: null }]));
+    };
     try {
       for await (const ev of events) {
         if (ev.type === 'route') {
@@ -357,20 +367,28 @@ export class Gateway {
           this.logRoute('chat', route);
           if (request.stream) {
             res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', connection: 'keep-alive', ...this.routeHeaders(route) });
-            res.write(chunk([{ index: 0, delta: { role: 'assistant', content: '' }, logprobs: null, finish_reason: null }]));
             // Every string in the frame is JSON-escaped, so `"content":""` occurs only as the delta's text.
             const frame = chunk([{ index: 0, delta: { content: '' }, logprobs: null, finish_reason: null }]);
             const at = frame.indexOf('"content":""') + '"content":'.length;
             textFrame = [frame.slice(0, at), frame.slice(at + 2)];
           }
         } else if (ev.type === 'text') {
-          if (request.stream) res.write(textFrame[0] + JSON.stringify(ev.text) + textFrame[1]);
-          else text += ev.text;
+          if (request.stream) {
+            open();
+            res.write(textFrame[0] + JSON.stringify(ev.text) + textFrame[1]);
+          } else text += ev.text;
+        } else if (ev.type === 'relay') {
+          // The server's own events, as they arrive, with backpressure from this client.
+          relayed = true;
+          ev.answer.pipe({ write: (t) => res.write(t), onDrain: (resume) => res.once('drain', resume) });
         } else {
           const u = ev.usage;
           const usage = { prompt_tokens: u.inputTokens ?? 0, completion_tokens: u.outputTokens ?? 0, total_tokens: (u.inputTokens ?? 0) + (u.outputTokens ?? 0) };
           const finish = request.maxTokens !== undefined && (u.outputTokens ?? 0) >= request.maxTokens ? 'length' : 'stop';
-          if (request.stream) {
+          if (relayed) {
+            res.end('data: [DONE]\n\n');
+          } else if (request.stream) {
+            open();
             res.write(chunk([{ index: 0, delta: {}, logprobs: null, finish_reason: finish }]));
             if (request.includeUsage) res.write(chunk([], { usage }));
             res.end('data: [DONE]\n\n');

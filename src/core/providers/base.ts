@@ -210,6 +210,8 @@ const defaultFetch = loopbackFetch();
 export abstract class BaseProvider implements Provider {
   protected readonly logger: Logger;
   protected readonly fetchImpl: typeof fetch;
+  /** The fetch the host gave this provider, if any (else the default: node:http locally, the global fetch beyond). */
+  protected readonly injectedFetch: typeof fetch | undefined;
   protected readonly probeTimeoutMs: number;
   protected readonly firstTokenTimeoutMs: number;
   protected readonly requestTimeoutMs: number;
@@ -224,6 +226,7 @@ export abstract class BaseProvider implements Provider {
   ) {
     this.logger = deps.logger ?? silentLogger;
     this.fetchImpl = deps.fetch ?? defaultFetch;
+    this.injectedFetch = deps.fetch;
     this.probeTimeoutMs = options.probeTimeoutMs ?? DEFAULT_PROBE_TIMEOUT_MS;
     this.firstTokenTimeoutMs = options.firstTokenTimeoutMs ?? DEFAULT_FIRST_TOKEN_TIMEOUT_MS;
     this.requestTimeoutMs = options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
@@ -247,7 +250,7 @@ export abstract class BaseProvider implements Provider {
     try {
       for await (const event of this.streamChat(request, scope.signal)) {
         if (scope.signal.aborted) break;
-        if (event.type === 'text' && !afterOutput) {
+        if ((event.type === 'text' || event.type === 'relay') && !afterOutput) {
           afterOutput = true;
           scope.clearTimer();
         }

@@ -104,9 +104,66 @@ const NO_HEADERS: ReadonlySet<string> = new Set();
 /** Once the body is decoded these no longer describe it (fetch drops them too). */
 const ENCODING_HEADERS: ReadonlySet<string> = new Set(['content-encoding', 'content-length']);
 
+export interface LoopbackRequestInit {
+  method: string;
+  headers: Record<string, string>;
+  body: string | Uint8Array | null;
+  signal?: AbortSignal;
+}
+
+/**
+ * One request over node:http with the shared keep-alive agent; resolves with the answer's head (its body unread).
+ * Fails like fetch: a TypeError("fetch failed") whose cause is the socket error, or the signal's reason when
+ * aborted, also after the head arrived (the socket is destroyed, so the body fails with it).
+ */
+export function loopbackRequest(url: URL, init: LoopbackRequestInit): Promise<http.IncomingMessage> {
+  const { method, headers, body, signal } = init;
+  if (signal?.aborted) return Promise.reject(abortReason(signal));
+  return new Promise<http.IncomingMessage>((resolve, reject) => {
+    let settled = false;
+    let req: http.ClientRequest;
+    const onAbort = () => {
+      req.destroy();
+      if (!settled) {
+        settled = true;
+        reject(abortReason(signal!));
+      }
+    };
+    signal?.addEventListener('abort', onAbort, { once: true });
+    const send = (retry: boolean) => {
+      req = http.request(url, { method, headers, agent }, (res) => {
+        settled = true;
+        res.once('close', () => signal?.removeEventListener('abort', onAbort));
+        resolve(res);
+      });
+      const sent = req;
+      sent.once('error', (e: NodeJS.ErrnoException) => {
+        if (settled) return;
+        // A kept-alive socket that the server closed while it sat idle (servers drop them after a few seconds) fails
+        // as soon as it is written to, before any answer: the request is sent once more, on a fresh socket. (Node's
+        // documented pattern for request.reusedSocket; a fresh socket's failure is reported as it is.)
+        if (retry && sent.reusedSocket && !signal?.aborted && (e.code === 'ECONNRESET' || e.code === 'EPIPE')) {
+          send(false);
+          return;
+        }
+        settled = true;
+        signal?.removeEventListener('abort', onAbort);
+        reject(signal?.aborted ? abortReason(signal) : new TypeError('fetch failed', { cause: e }));
+      });
+      sent.end(body ?? undefined);
+    };
+    send(true);
+  });
+}
+
+/** A Node stream of the answer's body, decompressed as its Content-Encoding says. */
+export function decodedBody(res: http.IncomingMessage): Readable {
+  return decoded(res);
+}
+
 /** fetch over node:http for loopback http URLs; every other request goes to `fallback` (the global fetch). */
 export function loopbackFetch(fallback: typeof fetch = (input, init) => globalThis.fetch(input, init)): typeof fetch {
-  return (input, init) => {
+  return async (input, init) => {
     let url: URL;
     try {
       url = new URL(requestUrl(input));
@@ -116,56 +173,25 @@ export function loopbackFetch(fallback: typeof fetch = (input, init) => globalTh
     const body = sendableBody(init?.body);
     if (!isLoopbackHttp(url) || body === undefined || (typeof input === 'object' && !(input instanceof URL))) return fallback(input, init);
     const signal = init?.signal ?? undefined;
-    if (signal?.aborted) return Promise.reject(abortReason(signal));
     const headers: Record<string, string> = {};
     new Headers(init?.headers).forEach((value, name) => (headers[name] = value));
     if (!('accept-encoding' in headers)) headers['accept-encoding'] = 'gzip, deflate, br';
     const method = (init?.method ?? 'GET').toUpperCase();
-    return new Promise<Response>((resolve, reject) => {
-      let settled = false;
-      let req: http.ClientRequest;
-      const onAbort = () => {
-        req.destroy();
-        if (!settled) {
-          settled = true;
-          reject(abortReason(signal!));
-        }
-      };
-      signal?.addEventListener('abort', onAbort, { once: true });
-      const send = (retry: boolean) => {
-        req = http.request(url, { method, headers, agent }, (res) => {
-          settled = true;
-          const status = res.statusCode ?? 0;
-          if (status >= 300 && status < 400 && res.headers.location && init?.redirect !== 'manual') {
-            // Redirects are rare from local servers; the platform's fetch applies the rules (method changes, limits).
-            res.resume();
-            signal?.removeEventListener('abort', onAbort);
-            resolve(fallback(input, init));
-            return;
-          }
-          res.once('close', () => signal?.removeEventListener('abort', onAbort));
-          const nullBody = method === 'HEAD' || status === 204 || status === 304;
-          const encoded = res.headers['content-encoding'] !== undefined;
-          if (nullBody) res.resume();
-          resolve(new Response(nullBody ? null : webStream(res, signal), { status, statusText: res.statusMessage ?? '', headers: responseHeaders(res, encoded ? ENCODING_HEADERS : NO_HEADERS) }));
-        });
-        const sent = req;
-        sent.once('error', (e: NodeJS.ErrnoException) => {
-          if (settled) return;
-          // A kept-alive socket that the server closed while it sat idle (servers drop them after a few seconds) fails
-          // as soon as it is written to, before any answer: the request is sent once more, on a fresh socket. (Node's
-          // documented pattern for request.reusedSocket; a fresh socket's failure is reported as it is.)
-          if (retry && sent.reusedSocket && !signal?.aborted && (e.code === 'ECONNRESET' || e.code === 'EPIPE')) {
-            send(false);
-            return;
-          }
-          settled = true;
-          signal?.removeEventListener('abort', onAbort);
-          reject(signal?.aborted ? abortReason(signal) : new TypeError('fetch failed', { cause: e }));
-        });
-        sent.end(body ?? undefined);
-      };
-      send(true);
-    });
+    const res = await loopbackRequest(url, { method, headers, body, signal });
+    const status = res.statusCode ?? 0;
+    if (status >= 300 && status < 400 && res.headers.location && init?.redirect !== 'manual') {
+      // Redirects are rare from local servers; the platform's fetch applies the rules (method changes, limits).
+      res.resume();
+      return fallback(input, init);
+    }
+    const nullBody = method === 'HEAD' || status === 204 || status === 304;
+    const encoded = res.headers['content-encoding'] !== undefined;
+    if (nullBody) res.resume();
+    return new Response(nullBody ? null : webStream(res, signal), { status, statusText: res.statusMessage ?? '', headers: responseHeaders(res, encoded ? ENCODING_HEADERS : NO_HEADERS) });
   };
+}
+
+/** The answer's headers as a fetch Headers object. */
+export function headersOf(res: http.IncomingMessage): Headers {
+  return responseHeaders(res, NO_HEADERS);
 }

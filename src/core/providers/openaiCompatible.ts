@@ -17,8 +17,9 @@ import { ProviderError } from '../errors';
 import { BaseProvider, TruncatedStreamError, kindForStatus, parseRetryAfter } from './base';
 import type { Classified, ProviderDeps, ProviderOptions } from './base';
 import { getPreset } from './presets';
+import { SseRelay, openRelay } from './sseRelay';
 import type { ProviderPreset } from './presets';
-import type { ChatEvent, ChatRequest, EmbedResult, ModelInfo, ProviderConfig } from './types';
+import type { ChatEvent, ChatRequest, EmbedResult, ModelInfo, ProviderConfig, RelayOptions } from './types';
 
 /** Error codes/types in a 400 body that mean "the prompt does not fit". */
 const CONTEXT_OVERFLOW_CODES: ReadonlySet<string> = new Set([
@@ -51,20 +52,26 @@ export class OpenAICompatibleProvider extends BaseProvider {
     return this.config.baseUrl;
   }
 
-  protected async *streamChat(request: ChatRequest, signal: AbortSignal): AsyncIterable<ChatEvent> {
-    const client = await this.client(this.firstTokenTimeoutMs);
+  /** The chat-completions body for a request (one definition for the client's requests and the gateway's relay). */
+  protected chatBody(request: ChatRequest): OpenAI.Chat.Completions.ChatCompletionCreateParamsStreaming {
     const maxTokensParam = this.preset?.maxTokensParam ?? 'max_tokens';
-    const stream = await client.chat.completions.create(
-      {
-        model: request.model,
-        messages: request.messages.map((m) => ({ role: m.role, content: m.content })),
-        stream: true,
-        stream_options: { include_usage: true },
-        ...(request.temperature !== undefined ? { temperature: request.temperature } : {}),
-        ...(request.maxTokens !== undefined ? { [maxTokensParam]: request.maxTokens } : {}),
-      },
-      { signal },
-    );
+    return {
+      model: request.model,
+      messages: request.messages.map((m) => ({ role: m.role, content: m.content })),
+      stream: true,
+      stream_options: { include_usage: true },
+      ...(request.temperature !== undefined ? { temperature: request.temperature } : {}),
+      ...(request.maxTokens !== undefined ? { [maxTokensParam]: request.maxTokens } : {}),
+    };
+  }
+
+  protected async *streamChat(request: ChatRequest, signal: AbortSignal): AsyncIterable<ChatEvent> {
+    if (request.relay) {
+      yield* this.relayChat(request, request.relay, signal);
+      return;
+    }
+    const client = await this.client(this.firstTokenTimeoutMs);
+    const stream = await client.chat.completions.create(this.chatBody(request), { signal });
     let finished = false;
     let usage: ChatEvent | undefined;
     for await (const chunk of stream) {
@@ -78,10 +85,38 @@ export class OpenAICompatibleProvider extends BaseProvider {
       }
     }
     // An abort ends the loop quietly; the base turns that into `canceled`. Otherwise a stream that stopped
-    // without a finish reason was cut off, and must not pass for a complete answer.
+    // without a finish reason was cut off, and must not pass for a complete one.
     if (signal.aborted) return;
     if (!finished) throw new TruncatedStreamError();
     if (usage) yield usage;
+  }
+
+  /**
+   * The gateway's streaming path: the same request, with the server's events handed on as they come (see
+   * sseRelay.ts). Refusals and error events become the `openai` client's own errors, so they are classified exactly
+   * as on the client's path.
+   */
+  private async *relayChat(request: ChatRequest, relay: RelayOptions, signal: AbortSignal): AsyncIterable<ChatEvent> {
+    const apiKey = await this.bearerKey();
+    const url = new URL(`${this.apiBaseUrl.replace(/\/+$/, '')}/chat/completions`);
+    const answer = await openRelay(
+      {
+        url,
+        headers: { 'content-type': 'application/json', accept: 'text/event-stream', authorization: `Bearer ${apiKey}` },
+        body: JSON.stringify(this.chatBody(request)),
+        signal,
+        fetch: this.injectedFetch,
+      },
+      { ...relay, errorFor: (error, message) => new APIError(undefined, error as object | undefined, message, undefined) },
+    );
+    if (!(answer instanceof SseRelay)) {
+      const json = safeJson(answer.text);
+      throw APIError.generate(answer.status, json as object | undefined, json === undefined ? answer.text : undefined, answer.headers);
+    }
+    await answer.ready;
+    yield { type: 'relay', answer };
+    await answer.ended;
+    if (answer.usage) yield { type: 'usage', ...answer.usage };
   }
 
   protected async embedBatch(model: string, input: string[], signal: AbortSignal): Promise<EmbedResult> {
@@ -141,8 +176,8 @@ export class OpenAICompatibleProvider extends BaseProvider {
     return { id: String(m.id), providerId: this.config.id, contextLength, capabilities: {} };
   }
 
-  /** A client for one request, with the key looked up now (it may have been set or cleared since). */
-  protected async client(timeoutMs: number): Promise<OpenAI> {
+  /** The key to send now (looked up per request: it may have been set or cleared since); fails when one is required. */
+  protected async bearerKey(): Promise<string> {
     const key = await this.apiKey();
     if (!key && this.requiresApiKey) {
       const env = this.config.apiKeyEnv ?? this.preset?.apiKeyEnv;
@@ -152,8 +187,13 @@ export class OpenAICompatibleProvider extends BaseProvider {
         { providerId: this.config.id },
       );
     }
+    return key ?? NO_KEY_PLACEHOLDER;
+  }
+
+  /** A client for one request, with the key looked up now (it may have been set or cleared since). */
+  protected async client(timeoutMs: number): Promise<OpenAI> {
+    const apiKey = await this.bearerKey();
     // One client per key and timeout: building one per request costs more than the router itself (see bench).
-    const apiKey = key ?? NO_KEY_PLACEHOLDER;
     const cached = this.clients.get(timeoutMs);
     if (cached && cached.apiKey === apiKey) return cached.client;
     const client = new OpenAI({
@@ -171,6 +211,14 @@ export class OpenAICompatibleProvider extends BaseProvider {
     });
     this.clients.set(timeoutMs, { apiKey, client });
     return client;
+  }
+}
+
+function safeJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
   }
 }
 

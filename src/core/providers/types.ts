@@ -22,11 +22,43 @@ export interface ChatRequest {
   /** The task's context size in tokens: an upper bound on the window asked of the server. */
   contextSize?: number;
   signal?: AbortSignal;
+  /**
+   * The gateway's streaming requests: a provider that speaks OpenAI's protocol may hand the server's SSE events on
+   * as they arrive (one `relay` event instead of `text` events) rather than parse and re-frame every token.
+   * Providers that cannot ignore it and stream text.
+   */
+  relay?: RelayOptions;
 }
 
-/** A streamed chat yields text deltas, then at most one usage event at the end. */
+export interface RelayOptions {
+  /** The value of every chunk's `model` field (the gateway's "provider/model"). */
+  model: string;
+  /** The client asked for `stream_options.include_usage`: keep the usage chunk and fields (else they are dropped). */
+  includeUsage: boolean;
+}
+
+/** Where a relayed answer's SSE text goes. `write` returning false pauses the server until `onDrain` calls back. */
+export interface RelaySink {
+  write(text: string): boolean;
+  onDrain(resume: () => void): void;
+}
+
+/**
+ * An answer relayed from an OpenAI-compatible server: complete SSE events (`data: {…}` chunks, model renamed, usage
+ * as the client asked, without the closing `data: [DONE]`), starting with the first byte the server sent. The
+ * provider's stream ends (with a usage event) once the server's answer is complete.
+ */
+export interface RelayedAnswer {
+  /** Starts delivering: events received so far at once, the rest as they arrive. Called once. */
+  pipe(sink: RelaySink): void;
+  /** Characters of answer text seen so far (for a token estimate when the server reports no usage). */
+  readonly textLength: number;
+}
+
+/** A streamed chat yields text deltas (or one relayed answer), then at most one usage event at the end. */
 export type ChatEvent =
   | { type: 'text'; text: string }
+  | { type: 'relay'; answer: RelayedAnswer }
   | { type: 'usage'; inputTokens?: number; outputTokens?: number };
 
 export interface EmbedRequest {

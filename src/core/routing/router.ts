@@ -8,7 +8,7 @@
  */
 import { FALLBACK_KINDS, ProviderError, isProviderError, marksUnhealthy, type ErrorKind } from '../errors';
 import { redact, silentLogger, systemClock, type Clock, type Logger } from '../host';
-import type { ChatMessage, ModelInfo, Provider, ProviderConfig } from '../providers/types';
+import type { ChatMessage, ModelInfo, Provider, ProviderConfig, RelayedAnswer } from '../providers/types';
 import { TASKS, isTaskName, splitRef, type CandidateSetting, type SwitchyardConfig, type TaskName } from '../config/config';
 import type { UsageRecord, UsageSink } from '../usage/ledger';
 import { HealthCache } from './health';
@@ -75,6 +75,8 @@ export interface RouteEvent {
 export type RoutedChatEvent =
   | { type: 'route'; route: RouteEvent }
   | { type: 'text'; text: string }
+  /** Instead of text events, when the request asked for a relay and the provider can (see ChatRequest.relay). */
+  | { type: 'relay'; answer: RelayedAnswer }
   | { type: 'done'; usage: UsageRecord };
 
 export interface RoutedChatRequest {
@@ -87,6 +89,8 @@ export interface RoutedChatRequest {
   maxTokens?: number;
   /** Only this one of the task's candidates ("providerId/model"), with the same health and privacy checks. */
   only?: string;
+  /** The gateway's streaming requests: let OpenAI-compatible providers relay the server's events (see ChatRequest.relay). */
+  relay?: { includeUsage: boolean };
 }
 
 export interface RoutedEmbedRequest {
@@ -385,6 +389,7 @@ export class Router {
       let inputTokens: number | undefined;
       let outputTokens: number | undefined;
       let text = '';
+      let relayed: RelayedAnswer | undefined;
       let ttftMs: number | undefined;
       try {
         const iterator = provider
@@ -395,6 +400,7 @@ export class Router {
             maxTokens: request.maxTokens ?? c.maxTokens,
             contextSize: c.contextSize,
             signal: controller.signal,
+            relay: request.relay && { includeUsage: request.relay.includeUsage, model: `${c.providerId}/${c.model}` },
           })
           [Symbol.asyncIterator]();
         let next = await this.firstEvent(iterator, controller, config.firstTokenTimeoutMs, c);
@@ -418,6 +424,9 @@ export class Router {
           if (ev.type === 'text') {
             text += ev.text;
             yield { type: 'text', text: ev.text };
+          } else if (ev.type === 'relay') {
+            relayed = ev.answer;
+            yield ev;
           } else {
             inputTokens = ev.inputTokens ?? inputTokens;
             outputTokens = ev.outputTokens ?? outputTokens;
@@ -427,7 +436,7 @@ export class Router {
         if (request.signal?.aborted) throw new ProviderError('canceled', 'The request was canceled.', { providerId: c.providerId, model: c.model, afterOutput: true });
         const estimated = inputTokens === undefined || outputTokens === undefined;
         inputTokens ??= Math.ceil(request.messages.reduce((n, m) => n + m.content.length, 0) / 4);
-        outputTokens ??= Math.ceil(text.length / 4);
+        outputTokens ??= Math.ceil((relayed?.textLength ?? text.length) / 4);
         const usage = this.usage({ at, task, requested: request.task, c, outcome: 'ok', attempts: attempts.filter((a) => a.outcome !== 'skipped').length, ttftMs, startedAt, inputTokens, outputTokens, estimated });
         finished = true;
         yield { type: 'done', usage };
@@ -436,7 +445,7 @@ export class Router {
         const err = this.toProviderError(e, c, request.signal);
         if (streamed || err.afterOutput) {
           err.afterOutput = true;
-          this.usage({ at, task, requested: request.task, c, outcome: err.kind, attempts: attempts.filter((a) => a.outcome !== 'skipped').length, ttftMs, startedAt, inputTokens, outputTokens: outputTokens ?? Math.ceil(text.length / 4), estimated: outputTokens === undefined });
+          this.usage({ at, task, requested: request.task, c, outcome: err.kind, attempts: attempts.filter((a) => a.outcome !== 'skipped').length, ttftMs, startedAt, inputTokens, outputTokens: outputTokens ?? Math.ceil((relayed?.textLength ?? text.length) / 4), estimated: outputTokens === undefined });
           if (err.kind !== 'canceled') this.logger.warn(`route ${request.task}: ${c.providerId}/${c.model} failed after streaming: ${err.kind}: ${err.message}`);
           throw new RouteError(err.kind, err.kind === 'canceled' ? 'The request was canceled.' : `${c.providerId}/${c.model} failed mid-answer (${err.kind}): ${err.message}. The partial answer is kept; retry to ask again.`, task, attempts, err);
         }

@@ -1,0 +1,205 @@
+/**
+ * The gateway relay's event scanner (src/core/providers/sseRelay.ts), fed byte streams the way sockets deliver them:
+ * split anywhere, CRLF or LF, multi-byte characters cut in half. The provider suites (providers.openai.test.ts, "the
+ * gateway relay") drive it against the test server; these cases pin what a socket can do that a server rarely does.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { PassThrough } from 'node:stream';
+import { setImmediate as tick } from 'node:timers/promises';
+import { TruncatedStreamError } from '../../src/core/providers/base';
+import { SseRelay, type SseRelayOptions } from '../../src/core/providers/sseRelay';
+
+class EventError extends Error {
+  constructor(readonly payload: unknown) {
+    super(`error event: ${JSON.stringify(payload)}`);
+  }
+}
+
+const options = (includeUsage: boolean): SseRelayOptions => ({ model: 'srv/renamed', includeUsage, errorFor: (error) => new EventError(error) });
+
+const chunk = (delta: Record<string, unknown>, finish: string | null = null, extra = '') =>
+  `data: {"id":"c1","object":"chat.completion.chunk","created":1,"model":"upstream-\\"name\\"","choices":[{"index":0,"delta":${JSON.stringify(delta)},"finish_reason":${finish === null ? 'null' : `"${finish}"`}}],"usage":null${extra}}`;
+
+/** A complete answer as an OpenAI-compatible server streams it with include_usage (LF line ends). */
+const ANSWER = [
+  ': keep-alive comment',
+  chunk({ role: 'assistant', content: '' }),
+  `event: message\n${chunk({ content: 'Grüße, ' })}`,
+  chunk({ content: '🚂 "quoted" \\n' }),
+  chunk({ content: 'data: [DONE]\n\n' }),
+  chunk({}, 'stop'),
+  'data: {"id":"c1","object":"chat.completion.chunk","created":1,"model":"upstream","choices":[],"usage":{"prompt_tokens":7,"completion_tokens":4,"total_tokens":11}}',
+  'data: [DONE]',
+]
+  .map((e) => `${e}\n\n`)
+  .join('');
+
+interface Run {
+  out: string;
+  relay: SseRelay;
+  error?: unknown;
+}
+
+/** Feeds `bytes` split at `cuts`, with the sink attached from the start; resolves when the relay settles. */
+async function run(bytes: Buffer, cuts: number[], includeUsage: boolean): Promise<Run> {
+  const source = new PassThrough();
+  const relay = new SseRelay(source, options(includeUsage));
+  let out = '';
+  relay.pipe({ write: (t) => ((out += t), true), onDrain: () => assert.fail('not paused') });
+  let at = 0;
+  for (const cut of [...cuts, bytes.length]) {
+    if (cut > at) source.write(bytes.subarray(at, cut));
+    at = cut;
+  }
+  source.end();
+  try {
+    await relay.ended;
+    return { out, relay };
+  } catch (error) {
+    return { out, relay, error };
+  }
+}
+
+function events(out: string): string[] {
+  return out.split('\n\n').filter(Boolean);
+}
+
+test('relays complete events with the model renamed, usage fields and chunk dropped, [DONE] kept back; text and usage counted', async () => {
+  const { out, relay, error } = await run(Buffer.from(ANSWER), [], false);
+  assert.equal(error, undefined);
+  const list = events(out);
+  assert.equal(list[0], ': keep-alive comment', 'comments pass through');
+  assert.ok(list[2]!.startsWith('event: message\ndata: {'), 'an event with several fields stays one event');
+  const chunks = list.slice(1).map((e) => JSON.parse(e.slice(e.indexOf('data: ') + 'data: '.length)));
+  assert.equal(chunks.length, 5, 'the usage-only chunk is dropped when the client did not ask for usage');
+  for (const c of chunks) {
+    assert.equal(c.model, 'srv/renamed');
+    assert.ok(!('usage' in c), 'no usage field when the client did not ask');
+  }
+  assert.deepEqual(chunks.map((c) => c.choices[0].delta.content ?? null), ['', 'Grüße, ', '🚂 "quoted" \\n', 'data: [DONE]\n\n', null]);
+  assert.ok(!out.includes('data: [DONE]\n\n\n') && !/^data: \[DONE\]$/m.test(out), 'the closing [DONE] is left to the gateway');
+  assert.deepEqual(relay.usage, { inputTokens: 7, outputTokens: 4 });
+  assert.equal(relay.finished, true);
+  assert.ok(relay.textLength >= 'Grüße, 🚂 "quoted" \\ndata: [DONE]'.length, String(relay.textLength));
+});
+
+test('with include_usage the usage chunk and null usage fields are relayed (model renamed there too)', async () => {
+  const { out, error } = await run(Buffer.from(ANSWER), [], true);
+  assert.equal(error, undefined);
+  const chunks = events(out).slice(1).map((e) => JSON.parse(e.slice(e.indexOf('data: ') + 6)));
+  assert.equal(chunks.length, 6);
+  assert.deepEqual(chunks.at(-1).usage, { prompt_tokens: 7, completion_tokens: 4, total_tokens: 11 });
+  assert.equal(chunks.at(-1).model, 'srv/renamed');
+  assert.ok(chunks.slice(0, -1).every((c) => c.usage === null));
+});
+
+test('the same output however the bytes are split: every cut point, one byte at a time, and CRLF line ends', async () => {
+  const bytes = Buffer.from(ANSWER);
+  const whole = await run(bytes, [], true);
+  for (let cut = 1; cut < bytes.length; cut++) {
+    const split = await run(bytes, [cut], true);
+    assert.equal(split.out, whole.out, `cut at byte ${cut}`);
+    assert.equal(split.relay.textLength, whole.relay.textLength);
+  }
+  const single = await run(bytes, Array.from({ length: bytes.length }, (_, i) => i), true);
+  assert.equal(single.out, whole.out, 'one byte at a time');
+  const crlf = Buffer.from(ANSWER.replace(/\n/g, '\r\n'));
+  // A content string holds an escaped "\n" only, so CRLF changes line ends and nothing else.
+  for (const cuts of [[], Array.from({ length: crlf.length }, (_, i) => i)]) {
+    const r = await run(crlf, cuts, true);
+    assert.equal(r.error, undefined);
+    assert.equal(r.out, whole.out, `CRLF, ${cuts.length} cuts`);
+  }
+});
+
+test('first text: ready waits past the role chunk and resolves with the first content; the server waits until piped', async () => {
+  const source = new PassThrough();
+  const relay = new SseRelay(source, options(false));
+  let ready = false;
+  void relay.ready.then(() => (ready = true));
+  source.write(`${chunk({ role: 'assistant', content: '' })}\n\n`);
+  await tick();
+  assert.equal(ready, false, 'a role chunk is not an answer');
+  source.write(`${chunk({ content: 'Hi' })}\n\n`);
+  await tick();
+  assert.equal(ready, true);
+  assert.equal(source.isPaused(), true, 'nothing more is read until the gateway pipes the answer');
+  source.write(`${chunk({ content: ' there' })}\n\n`);
+  let out = '';
+  relay.pipe({ write: (t) => ((out += t), true), onDrain: () => undefined });
+  assert.equal(source.isPaused(), false);
+  source.end(`${chunk({}, 'stop')}\n\n`);
+  await relay.ended;
+  assert.deepEqual(events(out).map((e) => JSON.parse(e.slice(6)).choices[0].delta.content ?? null), ['', 'Hi', ' there', null]);
+});
+
+test('an answer that ends without text (finish reason only) is complete: ready resolves at the end', async () => {
+  const { error, out, relay } = await run(Buffer.from(`${chunk({ role: 'assistant', content: '' })}\n\n${chunk({}, 'stop')}\n\ndata: [DONE]\n\n`), [], false);
+  assert.equal(error, undefined);
+  await relay.ready;
+  assert.equal(events(out).length, 2);
+  assert.equal(relay.textLength, 0);
+});
+
+test('an error event before any text rejects ready (the router falls back); after text it rejects ended and is not relayed', async () => {
+  const before = new PassThrough();
+  const r1 = new SseRelay(before, options(false));
+  before.write(`${chunk({ role: 'assistant', content: '' })}\n\ndata: {"error":{"message":"model crashed","type":"server_error"}}\n\n`);
+  await assert.rejects(r1.ready, (e: unknown) => e instanceof EventError && (e.payload as { message: string }).message === 'model crashed');
+  assert.equal(before.destroyed, true, 'the server is not read any further');
+
+  const after = new PassThrough();
+  const r2 = new SseRelay(after, options(false));
+  let out = '';
+  r2.pipe({ write: (t) => ((out += t), true), onDrain: () => undefined });
+  after.write(`${chunk({ content: 'partial' })}\n\n`);
+  await r2.ready;
+  after.write('data: {"error":{"message":"out of memory"}}\n\n');
+  await assert.rejects(r2.ended, EventError);
+  assert.ok(out.includes('partial') && !out.includes('out of memory'), 'the gateway reports the failure in its own words');
+  // A content string that merely says "error" is text, not an error event.
+  const r3 = await run(Buffer.from(`${chunk({ content: '{"error": "not really"}' })}\n\n${chunk({}, 'stop')}\n\n`), [], false);
+  assert.equal(r3.error, undefined);
+});
+
+test('a stream that ends without a finish reason is cut off (TruncatedStreamError), even after [DONE]', async () => {
+  const r = await run(Buffer.from(`${chunk({ content: 'half an ans' })}\n\ndata: [DONE]\n\n`), [], false);
+  assert.ok(r.error instanceof TruncatedStreamError, String(r.error));
+  // The last event may lack its blank line: it still counts.
+  const ok = await run(Buffer.from(`${chunk({ content: 'x' })}\n\n${chunk({}, 'length')}`), [], false);
+  assert.equal(ok.error, undefined);
+  assert.equal(events(ok.out).length, 2);
+});
+
+test('backpressure: a sink that is full pauses the server until it drains', async () => {
+  const source = new PassThrough();
+  const relay = new SseRelay(source, options(false));
+  let resume: (() => void) | undefined;
+  let writes = 0;
+  relay.pipe({ write: () => (writes++, false), onDrain: (r) => (resume = r) });
+  source.write(`${chunk({ content: 'a' })}\n\n`);
+  await tick();
+  assert.equal(writes, 1);
+  assert.equal(source.isPaused(), true);
+  source.write(`${chunk({ content: 'b' })}\n\n`);
+  await tick();
+  assert.equal(writes, 1, 'nothing is written while the sink is full');
+  resume!();
+  await tick();
+  assert.equal(writes, 2);
+});
+
+test('a transport failure or an endless event fails the relay', async () => {
+  const source = new PassThrough();
+  const relay = new SseRelay(source, options(false));
+  relay.fail(new TypeError('terminated'));
+  await assert.rejects(relay.ended, /terminated/);
+  await assert.rejects(relay.ready, /terminated/);
+
+  const endless = new PassThrough();
+  const r2 = new SseRelay(endless, options(false));
+  const mb = Buffer.alloc(1024 * 1024, 'a');
+  for (let i = 0; i < 5 && !endless.destroyed; i++) endless.write(mb);
+  await assert.rejects(r2.ready, /longer than/);
+});
