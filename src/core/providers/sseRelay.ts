@@ -159,36 +159,75 @@ export class SseRelay implements RelayedAnswer {
 
   /** One event (without its closing blank line) as it is passed on ('' drops it). */
   private event(raw: string): string {
-    if (raw.trim() === '' || this.done) return '';
-    let data: string | undefined;
+    if (raw.length === 0 || this.done) return '';
+    // The usual form, one `data:` line, is read in place (this runs for every token of every relayed stream).
+    if (!raw.startsWith('data:') || raw.includes('\n')) return this.generalEvent(raw);
+    const from = raw.charCodeAt(5) === 32 ? 6 : 5;
+    if (raw.startsWith('[DONE]', from)) return this.doneEvent();
+    if (raw.includes('"error"')) this.raiseError(raw.slice(from), false);
+    return this.dataEvent(raw, from);
+  }
+
+  /** Several fields or data lines (joined by newlines, as SSE says), comments, named events. */
+  private generalEvent(raw: string): string {
+    if (raw.trim() === '') return '';
+    const lines: string[] = [];
     let isErrorEvent = false;
-    if (raw.startsWith('data:') && !raw.includes('\n')) data = raw.slice(raw[5] === ' ' ? 6 : 5);
-    else {
-      // The general form: several fields, several data lines (joined by newlines), comments.
-      const lines: string[] = [];
-      for (const line of raw.split('\n')) {
-        if (line.startsWith('data:')) lines.push(line.slice(line[5] === ' ' ? 6 : 5));
-        else if (/^event:\s*error\s*$/.test(line)) isErrorEvent = true;
-      }
-      if (lines.length > 0) data = lines.join('\n');
+    for (const line of raw.split('\n')) {
+      if (line.startsWith('data:')) lines.push(line.slice(line[5] === ' ' ? 6 : 5));
+      else if (/^event:\s*error\s*$/.test(line)) isErrorEvent = true;
     }
-    if (data === undefined) return `${raw}\n\n`;
-    if (data.startsWith('[DONE]')) {
-      // The gateway closes the stream with its own [DONE]; anything after it is ignored, as clients do.
-      this.done = true;
-      return '';
+    if (lines.length === 0) return `${raw}\n\n`;
+    const data = lines.join('\n');
+    if (data.startsWith('[DONE]')) return this.doneEvent();
+    if (isErrorEvent || data.includes('"error"')) this.raiseError(data, isErrorEvent);
+    if (USAGE.test(data)) {
+      this.scan(data);
+      return this.usageEvent(data);
     }
-    if (isErrorEvent || data.includes('"error"')) {
-      const parsed = safeJson(data);
-      if (isErrorEvent) throw this.options.errorFor(isObject(parsed) ? parsed.error : undefined, isObject(parsed) && typeof parsed.message === 'string' ? parsed.message : data);
-      if (isObject(parsed) && parsed.error) throw this.options.errorFor(parsed.error, undefined);
+    return this.dataEvent(raw, 0);
+  }
+
+  /** The gateway closes the stream with its own [DONE]; anything after it is ignored, as clients do. */
+  private doneEvent(): string {
+    this.done = true;
+    return '';
+  }
+
+  /** An `error` event (or field) fails the answer with the provider's client's error. */
+  private raiseError(data: string, isErrorEvent: boolean): void {
+    const parsed = safeJson(data);
+    if (isErrorEvent) throw this.options.errorFor(isObject(parsed) ? parsed.error : undefined, isObject(parsed) && typeof parsed.message === 'string' ? parsed.message : data);
+    if (isObject(parsed) && parsed.error) throw this.options.errorFor(parsed.error, undefined);
+  }
+
+  /** Finish reason and answer text of an event's data. */
+  private scan(data: string): void {
+    if (!this.finished && FINISH.test(data)) this.finished = true;
+    let at = data.indexOf('"content":"');
+    if (at >= 0) at += '"content":"'.length;
+    else if (data.includes('"content":')) {
+      const m = CONTENT.exec(data);
+      if (m) this.textLength += m[1]!.length;
+      return;
     }
-    if (FINISH.test(data)) this.finished = true;
-    const content = CONTENT.exec(data);
-    if (content && content[1]!.length > 0) this.textLength += content[1]!.length;
-    if (USAGE.test(data)) return this.usageEvent(data);
-    let out = raw.replace(MODEL, this.modelField);
-    if (!this.options.includeUsage && out.includes('"usage"')) out = out.replace(USAGE_NULL, '');
+    if (at >= 0 && data.charCodeAt(at) !== 34) this.textLength += stringEnd(data, at) - at;
+  }
+
+  /** A data event passed on: scanned, model renamed, usage fields kept or dropped as the client asked. */
+  private dataEvent(raw: string, from: number): string {
+    this.scan(raw);
+    if (USAGE.test(raw)) return this.usageEvent(raw.slice(from));
+    let out = raw;
+    const at = out.indexOf('"model":"');
+    if (at >= 0) {
+      const end = stringEnd(out, at + '"model":"'.length);
+      out = out.slice(0, at) + this.modelField + out.slice(end + 1);
+    } else if (out.includes('"model":')) out = out.replace(MODEL, this.modelField);
+    if (!this.options.includeUsage && out.includes('"usage":')) {
+      const compact = out.replace(',"usage":null', '');
+      out = compact.includes('"usage":') ? compact.replace(USAGE_NULL, '') : compact;
+    }
     return `${out}\n\n`;
   }
 
@@ -222,6 +261,18 @@ export class SseRelay implements RelayedAnswer {
       sink.onDrain(() => this.source.resume());
     }
   }
+}
+
+/** Index of the quote that closes the JSON string whose text starts at `from` (escapes skipped). */
+function stringEnd(text: string, from: number): number {
+  let i = text.indexOf('"', from);
+  while (i > 0) {
+    let slashes = 0;
+    for (let j = i - 1; j >= from && text.charCodeAt(j) === 92; j--) slashes++;
+    if (slashes % 2 === 0) return i;
+    i = text.indexOf('"', i + 1);
+  }
+  return text.length;
 }
 
 function safeJson(text: string): unknown {
