@@ -46,7 +46,7 @@ async function run(bytes: Buffer, cuts: number[], includeUsage: boolean): Promis
   const source = new PassThrough();
   const relay = new SseRelay(source, options(includeUsage));
   let out = '';
-  relay.pipe({ write: (t) => ((out += t), true), onDrain: () => assert.fail('not paused') });
+  relay.pipe({ write: (t) => ((out += Buffer.from(t, 'latin1').toString('utf8')), true), onDrain: () => assert.fail('not paused') });
   let at = 0;
   for (const cut of [...cuts, bytes.length]) {
     if (cut > at) source.write(bytes.subarray(at, cut));
@@ -127,7 +127,7 @@ test('first text: ready waits past the role chunk and resolves with the first co
   assert.equal(source.isPaused(), true, 'nothing more is read until the gateway pipes the answer');
   source.write(`${chunk({ content: ' there' })}\n\n`);
   let out = '';
-  relay.pipe({ write: (t) => ((out += t), true), onDrain: () => undefined });
+  relay.pipe({ write: (t) => ((out += Buffer.from(t, 'latin1').toString('utf8')), true), onDrain: () => undefined });
   assert.equal(source.isPaused(), false);
   source.end(`${chunk({}, 'stop')}\n\n`);
   await relay.ended;
@@ -152,7 +152,7 @@ test('an error event before any text rejects ready (the router falls back); afte
   const after = new PassThrough();
   const r2 = new SseRelay(after, options(false));
   let out = '';
-  r2.pipe({ write: (t) => ((out += t), true), onDrain: () => undefined });
+  r2.pipe({ write: (t) => ((out += Buffer.from(t, 'latin1').toString('utf8')), true), onDrain: () => undefined });
   after.write(`${chunk({ content: 'partial' })}\n\n`);
   await r2.ready;
   after.write('data: {"error":{"message":"out of memory"}}\n\n');

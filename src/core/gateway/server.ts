@@ -380,7 +380,7 @@ export class Gateway {
         } else if (ev.type === 'relay') {
           // The server's own events, as they arrive, with backpressure from this client.
           relayed = true;
-          ev.answer.pipe({ write: (t) => res.write(t), onDrain: (resume) => res.once('drain', resume) });
+          ev.answer.pipe({ write: (bytes) => res.write(bytes, 'latin1'), onDrain: (resume) => res.once('drain', resume) });
         } else {
           const u = ev.usage;
           const usage = { prompt_tokens: u.inputTokens ?? 0, completion_tokens: u.outputTokens ?? 0, total_tokens: (u.inputTokens ?? 0) + (u.outputTokens ?? 0) };

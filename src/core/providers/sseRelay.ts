@@ -9,7 +9,6 @@
  * without one was cut off), an `error` event (raised like the `openai` client raises it), the usage (for the ledger;
  * the only event that is parsed), and the `model` field (renamed to the gateway's "provider/model").
  */
-import { StringDecoder } from 'node:string_decoder';
 import { Readable } from 'node:stream';
 import { decodedBody, headersOf, isLoopbackHttp, loopbackRequest } from './loopbackFetch';
 import { TruncatedStreamError } from './base';
@@ -45,16 +44,26 @@ function isObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
+/** A string as the latin1 ("binary") string of its UTF-8 bytes: how the relay holds text. */
+function bytesOf(text: string): string {
+  return Buffer.from(text, 'utf8').toString('latin1');
+}
+
+/**
+ * Holds the server's bytes as a latin1 string (one character per byte): no UTF-8 decoding and encoding per token,
+ * and nothing to carry over when a character is split between packets. Every pattern looked for is ASCII, which
+ * never occurs inside a multi-byte UTF-8 sequence, so searching bytes finds exactly what searching text would.
+ */
 export class SseRelay implements RelayedAnswer {
   textLength = 0;
   /** The server said why it stopped (a finish reason). */
   finished = false;
   /** From the server's usage chunk, when it sent one. */
   usage: { inputTokens?: number; outputTokens?: number } | undefined;
-  private readonly decoder = new StringDecoder('utf8');
   private readonly firstText = deferred();
   private readonly end = deferred();
   private readonly modelField: string;
+  private readonly modelBytes: string;
   private pending = '';
   private held = '';
   private sink: RelaySink | undefined;
@@ -66,7 +75,8 @@ export class SseRelay implements RelayedAnswer {
     private readonly source: Readable,
     private readonly options: SseRelayOptions,
   ) {
-    this.modelField = `"model":${JSON.stringify(options.model)}`;
+    this.modelBytes = bytesOf(options.model);
+    this.modelField = bytesOf(`"model":${JSON.stringify(options.model)}`);
     source.on('data', this.onData);
     source.once('end', this.onEnd);
     source.once('error', (e) => this.fail(e));
@@ -103,7 +113,7 @@ export class SseRelay implements RelayedAnswer {
 
   private readonly onData = (chunk: Buffer): void => {
     if (this.settled) return;
-    let text = this.pending + this.decoder.write(chunk);
+    let text = this.pending + chunk.toString('latin1');
     if (text.includes('\r')) {
       // CRLF or CR line ends: normalised, except a trailing CR that may be the first half of a CRLF.
       const tail = text.endsWith('\r') ? '\r' : '';
@@ -126,7 +136,7 @@ export class SseRelay implements RelayedAnswer {
   private readonly onEnd = (): void => {
     if (this.settled) return;
     try {
-      const rest = (this.pending + this.decoder.end()).replace(/\r\n?/g, '\n');
+      const rest = this.pending.replace(/\r\n?/g, '\n');
       this.pending = '';
       if (rest.trim() !== '') this.forward(`${rest.replace(/\n*$/, '')}\n\n`);
       if (!this.finished) throw new TruncatedStreamError();
@@ -195,7 +205,8 @@ export class SseRelay implements RelayedAnswer {
   }
 
   /** An `error` event (or field) fails the answer with the provider's client's error. */
-  private raiseError(data: string, isErrorEvent: boolean): void {
+  private raiseError(bytes: string, isErrorEvent: boolean): void {
+    const data = Buffer.from(bytes, 'latin1').toString('utf8');
     const parsed = safeJson(data);
     if (isErrorEvent) throw this.options.errorFor(isObject(parsed) ? parsed.error : undefined, isObject(parsed) && typeof parsed.message === 'string' ? parsed.message : data);
     if (isObject(parsed) && parsed.error) throw this.options.errorFor(parsed.error, undefined);
@@ -246,7 +257,7 @@ export class SseRelay implements RelayedAnswer {
       if (Array.isArray(parsed.choices) && parsed.choices.length === 0) return '';
       delete parsed.usage;
     }
-    if ('model' in parsed) parsed.model = this.options.model;
+    if ('model' in parsed) parsed.model = this.modelBytes;
     return `data: ${JSON.stringify(parsed)}\n\n`;
   }
 

@@ -37,9 +37,10 @@ export interface RelayOptions {
   includeUsage: boolean;
 }
 
-/** Where a relayed answer's SSE text goes. `write` returning false pauses the server until `onDrain` calls back. */
+/** Where a relayed answer's SSE goes. `write` returning false pauses the server until `onDrain` calls back. */
 export interface RelaySink {
-  write(text: string): boolean;
+  /** Complete events as the server's bytes in a latin1 string (one character per byte): write with encoding 'latin1'. */
+  write(bytes: string): boolean;
   onDrain(resume: () => void): void;
 }
 
@@ -51,7 +52,7 @@ export interface RelaySink {
 export interface RelayedAnswer {
   /** Starts delivering: events received so far at once, the rest as they arrive. Called once. */
   pipe(sink: RelaySink): void;
-  /** Characters of answer text seen so far (for a token estimate when the server reports no usage). */
+  /** Bytes of answer text seen so far (for a token estimate when the server reports no usage). */
   readonly textLength: number;
 }
 
