@@ -7,18 +7,19 @@
  *  1. paced, independent clients: 32 concurrent streams while the upstream sends a token every
  *     BENCH_TOKEN_INTERVAL_MS (default 10 ms, 100 tokens/s per stream: faster than local models stream on machines
  *     like ours); each client sends requests back to back, the clients' first requests spread over one answer's
- *     time, so 32 streams are open at once without all starting together. The latency a tool sees: the target;
+ *     time, so 32 streams are open at once without all starting together. The latency a tool sees: the target.
+ *     The same rounds also go through a bare node:http pipe proxy (bench/gateway.pipeproxy.ts: no token, parsing or
+ *     routing), the least one Node HTTP hop costs on the machine the bench runs on; measured in turn with the
+ *     gateway, under the same load, so "gateway over the bare proxy" is the gateway's own cost;
  *  2. paced, bursts: the same, all 32 requests sent in the same millisecond (the worst case for queueing);
- *  3. reference: load 1 through a bare node:http pipe proxy (bench/gateway.pipeproxy.ts) instead of the gateway,
- *     the least one Node HTTP hop costs on the machine the bench runs on (the floor under load 1's numbers);
- *  4. saturated bursts: the upstream sends tokens as fast as it can, so the three processes compete for the CPU;
+ *  3. saturated bursts: the upstream sends tokens as fast as it can, so the three processes compete for the CPU;
  *     time added here is the gateway's CPU share, not waiting;
- *  5. a bounded soak: the saturated load through the gateway for BENCH_SOAK_S seconds (default 60:
+ *  4. a bounded soak: the saturated load through the gateway for BENCH_SOAK_S seconds (default 60:
  *     resident memory climbs to a high-water mark over the first ~40 s of this load, then holds), sampling the
  *     gateway process's live heap after a forced GC (bench/gateway.heapprobe.cjs) and resident memory: they should
  *     stay flat.
- * BENCH_PROFILE_DIR=dir writes CPU profiles of the gateway processes there (one for loads 1-2, one for 4-5).
- * BENCH_LOADS=1,3 runs only the loads named (default: all five).
+ * BENCH_PROFILE_DIR=dir writes CPU profiles of the gateway processes there (one for loads 1-2, one for 3-4).
+ * BENCH_LOADS=1,3 runs only the loads named (default: all four).
  * Numbers, not pass/fail: timings on a shared 2-core machine are noisy; this prints them for people to read.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -35,7 +36,7 @@ const PER_CLIENT = Number(process.env.BENCH_PER_CLIENT ?? 3);
 const TOKENS = Number(process.env.BENCH_TOKENS ?? 32);
 const INTERVAL_MS = Number(process.env.BENCH_TOKEN_INTERVAL_MS ?? 10);
 const SOAK_S = Number(process.env.BENCH_SOAK_S ?? 60);
-const LOADS = new Set((process.env.BENCH_LOADS ?? '1,2,3,4,5').split(',').map((s) => Number(s.trim())));
+const LOADS = new Set((process.env.BENCH_LOADS ?? '1,2,3,4').split(',').map((s) => Number(s.trim())));
 const TOKEN = 'bench-gateway-token-0123456789';
 const root = path.resolve(__dirname, '..');
 const cli = path.join(root, 'dist', 'cli.js');
@@ -123,18 +124,25 @@ function cpuMs(pid: number): { user: number; system: number } {
   return { user: Number(fields[11]) * 10, system: Number(fields[12]) * 10 };
 }
 
+type HopName = 'gateway' | 'pipe proxy';
+
+/** What sits between the clients and the test server: the gateway, or the bare proxy that is the floor. */
+interface Hop {
+  name: HopName;
+  proc: ChildProcess;
+  client: OpenAI;
+  model: string;
+}
+
 interface Servers {
   upstream: ChildProcess;
-  gw: ChildProcess;
   direct: OpenAI;
-  through: OpenAI;
-  /** What sits between the clients and the test server. */
-  hop: 'gateway' | 'pipe proxy';
-  model: string;
+  hops: Hop[];
+  gw: ChildProcess;
   heapFile: string;
 }
 
-async function startServers(children: ChildProcess[], intervalMs: number, hop: 'gateway' | 'pipe proxy', profile: boolean): Promise<Servers> {
+async function startServers(children: ChildProcess[], intervalMs: number, names: HopName[], profile: boolean): Promise<Servers> {
   const upstream = spawn(process.execPath, ['--import', 'tsx', path.join(__dirname, 'gateway.upstream.ts')], {
     cwd: root,
     stdio: ['ignore', 'pipe', 'inherit'],
@@ -148,64 +156,87 @@ async function startServers(children: ChildProcess[], intervalMs: number, hop: '
   const prof = profile && process.env.BENCH_PROFILE_DIR ? ['--cpu-prof', '--cpu-prof-interval=100', `--cpu-prof-dir=${process.env.BENCH_PROFILE_DIR}`] : [];
   const heapFile = path.join(dir, 'heap.txt');
   writeFileSync(heapFile, '');
-  const gw = hop === 'pipe proxy' ? spawn(process.execPath, ['--import', 'tsx', path.join(__dirname, 'gateway.pipeproxy.ts'), upstreamUrl], { stdio: ['ignore', 'pipe', 'inherit'] }) : spawn(process.execPath, [...prof, '--expose-gc', '--require', path.join(__dirname, 'gateway.heapprobe.cjs'), cli, 'serve', '--port', '0', '--config', cfg, '--token', TOKEN], {
-    cwd: root,
-    stdio: ['ignore', 'pipe', 'ignore'],
-    env: { ...process.env, BENCH_HEAP_FILE: heapFile },
-  });
-  children.push(gw);
-  const gatewayUrl = await firstLine(gw, 'switchyard serve');
+  const hops: Hop[] = [];
+  for (const name of names) {
+    const proc =
+      name === 'pipe proxy'
+        ? spawn(process.execPath, ['--import', 'tsx', path.join(__dirname, 'gateway.pipeproxy.ts'), upstreamUrl], { stdio: ['ignore', 'pipe', 'inherit'] })
+        : spawn(process.execPath, [...prof, '--expose-gc', '--require', path.join(__dirname, 'gateway.heapprobe.cjs'), cli, 'serve', '--port', '0', '--config', cfg, '--token', TOKEN], {
+            cwd: root,
+            stdio: ['ignore', 'pipe', 'ignore'],
+            env: { ...process.env, BENCH_HEAP_FILE: heapFile },
+          });
+    children.push(proc);
+    const url = await firstLine(proc, name);
+    hops.push({ name, proc, client: new OpenAI({ baseURL: url, apiKey: TOKEN, maxRetries: 0 }), model: name === 'pipe proxy' ? 'gpt-4.1-mini' : 'switchyard/chat' });
+  }
   return {
     upstream,
-    gw,
-    heapFile,
     direct: new OpenAI({ baseURL: `${upstreamUrl}/v1`, apiKey: 'unused', maxRetries: 0 }),
-    through: new OpenAI({ baseURL: gatewayUrl, apiKey: TOKEN, maxRetries: 0 }),
-    hop,
-    model: hop === 'pipe proxy' ? 'gpt-4.1-mini' : 'switchyard/chat',
+    hops,
+    gw: hops.find((h) => h.name === 'gateway')!.proc,
+    heapFile,
   };
 }
 
-/** Alternating rounds straight to the upstream and through the gateway; prints what the gateway added. */
+/**
+ * Rounds straight to the upstream and through each hop, in turns (the hops' order alternates between rounds), so
+ * every path is measured under the same machine load; prints what each hop added and, with both, what the gateway
+ * adds over the bare proxy.
+ */
 async function compare(name: string, s: Servers, load: Load, rounds: number): Promise<void> {
   // Warm-up: connections, JIT, discovery.
   for (let i = 0; i < 2; i++) {
     await load(s.direct, 'gpt-4.1-mini');
-    await load(s.through, s.model);
+    for (const h of s.hops) await load(h.client, h.model);
   }
   const d: Sample[] = [];
-  const g: Sample[] = [];
   let dWall = 0;
-  let gWall = 0;
-  const cpuBefore = cpuMs(s.gw.pid!);
+  const per = new Map(s.hops.map((h) => [h.name, { samples: [] as Sample[], wall: 0, cpu0: cpuMs(h.proc.pid!) }]));
   const upstreamBefore = cpuMs(s.upstream.pid!);
   for (let i = 0; i < rounds; i++) {
     const a = await load(s.direct, 'gpt-4.1-mini');
-    const b = await load(s.through, s.model);
     d.push(...a.samples);
-    g.push(...b.samples);
     dWall += a.wallMs;
-    gWall += b.wallMs;
+    for (const h of i % 2 === 0 ? s.hops : [...s.hops].reverse()) {
+      const b = await load(h.client, h.model);
+      const acc = per.get(h.name)!;
+      acc.samples.push(...b.samples);
+      acc.wall += b.wallMs;
+    }
   }
-  const gwAfter = cpuMs(s.gw.pid!);
   const upAfter = cpuMs(s.upstream.pid!);
-  const gatewayCpu = gwAfter.user + gwAfter.system - cpuBefore.user - cpuBefore.system;
-  const gatewaySystem = gwAfter.system - cpuBefore.system;
   const upstreamCpu = upAfter.user + upAfter.system - upstreamBefore.user - upstreamBefore.system;
-  const dt = stats(d.map((x) => x.ttft));
-  const gt = stats(g.map((x) => x.ttft));
-  const dT = stats(d.map((x) => x.total));
-  const gT = stats(g.map((x) => x.total));
   const tokens = (xs: Sample[]) => xs.reduce((n, x) => n + x.tokens, 0);
-  if (tokens(g) !== tokens(d)) console.log(`! token counts differ: direct ${tokens(d)}, gateway ${tokens(g)}`);
+  const dt = stats(d.map((x) => x.ttft));
+  const dT = stats(d.map((x) => x.total));
   const dRate = (tokens(d) * 1000) / dWall;
-  const gRate = (tokens(g) * 1000) / gWall;
-  console.log(`### ${name}: ${d.length} requests each way, ${d[0]!.tokens} tokens per answer`);
-  console.log(`time to first token  direct p50 ${ms(dt.p50)} p99 ${ms(dt.p99)} | ${s.hop} p50 ${ms(gt.p50)} p99 ${ms(gt.p99)}`);
-  console.log(`total time           direct p50 ${ms(dT.p50)} p99 ${ms(dT.p99)} | ${s.hop} p50 ${ms(gT.p50)} p99 ${ms(gT.p99)}`);
-  console.log(`added by the ${s.hop}: first token p50 ${ms(gt.p50 - dt.p50)} p99 ${ms(gt.p99 - dt.p99)}; total p50 ${ms(gT.p50 - dT.p50)} p99 ${ms(gT.p99 - dT.p99)} (target ≤ 1 ms p50, ≤ 5 ms p99)`);
-  console.log(`throughput: direct ${dRate.toFixed(0)} tokens/s, ${s.hop} ${gRate.toFixed(0)} tokens/s, ratio ${(gRate / dRate).toFixed(3)}`);
-  console.log(`${s.hop} CPU: ${((gatewayCpu * 1000) / tokens(g)).toFixed(1)} µs per token, ${(gatewayCpu / g.length).toFixed(2)} ms per request (user + system, ${((100 * gatewaySystem) / gatewayCpu).toFixed(0)} % in the kernel); the test server (node:http, no client side): ${((upstreamCpu * 1000) / (tokens(g) + tokens(d))).toFixed(1)} µs per token`);
+  const allTokens = tokens(d) + [...per.values()].reduce((n, acc) => n + tokens(acc.samples), 0);
+  console.log(`### ${name}: ${d.length} requests each way, ${d[0]!.tokens} tokens per answer${s.hops.length > 1 ? `; the ${s.hops.map((h) => h.name).join(' and the ')} in the same rounds` : ''}`);
+  console.log(`direct: time to first token p50 ${ms(dt.p50)} p99 ${ms(dt.p99)}; total p50 ${ms(dT.p50)} p99 ${ms(dT.p99)}; ${dRate.toFixed(0)} tokens/s`);
+  const added = new Map<HopName, { ttft50: number; ttft99: number; total50: number; cpuPerToken: number }>();
+  for (const h of s.hops) {
+    const acc = per.get(h.name)!;
+    const g = acc.samples;
+    if (tokens(g) !== tokens(d)) console.log(`! token counts differ: direct ${tokens(d)}, ${h.name} ${tokens(g)}`);
+    const after = cpuMs(h.proc.pid!);
+    const cpu = after.user + after.system - acc.cpu0.user - acc.cpu0.system;
+    const system = after.system - acc.cpu0.system;
+    const gt = stats(g.map((x) => x.ttft));
+    const gT = stats(g.map((x) => x.total));
+    const gRate = (tokens(g) * 1000) / acc.wall;
+    const cpuPerToken = (cpu * 1000) / tokens(g);
+    added.set(h.name, { ttft50: gt.p50 - dt.p50, ttft99: gt.p99 - dt.p99, total50: gT.p50 - dT.p50, cpuPerToken });
+    console.log(`${h.name}: time to first token p50 ${ms(gt.p50)} p99 ${ms(gt.p99)}; total p50 ${ms(gT.p50)} p99 ${ms(gT.p99)}; ${gRate.toFixed(0)} tokens/s`);
+    console.log(`  added by the ${h.name}: first token p50 ${ms(gt.p50 - dt.p50)} p99 ${ms(gt.p99 - dt.p99)}; total p50 ${ms(gT.p50 - dT.p50)} p99 ${ms(gT.p99 - dT.p99)}${h.name === 'gateway' ? ' (target ≤ 1 ms p50, ≤ 5 ms p99)' : ''}; throughput ratio ${(gRate / dRate).toFixed(3)}`);
+    console.log(`  ${h.name} CPU: ${cpuPerToken.toFixed(1)} µs per token, ${(cpu / g.length).toFixed(2)} ms per request (user + system, ${((100 * system) / cpu).toFixed(0)} % in the kernel)`);
+  }
+  console.log(`the test server (node:http, no client side): ${((upstreamCpu * 1000) / allTokens).toFixed(1)} µs CPU per token`);
+  const gw = added.get('gateway');
+  const floor = added.get('pipe proxy');
+  if (gw && floor) {
+    console.log(`gateway over the bare proxy: first token p50 ${ms(gw.ttft50 - floor.ttft50)} p99 ${ms(gw.ttft99 - floor.ttft99)}; total p50 ${ms(gw.total50 - floor.total50)}; CPU +${(gw.cpuPerToken - floor.cpuPerToken).toFixed(1)} µs per token`);
+  }
 }
 
 async function soak(s: Servers): Promise<void> {
@@ -230,7 +261,7 @@ async function soak(s: Servers): Promise<void> {
   let requests = 0;
   let nextSample = 2000;
   while (performance.now() - soakStart < SOAK_S * 1000) {
-    requests += (await round(s.through, 'switchyard/chat')).samples.length;
+    requests += (await round(s.hops.find((h) => h.name === 'gateway')!.client, 'switchyard/chat')).samples.length;
     const t = performance.now() - soakStart;
     if (t >= nextSample) {
       samples.push({ t, rss: rssKb(pid) });
@@ -257,20 +288,15 @@ async function main() {
   try {
     const answerMs = INTERVAL_MS * TOKENS;
     if (LOADS.has(1) || LOADS.has(2)) {
-      const paced = await startServers(children, INTERVAL_MS, 'gateway', true);
+      const paced = await startServers(children, INTERVAL_MS, ['gateway', 'pipe proxy'], true);
       if (LOADS.has(1)) await compare(`paced, ${CONCURRENCY} concurrent streams from independent clients (a token every ${INTERVAL_MS} ms per stream, first requests spread over ${answerMs} ms)`, paced, staggered(answerMs), PACED_ROUNDS);
       if (LOADS.has(2)) await compare(`paced, bursts (${CONCURRENCY} requests sent in the same millisecond, ${PACED_ROUNDS} times)`, paced, round, PACED_ROUNDS);
       stopAll();
     }
-    if (LOADS.has(3)) {
-      const floor = await startServers(children, INTERVAL_MS, 'pipe proxy', false);
-      await compare(`reference: the same paced load from independent clients through a bare node:http pipe proxy (bench/gateway.pipeproxy.ts: no token, parsing or routing), the least one Node hop costs here`, floor, staggered(answerMs), PACED_ROUNDS);
-      stopAll();
-    }
-    if (LOADS.has(4) || LOADS.has(5)) {
-      const saturated = await startServers(children, 0, 'gateway', true);
-      if (LOADS.has(4)) await compare(`saturated, bursts (${CONCURRENCY} requests at once, tokens as fast as the upstream sends them, ${ROUNDS} times)`, saturated, round, ROUNDS);
-      if (LOADS.has(5)) await soak(saturated);
+    if (LOADS.has(3) || LOADS.has(4)) {
+      const saturated = await startServers(children, 0, ['gateway'], true);
+      if (LOADS.has(3)) await compare(`saturated, bursts (${CONCURRENCY} requests at once, tokens as fast as the upstream sends them, ${ROUNDS} times)`, saturated, round, ROUNDS);
+      if (LOADS.has(4)) await soak(saturated);
     }
   } finally {
     stopAll();

@@ -353,11 +353,15 @@ export class Gateway {
     let textFrame = ['', ''];
     let opened = false;
     let relayed = false;
-    /** The first chunk of a re-framed stream: the assistant's role. */
+    /** The first chunk of a re-framed stream (the assistant's role), and the frame of its text chunks. */
     const open = () => {
       if (opened) return;
       opened = true;
       res.write(chunk([{ index: 0, delta: { role: 'assistant', content: '' }, logprobs: null, finish_reason: null }]));
+      // Every string in the frame is JSON-escaped, so `"content":""` occurs only as the delta's text.
+      const frame = chunk([{ index: 0, delta: { content: '' }, logprobs: null, finish_reason: null }]);
+      const at = frame.indexOf('"content":""') + '"content":'.length;
+      textFrame = [frame.slice(0, at), frame.slice(at + 2)];
     };
     try {
       for await (const ev of events) {
@@ -365,13 +369,7 @@ export class Gateway {
           route = ev.route;
           model = `${route.providerId}/${route.model}`;
           this.logRoute('chat', route);
-          if (request.stream) {
-            res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', connection: 'keep-alive', ...this.routeHeaders(route) });
-            // Every string in the frame is JSON-escaped, so `"content":""` occurs only as the delta's text.
-            const frame = chunk([{ index: 0, delta: { content: '' }, logprobs: null, finish_reason: null }]);
-            const at = frame.indexOf('"content":""') + '"content":'.length;
-            textFrame = [frame.slice(0, at), frame.slice(at + 2)];
-          }
+          if (request.stream) res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', connection: 'keep-alive', ...this.routeHeaders(route) });
         } else if (ev.type === 'text') {
           if (request.stream) {
             open();
