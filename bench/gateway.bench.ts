@@ -160,7 +160,7 @@ async function startServers(children: ChildProcess[], intervalMs: number, names:
   for (const name of names) {
     const proc =
       name === 'pipe proxy'
-        ? spawn(process.execPath, ['--import', 'tsx', path.join(__dirname, 'gateway.pipeproxy.ts'), upstreamUrl], { stdio: ['ignore', 'pipe', 'inherit'] })
+        ? spawn(process.execPath, [...prof, '--import', 'tsx', path.join(__dirname, 'gateway.pipeproxy.ts'), upstreamUrl], { stdio: ['ignore', 'pipe', 'inherit'] })
         : spawn(process.execPath, [...prof, '--expose-gc', '--require', path.join(__dirname, 'gateway.heapprobe.cjs'), cli, 'serve', '--port', '0', '--config', cfg, '--token', TOKEN], {
             cwd: root,
             stdio: ['ignore', 'pipe', 'ignore'],
