@@ -34,6 +34,19 @@ suite('Switchyard in VS Code\'s model picker and as a gateway', () => {
     assert.equal(pieces.join(''), ANSWER);
     assert.ok(pieces.length > 1, `the answer streamed in ${pieces.length} piece(s)`);
     assert.ok((await chat.countTokens('hello world, four tokens?')) > 0);
+
+    // Sampling options under OpenAI's names are checked as the gateway checks them, then passed on.
+    const seeded = await chat.sendRequest([vscode.LanguageModelChatMessage.User('Say something')], { modelOptions: { seed: 3, top_p: 0.5, stop: ['NEVER'] } }, new vscode.CancellationTokenSource().token);
+    let seededText = '';
+    for await (const piece of seeded.text) seededText += piece;
+    assert.equal(seededText, ANSWER);
+    await assert.rejects(
+      (async () => {
+        const bad = await chat.sendRequest([vscode.LanguageModelChatMessage.User('Say something')], { modelOptions: { top_p: 5 } }, new vscode.CancellationTokenSource().token);
+        for await (const piece of bad.text) void piece;
+      })(),
+      /top_p must be a number between 0 and 1/,
+    );
   });
 
   test('Start Gateway serves the same routes over HTTP with the token; Stop Gateway stops it', async () => {

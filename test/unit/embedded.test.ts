@@ -69,6 +69,24 @@ test('answers a chat with real llama.cpp in a child process, streaming, with exa
   assert.ok(usage.inputTokens! > 2, `input tokens ${usage.inputTokens}`);
 });
 
+test('sampling options reach llama.cpp: a stop string ends the real answer before it, and a seed repeats it', async () => {
+  const ask = (sampling?: { stop?: string[]; seed?: number; topP?: number }) =>
+    collect(provider.chat({ model: 'tiny', messages: [{ role: 'user', content: 'hello' }], maxTokens: 24, temperature: 0, sampling }));
+  const full = (await ask()).text;
+  // A stop string taken from the middle of the greedy answer: the answer must end right before it.
+  const words = full.split(/(?<=\S)(?=\s)/).filter((w) => w.trim() !== '');
+  assert.ok(words.length >= 3, `a long enough answer to cut: ${JSON.stringify(full)}`);
+  const stop = words[Math.floor(words.length / 2)]!.trim();
+  const cut = (await ask({ stop: [stop] })).text;
+  assert.ok(full.indexOf(stop) > 0);
+  assert.equal(cut.trimEnd(), full.slice(0, full.indexOf(stop)).trimEnd(), `${JSON.stringify(full)} cut before ${JSON.stringify(stop)}`);
+  // Sampling (temperature 1): the seed decides the answer (the same seed repeats it, another changes it).
+  const seeded = async (seed: number) => (await collect(provider.chat({ model: 'tiny', messages: [{ role: 'user', content: 'hello' }], maxTokens: 16, temperature: 1, sampling: { seed, topP: 0.95 } }))).text;
+  const seven = await seeded(7);
+  assert.equal(await seeded(7), seven);
+  assert.notEqual(await seeded(8), seven);
+});
+
 test('embeds with the model\'s embedding width and counts tokens with its tokenizer', async () => {
   const result = await provider.embed({ model: 'tiny', input: ['hello world', 'the test server', ''] });
   assert.equal(result.vectors.length, 3);

@@ -566,3 +566,33 @@ test('32 concurrent relayed streams each receive every token, in order', async (
   );
   for (const t of texts) assert.equal(t, 'From| oai|.');
 });
+
+test('stop, top_p, seed and the penalties reach the model server on every path (Ollama options, relayed and re-framed OpenAI bodies); bad values get 400', async () => {
+  const sampling = { stop: ['END', '##'], top_p: 0.5, seed: 11, presence_penalty: 0.25, frequency_penalty: -0.5 };
+  // Ollama (re-framed stream), then the OpenAI-compatible server streaming (relayed) and not (through its client).
+  const stream = await client().chat.completions.create({ model: 'switchyard/chat', messages: [{ role: 'user', content: 'hi' }], stream: true, ...sampling });
+  for await (const _ of stream) void _;
+  const options = ollama.requests.find((r) => r.path === '/api/chat')?.body.options;
+  assert.deepEqual({ stop: options.stop, top_p: options.top_p, seed: options.seed, presence_penalty: options.presence_penalty, frequency_penalty: options.frequency_penalty }, sampling);
+  for (const streamed of [true, false]) {
+    oai.reset();
+    const r = await curl([...auth, ...json, '-d', JSON.stringify({ model: 'switchyard/explain', stream: streamed, messages: [{ role: 'user', content: 'hi' }], ...sampling, stop: 'END' }), `${gateway.url}/chat/completions`]);
+    assert.equal(r.status, 200, r.body);
+    const body = oai.requests.find((q) => q.path === '/v1/chat/completions')?.body;
+    assert.deepEqual({ stop: body.stop, top_p: body.top_p, seed: body.seed, presence_penalty: body.presence_penalty, frequency_penalty: body.frequency_penalty }, { ...sampling, stop: ['END'] }, `stream ${streamed}`);
+  }
+  oai.reset();
+  for (const [extra, param] of [
+    [{ stop: ['a', 'b', 'c', 'd', 'e'] }, 'stop'],
+    [{ stop: 7 }, 'stop'],
+    [{ top_p: 1.5 }, 'top_p'],
+    [{ seed: 1.5 }, 'seed'],
+    [{ presence_penalty: 3 }, 'presence_penalty'],
+    [{ frequency_penalty: '1' }, 'frequency_penalty'],
+  ] as const) {
+    const r = await curl([...auth, ...json, '-d', JSON.stringify({ model: 'switchyard/explain', messages: [{ role: 'user', content: 'hi' }], ...extra }), `${gateway.url}/chat/completions`]);
+    assert.equal(r.status, 400, JSON.stringify(extra));
+    assert.equal(JSON.parse(r.body).error.param, param);
+  }
+  assert.equal(oai.counts.total, 0);
+});

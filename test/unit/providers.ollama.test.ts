@@ -53,6 +53,16 @@ for (const [fetchName, fetchFor] of PROVIDER_FETCHES) {
       assert.ok(((last as { inputTokens?: number }).inputTokens ?? 0) > 0);
     });
 
+    it('passes sampling options (stop, top_p, seed, penalties) as Ollama options', async () => {
+      await collect(provider(server.url), { model: MODEL, messages: user('hi'), sampling: { stop: ['END', '\n\n'], topP: 0.9, seed: 42, presencePenalty: 0.5, frequencyPenalty: -0.25 } });
+      const options = server.requests.find((r) => r.path === '/api/chat')?.body.options;
+      assert.deepEqual(options.stop, ['END', '\n\n']);
+      assert.equal(options.top_p, 0.9);
+      assert.equal(options.seed, 42);
+      assert.equal(options.presence_penalty, 0.5);
+      assert.equal(options.frequency_penalty, -0.25);
+    });
+
     it('always sends num_ctx sized to prompt plus answer, in steps of 2048', async () => {
       const p = provider(server.url);
       await collect(p, { model: MODEL, messages: user('short') });

@@ -84,6 +84,24 @@ for (const [fetchName, fetchFor] of PROVIDER_FETCHES) for (const [pathName, wrap
       assert.equal(req?.body.temperature, 0);
     });
 
+    it('passes sampling options under OpenAI\'s names, and none it was not given', async () => {
+      for await (const _ of provider(server.url).chat({ model: MODEL, messages: user('hi'), sampling: { stop: ['END', '\n\n'], topP: 0.9, seed: 42, presencePenalty: 0.5, frequencyPenalty: -0.25 } })) {
+        // drain
+      }
+      const body = server.requests.find((r) => r.path === '/v1/chat/completions')?.body;
+      assert.deepEqual(body.stop, ['END', '\n\n']);
+      assert.equal(body.top_p, 0.9);
+      assert.equal(body.seed, 42);
+      assert.equal(body.presence_penalty, 0.5);
+      assert.equal(body.frequency_penalty, -0.25);
+      server.reset();
+      for await (const _ of provider(server.url).chat({ model: MODEL, messages: user('hi') })) {
+        // drain
+      }
+      const plain = server.requests.find((r) => r.path === '/v1/chat/completions')?.body;
+      for (const key of ['stop', 'top_p', 'seed', 'presence_penalty', 'frequency_penalty']) assert.ok(!(key in plain), key);
+    });
+
     it('names the answer budget max_tokens for other presets', async () => {
       for await (const _ of provider(server.url, { preset: 'anthropic' }).chat({ model: MODEL, messages: user('hi'), maxTokens: 2 })) {
         // drain

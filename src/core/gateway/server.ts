@@ -344,6 +344,7 @@ export class Gateway {
       signal,
       temperature: request.temperature,
       maxTokens: request.maxTokens,
+      sampling: request.sampling,
       // Streams from OpenAI-compatible servers are relayed event by event (the hot path: no per-token parsing).
       relay: request.stream ? { includeUsage: request.includeUsage } : undefined,
     });

@@ -3,7 +3,7 @@
  * embeddings), and how a router failure kind becomes a status. Pure functions, no I/O.
  */
 import type { ErrorKind } from '../errors';
-import type { ChatMessage, Role } from '../providers/types';
+import type { ChatMessage, Role, SamplingOptions } from '../providers/types';
 
 export interface OpenAIErrorBody {
   error: { message: string; type: string; param: string | null; code: string | null };
@@ -62,6 +62,8 @@ export interface ChatCompletionRequest {
   includeUsage: boolean;
   temperature?: number;
   maxTokens?: number;
+  /** stop, top_p, seed, presence_penalty, frequency_penalty: undefined when none is set. */
+  sampling?: SamplingOptions;
 }
 
 export interface EmbeddingsRequest {
@@ -155,7 +157,31 @@ export function parseChatRequest(body: unknown): ChatCompletionRequest {
     includeUsage: body.stream === true && isObject(streamOptions) && streamOptions.include_usage === true,
     temperature: optionalNumber(body, 'temperature', 0, 2),
     maxTokens,
+    sampling: parseSampling(body),
   };
+}
+
+/** OpenAI's `stop` (a string or up to 4 strings; empty ones dropped). */
+function parseStop(value: unknown): string[] | undefined {
+  if (value === undefined || value === null) return undefined;
+  const list = typeof value === 'string' ? [value] : value;
+  if (!Array.isArray(list) || list.length > 4 || !list.every((s) => typeof s === 'string')) {
+    throw new GatewayError(400, "'stop' must be a string or an array of up to 4 strings.", 'invalid_request_error', 'invalid_value', 'stop');
+  }
+  const stop = (list as string[]).filter((s) => s !== '');
+  return stop.length > 0 ? stop : undefined;
+}
+
+/** Sampling parameters every provider kind passes on, validated in OpenAI's ranges (OpenAI's names: also read from vscode.lm modelOptions). */
+export function parseSampling(body: Record<string, unknown>): SamplingOptions | undefined {
+  const sampling: SamplingOptions = {
+    stop: parseStop(body.stop),
+    topP: optionalNumber(body, 'top_p', 0, 1),
+    seed: optionalNumber(body, 'seed', Number.MIN_SAFE_INTEGER, Number.MAX_SAFE_INTEGER, true),
+    presencePenalty: optionalNumber(body, 'presence_penalty', -2, 2),
+    frequencyPenalty: optionalNumber(body, 'frequency_penalty', -2, 2),
+  };
+  return Object.values(sampling).some((v) => v !== undefined) ? sampling : undefined;
 }
 
 export function parseEmbeddingsRequest(body: unknown): EmbeddingsRequest {

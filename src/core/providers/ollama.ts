@@ -78,6 +78,11 @@ export class OllamaProvider extends BaseProvider {
         num_ctx: numCtx,
         num_predict: answerTokens,
         ...(request.temperature !== undefined ? { temperature: request.temperature } : {}),
+        ...(request.sampling?.stop?.length ? { stop: request.sampling.stop } : {}),
+        ...(request.sampling?.topP !== undefined ? { top_p: request.sampling.topP } : {}),
+        ...(request.sampling?.seed !== undefined ? { seed: request.sampling.seed } : {}),
+        ...(request.sampling?.presencePenalty !== undefined ? { presence_penalty: request.sampling.presencePenalty } : {}),
+        ...(request.sampling?.frequencyPenalty !== undefined ? { frequency_penalty: request.sampling.frequencyPenalty } : {}),
       },
     });
     for await (const part of stream) {

@@ -19,7 +19,7 @@ import type { Classified, ProviderDeps, ProviderOptions } from './base';
 import { getPreset } from './presets';
 import { SseRelay, openRelay } from './sseRelay';
 import type { ProviderPreset } from './presets';
-import type { ChatEvent, ChatRequest, EmbedResult, ModelInfo, ProviderConfig, RelayOptions } from './types';
+import type { ChatEvent, ChatRequest, EmbedResult, ModelInfo, ProviderConfig, RelayOptions, SamplingOptions } from './types';
 
 /** Error codes/types in a 400 body that mean "the prompt does not fit". */
 const CONTEXT_OVERFLOW_CODES: ReadonlySet<string> = new Set([
@@ -62,6 +62,7 @@ export class OpenAICompatibleProvider extends BaseProvider {
       stream_options: { include_usage: true },
       ...(request.temperature !== undefined ? { temperature: request.temperature } : {}),
       ...(request.maxTokens !== undefined ? { [maxTokensParam]: request.maxTokens } : {}),
+      ...openAISampling(request.sampling),
     };
   }
 
@@ -212,6 +213,18 @@ export class OpenAICompatibleProvider extends BaseProvider {
     this.clients.set(timeoutMs, { apiKey, client });
     return client;
   }
+}
+
+/** Sampling options under OpenAI's names (only those set). */
+function openAISampling(s: SamplingOptions | undefined): Record<string, unknown> {
+  if (!s) return {};
+  const out: Record<string, unknown> = {};
+  if (s.stop !== undefined && s.stop.length > 0) out.stop = s.stop;
+  if (s.topP !== undefined) out.top_p = s.topP;
+  if (s.seed !== undefined) out.seed = s.seed;
+  if (s.presencePenalty !== undefined) out.presence_penalty = s.presencePenalty;
+  if (s.frequencyPenalty !== undefined) out.frequency_penalty = s.frequencyPenalty;
+  return out;
 }
 
 function safeJson(text: string): unknown {

@@ -21,6 +21,8 @@ export interface ChatRequest {
   maxTokens?: number;
   /** The task's context size in tokens: an upper bound on the window asked of the server. */
   contextSize?: number;
+  /** Sampling parameters a caller set (the gateway's clients, other extensions); every provider kind passes them on. */
+  sampling?: SamplingOptions;
   signal?: AbortSignal;
   /**
    * The gateway's streaming requests: a provider that speaks OpenAI's protocol may hand the server's SSE events on
@@ -28,6 +30,16 @@ export interface ChatRequest {
    * Providers that cannot ignore it and stream text.
    */
   relay?: RelayOptions;
+}
+
+/** OpenAI's sampling parameters beyond temperature, in our names. */
+export interface SamplingOptions {
+  /** Up to 4 strings; the answer ends before the first one the model writes. */
+  stop?: string[];
+  topP?: number;
+  seed?: number;
+  presencePenalty?: number;
+  frequencyPenalty?: number;
 }
 
 export interface RelayOptions {

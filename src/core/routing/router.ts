@@ -8,7 +8,7 @@
  */
 import { FALLBACK_KINDS, ProviderError, isProviderError, marksUnhealthy, type ErrorKind } from '../errors';
 import { redact, silentLogger, systemClock, type Clock, type Logger } from '../host';
-import type { ChatMessage, ModelInfo, Provider, ProviderConfig, RelayedAnswer } from '../providers/types';
+import type { ChatMessage, ModelInfo, Provider, ProviderConfig, RelayedAnswer, SamplingOptions } from '../providers/types';
 import { TASKS, isTaskName, splitRef, type CandidateSetting, type SwitchyardConfig, type TaskName } from '../config/config';
 import type { UsageRecord, UsageSink } from '../usage/ledger';
 import { HealthCache } from './health';
@@ -87,6 +87,8 @@ export interface RoutedChatRequest {
   /** Overrides of the candidate's parameters. */
   temperature?: number;
   maxTokens?: number;
+  /** Sampling parameters the caller set, passed to whichever candidate answers. */
+  sampling?: SamplingOptions;
   /** Only this one of the task's candidates ("providerId/model"), with the same health and privacy checks. */
   only?: string;
   /** The gateway's streaming requests: let OpenAI-compatible providers relay the server's events (see ChatRequest.relay). */
@@ -399,6 +401,7 @@ export class Router {
             temperature: request.temperature ?? c.temperature,
             maxTokens: request.maxTokens ?? c.maxTokens,
             contextSize: c.contextSize,
+            sampling: request.sampling,
             signal: controller.signal,
             relay: request.relay && { includeUsage: request.relay.includeUsage, model: `${c.providerId}/${c.model}` },
           })

@@ -6,6 +6,7 @@
  */
 import * as vscode from 'vscode';
 import { TASKS } from '../../core/config/config';
+import { parseSampling } from '../../core/gateway/wire';
 import { estimateTokens } from '../../core/providers/base';
 import type { ChatMessage } from '../../core/providers/types';
 import type { Services } from '../services';
@@ -84,6 +85,8 @@ export function registerLanguageModels(services: Services): vscode.Disposable[] 
           signal: controller.signal,
           temperature: typeof modelOptions.temperature === 'number' ? modelOptions.temperature : undefined,
           maxTokens: typeof modelOptions.maxTokens === 'number' ? modelOptions.maxTokens : typeof modelOptions.max_tokens === 'number' ? modelOptions.max_tokens : undefined,
+          // stop, top_p, seed, presence_penalty, frequency_penalty under OpenAI's names, checked as the gateway checks them.
+          sampling: parseSampling(modelOptions as Record<string, unknown>),
         })) {
           if (ev.type === 'text') progress.report(new vscode.LanguageModelTextPart(ev.text));
           else if (ev.type === 'route') services.log.info(`language model ${model.id} → ${ev.route.providerId}/${ev.route.model} (${ev.route.local ? 'local' : 'cloud'})`);

@@ -95,7 +95,7 @@ export class EmbeddedProvider extends BaseProvider {
     let outcome: { inputTokens: number; outputTokens: number } | undefined;
     const done = this.runtime
       .chat(
-        { modelPath, messages: request.messages, maxTokens: request.maxTokens ?? DEFAULT_ANSWER_TOKENS, temperature: request.temperature, contextSize: request.contextSize },
+        { modelPath, messages: request.messages, maxTokens: request.maxTokens ?? DEFAULT_ANSWER_TOKENS, temperature: request.temperature, contextSize: request.contextSize, sampling: request.sampling },
         (text) => {
           queue.push(text);
           wake?.();

@@ -144,6 +144,12 @@ async function chat(id: number, req: Extract<ToWorker, { type: 'chat' }>, signal
       await session.prompt(promptText, {
         maxTokens: Math.max(1, Math.min(req.maxTokens, contextSize - prompt)),
         temperature: req.temperature,
+        ...(req.sampling?.topP !== undefined ? { topP: req.sampling.topP } : {}),
+        ...(req.sampling?.seed !== undefined ? { seed: req.sampling.seed } : {}),
+        ...(req.sampling?.stop?.length ? { customStopTriggers: req.sampling.stop } : {}),
+        ...(req.sampling?.presencePenalty !== undefined || req.sampling?.frequencyPenalty !== undefined
+          ? { repeatPenalty: { presencePenalty: req.sampling.presencePenalty, frequencyPenalty: req.sampling.frequencyPenalty } }
+          : {}),
         signal,
         stopOnAbortSignal: true,
         onTextChunk: (text) => {
