@@ -40,6 +40,7 @@ export function activate(context: vscode.ExtensionContext): Services {
   const channel = vscode.window.createOutputChannel('Switchyard', { log: true });
   context.subscriptions.push(channel);
   const secrets = new Secrets(context.secrets);
+  context.subscriptions.push(secrets);
   const log = channelLogger(channel, () => secrets.values());
 
   const shownProblems = new Set<string>();

@@ -12,33 +12,65 @@ export interface KeyChange {
   change: 'set' | 'cleared';
 }
 
-export class Secrets implements SecretSource {
+export class Secrets implements SecretSource, vscode.Disposable {
   private readonly known = new Set<string>();
   private readonly changed = new vscode.EventEmitter<KeyChange>();
+  /**
+   * Stored keys by provider, read once: every chat request asks for its provider's key, and SecretStorage.get is a
+   * round trip to VS Code's main process. Dropped whenever the storage says the secret changed (here or in another
+   * window).
+   */
+  private readonly cache = new Map<string, Promise<string | undefined>>();
+  private readonly subscription: vscode.Disposable;
   /** Fires after a key was stored or removed (for the audit list); carries the provider, never the key. */
   readonly onDidChangeKey = this.changed.event;
 
-  constructor(private readonly storage: vscode.SecretStorage) {}
+  constructor(private readonly storage: vscode.SecretStorage) {
+    this.subscription = storage.onDidChange((e) => {
+      if (e.key.startsWith(PREFIX)) this.cache.delete(e.key.slice(PREFIX.length));
+    });
+  }
+
+  dispose(): void {
+    this.subscription.dispose();
+    this.changed.dispose();
+    this.cache.clear();
+  }
+
+  private stored(providerId: string): Promise<string | undefined> {
+    let value = this.cache.get(providerId);
+    if (!value) {
+      value = Promise.resolve(this.storage.get(PREFIX + providerId));
+      this.cache.set(providerId, value);
+      // A failed read is not remembered: the next request asks again.
+      value.catch(() => this.cache.delete(providerId));
+    }
+    return value;
+  }
 
   async getApiKey(providerId: string, apiKeyEnv?: string): Promise<string | undefined> {
-    const stored = await this.storage.get(PREFIX + providerId);
+    const stored = await this.stored(providerId);
     const key = stored || (apiKeyEnv ? process.env[apiKeyEnv] : undefined) || undefined;
     if (key) this.known.add(key);
     return key;
   }
 
   async hasStoredKey(providerId: string): Promise<boolean> {
-    return Boolean(await this.storage.get(PREFIX + providerId));
+    return Boolean(await this.stored(providerId));
   }
 
   async store(providerId: string, key: string): Promise<void> {
     this.known.add(key);
+    this.cache.delete(providerId);
     await this.storage.store(PREFIX + providerId, key);
+    this.cache.delete(providerId);
     this.changed.fire({ providerId, change: 'set' });
   }
 
   async clear(providerId: string): Promise<void> {
+    this.cache.delete(providerId);
     await this.storage.delete(PREFIX + providerId);
+    this.cache.delete(providerId);
     this.changed.fire({ providerId, change: 'cleared' });
   }
 

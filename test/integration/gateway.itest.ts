@@ -72,8 +72,13 @@ suite('Switchyard in VS Code\'s model picker and as a gateway', () => {
     const ledger = services.usageLedger.current;
     assert.ok(ledger, 'the usage feature set up its ledger');
     const key = 'sk-itest-AUDIT-0123456789abcdef';
+    assert.equal(await services.secrets.getApiKey('itest-audit'), undefined);
     await services.secrets.store('itest-audit', key);
+    // Keys are cached per provider (SecretStorage.get is a round trip per request): a stored or cleared key is seen at once.
+    assert.equal(await services.secrets.getApiKey('itest-audit'), key);
+    assert.equal(await services.secrets.getApiKey('itest-audit'), key);
     await vscode.commands.executeCommand('switchyard.clearApiKey', 'itest-audit');
+    assert.equal(await services.secrets.getApiKey('itest-audit'), undefined);
     const entries = ledger.auditList(20).filter((e) => e.key === 'API key of itest-audit');
     assert.deepEqual(entries.map((e) => e.change.split(' ')[0]), ['cleared', 'set'], JSON.stringify(entries));
     assert.ok(!JSON.stringify(ledger.auditList(200)).includes(key), 'the key value is not in the audit list');
