@@ -20,6 +20,8 @@
  *     stay flat.
  * BENCH_PROFILE_DIR=dir writes CPU profiles of the gateway processes there (one for loads 1-2, one for 3-4).
  * BENCH_LOADS=1,3 runs only the loads named (default: all four).
+ * BENCH_GATEWAY_RELAY=0 turns switchyard.gateway.relay off: the gateway frames every token itself (its path for
+ * Ollama and the embedded runtime) instead of relaying the OpenAI-compatible test server's events.
  * Numbers, not pass/fail: timings on a shared 2-core machine are noisy; this prints them for people to read.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -36,6 +38,7 @@ const PER_CLIENT = Number(process.env.BENCH_PER_CLIENT ?? 3);
 const TOKENS = Number(process.env.BENCH_TOKENS ?? 32);
 const INTERVAL_MS = Number(process.env.BENCH_TOKEN_INTERVAL_MS ?? 10);
 const SOAK_S = Number(process.env.BENCH_SOAK_S ?? 60);
+const RELAY = process.env.BENCH_GATEWAY_RELAY !== '0';
 const LOADS = new Set((process.env.BENCH_LOADS ?? '1,2,3,4').split(',').map((s) => Number(s.trim())));
 const TOKEN = 'bench-gateway-token-0123456789';
 const root = path.resolve(__dirname, '..');
@@ -152,7 +155,7 @@ async function startServers(children: ChildProcess[], intervalMs: number, names:
   const upstreamUrl = await firstLine(upstream, 'the test server');
   const dir = mkdtempSync(path.join(tmpdir(), 'switchyard-bench-'));
   const cfg = path.join(dir, 'settings.json');
-  writeFileSync(cfg, JSON.stringify({ 'switchyard.providers': [{ id: 'srv', kind: 'openai-compatible', baseUrl: `${upstreamUrl}/v1` }], 'switchyard.tasks': { chat: ['srv/gpt-4.1-mini'] } }));
+  writeFileSync(cfg, JSON.stringify({ 'switchyard.providers': [{ id: 'srv', kind: 'openai-compatible', baseUrl: `${upstreamUrl}/v1` }], 'switchyard.tasks': { chat: ['srv/gpt-4.1-mini'] }, 'switchyard.gateway.relay': RELAY }));
   const prof = profile && process.env.BENCH_PROFILE_DIR ? ['--cpu-prof', '--cpu-prof-interval=100', `--cpu-prof-dir=${process.env.BENCH_PROFILE_DIR}`] : [];
   const heapFile = path.join(dir, 'heap.txt');
   writeFileSync(heapFile, '');

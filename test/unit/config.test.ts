@@ -32,6 +32,7 @@ test('code defaults are the manifest defaults', () => {
     'switchyard.index.maxFileSizeKb': c.index.maxFileSizeKb,
     'switchyard.gateway.port': c.gateway.port,
     'switchyard.gateway.startOnLaunch': c.gateway.startOnLaunch,
+    'switchyard.gateway.relay': c.gateway.relay,
     'switchyard.usage.retentionDays': c.usage.retentionDays,
     'switchyard.embedded.idleTimeoutSeconds': c.embedded.idleTimeoutSeconds,
     'switchyard.embedded.maxLoadedModels': c.embedded.maxLoadedModels,

@@ -513,6 +513,21 @@ test('streams from an OpenAI-compatible server are relayed as the server sent th
   assert.ok((usage.records.at(-1)?.outputTokens ?? 0) > 0);
 });
 
+test('switchyard.gateway.relay off: the same OpenAI-compatible stream is framed by the gateway, token by token', async () => {
+  const { config } = parseConfig({ ...settings({ fast: 'chat' }), 'switchyard.gateway.relay': false });
+  sy.setConfig(config);
+  try {
+    const stream = await client().chat.completions.create({ model: 'switchyard/explain', messages: [{ role: 'user', content: 'hi' }], stream: true, stream_options: { include_usage: true } });
+    const chunks: OpenAI.Chat.Completions.ChatCompletionChunk[] = [];
+    for await (const ch of stream) chunks.push(ch);
+    assert.equal(chunks.map((c) => c.choices[0]?.delta.content ?? '').join(''), 'From oai.');
+    assert.ok(chunks.every((c) => c.model === 'oai/gpt-4.1-mini' && !('service_tier' in c) && c.id.startsWith('chatcmpl-sy')), 'the gateway\'s own chunks');
+    assert.ok(chunks.at(-1)!.usage!.completion_tokens > 0);
+  } finally {
+    sy.setConfig(parseConfig(settings({ fast: 'chat' })).config);
+  }
+});
+
 test('a relayed stream: a client that disconnects aborts the upstream, a server that dies mid-answer ends it with an error event', async () => {
   oai.setBehaviour({ mode: 'slow', delayMs: 150 });
   try {

@@ -43,7 +43,7 @@ export interface SwitchyardConfig {
   firstTokenTimeoutMs: number;
   cooldownMs: number;
   index: { enabled: boolean; exclude: string[]; maxFileSizeKb: number };
-  gateway: { port: number; startOnLaunch: boolean };
+  gateway: { port: number; startOnLaunch: boolean; relay: boolean };
   /** Days of usage records kept (0: all). */
   usage: { retentionDays: number };
   /** Kind `embedded`: the child process that runs GGUF models. */
@@ -178,6 +178,7 @@ export function parseConfig(raw: Raw): ParsedConfig {
     gateway: {
       port: r.value<number>('switchyard.gateway.port'),
       startOnLaunch: r.value<boolean>('switchyard.gateway.startOnLaunch'),
+      relay: r.value<boolean>('switchyard.gateway.relay'),
     },
     usage: { retentionDays: r.value<number>('switchyard.usage.retentionDays') },
     embedded: {

@@ -346,7 +346,7 @@ export class Gateway {
       maxTokens: request.maxTokens,
       sampling: request.sampling,
       // Streams from OpenAI-compatible servers are relayed event by event (the hot path: no per-token parsing).
-      relay: request.stream ? { includeUsage: request.includeUsage } : undefined,
+      relay: request.stream && this.options.source.config.gateway.relay ? { includeUsage: request.includeUsage } : undefined,
     });
     const chunk = (choices: unknown[], extra: Record<string, unknown> = {}) =>
       `data: ${JSON.stringify({ id, object: 'chat.completion.chunk', created, model, system_fingerprint: null, choices, ...(request.includeUsage ? { usage: null } : {}), ...extra })}\n\n`;
