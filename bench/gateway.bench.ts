@@ -1,6 +1,7 @@
 /**
  * `npm run bench -- gateway`: what the gateway costs. The test server (upstream) and the gateway (`switchyard serve`
- * from the shipped bundle dist/cli.js, the same code as in VS Code) each run in their own process; this process runs
+ * from the shipped bundle dist/cli.js, the same code as in VS Code, recording usage in a SQLite ledger as VS Code
+ * does) each run in their own process; this process runs
  * the clients (the real `openai` client). Each load alternates rounds straight to the test server with rounds
  * through the gateway and prints what the gateway added (time to first token and total, p50/p99; target ≤ 1 ms p50,
  * ≤ 5 ms p99), the throughput ratio and the gateway's CPU time (user + system, from /proc):
@@ -164,7 +165,7 @@ async function startServers(children: ChildProcess[], intervalMs: number, names:
     const proc =
       name === 'pipe proxy'
         ? spawn(process.execPath, [...prof, '--import', 'tsx', path.join(__dirname, 'gateway.pipeproxy.ts'), upstreamUrl], { stdio: ['ignore', 'pipe', 'inherit'] })
-        : spawn(process.execPath, [...prof, '--expose-gc', '--require', path.join(__dirname, 'gateway.heapprobe.cjs'), cli, 'serve', '--port', '0', '--config', cfg, '--token', TOKEN], {
+        : spawn(process.execPath, [...prof, '--expose-gc', '--require', path.join(__dirname, 'gateway.heapprobe.cjs'), cli, 'serve', '--port', '0', '--config', cfg, '--token', TOKEN, '--db', path.join(dir, 'usage.sqlite')], {
             cwd: root,
             stdio: ['ignore', 'pipe', 'ignore'],
             env: { ...process.env, BENCH_HEAP_FILE: heapFile },

@@ -11,7 +11,7 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 import { parseConfig } from '../../src/core/config/config';
 import { Switchyard } from '../../src/core/switchyard';
-import { SqliteLedger, csvCell, quantile, settingsChanges } from '../../src/core/usage/sqliteLedger';
+import { LEDGER_FLUSH_MS, SqliteLedger, csvCell, quantile, settingsChanges } from '../../src/core/usage/sqliteLedger';
 import { MemoryLedger, type UsageRecord } from '../../src/core/usage/ledger';
 import { closedPort, scriptedBackend, startOllamaServer, type FixtureServer } from '../fixtures';
 
@@ -87,6 +87,34 @@ test('records survive closing and reopening (and another connection reads them)'
   const b = new SqliteLedger({ path: file });
   assert.deepEqual(b.recent(5).map((r) => r.model), ['second', 'first']);
   b.close();
+});
+
+test('request records are written in batches: after LEDGER_FLUSH_MS, at once for any query, and on close', async () => {
+  const file = path.join(dir, 'batched.sqlite');
+  const ledger = new SqliteLedger({ path: file });
+  const count = () => {
+    const raw = new Database(file, { readonly: true });
+    try {
+      return (raw.prepare('SELECT count(*) AS n FROM usage').get() as { n: number }).n;
+    } finally {
+      raw.close();
+    }
+  };
+  const seen: string[] = [];
+  ledger.onRecord((r) => seen.push(r.model));
+  for (const model of ['a', 'b', 'c']) ledger.record(rec({ model }));
+  assert.deepEqual(seen, ['a', 'b', 'c'], 'listeners hear of each record at once');
+  assert.equal(count(), 0, 'not written per request');
+  await new Promise((r) => setTimeout(r, LEDGER_FLUSH_MS + 150));
+  assert.equal(count(), 3, 'written together once the batch is due');
+  ledger.record(rec({ model: 'd' }));
+  assert.equal(ledger.summary().total.requests, 4, 'a query sees records not written yet');
+  assert.equal(count(), 4);
+  ledger.record(rec({ model: 'e' }));
+  assert.deepEqual(ledger.recent(1).map((r) => r.model), ['e']);
+  ledger.record(rec({ model: 'f' }));
+  ledger.close();
+  assert.equal(count(), 6, 'close writes what is left');
 });
 
 test('CSV export: header, one line per record, quoting and no spreadsheet formulas', () => {
