@@ -16,7 +16,7 @@
  *  3. saturated bursts: the upstream sends tokens as fast as it can, so the three processes compete for the CPU;
  *     time added here is the gateway's CPU share, not waiting;
  *  4. a bounded soak: the saturated load through the gateway for BENCH_SOAK_S seconds (default 60:
- *     resident memory climbs to a high-water mark over the first ~40 s of this load, then holds), sampling the
+ *     resident memory climbs to a high-water mark over the first ~40–70 s of this load, then holds), sampling the
  *     gateway process's live heap after a forced GC (bench/gateway.heapprobe.cjs) and resident memory: they should
  *     stay flat.
  * BENCH_PROFILE_DIR=dir writes CPU profiles of the gateway processes there (one for loads 1-2, one for 3-4).
