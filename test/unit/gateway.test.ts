@@ -332,20 +332,26 @@ test('an oversized body gets 413 without reaching a model server (openai client 
   assert.equal(ollama.counts.total, 0);
 });
 
+/** Streams `model` with the openai client and aborts as soon as text arrived; returns the text seen. */
+async function abortAfterFirstText(model: string): Promise<string> {
+  const controller = new AbortController();
+  const stream = await client().chat.completions.create({ model, messages: [{ role: 'user', content: 'hi' }], stream: true }, { signal: controller.signal });
+  let got = '';
+  try {
+    for await (const ch of stream) {
+      got += ch.choices[0]?.delta.content ?? '';
+      if (got.length > 0) controller.abort();
+    }
+  } catch (e) {
+    assert.ok(e instanceof OpenAI.APIUserAbortError || (e as Error).name === 'AbortError', String(e));
+  }
+  return got;
+}
+
 test('a client that disconnects mid-stream aborts the upstream request: the test server sees the cancel (openai client and curl)', async () => {
   ollama.setBehaviour({ mode: 'slow', delayMs: 150 });
   try {
-    const controller = new AbortController();
-    const stream = await client().chat.completions.create({ model: 'switchyard/chat', messages: [{ role: 'user', content: 'hi' }], stream: true }, { signal: controller.signal });
-    let got = '';
-    try {
-      for await (const ch of stream) {
-        got += ch.choices[0]?.delta.content ?? '';
-        if (got.length > 0) controller.abort();
-      }
-    } catch (e) {
-      assert.ok(e instanceof OpenAI.APIUserAbortError || (e as Error).name === 'AbortError', String(e));
-    }
+    const got = await abortAfterFirstText('switchyard/chat');
     await waitUntil(() => ollama.aborted === 1, 'the test server to see the first cancel');
     assert.ok(got.length > 0 && got !== 'Hello from the test server.');
 
@@ -531,17 +537,7 @@ test('switchyard.gateway.relay off: the same OpenAI-compatible stream is framed 
 test('a relayed stream: a client that disconnects aborts the upstream, a server that dies mid-answer ends it with an error event', async () => {
   oai.setBehaviour({ mode: 'slow', delayMs: 150 });
   try {
-    const controller = new AbortController();
-    const stream = await client().chat.completions.create({ model: 'switchyard/explain', messages: [{ role: 'user', content: 'hi' }], stream: true }, { signal: controller.signal });
-    let got = '';
-    try {
-      for await (const ch of stream) {
-        got += ch.choices[0]?.delta.content ?? '';
-        if (got.length > 0) controller.abort();
-      }
-    } catch (e) {
-      assert.ok(e instanceof OpenAI.APIUserAbortError || (e as Error).name === 'AbortError', String(e));
-    }
+    const got = await abortAfterFirstText('switchyard/explain');
     await waitUntil(() => oai.aborted === 1, 'the test server to see the cancel');
     await waitUntil(() => gateway.active === 0, 'the gateway to finish the request');
     assert.equal(got, 'From');
