@@ -3,6 +3,7 @@
  * embeddings), and how a router failure kind becomes a status. Pure functions, no I/O.
  */
 import type { ErrorKind } from '../errors';
+import { isObject } from '../json';
 import type { ChatMessage, Role, SamplingOptions } from '../providers/types';
 
 export interface OpenAIErrorBody {
@@ -71,10 +72,6 @@ export interface EmbeddingsRequest {
   input: string[];
   format: 'float' | 'base64';
   dimensions?: number;
-}
-
-function isObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
 function requireModel(body: Record<string, unknown>): string {

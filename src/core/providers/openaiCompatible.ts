@@ -14,6 +14,7 @@ import OpenAI, {
   RateLimitError,
 } from 'openai';
 import { ProviderError } from '../errors';
+import { safeJson } from '../json';
 import { BaseProvider, TruncatedStreamError, kindForStatus, parseRetryAfter } from './base';
 import type { Classified, ProviderDeps, ProviderOptions } from './base';
 import { getPreset } from './presets';
@@ -225,14 +226,6 @@ function openAISampling(s: SamplingOptions | undefined): Record<string, unknown>
   if (s.presencePenalty !== undefined) out.presence_penalty = s.presencePenalty;
   if (s.frequencyPenalty !== undefined) out.frequency_penalty = s.frequencyPenalty;
   return out;
-}
-
-function safeJson(text: string): unknown {
-  try {
-    return JSON.parse(text);
-  } catch {
-    return undefined;
-  }
 }
 
 function firstNumber(...values: unknown[]): number | undefined {

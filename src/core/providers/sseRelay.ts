@@ -12,6 +12,7 @@
 import { Readable } from 'node:stream';
 import { decodedBody, headersOf, isLoopbackHttp, loopbackRequest } from './loopbackFetch';
 import { TruncatedStreamError } from './base';
+import { isObject, safeJson } from '../json';
 import type { RelayOptions, RelaySink, RelayedAnswer } from './types';
 
 /** The first `"content":"…"` of an event (a key, since quotes inside JSON strings are escaped). */
@@ -38,10 +39,6 @@ function deferred(): { promise: Promise<void>; resolve: () => void; reject: (e: 
   // Whoever awaits it sees the failure; nobody awaiting it is not an unhandled rejection.
   promise.catch(() => undefined);
   return { promise, resolve, reject };
-}
-
-function isObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
 /** A string as the latin1 ("binary") string of its UTF-8 bytes: how the relay holds text. */
@@ -284,14 +281,6 @@ function stringEnd(text: string, from: number): number {
     i = text.indexOf('"', i + 1);
   }
   return text.length;
-}
-
-function safeJson(text: string): unknown {
-  try {
-    return JSON.parse(text);
-  } catch {
-    return undefined;
-  }
 }
 
 export interface RelayRequest {

@@ -256,6 +256,13 @@ export class SqliteLedger implements UsageSink {
     })();
   }
 
+  /** The open database with every pending record written: what queries read. */
+  private synced(): SqliteDatabase {
+    const db = this.open();
+    this.flush();
+    return db;
+  }
+
   private flushQuietly(): void {
     try {
       this.flush();
@@ -290,18 +297,14 @@ export class SqliteLedger implements UsageSink {
       where.push('at <= ?');
       args.push(range.until);
     }
-    this.open();
-    this.flush();
-    return this.open()
+    return this.synced()
       .prepare(`SELECT at, day, task, requested, provider, model, local, outcome, attempts, ttft_ms, duration_ms, input_tokens, output_tokens, tokens_estimated, cost_usd FROM usage ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY at, id`)
       .all(...args) as Row[];
   }
 
   /** The most recent records, newest first. */
   recent(limit = 50): UsageRecord[] {
-    this.open();
-    this.flush();
-    const rows = this.open().prepare('SELECT * FROM usage ORDER BY id DESC LIMIT ?').all(limit) as Row[];
+    const rows = this.synced().prepare('SELECT * FROM usage ORDER BY id DESC LIMIT ?').all(limit) as Row[];
     return rows.map((r) => ({
       at: r.at,
       task: r.task,
