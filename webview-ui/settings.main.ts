@@ -44,6 +44,10 @@ let status = '';
 let installed: InstalledModels | undefined;
 /** Drafts of the Models section's inputs, kept across re-renders (settings/state re-renders the whole page). */
 const pullDrafts = new Map<string, string>();
+/** Candidate number fields being edited, by element id (see numberInput). */
+const paramDrafts = new Map<string, string>();
+/** True while render() swaps the page: a focused field that is removed then must not commit its draft. */
+let rendering = false;
 let ggufDraft = { url: '', sha256: '' };
 let modelBusy = false;
 
@@ -374,11 +378,29 @@ function saveTask(task: SettingsTask, list: CandidateView[]): void {
   void act(messenger.request('settings/setTask', { task, candidates: list }), `Saved ${task} (settings.json).`).then(() => loadRoutes());
 }
 
-function numberInput(label: string, value: number | undefined, attrs: Record<string, string>, onSet: (v: number | undefined) => void): HTMLElement {
-  const input = h('input', { type: 'number', value: value === undefined ? '' : String(value), ...attrs, 'aria-label': label, onchange: (e: Event) => {
-    const raw = (e.target as HTMLInputElement).value.trim();
-    onSet(raw === '' ? undefined : Number(raw));
-  } });
+/**
+ * A candidate's number field. What the user types is kept as a draft (by the field's id) until it is committed on
+ * change or blur, so a re-render while they type (routes and discovery answers re-render the page) neither loses it
+ * nor commits a half-typed value.
+ */
+function numberInput(id: string, label: string, value: number | undefined, attrs: Record<string, string>, onSet: (v: number | undefined) => void): HTMLElement {
+  const saved = value === undefined ? '' : String(value);
+  const commit = (e: Event) => {
+    if (rendering || !paramDrafts.has(id)) return;
+    paramDrafts.delete(id);
+    const v = (e.target as HTMLInputElement).value.trim();
+    if (v !== saved) onSet(v === '' ? undefined : Number(v));
+  };
+  const input = h('input', {
+    id,
+    type: 'number',
+    value: paramDrafts.get(id) ?? saved,
+    ...attrs,
+    'aria-label': label,
+    oninput: (e: Event) => paramDrafts.set(id, (e.target as HTMLInputElement).value),
+    onchange: commit,
+    onblur: commit,
+  });
   return h('label', { class: 'param' }, h('span', { class: 'muted small' }, label), input);
 }
 
@@ -395,6 +417,7 @@ function candidateRow(task: SettingsTask, list: CandidateView[], i: number): HTM
     saveTask(task, next);
   };
   const option = models.find((o) => o.ref === c.model);
+  const paramId = (name: string) => `param-${task}-${encodeURIComponent(c.model)}-${name}`;
   const li = h(
     'li',
     { class: 'candidate', 'data-model': c.model, draggable: 'true' },
@@ -403,9 +426,9 @@ function candidateRow(task: SettingsTask, list: CandidateView[], i: number): HTM
     h('span', { class: 'model' }, c.model),
     option ? h('span', { class: `badge ${option.local ? 'local' : 'cloud'}` }, option.local ? 'local' : 'cloud') : undefined,
     h('span', { class: 'spacer' }),
-    task !== 'embed' ? numberInput('temp', c.temperature, { min: '0', max: '2', step: '0.1', class: 'temperature' }, (v) => update({ temperature: v })) : undefined,
-    task !== 'embed' ? numberInput('max tokens', c.maxTokens, { min: '1', step: '1', class: 'max-tokens' }, (v) => update({ maxTokens: v })) : undefined,
-    numberInput('context', c.contextSize, { min: '256', step: '256', class: 'context-size' }, (v) => update({ contextSize: v })),
+    task !== 'embed' ? numberInput(paramId('temperature'), 'temp', c.temperature, { min: '0', max: '2', step: '0.1', class: 'temperature' }, (v) => update({ temperature: v })) : undefined,
+    task !== 'embed' ? numberInput(paramId('max-tokens'), 'max tokens', c.maxTokens, { min: '1', step: '1', class: 'max-tokens' }, (v) => update({ maxTokens: v })) : undefined,
+    numberInput(paramId('context-size'), 'context', c.contextSize, { min: '256', step: '256', class: 'context-size' }, (v) => update({ contextSize: v })),
     h('button', { class: 'icon-button up', title: 'Move up', 'aria-label': `Move ${c.model} up`, disabled: i === 0, onclick: () => move(i - 1) }, icon('arrow-up')),
     h('button', { class: 'icon-button down', title: 'Move down', 'aria-label': `Move ${c.model} down`, disabled: i === list.length - 1, onclick: () => move(i + 1) }, icon('arrow-down')),
     h('button', { class: 'icon-button remove', title: 'Remove', 'aria-label': `Remove ${c.model}`, onclick: () => saveTask(task, list.filter((_, j) => j !== i)) }, icon('close')),
@@ -482,8 +505,15 @@ function render(): void {
     h('p', { class: 'muted' }, 'Each task tries its models in order; the first healthy one the privacy policy allows answers.'),
     ...TASKS.map((t) => taskCard(s, t)),
   ];
-  app.replaceChildren(...parts.filter((p): p is HTMLElement => p !== undefined));
-  if (focused) document.getElementById(focused)?.focus();
+  rendering = true;
+  try {
+    app.replaceChildren(...parts.filter((p): p is HTMLElement => p !== undefined));
+    if (focused) document.getElementById(focused)?.focus();
+    // A draft whose candidate is gone (removed, or its task edited elsewhere) is dropped with it.
+    for (const id of paramDrafts.keys()) if (!document.getElementById(id)) paramDrafts.delete(id);
+  } finally {
+    rendering = false;
+  }
 }
 
 messenger.on('settings/state', (s) => {

@@ -1,0 +1,118 @@
+// The settings panel's webview script (dist/webview/settings.main.js, built by esbuild before the unit tests) run in a
+// real DOM (jsdom) against a scripted host: requests are answered when the test says so, so re-renders can be placed
+// exactly where a user is typing. The e2e suite drives the same panel in code-server, where that timing is luck.
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { test } from 'node:test';
+import { createRequire } from 'node:module';
+import type { SettingsState } from '../../src/protocol/settings';
+
+// jsdom loaded untyped (see sanitizer.test.ts: its types pull the DOM lib into the Node type check).
+const requireUntyped = createRequire(__filename);
+interface Input { id: string; value: string; focus(): void; blur(): void; dispatchEvent(e: unknown): boolean }
+interface Win {
+  document: { getElementById(id: string): Input | null; activeElement: unknown };
+  eval(code: string): unknown;
+  dispatchEvent(e: unknown): boolean;
+  MessageEvent: new (type: string, init: { data: unknown }) => unknown;
+  Event: new (type: string, init?: { bubbles?: boolean }) => unknown;
+  close(): void;
+  [k: string]: unknown;
+}
+const { JSDOM } = requireUntyped('jsdom') as { JSDOM: new (html: string, opts: Record<string, unknown>) => { window: Win } };
+
+const BUNDLE = path.join(__dirname, '../../dist/webview/settings.main.js');
+
+interface Sent { kind: string; id?: number; name?: string; payload?: unknown }
+
+/** The panel in jsdom; `requests` holds what it asked the host, `reply` answers one. */
+function openPanel() {
+  const { window } = new JSDOM('<!DOCTYPE html><body><div id="app"></div></body>', { runScripts: 'outside-only', pretendToBeVisual: true });
+  const sent: Sent[] = [];
+  window.acquireVsCodeApi = () => ({ postMessage: (m: Sent) => sent.push(JSON.parse(JSON.stringify(m)) as Sent), getState: () => undefined, setState: () => {} });
+  // jsdom's performance has no mark(); the panel marks its first paint.
+  const perf = window.performance as { mark?: unknown };
+  perf.mark ??= () => undefined;
+  window.eval(fs.readFileSync(BUNDLE, 'utf8'));
+  const deliver = (data: unknown) => window.dispatchEvent(new window.MessageEvent('message', { data }));
+  return {
+    window,
+    sent,
+    requests: (name: string) => sent.filter((m) => m.kind === 'request' && m.name === name),
+    notify: (name: string, payload: unknown) => deliver({ kind: 'notify', name, payload }),
+    reply: async (m: Sent, payload: unknown) => {
+      deliver({ kind: 'reply', id: m.id, ok: true, payload });
+      // Let the awaiting code (act → render) run.
+      for (let i = 0; i < 5; i++) await new Promise((r) => setImmediate(r));
+    },
+    type: (el: Input, value: string) => {
+      el.focus();
+      el.value = value;
+      el.dispatchEvent(new window.Event('input', { bubbles: true }));
+    },
+  };
+}
+
+function state(): SettingsState {
+  const tasks = { chat: [{ model: 'box/qwen' }, { model: 'cloud/gpt' }], explain: [], edit: [], commitMessage: [], summarize: [], embed: [] };
+  return { providers: [], tasks, privacy: 'allow', workspaceOptOut: false, optOutAnywhere: false, trusted: true, hasWorkspace: true, problems: [] };
+}
+
+const routes = { chat: { answer: 'box/qwen', skipped: [] } };
+const TEMP = 'param-chat-box%2Fqwen-temperature';
+
+test('settings panel (jsdom): a number being typed survives re-renders and is saved once, on blur', { skip: !fs.existsSync(BUNDLE) && 'run esbuild first' }, async () => {
+  const p = openPanel();
+  try {
+    assert.ok(p.sent.some((m) => m.kind === 'ready'), 'the panel says ready');
+    p.notify('settings/state', state());
+    const [routesAsk] = p.requests('settings/routes');
+    assert.ok(routesAsk, 'routes are asked for after the state arrives');
+    const before = p.window.document.getElementById(TEMP);
+    assert.ok(before, 'a temperature field per chat candidate');
+    p.type(before, '0.3');
+
+    // The routes answer arrives while the user is typing: the page re-renders.
+    await p.reply(routesAsk, routes);
+    const after = p.window.document.getElementById(TEMP)!;
+    assert.notEqual(after, before, 'the page was rendered again');
+    assert.equal(after.value, '0.3', 'what the user typed is still there');
+    assert.equal(p.window.document.activeElement, after, 'and the field still has focus');
+    assert.equal(p.requests('settings/setTask').length, 0, 'nothing is saved while typing');
+
+    // A settings change from elsewhere (a hand edit of settings.json) re-renders too.
+    const other = state();
+    other.privacy = 'ask';
+    p.notify('settings/state', other);
+    assert.equal(p.window.document.getElementById(TEMP)!.value, '0.3');
+
+    p.window.document.getElementById(TEMP)!.blur();
+    const saves = p.requests('settings/setTask');
+    assert.equal(saves.length, 1, 'leaving the field saves it');
+    assert.deepEqual(saves[0]!.payload, { task: 'chat', candidates: [{ model: 'box/qwen', temperature: 0.3 }, { model: 'cloud/gpt' }] });
+
+    // Saved: the next state carries the value, and the field shows the saved value from then on (no stale draft).
+    await p.reply(saves[0]!, null);
+    const saved = state();
+    saved.tasks.chat[0]!.temperature = 0.3;
+    p.notify('settings/state', saved);
+    const field = p.window.document.getElementById(TEMP)!;
+    assert.equal(field.value, '0.3');
+    field.focus();
+    field.blur();
+    assert.equal(p.requests('settings/setTask').length, 1, 'focus and blur without typing saves nothing');
+
+    // Typing the value it already has saves nothing either; clearing it removes the parameter.
+    p.type(field, '0.3');
+    field.blur();
+    assert.equal(p.requests('settings/setTask').length, 1);
+    p.type(p.window.document.getElementById(TEMP)!, '');
+    p.window.document.getElementById(TEMP)!.dispatchEvent(new p.window.Event('change', { bubbles: true }));
+    const cleared = p.requests('settings/setTask');
+    assert.equal(cleared.length, 2);
+    assert.deepEqual(cleared[1]!.payload, { task: 'chat', candidates: [{ model: 'box/qwen' }, { model: 'cloud/gpt' }] });
+  } finally {
+    p.window.close();
+  }
+});
