@@ -303,18 +303,24 @@ function providerForm(): HTMLElement | undefined {
   if (!editing) return undefined;
   const d = editing.draft;
   const field = (label: string, input: HTMLElement) => h('label', { class: 'field' }, h('span', {}, label), input);
-  const kind = h('select', { id: 'provider-kind' }, ...(['ollama', 'openai-compatible', 'llamacpp'] as ProviderKindView[]).map((k) => h('option', { value: k, selected: d.kind === k }, k)));
-  const preset = h('select', { id: 'provider-preset' }, ...PRESETS.map((k) => h('option', { value: k, selected: (d.preset ?? '') === k }, k || '(none)')));
+  // Every field writes into the draft as the user types: the page re-renders on routes, discovery and settings answers.
+  const keep = (write: (v: string) => void) => (e: Event) => write((e.target as HTMLInputElement | HTMLSelectElement).value);
+  const kind = h(
+    'select',
+    { id: 'provider-kind', onchange: keep((v) => (d.kind = v as ProviderKindView)) },
+    ...(['ollama', 'openai-compatible', 'llamacpp'] as ProviderKindView[]).map((k) => h('option', { value: k, selected: d.kind === k }, k)),
+  );
+  const preset = h('select', { id: 'provider-preset', onchange: keep((v) => (d.preset = v || undefined)) }, ...PRESETS.map((k) => h('option', { value: k, selected: (d.preset ?? '') === k }, k || '(none)')));
   const local = h(
     'select',
-    { id: 'provider-local' },
+    { id: 'provider-local', onchange: keep((v) => (d.local = v === '' ? undefined : v === 'true')) },
     h('option', { value: '', selected: d.local === undefined }, 'by host name'),
     h('option', { value: 'true', selected: d.local === true }, 'local'),
     h('option', { value: 'false', selected: d.local === false }, 'cloud'),
   );
-  const id = h('input', { id: 'provider-id', value: d.id, placeholder: 'e.g. ollama', pattern: '[A-Za-z0-9][A-Za-z0-9._-]*', required: true });
-  const url = h('input', { id: 'provider-url', value: d.baseUrl ?? '', placeholder: 'http://127.0.0.1:11434 (optional with a preset)' });
-  const env = h('input', { id: 'provider-env', value: d.apiKeyEnv ?? '', placeholder: 'optional, e.g. OPENAI_API_KEY' });
+  const id = h('input', { id: 'provider-id', value: d.id, placeholder: 'e.g. ollama', pattern: '[A-Za-z0-9][A-Za-z0-9._-]*', required: true, oninput: keep((v) => (d.id = v)) });
+  const url = h('input', { id: 'provider-url', value: d.baseUrl ?? '', placeholder: 'http://127.0.0.1:11434 (optional with a preset)', oninput: keep((v) => (d.baseUrl = v)) });
+  const env = h('input', { id: 'provider-env', value: d.apiKeyEnv ?? '', placeholder: 'optional, e.g. OPENAI_API_KEY', oninput: keep((v) => (d.apiKeyEnv = v)) });
   const save = async () => {
     const draft: ProviderEdit = {
       id: id.value.trim(),

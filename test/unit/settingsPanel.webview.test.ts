@@ -10,13 +10,13 @@ import type { SettingsState } from '../../src/protocol/settings';
 
 // jsdom loaded untyped (see sanitizer.test.ts: its types pull the DOM lib into the Node type check).
 const requireUntyped = createRequire(__filename);
-interface Input { id: string; value: string; focus(): void; blur(): void; dispatchEvent(e: unknown): boolean }
+interface Input { id: string; value: string; focus(): void; blur(): void; click(): void; closest(s: string): Input | null; dispatchEvent(e: unknown): boolean }
 interface Win {
   document: { getElementById(id: string): Input | null; activeElement: unknown };
   eval(code: string): unknown;
   dispatchEvent(e: unknown): boolean;
   MessageEvent: new (type: string, init: { data: unknown }) => unknown;
-  Event: new (type: string, init?: { bubbles?: boolean }) => unknown;
+  Event: new (type: string, init?: { bubbles?: boolean; cancelable?: boolean }) => unknown;
   close(): void;
   [k: string]: unknown;
 }
@@ -51,6 +51,11 @@ function openPanel() {
       el.value = value;
       el.dispatchEvent(new window.Event('input', { bubbles: true }));
     },
+    choose: (el: Input, value: string) => {
+      el.value = value;
+      el.dispatchEvent(new window.Event('change', { bubbles: true }));
+    },
+    byId: (id: string) => window.document.getElementById(id)!,
   };
 }
 
@@ -112,6 +117,36 @@ test('settings panel (jsdom): a number being typed survives re-renders and is sa
     const cleared = p.requests('settings/setTask');
     assert.equal(cleared.length, 2);
     assert.deepEqual(cleared[1]!.payload, { task: 'chat', candidates: [{ model: 'box/qwen' }, { model: 'cloud/gpt' }] });
+  } finally {
+    p.window.close();
+  }
+});
+
+test('settings panel (jsdom): the Add provider form keeps what was typed across re-renders and saves it', { skip: !fs.existsSync(BUNDLE) && 'run esbuild first' }, async () => {
+  const p = openPanel();
+  try {
+    p.notify('settings/state', state());
+    p.byId('add-provider').click();
+    p.type(p.byId('provider-id'), 'lab');
+    p.choose(p.byId('provider-kind'), 'openai-compatible');
+    p.type(p.byId('provider-url'), 'http://10.0.0.5:8000/v1');
+    p.choose(p.byId('provider-local'), 'true');
+    p.type(p.byId('provider-env'), 'LAB_KEY');
+
+    // Routes and a settings change arrive while the form is open.
+    await p.reply(p.requests('settings/routes')[0]!, routes);
+    p.notify('settings/state', { ...state(), privacy: 'ask' });
+    assert.deepEqual(
+      ['provider-id', 'provider-kind', 'provider-url', 'provider-local', 'provider-env'].map((id) => p.byId(id).value),
+      ['lab', 'openai-compatible', 'http://10.0.0.5:8000/v1', 'true', 'LAB_KEY'],
+    );
+
+    p.byId('provider-id').closest('form')!.dispatchEvent(new p.window.Event('submit', { bubbles: true, cancelable: true }));
+    const [save] = p.requests('settings/saveProvider');
+    assert.deepEqual(save?.payload, { provider: { id: 'lab', kind: 'openai-compatible', baseUrl: 'http://10.0.0.5:8000/v1', local: true, apiKeyEnv: 'LAB_KEY' } });
+    await p.reply(save!, null);
+    assert.equal(p.window.document.getElementById('provider-id'), null, 'the form closes once saved');
+    assert.ok(p.byId('add-provider'));
   } finally {
     p.window.close();
   }
