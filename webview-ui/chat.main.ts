@@ -188,21 +188,45 @@ function renderTurn(turn: Turn): HTMLElement {
   return el;
 }
 
+const CODE_ACTION_ICONS: Record<CodeAction, string> = { copy: 'copy', insert: 'insert', replace: 'replace', newFile: 'new-file' };
+
 function addCodeActions(root: HTMLElement): void {
   const actions: [CodeAction, string, string][] = [
-    ['copy', 'copy', 'Copy'],
-    ['insert', 'insert', 'Insert at Cursor'],
-    ['replace', 'replace', 'Replace Selection'],
-    ['newFile', 'new-file', 'New File'],
+    ['copy', CODE_ACTION_ICONS.copy, 'Copy'],
+    ['insert', CODE_ACTION_ICONS.insert, 'Insert at Cursor'],
+    ['replace', CODE_ACTION_ICONS.replace, 'Replace Selection'],
+    ['newFile', CODE_ACTION_ICONS.newFile, 'New File'],
   ];
   for (const pre of root.querySelectorAll<HTMLPreElement>('pre.code-block')) {
     const code = pre.querySelector('code')?.textContent ?? '';
     const bar = h('div', { class: 'code-actions' });
     for (const [action, codicon, label] of actions) {
-      bar.append(h('button', { class: 'icon-button', title: label, 'aria-label': label, 'data-code-action': action, onclick: () => void messenger.request('chat/code', { action, code, language: pre.dataset.lang || undefined }) }, icon(codicon)));
+      const button = h('button', { class: 'icon-button', title: label, 'aria-label': label, 'data-code-action': action, onclick: () => void codeAction(button, action, code, pre.dataset.lang) }, icon(codicon));
+      bar.append(button);
     }
     pre.before(bar);
   }
+}
+
+/** Runs a code action on the host; the button shows a check (and says "Copied" / "Done") for a moment when it worked. */
+async function codeAction(button: HTMLElement, action: CodeAction, code: string, language: string | undefined): Promise<void> {
+  const label = button.getAttribute('aria-label') ?? '';
+  try {
+    await messenger.request('chat/code', { action, code, language: language || undefined });
+  } catch {
+    return; // the host has shown the error
+  }
+  const done = action === 'copy' ? 'Copied' : 'Done';
+  button.replaceChildren(icon('check'));
+  button.setAttribute('aria-label', done);
+  button.title = done;
+  button.dataset.done = 'true';
+  setTimeout(() => {
+    button.replaceChildren(icon(CODE_ACTION_ICONS[action]));
+    button.setAttribute('aria-label', label);
+    button.title = label;
+    delete button.dataset.done;
+  }, 1500);
 }
 
 function renderAll(): void {

@@ -211,6 +211,23 @@ test('code actions: Insert at Cursor and Replace Selection put a code block into
       return !t.includes('SELECTED_MARKER') && t.trim() === 'export const SY_INSERTED = 42;';
     }, 15_000, 100);
     assert.equal(fs.readFileSync(path.join(workspace, 'sample.ts'), 'utf8').includes('SELECTED_MARKER'), true, 'nothing is saved without the user');
+
+    // Copy: the code reaches the clipboard and the button says so.
+    await vs.page.context().grantPermissions(['clipboard-read', 'clipboard-write']).catch(() => {});
+    await turn.locator('.code-actions button[data-code-action="copy"]').click();
+    await turn.locator('.code-actions button[data-code-action="copy"][data-done="true"][aria-label="Copied"]').waitFor({ timeout: 10_000 });
+    const clipboard = await vs.page.evaluate(() => (globalThis as unknown as { navigator: { clipboard: { readText(): Promise<string> } } }).navigator.clipboard.readText());
+    assert.equal(clipboard.trim(), 'export const SY_INSERTED = 42;');
+
+    // The editor the chat came from was closed since: Insert opens its file again and inserts there.
+    await vs.runCommand('File: Revert File');
+    await vs.runCommand('View: Close All Editors');
+    await vs.page.locator('.monaco-editor .view-lines').waitFor({ state: 'detached', timeout: 10_000 });
+    await turn.locator('.code-actions button[data-code-action="insert"]').click();
+    await waitFor('sample.ts open again with the code inserted', async () => {
+      const t = await editorText().catch(() => '');
+      return t.includes('SELECTED_MARKER') && t.includes('export const SY_INSERTED = 42;');
+    }, 15_000, 100);
   } catch (e) {
     await failureShot('code-actions', e);
   } finally {

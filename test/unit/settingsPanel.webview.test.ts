@@ -12,7 +12,7 @@ import type { SettingsState } from '../../src/protocol/settings';
 const requireUntyped = createRequire(__filename);
 interface Input { id: string; value: string; focus(): void; blur(): void; click(): void; closest(s: string): Input | null; dispatchEvent(e: unknown): boolean }
 interface Win {
-  document: { getElementById(id: string): Input | null; activeElement: unknown };
+  document: { getElementById(id: string): Input | null; querySelector(s: string): Input | null; activeElement: unknown };
   eval(code: string): unknown;
   dispatchEvent(e: unknown): boolean;
   MessageEvent: new (type: string, init: { data: unknown }) => unknown;
@@ -147,6 +147,36 @@ test('settings panel (jsdom): the Add provider form keeps what was typed across 
     await p.reply(save!, null);
     assert.equal(p.window.document.getElementById('provider-id'), null, 'the form closes once saved');
     assert.ok(p.byId('add-provider'));
+  } finally {
+    p.window.close();
+  }
+});
+
+test('settings panel (jsdom): dragging a candidate onto another reorders the task; a drag from another task does nothing', { skip: !fs.existsSync(BUNDLE) && 'run esbuild first' }, async () => {
+  const p = openPanel();
+  try {
+    const s = state();
+    s.tasks.chat.push({ model: 'lab/third' });
+    s.tasks.explain = [{ model: 'box/qwen' }, { model: 'cloud/gpt' }];
+    p.notify('settings/state', s);
+    const row = (task: string, model: string) => p.window.document.querySelector(`[data-task="${task}"] .candidate[data-model="${model}"]`)!;
+    // jsdom has no DataTransfer: one object carries the data from dragstart to drop, as the browser's does.
+    const carried = new Map<string, string>();
+    const dataTransfer = { setData: (k: string, v: string) => carried.set(k, v), getData: (k: string) => carried.get(k) ?? '' };
+    const drag = (type: string, el: Input) => {
+      const e = new p.window.Event(type, { bubbles: true, cancelable: true });
+      Object.defineProperty(e, 'dataTransfer', { value: dataTransfer });
+      el.dispatchEvent(e);
+    };
+    drag('dragstart', row('chat', 'lab/third'));
+    drag('drop', row('chat', 'box/qwen'));
+    const saves = p.requests('settings/setTask');
+    assert.equal(saves.length, 1);
+    assert.deepEqual(saves[0]!.payload, { task: 'chat', candidates: [{ model: 'lab/third' }, { model: 'box/qwen' }, { model: 'cloud/gpt' }] });
+
+    drag('dragstart', row('chat', 'cloud/gpt'));
+    drag('drop', row('explain', 'box/qwen'));
+    assert.equal(p.requests('settings/setTask').length, 1, 'a candidate dragged to another task is not moved there');
   } finally {
     p.window.close();
   }

@@ -128,8 +128,16 @@ export class ChatController implements vscode.WebviewViewProvider, vscode.Dispos
       return;
     }
     const reply = (payload: unknown) => this.post({ kind: 'reply', id: m.id, ok: true, payload });
-    const fail = (e: unknown) =>
-      this.post({ kind: 'reply', id: m.id, ok: false, error: { kind: isProviderError(e) ? e.kind : 'error', message: e instanceof Error ? e.message : String(e) } });
+    const fail = (e: unknown) => {
+      const message = e instanceof Error ? e.message : String(e);
+      this.post({ kind: 'reply', id: m.id, ok: false, error: { kind: isProviderError(e) ? e.kind : 'error', message } });
+      // A send's failures are shown in its turn; the view's other requests (code actions, citations, history) have no
+      // place of their own to show one, so the user hears of it here.
+      if (m.name !== 'chat/send') {
+        this.services.log.warn(`chat view: ${m.name} failed: ${message}`);
+        void vscode.window.showErrorMessage(`Switchyard: ${message}`);
+      }
+    };
     const run = async (): Promise<unknown> => {
       switch (m.name) {
         case 'chat/send': {
@@ -348,13 +356,20 @@ export class ChatController implements vscode.WebviewViewProvider, vscode.Dispos
       await vscode.window.showTextDocument(doc);
       return;
     }
-    const editor = vscode.window.activeTextEditor ?? this.lastEditor;
+    let editor = vscode.window.activeTextEditor ?? this.lastEditor;
     if (!editor) throw new Error('Open a file first: there is no editor to put the code in.');
-    await editor.edit((b) => {
-      if (action === 'replace') b.replace(editor.selection, code);
-      else b.insert(editor.selection.active, code);
+    if (!vscode.window.visibleTextEditors.includes(editor)) {
+      // The editor the chat came from was closed or hidden since: bring its document back, at the same selection.
+      const doc = editor.document.isClosed ? await vscode.workspace.openTextDocument(editor.document.uri) : editor.document;
+      editor = await vscode.window.showTextDocument(doc, { viewColumn: editor.viewColumn, selection: editor.selection });
+    }
+    const target = editor;
+    const applied = await target.edit((b) => {
+      if (action === 'replace') b.replace(target.selection, code);
+      else b.insert(target.selection.active, code);
     });
-    await vscode.window.showTextDocument(editor.document, editor.viewColumn);
+    if (!applied) throw new Error(`Could not edit ${vscode.workspace.asRelativePath(target.document.uri)} (is it read-only?).`);
+    await vscode.window.showTextDocument(target.document, target.viewColumn);
   }
 
   private async openCitation(c: Citation): Promise<void> {
