@@ -27,22 +27,42 @@ const fmtMs = (v?: number) => (v === undefined ? '–' : `${v.toFixed(0)} ms`);
 const fmtUsd = (v: number) => (v === 0 ? '$0' : v < 0.01 ? `$${v.toFixed(5)}` : `$${v.toFixed(2)}`);
 const pct = (a: number, b: number) => (b === 0 ? '–' : `${Math.round((100 * a) / b)}%`);
 
-/** Stacked bars: local (bottom) and cloud requests per day. */
+const DAY_MS = 86_400_000;
+const utcDay = (ms: number) => new Date(ms).toISOString().slice(0, 10);
+
+/**
+ * Every UTC day of the range (the ledger's day keys), oldest first: the ledger's group where there were requests and
+ * zeros elsewhere, so a quiet day shows as a gap in the chart instead of vanishing from the time axis.
+ */
+function daysOfRange(byDay: UsageGroupView[], rangeDays: number, now: number): UsageGroupView[] {
+  const have = new Map(byDay.map((d) => [d.key, d]));
+  const keys = new Set(byDay.map((d) => d.key));
+  for (let t = now - rangeDays * DAY_MS; utcDay(t) <= utcDay(now); t += DAY_MS) keys.add(utcDay(t));
+  const zero = (key: string): UsageGroupView => ({ key, requests: 0, ok: 0, failed: 0, local: 0, cloud: 0, inputTokens: 0, outputTokens: 0, costUsd: 0 });
+  return [...keys].sort().map((k) => have.get(k) ?? zero(k));
+}
+
+/** Stacked bars: local (bottom) and cloud requests per day; bars narrow for long ranges so a year fits. */
 function dayChart(days: UsageGroupView[]): SVGElement {
-  const w = Math.max(320, days.length * 28 + 40);
+  const slot = Math.max(3, Math.min(28, Math.floor(860 / Math.max(1, days.length))));
+  const bar = Math.max(2, Math.round(slot * 0.72));
+  const labelEvery = Math.ceil(40 / slot);
+  const w = Math.max(320, days.length * slot + 40);
   const h = 160;
   const max = Math.max(1, ...days.map((d) => d.local + d.cloud));
-  const root = svg('svg', { width: w, height: h + 30, role: 'img', 'aria-label': 'Local and cloud requests per day' });
+  // Drawn at its natural size, scaled down to the view's width (class "chart") so today's bar is never off-screen.
+  const root = svg('svg', { width: w, height: h + 30, viewBox: `0 0 ${w} ${h + 30}`, class: 'chart', role: 'img', 'aria-label': 'Local and cloud requests per day' });
   root.appendChild(svg('text', { x: 0, y: 10, class: 'axis' }, `${max}`));
   days.forEach((d, i) => {
-    const x = 30 + i * 28;
+    const x = 30 + i * slot;
     const lh = (d.local / max) * h;
     const ch = (d.cloud / max) * h;
-    const local = svg('rect', { x, y: h - lh + 10, width: 20, height: lh, class: 'bar-local' });
+    const local = svg('rect', { x, y: h - lh + 10, width: bar, height: lh, class: 'bar-local', 'data-day': d.key });
     local.appendChild(svg('title', {}, `${d.key}: ${d.local} local`));
-    const cloud = svg('rect', { x, y: h - lh - ch + 10, width: 20, height: ch, class: 'bar-cloud' });
+    const cloud = svg('rect', { x, y: h - lh - ch + 10, width: bar, height: ch, class: 'bar-cloud', 'data-day': d.key });
     cloud.appendChild(svg('title', {}, `${d.key}: ${d.cloud} cloud`));
-    root.append(local, cloud, svg('text', { x, y: h + 24, class: 'axis' }, d.key.slice(5)));
+    root.append(local, cloud);
+    if ((days.length - 1 - i) % labelEvery === 0) root.appendChild(svg('text', { x, y: h + 24, class: 'axis' }, d.key.slice(5)));
   });
   return root;
 }
@@ -52,7 +72,7 @@ function costChart(providers: UsageGroupView[]): SVGElement {
   const rows = providers.filter((p) => p.costUsd > 0 || p.cloud > 0);
   const h = Math.max(1, rows.length) * 22 + 4;
   const max = Math.max(1e-9, ...rows.map((p) => p.costUsd));
-  const root = svg('svg', { width: 420, height: h, role: 'img', 'aria-label': 'Estimated cost per provider' });
+  const root = svg('svg', { width: 420, height: h, viewBox: `0 0 420 ${h}`, class: 'chart', role: 'img', 'aria-label': 'Estimated cost per provider' });
   if (rows.length === 0) root.appendChild(svg('text', { x: 0, y: 16, class: 'axis' }, 'No cloud cost in this period.'));
   rows.forEach((p, i) => {
     const y = i * 22 + 2;
@@ -82,55 +102,63 @@ function table(title: string, groups: UsageGroupView[]): HTMLElement {
   return wrap;
 }
 
+// The header (range and export) is built once: data arrives again after every new record (at most every 500 ms
+// while requests flow), and rebuilding it would close the range dropdown under the user.
+const range = el('select');
+range.id = 'range';
+range.setAttribute('aria-label', 'Period');
+for (const days of [1, 7, 30, 90, 365]) {
+  const o = el('option', days === 1 ? 'last day' : `last ${days} days`);
+  o.value = String(days);
+  range.appendChild(o);
+}
+range.addEventListener('change', () => vscode.postMessage({ type: 'usage/range', days: Number(range.value) }));
+const exportButton = el('button', 'Export CSV');
+exportButton.id = 'export-csv';
+exportButton.addEventListener('click', () => vscode.postMessage({ type: 'usage/exportCsv' }));
+const header = el('div', undefined, 'header');
+header.append(el('h1', 'Switchyard usage'), range, el('span', ' '), exportButton);
+const notes = el('div');
+notes.id = 'notes';
+const content = el('div');
+content.id = 'content';
+
 function render(d: UsageDataView): void {
   const root = document.getElementById('root')!;
-  root.replaceChildren();
-  const header = el('div');
-  header.appendChild(el('h1', 'Switchyard usage'));
-  const range = el('select');
-  range.id = 'range';
-  for (const days of [1, 7, 30, 90, 365]) {
-    const o = el('option', days === 1 ? 'last day' : `last ${days} days`);
-    o.value = String(days);
-    o.selected = days === d.rangeDays;
-    range.appendChild(o);
-  }
-  range.addEventListener('change', () => vscode.postMessage({ type: 'usage/range', days: Number(range.value) }));
-  const exportButton = el('button', 'Export CSV');
-  exportButton.id = 'export-csv';
-  exportButton.addEventListener('click', () => vscode.postMessage({ type: 'usage/exportCsv' }));
-  header.append(range, el('span', ' '), exportButton);
-  root.appendChild(header);
-  if (d.error) root.appendChild(el('p', d.error, 'error'));
+  if (header.parentElement !== root) root.replaceChildren(header, notes, content);
+  if (document.activeElement !== range) range.value = String(d.rangeDays);
+  content.replaceChildren();
+  const add = (...nodes: Node[]) => content.append(...nodes);
+  if (d.error) add(el('p', d.error, 'error'));
   const t = d.total;
-  root.appendChild(el('p', `${t.requests} requests (${t.failed} failed), ${pct(t.local, t.local + t.cloud)} local, ${t.inputTokens} tokens in / ${t.outputTokens} out, estimated cost ${fmtUsd(t.costUsd)}, time to first token p50 ${fmtMs(t.ttftP50Ms)} / p95 ${fmtMs(t.ttftP95Ms)}.`, 'summary'));
-  root.appendChild(el('h2', 'Local vs cloud per day'));
+  add(el('p', `${t.requests} requests (${t.failed} failed), ${pct(t.local, t.local + t.cloud)} local, ${t.inputTokens} tokens in / ${t.outputTokens} out, estimated cost ${fmtUsd(t.costUsd)}, time to first token p50 ${fmtMs(t.ttftP50Ms)} / p95 ${fmtMs(t.ttftP95Ms)}.`, 'summary'));
+  add(el('h2', 'Local vs cloud per day'));
   const legend = el('div', undefined, 'legend');
   legend.append(el('span', undefined, 'l'), document.createTextNode('local'), el('span', undefined, 'c'), document.createTextNode('cloud'));
-  root.append(legend, dayChart(d.byDay));
-  root.append(el('h2', 'Estimated cost per provider'), costChart(d.byProvider));
-  root.append(table('Per task', d.byTask), table('Per provider', d.byProvider), table('Per model', d.byModel));
-  root.appendChild(el('h2', 'Failures by kind'));
-  if (d.failuresByKind.length === 0) root.appendChild(el('p', 'None.', 'muted'));
+  add(legend, dayChart(daysOfRange(d.byDay, d.rangeDays, Date.now())));
+  add(el('h2', 'Estimated cost per provider'), costChart(d.byProvider));
+  add(table('Per task', d.byTask), table('Per provider', d.byProvider), table('Per model', d.byModel));
+  add(el('h2', 'Failures by kind'));
+  if (d.failuresByKind.length === 0) add(el('p', 'None.', 'muted'));
   else {
     const ul = el('ul');
     for (const f of d.failuresByKind) ul.appendChild(el('li', `${f.kind}: ${f.count}`));
-    root.appendChild(ul);
+    add(ul);
   }
-  root.appendChild(el('h2', 'Settings changes'));
-  if (d.audit.length === 0) root.appendChild(el('p', 'None recorded yet.', 'muted'));
+  add(el('h2', 'Settings changes'));
+  if (d.audit.length === 0) add(el('p', 'None recorded yet.', 'muted'));
   else {
     const ul = el('ul', undefined, 'audit');
     for (const a of d.audit) ul.appendChild(el('li', `${a.at.replace('T', ' ').slice(0, 19)}  ${a.key}: ${a.change}`));
-    root.appendChild(ul);
+    add(ul);
   }
-  root.appendChild(el('p', `Ledger: ${d.dbPath}`, 'muted'));
+  add(el('p', `Ledger: ${d.dbPath}`, 'muted'));
 }
 
 window.addEventListener('message', (e: MessageEvent<UsageToWebview>) => {
   const m = e.data;
   if (m?.type === 'usage/data') render(m.data);
-  else if (m?.type === 'usage/exported') document.getElementById('root')?.appendChild(el('p', `Exported to ${m.path}`, 'muted'));
-  else if (m?.type === 'usage/error') document.getElementById('root')?.appendChild(el('p', m.message, 'error'));
+  else if (m?.type === 'usage/exported') notes.replaceChildren(el('p', `Exported to ${m.path}`, 'muted'));
+  else if (m?.type === 'usage/error') notes.replaceChildren(el('p', m.message, 'error'));
 });
 vscode.postMessage({ type: 'ready' });

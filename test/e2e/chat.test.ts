@@ -372,3 +372,29 @@ test('settings panel: add a model to a task → settings.json; hand-edit setting
     await failureShot('settings-panel', e);
   }
 });
+
+test('Show Usage draws the ledger of the chats above: totals with the failure, today\'s bar, failures by kind; screenshot', { timeout: 120_000 }, async () => {
+  try {
+    await vs.runCommand('Switchyard: Show Usage');
+    const usage = await webviewFrame(vs.page, 'usage');
+    const summary = await waitFor('the usage summary', async () => {
+      const t = await usage.locator('#content .summary').innerText().catch(() => '');
+      return t || undefined;
+    }, 20_000);
+    // The chats above: answers from the local and the cloud test server, and the local-only failure.
+    const m = /^(\d+) requests \((\d+) failed\), (\d+)% local/.exec(summary);
+    assert.ok(m && Number(m[1]) >= 6 && Number(m[2]) >= 1 && Number(m[3]) > 0 && Number(m[3]) < 100, summary);
+    const today = new Date().toISOString().slice(0, 10);
+    const todayBar = usage.locator(`rect.bar-local[data-day="${today}"]`);
+    assert.ok(Number(await todayBar.getAttribute('height')) > 0, 'today has local requests');
+    const inView = await todayBar.evaluate((r) => {
+      const box = r.getBoundingClientRect();
+      return box.height > 0 && box.right <= r.ownerDocument.documentElement.clientWidth;
+    });
+    assert.ok(inView, "today's bar is drawn inside the view, not cut off at its right edge");
+    assert.ok((await usage.locator('h2:has-text("Failures by kind") + ul li').count()) >= 1);
+    await vs.screenshot('usage-light');
+  } catch (e) {
+    await failureShot('usage', e);
+  }
+});

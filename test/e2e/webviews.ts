@@ -5,13 +5,13 @@ import path from 'node:path';
 import type { Frame, Page } from 'playwright-core';
 import { sleep, waitFor, type VSCode } from './harness';
 
-export async function webviewFrame(page: Page, view: 'chat' | 'settings', timeoutMs = 30_000): Promise<Frame> {
+export async function webviewFrame(page: Page, view: 'chat' | 'settings' | 'usage', timeoutMs = 30_000): Promise<Frame> {
   return waitFor(
     `the ${view} webview`,
     async () => {
       for (const f of page.frames()) {
         try {
-          if ((await f.locator(`#app[data-view="${view}"]`).count()) > 0) return f;
+          if ((await f.locator(`[data-view="${view}"]`).count()) > 0) return f;
         } catch {
           /* frame navigating or gone */
         }

@@ -1,61 +1,28 @@
-// The settings panel's webview script (dist/webview/settings.main.js, built by esbuild before the unit tests) run in a
-// real DOM (jsdom) against a scripted host: requests are answered when the test says so, so re-renders can be placed
-// exactly where a user is typing. The e2e suite drives the same panel in code-server, where that timing is luck.
+// The settings panel's webview script in jsdom against a scripted host (test/fixtures/webviewDom.ts): requests are
+// answered when the test says so, so re-renders can be placed exactly where a user is typing. The e2e suite drives the
+// same panel in code-server, where that timing is luck.
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
-import path from 'node:path';
 import { test } from 'node:test';
-import { createRequire } from 'node:module';
 import type { SettingsState } from '../../src/protocol/settings';
+import { type DomElement as Input, loadWebview, webviewBundle } from '../fixtures/webviewDom';
 
-// jsdom loaded untyped (see sanitizer.test.ts: its types pull the DOM lib into the Node type check).
-const requireUntyped = createRequire(__filename);
-interface Input { id: string; value: string; focus(): void; blur(): void; click(): void; closest(s: string): Input | null; dispatchEvent(e: unknown): boolean }
-interface Win {
-  document: { getElementById(id: string): Input | null; querySelector(s: string): Input | null; activeElement: unknown };
-  eval(code: string): unknown;
-  dispatchEvent(e: unknown): boolean;
-  MessageEvent: new (type: string, init: { data: unknown }) => unknown;
-  Event: new (type: string, init?: { bubbles?: boolean; cancelable?: boolean }) => unknown;
-  close(): void;
-  [k: string]: unknown;
-}
-const { JSDOM } = requireUntyped('jsdom') as { JSDOM: new (html: string, opts: Record<string, unknown>) => { window: Win } };
-
-const BUNDLE = path.join(__dirname, '../../dist/webview/settings.main.js');
+const BUNDLE = webviewBundle('settings');
 
 interface Sent { kind: string; id?: number; name?: string; payload?: unknown }
 
 /** The panel in jsdom; `requests` holds what it asked the host, `reply` answers one. */
 function openPanel() {
-  const { window } = new JSDOM('<!DOCTYPE html><body><div id="app"></div></body>', { runScripts: 'outside-only', pretendToBeVisual: true });
-  const sent: Sent[] = [];
-  window.acquireVsCodeApi = () => ({ postMessage: (m: Sent) => sent.push(JSON.parse(JSON.stringify(m)) as Sent), getState: () => undefined, setState: () => {} });
-  // jsdom's performance has no mark(); the panel marks its first paint.
-  const perf = window.performance as { mark?: unknown };
-  perf.mark ??= () => undefined;
-  window.eval(fs.readFileSync(BUNDLE, 'utf8'));
-  const deliver = (data: unknown) => window.dispatchEvent(new window.MessageEvent('message', { data }));
+  const page = loadWebview<Sent>('settings', '<div id="app"></div>');
   return {
-    window,
-    sent,
-    requests: (name: string) => sent.filter((m) => m.kind === 'request' && m.name === name),
-    notify: (name: string, payload: unknown) => deliver({ kind: 'notify', name, payload }),
+    ...page,
+    requests: (name: string) => page.sent.filter((m) => m.kind === 'request' && m.name === name),
+    notify: (name: string, payload: unknown) => page.deliver({ kind: 'notify', name, payload }),
     reply: async (m: Sent, payload: unknown) => {
-      deliver({ kind: 'reply', id: m.id, ok: true, payload });
+      page.deliver({ kind: 'reply', id: m.id, ok: true, payload });
       // Let the awaiting code (act → render) run.
       for (let i = 0; i < 5; i++) await new Promise((r) => setImmediate(r));
     },
-    type: (el: Input, value: string) => {
-      el.focus();
-      el.value = value;
-      el.dispatchEvent(new window.Event('input', { bubbles: true }));
-    },
-    choose: (el: Input, value: string) => {
-      el.value = value;
-      el.dispatchEvent(new window.Event('change', { bubbles: true }));
-    },
-    byId: (id: string) => window.document.getElementById(id)!,
   };
 }
 

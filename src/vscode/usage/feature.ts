@@ -54,11 +54,12 @@ td.n, th.n { text-align: right; font-variant-numeric: tabular-nums; }
 .axis { fill: var(--vscode-descriptionForeground); font-size: 10px; }
 .legend span { display: inline-block; width: 10px; height: 10px; margin: 0 4px 0 12px; }
 .legend .l { background: var(--vscode-charts-green, #3a3); } .legend .c { background: var(--vscode-charts-blue, #36c); }
+svg.chart { max-width: 100%; height: auto; }
 .muted { color: var(--vscode-descriptionForeground); } .error { color: var(--vscode-errorForeground); }
 button { color: var(--vscode-button-foreground); background: var(--vscode-button-background); border: none; padding: 4px 12px; cursor: pointer; }
 select { color: var(--vscode-dropdown-foreground); background: var(--vscode-dropdown-background); border: 1px solid var(--vscode-dropdown-border); }
 </style></head>
-<body><div id="root"><p class="muted">Loading usage…</p></div>
+<body><div id="root" data-view="usage"><p class="muted">Loading usage…</p></div>
 <script nonce="${nonce}" src="${webview.asWebviewUri(script)}"></script>
 </body></html>`;
 }
