@@ -15,10 +15,11 @@
  *  2. paced, bursts: the same, all 32 requests sent in the same millisecond (the worst case for queueing);
  *  3. saturated bursts: the upstream sends tokens as fast as it can, so the three processes compete for the CPU;
  *     time added here is the gateway's CPU share, not waiting;
- *  4. a bounded soak: the saturated load through the gateway for BENCH_SOAK_S seconds (default 60:
- *     resident memory climbs to a high-water mark over the first ~40–70 s of this load, then holds), sampling the
- *     gateway process's live heap after a forced GC (bench/gateway.heapprobe.cjs) and resident memory: they should
- *     stay flat.
+ *  4. a bounded soak: the saturated load through the gateway for BENCH_SOAK_S seconds (default 60), sampling the
+ *     gateway process's live heap after a forced GC (bench/gateway.heapprobe.cjs), V8's committed heap and resident
+ *     memory. Resident memory steps up while V8 doubles its young generation under this allocation rate (4 → 128 MB
+ *     within the first ~40–70 s here: a high-water mark, printed next to RSS); the live heap and what RSS does after
+ *     V8's last step should stay flat. BENCH_LEDGER=0 runs the gateway without its usage ledger (no --db).
  * BENCH_PROFILE_DIR=dir writes CPU profiles of the gateway processes there (one for loads 1-2, one for 3-4).
  * BENCH_LOADS=1,3 runs only the loads named (default: all four).
  * BENCH_GATEWAY_RELAY=0 turns switchyard.gateway.relay off: the gateway frames every token itself (its path for
@@ -165,7 +166,7 @@ async function startServers(children: ChildProcess[], intervalMs: number, names:
     const proc =
       name === 'pipe proxy'
         ? spawn(process.execPath, [...prof, '--import', 'tsx', path.join(__dirname, 'gateway.pipeproxy.ts'), upstreamUrl], { stdio: ['ignore', 'pipe', 'inherit'] })
-        : spawn(process.execPath, [...prof, '--expose-gc', '--require', path.join(__dirname, 'gateway.heapprobe.cjs'), cli, 'serve', '--port', '0', '--config', cfg, '--token', TOKEN, '--db', path.join(dir, 'usage.sqlite')], {
+        : spawn(process.execPath, [...prof, '--expose-gc', '--require', path.join(__dirname, 'gateway.heapprobe.cjs'), cli, 'serve', '--port', '0', '--config', cfg, '--token', TOKEN, ...(process.env.BENCH_LEDGER === '0' ? [] : ['--db', path.join(dir, 'usage.sqlite')])], {
             cwd: root,
             stdio: ['ignore', 'pipe', 'ignore'],
             env: { ...process.env, BENCH_HEAP_FILE: heapFile },
@@ -244,19 +245,22 @@ async function compare(name: string, s: Servers, load: Load, rounds: number): Pr
 }
 
 async function soak(s: Servers): Promise<void> {
-  /** Live heap and external memory of the gateway after a full GC, in MB (the probe writes them on SIGUSR2). */
-  const heapMb = async (): Promise<{ heap: number; external: number }> => {
+  /**
+   * Live heap and external memory of the gateway after a full GC, and V8's committed heap (of it the young
+   * generation) just before it, in MB (the probe writes them on SIGUSR2).
+   */
+  const heapMb = async (): Promise<{ heap: number; external: number; committed: number; young: number }> => {
     const before = readFileSync(s.heapFile, 'utf8').split('\n').filter(Boolean).length;
     s.gw.kill('SIGUSR2');
     for (let i = 0; i < 100; i++) {
       const lines = readFileSync(s.heapFile, 'utf8').split('\n').filter(Boolean);
       if (lines.length > before) {
-        const [heap, external] = lines.at(-1)!.split(' ').map((n) => Number(n) / 1024 / 1024);
-        return { heap: heap!, external: external! };
+        const [heap, external, committed, young] = lines.at(-1)!.split(' ').map((n) => Number(n) / 1024 / 1024);
+        return { heap: heap!, external: external!, committed: committed!, young: young! };
       }
       await new Promise((r) => setTimeout(r, 20));
     }
-    return { heap: NaN, external: NaN };
+    return { heap: NaN, external: NaN, committed: NaN, young: NaN };
   };
   const pid = s.gw.pid!;
   const heaps = [await heapMb()];
@@ -281,6 +285,16 @@ async function soak(s: Servers): Promise<void> {
   const end = heaps.at(-1)!;
   console.log(`gateway live heap after GC: start ${heaps[0]!.heap.toFixed(1)} MB, samples ${heaps.map((h) => h.heap.toFixed(1)).join(' ')} MB (second half growth ${(end.heap - mid.heap).toFixed(2)} MB)`);
   console.log(`gateway external memory (Buffers) after GC: samples ${heaps.map((h) => h.external.toFixed(1)).join(' ')} MB (second half growth ${(end.external - mid.external).toFixed(2)} MB)`);
+  console.log(`gateway V8 heap committed before GC (heapTotal; of it the young generation): ${heaps.map((h) => `${h.committed.toFixed(0)} (${h.young.toFixed(0)})`).join(' ')} MB`);
+  // RSS steps when V8 doubles its young generation (up to its cap) under the allocation rate: a high-water mark, not a
+  // leak. What RSS does after V8's last step is the part a leak would show in.
+  let step = 0;
+  for (let i = 1; i < heaps.length; i++) if (heaps[i]!.young !== heaps[i - 1]!.young) step = i;
+  // The sample after the step: RSS catches up with V8's new reservation as its pages are first written.
+  const settled = samples[Math.min(step + 1, samples.length - 1)]!;
+  console.log(
+    `gateway RSS after V8's last heap step (at ${(settled.t / 1000).toFixed(0)} s): ${(settled.rss / 1024).toFixed(1)} → ${(last.rss / 1024).toFixed(1)} MB in ${((last.t - settled.t) / 1000).toFixed(0)} s (${((last.rss - settled.rss) / 1024).toFixed(1)} MB)`,
+  );
   console.log(`gateway RSS: ${samples.map((x) => (x.rss / 1024).toFixed(0)).join(' ')} MB every 2 s (start ${(samples[0]!.rss / 1024).toFixed(1)} MB, after warm-up ${(first.rss / 1024).toFixed(1)} MB, middle ${(half.rss / 1024).toFixed(1)} MB, end ${(last.rss / 1024).toFixed(1)} MB; second half growth ${((last.rss - half.rss) / 1024).toFixed(1)} MB)`);
 }
 

@@ -64,6 +64,9 @@ export interface LedgerOptions {
 }
 
 const DAY_MS = 86_400_000;
+/** The ledger connection's SQLite page cache, in KiB. */
+export const LEDGER_CACHE_KIB = 2048;
+
 /**
  * Request records are written together, at most this long after the first of them: one transaction for many requests
  * instead of one per request (~60 µs each, mostly the WAL write, on the thread that serves requests). Reads write
@@ -170,6 +173,10 @@ export class SqliteLedger implements UsageSink {
       db.pragma('journal_mode = WAL');
       db.pragma('synchronous = NORMAL');
       db.pragma('busy_timeout = 2000');
+      // better-sqlite3 builds SQLite with a 16 MB page cache per connection; a ledger that is mostly appended to and
+      // read for one summary at a time does not need it, and it sat in the serving process as memory that grew with
+      // every record written (bench soak: +20 MB RSS in 110 s) until the cache was full.
+      db.pragma(`cache_size = -${LEDGER_CACHE_KIB}`);
       db.exec(`
         CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
         CREATE TABLE IF NOT EXISTS usage (
