@@ -134,6 +134,29 @@ test('first text: ready waits past the role chunk and resolves with the first co
   assert.deepEqual(events(out).map((e) => JSON.parse(e.slice(6)).choices[0].delta.content ?? null), ['', 'Hi', ' there', null]);
 });
 
+test('a thinking model: ready resolves at the first reasoning text (reasoning_content or reasoning), so its thinking streams as it comes', async () => {
+  for (const field of ['reasoning_content', 'reasoning']) {
+    const source = new PassThrough();
+    const relay = new SseRelay(source, options(false));
+    let ready = false;
+    void relay.ready.then(() => (ready = true));
+    source.write(`${chunk({ role: 'assistant', content: '', [field]: null })}\n\n${chunk({ [field]: '' })}\n\n`);
+    await tick();
+    assert.equal(ready, false, `${field}: an empty or null reasoning field is not an answer`);
+    source.write(`${chunk({ content: null, [field]: 'Let me think' })}\n\n`);
+    await tick();
+    assert.equal(ready, true, `${field}: the first reasoning text starts the answer`);
+    let out = '';
+    relay.pipe({ write: (t) => ((out += Buffer.from(t, 'latin1').toString('utf8')), true), onDrain: () => undefined });
+    source.write(`${chunk({ [field]: ' hard.' })}\n\n${chunk({ content: 'Four.' })}\n\n`);
+    source.end(`${chunk({}, 'stop')}\n\n`);
+    await relay.ended;
+    const deltas = events(out).map((e) => JSON.parse(e.slice(6)).choices[0].delta);
+    assert.deepEqual(deltas.map((d) => d[field] ?? null), [null, '', 'Let me think', ' hard.', null, null]);
+    assert.equal(relay.textLength, 'Four.'.length, 'reasoning is not counted as answer text');
+  }
+});
+
 test('an answer that ends without text (finish reason only) is complete: ready resolves at the end', async () => {
   const { error, out, relay } = await run(Buffer.from(`${chunk({ role: 'assistant', content: '' })}\n\n${chunk({}, 'stop')}\n\ndata: [DONE]\n\n`), [], false);
   assert.equal(error, undefined);

@@ -5,7 +5,8 @@
  * (bench/gateway.bench.ts prints both).
  *
  * Each event is still looked at, with substring tests rather than a JSON parse: where the first answer text is (the
- * router's "first token": until then a failure can fall back to the next candidate), the finish reason (an answer
+ * router's "first token": until then a failure can fall back to the next candidate; a thinking model's first
+ * reasoning text counts, so its thinking streams to the client as it comes), the finish reason (an answer
  * without one was cut off), an `error` event (raised like the `openai` client raises it), the usage (for the ledger;
  * the only event that is parsed), and the `model` field (renamed to the gateway's "provider/model").
  */
@@ -18,6 +19,11 @@ import type { RelayOptions, RelaySink, RelayedAnswer } from './types';
 /** The first `"content":"…"` of an event (a key, since quotes inside JSON strings are escaped). */
 const CONTENT = /"content":\s*"((?:[^"\\]|\\.)*)"/;
 const FINISH = /"finish_reason":\s*"/;
+/**
+ * Non-empty reasoning text (`reasoning_content`: llama.cpp, vLLM, DeepSeek; `reasoning`: OpenRouter, Ollama's /v1):
+ * a thinking model has started answering, so the client sees it think instead of waiting for the first content.
+ */
+const REASONING = /"reasoning(?:_content)?":\s*"(?!")/;
 const USAGE = /"usage":\s*\{/;
 const USAGE_NULL = /,\s*"usage":\s*null(?=\s*[,}])|"usage":\s*null\s*,/g;
 const MODEL = /"model":\s*"(?:[^"\\]|\\.)*"/;
@@ -53,6 +59,8 @@ function bytesOf(text: string): string {
  */
 export class SseRelay implements RelayedAnswer {
   textLength = 0;
+  /** The answer started with reasoning text (a thinking model): relayed from there on, as answer text is. */
+  reasoning = false;
   /** The server said why it stopped (a finish reason). */
   finished = false;
   /** From the server's usage chunk, when it sent one. */
@@ -79,7 +87,7 @@ export class SseRelay implements RelayedAnswer {
     source.once('error', (e) => this.fail(e));
   }
 
-  /** Resolves when the answer's first text arrived (or the answer ended without any). */
+  /** Resolves when the answer's first text, or its first reasoning text, arrived (or the answer ended without any). */
   get ready(): Promise<void> {
     return this.firstText.promise;
   }
@@ -156,7 +164,7 @@ export class SseRelay implements RelayedAnswer {
       at = next + 2;
     }
     if (out) this.emit(out);
-    if (!this.started && this.textLength > 0) {
+    if (!this.started && (this.textLength > 0 || this.reasoning)) {
       this.started = true;
       // The router hears of the first text now; until the gateway pipes the answer, the server waits.
       if (!this.sink) this.source.pause();
@@ -212,6 +220,7 @@ export class SseRelay implements RelayedAnswer {
   /** Finish reason and answer text of an event's data. */
   private scan(data: string): void {
     if (!this.finished && FINISH.test(data)) this.finished = true;
+    if (!this.started && !this.reasoning && data.includes('"reasoning') && REASONING.test(data)) this.reasoning = true;
     let at = data.indexOf('"content":"');
     if (at >= 0) at += '"content":"'.length;
     else if (data.includes('"content":')) {
