@@ -9,7 +9,7 @@ import { after, before, test } from 'node:test';
 import type { Frame } from 'playwright-core';
 import { launchVSCode, sleep, waitFor, type VSCode } from './harness';
 import { closedPort, scriptedBackend, startOllamaServer, startOpenAIServer, type Backend, type FixtureServer } from '../fixtures';
-import { editUserSettings, openChat, readUserSettings, sendChat, webviewFrame } from './webviews';
+import { editUserSettings, openChat, readUserSettings, sendChat, userSettingsPath, webviewFrame } from './webviews';
 
 /** A scripted backend whose tokens the test can swap between steps. */
 function switchable(tokens: string[]): Backend & { set(tokens: string[]): void } {
@@ -370,6 +370,50 @@ test('settings panel: add a model to a task → settings.json; hand-edit setting
     await vs.screenshot('chat-view-light');
   } catch (e) {
     await failureShot('settings-panel', e);
+  }
+});
+
+test('settings panel: Set API key stores a provider\'s key (Test connection then passes with it), never shows it; Clear removes it', { timeout: 120_000 }, async () => {
+  const KEY = 'sk-e2e-secret-7f3a91';
+  const keyed = await startOpenAIServer({ backend: scriptedBackend({ tokens: ['Keyed'] }), apiKey: KEY });
+  try {
+    await editUserSettings(vs, (s) => {
+      s['switchyard.providers'] = [...providers(ollama.url), { id: 'keyed', kind: 'openai-compatible', baseUrl: `${keyed.url}/v1`, local: false }];
+    });
+    await vs.runCommand('Switchyard: Open Model Settings');
+    const panel = await webviewFrame(vs.page, 'settings');
+    const row = panel.locator('tr[data-provider="keyed"]');
+    await row.waitFor({ timeout: 20_000 });
+    const testResult = async (what: string, re: RegExp) => {
+      await row.locator('button.test').click();
+      return waitFor(what, async () => {
+        const t = await row.locator('.test-result').innerText();
+        return re.test(t) ? t : undefined;
+      }, 20_000);
+    };
+    assert.match(await testResult('the test result without a key', /✓|✗/), /✗ auth/);
+
+    await row.locator('button[aria-label="Set API key"]').click();
+    const input = vs.page.locator('.quick-input-widget input');
+    await input.waitFor({ state: 'visible', timeout: 10_000 });
+    assert.equal(await input.getAttribute('type'), 'password', 'the key is typed into a password box');
+    await input.fill(KEY);
+    await input.press('Enter');
+    await waitFor('the key shown as stored', async () => /stored/.test(await row.innerText()), 20_000);
+    await testResult('the test passing with the stored key', /✓/);
+    assert.ok(!(await panel.locator('body').innerText()).includes(KEY), 'the key never reaches the panel');
+    assert.ok(!fs.readFileSync(userSettingsPath(vs), 'utf8').includes(KEY), 'nor settings.json');
+
+    await row.locator('button[aria-label="Clear API key"]').click();
+    await waitFor('the key gone', async () => !/stored/.test(await row.innerText()), 20_000);
+    assert.match(await testResult('the test failing again', /✗/), /✗ auth/);
+  } catch (e) {
+    await failureShot('settings-keys', e);
+  } finally {
+    await editUserSettings(vs, (s) => {
+      s['switchyard.providers'] = providers(ollama.url);
+    }).catch(() => {});
+    await keyed.close();
   }
 });
 
