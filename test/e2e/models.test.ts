@@ -1,6 +1,8 @@
 // End to end: the settings panel's Models section in code-server against the Ollama test server (its default models)
 // and a folder served by an embedded provider. One launch: list, pull (the host's progress notification), delete
 // with the host's modal confirmation, then a GGUF file deleted the same way; the server's counts show each call.
+// Then a GGUF download from the panel's form (a local download server): a wrong sha256 is refused and leaves no file,
+// the right one lands in the list and on disk.
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -9,6 +11,7 @@ import { after, before, test } from 'node:test';
 import type { Frame, Locator } from 'playwright-core';
 import { launchVSCode, waitFor, type VSCode } from './harness';
 import { scriptedBackend, startOllamaServer, type FixtureServer } from '../fixtures';
+import { sha256Hex, startFileServer } from '../fixtures/fileServer';
 import { webviewFrame } from './webviews';
 
 let ollama: FixtureServer;
@@ -85,5 +88,42 @@ test('settings panel Models: lists Ollama models and GGUF files; pull shows the 
   } catch (e) {
     await vs.screenshot('settings-models-failure').catch(() => {});
     throw e;
+  }
+});
+
+test('settings panel Models: Download GGUF from the form; a wrong sha256 is refused and leaves no file, the right one lands verified', { timeout: 180_000 }, async () => {
+  // A GGUF header and some bytes: the download checks the magic and the checksum, not the weights.
+  const file = Buffer.concat([Buffer.from('GGUF'), Buffer.alloc(256 * 1024, 7)]);
+  const files = await startFileServer({ files: { '/models/tiny-dl-q8.gguf': file } });
+  try {
+    await vs.runCommand('Switchyard: Open Model Settings');
+    const panel = await webviewFrame(vs.page, 'settings');
+    const download = async (sha: string) => {
+      await panel.locator('#gguf-url').fill(`${files.url}/models/tiny-dl-q8.gguf`);
+      await panel.locator('#gguf-sha256').fill(sha);
+      await panel.locator('.download-form button[type="submit"]').click();
+    };
+    await download(sha256Hex(Buffer.from('something else')));
+    // The host's error toast says why (it may hide again before a poll sees it: the log line is the same message);
+    // the panel's status line says the download did not finish.
+    await vs.waitForLog('Switchyard', /download GGUF: tiny-dl-q8\.gguf from .* has sha256 [0-9a-f]{64}, not the expected [0-9a-f]{64}: the file was removed/, 60_000);
+    await waitFor('the panel to say so', async () => /did not finish/.test(await panel.locator('#status').innerText()) || undefined, 20_000);
+    assert.equal(await panel.locator('#models tr.installed-model[data-model="tiny-dl-q8"]').count(), 0, 'the refused file is not listed');
+
+    await download(sha256Hex(file));
+    const row = panel.locator('#models tr.installed-model[data-model="tiny-dl-q8"]');
+    await row.waitFor({ timeout: 60_000 });
+    // (The "is ready" toast may already have been hidden; the log line is written once the file is verified.)
+    await vs.waitForLog('Switchyard', /downloaded GGUF tiny-dl-q8 \(256\.0 KB, sha256 [0-9a-f]{64}\)/, 20_000);
+    const dir = await panel.locator('#models [data-gguf-dir]', { has: panel.locator('tr.installed-model[data-model="tiny-dl-q8"]') }).getAttribute('data-gguf-dir');
+    assert.ok(dir, 'the row sits in a GGUF folder group');
+    assert.deepEqual(fs.readFileSync(path.join(dir, 'tiny-dl-q8.gguf')), file, 'the whole file, verified, on disk');
+    assert.deepEqual(fs.readdirSync(dir).filter((f) => f.includes('tiny-dl-q8')), ['tiny-dl-q8.gguf'], 'and nothing left from the refused attempt');
+    assert.ok(files.requests.length >= 2, 'both attempts reached the download server');
+  } catch (e) {
+    await vs.screenshot('settings-models-download-failure').catch(() => {});
+    throw e;
+  } finally {
+    await files.close();
   }
 });
