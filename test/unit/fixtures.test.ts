@@ -458,3 +458,18 @@ test('scripted backend: deterministic tokens and hash embeddings; reset clears s
   assert.equal((await fetch(`${s.url}/api/tags`)).status, 200);
   await s.close();
 });
+
+test('closedPort: refuses connections, lies below the kernel\'s ephemeral range (so no port-0 server can get it), never repeats', async () => {
+  let range: number[] | undefined;
+  try {
+    range = readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/).map(Number);
+  } catch {
+    range = undefined; // not Linux: only "refused" and "never repeats" are checked
+  }
+  const ports = [await closedPort(), await closedPort(), await closedPort()];
+  assert.equal(new Set(ports).size, 3);
+  for (const port of ports) {
+    if (range && range[0]! > 4096) assert.ok(port < range[0]!, `${port} is below ${range[0]}`);
+    await assert.rejects(fetch(`http://127.0.0.1:${port}/`), (e: Error) => (e.cause as NodeJS.ErrnoException | undefined)?.code === 'ECONNREFUSED');
+  }
+});
