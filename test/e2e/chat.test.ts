@@ -9,6 +9,7 @@ import { after, before, test } from 'node:test';
 import type { Frame } from 'playwright-core';
 import { launchVSCode, sleep, waitFor, type VSCode } from './harness';
 import { closedPort, scriptedBackend, startOllamaServer, startOpenAIServer, type Backend, type FixtureServer } from '../fixtures';
+import { findOllamaExecutable } from '../../src/core/models/ollama';
 import { editUserSettings, openChat, readUserSettings, sendChat, userSettingsPath, webviewFrame } from './webviews';
 
 /** A scripted backend whose tokens the test can swap between steps. */
@@ -275,6 +276,15 @@ test('chat: local-only with the local server down → an error with actions, and
     assert.ok(actions.includes('openSettings') && actions.includes('retry'), `actions: ${actions}`);
     assert.equal(cloud.counts.total ?? 0, 0, 'local-only: not one request reached the cloud test server');
     await vs.screenshot('chat-view-error-dark');
+    // Start Ollama: where Ollama is not installed (as on our CI machines) it says so and where to get it, instead of
+    // a terminal answering "command not found"; where it is, a terminal runs `ollama serve`.
+    await error.locator('.error-action[data-action="startOllama"]').click();
+    if (!findOllamaExecutable()) {
+      await vs.waitForNotification(/Ollama is not installed here \(no `ollama` on PATH\)/, 15_000);
+      await vs.runCommand('Notifications: Clear All Notifications');
+    } else {
+      await vs.page.locator('.terminal-tabs-entry, .single-terminal-tab', { hasText: 'Ollama' }).first().waitFor({ timeout: 15_000 });
+    }
   } catch (e) {
     await failureShot('chat-local-only', e);
   } finally {

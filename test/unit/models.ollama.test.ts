@@ -3,7 +3,10 @@
  */
 import { test, before, after, beforeEach } from 'node:test';
 import assert from 'node:assert/strict';
-import { deleteOllamaModel, listOllamaModels, pullOllamaModel, type PullProgress } from '../../src/core/models/ollama';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { deleteOllamaModel, findOllamaExecutable, listOllamaModels, pullOllamaModel, type PullProgress } from '../../src/core/models/ollama';
 import { ModelError } from '../../src/core/models/errors';
 import { closedPort, scriptedBackend, startOllamaServer, type FixtureServer } from '../fixtures';
 
@@ -75,4 +78,24 @@ test('delete removes a model; deleting it again is notFound', async () => {
 test('Ollama not running is unreachable with a next step', async () => {
   const port = await closedPort();
   await assert.rejects(pullOllamaModel({ baseUrl: `http://127.0.0.1:${port}` }, 'tinyllama'), (e: unknown) => kindIs('unreachable')(e) && /ollama serve/.test((e as Error).message));
+});
+
+test('findOllamaExecutable: the first executable ollama on PATH; none when absent or not executable; PATHEXT on Windows', () => {
+  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'switchyard-ollama-path-'));
+  try {
+    const [empty, plain, bin, win] = ['empty', 'plain', 'bin', 'win'].map((d) => {
+      fs.mkdirSync(path.join(root, d));
+      return path.join(root, d);
+    }) as [string, string, string, string];
+    fs.writeFileSync(path.join(plain, 'ollama'), '#!/bin/sh\n', { mode: 0o644 });
+    fs.writeFileSync(path.join(bin, 'ollama'), '#!/bin/sh\n', { mode: 0o755 });
+    fs.writeFileSync(path.join(win, 'ollama.exe'), 'MZ');
+    assert.equal(findOllamaExecutable({ PATH: `${empty}:${plain}` }, 'linux'), undefined, 'a file without the executable bit is not a command');
+    assert.equal(findOllamaExecutable({ PATH: `${empty}::${plain}:${bin}` }, 'linux'), path.join(bin, 'ollama'));
+    assert.equal(findOllamaExecutable({}, 'linux'), undefined);
+    assert.equal(findOllamaExecutable({ Path: `${empty};${win}`, PATHEXT: '.COM;.EXE' }, 'win32'), path.join(win, 'ollama.exe'));
+    assert.equal(findOllamaExecutable({ PATH: `${empty};${bin}` }, 'win32'), undefined, 'Windows needs an extension from PATHEXT');
+  } finally {
+    fs.rmSync(root, { recursive: true, force: true });
+  }
 });

@@ -3,6 +3,8 @@
  * stream), delete (`DELETE /api/delete`). Speaks the REST API with fetch so a pull's stream and its cancellation
  * are under our control; failures are ModelErrors with kinds, never messages to parse.
  */
+import fs from 'node:fs';
+import path from 'node:path';
 import { UNREACHABLE_CODES, systemErrorCode } from '../errors';
 import { ModelError } from './errors';
 
@@ -134,4 +136,27 @@ export async function deleteOllamaModel(target: OllamaTarget, name: string): Pro
   }
   if (!response.ok) throw new ModelError('http', `Ollama could not delete ${name}: ${await errorText(response)}`, { status: response.status });
   await response.body?.cancel();
+}
+
+/**
+ * Where `ollama` would run from in a shell with this environment: the first executable named ollama (ollama.exe and
+ * the other PATHEXT names on Windows) on PATH, or undefined when it is not installed there (then "Start Ollama" says
+ * where to get it instead of opening a terminal that answers "command not found").
+ */
+export function findOllamaExecutable(env: NodeJS.ProcessEnv = process.env, platform: NodeJS.Platform = process.platform): string | undefined {
+  const pathValue = env.PATH ?? env.Path ?? '';
+  const names = platform === 'win32' ? (env.PATHEXT ?? '.EXE;.CMD;.BAT').split(';').filter(Boolean).map((ext) => `ollama${ext.toLowerCase()}`) : ['ollama'];
+  for (const dir of pathValue.split(platform === 'win32' ? ';' : ':')) {
+    if (!dir) continue;
+    for (const name of names) {
+      const candidate = path.join(dir, name);
+      try {
+        const st = fs.statSync(candidate);
+        if (st.isFile() && (platform === 'win32' || (st.mode & 0o111) !== 0)) return candidate;
+      } catch {
+        // not in this directory
+      }
+    }
+  }
+  return undefined;
 }

@@ -8,6 +8,7 @@ import * as vscode from 'vscode';
 import { assemblePrompt, type ContextBlock } from '../../core/chat/prompt';
 import { ConversationStore, historyMessages, newId, settleInterrupted } from '../../core/chat/store';
 import { isProviderError, type ErrorKind } from '../../core/errors';
+import { findOllamaExecutable } from '../../core/models';
 import { RouteError, type RouteAttempt } from '../../core/routing/router';
 import type { ChatState, Citation, Conversation, ContextKind, ErrorAction, ToChatHost, ToChatView, Turn, TurnError } from '../../protocol/chat';
 import type { Services } from '../services';
@@ -324,6 +325,18 @@ export class ChatController implements vscode.WebviewViewProvider, vscode.Dispos
         return;
       }
       case 'startOllama': {
+        if (!findOllamaExecutable()) {
+          const get = 'Get Ollama';
+          const gguf = 'Download a GGUF Model';
+          const choice = await vscode.window.showErrorMessage(
+            'Switchyard: Ollama is not installed here (no `ollama` on PATH). Install it from ollama.com, or run models without it: download a GGUF model for the built-in runtime.',
+            get,
+            gguf,
+          );
+          if (choice === get) await vscode.env.openExternal(vscode.Uri.parse('https://ollama.com/download'));
+          else if (choice === gguf) await vscode.commands.executeCommand('switchyard.downloadGgufModel');
+          return;
+        }
         const terminal = vscode.window.createTerminal({ name: 'Ollama' });
         terminal.show();
         terminal.sendText('ollama serve');
