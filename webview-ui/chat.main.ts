@@ -20,6 +20,8 @@ let localSend = false;
 const attach = new Set<ContextKind>();
 let showHistory = false;
 const dirty = new Set<string>();
+/** Reasoning blocks the user opened or closed (by turn id); the rest are open while the model thinks, then closed. */
+const reasoningOpen = new Map<string, boolean>();
 let frame = 0;
 
 // ---- layout (built once) -------------------------------------------------------------------------------------------
@@ -135,6 +137,30 @@ function meta(turn: Turn): HTMLElement | undefined {
   );
 }
 
+/**
+ * A thinking model's reasoning: plain text (never markdown or HTML) in a disclosure, open while the model thinks
+ * and closed once the answer starts, unless the user chose otherwise.
+ */
+function reasoningBlock(turn: Turn): HTMLElement | undefined {
+  if (!turn.reasoning) return undefined;
+  const thinking = turn.status === 'streaming' && !turn.text;
+  const text = h('div', { class: 'reasoning-text' }, turn.reasoning);
+  const details = h(
+    'details',
+    { class: 'reasoning', open: reasoningOpen.get(turn.id) ?? thinking },
+    h(
+      'summary',
+      { onclick: () => reasoningOpen.set(turn.id, !details.open) },
+      icon(thinking ? 'loading codicon-modifier-spin' : 'lightbulb'),
+      thinking ? 'Thinking…' : 'Reasoning',
+    ),
+    text,
+  );
+  // Follow the newest reasoning while it streams.
+  if (thinking) requestAnimationFrame(() => (text.scrollTop = text.scrollHeight));
+  return details;
+}
+
 function renderTurn(turn: Turn): HTMLElement {
   if (turn.role === 'user') {
     return h(
@@ -153,8 +179,9 @@ function renderTurn(turn: Turn): HTMLElement {
     meta(turn),
     turn.answer?.fallbackReason ? h('div', { class: 'fallback-notice', role: 'note' }, icon('warning'), `Fallback: ${turn.answer.fallbackReason}`) : undefined,
     ...(turn.notices ?? []).map((n) => h('div', { class: 'notice muted', role: 'note' }, icon('info'), n)),
+    reasoningBlock(turn),
     body,
-    turn.status === 'streaming' && !turn.text ? h('div', { class: 'muted thinking' }, icon('loading codicon-modifier-spin'), 'Waiting for the model…') : undefined,
+    turn.status === 'streaming' && !turn.text && !turn.reasoning ? h('div', { class: 'muted thinking' }, icon('loading codicon-modifier-spin'), 'Waiting for the model…') : undefined,
     turn.status === 'stopped' ? h('div', { class: 'muted stopped' }, icon('debug-stop'), 'Stopped.') : undefined,
   );
   if (turn.citations?.length) {
@@ -274,6 +301,12 @@ messenger.on('chat/chunk', ({ turnId, text }) => {
   const turn = state?.conversation.turns.find((t) => t.id === turnId);
   if (!turn) return;
   turn.text += text;
+  scheduleTurn(turnId);
+});
+messenger.on('chat/reasoning', ({ turnId, text }) => {
+  const turn = state?.conversation.turns.find((t) => t.id === turnId);
+  if (!turn) return;
+  turn.reasoning = (turn.reasoning ?? '') + text;
   scheduleTurn(turnId);
 });
 messenger.on('chat/focusInput', ({ text }) => {

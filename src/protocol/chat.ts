@@ -52,6 +52,8 @@ export interface Turn {
   role: 'user' | 'assistant';
   /** Markdown (assistant) or plain text (user). */
   text: string;
+  /** Assistant turns of a thinking model: its reasoning, shown as plain text and never sent back to a model. */
+  reasoning?: string;
   at: string;
   task?: string;
   status?: TurnStatus;
@@ -110,6 +112,8 @@ export interface ChatNotifications {
   'chat/state': ChatState;
   /** A token piece of the streaming assistant turn. */
   'chat/chunk': { turnId: string; text: string };
+  /** A piece of a thinking model's reasoning for the streaming assistant turn (before or between its text). */
+  'chat/reasoning': { turnId: string; text: string };
   /** A turn added or changed (route known, finished, failed). */
   'chat/turn': Turn;
   /** Put text into the input box (e.g. from a command) and focus it. */

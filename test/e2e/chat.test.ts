@@ -12,8 +12,8 @@ import { closedPort, scriptedBackend, startOllamaServer, startOpenAIServer, type
 import { findOllamaExecutable } from '../../src/core/models/ollama';
 import { editUserSettings, openChat, readUserSettings, sendChat, userSettingsPath, webviewFrame } from './webviews';
 
-/** A scripted backend whose tokens the test can swap between steps. */
-function switchable(tokens: string[]): Backend & { set(tokens: string[]): void } {
+/** A scripted backend whose tokens (and reasoning, for a thinking model) the test can swap between steps. */
+function switchable(tokens: string[]): Backend & { set(tokens: string[], thinking?: { reasoning: string[]; reasoningIntervalMs: number }): void } {
   let current = scriptedBackend({ tokens });
   return {
     get dims() {
@@ -22,8 +22,8 @@ function switchable(tokens: string[]): Backend & { set(tokens: string[]): void }
     chat: (m, o) => current.chat(m, o),
     embed: (t) => current.embed(t),
     countTokens: (t) => current.countTokens(t),
-    set(next) {
-      current = scriptedBackend({ tokens: next });
+    set(next, thinking) {
+      current = scriptedBackend({ tokens: next, ...thinking });
     },
   };
 }
@@ -153,6 +153,24 @@ test('chat: a model answer with <img onerror> and <script> renders inert', { tim
     await untitled.waitFor({ state: 'hidden', timeout: 10_000 });
   } catch (e) {
     await failureShot('chat-xss', e);
+  }
+});
+
+test('chat: a thinking model\'s reasoning streams into a "Thinking…" block above the answer, as text, and folds when the answer starts', { timeout: 60_000 }, async () => {
+  try {
+    local.set(['Four', '.'], { reasoning: ['Two', ' plus', ' two', ' <b>is</b>', ' four.'], reasoningIntervalMs: 150 });
+    const turn = await sendChat(chat, 'What is 2 + 2?');
+    const block = turn.locator('details.reasoning');
+    const open = () => block.evaluate((d) => (d as unknown as { open: boolean }).open);
+    await waitFor('the reasoning, open, while the model thinks', async () => (await block.count()) > 0 && (await open()) && (await turn.getAttribute('data-status')) === 'streaming', 15_000, 30);
+    assert.match(await block.locator('summary').innerText(), /Thinking/);
+    await waitFor('the answer', async () => (await turn.getAttribute('data-status')) === 'done', 30_000, 100);
+    assert.equal(await open(), false, 'folded once the answer started');
+    assert.equal(await turn.locator('.reasoning-text').textContent(), 'Two plus two <b>is</b> four.', 'the reasoning as text');
+    assert.equal(await turn.locator('details.reasoning b').count(), 0, 'no markup from the model');
+    assert.equal((await turn.locator('.markdown').innerText()).trim(), 'Four.', 'the answer has none of the reasoning');
+  } catch (e) {
+    await failureShot('chat-thinking', e);
   }
 });
 

@@ -1,4 +1,7 @@
-/** `switchyard ask`: streams an answer to stdout; the route and usage go to stderr. */
+/**
+ * `switchyard ask`: streams an answer to stdout; the route, a thinking model's reasoning and the usage go to stderr
+ * (so a script that reads stdout gets the answer alone).
+ */
 import { parseArgs } from 'node:util';
 import { RouteError } from '../../core/routing/router';
 import { formatUsage } from '../../core/usage/ledger';
@@ -13,19 +16,33 @@ export async function ask(args: string[], io: Io): Promise<number> {
   const controller = new AbortController();
   const onSigint = () => controller.abort();
   process.once('SIGINT', onSigint);
+  let thinking = false;
+  /** Ends the reasoning on stderr with a newline before anything else is written. */
+  const endThinking = () => {
+    if (thinking) io.stderr.write('\n');
+    thinking = false;
+  };
   try {
     for await (const ev of sy.router.chat({ task: values.task!, messages: [{ role: 'user', content: prompt }], signal: controller.signal })) {
-      if (ev.type === 'text') io.stdout.write(ev.text);
-      else if (ev.type === 'route') {
+      if (ev.type === 'reasoning') {
+        if (!thinking) io.stderr.write('thinking: ');
+        thinking = true;
+        io.stderr.write(ev.text);
+      } else if (ev.type === 'text') {
+        endThinking();
+        io.stdout.write(ev.text);
+      } else if (ev.type === 'route') {
         const r = ev.route;
         io.stderr.write(`route: ${r.requested} answered by ${r.providerId}/${r.model} (${r.local ? 'local' : 'cloud'})${r.fallback ? ' after fallback' : ''}\n${attemptLines(r.attempts)}`);
       } else if (ev.type === 'done') {
+        endThinking();
         io.stdout.write('\n');
         io.stderr.write(`${formatUsage(ev.usage)}\n`);
       }
     }
     return 0;
   } catch (e) {
+    endThinking();
     if (e instanceof RouteError) {
       io.stdout.write('\n');
       io.stderr.write(`route: ${values.task} failed\n${attemptLines(e.attempts)}`);

@@ -337,6 +337,7 @@ export class Gateway {
     let route: RouteEvent | undefined;
     let model = request.model;
     let text = '';
+    let reasoning = '';
     const events = this.options.source.router.chat({
       task: only ? task : request.model,
       only,
@@ -376,6 +377,12 @@ export class Gateway {
             open();
             res.write(textFrame[0] + JSON.stringify(ev.text) + textFrame[1]);
           } else text += ev.text;
+        } else if (ev.type === 'reasoning') {
+          // A thinking model's reasoning, under the name llama.cpp, vLLM and DeepSeek give it (OpenAI's API has none).
+          if (request.stream) {
+            open();
+            res.write(chunk([{ index: 0, delta: { reasoning_content: ev.text }, logprobs: null, finish_reason: null }]));
+          } else reasoning += ev.text;
         } else if (ev.type === 'relay') {
           // The server's own events, as they arrive, with backpressure from this client.
           relayed = true;
@@ -401,7 +408,7 @@ export class Gateway {
                 created,
                 model,
                 system_fingerprint: null,
-                choices: [{ index: 0, message: { role: 'assistant', content: text, refusal: null }, logprobs: null, finish_reason: finish }],
+                choices: [{ index: 0, message: { role: 'assistant', content: text, refusal: null, ...(reasoning ? { reasoning_content: reasoning } : {}) }, logprobs: null, finish_reason: finish }],
                 usage,
               },
               route ? this.routeHeaders(route) : {},

@@ -250,7 +250,7 @@ export abstract class BaseProvider implements Provider {
     try {
       for await (const event of this.streamChat(request, scope.signal)) {
         if (scope.signal.aborted) break;
-        if ((event.type === 'text' || event.type === 'relay') && !afterOutput) {
+        if (event.type !== 'usage' && !afterOutput) {
           afterOutput = true;
           scope.clearTimer();
         }

@@ -86,6 +86,9 @@ export class OllamaProvider extends BaseProvider {
       },
     });
     for await (const part of stream) {
+      // Thinking models (qwen3, deepseek-r1, gpt-oss) stream their reasoning in `thinking` before any content.
+      const thinking = part.message?.thinking;
+      if (thinking) yield { type: 'reasoning', text: thinking };
       const text = part.message?.content;
       if (text) yield { type: 'text', text };
       if (part.done) {

@@ -28,6 +28,17 @@ const CONTEXT_OVERFLOW_CODES: ReadonlySet<string> = new Set([
   'exceed_context_size_error', // llama.cpp server
 ]);
 
+/**
+ * A thinking model's reasoning in a chunk's delta. OpenAI's own API does not stream it; the servers that do name it
+ * `reasoning_content` (llama.cpp, vLLM, DeepSeek, LM Studio) or `reasoning` (OpenRouter, Ollama's /v1).
+ */
+function reasoningOf(delta: unknown): string | undefined {
+  if (typeof delta !== 'object' || delta === null) return undefined;
+  const d = delta as { reasoning_content?: unknown; reasoning?: unknown };
+  const text = d.reasoning_content ?? d.reasoning;
+  return typeof text === 'string' && text !== '' ? text : undefined;
+}
+
 /** Sent as the bearer token to servers that need none: the client refuses to run without a key. */
 const NO_KEY_PLACEHOLDER = 'switchyard-no-key';
 
@@ -78,6 +89,8 @@ export class OpenAICompatibleProvider extends BaseProvider {
     let usage: ChatEvent | undefined;
     for await (const chunk of stream) {
       for (const choice of chunk.choices ?? []) {
+        const reasoning = reasoningOf(choice.delta);
+        if (reasoning) yield { type: 'reasoning', text: reasoning };
         const text = choice.delta?.content;
         if (text) yield { type: 'text', text };
         if (choice.finish_reason) finished = true;

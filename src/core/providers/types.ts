@@ -68,9 +68,14 @@ export interface RelayedAnswer {
   readonly textLength: number;
 }
 
-/** A streamed chat yields text deltas (or one relayed answer), then at most one usage event at the end. */
+/**
+ * A streamed chat yields text deltas (or one relayed answer), then at most one usage event at the end. A thinking
+ * model's reasoning comes as `reasoning` deltas, usually before its answer text: it is output (the model is alive, so
+ * it stops the first-token timeout) but not answer text (not shown as the answer, not sent back in later turns).
+ */
 export type ChatEvent =
   | { type: 'text'; text: string }
+  | { type: 'reasoning'; text: string }
   | { type: 'relay'; answer: RelayedAnswer }
   | { type: 'usage'; inputTokens?: number; outputTokens?: number };
 

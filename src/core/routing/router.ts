@@ -75,6 +75,8 @@ export interface RouteEvent {
 export type RoutedChatEvent =
   | { type: 'route'; route: RouteEvent }
   | { type: 'text'; text: string }
+  /** A thinking model's reasoning, as it streams (before or between text events; never part of the answer text). */
+  | { type: 'reasoning'; text: string }
   /** Instead of text events, when the request asked for a relay and the provider can (see ChatRequest.relay). */
   | { type: 'relay'; answer: RelayedAnswer }
   | { type: 'done'; usage: UsageRecord };
@@ -427,6 +429,8 @@ export class Router {
           if (ev.type === 'text') {
             text += ev.text;
             yield { type: 'text', text: ev.text };
+          } else if (ev.type === 'reasoning') {
+            yield ev;
           } else if (ev.type === 'relay') {
             relayed = ev.answer;
             yield ev;

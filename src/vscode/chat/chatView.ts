@@ -265,9 +265,10 @@ export class ChatController implements vscode.WebviewViewProvider, vscode.Dispos
           const r = ev.route;
           turn.answer = { providerId: r.providerId, model: r.model, local: r.local, fallbackReason: r.fallback ? fallbackReason(r.attempts) : undefined };
           this.post({ kind: 'notify', name: 'chat/turn', payload: turn });
-        } else if (ev.type === 'text') {
-          turn.text += ev.text;
-          this.post({ kind: 'notify', name: 'chat/chunk', payload: { turnId: turn.id, text: ev.text } });
+        } else if (ev.type === 'text' || ev.type === 'reasoning') {
+          if (ev.type === 'text') turn.text += ev.text;
+          else turn.reasoning = (turn.reasoning ?? '') + ev.text;
+          this.post({ kind: 'notify', name: ev.type === 'text' ? 'chat/chunk' : 'chat/reasoning', payload: { turnId: turn.id, text: ev.text } });
           if (Date.now() - lastSave > 1000) {
             lastSave = Date.now();
             void this.store.save(conversation);

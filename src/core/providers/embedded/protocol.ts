@@ -38,6 +38,7 @@ export interface ModelDetails {
 
 export type FromWorker =
   | { type: 'ready'; gpu: string | false }
-  | { type: 'text'; id: number; text: string }
+  /** A piece of the answer; `reasoning` marks a thinking model's thought segments (not answer text). */
+  | { type: 'text'; id: number; text: string; reasoning?: true }
   | { type: 'result'; id: number; value: unknown }
   | { type: 'error'; id: number; kind: ErrorKind; message: string };

@@ -88,7 +88,7 @@ export class EmbeddedProvider extends BaseProvider {
 
   protected async *streamChat(request: ChatRequest, signal: AbortSignal): AsyncIterable<ChatEvent> {
     const modelPath = this.resolveModel(request.model);
-    const queue: string[] = [];
+    const queue: ChatEvent[] = [];
     let wake: (() => void) | undefined;
     let finished = false;
     let failure: unknown;
@@ -96,8 +96,8 @@ export class EmbeddedProvider extends BaseProvider {
     const done = this.runtime
       .chat(
         { modelPath, messages: request.messages, maxTokens: request.maxTokens ?? DEFAULT_ANSWER_TOKENS, temperature: request.temperature, contextSize: request.contextSize, sampling: request.sampling },
-        (text) => {
-          queue.push(text);
+        (text, reasoning) => {
+          queue.push({ type: reasoning ? 'reasoning' : 'text', text });
           wake?.();
         },
         signal,
@@ -116,7 +116,7 @@ export class EmbeddedProvider extends BaseProvider {
       });
     while (true) {
       if (queue.length > 0) {
-        yield { type: 'text', text: queue.shift()! };
+        yield queue.shift()!;
         continue;
       }
       if (finished) break;

@@ -48,7 +48,7 @@ type WorkerRequest = ToWorker extends infer M ? (M extends { type: 'abort' } ? n
 interface Pending {
   resolve(value: unknown): void;
   reject(error: unknown): void;
-  onText?(text: string): void;
+  onText?(text: string, reasoning: boolean): void;
 }
 
 /** The worker next to this file: the bundled .js in dist, or the .ts source (run through tsx) in tests. */
@@ -133,7 +133,7 @@ export class EmbeddedRuntime {
     const p = this.pending.get(m.id);
     if (!p) return;
     if (m.type === 'text') {
-      p.onText?.(m.text);
+      p.onText?.(m.text, m.reasoning === true);
       return;
     }
     this.pending.delete(m.id);
@@ -168,7 +168,7 @@ export class EmbeddedRuntime {
     }
   }
 
-  private request<T>(message: WorkerRequest, signal?: AbortSignal, onText?: (t: string) => void): Promise<T> {
+  private request<T>(message: WorkerRequest, signal?: AbortSignal, onText?: (t: string, reasoning: boolean) => void): Promise<T> {
     if (signal?.aborted) return Promise.reject(new DOMException('aborted', 'AbortError'));
     if (this.idleTimer) clearTimeout(this.idleTimer);
     this.child ??= this.start();
@@ -205,7 +205,7 @@ export class EmbeddedRuntime {
 
   chat(
     request: { modelPath: string; messages: ChatMessage[]; maxTokens: number; temperature?: number; contextSize?: number; sampling?: SamplingOptions },
-    onText: (text: string) => void,
+    onText: (text: string, reasoning: boolean) => void,
     signal?: AbortSignal,
   ): Promise<ChatOutcome> {
     return this.request<ChatOutcome>({ type: 'chat', ...request }, signal, onText);

@@ -10,6 +10,7 @@ import type { ChatHistoryItem, Llama, LlamaContext, LlamaContextSequence, LlamaE
 import type { ErrorKind } from '../../errors';
 import type { ChatMessage } from '../types';
 import type { ChatOutcome, FromWorker, ModelDetails, ToWorker, WorkerSettings } from './protocol';
+import { pieceBatcher } from './pieces';
 
 type NodeLlamaCpp = typeof import('node-llama-cpp');
 
@@ -127,13 +128,7 @@ async function chat(id: number, req: Extract<ToWorker, { type: 'chat' }>, signal
     const m = await getLib();
     await sequence.clearHistory();
     const session = new m.LlamaChatSession({ contextSequence: sequence, chatWrapper: loaded.chatWrapper, autoDisposeSequence: false });
-    let pending = '';
-    let flush: ReturnType<typeof setImmediate> | undefined;
-    const sendPending = (): void => {
-      flush = undefined;
-      if (pending !== '' && !signal.aborted) send({ type: 'text', id, text: pending });
-      pending = '';
-    };
+    const pieces = pieceBatcher((text, reasoning) => send({ type: 'text', id, text, ...(reasoning ? { reasoning: true as const } : {}) }), () => signal.aborted);
     try {
       const turns = [...req.messages];
       const last = turns.at(-1);
@@ -152,15 +147,10 @@ async function chat(id: number, req: Extract<ToWorker, { type: 'chat' }>, signal
           : {}),
         signal,
         stopOnAbortSignal: true,
-        onTextChunk: (text) => {
-          if (text === '' || signal.aborted) return;
-          // Tokens that arrive within one turn of the event loop travel as one message.
-          pending += text;
-          flush ??= setImmediate(sendPending);
-        },
+        // Main text and a thinking model's thought segments (its chat wrapper tells them apart), in order.
+        onResponseChunk: (chunk) => pieces.add(chunk),
       });
-      if (flush) clearImmediate(flush);
-      sendPending();
+      pieces.flush();
       const used = sequence.tokenMeter.diff(before);
       return { inputTokens: used.usedInputTokens, outputTokens: used.usedOutputTokens, aborted: signal.aborted };
     } finally {
