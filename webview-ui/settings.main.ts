@@ -423,7 +423,10 @@ function candidateRow(task: SettingsTask, list: CandidateView[], i: number): HTM
     saveTask(task, next);
   };
   const option = models.find((o) => o.ref === c.model);
-  const paramId = (name: string) => `param-${task}-${encodeURIComponent(c.model)}-${name}`;
+  // Keyed by model, so a draft follows its candidate when the list is reordered; a model listed twice (settings.json
+  // edited by hand) gets its occurrence number, so the two rows never share a field id or a draft.
+  const repeat = list.slice(0, i).filter((x) => x.model === c.model).length;
+  const paramId = (name: string) => `param-${task}-${encodeURIComponent(c.model)}${repeat ? `~${repeat}` : ''}-${name}`;
   const li = h(
     'li',
     { class: 'candidate', 'data-model': c.model, draggable: 'true' },

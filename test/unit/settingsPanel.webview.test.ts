@@ -148,3 +148,24 @@ test('settings panel (jsdom): dragging a candidate onto another reorders the tas
     p.window.close();
   }
 });
+
+test('settings panel (jsdom): a model listed twice in a task (a hand edit) gets two fields, each saving its own row', { skip: !fs.existsSync(BUNDLE) && 'run esbuild first' }, async () => {
+  const p = openPanel();
+  try {
+    const twice = state();
+    twice.tasks.chat = [{ model: 'box/qwen' }, { model: 'cloud/gpt' }, { model: 'box/qwen', temperature: 0.9 }];
+    p.notify('settings/state', twice);
+    const fields = [...p.window.document.querySelectorAll('input.temperature')];
+    assert.equal(fields.length, 3);
+    assert.equal(new Set(fields.map((f) => f.id)).size, 3, 'no two fields share an id');
+    const second = fields[2]!;
+    assert.equal(second.value, '0.9');
+    p.type(second, '0.5');
+    second.blur();
+    const saves = p.requests('settings/setTask');
+    assert.equal(saves.length, 1);
+    assert.deepEqual(saves[0]!.payload, { task: 'chat', candidates: [{ model: 'box/qwen' }, { model: 'cloud/gpt' }, { model: 'box/qwen', temperature: 0.5 }] }, 'the row typed into, not its namesake');
+  } finally {
+    p.window.close();
+  }
+});
