@@ -169,6 +169,13 @@ test('chat: a thinking model\'s reasoning streams into a "Thinking…" block abo
     assert.equal(await turn.locator('.reasoning-text').textContent(), 'Two plus two <b>is</b> four.', 'the reasoning as text');
     assert.equal(await turn.locator('details.reasoning b').count(), 0, 'no markup from the model');
     assert.equal((await turn.locator('.markdown').innerText()).trim(), 'Four.', 'the answer has none of the reasoning');
+
+    // A server without a reasoning parser writes the thinking into the answer between <think> tags: shown the same way.
+    local.set(['<think>', '\nInline', ' thought.', '\n</think>', '\n\nInline answer.']);
+    const inline = await sendChat(chat, 'And 3 + 3?');
+    await waitFor('the answer', async () => (await inline.getAttribute('data-status')) === 'done', 30_000, 100);
+    assert.equal(await inline.locator('.reasoning-text').textContent(), '\nInline thought.\n');
+    assert.equal((await inline.locator('.markdown').innerText()).trim(), 'Inline answer.');
   } catch (e) {
     await failureShot('chat-thinking', e);
   }

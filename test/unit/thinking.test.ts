@@ -176,3 +176,30 @@ test('embedded llama.cpp: thought segments go to the host as reasoning, never jo
   pieces.flush();
   assert.equal(sent.length, 3, 'nothing is sent after an abort');
 });
+
+test('<think> tags in the answer text (a server without a reasoning parser): ask shows them as reasoning; the gateway passes the text as sent', async () => {
+  const inline = await startOllamaServer({ backend: scriptedBackend({ tokens: ['<think>', '\nHmm,', ' 2 + 2.\n', '</think>', '\n\nFour', '.'] }), models: [{ name: 'deepseek-r1:8b', contextLength: 32768 }] });
+  try {
+    const dir = mkdtempSync(path.join(tmpdir(), 'switchyard-thinking-'));
+    const cfg = path.join(dir, 'settings.json');
+    const config = { ...settings(['inline/deepseek-r1:8b']), 'switchyard.providers': [{ id: 'inline', kind: 'ollama', baseUrl: inline.url }] };
+    writeFileSync(cfg, JSON.stringify(config));
+    const r = await runCli(['ask', '--config', cfg, 'What is 2 + 2?']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout, 'Four.\n');
+    assert.ok(r.stderr.includes('thinking: \nHmm, 2 + 2.\n\n'), r.stderr);
+
+    const { config: parsed } = parseConfig(config);
+    const sy = new Switchyard({ config: parsed, secrets: { getApiKey: async () => undefined }, privacy: (c) => ({ mode: c.privacy, trusted: true, workspaceOptOut: false }), usage: new MemoryLedger() });
+    const gateway = new Gateway({ source: sy, token: TOKEN, port: 0 });
+    await gateway.start();
+    try {
+      const whole = await new OpenAI({ baseURL: gateway.url, apiKey: TOKEN, maxRetries: 0 }).chat.completions.create({ model: 'switchyard/chat', messages: question });
+      assert.equal(whole.choices[0]!.message.content, '<think>\nHmm, 2 + 2.\n</think>\n\nFour.', 'the gateway does not rewrite what the model said');
+    } finally {
+      await gateway.stop();
+    }
+  } finally {
+    await inline.close();
+  }
+});

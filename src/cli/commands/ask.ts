@@ -3,6 +3,7 @@
  * (so a script that reads stdout gets the answer alone).
  */
 import { parseArgs } from 'node:util';
+import { splitThinkTags } from '../../core/chat/thinkTags';
 import { RouteError } from '../../core/routing/router';
 import { formatUsage } from '../../core/usage/ledger';
 import { COMMON_OPTIONS, UsageError, attemptLines, build, loadConfig, readStdin, type Io } from '../common';
@@ -23,7 +24,7 @@ export async function ask(args: string[], io: Io): Promise<number> {
     thinking = false;
   };
   try {
-    for await (const ev of sy.router.chat({ task: values.task!, messages: [{ role: 'user', content: prompt }], signal: controller.signal })) {
+    for await (const ev of splitThinkTags(sy.router.chat({ task: values.task!, messages: [{ role: 'user', content: prompt }], signal: controller.signal }))) {
       if (ev.type === 'reasoning') {
         if (!thinking) io.stderr.write('thinking: ');
         thinking = true;

@@ -7,6 +7,7 @@
 import * as vscode from 'vscode';
 import { assemblePrompt, type ContextBlock } from '../../core/chat/prompt';
 import { ConversationStore, historyMessages, newId, settleInterrupted } from '../../core/chat/store';
+import { splitThinkTags } from '../../core/chat/thinkTags';
 import { isProviderError, type ErrorKind } from '../../core/errors';
 import { findOllamaExecutable } from '../../core/models';
 import { RouteError, type RouteAttempt } from '../../core/routing/router';
@@ -260,7 +261,8 @@ export class ChatController implements vscode.WebviewViewProvider, vscode.Dispos
         turn.citations = turn.citations.filter((c) => !prompt.droppedContext.some((l) => l.startsWith(`${c.path}:${c.startLine}-${c.endLine}`)));
       }
       this.post({ kind: 'notify', name: 'chat/turn', payload: turn });
-      for await (const ev of this.services.switchyard.router.chat({ task: o.task, messages: prompt.messages, signal: controller.signal })) {
+      // `<think>…</think>` written into the answer (a server without a reasoning parser) is shown as reasoning too.
+      for await (const ev of splitThinkTags(this.services.switchyard.router.chat({ task: o.task, messages: prompt.messages, signal: controller.signal }))) {
         if (ev.type === 'route') {
           const r = ev.route;
           turn.answer = { providerId: r.providerId, model: r.model, local: r.local, fallbackReason: r.fallback ? fallbackReason(r.attempts) : undefined };
