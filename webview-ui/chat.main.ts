@@ -151,6 +151,7 @@ function reasoningBlock(turn: Turn): HTMLElement | undefined {
     h(
       'summary',
       { onclick: () => reasoningOpen.set(turn.id, !details.open) },
+      icon('chevron-right chevron'),
       icon(thinking ? 'loading codicon-modifier-spin' : 'lightbulb'),
       thinking ? 'Thinking…' : 'Reasoning',
     ),

@@ -176,6 +176,10 @@ test('chat: a thinking model\'s reasoning streams into a "Thinking…" block abo
     await waitFor('the answer', async () => (await inline.getAttribute('data-status')) === 'done', 30_000, 100);
     assert.equal(await inline.locator('.reasoning-text').textContent(), '\nInline thought.\n');
     assert.equal((await inline.locator('.markdown').innerText()).trim(), 'Inline answer.');
+    // Open the first block again (as a user would), for the screenshot.
+    await block.locator('summary').click();
+    await waitFor('the block to open', open, 5_000, 50);
+    await vs.screenshot('chat-thinking-dark');
   } catch (e) {
     await failureShot('chat-thinking', e);
   }
