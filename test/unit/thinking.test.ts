@@ -35,7 +35,7 @@ let openrouter: FixtureServer;
 let cloud: FixtureServer;
 
 before(async () => {
-  ollama = await startOllamaServer({ backend: thinker() });
+  ollama = await startOllamaServer({ backend: thinker(), models: [{ name: 'qwen3:8b', contextLength: 40960, thinking: true }, { name: 'qwen3:small', contextLength: 4096, thinking: true }, { name: 'qwen2.5-coder:7b', contextLength: 32768 }] });
   llamacpp = await startLlamaCppServer({ backend: thinker() });
   openrouter = await startOpenAIServer({ backend: thinker(), reasoningField: 'reasoning' });
   cloud = await startOpenAIServer({ backend: scriptedBackend({ tokens: ['Cloud', '.'] }) });
@@ -83,7 +83,7 @@ async function collect(events: AsyncIterable<RoutedChatEvent>) {
 const question = [{ role: 'user' as const, content: 'What is 2 + 2?' }];
 
 for (const [name, model] of [
-  ['Ollama (message.thinking)', 'box/qwen2.5-coder:7b'],
+  ['Ollama (message.thinking)', 'box/qwen3:8b'],
   ['llama.cpp (reasoning_content)', 'llama/tiny'],
   ['an OpenRouter-style server (reasoning)', 'router/gpt-4.1-mini'],
 ] as const) {
@@ -106,14 +106,14 @@ for (const [name, model] of [
 
 test('a model that says nothing, not even reasoning, still times out and falls back', async () => {
   ollama.setBehaviour({ mode: 'hang' }, 'POST /api/chat');
-  const sy = switchyard(['box/qwen2.5-coder:7b', 'cloud/gpt-4.1-mini']);
+  const sy = switchyard(['box/qwen3:8b', 'cloud/gpt-4.1-mini']);
   const out = await collect(sy.router.chat({ task: 'chat', messages: question }));
   assert.equal(out.route?.providerId, 'cloud');
   assert.equal(out.route?.attempts[0]?.kind, 'timeout');
 });
 
 test('the gateway passes reasoning on as reasoning_content: framed (Ollama) and relayed (OpenAI-compatible), streaming and not', async () => {
-  const { config, problems } = parseConfig({ ...settings(['box/qwen2.5-coder:7b']), 'switchyard.aliases': { relayed: 'explain' }, 'switchyard.tasks': { chat: ['box/qwen2.5-coder:7b'], explain: ['llama/tiny'] } });
+  const { config, problems } = parseConfig({ ...settings(['box/qwen3:8b']), 'switchyard.aliases': { relayed: 'explain' }, 'switchyard.tasks': { chat: ['box/qwen3:8b'], explain: ['llama/tiny'] } });
   assert.deepEqual(problems, []);
   const sy = new Switchyard({ config, secrets: { getApiKey: async () => undefined }, privacy: (c) => ({ mode: c.privacy, trusted: true, workspaceOptOut: false }), usage: new MemoryLedger() });
   const gateway = new Gateway({ source: sy, token: TOKEN, port: 0 });
@@ -147,7 +147,7 @@ test('the gateway passes reasoning on as reasoning_content: framed (Ollama) and 
 test('switchyard ask: the answer alone on stdout, the reasoning on stderr', async () => {
   const dir = mkdtempSync(path.join(tmpdir(), 'switchyard-thinking-'));
   const cfg = path.join(dir, 'settings.json');
-  writeFileSync(cfg, JSON.stringify(settings(['box/qwen2.5-coder:7b'])));
+  writeFileSync(cfg, JSON.stringify(settings(['box/qwen3:8b'])));
   const r = await runCli(['ask', '--config', cfg, 'What is 2 + 2?']);
   assert.equal(r.code, 0, r.stderr);
   assert.equal(r.stdout, `${ANSWER.join('')}\n`);
@@ -202,4 +202,24 @@ test('<think> tags in the answer text (a server without a reasoning parser): ask
   } finally {
     await inline.close();
   }
+});
+
+test('Ollama: a thinking model without a max-tokens setting gets room to think (num_predict 8192, or what its window leaves); others keep 1024', async () => {
+  const numPredict = async (candidate: unknown) => {
+    ollama.reset();
+    const { config, problems } = parseConfig({ ...settings([]), 'switchyard.tasks': { chat: [candidate] } });
+    assert.deepEqual(problems, []);
+    const sy = new Switchyard({ config, secrets: { getApiKey: async () => undefined }, privacy: (c) => ({ mode: c.privacy, trusted: true, workspaceOptOut: false }), usage: new MemoryLedger() });
+    const out = await collect(sy.router.chat({ task: 'chat', messages: question }));
+    assert.equal(out.usage?.outcome, 'ok');
+    const chat = ollama.requests.filter((r) => r.path === '/api/chat').at(-1)!;
+    const options = (chat.body as { options: { num_predict: number; num_ctx: number } }).options;
+    assert.ok(options.num_ctx >= options.num_predict, 'the window holds the budget');
+    return options.num_predict;
+  };
+  assert.equal(await numPredict('box/qwen3:8b'), 8192, 'a thinking model');
+  const small = await numPredict('box/qwen3:small');
+  assert.ok(small > 1024 && small < 4096, `a thinking model with a 4096-token window: what the prompt leaves (${small})`);
+  assert.equal(await numPredict('box/qwen2.5-coder:7b'), 1024, 'a model that does not think');
+  assert.equal(await numPredict({ model: 'box/qwen3:8b', maxTokens: 300 }), 300, 'the user\'s budget wins');
 });

@@ -50,6 +50,11 @@ export const DEFAULT_REQUEST_TIMEOUT_MS = 120_000;
 export const DEFAULT_EMBED_BATCH_SIZE = 64;
 /** The answer budget when a request names none. */
 export const DEFAULT_ANSWER_TOKENS = 1024;
+/**
+ * The same for a thinking model, whose reasoning is generated (and counted) before its answer: 1024 tokens often end
+ * it mid-thought, with no answer at all. Bounded by what the context window has left after the prompt.
+ */
+export const DEFAULT_THINKING_ANSWER_TOKENS = 8192;
 
 /**
  * A conservative token estimate: about one token per three characters. Real tokenizers average closer to four

@@ -7,7 +7,7 @@
 import { Ollama } from 'ollama';
 import type { ShowResponse } from 'ollama';
 import { ProviderError } from '../errors';
-import { BaseProvider, DEFAULT_ANSWER_TOKENS, HttpStatusError, abortPromise, estimateMessagesTokens, kindForStatus } from './base';
+import { BaseProvider, DEFAULT_ANSWER_TOKENS, DEFAULT_THINKING_ANSWER_TOKENS, HttpStatusError, abortPromise, estimateMessagesTokens, kindForStatus } from './base';
 import type { Classified, ProviderDeps, ProviderOptions } from './base';
 import type { ChatEvent, ChatRequest, EmbedResult, ModelCapabilities, ModelInfo, ProviderConfig } from './types';
 
@@ -56,8 +56,9 @@ export class OllamaProvider extends BaseProvider {
     const client = this.client(signal);
     const details = await this.showModel(request.model, signal);
     const promptTokens = estimateMessagesTokens(request.messages);
-    const answerTokens = request.maxTokens ?? DEFAULT_ANSWER_TOKENS;
     const cap = Math.min(details.contextLength ?? Infinity, request.contextSize ?? Infinity);
+    // num_predict counts a thinking model's reasoning too: without a budget of its own it is given room to think.
+    const answerTokens = request.maxTokens ?? (details.capabilities.thinking ? Math.max(DEFAULT_ANSWER_TOKENS, Math.min(DEFAULT_THINKING_ANSWER_TOKENS, cap - promptTokens)) : DEFAULT_ANSWER_TOKENS);
     const numCtx = sizeNumCtx(promptTokens, answerTokens, cap);
     if (numCtx === undefined) {
       // Ollama would silently drop the start of the prompt; the caller must trim or pick a larger model.
@@ -190,6 +191,7 @@ function parseShow(show: ShowResponse): ModelDetailsInfo {
         embeddings: caps.includes('embedding'),
         tools: caps.includes('tools'),
         vision: caps.includes('vision'),
+        thinking: caps.includes('thinking'),
       }
     : {};
   return { contextLength, capabilities, family: show.details?.family };

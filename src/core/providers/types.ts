@@ -95,6 +95,8 @@ export interface ModelCapabilities {
   embeddings?: boolean;
   tools?: boolean;
   vision?: boolean;
+  /** Thinks before it answers (reasoning apart from the answer), as the server reports it. */
+  thinking?: boolean;
 }
 
 export interface ModelInfo {
