@@ -147,7 +147,8 @@ function reasoningBlock(turn: Turn): HTMLElement | undefined {
   const text = h('div', { class: 'reasoning-text' }, turn.reasoning);
   const details = h(
     'details',
-    { class: 'reasoning', open: reasoningOpen.get(turn.id) ?? thinking },
+    // Open until there is an answer to read (an answer that never came leaves it open).
+    { class: 'reasoning', open: reasoningOpen.get(turn.id) ?? !turn.text },
     h(
       'summary',
       { onclick: () => reasoningOpen.set(turn.id, !details.open) },

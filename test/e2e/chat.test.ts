@@ -176,6 +176,14 @@ test('chat: a thinking model\'s reasoning streams into a "Thinking…" block abo
     await waitFor('the answer', async () => (await inline.getAttribute('data-status')) === 'done', 30_000, 100);
     assert.equal(await inline.locator('.reasoning-text').textContent(), '\nInline thought.\n');
     assert.equal((await inline.locator('.markdown').innerText()).trim(), 'Inline answer.');
+    // All thinking and no answer (the budget ran out mid-thought): the turn says so and what to do.
+    local.set([], { reasoning: ['Hmm', ' let', ' me', ' see'], reasoningIntervalMs: 0 });
+    const unfinished = await sendChat(chat, 'And 4 + 4?');
+    await waitFor('the turn to end', async () => (await unfinished.getAttribute('data-status')) === 'done', 30_000, 100);
+    assert.equal(await unfinished.locator('.reasoning-text').textContent(), 'Hmm let me see');
+    assert.equal(await unfinished.locator('details.reasoning').evaluate((d) => (d as unknown as { open: boolean }).open), true, 'left open: there is no answer to read');
+    assert.match(await unfinished.locator('.notice').innerText(), /Stopped while still thinking.*max tokens/s);
+
     // Open the first block again (as a user would), for the screenshot.
     await block.locator('summary').click();
     await waitFor('the block to open', open, 5_000, 50);

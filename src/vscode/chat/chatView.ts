@@ -281,6 +281,10 @@ export class ChatController implements vscode.WebviewViewProvider, vscode.Dispos
         }
       }
       turn.status = controller.signal.aborted ? 'stopped' : 'done';
+      if (turn.status === 'done' && turn.reasoning && !turn.text.trim()) {
+        // Its answer budget ran out while it was still thinking (the reasoning counts against it).
+        turn.notices!.push("Stopped while still thinking: the reasoning used up the answer budget. Raise this model's max tokens (Switchyard: Open Model Settings) or ask again.");
+      }
     } catch (e) {
       if (controller.signal.aborted || (isProviderError(e) && e.kind === 'canceled')) {
         turn.status = 'stopped';
