@@ -58,7 +58,18 @@ export async function editUserSettings(vs: VSCode, edit: (s: Record<string, unkn
   await vs.runCommand('Preferences: Open User Settings (JSON)');
   // VS Code 1.139 may show it as a modal editor over the workbench: find it by its content.
   const editor = vs.page.locator('.monaco-editor', { hasText: 'workbench.startupEditor' }).last();
-  await editor.waitFor({ state: 'visible', timeout: 15_000 });
+  await waitFor(
+    'settings.json in an editor',
+    async () => {
+      if (await editor.isVisible().catch(() => false)) return true;
+      // Monaco renders only the lines in view, and a reopened editor keeps its scroll position: one left scrolled down
+      // by an earlier edit shows none of the first lines. Go to the top of the focused editor (settings.json, once open).
+      if ((await vs.page.locator('.monaco-editor.focused').count()) > 0) await vs.page.keyboard.press('Control+Home');
+      return undefined;
+    },
+    15_000,
+    250,
+  );
   await vs.page.evaluate((t) => (globalThis as unknown as { navigator: { clipboard: { writeText(s: string): Promise<void> } } }).navigator.clipboard.writeText(t), text);
   await editor.locator('.view-lines').click();
   await vs.page.keyboard.press('Control+A');
