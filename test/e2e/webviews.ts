@@ -64,7 +64,13 @@ export async function editUserSettings(vs: VSCode, edit: (s: Record<string, unkn
       if (await editor.isVisible().catch(() => false)) return true;
       // Monaco renders only the lines in view, and a reopened editor keeps its scroll position: one left scrolled down
       // by an earlier edit shows none of the first lines. Go to the top of the focused editor (settings.json, once open).
-      if ((await vs.page.locator('.monaco-editor.focused').count()) > 0) await vs.page.keyboard.press('Control+Home');
+      const focused = vs.page.locator('.monaco-editor.focused');
+      if ((await focused.count()) === 0) {
+        // Not focused yet: settings.json is the editor showing Switchyard's keys.
+        const shown = vs.page.locator('.monaco-editor', { hasText: '"switchyard.' }).last();
+        if (await shown.isVisible().catch(() => false)) await shown.locator('.view-lines').click();
+      }
+      if ((await focused.count()) > 0) await vs.page.keyboard.press('Control+Home');
       return undefined;
     },
     15_000,
