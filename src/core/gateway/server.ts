@@ -351,19 +351,25 @@ export class Gateway {
     });
     const chunk = (choices: unknown[], extra: Record<string, unknown> = {}) =>
       `data: ${JSON.stringify({ id, object: 'chat.completion.chunk', created, model, system_fingerprint: null, choices, ...(request.includeUsage ? { usage: null } : {}), ...extra })}\n\n`;
-    // Text chunks differ only in their text: the rest of the frame is written once per answer (the hot path).
+    // Text and reasoning chunks differ only in their text: the rest of the frame is built once per answer (the hot
+    // path; a thinking model streams as much reasoning as text).
     let textFrame = ['', ''];
+    let reasoningFrame = ['', ''];
     let opened = false;
     let relayed = false;
-    /** The first chunk of a re-framed stream (the assistant's role), and the frame of its text chunks. */
+    /** A chunk whose delta is `{ [key]: "" }`, cut where the text goes (every string in it is JSON-escaped, so the empty value occurs once). */
+    const frameOf = (key: string): string[] => {
+      const frame = chunk([{ index: 0, delta: { [key]: '' }, logprobs: null, finish_reason: null }]);
+      const at = frame.indexOf(`"${key}":""`) + key.length + 3;
+      return [frame.slice(0, at), frame.slice(at + 2)];
+    };
+    /** The first chunk of a re-framed stream (the assistant's role), and the frames of its text and reasoning chunks. */
     const open = () => {
       if (opened) return;
       opened = true;
       res.write(chunk([{ index: 0, delta: { role: 'assistant', content: '' }, logprobs: null, finish_reason: null }]));
-      // Every string in the frame is JSON-escaped, so `"content":""` occurs only as the delta's text.
-      const frame = chunk([{ index: 0, delta: { content: '' }, logprobs: null, finish_reason: null }]);
-      const at = frame.indexOf('"content":""') + '"content":'.length;
-      textFrame = [frame.slice(0, at), frame.slice(at + 2)];
+      textFrame = frameOf('content');
+      reasoningFrame = frameOf('reasoning_content');
     };
     try {
       for await (const ev of events) {
@@ -381,7 +387,7 @@ export class Gateway {
           // A thinking model's reasoning, under the name llama.cpp, vLLM and DeepSeek give it (OpenAI's API has none).
           if (request.stream) {
             open();
-            res.write(chunk([{ index: 0, delta: { reasoning_content: ev.text }, logprobs: null, finish_reason: null }]));
+            res.write(reasoningFrame[0] + JSON.stringify(ev.text) + reasoningFrame[1]);
           } else reasoning += ev.text;
         } else if (ev.type === 'relay') {
           // The server's own events, as they arrive, with backpressure from this client.
