@@ -27,8 +27,38 @@ export interface UsageRecord {
   costUsd?: number;
 }
 
+/** A part of the workspace whose text a request carried (an attached selection or file, an @workspace citation). */
+export interface EgressSource {
+  /** Workspace-relative path (or the file's name when it is outside the workspace). */
+  path: string;
+  /** 1-based, inclusive; absent when the whole file was carried. */
+  startLine?: number;
+  endLine?: number;
+}
+
+/**
+ * One request that left the machine: sent to a cloud candidate (whatever its outcome). Never holds the text sent or
+ * a secret's value; redactions are counted by kind.
+ */
+export interface EgressRecord {
+  /** ISO time the request was sent. */
+  at: string;
+  task: string;
+  providerId: string;
+  model: string;
+  /** The host the request went to (the provider's base URL host, or "ollama.com" for an Ollama cloud model). */
+  host: string;
+  /** Bytes of prompt text sent (UTF-8, after redaction). */
+  bytesSent: number;
+  /** Secrets replaced before sending, by kind ("aws-secret-access-key": 1). Empty when none. */
+  redactions: Record<string, number>;
+  sources: EgressSource[];
+}
+
 export interface UsageSink {
   record(record: UsageRecord): void;
+  /** A request went to a cloud candidate. Sinks that keep no egress list may leave it out. */
+  egress?(record: EgressRecord): void;
 }
 
 /** Keeps the most recent records in memory, and hands each to the sinks piped to it (e.g. the SQLite ledger). */
