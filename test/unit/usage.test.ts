@@ -1,7 +1,9 @@
 /**
  * The persistent usage ledger on real SQLite (better-sqlite3): records from the real router, summaries per task,
  * provider, model and day, p50/p95 time to first token, failures by kind, CSV export, the settings audit list,
- * lazy opening, and that records survive closing and reopening the file.
+ * lazy opening, and that records survive closing and reopening the file. Egress records (requests that left the
+ * machine): stored with counts and file ranges only, filtered by day and provider, batched, pruned, exported, and a
+ * ledger of the first schema migrated in place.
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -11,8 +13,8 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 import { parseConfig } from '../../src/core/config/config';
 import { Switchyard } from '../../src/core/switchyard';
-import { LEDGER_FLUSH_MS, SqliteLedger, csvCell, quantile, settingsChanges } from '../../src/core/usage/sqliteLedger';
-import { MemoryLedger, type UsageRecord } from '../../src/core/usage/ledger';
+import { LEDGER_FLUSH_MS, SqliteLedger, csvCell, quantile, redactionCounts, settingsChanges } from '../../src/core/usage/sqliteLedger';
+import { MemoryLedger, formatEgressSource, formatRedactions, type EgressRecord, type UsageRecord, type UsageSink } from '../../src/core/usage/ledger';
 import { closedPort, scriptedBackend, startOllamaServer, type FixtureServer } from '../fixtures';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'switchyard-usage-'));
@@ -224,4 +226,160 @@ test('switchyard.usage.retentionDays is read from settings (default 365) and out
   const bad = parseConfig({ 'switchyard.usage.retentionDays': -5 });
   assert.equal(bad.config.usage.retentionDays, 365);
   assert.ok(bad.problems.some((p) => p.key === 'switchyard.usage.retentionDays'), JSON.stringify(bad.problems));
+});
+
+function egress(over: Partial<EgressRecord>): EgressRecord {
+  return { at: '2026-11-02T10:00:00.000Z', task: 'chat', providerId: 'openai', model: 'gpt-4.1-mini', host: 'api.openai.com', bytesSent: 1200, redactions: {}, sources: [], ...over };
+}
+
+test('egress: every record is kept with host, bytes, redaction counts and file ranges; listed newest first, filtered by range, day and provider; survives reopening', () => {
+  const file = path.join(dir, 'egress.sqlite');
+  const a = new SqliteLedger({ path: file });
+  const heard: string[] = [];
+  a.onEgress((r) => heard.push(r.model));
+  a.egress(egress({ at: '2026-11-01T09:00:00.000Z', model: 'old', sources: [{ path: 'src/a.ts', startLine: 10, endLine: 24 }, { path: 'README.md' }] }));
+  a.egress(egress({ at: '2026-11-02T08:00:00.000Z', providerId: 'anthropic', model: 'claude', host: 'api.anthropic.com', redactions: { 'openai-api-key': 1, 'aws-secret-access-key': 1 } }));
+  a.egress(egress({ at: '2026-11-02T11:00:00.000Z', model: 'new', bytesSent: 5 }));
+  assert.deepEqual(heard, ['old', 'claude', 'new'], 'listeners hear of each at once');
+  a.close();
+
+  const b = new SqliteLedger({ path: file });
+  const all = b.egressList();
+  assert.deepEqual(all.map((e) => e.model), ['new', 'claude', 'old'], 'newest first');
+  assert.deepEqual(all[2], { at: '2026-11-01T09:00:00.000Z', task: 'chat', providerId: 'openai', model: 'old', host: 'api.openai.com', bytesSent: 1200, redactions: {}, sources: [{ path: 'src/a.ts', startLine: 10, endLine: 24 }, { path: 'README.md' }] });
+  assert.deepEqual(all[1]!.redactions, { 'aws-secret-access-key': 1, 'openai-api-key': 1 });
+  assert.deepEqual(b.egressList({ day: '2026-11-02' }).map((e) => e.model), ['new', 'claude']);
+  assert.deepEqual(b.egressList({ provider: 'openai' }).map((e) => e.model), ['new', 'old']);
+  assert.deepEqual(b.egressList({ provider: 'openai', day: '2026-11-02' }).map((e) => e.model), ['new']);
+  assert.deepEqual(b.egressList({ since: '2026-11-02T00:00:00.000Z', until: '2026-11-02T09:00:00.000Z' }).map((e) => e.model), ['claude']);
+  assert.deepEqual(b.egressList({ limit: 1 }).map((e) => e.model), ['new']);
+  assert.equal(b.egressCount({ provider: 'openai' }), 2);
+  assert.deepEqual(b.egressFacets(), { days: [{ day: '2026-11-02', count: 2 }, { day: '2026-11-01', count: 1 }], providers: [{ provider: 'anthropic', count: 1 }, { provider: 'openai', count: 2 }] });
+  assert.deepEqual(b.egressFacets({ since: '2026-11-02T09:00:00.000Z' }).providers, [{ provider: 'openai', count: 1 }]);
+  assert.equal(b.summary().total.requests, 0, 'egress records are not request records');
+  b.close();
+});
+
+test('egress: only counts by kind and well-formed line ranges are stored (no text, no odd keys)', () => {
+  const ledger = new SqliteLedger({ path: ':memory:' });
+  ledger.egress(egress({
+    bytesSent: -3,
+    redactions: { 'github-token': 2, '<b>not a kind</b>': 1, 'jwt': 0, 'pem-private-key': 1.5 },
+    sources: [{ path: 'a.ts', startLine: 5, endLine: 2 }, { path: '' }, { path: 'b.ts', startLine: 0, endLine: 3 }, { path: 'c.ts', startLine: 7 }],
+  }));
+  const [e] = ledger.egressList();
+  assert.deepEqual(e!.redactions, { 'github-token': 2, other: 1 });
+  assert.equal(e!.bytesSent, 0);
+  assert.deepEqual(e!.sources, [{ path: 'a.ts', startLine: 5, endLine: 5 }, { path: 'b.ts' }, { path: 'c.ts', startLine: 7, endLine: 7 }]);
+  assert.deepEqual(redactionCounts(undefined), {});
+  ledger.close();
+});
+
+test('egress records are written in the same batches as request records, and a query sees them at once', () => {
+  const file = path.join(dir, 'egress-batched.sqlite');
+  const ledger = new SqliteLedger({ path: file });
+  const count = (table: string) => {
+    const raw = new Database(file, { readonly: true });
+    try {
+      return (raw.prepare(`SELECT count(*) AS n FROM ${table}`).get() as { n: number }).n;
+    } finally {
+      raw.close();
+    }
+  };
+  ledger.record(rec({ local: false, providerId: 'openai' }));
+  ledger.egress(egress({}));
+  assert.equal(count('egress'), 0, 'not written per request');
+  // The timer's flush (LEDGER_FLUSH_MS, tested above for request records) writes both kinds in one transaction.
+  ledger.flush();
+  assert.equal(count('egress'), 1);
+  assert.equal(count('usage'), 1);
+  ledger.egress(egress({ model: 'pending' }));
+  assert.deepEqual(ledger.egressList({ limit: 1 }).map((e) => e.model), ['pending']);
+  ledger.egress(egress({ model: 'at close' }));
+  ledger.close();
+  assert.equal(count('egress'), 3, 'close writes what is left');
+});
+
+test('egress retention: records older than retentionDays go with the request records', () => {
+  const file = path.join(dir, 'egress-retention.sqlite');
+  const daysAgo = (d: number) => new Date(Date.now() - d * 86_400_000).toISOString();
+  const all = new SqliteLedger({ path: file });
+  for (const d of [400, 100, 1]) all.egress(egress({ at: daysAgo(d), model: `m${d}` }));
+  all.close();
+  const logs: string[] = [];
+  const year = new SqliteLedger({ path: file, retentionDays: 365, logger: { trace() {}, debug() {}, info: (m) => logs.push(m), warn() {}, error() {} } });
+  assert.deepEqual(year.egressList().map((e) => e.model), ['m1', 'm100']);
+  assert.ok(logs.some((l) => /1 egress records older than 365 days/.test(l)), logs.join('\n'));
+  year.setRetention(30);
+  assert.deepEqual(year.egressList().map((e) => e.model), ['m1']);
+  year.close();
+});
+
+test('a ledger of schema 1 (before egress) opens, keeps its records and gains the egress table; a newer schema is refused', () => {
+  const file = path.join(dir, 'schema1.sqlite');
+  // The tables exactly as the schema-1 ledger wrote them.
+  const old = new Database(file);
+  old.exec(`
+    CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+    CREATE TABLE usage (id INTEGER PRIMARY KEY, at TEXT NOT NULL, day TEXT NOT NULL, task TEXT NOT NULL, requested TEXT NOT NULL, provider TEXT NOT NULL, model TEXT NOT NULL, local INTEGER NOT NULL, outcome TEXT NOT NULL, attempts INTEGER NOT NULL, ttft_ms REAL, duration_ms REAL NOT NULL, input_tokens INTEGER, output_tokens INTEGER, tokens_estimated INTEGER NOT NULL DEFAULT 0, cost_usd REAL);
+    CREATE INDEX usage_at ON usage(at);
+    CREATE TABLE audit (id INTEGER PRIMARY KEY, at TEXT NOT NULL, key TEXT NOT NULL, change TEXT NOT NULL);
+    INSERT INTO meta VALUES ('schema', '1');
+    INSERT INTO usage (at, day, task, requested, provider, model, local, outcome, attempts, duration_ms) VALUES ('2026-11-01T10:00:00.000Z', '2026-11-01', 'chat', 'chat', 'box', 'kept', 1, 'ok', 1, 50);
+  `);
+  old.close();
+  const logs: string[] = [];
+  const ledger = new SqliteLedger({ path: file, logger: { trace() {}, debug() {}, info: (m) => logs.push(m), warn() {}, error() {} } });
+  assert.deepEqual(ledger.recent(5).map((r) => r.model), ['kept']);
+  ledger.egress(egress({ model: 'after migration' }));
+  assert.deepEqual(ledger.egressList().map((e) => e.model), ['after migration']);
+  ledger.close();
+  assert.ok(logs.some((l) => /migrated from schema 1 to 2/.test(l)), logs.join('\n'));
+  const raw = new Database(file);
+  assert.equal(raw.prepare("SELECT value FROM meta WHERE key = 'schema'").pluck().get(), '2');
+  raw.prepare("UPDATE meta SET value = '99' WHERE key = 'schema'").run();
+  raw.close();
+  const newer = new SqliteLedger({ path: file });
+  assert.throws(() => newer.egressList(), /has schema 99; this Switchyard writes 2/);
+});
+
+test('egress CSV: header, one line per record, oldest first, counts and file ranges, no spreadsheet formulas', () => {
+  const ledger = new SqliteLedger({ path: ':memory:' });
+  ledger.egress(egress({ redactions: { 'openai-api-key': 1, 'aws-secret-access-key': 2 }, sources: [{ path: 'src/a.ts', startLine: 3, endLine: 9 }, { path: 'b, "c".md' }] }));
+  ledger.egress(egress({ at: '2026-11-03T10:00:00.000Z', model: '=HYPERLINK("x")', sources: [{ path: '@evil.ts' }] }));
+  const lines = ledger.egressCsv().trimEnd().split('\n');
+  assert.equal(lines[0], 'at,task,provider,model,host,bytes_sent,redaction_count,redactions,files');
+  assert.equal(lines.length, 3);
+  assert.equal(lines[1], '2026-11-02T10:00:00.000Z,chat,openai,gpt-4.1-mini,api.openai.com,1200,3,"{""aws-secret-access-key"":2,""openai-api-key"":1}","src/a.ts:3-9; b, ""c"".md"');
+  assert.ok(lines[2]!.includes(`"'=HYPERLINK(""x"")"`), lines[2]);
+  assert.ok(lines[2]!.endsWith(`,'@evil.ts`), lines[2]);
+  assert.equal(ledger.egressCsv({ day: '2026-11-03' }).trimEnd().split('\n').length, 2);
+  ledger.close();
+});
+
+test('a MemoryLedger keeps egress records and hands them to piped sinks (sinks without egress are fine)', () => {
+  const memory = new MemoryLedger(2);
+  const ledger = new SqliteLedger({ path: ':memory:' });
+  const plain: UsageSink = { record() {} };
+  const pipe = memory.pipe(ledger);
+  memory.pipe(plain);
+  memory.egress(egress({ model: 'piped' }));
+  pipe.dispose();
+  memory.egress(egress({ model: 'not piped' }));
+  memory.egress(egress({ model: 'third' }));
+  assert.deepEqual(ledger.egressList().map((e) => e.model), ['piped']);
+  assert.deepEqual(memory.egressRecords.map((e) => e.model), ['not piped', 'third'], 'the most recent, up to the limit');
+  const failing: UsageSink = { record() {}, egress: () => { throw new Error('disk full'); } };
+  memory.pipe(failing);
+  assert.throws(() => memory.egress(egress({ model: 'kept anyway' })), /disk full/);
+  assert.equal(memory.egressRecords.at(-1)!.model, 'kept anyway');
+  ledger.close();
+});
+
+test('egress formatting: files with line ranges, redactions by kind', () => {
+  assert.equal(formatEgressSource({ path: 'src/a.ts', startLine: 10, endLine: 24 }), 'src/a.ts:10-24');
+  assert.equal(formatEgressSource({ path: 'src/a.ts', startLine: 7, endLine: 7 }), 'src/a.ts:7');
+  assert.equal(formatEgressSource({ path: 'README.md' }), 'README.md');
+  assert.equal(formatRedactions({ 'openai-api-key': 1, 'aws-secret-access-key': 1 }), '2 redacted: aws-secret-access-key ×1, openai-api-key ×1');
+  assert.equal(formatRedactions({}), 'none');
 });

@@ -61,19 +61,31 @@ export interface UsageSink {
   egress?(record: EgressRecord): void;
 }
 
-/** Keeps the most recent records in memory, and hands each to the sinks piped to it (e.g. the SQLite ledger). */
+/**
+ * Keeps the most recent records (and egress records) in memory, and hands each to the sinks piped to it (e.g. the
+ * SQLite ledger).
+ */
 export class MemoryLedger implements UsageSink {
   private readonly items: UsageRecord[] = [];
+  private readonly egressItems: EgressRecord[] = [];
   private readonly sinks = new Set<UsageSink>();
   constructor(private readonly limit = 1000) {}
 
   record(record: UsageRecord): void {
-    this.items.push(record);
-    if (this.items.length > this.limit) this.items.splice(0, this.items.length - this.limit);
+    keep(this.items, record, this.limit);
+    this.forward((sink) => sink.record(record));
+  }
+
+  egress(record: EgressRecord): void {
+    keep(this.egressItems, record, this.limit);
+    this.forward((sink) => sink.egress?.(record));
+  }
+
+  private forward(send: (sink: UsageSink) => void): void {
     let failure: unknown;
     for (const sink of this.sinks) {
       try {
-        sink.record(record);
+        send(sink);
       } catch (e) {
         failure ??= e;
       }
@@ -91,6 +103,16 @@ export class MemoryLedger implements UsageSink {
   get records(): readonly UsageRecord[] {
     return this.items;
   }
+
+  /** The most recent requests that left the machine, oldest first. */
+  get egressRecords(): readonly EgressRecord[] {
+    return this.egressItems;
+  }
+}
+
+function keep<T>(items: T[], item: T, limit: number): void {
+  items.push(item);
+  if (items.length > limit) items.splice(0, items.length - limit);
 }
 
 /** One line for logs and the CLI's stderr. */
@@ -100,4 +122,19 @@ export function formatUsage(r: UsageRecord): string {
   const ttft = r.ttftMs !== undefined ? ` first token ${r.ttftMs.toFixed(0)} ms` : '';
   const cost = r.costUsd !== undefined && r.costUsd > 0 ? ` cost ~$${r.costUsd.toFixed(6)}` : '';
   return `usage: ${r.task} ${r.outcome} via ${who}${ttft} total ${r.durationMs.toFixed(0)} ms${tokens}${cost}`;
+}
+
+/** "src/a.ts:10-24", "src/a.ts:7" (one line) or "src/a.ts" (the whole file): how egress lists a file it carried. */
+export function formatEgressSource(s: EgressSource): string {
+  if (s.startLine === undefined) return s.path;
+  return s.endLine !== undefined && s.endLine !== s.startLine ? `${s.path}:${s.startLine}-${s.endLine}` : `${s.path}:${s.startLine}`;
+}
+
+/** "2 redacted: aws-secret-access-key ×1, openai-api-key ×1", or "none": counts by kind, never a value. */
+export function formatRedactions(redactions: Readonly<Record<string, number>>): string {
+  const kinds = Object.entries(redactions)
+    .filter(([, n]) => n > 0)
+    .sort(([a], [b]) => a.localeCompare(b));
+  const total = kinds.reduce((sum, [, n]) => sum + n, 0);
+  return total === 0 ? 'none' : `${total} redacted: ${kinds.map(([k, n]) => `${k} ×${n}`).join(', ')}`;
 }

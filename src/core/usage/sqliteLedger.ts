@@ -2,15 +2,22 @@
  * The persistent usage ledger: one SQLite row per routed request (the router's UsageRecord) plus an audit list of
  * settings changes. better-sqlite3 is loaded on the first record or read, never at activation. Each record is its
  * own transaction in WAL mode, so a crash loses nothing already recorded. Summaries per task, provider, model and
- * day: requests, local vs cloud, tokens, estimated cost, p50/p95 time to first token, failures by kind.
+ * day: requests, local vs cloud, tokens, estimated cost, p50/p95 time to first token, failures by kind. An `egress`
+ * table lists every request that left the machine (EgressRecord: host, bytes, redaction counts by kind, the workspace
+ * files it carried), written in the same batches and pruned by the same retention.
  */
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { Database as SqliteDatabase, Statement } from 'better-sqlite3';
 import { redact, silentLogger, type Logger } from '../host';
-import type { UsageRecord, UsageSink } from './ledger';
+import { formatEgressSource, type EgressRecord, type EgressSource, type UsageRecord, type UsageSink } from './ledger';
 
-const SCHEMA_VERSION = '1';
+/**
+ * 1: usage + audit. 2: adds the egress table. A ledger of an older schema is migrated on open (tables are only ever
+ * added); one of a newer schema is refused rather than written in a shape its writer does not expect.
+ */
+const SCHEMA_VERSION = '2';
+const OLDER_SCHEMAS = new Set(['1']);
 
 export interface AuditEntry {
   at: string;
@@ -51,6 +58,20 @@ export interface UsageSummary {
 export interface SummaryRange {
   since?: string;
   until?: string;
+}
+
+/** Which egress records to list: an ISO time range (inclusive), one UTC day ("YYYY-MM-DD"), one provider. */
+export interface EgressQuery extends SummaryRange {
+  day?: string;
+  provider?: string;
+  /** Newest first, at most this many (default: all). */
+  limit?: number;
+}
+
+/** The days and providers that have egress records in a range, newest day first, providers by name. */
+export interface EgressFacets {
+  days: { day: string; count: number }[];
+  providers: { provider: string; count: number }[];
 }
 
 export interface LedgerOptions {
@@ -105,6 +126,60 @@ function emptyGroup(key: string): UsageGroup {
 
 const CSV_COLUMNS = ['at', 'task', 'requested', 'provider', 'model', 'local', 'outcome', 'attempts', 'ttft_ms', 'duration_ms', 'input_tokens', 'output_tokens', 'tokens_estimated', 'cost_usd'] as const;
 
+interface EgressRow {
+  at: string;
+  day: string;
+  task: string;
+  provider: string;
+  model: string;
+  host: string;
+  bytes_sent: number;
+  redactions: string;
+  sources: string;
+}
+
+const EGRESS_CSV_COLUMNS = ['at', 'task', 'provider', 'model', 'host', 'bytes_sent', 'redaction_count', 'redactions', 'files'] as const;
+
+/** A redaction kind as the detector names it ("aws-secret-access-key"); anything else is stored as "other". */
+const KIND = /^[a-z0-9][a-z0-9._-]{0,63}$/i;
+
+/** Counts by kind, positive whole numbers only, keys sorted: the only trace of a secret the ledger keeps. */
+export function redactionCounts(r: Readonly<Record<string, number>> | undefined): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const [kind, n] of Object.entries(r ?? {})) {
+    if (!Number.isInteger(n) || n <= 0) continue;
+    const k = KIND.test(kind) ? kind : 'other';
+    out[k] = (out[k] ?? 0) + n;
+  }
+  return Object.fromEntries(Object.entries(out).sort(([a], [b]) => a.localeCompare(b)));
+}
+
+const line = (v: unknown) => (Number.isInteger(v) && (v as number) > 0 ? (v as number) : undefined);
+
+/** Paths (at most 1024 characters) with 1-based line ranges where they are valid; nothing else. */
+function cleanSources(sources: readonly EgressSource[] | undefined): EgressSource[] {
+  const out: EgressSource[] = [];
+  for (const src of sources ?? []) {
+    if (!src || typeof src.path !== 'string' || src.path === '') continue;
+    const startLine = line(src.startLine);
+    const endLine = startLine !== undefined ? line(src.endLine) : undefined;
+    out.push({ path: src.path.slice(0, 1024), ...(startLine !== undefined ? { startLine, endLine: endLine !== undefined && endLine >= startLine ? endLine : startLine } : {}) });
+  }
+  return out;
+}
+
+function parseJson<T>(text: string, fallback: T): T {
+  try {
+    return JSON.parse(text) as T;
+  } catch {
+    return fallback;
+  }
+}
+
+function toEgress(r: EgressRow): EgressRecord {
+  return { at: r.at, task: r.task, providerId: r.provider, model: r.model, host: r.host, bytesSent: r.bytes_sent, redactions: parseJson(r.redactions, {}), sources: parseJson(r.sources, []) };
+}
+
 /** One CSV cell: quoted when needed; text that a spreadsheet would run as a formula is neutralised. */
 export function csvCell(v: unknown): string {
   if (v === null || v === undefined) return '';
@@ -117,12 +192,15 @@ export function csvCell(v: unknown): string {
 export class SqliteLedger implements UsageSink {
   private db: SqliteDatabase | undefined;
   private insert: Statement | undefined;
+  private insertEgress: Statement | undefined;
   private openError: Error | undefined;
   private readonly logger: Logger;
   private readonly listeners = new Set<(r: UsageRecord) => void>();
+  private readonly egressListeners = new Set<(r: EgressRecord) => void>();
   private retentionDays: number;
   private lastPrune = 0;
   private pending: Record<string, unknown>[] = [];
+  private pendingEgress: Record<string, unknown>[] = [];
   private flushTimer: ReturnType<typeof setTimeout> | undefined;
 
   constructor(private readonly options: LedgerOptions) {
@@ -136,14 +214,20 @@ export class SqliteLedger implements UsageSink {
     if (this.db) this.prune();
   }
 
-  /** Deletes request records older than the retention; returns how many went. The audit list is kept. */
+  /** Deletes request and egress records older than the retention; returns how many went. The audit list is kept. */
   prune(now = Date.now()): number {
     this.lastPrune = now;
     if (!(this.retentionDays > 0)) return 0;
     this.flush();
     const cutoff = new Date(now - this.retentionDays * DAY_MS).toISOString();
-    const removed = this.open().prepare('DELETE FROM usage WHERE at < ?').run(cutoff).changes;
-    if (removed > 0) this.logger.info(`usage ledger: removed ${removed} records older than ${this.retentionDays} days`);
+    const db = this.open();
+    let removed = 0;
+    let egress = 0;
+    db.transaction(() => {
+      removed = db.prepare('DELETE FROM usage WHERE at < ?').run(cutoff).changes;
+      egress = db.prepare('DELETE FROM egress WHERE at < ?').run(cutoff).changes;
+    })();
+    if (removed + egress > 0) this.logger.info(`usage ledger: removed ${removed} records${egress > 0 ? ` and ${egress} egress records` : ''} older than ${this.retentionDays} days`);
     return removed;
   }
 
@@ -162,6 +246,12 @@ export class SqliteLedger implements UsageSink {
     return { dispose: () => this.listeners.delete(listener) };
   }
 
+  /** Called after each egress record. */
+  onEgress(listener: (r: EgressRecord) => void): { dispose(): void } {
+    this.egressListeners.add(listener);
+    return { dispose: () => this.egressListeners.delete(listener) };
+  }
+
   private open(): SqliteDatabase {
     if (this.db) return this.db;
     if (this.openError) throw this.openError;
@@ -177,8 +267,13 @@ export class SqliteLedger implements UsageSink {
       // read for one summary at a time does not need it, and it sat in the serving process as memory that grew with
       // every record written (bench soak: +20 MB RSS in 110 s) until the cache was full.
       db.pragma(`cache_size = -${LEDGER_CACHE_KIB}`);
-      db.exec(`
-        CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+      db.exec('CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);');
+      const version = db.prepare('SELECT value FROM meta WHERE key = ?').pluck().get('schema') as string | undefined;
+      if (version !== undefined && version !== SCHEMA_VERSION && !OLDER_SCHEMAS.has(version)) throw new Error(`usage ledger ${this.options.path} has schema ${version}; this Switchyard writes ${SCHEMA_VERSION}`);
+      // Creating what is missing is the whole migration from an older schema: tables are only ever added. One
+      // transaction, so a ledger is never left with the new tables and the old version (or the other way round).
+      db.transaction(() => {
+        db.exec(`
         CREATE TABLE IF NOT EXISTS usage (
           id INTEGER PRIMARY KEY,
           at TEXT NOT NULL,
@@ -199,12 +294,27 @@ export class SqliteLedger implements UsageSink {
         );
         CREATE INDEX IF NOT EXISTS usage_at ON usage(at);
         CREATE TABLE IF NOT EXISTS audit (id INTEGER PRIMARY KEY, at TEXT NOT NULL, key TEXT NOT NULL, change TEXT NOT NULL);
+        CREATE TABLE IF NOT EXISTS egress (
+          id INTEGER PRIMARY KEY,
+          at TEXT NOT NULL,
+          day TEXT NOT NULL,
+          task TEXT NOT NULL,
+          provider TEXT NOT NULL,
+          model TEXT NOT NULL,
+          host TEXT NOT NULL,
+          bytes_sent INTEGER NOT NULL,
+          redactions TEXT NOT NULL,
+          sources TEXT NOT NULL
+        );
+        CREATE INDEX IF NOT EXISTS egress_at ON egress(at);
       `);
-      const version = db.prepare('SELECT value FROM meta WHERE key = ?').pluck().get('schema') as string | undefined;
-      if (version === undefined) db.prepare('INSERT INTO meta (key, value) VALUES (?, ?)').run('schema', SCHEMA_VERSION);
-      else if (version !== SCHEMA_VERSION) throw new Error(`usage ledger ${this.options.path} has schema ${version}; this Switchyard writes ${SCHEMA_VERSION}`);
+        if (version !== SCHEMA_VERSION) db.prepare('INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)').run('schema', SCHEMA_VERSION);
+      })();
+      if (version !== undefined && version !== SCHEMA_VERSION) this.logger.info(`usage ledger: ${this.options.path} migrated from schema ${version} to ${SCHEMA_VERSION}`);
       this.insert = db.prepare(`INSERT INTO usage (at, day, task, requested, provider, model, local, outcome, attempts, ttft_ms, duration_ms, input_tokens, output_tokens, tokens_estimated, cost_usd)
         VALUES (@at, @day, @task, @requested, @provider, @model, @local, @outcome, @attempts, @ttft_ms, @duration_ms, @input_tokens, @output_tokens, @tokens_estimated, @cost_usd)`);
+      this.insertEgress = db.prepare(`INSERT INTO egress (at, day, task, provider, model, host, bytes_sent, redactions, sources)
+        VALUES (@at, @day, @task, @provider, @model, @host, @bytes_sent, @redactions, @sources)`);
       this.db = db;
       this.logger.info(`usage ledger: ${this.options.path}`);
       this.prune();
@@ -236,30 +346,60 @@ export class SqliteLedger implements UsageSink {
       tokens_estimated: r.tokensEstimated ? 1 : 0,
       cost_usd: r.costUsd ?? null,
     });
-    if (!this.flushTimer) {
-      this.flushTimer = setTimeout(() => this.flushQuietly(), LEDGER_FLUSH_MS);
-      // A pending write never keeps a process alive; close() writes what is left.
-      this.flushTimer.unref?.();
-    }
-    for (const l of this.listeners) {
-      try {
-        l(r);
-      } catch {
-        // a listener's failure is not the ledger's
-      }
-    }
+    this.scheduleFlush();
+    notify(this.listeners, r);
+  }
+
+  /** Keeps a request that left the machine: counts of redactions by kind and file ranges, never text. */
+  egress(r: EgressRecord): void {
+    this.open();
+    if (this.retentionDays > 0 && Date.now() - this.lastPrune > DAY_MS) this.prune();
+    const kept: EgressRecord = {
+      at: r.at,
+      task: r.task,
+      providerId: r.providerId,
+      model: r.model,
+      host: r.host,
+      bytesSent: Number.isFinite(r.bytesSent) && r.bytesSent > 0 ? Math.round(r.bytesSent) : 0,
+      redactions: redactionCounts(r.redactions),
+      sources: cleanSources(r.sources),
+    };
+    this.pendingEgress.push({
+      at: kept.at,
+      day: kept.at.slice(0, 10),
+      task: kept.task,
+      provider: kept.providerId,
+      model: kept.model,
+      host: kept.host,
+      bytes_sent: kept.bytesSent,
+      redactions: JSON.stringify(kept.redactions),
+      sources: JSON.stringify(kept.sources),
+    });
+    this.scheduleFlush();
+    notify(this.egressListeners, kept);
+  }
+
+  private scheduleFlush(): void {
+    if (this.flushTimer) return;
+    this.flushTimer = setTimeout(() => this.flushQuietly(), LEDGER_FLUSH_MS);
+    // A pending write never keeps a process alive; close() writes what is left.
+    this.flushTimer.unref?.();
   }
 
   /** Writes the records not written yet (queries and close() call it first). */
   flush(): void {
     if (this.flushTimer) clearTimeout(this.flushTimer);
     this.flushTimer = undefined;
-    if (this.pending.length === 0 || !this.db) return;
+    if ((this.pending.length === 0 && this.pendingEgress.length === 0) || !this.db) return;
     const rows = this.pending;
+    const egress = this.pendingEgress;
     this.pending = [];
+    this.pendingEgress = [];
     const insert = this.insert!;
+    const insertEgress = this.insertEgress!;
     this.db.transaction(() => {
       for (const row of rows) insert.run(row);
+      for (const row of egress) insertEgress.run(row);
     })();
   }
 
@@ -368,11 +508,81 @@ export class SqliteLedger implements UsageSink {
     return `${lines.join('\n')}\n`;
   }
 
+  private egressWhere(q: EgressQuery): { sql: string; args: string[] } {
+    const where: string[] = [];
+    const args: string[] = [];
+    const add = (clause: string, v: string | undefined) => {
+      if (v === undefined || v === '') return;
+      where.push(clause);
+      args.push(v);
+    };
+    add('at >= ?', q.since);
+    add('at <= ?', q.until);
+    add('day = ?', q.day);
+    add('provider = ?', q.provider);
+    return { sql: where.length ? `WHERE ${where.join(' AND ')}` : '', args };
+  }
+
+  /** Requests that left the machine, newest first. */
+  egressList(q: EgressQuery = {}): EgressRecord[] {
+    const { sql, args } = this.egressWhere(q);
+    const limit = q.limit !== undefined && q.limit >= 0 ? ` LIMIT ${Math.floor(q.limit)}` : '';
+    const rows = this.synced().prepare(`SELECT at, day, task, provider, model, host, bytes_sent, redactions, sources FROM egress ${sql} ORDER BY at DESC, id DESC${limit}`).all(...args) as EgressRow[];
+    return rows.map(toEgress);
+  }
+
+  /** How many egress records match (a view shows the newest few and says how many there are). */
+  egressCount(q: EgressQuery = {}): number {
+    const { sql, args } = this.egressWhere(q);
+    return this.synced().prepare(`SELECT count(*) FROM egress ${sql}`).pluck().get(...args) as number;
+  }
+
+  /** The days and providers with egress in a range: what a day or provider filter offers. */
+  egressFacets(range: SummaryRange = {}): EgressFacets {
+    const { sql, args } = this.egressWhere({ since: range.since, until: range.until });
+    const db = this.synced();
+    return {
+      days: db.prepare(`SELECT day, count(*) AS count FROM egress ${sql} GROUP BY day ORDER BY day DESC`).all(...args) as EgressFacets['days'],
+      providers: db.prepare(`SELECT provider, count(*) AS count FROM egress ${sql} GROUP BY provider ORDER BY provider`).all(...args) as EgressFacets['providers'],
+    };
+  }
+
+  /** The egress records as CSV (header line first), oldest first like csv(): redaction counts as JSON, files "path:from-to". */
+  egressCsv(q: EgressQuery = {}): string {
+    const lines = [EGRESS_CSV_COLUMNS.join(',')];
+    for (const e of this.egressList(q).reverse()) {
+      const cells: Record<(typeof EGRESS_CSV_COLUMNS)[number], unknown> = {
+        at: e.at,
+        task: e.task,
+        provider: e.providerId,
+        model: e.model,
+        host: e.host,
+        bytes_sent: e.bytesSent,
+        redaction_count: Object.values(e.redactions).reduce((a, b) => a + b, 0),
+        redactions: JSON.stringify(e.redactions),
+        files: e.sources.map(formatEgressSource).join('; '),
+      };
+      lines.push(EGRESS_CSV_COLUMNS.map((c) => csvCell(cells[c])).join(','));
+    }
+    return `${lines.join('\n')}\n`;
+  }
+
   close(): void {
     this.flushQuietly();
     this.db?.close();
     this.db = undefined;
     this.insert = undefined;
+    this.insertEgress = undefined;
+  }
+}
+
+function notify<T>(listeners: Iterable<(r: T) => void>, r: T): void {
+  for (const l of listeners) {
+    try {
+      l(r);
+    } catch {
+      // a listener's failure is not the ledger's
+    }
   }
 }
 
