@@ -9,6 +9,7 @@ import { parseConfig, type ParsedConfig } from '../core/config/config';
 import type { Logger, SecretSource } from '../core/host';
 import { Switchyard } from '../core/switchyard';
 import type { RouteAttempt } from '../core/routing/router';
+import { privacyContext } from '../core/routing/privacy';
 import { priceOf } from '../core/usage/pricing';
 
 /** A usage or configuration error: exit code 2. */
@@ -75,7 +76,7 @@ export function build(config: ParsedConfig, io: Io, options: { allowCloud: boole
     config: config.config,
     secrets: envSecrets(io.env),
     logger: stderrLogger(io, options.verbose),
-    privacy: (c) => ({ mode: c.privacy, trusted: true, workspaceOptOut: c.workspaceCloudOptOut }),
+    privacy: (c) => privacyContext(c),
     // Under privacy "ask" the terminal has no one to ask: --allow-cloud is the answer given in advance.
     askCloud: options.allowCloud ? async () => true : undefined,
     price: priceOf,

@@ -9,6 +9,7 @@ import { priceOf } from '../core/usage/pricing';
 import { PRESETS } from '../core/providers/presets';
 import type { ConfigProblem } from '../core/config/config';
 import { readSettings, workspaceOptedOut } from './settings';
+import { privacyContext } from '../core/routing/privacy';
 import { Secrets } from './secrets';
 import { channelLogger } from './log';
 import { cloudConsent } from './consent';
@@ -61,7 +62,7 @@ export function activate(context: vscode.ExtensionContext): Services {
     config: initial.config,
     secrets,
     logger: log,
-    privacy: (config) => ({ mode: config.privacy, trusted: vscode.workspace.isTrusted, workspaceOptOut: config.workspaceCloudOptOut || workspaceOptedOut() }),
+    privacy: (config) => privacyContext(config, { trusted: vscode.workspace.isTrusted, optedOut: workspaceOptedOut() }),
     askCloud: cloudConsent(context.workspaceState),
     usage,
     price: priceOf,

@@ -29,7 +29,6 @@ describe('provider layer entry points', () => {
       'http://127.0.0.1:8080',
       'http://127.1.2.3',
       'http://[::1]:1234/v1',
-      'http://api.localhost/v1',
       'http://[::ffff:127.0.0.1]:80',
       'http://0.0.0.0:8000',
     ]) {
@@ -40,6 +39,8 @@ describe('provider layer entry points', () => {
       'http://192.168.1.10:11434',
       'http://127.0.0.1.evil.example',
       'http://localhost.example.com',
+      // Loopback by RFC 6761, but resolved through the system resolver, which may ask a DNS server off the machine.
+      'http://api.localhost/v1',
       'http://[::ffff:10.0.0.1]',
       'not a url',
     ]) {

@@ -1,7 +1,7 @@
 /** `switchyard models`: providers, their health and discovered models. */
 import { parseArgs } from 'node:util';
 import { isProviderError } from '../../core/errors';
-import { cloudVerdict } from '../../core/routing/privacy';
+import { cloudVerdict, privacyContext } from '../../core/routing/privacy';
 import type { ModelCapabilities } from '../../core/providers/types';
 import { COMMON_OPTIONS, build, loadConfig, type Io } from '../common';
 
@@ -21,7 +21,7 @@ interface ModelsRow {
 export async function models(args: string[], io: Io): Promise<number> {
   const { values } = parseArgs({ args, options: { ...COMMON_OPTIONS, json: { type: 'boolean' } }, strict: true });
   const sy = build(loadConfig(values.config, io), io, { allowCloud: values['allow-cloud'] ?? false, verbose: values.verbose ?? false });
-  const privacy = { mode: sy.config.privacy, trusted: true, workspaceOptOut: sy.config.workspaceCloudOptOut };
+  const privacy = privacyContext(sy.config);
   const cloudOk = cloudVerdict(privacy, values['allow-cloud'] ?? false).allowed !== false;
   const rows: ModelsRow[] = await Promise.all(
     sy.registry.list().map(async (p): Promise<ModelsRow> => {

@@ -111,6 +111,11 @@ export async function pull(args: string[], io: Io): Promise<number> {
     }
     if (values.sha256) throw new UsageError('--sha256 is for GGUF downloads (a URL); Ollama checks its own layers');
     const provider = ollamaProvider(sy, values.provider);
+    const gate = await sy.router.mayContact(provider.id, 'pull');
+    if (!gate.ok) {
+      io.stderr.write(`switchyard: ${gate.reason}\n`);
+      return 1;
+    }
     io.stderr.write(`pulling ${what} into ${provider.id} (${provider.baseUrl})\n`);
     await pullOllamaModel({ baseUrl: provider.baseUrl, signal }, what, (p) => progress.update(p.status, p.completedBytes, p.totalBytes));
     progress.end();

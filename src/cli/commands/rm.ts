@@ -24,6 +24,11 @@ export async function rm(args: string[], io: Io): Promise<number> {
       return 0;
     }
     const provider = ollamaProvider(sy, values.provider);
+    const gate = await sy.router.mayContact(provider.id, 'rm');
+    if (!gate.ok) {
+      io.stderr.write(`switchyard: ${gate.reason}\n`);
+      return 1;
+    }
     await deleteOllamaModel({ baseUrl: provider.baseUrl }, name);
     sy.registry.forget(provider.id);
     io.stderr.write(`deleted ${name} from ${provider.id}\n`);

@@ -9,6 +9,7 @@ import { parseArgs } from 'node:util';
 import { Gateway } from '../../core/gateway/server';
 import { redact, type Logger } from '../../core/host';
 import { Switchyard } from '../../core/switchyard';
+import { privacyContext } from '../../core/routing/privacy';
 import { priceOf } from '../../core/usage/pricing';
 import { SqliteLedger } from '../../core/usage/sqliteLedger';
 import { COMMON_OPTIONS, UsageError, envSecrets, loadConfig, type Io } from '../common';
@@ -40,7 +41,7 @@ export async function serve(args: string[], io: Io): Promise<number> {
     config: parsed.config,
     secrets: envSecrets(io.env),
     logger,
-    privacy: (c) => ({ mode: c.privacy, trusted: true, workspaceOptOut: c.workspaceCloudOptOut }),
+    privacy: (c) => privacyContext(c),
     askCloud: values['allow-cloud'] ? async () => true : undefined,
     usage,
     price: priceOf,

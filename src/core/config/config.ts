@@ -36,7 +36,13 @@ export interface CandidateSetting {
 export interface SwitchyardConfig {
   providers: ProviderSetting[];
   tasks: Record<TaskName, CandidateSetting[]>;
+  /** `local-only` whenever `privacyLock` is set, whatever the setting says. */
   privacy: PrivacyMode;
+  /**
+   * Set when a setting that decides what may leave the machine is invalid (privacy, a provider's `local` flag, a
+   * localHosts entry): everything is local-only until it is fixed. Names the key and what is wrong.
+   */
+  privacyLock?: string;
   workspaceCloudOptOut: boolean;
   localHosts: string[];
   aliases: Record<string, string>;
@@ -119,8 +125,51 @@ function normalizeCandidate(item: string | { model: string; temperature?: number
   return { ref: model, ...params };
 }
 
+/** A host name, an IPv4 address or a bracketed IPv6 address, as URL.hostname gives them (the manifest's pattern). */
+const HOST_NAME = new RegExp(SETTINGS['switchyard.localHosts'].items!.pattern!);
+
+export function isHostName(value: string): boolean {
+  return HOST_NAME.test(value);
+}
+
+/**
+ * The settings that decide what may leave the machine fail closed: an invalid value means local-only for everything
+ * (never the default `ask`, which lets a workspace's code reach the cloud after one click), with one problem that
+ * names the key. Returns the lock's reason, or undefined when they are all valid.
+ */
+function privacyLock(raw: Raw, r: Reader): string | undefined {
+  const reasons: string[] = [];
+  const privacy = raw['switchyard.privacy'];
+  if (privacy !== undefined) {
+    const p = validateAgainst(SETTINGS['switchyard.privacy'], privacy, 'switchyard.privacy');
+    if (p.length) reasons.push(...p);
+  }
+  const providers = raw['switchyard.providers'];
+  if (Array.isArray(providers)) {
+    providers.forEach((item, i) => {
+      if (item && typeof item === 'object' && Object.hasOwn(item, 'local') && typeof (item as { local?: unknown }).local !== 'boolean') {
+        reasons.push(`switchyard.providers[${i}].local: expected true or false, got ${JSON.stringify((item as { local?: unknown }).local) ?? 'undefined'}`);
+      }
+    });
+  }
+  const hosts = raw['switchyard.localHosts'];
+  if (hosts !== undefined) {
+    if (!Array.isArray(hosts)) reasons.push(`switchyard.localHosts: expected an array of host names, got ${JSON.stringify(hosts)?.slice(0, 60)}`);
+    else hosts.forEach((h, i) => {
+      if (typeof h !== 'string' || !isHostName(h.trim())) reasons.push(`switchyard.localHosts[${i}]: ${JSON.stringify(h)?.slice(0, 60)} is not a host name (like "gpu-box.lan" or "192.168.1.20")`);
+    });
+  }
+  const optOut = raw['switchyard.workspaceCloudOptOut'];
+  if (optOut !== undefined && typeof optOut !== 'boolean') reasons.push(`switchyard.workspaceCloudOptOut: expected true or false, got ${JSON.stringify(optOut)?.slice(0, 60)}`);
+  if (reasons.length === 0) return undefined;
+  const lock = reasons.join('; ');
+  r.problems.push({ key: reasons[0]!.split(/[:[]/)[0]!, message: `${lock} (Switchyard is local-only until this is fixed)` });
+  return lock;
+}
+
 export function parseConfig(raw: Raw): ParsedConfig {
   const r = new Reader(raw);
+  const lock = privacyLock(raw, r);
 
   const providers: ProviderSetting[] = [];
   const seen = new Set<string>();
@@ -164,9 +213,10 @@ export function parseConfig(raw: Raw): ParsedConfig {
   const config: SwitchyardConfig = {
     providers,
     tasks,
-    privacy: r.value<PrivacyMode>('switchyard.privacy'),
-    workspaceCloudOptOut: r.value<boolean>('switchyard.workspaceCloudOptOut'),
-    localHosts: r.value<string[]>('switchyard.localHosts'),
+    privacy: lock ? 'local-only' : r.value<PrivacyMode>('switchyard.privacy'),
+    ...(lock ? { privacyLock: lock } : {}),
+    workspaceCloudOptOut: lock ? true : r.value<boolean>('switchyard.workspaceCloudOptOut'),
+    localHosts: lock ? [] : r.value<string[]>('switchyard.localHosts').map((h) => h.trim()),
     aliases: r.value<Record<string, string>>('switchyard.aliases'),
     firstTokenTimeoutMs: r.value<number>('switchyard.routing.firstTokenTimeoutMs'),
     cooldownMs: r.value<number>('switchyard.routing.cooldownMs'),

@@ -53,7 +53,7 @@ export function createProvider(
 }
 
 /**
- * True when the URL's host is this machine: localhost (and *.localhost), 127.0.0.0/8, ::1, 0.0.0.0 (which
+ * True when the URL's host is this machine: localhost, 127.0.0.0/8, ::1, 0.0.0.0 (which
  * connects to this machine) and their IPv4-mapped forms. Anything else, including this machine's LAN address,
  * is not loopback: the user may still mark it local. An unparsable URL is not loopback.
  */
@@ -65,7 +65,9 @@ export function isLoopbackHost(url: string): boolean {
     return false;
   }
   if (host.startsWith('[') && host.endsWith(']')) host = host.slice(1, -1);
-  if (host === 'localhost' || host.endsWith('.localhost')) return true;
+  // Only the name itself: "*.localhost" is loopback by RFC 6761, but resolving it goes through the system resolver,
+  // which may ask a DNS server off the machine (and answer with any address). Users may list such names in localHosts.
+  if (host === 'localhost') return true;
   if (host === '::1' || host === '0:0:0:0:0:0:0:1' || host === '0.0.0.0' || host === '::') return true;
   const mapped = /^::ffff:(.+)$/.exec(host);
   if (mapped) return isLoopbackIPv4(mapped[1]) || isMappedHexLoopback(mapped[1]);

@@ -10,6 +10,7 @@ import { ProviderError } from '../errors';
 import { BaseProvider, DEFAULT_ANSWER_TOKENS, DEFAULT_THINKING_ANSWER_TOKENS, HttpStatusError, abortPromise, estimateMessagesTokens, kindForStatus } from './base';
 import type { Classified, ProviderDeps, ProviderOptions } from './base';
 import type { ChatEvent, ChatRequest, EmbedResult, ModelCapabilities, ModelInfo, ProviderConfig } from './types';
+import { OLLAMA_CLOUD_HOST, ollamaCloudHost } from './cloudModels';
 
 /** num_ctx is rounded up to this step so that small changes in prompt size do not make Ollama reload the model. */
 export const NUM_CTX_STEP = 2048;
@@ -31,6 +32,7 @@ interface ModelDetailsInfo {
   contextLength?: number;
   capabilities: ModelCapabilities;
   family?: string;
+  remoteHost?: string;
 }
 
 /**
@@ -108,6 +110,7 @@ export class OllamaProvider extends BaseProvider {
     return Promise.all(
       list.models.map(async (m): Promise<ModelInfo> => {
         const details = await this.showModel(m.name, signal);
+        const remoteHost = remoteHostOf(m) ?? details.remoteHost ?? ollamaCloudHost(m.name);
         return {
           id: m.name,
           providerId: this.config.id,
@@ -115,6 +118,7 @@ export class OllamaProvider extends BaseProvider {
           capabilities: details.capabilities,
           sizeBytes: m.size,
           family: details.family ?? m.details?.family,
+          ...(remoteHost ? { remoteHost } : {}),
         };
       }),
     );
@@ -194,7 +198,25 @@ function parseShow(show: ShowResponse): ModelDetailsInfo {
         thinking: caps.includes('thinking'),
       }
     : {};
-  return { contextLength, capabilities, family: show.details?.family };
+  const remoteHost = remoteHostOf(show);
+  return { contextLength, capabilities, family: show.details?.family, ...(remoteHost ? { remoteHost } : {}) };
+}
+
+/**
+ * The host an Ollama cloud model runs on, from the `remote_host` (or, without it, `remote_model`) that /api/tags and
+ * /api/show give such models (the client's types do not name these fields yet).
+ */
+function remoteHostOf(entry: unknown): string | undefined {
+  const e = entry as { remote_host?: unknown; remote_model?: unknown } | null;
+  if (!e || typeof e !== 'object') return undefined;
+  if (typeof e.remote_host === 'string' && e.remote_host.trim()) {
+    try {
+      return new URL(e.remote_host).hostname || e.remote_host;
+    } catch {
+      return e.remote_host;
+    }
+  }
+  return typeof e.remote_model === 'string' && e.remote_model.trim() ? OLLAMA_CLOUD_HOST : undefined;
 }
 
 /** model_info is typed as a Map but arrives as a plain JSON object. */

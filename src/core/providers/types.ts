@@ -107,6 +107,13 @@ export interface ModelInfo {
   capabilities: ModelCapabilities;
   sizeBytes?: number;
   family?: string;
+  /**
+   * Where the model actually runs when that is not the provider's own machine: an Ollama cloud model
+   * (`gpt-oss:120b-cloud`, `glm-4.6:cloud`, or any model whose /api/tags or /api/show entry names a `remote_host`) is
+   * listed by the local daemon but processes the prompt on Ollama's servers. Such a model is cloud, whatever the
+   * provider's URL.
+   */
+  remoteHost?: string;
 }
 
 export interface HealthInfo {

@@ -2,7 +2,7 @@
  * The privacy policy: whether a request may go to a cloud provider. Local means loopback or a host the user
  * marked local. Untrusted workspaces and workspaces that opted out are local-only whatever the setting says.
  */
-import type { PrivacyMode } from '../config/config';
+import type { PrivacyMode, SwitchyardConfig } from '../config/config';
 import { isLoopbackHost } from '../providers/index';
 
 export interface PrivacyContext {
@@ -11,6 +11,18 @@ export interface PrivacyContext {
   trusted: boolean;
   /** The workspace opted out of cloud use. */
   workspaceOptOut: boolean;
+  /** A privacy setting is invalid: local-only whatever the mode says (the config's privacyLock). */
+  locked?: string;
+}
+
+/** The privacy context of a config, for hosts that add what they know of the workspace (trust, opt-out elsewhere). */
+export function privacyContext(config: SwitchyardConfig, workspace: { trusted?: boolean; optedOut?: boolean } = {}): PrivacyContext {
+  return {
+    mode: config.privacyLock ? 'local-only' : config.privacy,
+    trusted: workspace.trusted ?? true,
+    workspaceOptOut: config.workspaceCloudOptOut || workspace.optedOut === true,
+    ...(config.privacyLock ? { locked: config.privacyLock } : {}),
+  };
 }
 
 export interface CloudRequest {
@@ -29,6 +41,7 @@ export type CloudVerdict = { allowed: true } | { allowed: 'ask' } | { allowed: f
 
 /** The mode that actually applies, with the reason when it is stricter than the setting. */
 export function effectiveMode(ctx: PrivacyContext): { mode: PrivacyMode; because?: string } {
+  if (ctx.locked) return { mode: 'local-only', because: `a privacy setting is invalid: ${ctx.locked}` };
   if (!ctx.trusted) return { mode: 'local-only', because: 'the workspace is not trusted' };
   if (ctx.workspaceOptOut) return { mode: 'local-only', because: 'this workspace opted out of cloud use' };
   return { mode: ctx.mode };

@@ -13,6 +13,7 @@ import { TASKS, isTaskName, splitRef, type CandidateSetting, type SwitchyardConf
 import type { UsageRecord, UsageSink } from '../usage/ledger';
 import { HealthCache } from './health';
 import { cloudVerdict, type AskCloud, type PrivacyContext } from './privacy';
+import { ollamaCloudHost } from '../providers/cloudModels';
 
 /** What the router needs from the provider registry. */
 export interface ProviderSource {
@@ -44,7 +45,10 @@ export interface RouterDeps {
 export interface Candidate {
   providerId: string;
   model: string;
+  /** The prompt stays on this machine (or a host the user marked local): a local provider and not a cloud model. */
   local: boolean;
+  /** Where the prompt goes: the provider's host, or the cloud host of a model a local daemon serves from the cloud. */
+  host?: string;
   temperature?: number;
   maxTokens?: number;
   contextSize?: number;
@@ -203,6 +207,11 @@ export class Router {
         unknownProviders.push(ref.providerId);
         continue;
       }
+      // Whether a model a local daemon lists is really local is discovery's answer (Ollama cloud models under any
+      // name): ask it first when it is not known yet. A server that cannot answer fails the request anyway.
+      if (provider.local && provider.kind === 'ollama' && !this.deps.providers.cachedModels(provider.id) && this.health.coolingFor(provider.id) === 0) {
+        await this.deps.providers.discover(provider.id, signal).catch(() => undefined);
+      }
       list.push(this.candidateFor(provider, ref.model, setting));
     }
     // A model named twice (explicitly and through "auto") is tried once.
@@ -218,15 +227,25 @@ export class Router {
     };
   }
 
-  private candidateFor(provider: ProviderConfig, model: string, setting: CandidateSetting): Candidate {
+  private candidateFor(provider: ProviderConfig, model: string, setting: CandidateSetting, info?: ModelInfo): Candidate {
+    const remote = this.remoteHost(provider, model, info);
     return {
       providerId: provider.id,
       model,
-      local: provider.local,
+      local: provider.local && remote === undefined,
+      host: remote ?? hostOf(provider.baseUrl),
       temperature: setting.temperature,
       maxTokens: setting.maxTokens,
       contextSize: setting.contextSize,
     };
+  }
+
+  /** The cloud host of a model its provider serves from elsewhere (an Ollama cloud model), else undefined. */
+  private remoteHost(provider: ProviderConfig, model: string, info?: ModelInfo): string | undefined {
+    if (info?.remoteHost) return info.remoteHost;
+    if (provider.kind !== 'ollama') return undefined;
+    const known = this.deps.providers.cachedModels(provider.id)?.find((m) => sameModel(provider, m.id, model));
+    return known?.remoteHost ?? ollamaCloudHost(model);
   }
 
   private async autoCandidates(task: TaskName, setting: CandidateSetting, signal?: AbortSignal): Promise<Candidate[]> {
@@ -245,8 +264,10 @@ export class Router {
     );
     for (const { p, models } of found) {
       for (const m of models) {
+        // "auto" means models on local servers: a model a local daemon serves from the cloud is never one.
+        if (this.remoteHost(p, m.id, m) !== undefined) continue;
         if (task === 'embed' ? isEmbeddingModel(m) : m.capabilities.chat !== false && !isEmbeddingModel(m)) {
-          out.push(this.candidateFor(p, m.id, setting));
+          out.push(this.candidateFor(p, m.id, setting, m));
         }
       }
     }
@@ -275,7 +296,7 @@ export class Router {
     if (options.probe) {
       // Never contact a cloud provider the policy has not allowed outright, not even for a health probe: under "ask"
       // the user has not said yes yet (a probe sends the key and reveals the machine, if not the code).
-      const allowedCloud = cloudVerdict(this.deps.privacy(), canAsk).allowed === true;
+      const allowedCloud = this.cloudAllowedOutright();
       const ids = [...new Set(list.filter((c) => c.local || allowedCloud).map((c) => c.providerId))];
       await Promise.all(ids.map((id) => this.probe(id, options.signal)));
       await Promise.all(
@@ -296,6 +317,27 @@ export class Router {
       }
     }
     return plan;
+  }
+
+  /** Cloud providers may be contacted without asking anyone (privacy "allow", nothing stricter applies). */
+  cloudAllowedOutright(): boolean {
+    return cloudVerdict(this.deps.privacy(), this.deps.askCloud !== undefined).allowed === true;
+  }
+
+  /**
+   * Whether a request that is not a routed task (pulling or deleting a model) may go to a provider now, under the
+   * same policy as routed requests: local providers always; a cloud one as the privacy mode says, asking first under
+   * "ask" where someone can be asked.
+   */
+  async mayContact(providerId: string, what: string): Promise<{ ok: true } | { ok: false; reason: string }> {
+    const provider = this.deps.providers.list().find((p) => p.id === providerId);
+    if (!provider) return { ok: false, reason: `no provider "${providerId}" in switchyard.providers` };
+    if (provider.local) return { ok: true };
+    const verdict = cloudVerdict(this.deps.privacy(), this.deps.askCloud !== undefined);
+    const refused = (why: string) => ({ ok: false as const, reason: `${providerId} is a cloud provider and ${why}: nothing was sent to it` });
+    if (verdict.allowed === false) return refused(verdict.reason);
+    if (verdict.allowed === 'ask' && !(await this.deps.askCloud!({ task: what, providerId, model: '' }))) return refused('you chose to stay local');
+    return { ok: true };
   }
 
   /** Probes a provider's health now and records the result. */
@@ -597,6 +639,15 @@ export class Router {
       this.logger.warn(`usage ledger: ${e instanceof Error ? e.message : String(e)}`);
     }
     return record;
+  }
+}
+
+/** The host name of a base URL ("embedded:" and unparsable URLs give the URL itself). */
+function hostOf(baseUrl: string): string {
+  try {
+    return new URL(baseUrl).hostname || baseUrl;
+  } catch {
+    return baseUrl;
   }
 }
 

@@ -95,6 +95,14 @@ export function registerModels(services: Services): vscode.Disposable[] {
       args?.model ??
       (await vscode.window.showInputBox({ title: `Pull a model into ${provider.id}`, prompt: 'An Ollama model name, e.g. qwen2.5-coder:1.5b or nomic-embed-text', ignoreFocusOut: true, validateInput: (v) => (v.trim() ? undefined : 'Enter a model name') }));
     if (!name?.trim()) return false;
+    const gate = await sy.router.mayContact(provider.id, 'pull');
+    if (!gate.ok) {
+      log.warn(`pull ${name.trim()}: ${gate.reason}`);
+      void vscode.window.showWarningMessage(`Switchyard: ${gate.reason}.`, 'Open Settings').then((c) => {
+        if (c) void vscode.commands.executeCommand('workbench.action.openSettingsJson');
+      });
+      return false;
+    }
     try {
       await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: `Pulling ${name} into ${provider.id}`, cancellable: true }, async (progress, token) => {
         const controller = new AbortController();
@@ -173,6 +181,8 @@ export function registerModels(services: Services): vscode.Disposable[] {
   async function installed(): Promise<ModelItem[]> {
     const items: ModelItem[] = [];
     for (const p of ollamaProviders()) {
+      // Listing is not worth a consent question: a cloud Ollama is listed only where cloud use needs none.
+      if (!p.local && !sy.router.cloudAllowedOutright()) continue;
       let models: OllamaModel[] = [];
       try {
         models = await listOllamaModels({ baseUrl: p.baseUrl, signal: AbortSignal.timeout(3000) });
@@ -201,6 +211,14 @@ export function registerModels(services: Services): vscode.Disposable[] {
     const name = target.kind === 'ollama' ? `${target.name} from ${target.provider.id}` : `${target.id} (${target.dir})`;
     const ok = await vscode.window.showWarningMessage(`Delete ${name}?`, { modal: true }, 'Delete');
     if (ok !== 'Delete') return false;
+    if (target.kind === 'ollama') {
+      const gate = await sy.router.mayContact(target.provider.id, 'delete a model');
+      if (!gate.ok) {
+        log.warn(`delete ${name}: ${gate.reason}`);
+        void vscode.window.showWarningMessage(`Switchyard: ${gate.reason}.`);
+        return false;
+      }
+    }
     try {
       if (target.kind === 'ollama') await deleteOllamaModel({ baseUrl: target.provider.baseUrl }, target.name);
       else await deleteLocalModel(target.dir, target.id);

@@ -26,10 +26,11 @@ export async function modelOptions(switchyard: Switchyard, refresh = false): Pro
         out.push({
           ref: `${p.id}/${m.id}`,
           providerId: p.id,
-          local: p.local,
+          // An Ollama cloud model behind a local daemon is cloud: the prompt leaves the machine.
+          local: p.local && !m.remoteHost,
           // A server that does not report a window: a same-named well-known model's window (never its price).
           contextLength: m.contextLength ?? lookupModel(undefined, m.id)?.contextWindow,
-          price: p.local ? undefined : price,
+          price: p.local && !m.remoteHost ? undefined : price,
           chat: m.capabilities.chat !== false && !isEmbedding(m.id, m.capabilities),
           embeddings: isEmbedding(m.id, m.capabilities),
           tools: m.capabilities.tools,
