@@ -12,7 +12,7 @@ import { estimateTokens } from '../providers/base';
 import { Chunker, type WasmLocation } from './chunker';
 import { languageOf } from './languages';
 import { IndexStore, type FileRecord, type StoreCounts } from './store';
-import { decode, isIncluded, walk, type Skip, type WalkEntry } from './walker';
+import { decode, isIncluded, readBounded, walk, type Skip, type WalkEntry } from './walker';
 
 export interface EngineOptions {
   root: string;
@@ -22,6 +22,11 @@ export interface EngineOptions {
   /** Chunk budget in tokens of the embedding model. */
   chunkTokens: number;
   wasm?: WasmLocation;
+  /**
+   * Shared with the host: Int32 slot 0 holds the id of the last sync the host canceled. Read between entries of the
+   * walk and between files, so a cancel lands even while the worker is busy in synchronous code (a big walk).
+   */
+  cancelFlag?: SharedArrayBuffer;
 }
 
 export interface SyncProgress {
@@ -75,6 +80,15 @@ export interface EngineCounts extends StoreCounts {
   dims: number;
 }
 
+/** Whether a path is a symbolic link (a link is never indexed at its own path: see walk). */
+function isLink(abs: string): boolean {
+  try {
+    return fs.lstatSync(abs).isSymbolicLink();
+  } catch {
+    return false;
+  }
+}
+
 /** Reciprocal-rank fusion constant (Cormack et al.): 60 damps the weight of the very top ranks. */
 const RRF_K = 60;
 
@@ -83,10 +97,19 @@ export class IndexEngine {
   private readonly chunker: Chunker;
   private readonly inFlight = new Set<string>();
   private canceled = false;
+  private readonly cancelFlag?: Int32Array;
+  /** The real path of the root: every file read must be inside it. */
+  private readonly rootReal: string;
 
   constructor(readonly options: EngineOptions) {
     this.store = IndexStore.open(options.dbPath);
     this.chunker = new Chunker(options.wasm);
+    this.cancelFlag = options.cancelFlag ? new Int32Array(options.cancelFlag) : undefined;
+    try {
+      this.rootReal = fs.realpathSync(options.root);
+    } catch {
+      this.rootReal = path.resolve(options.root);
+    }
   }
 
   get messages(): string[] {
@@ -106,20 +129,28 @@ export class IndexEngine {
   }
 
   /** Brings the index in line with the folder: new and changed files re-chunked, vanished ones removed. */
-  async sync(onProgress: (p: SyncProgress) => void = () => {}, force = false): Promise<SyncSummary> {
+  async sync(onProgress: (p: SyncProgress) => void = () => {}, force = false, cancelToken = 0): Promise<SyncSummary> {
     const started = performance.now();
     this.canceled = false;
+    const flag = this.cancelFlag;
+    const isCanceled = () => this.canceled || (flag !== undefined && cancelToken > 0 && Atomics.load(flag, 0) >= cancelToken);
     onProgress({ phase: 'scanning', filesDone: 0, filesTotal: 0, chunks: 0 });
-    const { files, skipped } = walk(this.options.root, this.options, () => this.canceled);
+    const { files, skipped } = walk(this.options.root, this.options, isCanceled, this.rootReal);
+    if (isCanceled()) this.canceled = true;
+    // A new chunk budget re-chunks every file. It is recorded before the first file, with every file marked stale
+    // in the same transaction, so a run killed midway resumes with only the files it had not committed yet.
+    if (!this.canceled && this.store.meta('chunkTokens') !== String(this.options.chunkTokens)) this.store.setChunkBudget(String(this.options.chunkTokens));
     const known = this.store.files();
-    const budgetChanged = this.store.meta('chunkTokens') !== String(this.options.chunkTokens);
     const summary: SyncSummary = { files: files.length, indexed: 0, unchanged: 0, removed: 0, chunks: 0, skipped, decoded: [], canceled: false, ms: 0 };
     let lastReport = 0;
     let lastYield = performance.now();
     for (let i = 0; i < files.length; i++) {
-      if (this.canceled) break;
+      if (isCanceled()) {
+        this.canceled = true;
+        break;
+      }
       const entry = files[i]!;
-      const outcome = await this.indexEntry(entry, known.get(entry.rel), force || budgetChanged);
+      const outcome = await this.indexEntry(entry, known.get(entry.rel), force);
       known.delete(entry.rel);
       if (outcome.note) summary.decoded.push({ rel: entry.rel, reason: outcome.note });
       if (outcome.skip) summary.skipped.push({ rel: entry.rel, reason: outcome.skip });
@@ -142,7 +173,6 @@ export class IndexEngine {
     if (this.canceled) summary.canceled = true;
     else {
       for (const gone of known.keys()) if (this.store.removeFile(gone)) summary.removed++;
-      if (budgetChanged) this.store.setMeta('chunkTokens', String(this.options.chunkTokens));
       if (summary.removed > 0 || summary.indexed > 0) this.store.pruneVectors();
     }
     summary.ms = performance.now() - started;
@@ -152,13 +182,15 @@ export class IndexEngine {
 
   /** Indexes one walked file. `chunks` undefined: unchanged. */
   private async indexEntry(entry: WalkEntry, known: FileRecord | undefined, force: boolean): Promise<{ chunks?: number; skip?: string; note?: string }> {
-    if (!force && known && known.size === entry.size && known.mtimeMs === entry.mtimeMs) return {};
-    let bytes: Buffer;
-    try {
-      bytes = fs.readFileSync(entry.abs);
-    } catch (e) {
-      return { skip: `unreadable (${(e as NodeJS.ErrnoException).code ?? String(e)})` };
+    if (!force && known && known.hash !== '' && known.size === entry.size && known.mtimeMs === entry.mtimeMs) return {};
+    // Bounded, regular files only, inside the root: the file may have grown, or been replaced by a FIFO or a link
+    // to elsewhere, since the walk saw it.
+    const read = readBounded(entry.abs, this.options.maxFileSizeKb * 1024, this.rootReal, this.options.maxFileSizeKb);
+    if ('skip' in read) {
+      if (known) this.store.removeFile(entry.rel);
+      return { skip: read.skip };
     }
+    const bytes = read.bytes;
     const hash = createHash('sha1').update(bytes).digest('hex');
     if (!force && known && known.hash === hash) {
       this.store.touch(entry.rel, entry.mtimeMs, entry.size);
@@ -196,22 +228,27 @@ export class IndexEngine {
         stat = undefined;
       }
       if (stat?.isDirectory()) {
-        const sub = walk(abs, this.options);
+        const sub = walk(abs, this.options, undefined, this.rootReal);
         for (const f of sub.files) {
           const r = `${rel}/${f.rel}`;
           if (!isIncluded(this.options.root, r, this.options)) continue;
           const o = await this.indexEntry({ ...f, rel: r }, known.get(r), false);
+          if (o.skip && o.chunks === undefined) continue; // not read (not a regular file, outside the root)
           if (o.chunks === undefined) out.unchanged++;
           else out.indexed++;
         }
         continue;
       }
-      if (!stat || !stat.isFile() || stat.size > this.options.maxFileSizeKb * 1024 || !isIncluded(this.options.root, rel, this.options)) {
+      if (!stat || !stat.isFile() || stat.size > this.options.maxFileSizeKb * 1024 || !isIncluded(this.options.root, rel, this.options) || isLink(abs)) {
         if (this.store.removeFile(rel)) out.removed++;
         for (const p of known.keys()) if (p.startsWith(`${rel}/`) && this.store.removeFile(p)) out.removed++;
         continue;
       }
       const o = await this.indexEntry({ rel, abs, size: stat.size, mtimeMs: stat.mtimeMs }, known.get(rel), false);
+      if (o.skip && o.chunks === undefined) {
+        if (known.has(rel)) out.removed++;
+        continue;
+      }
       if (o.chunks === undefined) out.unchanged++;
       else out.indexed++;
     }

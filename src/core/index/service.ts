@@ -82,6 +82,9 @@ export class WorkspaceIndex implements Retriever {
   private inFlight = 0;
   private readonly closeController = new AbortController();
   private idleWaiters: (() => void)[] = [];
+  /** Slot 0: the id of the last sync call canceled (the worker reads it even while busy in a synchronous walk). */
+  private readonly cancelFlag = new Int32Array(new SharedArrayBuffer(4));
+  private syncId = 0;
 
   private constructor(private readonly options: WorkspaceIndexOptions) {
     this.root = path.resolve(options.root);
@@ -94,6 +97,7 @@ export class WorkspaceIndex implements Retriever {
       exclude: options.exclude ?? [],
       maxFileSizeKb: options.maxFileSizeKb ?? 512,
       chunkTokens: options.chunkTokens ?? MAX_CHUNK_TOKENS,
+      cancelFlag: this.cancelFlag.buffer as SharedArrayBuffer,
     };
     this.worker = new Worker(workerScript(), { workerData: engineOptions });
     this.worker.on('message', (msg: { id?: number; result?: unknown; error?: { message: string; code?: string }; type?: string; progress?: SyncProgress }) => {
@@ -190,7 +194,7 @@ export class WorkspaceIndex implements Retriever {
    */
   sync(options: { signal?: AbortSignal; onProgress?: (p: SyncProgress) => void; force?: boolean } = {}): Promise<SyncSummary> {
     if (this.syncing) return this.syncing;
-    const onAbort = () => this.worker.postMessage({ type: 'cancel' });
+    const onAbort = () => this.cancelSync();
     options.signal?.addEventListener('abort', onAbort, { once: true });
     const listener = (msg: { type?: string; progress?: SyncProgress }) => {
       if (msg.type === 'progress' && msg.progress) options.onProgress?.(msg.progress);
@@ -198,6 +202,7 @@ export class WorkspaceIndex implements Retriever {
     this.worker.on('message', listener);
     this.state = 'indexing';
     this.emit();
+    this.syncId = this.nextId;
     this.syncing = this.call<SyncSummary>('sync', { force: options.force ?? false }).finally(() => {
       options.signal?.removeEventListener('abort', onAbort);
       this.worker.off('message', listener);
@@ -209,6 +214,12 @@ export class WorkspaceIndex implements Retriever {
       this.nudge();
       return summary;
     });
+  }
+
+  /** Stops the running sync between two walk entries or two files (what was committed stays). */
+  private cancelSync(): void {
+    Atomics.store(this.cancelFlag, 0, Math.max(this.syncId, Atomics.load(this.cancelFlag, 0)));
+    this.worker.postMessage({ type: 'cancel' });
   }
 
   /** Re-indexes paths that changed (absolute, or relative to the folder); paths outside the folder are ignored. */
@@ -227,7 +238,7 @@ export class WorkspaceIndex implements Retriever {
   /** Drops every file's chunks and indexes the folder again (vectors of unchanged chunks are kept). */
   async rebuild(options: { signal?: AbortSignal; onProgress?: (p: SyncProgress) => void } = {}): Promise<SyncSummary> {
     if (this.syncing) {
-      this.worker.postMessage({ type: 'cancel' });
+      this.cancelSync();
       await this.syncing.catch(() => undefined);
     }
     await this.call('clear', {});
@@ -395,7 +406,7 @@ export class WorkspaceIndex implements Retriever {
     this.closed = true;
     this.closeController.abort();
     this.nudge();
-    this.worker.postMessage({ type: 'cancel' });
+    this.cancelSync();
     const id = this.nextId++;
     const closedInWorker = new Promise<void>((resolve) => {
       this.calls.set(id, { resolve: () => resolve(), reject: () => resolve() });

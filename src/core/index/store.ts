@@ -139,6 +139,17 @@ export class IndexStore {
     this.db.prepare('insert into meta(key, value) values (?, ?) on conflict(key) do update set value = excluded.value').run(key, value);
   }
 
+  /**
+   * Records a new chunk budget and marks every stored file stale (its hash cleared), in one transaction: a sync
+   * re-chunks the stale files, and one killed midway leaves the files it committed current and the rest stale.
+   */
+  setChunkBudget(value: string): void {
+    this.db.transaction(() => {
+      this.db.exec("update files set hash = ''");
+      this.setMeta('chunkTokens', value);
+    })();
+  }
+
   get embeddingModel(): string {
     return this.model;
   }

@@ -59,13 +59,42 @@ function ignoredBy(levels: readonly IgnoreLevel[], rel: string, dir: boolean): b
   return false;
 }
 
-/** Walks `root` depth-first; folders reached twice through symlinks are visited once. */
-export function walk(root: string, options: WalkOptions, isCanceled: () => boolean = () => false): WalkResult {
+/** Whether `real` (a resolved path) is `rootReal` or inside it. */
+export function isWithin(rootReal: string, real: string): boolean {
+  if (real === rootReal) return true;
+  const rel = path.relative(rootReal, real);
+  return rel !== '' && !rel.startsWith('..') && !path.isAbsolute(rel);
+}
+
+/** What kind of non-regular file a Dirent or Stats is ("FIFO", "socket", "device"), for a skip reason. */
+export function specialKind(s: fs.Dirent | fs.Stats): string | undefined {
+  if (s.isFIFO()) return 'FIFO';
+  if (s.isSocket()) return 'socket';
+  if (s.isCharacterDevice() || s.isBlockDevice()) return 'device';
+  return undefined;
+}
+
+export const OUTSIDE_REASON = 'link to a path outside the indexed folder (not followed)';
+
+/**
+ * Walks `root` depth-first. Links are resolved: one whose real path is outside the folder (`docs -> ../../.ssh`,
+ * a link to /proc) is skipped with a reason, as ripgrep and VS Code's search do; one to a folder or file inside it is
+ * skipped too, because that folder or file is indexed at its own path (no loops, nothing indexed twice). FIFOs,
+ * sockets and devices are skipped: only regular files are read. `within`: the real path every entry must stay in
+ * (default: the real path of `root`).
+ */
+export function walk(root: string, options: WalkOptions, isCanceled: () => boolean = () => false, within?: string): WalkResult {
   const files: WalkEntry[] = [];
   const skipped: Skip[] = [];
   const excluded = excluder(options.exclude);
   const maxBytes = options.maxFileSizeKb * 1024;
   const seen = new Set<string>();
+  let rootReal: string;
+  try {
+    rootReal = within ?? fs.realpathSync(root);
+  } catch (e) {
+    return { files, skipped: [{ rel: '.', reason: `unreadable folder (${(e as NodeJS.ErrnoException).code ?? String(e)})` }] };
+  }
 
   const visit = (absDir: string, relDir: string, levels: IgnoreLevel[]) => {
     if (isCanceled()) return;
@@ -74,6 +103,10 @@ export function walk(root: string, options: WalkOptions, isCanceled: () => boole
       real = fs.realpathSync(absDir);
     } catch (e) {
       skipped.push({ rel: relDir || '.', reason: `unreadable folder (${(e as NodeJS.ErrnoException).code ?? String(e)})` });
+      return;
+    }
+    if (!isWithin(rootReal, real)) {
+      skipped.push({ rel: relDir || '.', reason: OUTSIDE_REASON });
       return;
     }
     if (seen.has(real)) {
@@ -89,51 +122,132 @@ export function walk(root: string, options: WalkOptions, isCanceled: () => boole
       return;
     }
     let here = levels;
-    if (entries.some((e) => e.name === '.gitignore' && !e.isDirectory())) {
-      try {
-        const ig = ignore().add(fs.readFileSync(path.join(absDir, '.gitignore'), 'utf8'));
-        here = [...levels, { base: relDir, ig }];
-      } catch {
-        /* unreadable .gitignore: nothing to honour */
-      }
+    if (entries.some((e) => e.name === '.gitignore' && e.isFile())) {
+      const ig = readIgnore(path.join(absDir, '.gitignore'));
+      if (ig) here = [...levels, { base: relDir, ig }];
     }
     entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
     for (const e of entries) {
+      if (isCanceled()) return;
       const rel = relDir ? `${relDir}/${e.name}` : e.name;
       const abs = path.join(absDir, e.name);
       let isDir = e.isDirectory();
       let isFile = e.isFile();
       let stat: fs.Stats | undefined;
+      let special = specialKind(e);
       if (e.isSymbolicLink()) {
+        let target: string;
         try {
-          stat = fs.statSync(abs);
-          isDir = stat.isDirectory();
-          isFile = stat.isFile();
+          target = fs.realpathSync(abs);
+          stat = fs.statSync(target);
         } catch {
           skipped.push({ rel, reason: 'broken or looping symlink' });
           continue;
         }
+        if (excluded(rel) || ignoredBy(here, rel, stat.isDirectory())) continue;
+        if (!isWithin(rootReal, target)) {
+          skipped.push({ rel, reason: OUTSIDE_REASON });
+          continue;
+        }
+        if (stat.isDirectory()) {
+          skipped.push({ rel, reason: seen.has(target) ? 'symlink loop (folder already indexed)' : 'link to a folder inside the indexed folder (indexed at its own path)' });
+        } else {
+          skipped.push({ rel, reason: 'link to a file inside the indexed folder (indexed at its own path)' });
+        }
+        continue;
       }
       if (excluded(rel) || ignoredBy(here, rel, isDir)) continue;
       if (isDir) {
         visit(abs, rel, here);
       } else if (isFile) {
         try {
-          stat ??= fs.statSync(abs);
+          stat ??= fs.lstatSync(abs);
         } catch (err) {
           skipped.push({ rel, reason: `unreadable (${(err as NodeJS.ErrnoException).code ?? String(err)})` });
           continue;
         }
+        special = specialKind(stat);
+        if (special || !stat.isFile()) {
+          skipped.push({ rel, reason: `not a regular file (${special ?? 'special file'})` });
+          continue;
+        }
         if (stat.size > maxBytes) {
-          skipped.push({ rel, reason: `larger than ${options.maxFileSizeKb} KB (switchyard.index.maxFileSizeKb)` });
+          skipped.push({ rel, reason: tooLarge(options.maxFileSizeKb) });
           continue;
         }
         files.push({ rel, abs, size: stat.size, mtimeMs: stat.mtimeMs });
+      } else if (special) {
+        skipped.push({ rel, reason: `not a regular file (${special})` });
       }
     }
   };
   visit(root, '', []);
   return { files, skipped };
+}
+
+export function tooLarge(maxFileSizeKb: number): string {
+  return `larger than ${maxFileSizeKb} KB (switchyard.index.maxFileSizeKb)`;
+}
+
+/** A .gitignore's rules, read with a bound (a .gitignore that is a FIFO or huge is not honoured rather than hanging). */
+function readIgnore(file: string): Ignore | undefined {
+  const r = readBounded(file, 1024 * 1024);
+  return 'bytes' in r ? ignore().add(r.bytes.toString('utf8')) : undefined;
+}
+
+export type BoundedRead = { bytes: Buffer } | { skip: string; code?: string };
+
+/**
+ * Reads a regular file with a bound: at most `maxBytes` + 1 bytes from the opened descriptor (more: skipped as too
+ * large, whatever size the walk saw), opened with O_NONBLOCK so a FIFO put in its place cannot block the open, and
+ * checked with fstat after the open so only a regular file is read. With `rootReal`, the file's real path must be
+ * inside it (a file replaced by a link to elsewhere after the walk is not followed).
+ */
+export function readBounded(abs: string, maxBytes: number, rootReal?: string, maxFileSizeKb?: number): BoundedRead {
+  let target = abs;
+  let fd: number;
+  try {
+    if (rootReal !== undefined) {
+      target = fs.realpathSync(abs);
+      if (!isWithin(rootReal, target)) return { skip: OUTSIDE_REASON };
+    }
+    fd = fs.openSync(target, fs.constants.O_RDONLY | (fs.constants.O_NONBLOCK ?? 0) | (rootReal !== undefined ? (fs.constants.O_NOFOLLOW ?? 0) : 0));
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    return { skip: `unreadable (${code ?? String(e)})`, code };
+  }
+  try {
+    const st = fs.fstatSync(fd);
+    if (!st.isFile()) return { skip: `not a regular file (${specialKind(st) ?? 'special file'})` };
+    const cap = maxBytes + 1;
+    let buf = Buffer.allocUnsafe(Math.min(cap, Math.max(st.size, 0) + 1, 64 * 1024 * 1024));
+    let n = 0;
+    for (;;) {
+      if (n === buf.length) {
+        if (buf.length >= cap) break;
+        const bigger = Buffer.allocUnsafe(Math.min(cap, buf.length * 2));
+        buf.copy(bigger, 0, 0, n);
+        buf = bigger;
+      }
+      let got: number;
+      try {
+        got = fs.readSync(fd, buf, n, buf.length - n, null);
+      } catch (e) {
+        const code = (e as NodeJS.ErrnoException).code;
+        if (code === 'EAGAIN') return { skip: 'not a regular file (would block)' };
+        throw e;
+      }
+      if (got === 0) break;
+      n += got;
+    }
+    if (n > maxBytes) return { skip: tooLarge(maxFileSizeKb ?? Math.floor(maxBytes / 1024)) };
+    return { bytes: buf.subarray(0, n) };
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    return { skip: `unreadable (${code ?? String(e)})`, code };
+  } finally {
+    fs.closeSync(fd);
+  }
 }
 
 /** Whether one path (relative to the folder) would be indexed: the walk's rules for a single file event. */
@@ -144,12 +258,8 @@ export function isIncluded(root: string, rel: string, options: WalkOptions): boo
   for (let i = 0; i < parts.length; i++) {
     const base = parts.slice(0, i).join('/');
     if (i > 0 && excluder(options.exclude)(base)) return false;
-    const file = path.join(root, base, '.gitignore');
-    try {
-      levels.push({ base, ig: ignore().add(fs.readFileSync(file, 'utf8')) });
-    } catch {
-      /* none here */
-    }
+    const ig = readIgnore(path.join(root, base, '.gitignore'));
+    if (ig) levels.push({ base, ig });
     const sub = parts.slice(0, i + 1).join('/');
     if (ignoredBy(levels, sub, i < parts.length - 1)) return false;
   }

@@ -36,7 +36,7 @@ async function handle(req: WorkerRequest): Promise<unknown> {
   if (!engine) throw openError;
   switch (req.method) {
     case 'sync':
-      return engine.sync((progress) => port.postMessage({ type: 'progress', progress }), req.params.force);
+      return engine.sync((progress) => port.postMessage({ type: 'progress', progress }), req.params.force, req.id);
     case 'update':
       return engine.update(req.params.paths);
     case 'clear':

@@ -1,0 +1,152 @@
+/**
+ * The index as a hostile repository would attack it (issue 13): links out of the folder (file, folder, /proc), special
+ * files (FIFO, socket, device), a file that grows or turns into a FIFO between the walk and the read, and embedding
+ * servers that reject one too-long input (llama.cpp, OpenAI and Ollama's real error answers). Real SQLite, the real
+ * worker thread, the real clients against the protocol-faithful test servers.
+ */
+import { after, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync, spawn } from 'node:child_process';
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { IndexEngine, type EngineOptions } from '../../src/core/index/engine';
+import { readBounded } from '../../src/core/index/walker';
+
+const cleanup: (() => void | Promise<void>)[] = [];
+after(async () => {
+  for (const c of cleanup.reverse()) await c();
+});
+
+function tmp(name: string): string {
+  const d = fs.mkdtempSync(path.join(os.tmpdir(), `switchyard-hard-${name}-`));
+  cleanup.push(() => fs.rmSync(d, { recursive: true, force: true }));
+  return d;
+}
+
+function write(root: string, rel: string, body: string | Buffer): void {
+  fs.mkdirSync(path.dirname(path.join(root, rel)), { recursive: true });
+  fs.writeFileSync(path.join(root, rel), body);
+}
+
+function engine(root: string, extra: Partial<EngineOptions> = {}): IndexEngine {
+  const e = new IndexEngine({ root, dbPath: path.join(tmp('db'), 'index.sqlite'), exclude: [], maxFileSizeKb: 512, chunkTokens: 400, ...extra });
+  cleanup.push(() => e.close());
+  return e;
+}
+
+const SECRET = 'zebraquokka7f3e';
+const KEY = `-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAA${SECRET}\n-----END OPENSSH PRIVATE KEY-----\n`;
+
+test('links out of the folder (a folder link, a file link, a /proc file) are not followed: not indexed, not embedded, not found', async () => {
+  const base = tmp('links');
+  const outside = path.join(base, 'outside');
+  write(outside, 'id_ed25519', KEY);
+  write(outside, 'notes.md', `private notes ${SECRET}\n`);
+  const root = path.join(base, 'repo');
+  write(root, 'src/app.ts', 'export function handleRequest() {\n  return 1;\n}\n');
+  fs.symlinkSync('../outside', path.join(root, 'docs')); // docs -> ../outside (a folder link out)
+  fs.symlinkSync('../outside/id_ed25519', path.join(root, 'key.txt')); // a file link out
+  fs.symlinkSync('/proc/self/environ', path.join(root, 'env.txt')); // a /proc file
+  fs.symlinkSync(path.join(root, 'src'), path.join(root, 'again')); // a folder link inside: indexed once, at src/
+  fs.symlinkSync('src/app.ts', path.join(root, 'alias.ts')); // a file link inside
+
+  const e = engine(root);
+  const s = await e.sync();
+  const reasons = Object.fromEntries(s.skipped.map((x) => [x.rel, x.reason]));
+  for (const rel of ['docs', 'key.txt', 'env.txt']) assert.match(reasons[rel] ?? '', /outside the indexed folder/, `${rel}: ${reasons[rel]}`);
+  assert.match(reasons.again ?? '', /inside the indexed folder|symlink loop/);
+  assert.match(reasons['alias.ts'] ?? '', /inside the indexed folder/);
+  assert.deepEqual([...e.store.files().keys()].sort(), ['src/app.ts'], 'only the real file, once');
+  assert.deepEqual(e.search({ query: SECRET, k: 5 }), [], 'search finds nothing from outside');
+  assert.deepEqual(e.search({ query: 'PRIVATE KEY', k: 5 }), []);
+  const toEmbed = e.pending(1000).map((p) => p.text).join('\n');
+  assert.doesNotMatch(toEmbed, new RegExp(`${SECRET}|PRIVATE KEY`), 'nothing from outside is handed to the embedder');
+
+  // A file event for a path through the link (or the link itself) indexes nothing either.
+  assert.deepEqual(await e.update(['docs/id_ed25519', 'docs', 'key.txt', 'env.txt']), { indexed: 0, removed: 0, unchanged: 0 });
+  assert.deepEqual([...e.store.files().keys()], ['src/app.ts']);
+
+  // A file that becomes a link out after it was indexed is dropped, not read through the link.
+  write(root, 'later.ts', 'export const later = 1;\n');
+  await e.sync();
+  fs.rmSync(path.join(root, 'later.ts'));
+  fs.symlinkSync('../outside/id_ed25519', path.join(root, 'later.ts'));
+  await e.update(['later.ts']);
+  assert.deepEqual([...e.store.files().keys()], ['src/app.ts']);
+  assert.deepEqual(e.search({ query: SECRET, k: 5 }), []);
+});
+
+test('FIFOs, sockets and devices are skipped with a reason; only regular files are read', async () => {
+  const root = tmp('special');
+  write(root, 'ok.ts', 'export const ok = 1;\n');
+  execFileSync('mkfifo', [path.join(root, 'pipe.ts')]);
+  const server = net.createServer();
+  await new Promise<void>((resolve) => server.listen(path.join(root, 'sock.ts'), resolve));
+  cleanup.push(() => new Promise<void>((resolve) => server.close(() => resolve())));
+  const e = engine(root);
+  const s = await e.sync();
+  const reasons = Object.fromEntries(s.skipped.map((x) => [x.rel, x.reason]));
+  assert.match(reasons['pipe.ts'] ?? '', /not a regular file \(FIFO\)/);
+  assert.match(reasons['sock.ts'] ?? '', /not a regular file \(socket\)/);
+  assert.deepEqual([...e.store.files().keys()], ['ok.ts']);
+
+  // The bounded read itself: a device and a /proc file that reports size 0 but streams data.
+  assert.match((readBounded('/dev/zero', 1024) as { skip: string }).skip, /not a regular file \(device\)/);
+  const proc = readBounded('/proc/self/maps', 16);
+  assert.ok('skip' in proc && /larger than/.test(proc.skip), 'a size-0 /proc file is read with the bound');
+});
+
+test('a file that grows past the limit between the walk and the read is skipped: the limit holds on the bytes read', async () => {
+  const root = tmp('grow');
+  write(root, 'a.ts', 'export const a = 1;\n');
+  write(root, 'b.ts', 'export const b = 1;\n');
+  const e = engine(root, { maxFileSizeKb: 4 });
+  let grown = false;
+  const s = await e.sync((p) => {
+    // The walk is done and a.ts was read: b.ts grows to 1 MB before its turn.
+    if (p.phase === 'indexing' && !grown) {
+      grown = true;
+      fs.appendFileSync(path.join(root, 'b.ts'), `// ${'x'.repeat(1024 * 1024)}\n`);
+    }
+  });
+  assert.ok(grown);
+  const reasons = Object.fromEntries(s.skipped.map((x) => [x.rel, x.reason]));
+  assert.match(reasons['b.ts'] ?? '', /larger than 4 KB/);
+  assert.deepEqual([...e.store.files().keys()].filter((f) => !e.store.files().get(f)!.skipped), ['a.ts']);
+});
+
+test('a file replaced by a FIFO after the walk does not hang the sync', { timeout: 60_000 }, async () => {
+  const root = tmp('fifo-after');
+  write(root, 'a.ts', 'export const a = 1;\n');
+  write(root, 'b.ts', 'export const b = 1;\n');
+  const db = path.join(tmp('db'), 'index.sqlite');
+  // In a child process: on the old code the read of the FIFO blocks the thread for good, and the test must see that
+  // as a failure, not hang with it.
+  const script = `
+    const fs = require('node:fs');
+    const { execFileSync } = require('node:child_process');
+    const { IndexEngine } = require(${JSON.stringify(path.resolve(__dirname, '../../src/core/index/engine.ts'))});
+    const e = new IndexEngine({ root: ${JSON.stringify(root)}, dbPath: ${JSON.stringify(db)}, exclude: [], maxFileSizeKb: 512, chunkTokens: 400 });
+    let swapped = false;
+    e.sync((p) => {
+      if (p.phase === 'indexing' && !swapped) {
+        swapped = true;
+        fs.rmSync(${JSON.stringify(path.join(root, 'b.ts'))});
+        execFileSync('mkfifo', [${JSON.stringify(path.join(root, 'b.ts'))}]);
+      }
+    }).then((s) => { process.stdout.write(JSON.stringify({ swapped, skipped: s.skipped })); e.close(); });
+  `;
+  const child = spawn(process.execPath, ['--import', 'tsx', '-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
+  let out = '';
+  child.stdout.on('data', (d) => (out += d));
+  const bound = setTimeout(() => child.kill('SIGKILL'), 30_000);
+  const [code, signal] = (await new Promise((resolve) => child.once('exit', (c, s) => resolve([c, s])))) as [number | null, string | null];
+  clearTimeout(bound);
+  assert.equal(signal, null, 'the sync finished (it was killed after 30 s otherwise)');
+  assert.equal(code, 0);
+  const r = JSON.parse(out) as { swapped: boolean; skipped: { rel: string; reason: string }[] };
+  assert.ok(r.swapped);
+  assert.match(r.skipped.find((x) => x.rel === 'b.ts')?.reason ?? '', /not a regular file \(FIFO\)/);
+});
