@@ -1,11 +1,13 @@
 /**
  * The "Switchyard: Show Usage" webview: local vs cloud requests per day and cost per provider as SVG charts, tables
  * per task, provider and model (requests, tokens, cost, p50/p95 time to first token), failures by kind, the settings
- * audit list, and CSV export (the host writes the file). Self-contained: no network, text set via textContent only.
+ * audit list, and CSV export (the host writes the file). An Egress tab lists the requests that left the machine in
+ * the period (newest first, filtered by day and provider): time, task, provider/model, host, bytes, redactions and the
+ * workspace files they carried. Self-contained: no network, text set via textContent only.
  */
-import type { UsageDataView, UsageFromWebview, UsageGroupView, UsageToWebview } from '../src/protocol/usage';
+import type { EgressView, UsageDataView, UsageFromWebview, UsageGroupView, UsageToWebview } from '../src/protocol/usage';
 
-declare function acquireVsCodeApi(): { postMessage(m: UsageFromWebview): void };
+declare function acquireVsCodeApi(): { postMessage(m: UsageFromWebview): void; getState(): unknown; setState(s: unknown): void };
 const vscode = acquireVsCodeApi();
 const SVG = 'http://www.w3.org/2000/svg';
 
@@ -26,6 +28,8 @@ function svg(tag: string, attrs: Record<string, string | number>, text?: string)
 const fmtMs = (v?: number) => (v === undefined ? '–' : `${v.toFixed(0)} ms`);
 const fmtUsd = (v: number) => (v === 0 ? '$0' : v < 0.01 ? `$${v.toFixed(5)}` : `$${v.toFixed(2)}`);
 const pct = (a: number, b: number) => (b === 0 ? '–' : `${Math.round((100 * a) / b)}%`);
+const fmtBytes = (n: number) => (n < 1024 ? `${n} B` : n < 1024 * 1024 ? `${(n / 1024).toFixed(1)} KiB` : `${(n / 1024 / 1024).toFixed(1)} MiB`);
+const fmtTime = (iso: string) => iso.replace('T', ' ').slice(0, 19);
 
 const DAY_MS = 86_400_000;
 const utcDay = (ms: number) => new Date(ms).toISOString().slice(0, 10);
@@ -122,11 +126,119 @@ const notes = el('div');
 notes.id = 'notes';
 const content = el('div');
 content.id = 'content';
+content.setAttribute('role', 'tabpanel');
+
+// Two views of the period: the summary (charts and tables) and what left the machine. The choice is the webview's
+// own and outlives a reload of the panel's page (VS Code keeps the state while the panel is open).
+type View = 'summary' | 'egress';
+const tabs = el('div', undefined, 'tabs');
+tabs.setAttribute('role', 'tablist');
+const tabButton = (view: View, label: string) => {
+  const b = el('button', label);
+  b.id = `tab-${view}`;
+  b.setAttribute('role', 'tab');
+  b.addEventListener('click', () => show(view));
+  tabs.appendChild(b);
+  return b;
+};
+const summaryTab = tabButton('summary', 'Summary');
+const egressTab = tabButton('egress', 'Egress');
+
+const egress = el('section');
+egress.id = 'egress';
+egress.setAttribute('role', 'tabpanel');
+const providerFilter = el('select');
+providerFilter.id = 'egress-provider';
+providerFilter.setAttribute('aria-label', 'Provider');
+const dayFilter = el('select');
+dayFilter.id = 'egress-day';
+dayFilter.setAttribute('aria-label', 'Day');
+const sendFilter = () => vscode.postMessage({ type: 'usage/egressFilter', day: dayFilter.value, provider: providerFilter.value });
+providerFilter.addEventListener('change', sendFilter);
+dayFilter.addEventListener('change', sendFilter);
+const filters = el('div', undefined, 'filters');
+const labelled = (text: string, control: HTMLElement) => {
+  const l = el('label', `${text} `);
+  l.appendChild(control);
+  return l;
+};
+filters.append(labelled('Day', dayFilter), labelled('Provider', providerFilter));
+const egressCount = el('p', undefined, 'muted');
+egressCount.id = 'egress-count';
+const egressEmpty = el('p');
+egressEmpty.id = 'egress-empty';
+const egressTable = el('table');
+egressTable.id = 'egress-table';
+const egressHead = el('tr');
+for (const [h, n] of [['time (UTC)', false], ['task', false], ['provider/model', false], ['host', false], ['bytes', true], ['redactions', false], ['files', false]] as const) egressHead.appendChild(el('th', h, n ? 'n' : undefined));
+const egressRows = el('tbody');
+egressRows.id = 'egress-rows';
+const thead = el('thead');
+thead.appendChild(egressHead);
+egressTable.append(thead, egressRows);
+egress.append(el('h2', 'What left this machine'), el('p', 'Every request sent to a cloud model, with the workspace files it carried and the secrets redacted from it (counts only).', 'muted'), filters, egressCount, egressEmpty, egressTable);
+
+const saved = vscode.getState() as { view?: View } | undefined;
+let view: View = saved?.view === 'egress' ? 'egress' : 'summary';
+function show(next: View): void {
+  view = next;
+  vscode.setState({ view });
+  summaryTab.setAttribute('aria-selected', String(view === 'summary'));
+  egressTab.setAttribute('aria-selected', String(view === 'egress'));
+  content.hidden = view !== 'summary';
+  egress.hidden = view !== 'egress';
+}
+show(view);
+
+/** A select's options, rebuilt unless the user has it open (data arrives again after every record). */
+function options(select: HTMLSelectElement, all: string, items: { value: string; label: string }[], value: string): void {
+  if (document.activeElement === select) return;
+  select.replaceChildren();
+  for (const item of [{ value: '', label: all }, ...items]) {
+    const o = el('option', item.label);
+    o.value = item.value;
+    select.appendChild(o);
+  }
+  select.value = value;
+}
+
+const EMPTY = 'Nothing has left this machine in this period.';
+
+/** `error`: the ledger could not be read, so the list is unknown rather than empty. */
+function renderEgress(e: EgressView | undefined, error: string | undefined): void {
+  const v: EgressView = e ?? { day: '', provider: '', days: [], providers: [], rows: [], total: 0 };
+  options(dayFilter, 'every day of the period', v.days.map((d) => ({ value: d.day, label: `${d.day} (${d.count})` })), v.day);
+  options(providerFilter, 'all providers', v.providers.map((p) => ({ value: p.provider, label: `${p.provider} (${p.count})` })), v.provider);
+  egressEmpty.hidden = v.rows.length > 0;
+  egressEmpty.textContent = error ?? EMPTY;
+  egressEmpty.className = error ? 'error' : 'muted';
+  egressTable.hidden = v.rows.length === 0;
+  filters.hidden = v.days.length === 0;
+  const requests = (n: number) => `${n} request${n === 1 ? '' : 's'}`;
+  egressCount.textContent = v.rows.length === 0 ? '' : `${requests(v.total)} left this machine${v.day ? ` on ${v.day}` : ' in this period'}${v.provider ? ` to ${v.provider}` : ''}${v.total > v.rows.length ? ` (the newest ${v.rows.length} shown)` : ''}.`;
+  egressRows.replaceChildren();
+  for (const r of v.rows) {
+    const tr = el('tr', undefined, 'egress-row');
+    tr.dataset.provider = r.providerId;
+    const bytes = el('td', fmtBytes(r.bytesSent), 'n bytes');
+    bytes.title = `${r.bytesSent} bytes`;
+    const files = el('td', undefined, 'files');
+    if (r.files.length === 0) files.textContent = '—';
+    else {
+      const ul = el('ul', undefined, 'files');
+      for (const f of r.files) ul.appendChild(el('li', f));
+      files.appendChild(ul);
+    }
+    tr.append(el('td', fmtTime(r.at), 'time'), el('td', r.task, 'task'), el('td', `${r.providerId}/${r.model}`, 'model'), el('td', r.host, 'host'), bytes, el('td', r.redactions, 'redactions'), files);
+    egressRows.appendChild(tr);
+  }
+}
 
 function render(d: UsageDataView): void {
   const root = document.getElementById('root')!;
-  if (header.parentElement !== root) root.replaceChildren(header, notes, content);
+  if (header.parentElement !== root) root.replaceChildren(header, tabs, notes, content, egress);
   if (document.activeElement !== range) range.value = String(d.rangeDays);
+  renderEgress(d.egress, d.error);
   content.replaceChildren();
   const add = (...nodes: Node[]) => content.append(...nodes);
   if (d.error) add(el('p', d.error, 'error'));
@@ -158,7 +270,7 @@ function render(d: UsageDataView): void {
 window.addEventListener('message', (e: MessageEvent<UsageToWebview>) => {
   const m = e.data;
   if (m?.type === 'usage/data') render(m.data);
-  else if (m?.type === 'usage/exported') notes.replaceChildren(el('p', `Exported to ${m.path}`, 'muted'));
+  else if (m?.type === 'usage/exported') notes.replaceChildren(el('p', `Exported to ${m.path}${m.egressPath ? ` and ${m.egressPath} (requests that left the machine)` : ''}`, 'muted'));
   else if (m?.type === 'usage/error') notes.replaceChildren(el('p', m.message, 'error'));
 });
 vscode.postMessage({ type: 'ready' });

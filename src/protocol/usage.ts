@@ -1,7 +1,8 @@
 /**
  * Messages between the host and the "Switchyard: Show Usage" webview (webview-ui/usage.main.ts). Types only.
  * The webview posts `ready`; the host answers with `usage/data` (and again after each new record); the webview asks
- * for `usage/exportCsv` (the host shows a save dialog and writes the file) or `usage/range`.
+ * for `usage/exportCsv` (the host shows a save dialog and writes the file plus its egress companion), `usage/range`
+ * (the period, which also bounds the egress list) or `usage/egressFilter` (one day of the period, one provider).
  */
 export interface UsageGroupView {
   key: string;
@@ -17,6 +18,34 @@ export interface UsageGroupView {
   ttftP95Ms?: number;
 }
 
+/** One request that left the machine, as the Egress view lists it (text formatted by the host). */
+export interface EgressRowView {
+  at: string;
+  task: string;
+  providerId: string;
+  model: string;
+  host: string;
+  bytesSent: number;
+  redactionCount: number;
+  /** "2 redacted: aws-secret-access-key ×1, openai-api-key ×1", or "none". */
+  redactions: string;
+  /** The workspace files it carried: "src/a.ts:10-24", "README.md" (whole file). */
+  files: string[];
+}
+
+export interface EgressView {
+  /** The filters applied: a UTC day "YYYY-MM-DD" of the period and a provider id; "" for all. */
+  day: string;
+  provider: string;
+  /** What the filters offer: days (newest first) and providers with egress in the period. */
+  days: { day: string; count: number }[];
+  providers: { provider: string; count: number }[];
+  /** Newest first; at most a few hundred. */
+  rows: EgressRowView[];
+  /** Records matching the filters (more than rows.length when only the newest are sent). */
+  total: number;
+}
+
 export interface UsageDataView {
   rangeDays: number;
   dbPath: string;
@@ -27,10 +56,16 @@ export interface UsageDataView {
   byDay: UsageGroupView[];
   failuresByKind: { kind: string; count: number }[];
   audit: { at: string; key: string; change: string }[];
+  /** Requests that left the machine in the period (absent from a host that keeps none). */
+  egress?: EgressView;
   /** Set when the ledger cannot be read: what went wrong and what to do. */
   error?: string;
 }
 
-export type UsageToWebview = { type: 'usage/data'; data: UsageDataView } | { type: 'usage/exported'; path: string } | { type: 'usage/error'; message: string };
+export type UsageToWebview =
+  | { type: 'usage/data'; data: UsageDataView }
+  /** `egressPath`: the egress records' CSV, written next to the request records' one. */
+  | { type: 'usage/exported'; path: string; egressPath?: string }
+  | { type: 'usage/error'; message: string };
 
-export type UsageFromWebview = { type: 'ready' } | { type: 'usage/exportCsv' } | { type: 'usage/range'; days: number };
+export type UsageFromWebview = { type: 'ready' } | { type: 'usage/exportCsv' } | { type: 'usage/range'; days: number } | { type: 'usage/egressFilter'; day: string; provider: string };

@@ -383,3 +383,20 @@ test('egress formatting: files with line ranges, redactions by kind', () => {
   assert.equal(formatRedactions({ 'openai-api-key': 1, 'aws-secret-access-key': 1 }), '2 redacted: aws-secret-access-key ×1, openai-api-key ×1');
   assert.equal(formatRedactions({}), 'none');
 });
+
+test('egress page for a view: facets of the range, the newest records up to a limit, the matching total; filters with nothing left are dropped', () => {
+  const ledger = new SqliteLedger({ path: ':memory:' });
+  for (let i = 0; i < 5; i++) ledger.egress(egress({ at: `2026-11-02T10:0${i}:00.000Z`, model: `o${i}` }));
+  ledger.egress(egress({ at: '2026-11-01T10:00:00.000Z', providerId: 'xai', model: 'grok' }));
+  const page = ledger.egressPage({ since: '2026-11-01T00:00:00.000Z' }, { provider: 'openai' }, 3);
+  assert.equal(page.provider, 'openai');
+  assert.equal(page.day, '');
+  assert.deepEqual(page.records.map((e) => e.model), ['o4', 'o3', 'o2']);
+  assert.equal(page.total, 5);
+  assert.deepEqual(page.providers.map((p) => p.provider), ['openai', 'xai']);
+  const later = ledger.egressPage({ since: '2026-11-02T00:00:00.000Z' }, { provider: 'xai', day: '2026-11-01' }, 10);
+  assert.equal(later.provider, '', 'xai has nothing in the shorter period: the filter goes');
+  assert.equal(later.day, '');
+  assert.equal(later.total, 5);
+  ledger.close();
+});

@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import { test } from 'node:test';
-import type { UsageDataView, UsageGroupView } from '../../src/protocol/usage';
+import type { EgressRowView, EgressView, UsageDataView, UsageGroupView } from '../../src/protocol/usage';
 import { loadWebview, webviewBundle } from '../fixtures/webviewDom';
 
 const skip = !fs.existsSync(webviewBundle('usage')) && 'run esbuild first';
@@ -31,7 +31,7 @@ function data(over: Partial<UsageDataView> = {}): UsageDataView {
   };
 }
 
-type Sent = { type: string; days?: number };
+type Sent = { type: string; days?: number; day?: string; provider?: string };
 
 test('usage view (jsdom): the day chart has a bar for every day of the range, quiet days included, oldest first', { skip }, () => {
   const page = loadWebview<Sent>('usage', '<div id="root"></div>');
@@ -86,6 +86,97 @@ test('usage view (jsdom): ledger names render as text; range and export post to 
     assert.match(page.byId('notes').textContent ?? '', /Exported to \/home\/me\/usage\.csv/, 'the note outlives the next data');
     page.deliver({ type: 'usage/error', message: 'Could not write /ro/usage.csv: read-only file system' });
     assert.match(page.byId('notes').textContent ?? '', /read-only file system/);
+  } finally {
+    page.window.close();
+  }
+});
+
+function egressRow(over: Partial<EgressRowView> = {}): EgressRowView {
+  return { at: '2026-11-02T10:15:30.000Z', task: 'chat', providerId: 'openai', model: 'gpt-4.1-mini', host: 'api.openai.com', bytesSent: 2048, redactionCount: 0, redactions: 'none', files: [], ...over };
+}
+
+function egressData(over: Partial<EgressView> = {}): EgressView {
+  return {
+    day: '',
+    provider: '',
+    days: [{ day: '2026-11-02', count: 2 }, { day: '2026-11-01', count: 1 }],
+    providers: [{ provider: '<b>evil</b>', count: 1 }, { provider: 'openai', count: 2 }],
+    rows: [
+      egressRow({ redactionCount: 2, redactions: '2 redacted: aws-secret-access-key ×1, openai-api-key ×1', files: ['src/a.ts:10-24', 'README.md'] }),
+      egressRow({ at: '2026-11-02T09:00:00.000Z', providerId: '<b>evil</b>', model: '<img src=x onerror=alert(1)>', host: '<i>h</i>', bytesSent: 12, files: ['<script>x()</script>.ts:1-2'] }),
+      egressRow({ at: '2026-11-01T08:00:00.000Z', task: 'explain' }),
+    ],
+    total: 3,
+    ...over,
+  };
+}
+
+test('usage view (jsdom): the Egress tab lists what left the machine, newest first: time, task, provider/model, host, bytes, redactions, files', { skip }, () => {
+  const page = loadWebview<Sent>('usage', '<div id="root"></div>');
+  try {
+    const doc = page.window.document;
+    page.deliver({ type: 'usage/data', data: data({ egress: egressData() }) });
+    const egress = page.byId('egress') as unknown as { hidden: boolean };
+    const content = page.byId('content') as unknown as { hidden: boolean };
+    assert.equal(egress.hidden, true, 'the summary shows first');
+    assert.equal(content.hidden, false);
+    page.byId('tab-egress').click();
+    assert.equal(egress.hidden, false);
+    assert.equal(content.hidden, true);
+    assert.equal(page.byId('tab-egress').getAttribute('aria-selected'), 'true');
+
+    const rows = [...doc.querySelectorAll('#egress-rows tr.egress-row')];
+    assert.equal(rows.length, 3);
+    const cells = (r: (typeof rows)[number]) => [...r.querySelectorAll('td')].map((td) => td.textContent);
+    assert.deepEqual(cells(rows[0]!), ['2026-11-02 10:15:30', 'chat', 'openai/gpt-4.1-mini', 'api.openai.com', '2.0 KiB', '2 redacted: aws-secret-access-key ×1, openai-api-key ×1', 'src/a.ts:10-24README.md']);
+    assert.deepEqual([...rows[0]!.querySelectorAll('td.files li')].map((li) => li.textContent), ['src/a.ts:10-24', 'README.md']);
+    assert.equal(rows[0]!.querySelectorAll('td.bytes')[0]!.getAttribute('title'), '2048 bytes');
+    assert.deepEqual(cells(rows[2]!).slice(0, 2), ['2026-11-01 08:00:00', 'explain']);
+    assert.equal(cells(rows[2]!)[6], '—', 'no workspace files');
+    // Names from the ledger are text, never markup.
+    assert.equal(doc.querySelectorAll('#egress img, #egress script, #egress b, #egress i').length, 0);
+    assert.deepEqual(cells(rows[1]!).slice(2, 4), ['<b>evil</b>/<img src=x onerror=alert(1)>', '<i>h</i>']);
+    assert.equal(rows[1]!.querySelectorAll('li')[0]!.textContent, '<script>x()</script>.ts:1-2');
+    assert.match(page.byId('egress-count').textContent ?? '', /3 requests left this machine in this period/);
+    assert.equal((page.byId('egress-empty') as unknown as { hidden: boolean }).hidden, true);
+
+    // The filters offer the period's days and providers, and post the choice to the host.
+    assert.deepEqual([...doc.querySelectorAll('#egress-provider option')].map((o) => o.textContent), ['all providers', '<b>evil</b> (1)', 'openai (2)']);
+    assert.deepEqual([...doc.querySelectorAll('#egress-day option')].map((o) => o.getAttribute('value')), ['', '2026-11-02', '2026-11-01']);
+    page.choose(page.byId('egress-provider'), 'openai');
+    assert.deepEqual(page.sent.at(-1), { type: 'usage/egressFilter', day: '', provider: 'openai' });
+    page.choose(page.byId('egress-day'), '2026-11-02');
+    assert.deepEqual(page.sent.at(-1), { type: 'usage/egressFilter', day: '2026-11-02', provider: 'openai' });
+    page.deliver({ type: 'usage/data', data: data({ egress: egressData({ day: '2026-11-02', provider: 'openai', rows: [egressRow()], total: 1 }) }) });
+    assert.equal(doc.querySelectorAll('#egress-rows tr').length, 1);
+    assert.equal(page.byId('egress-day').value, '2026-11-02');
+    assert.equal(page.byId('egress-provider').value, 'openai');
+    assert.match(page.byId('egress-count').textContent ?? '', /^1 request left this machine on 2026-11-02 to openai\.$/);
+    // The period control is the same for both views.
+    page.choose(page.byId('range'), '90');
+    assert.deepEqual(page.sent.at(-1), { type: 'usage/range', days: 90 });
+    assert.equal(egress.hidden, false, 'new data keeps the chosen view');
+    page.byId('tab-summary').click();
+    assert.equal(egress.hidden, true);
+    assert.equal(content.hidden, false);
+  } finally {
+    page.window.close();
+  }
+});
+
+test('usage view (jsdom): the Egress tab says when nothing left the machine, or that the ledger could not be read', { skip }, () => {
+  const page = loadWebview<Sent>('usage', '<div id="root"></div>');
+  try {
+    page.deliver({ type: 'usage/data', data: data({ egress: { day: '', provider: '', days: [], providers: [], rows: [], total: 0 } }) });
+    page.byId('tab-egress').click();
+    const empty = page.byId('egress-empty') as unknown as { hidden: boolean; textContent: string };
+    assert.equal(empty.hidden, false);
+    assert.equal(empty.textContent, 'Nothing has left this machine in this period.');
+    assert.equal((page.byId('egress-table') as unknown as { hidden: boolean }).hidden, true);
+    page.deliver({ type: 'usage/data', data: data({ egress: undefined, error: 'The usage ledger could not open /x/usage.sqlite: disk I/O error.' }) });
+    assert.equal(empty.textContent, 'The usage ledger could not open /x/usage.sqlite: disk I/O error.');
+    page.deliver({ type: 'usage/exported', path: '/home/me/usage.csv', egressPath: '/home/me/usage-egress.csv' });
+    assert.match(page.byId('notes').textContent ?? '', /Exported to \/home\/me\/usage\.csv and \/home\/me\/usage-egress\.csv/);
   } finally {
     page.window.close();
   }

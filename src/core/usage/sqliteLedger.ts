@@ -547,6 +547,20 @@ export class SqliteLedger implements UsageSink {
     };
   }
 
+  /**
+   * One page of the egress list for a view: the range's days and providers, the newest `limit` records matching the
+   * filters, and how many match. A day or provider filter with nothing left in the range (the period shrank, records
+   * aged out) is dropped rather than showing an empty list the user cannot explain.
+   */
+  egressPage(range: SummaryRange, filter: { day?: string; provider?: string }, limit: number): EgressFacets & { day: string; provider: string; records: EgressRecord[]; total: number } {
+    const facets = this.egressFacets(range);
+    const day = facets.days.some((d) => d.day === filter.day) ? filter.day! : '';
+    const provider = facets.providers.some((p) => p.provider === filter.provider) ? filter.provider! : '';
+    const query: EgressQuery = { ...range, day: day || undefined, provider: provider || undefined };
+    const records = this.egressList({ ...query, limit });
+    return { ...facets, day, provider, records, total: records.length < limit ? records.length : this.egressCount(query) };
+  }
+
   /** The egress records as CSV (header line first), oldest first like csv(): redaction counts as JSON, files "path:from-to". */
   egressCsv(q: EgressQuery = {}): string {
     const lines = [EGRESS_CSV_COLUMNS.join(',')];

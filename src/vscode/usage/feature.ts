@@ -2,7 +2,9 @@
  * Usage accounting in VS Code: every routed request (the in-memory ledger pipes them) is persisted in a SQLite ledger
  * in the extension's global storage, opened on the first record or the first "Show Usage"; settings changes go to its
  * audit list (what changed and when, never a key value). "Switchyard: Show Usage" renders the summaries in a webview
- * with a strict CSP (charts drawn by webview-ui/usage.main.ts) and exports CSV through a save dialog.
+ * with a strict CSP (charts drawn by webview-ui/usage.main.ts), with an Egress view of the requests that left the
+ * machine (filter by day and provider), and exports CSV through a save dialog: the request records in the file chosen,
+ * the egress records next to it ("<name>-egress.csv").
  */
 import { randomBytes } from 'node:crypto';
 import { writeFile } from 'node:fs/promises';
@@ -10,8 +12,9 @@ import { homedir } from 'node:os';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { SETTING_KEYS } from '../../core/config/schema';
+import { formatEgressSource, formatRedactions } from '../../core/usage/ledger';
 import { SqliteLedger, apiKeyChange, settingsChanges, type AuditEntry } from '../../core/usage/sqliteLedger';
-import type { UsageDataView, UsageFromWebview, UsageToWebview } from '../../protocol/usage';
+import type { EgressView, UsageDataView, UsageFromWebview, UsageToWebview } from '../../protocol/usage';
 import type { Services } from '../services';
 
 /** The `switchyard.*` values as set (user, workspace, folder), for the audit list. */
@@ -26,11 +29,37 @@ function snapshot(): Record<string, unknown> {
   return out;
 }
 
-export function usageData(ledger: SqliteLedger, days: number): UsageDataView {
+/** The Egress view's filters: one UTC day of the period and one provider; "" for all. */
+export interface EgressFilter {
+  day: string;
+  provider: string;
+}
+
+/** Rows the Egress view gets at most (newest first); it says how many more there are. */
+export const EGRESS_VIEW_ROWS = 500;
+
+/** The egress records of the period, filtered, with the text the view shows (one formatter: core's). */
+export function egressView(ledger: SqliteLedger, since: string, filter: EgressFilter): EgressView {
+  const page = ledger.egressPage({ since }, filter, EGRESS_VIEW_ROWS);
+  const rows = page.records.map((e) => ({
+    at: e.at,
+    task: e.task,
+    providerId: e.providerId,
+    model: e.model,
+    host: e.host,
+    bytesSent: e.bytesSent,
+    redactionCount: Object.values(e.redactions).reduce((a, b) => a + b, 0),
+    redactions: formatRedactions(e.redactions),
+    files: e.sources.map(formatEgressSource),
+  }));
+  return { day: page.day, provider: page.provider, days: page.days, providers: page.providers, rows, total: page.total };
+}
+
+export function usageData(ledger: SqliteLedger, days: number, filter: EgressFilter = { day: '', provider: '' }): UsageDataView {
   const since = new Date(Date.now() - days * 86_400_000).toISOString();
   try {
     const s = ledger.summary({ since });
-    return { rangeDays: days, dbPath: ledger.path, total: s.total, byTask: s.byTask, byProvider: s.byProvider, byModel: s.byModel, byDay: s.byDay, failuresByKind: s.failuresByKind, audit: ledger.auditList(50) };
+    return { rangeDays: days, dbPath: ledger.path, total: s.total, byTask: s.byTask, byProvider: s.byProvider, byModel: s.byModel, byDay: s.byDay, failuresByKind: s.failuresByKind, audit: ledger.auditList(50), egress: egressView(ledger, since, filter) };
   } catch (e) {
     const empty = { key: 'all', requests: 0, ok: 0, failed: 0, local: 0, cloud: 0, inputTokens: 0, outputTokens: 0, costUsd: 0 };
     return { rangeDays: days, dbPath: ledger.path, total: empty, byTask: [], byProvider: [], byModel: [], byDay: [], failuresByKind: [], audit: [], error: e instanceof Error ? e.message : String(e) };
@@ -56,6 +85,10 @@ td.n, th.n { text-align: right; font-variant-numeric: tabular-nums; }
 .legend .l { background: var(--vscode-charts-green, #3a3); } .legend .c { background: var(--vscode-charts-blue, #36c); }
 svg.chart { max-width: 100%; height: auto; }
 .muted { color: var(--vscode-descriptionForeground); } .error { color: var(--vscode-errorForeground); }
+.tabs { margin: 10px 0 4px; } .tabs button { background: transparent; color: var(--vscode-foreground); border-bottom: 2px solid transparent; }
+.tabs button[aria-selected="true"] { border-bottom-color: var(--vscode-focusBorder); }
+ul.files { margin: 0; padding-left: 1.1em; } td.files, td.redactions { max-width: 28em; overflow-wrap: anywhere; }
+.filters label { margin-right: 12px; }
 button { color: var(--vscode-button-foreground); background: var(--vscode-button-background); border: none; padding: 4px 12px; cursor: pointer; }
 select { color: var(--vscode-dropdown-foreground); background: var(--vscode-dropdown-background); border: 1px solid var(--vscode-dropdown-border); }
 </style></head>
@@ -67,6 +100,7 @@ select { color: var(--vscode-dropdown-foreground); background: var(--vscode-drop
 export class UsagePanel {
   private panel: vscode.WebviewPanel | undefined;
   private days = 30;
+  private egressFilter: EgressFilter = { day: '', provider: '' };
 
   constructor(
     private readonly services: Services,
@@ -90,9 +124,11 @@ export class UsagePanel {
     const subs: vscode.Disposable[] = [];
     panel.webview.onDidReceiveMessage((m: UsageFromWebview) => this.onMessage(m), undefined, subs);
     const onRecord = this.ledger.onRecord(() => this.schedulePost());
+    const onEgress = this.ledger.onEgress(() => this.schedulePost());
     panel.onDidDispose(() => {
       this.panel = undefined;
       onRecord.dispose();
+      onEgress.dispose();
       subs.forEach((d) => d.dispose());
     });
   }
@@ -108,7 +144,7 @@ export class UsagePanel {
   }
 
   post(): void {
-    if (this.panel) this.send({ type: 'usage/data', data: usageData(this.ledger, this.days) });
+    if (this.panel) this.send({ type: 'usage/data', data: usageData(this.ledger, this.days, this.egressFilter) });
   }
 
   private async onMessage(m: UsageFromWebview): Promise<void> {
@@ -118,14 +154,25 @@ export class UsagePanel {
     else if (m.type === 'usage/range' && Number.isInteger(m.days) && m.days > 0 && m.days <= 3650) {
       this.days = m.days;
       this.post();
+    } else if (m.type === 'usage/egressFilter' && typeof m.day === 'string' && /^(\d{4}-\d{2}-\d{2})?$/.test(m.day) && typeof m.provider === 'string' && m.provider.length <= 200) {
+      this.egressFilter = { day: m.day, provider: m.provider };
+      this.post();
     } else if (m.type === 'usage/exportCsv') {
       const file = await exportCsv(this.ledger, this.days);
-      if (file) this.send({ type: 'usage/exported', path: file });
+      if (file) this.send({ type: 'usage/exported', path: file, egressPath: egressCsvPath(file) });
     }
   }
 }
 
-/** Asks where to save, then writes the CSV of the last `days` days; returns the path written. */
+/** Where the egress records' CSV goes: next to the request records' file, "usage.csv" → "usage-egress.csv". */
+export function egressCsvPath(file: string): string {
+  return /\.csv$/i.test(file) ? file.replace(/\.csv$/i, '-egress.csv') : `${file}-egress.csv`;
+}
+
+/**
+ * Asks where to save, then writes the CSV of the last `days` days (and the egress records' CSV next to it); returns
+ * the path of the request records' file.
+ */
 export async function exportCsv(ledger: SqliteLedger, days: number, target?: vscode.Uri): Promise<string | undefined> {
   const uri =
     target ??
@@ -135,12 +182,17 @@ export async function exportCsv(ledger: SqliteLedger, days: number, target?: vsc
       filters: { CSV: ['csv'] },
     }));
   if (!uri) return undefined;
+  let writing = uri.fsPath;
   try {
-    await writeFile(uri.fsPath, ledger.csv({ since: new Date(Date.now() - days * 86_400_000).toISOString() }), 'utf8');
-    void vscode.window.showInformationMessage(`Switchyard: usage exported to ${uri.fsPath}`);
+    const since = new Date(Date.now() - days * 86_400_000).toISOString();
+    const egressFile = egressCsvPath(uri.fsPath);
+    await writeFile(uri.fsPath, ledger.csv({ since }), 'utf8');
+    writing = egressFile;
+    await writeFile(egressFile, ledger.egressCsv({ since }), 'utf8');
+    void vscode.window.showInformationMessage(`Switchyard: usage exported to ${uri.fsPath} (requests that left the machine: ${egressFile})`);
     return uri.fsPath;
   } catch (e) {
-    void vscode.window.showErrorMessage(`Switchyard: could not write ${uri.fsPath}: ${e instanceof Error ? e.message : String(e)}`);
+    void vscode.window.showErrorMessage(`Switchyard: could not write ${writing}: ${e instanceof Error ? e.message : String(e)}`);
     return undefined;
   }
 }
