@@ -176,3 +176,94 @@ test('killed at random points mid-index (SIGKILL of the CLI and its worker), the
   }
   assert.ok(midway >= 1, 'at least one kill landed while files were being indexed');
 });
+
+/** Spawns `switchyard index` and resolves with the first stderr progress line that matches `re` (and the child). */
+function spawnIndex(args: string[]): { child: ReturnType<typeof spawn>; stdout: () => string; stderr: () => string; progress(re: RegExp): Promise<RegExpMatchArray>; exit: Promise<[number | null, string | null]> } {
+  const child = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  let err = '';
+  const waiters: { re: RegExp; resolve(m: RegExpMatchArray): void }[] = [];
+  child.stdout!.on('data', (d) => (out += d));
+  child.stderr!.on('data', (d) => {
+    err += d;
+    for (const w of [...waiters]) {
+      const m = err.match(w.re);
+      if (m) {
+        waiters.splice(waiters.indexOf(w), 1);
+        w.resolve(m);
+      }
+    }
+  });
+  const exit = new Promise<[number | null, string | null]>((resolve) => child.once('exit', (c, s) => resolve([c, s])));
+  return {
+    child,
+    stdout: () => out,
+    stderr: () => err,
+    progress: (re) =>
+      new Promise((resolve, reject) => {
+        const m = err.match(re);
+        if (m) return resolve(m);
+        waiters.push({ re, resolve });
+        void exit.then(() => reject(new Error(`exited before ${re}: ${err}`)));
+      }),
+    exit,
+  };
+}
+
+test('Ctrl+C (SIGINT) stops index within a second or two, exit 130 with one line; the database is consistent and a rerun finishes', { timeout: 180_000 }, async () => {
+  const root = project(3000);
+  const cfg = configFile({ 'switchyard.tasks': { embed: [] } });
+  const db = path.join(dir, 'sigint.sqlite');
+  const run1 = spawnIndex(['index', root, '--db', db, '--config', cfg]);
+  await run1.progress(/indexing: \d+\/3003 files/);
+  const sent = performance.now();
+  run1.child.kill('SIGINT');
+  const [code, signal] = await run1.exit;
+  const took = performance.now() - sent;
+  assert.ok(took < 2500, `exited ${took.toFixed(0)} ms after SIGINT`);
+  assert.equal(signal, null, run1.stderr());
+  assert.equal(code, 130, run1.stderr());
+  const lines = run1.stderr().split('\n').filter((l) => l.startsWith('switchyard:'));
+  assert.deepEqual(lines, ['switchyard: canceled; what was indexed is kept']);
+  assert.match(run1.stdout(), /^canceled /);
+  const store = IndexStore.open(db);
+  try {
+    assert.deepEqual(store.messages, []);
+    assert.deepEqual(store.verify(), [], 'integrity_check ok, no torn file');
+    assert.ok(store.counts().files < 3003, 'stopped before the end');
+  } finally {
+    store.close();
+  }
+  const resumed = await run(['index', root, '--db', db, '--config', cfg]);
+  assert.equal(resumed.code, 0, resumed.stderr);
+  assert.match(resumed.stdout, /^indexed .*: 3003 files/);
+  const s = await run(['search', root, 'parseHttpHeader', '--db', db, '--config', cfg, '-k', '1']);
+  assert.equal(s.code, 0, s.stderr);
+  assert.match(s.stdout, /^lib\/http\.ts:1-4/);
+});
+
+test('killed with SIGKILL during a first index, a rerun re-chunks only the files that were not committed', { timeout: 180_000 }, async () => {
+  const root = project(2000);
+  const cfg = configFile({ 'switchyard.tasks': { embed: [] } });
+  const db = path.join(dir, 'resume.sqlite');
+  const first = spawnIndex(['index', root, '--db', db, '--config', cfg]);
+  // The first progress line comes after the first file was committed; kill at the one after it (about a second in).
+  await first.progress(/indexing: \d+\/2003 files[^]*indexing: \d+\/2003 files/);
+  first.child.kill('SIGKILL');
+  await first.exit;
+  const store = IndexStore.open(db);
+  let committed: number;
+  try {
+    assert.deepEqual(store.verify(), []);
+    committed = store.counts().files;
+  } finally {
+    store.close();
+  }
+  assert.ok(committed > 0 && committed < 2003, `${committed} files committed before the kill`);
+  const rerun = await run(['index', root, '--db', db, '--config', cfg]);
+  assert.equal(rerun.code, 0, rerun.stderr);
+  const m = rerun.stdout.match(/\((\d+) files re-indexed, (\d+) unchanged, 0 removed\)/);
+  assert.ok(m, rerun.stdout);
+  assert.equal(Number(m[2]), committed, 'every committed file is unchanged');
+  assert.equal(Number(m[1]), 2003 - committed, 'only the rest is chunked');
+});

@@ -123,9 +123,10 @@ export async function index(args: string[], io: Io): Promise<number> {
     }
     out.push(`database: ${dbPath}`);
     io.stdout.write(`${out.join('\n')}\n`);
-    if (summary.canceled) {
+    if (summary.canceled || controller.signal.aborted) {
       io.stderr.write('switchyard: canceled; what was indexed is kept\n');
-      return 1;
+      // 128 + SIGINT, as shells report a command stopped by Ctrl+C.
+      return controller.signal.aborted ? 130 : 1;
     }
     return 0;
   } finally {
