@@ -14,6 +14,7 @@ import { rm } from './commands/rm';
 import { serve } from './commands/serve';
 import { index } from './commands/index';
 import { search } from './commands/search';
+import { usage } from './commands/usage';
 
 const COMMANDS: Record<string, Command> = {
   models,
@@ -24,6 +25,7 @@ const COMMANDS: Record<string, Command> = {
   serve,
   index,
   search,
+  usage,
 };
 
 const USAGE = `Usage: switchyard <command> [options]
@@ -46,6 +48,10 @@ Commands:
   search <folder> "<query>" [--db FILE] [-k N] [--json]
                                                   hybrid search of the index; --json: [{ path, startLine,
                                                   endLine, symbol, score }], best first
+  usage --db FILE [--egress] [--since YYYY-MM-DD] [--until YYYY-MM-DD] [--provider ID] [--json]
+                                                  what a usage ledger (serve --db FILE) holds: the request
+                                                  summary, or with --egress every request that left the
+                                                  machine (host, bytes, redactions, files), newest first
 
 Tasks: chat, explain, edit, commitMessage, summarize, embed (or switchyard/<alias>).
 --config FILE: JSON with the same "switchyard.*" keys as VS Code's settings.json.

@@ -320,7 +320,7 @@ export class SqliteLedger implements UsageSink {
       this.prune();
       return db;
     } catch (e) {
-      this.openError = new Error(`The usage ledger could not open ${this.options.path}: ${e instanceof Error ? e.message : String(e)}. Usage is not being recorded; check that the folder is writable.`);
+      this.openError = new Error(`The usage ledger could not open ${this.options.path}: ${e instanceof Error ? e.message : String(e)}. Usage is not being recorded; check that the folder is writable.`, { cause: e });
       this.logger.error(this.openError.message);
       throw this.openError;
     }
