@@ -106,7 +106,8 @@ const patho: [string, string][] = [
   ["'eyJhbGciOiJIUzI1NiJ9.' repeated", 'eyJhbGciOiJIUzI1NiJ9.'.repeat(SIZE / 21)],
   ["'://a:' repeated", '://a:'.repeat(SIZE / 5)],
   ['PEM BEGIN lines, no END', `${'-'.repeat(5)}BEGIN ${PK}${'-'.repeat(5)}\n`.repeat(SIZE / 29)],
-  ["'key = \"' + 'a' × 100 K", `key = "${'a'.repeat(SIZE)}`],
+  ["'token = \"' + 'a' × 100 K", `token = "${'a'.repeat(SIZE)}`],
+  ["'token = \"' + random × 100 K + '\"'", `token = "${rand(SIZE, 9)}"`],
 ];
 for (const [name, text] of patho) {
   const s = time(() => findSecrets(text), 5);

@@ -5,6 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { findSecrets, parseDotEnvValues, redactSecrets, redactionMarker } from '../../src/core/routing/secrets';
+import { SECRET_KINDS } from '../../src/core/routing/secretRules';
 
 /** Deterministic pseudo-random characters from an alphabet. */
 function rand(n: number, seed: number, alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789'): string {
@@ -59,6 +60,10 @@ const shapes: [kind: string, value: string][] = [
   ['stripe-key', 'sk' + '_live_' + rand(24, 24)],
   ['stripe-key', 'rk' + '_live_' + rand(24, 25)],
   ['stripe-key', 'sk' + '_test_' + rand(24, 26)],
+  ['openrouter-api-key', 'sk-' + 'or-v1-' + rand(64, 140, HEX)],
+  ['npm-token', 'np' + 'm_' + rand(36, 141)],
+  ['huggingface-token', 'h' + 'f_' + rand(34, 142)],
+  ['groq-api-key', 'gs' + 'k_' + rand(52, 143)],
   ['aws-access-key-id', 'AK' + 'IA' + rand(16, 27, UPPER_DIGITS)],
   ['aws-access-key-id', 'AS' + 'IA' + rand(16, 28, UPPER_DIGITS)],
 ];
@@ -300,6 +305,7 @@ test('negatives: hashes, commit ids, UUIDs, data URLs, lockfile integrity, yarn 
   assertClean('.btn { color: #ff00aa; background: #1e1e1e; border-color: rgba(0,0,0,.5); } :root { --accent-key-color: #abcdef12; }');
   assertClean('internationalizationConfigurationProviderFactoryImplementation and aVeryLongCamelCaseIdentifierName42');
   assertClean('see https://github.com/owner/repo/blob/main/src/index.ts#L10 and https://example.com/?q=search&lang=en');
+  assertClean('process.env.npm_config_registry_url_for_this_package ?? hf_hub_download_from_the_model_repository(x)');
   assertClean(`const ghost = "ghost_" + id; const github = "github_username"; const AIzaWord = 1;`);
   assertClean(`"model": "gpt-4.1-mini", "tokens": ${rand(6, 133, '0123456789')}, "key": "${rand(12, 134)}"`);
 });
@@ -316,6 +322,7 @@ test('pathological inputs finish and find nothing or what is there (no catastrop
     '://a:'.repeat(size / 5),
     `${D5}BEGIN ${PK}${D5}\n`.repeat(size / 29),
     `token = "${'a'.repeat(size)}`,
+    `token = "${rand(size, 150)}"`,
     `password = ${'Ab1'.repeat(size / 3)}`,
   ]) {
     const r = redactSecrets(text);
@@ -326,4 +333,12 @@ test('pathological inputs finish and find nothing or what is there (no catastrop
 test('no secret: the text is returned as it was, with no redactions', () => {
   const text = 'Explain this function:\nfunction add(a, b) { return a + b; }\n';
   assert.deepEqual(redactSecrets(text), { text, redactions: {}, found: 0 });
+});
+
+test('SECRET_KINDS lists every kind a finding can have, in kebab-case', () => {
+  for (const [kind] of shapes) assert.ok(SECRET_KINDS.includes(kind), kind);
+  for (const kind of ['private-key', 'jwt', 'url-credentials', 'aws-secret-access-key', 'password', 'secret', 'token', 'api-key', 'env-value', 'bearer-token']) {
+    assert.ok(SECRET_KINDS.includes(kind), kind);
+  }
+  for (const kind of SECRET_KINDS) assert.match(kind, /^[a-z0-9]+(?:-[a-z0-9]+)*$/);
 });

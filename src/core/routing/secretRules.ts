@@ -13,8 +13,11 @@
 export interface PrefixRule {
   /** The redaction kind, kebab-case: `[redacted: <kind>]`. */
   kind: string;
-  /** Literal, case-sensitive prefixes; a match starts at one of them. */
+  /** Literal, case-sensitive needles searched with `indexOf`; a match starts at one of them, `lead` characters
+   *  before it. (indexOf is fastest for a needle that starts with a rare character: `_live_` rather than `sk_live_`.) */
   prefixes: readonly string[];
+  /** How many characters of the match stand before the needle. Default 0. */
+  lead?: number;
   /** A sticky (`y`) pattern tried at each prefix occurrence; the whole match is the secret. */
   pattern: RegExp;
   /** Further checks on the matched text (e.g. "has a digit", so kebab-case words are not keys). */
@@ -31,15 +34,24 @@ const randomish = (s: string) => hasDigit(s) && hasLetter(s) && !/x{6,}|X{6,}/.t
 export const PREFIX_RULES: readonly PrefixRule[] = [
   {
     kind: 'anthropic-api-key',
-    prefixes: ['sk-ant-'],
+    prefixes: ['k-'],
+    lead: 1,
     pattern: /sk-ant-[A-Za-z0-9_-]{20,512}/y,
+    validate: randomish,
+  },
+  {
+    kind: 'openrouter-api-key',
+    prefixes: ['k-'],
+    lead: 1,
+    pattern: /sk-or-v1-[A-Za-z0-9]{32,128}/y,
     validate: randomish,
   },
   {
     // Legacy `sk-…`, project `sk-proj-…`, service account `sk-svcacct-…`, admin `sk-admin-…` keys.
     kind: 'openai-api-key',
-    prefixes: ['sk-'],
-    pattern: /sk-(?!ant-)(?:proj-|svcacct-|admin-)?[A-Za-z0-9_-]{20,512}/y,
+    prefixes: ['k-'],
+    lead: 1,
+    pattern: /sk-(?!ant-|or-v1-)(?:proj-|svcacct-|admin-)?[A-Za-z0-9_-]{20,512}/y,
     validate: randomish,
   },
   {
@@ -61,7 +73,8 @@ export const PREFIX_RULES: readonly PrefixRule[] = [
   },
   {
     kind: 'github-token',
-    prefixes: ['github_pat_'],
+    prefixes: ['_pat_'],
+    lead: 6,
     pattern: /github_pat_[A-Za-z0-9_]{22,255}/y,
     validate: randomish,
   },
@@ -84,8 +97,27 @@ export const PREFIX_RULES: readonly PrefixRule[] = [
   },
   {
     kind: 'stripe-key',
-    prefixes: ['sk_live_', 'rk_live_', 'sk_test_', 'rk_test_'],
+    prefixes: ['_live_', '_test_'],
+    lead: 2,
     pattern: /[sr]k_(?:live|test)_[A-Za-z0-9]{16,255}/y,
+    validate: randomish,
+  },
+  {
+    kind: 'npm-token',
+    prefixes: ['npm_'],
+    pattern: /npm_[A-Za-z0-9]{36}(?![A-Za-z0-9])/y,
+    validate: randomish,
+  },
+  {
+    kind: 'huggingface-token',
+    prefixes: ['hf_'],
+    pattern: /hf_[A-Za-z0-9]{34}(?![A-Za-z0-9])/y,
+    validate: randomish,
+  },
+  {
+    kind: 'groq-api-key',
+    prefixes: ['gsk_'],
+    pattern: /gsk_[A-Za-z0-9]{48,64}(?![A-Za-z0-9])/y,
     validate: randomish,
   },
   {
@@ -190,3 +222,17 @@ export const COMMON_ENV_VALUES: ReadonlySet<string> = new Set([
   'http://localhost', 'https://localhost', 'utf-8', 'utf8', 'changeme', 'password', 'postgres', 'postgresql',
   'mysql', 'sqlite', 'redis', 'mongodb', 'default', 'enabled', 'disabled',
 ]);
+
+/** Every kind the detector reports, for documentation and for the ledger's column names. */
+export const SECRET_KINDS: readonly string[] = [
+  ...new Set([
+    ...PREFIX_RULES.map((r) => r.kind),
+    'private-key',
+    'jwt',
+    'url-credentials',
+    'aws-secret-access-key',
+    ...new Set(Object.values(ASSIGNMENT_WORDS)),
+    ...new Set(Object.values(KEY_QUALIFIERS)),
+    'env-value',
+  ]),
+];

@@ -24,6 +24,7 @@ import {
   PEM_PRIVATE,
   PLACEHOLDER_PATTERNS,
   PREFIX_RULES,
+  type PrefixRule,
   entropyThreshold,
   shannonEntropy,
 } from './secretRules';
@@ -84,24 +85,34 @@ function* occurrences(text: string, needle: string, from = 0): Generator<number>
   for (let i = text.indexOf(needle, from); i !== -1; i = text.indexOf(needle, i + 1)) yield i;
 }
 
+/** The prefix rules grouped by needle, in table order, so each needle is searched once. */
+const RULES_BY_NEEDLE: ReadonlyMap<string, readonly PrefixRule[]> = (() => {
+  const m = new Map<string, PrefixRule[]>();
+  for (const rule of PREFIX_RULES) for (const p of rule.prefixes) m.set(p, [...(m.get(p) ?? []), rule]);
+  return m;
+})();
+
 function prefixFindings(text: string, out: Candidate[]): void {
-  for (const rule of PREFIX_RULES) {
-    for (const prefix of rule.prefixes) {
-      let i = text.indexOf(prefix);
-      while (i !== -1) {
-        let next = i + 1;
+  for (const [needle, rules] of RULES_BY_NEEDLE) {
+    let i = text.indexOf(needle);
+    while (i !== -1) {
+      let next = i + 1;
+      for (const rule of rules) {
+        const start = i - (rule.lead ?? 0);
+        if (start < 0) continue;
         // A key starts at a word boundary: `task-…`, `my_sk-…`, `base64…AKIA…` are not keys.
-        const before = i > 0 ? text.charCodeAt(i - 1) : 32;
-        if (!isAlnum(before) && before !== 95) {
-          rule.pattern.lastIndex = i;
-          const m = rule.pattern.exec(text);
-          if (m) {
-            if (!rule.validate || rule.validate(m[0])) out.push({ kind: rule.kind, start: i, end: i + m[0].length, priority: rule.priority ?? 0 });
-            next = i + m[0].length; // overlapping occurrences inside this run would scan it again
-          }
+        const before = start > 0 ? text.charCodeAt(start - 1) : 32;
+        if (isAlnum(before) || before === 95) continue;
+        rule.pattern.lastIndex = start;
+        const m = rule.pattern.exec(text);
+        if (!m) continue;
+        next = Math.max(next, start + m[0].length); // occurrences inside this run would scan it again
+        if (!rule.validate || rule.validate(m[0])) {
+          out.push({ kind: rule.kind, start, end: start + m[0].length, priority: rule.priority ?? 0 });
+          break;
         }
-        i = text.indexOf(prefix, next);
       }
+      i = text.indexOf(needle, next);
     }
   }
 }
@@ -145,11 +156,13 @@ function decodeBase64Url(s: string): string | undefined {
 
 /** JWTs: header.payload.signature in base64url, the header a JSON object with "alg". */
 function jwtFindings(text: string, out: Candidate[]): void {
-  let i = text.indexOf('eyJ');
-  while (i !== -1) {
-    let next = i + 3;
+  // 'yJ' and a look back: indexOf is much faster on a needle whose first character is rare.
+  let j = text.indexOf('yJ', 1);
+  while (j !== -1) {
+    const i = j - 1;
+    let next = j + 2;
     const before = i > 0 ? text.charCodeAt(i - 1) : 32;
-    if (!isBase64Url(before)) {
+    if (text.charCodeAt(i) === 101 /* e */ && !isBase64Url(before)) {
       // Three runs of base64url separated by dots; each run is walked once.
       const runs: number[] = [i];
       let p = i;
@@ -179,7 +192,7 @@ function jwtFindings(text: string, out: Candidate[]): void {
         }
       }
     }
-    i = text.indexOf('eyJ', next);
+    j = text.indexOf('yJ', next);
   }
 }
 
@@ -356,11 +369,20 @@ export function findSecrets(text: string, options: ScanOptions = {}): SecretFind
   if (options.knownValues?.length) knownValueFindings(text, options.knownValues, all);
   if (all.length === 0) return [];
   all.sort((a, b) => a.priority - b.priority || b.end - b.start - (a.end - a.start) || a.start - b.start);
+  // Kept findings in start order; a candidate is kept when it overlaps neither neighbour (binary search).
   const kept: Candidate[] = [];
   for (const c of all) {
-    if (!kept.some((k) => c.start < k.end && k.start < c.end)) kept.push(c);
+    let lo = 0;
+    let hi = kept.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (kept[mid].start < c.start) lo = mid + 1;
+      else hi = mid;
+    }
+    if (lo > 0 && kept[lo - 1].end > c.start) continue;
+    if (lo < kept.length && kept[lo].start < c.end) continue;
+    kept.splice(lo, 0, c);
   }
-  kept.sort((a, b) => a.start - b.start);
   return kept.map(({ kind, start, end }) => ({ kind, start, end }));
 }
 
