@@ -10,6 +10,7 @@ import type { Logger, SecretSource } from '../core/host';
 import { Switchyard } from '../core/switchyard';
 import type { RouteAttempt } from '../core/routing/router';
 import { privacyContext } from '../core/routing/privacy';
+import { dotEnvValues } from '../core/routing/dotenv';
 import { priceOf } from '../core/usage/pricing';
 
 /** A usage or configuration error: exit code 2. */
@@ -71,6 +72,15 @@ export function stderrLogger(io: Io, verbose: boolean): Logger {
   return { trace: none, debug: verbose ? write('debug') : none, info: verbose ? write('info') : none, warn: verbose ? write('warn') : none, error: write('error') };
 }
 
+/**
+ * Literal secrets to keep out of cloud requests: the values of the `.env*` files under the current folder (read once,
+ * on the first cloud request).
+ */
+export function cliSecretValues(): () => readonly string[] {
+  let values: string[] | undefined;
+  return () => (values ??= dotEnvValues([process.cwd()]));
+}
+
 export function build(config: ParsedConfig, io: Io, options: { allowCloud: boolean; verbose: boolean }): Switchyard {
   return new Switchyard({
     config: config.config,
@@ -82,6 +92,7 @@ export function build(config: ParsedConfig, io: Io, options: { allowCloud: boole
     price: priceOf,
     // Kind "embedded" without a modelPath serves the folder `switchyard pull <url>` downloads into.
     modelsDir: io.env.SWITCHYARD_MODELS_DIR ?? join(homedir(), '.switchyard', 'models'),
+    secretValues: cliSecretValues(),
   });
 }
 

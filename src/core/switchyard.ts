@@ -26,6 +26,8 @@ export interface SwitchyardOptions {
   modelsDir?: string;
   /** Replaces the embedded runtime's worker script (tests). */
   embeddedWorkerPath?: string;
+  /** Literal secret values to keep out of cloud requests (the workspace's .env values, stored API keys). */
+  secretValues?: () => readonly string[];
 }
 
 function embeddedOptions(config: SwitchyardConfig) {
@@ -57,6 +59,7 @@ export class Switchyard {
       usage: options.usage,
       price: options.price,
       logger,
+      secretValues: options.secretValues,
     });
   }
 

@@ -10,6 +10,7 @@ import { PRESETS } from '../core/providers/presets';
 import type { ConfigProblem } from '../core/config/config';
 import { readSettings, workspaceOptedOut } from './settings';
 import { privacyContext } from '../core/routing/privacy';
+import { WorkspaceSecrets } from './workspaceSecrets';
 import { Secrets } from './secrets';
 import { channelLogger } from './log';
 import { cloudConsent } from './consent';
@@ -58,6 +59,8 @@ export function activate(context: vscode.ExtensionContext): Services {
 
   const initial = readSettings();
   const usage = new MemoryLedger();
+  const workspaceSecrets = new WorkspaceSecrets(() => secrets.values());
+  context.subscriptions.push(workspaceSecrets);
   const switchyard = new Switchyard({
     config: initial.config,
     secrets,
@@ -66,6 +69,7 @@ export function activate(context: vscode.ExtensionContext): Services {
     askCloud: cloudConsent(context.workspaceState),
     usage,
     price: priceOf,
+    secretValues: () => workspaceSecrets.values(),
   });
   reportProblems(initial.problems);
 

@@ -12,7 +12,7 @@ import { Switchyard } from '../../core/switchyard';
 import { privacyContext } from '../../core/routing/privacy';
 import { priceOf } from '../../core/usage/pricing';
 import { SqliteLedger } from '../../core/usage/sqliteLedger';
-import { COMMON_OPTIONS, UsageError, envSecrets, loadConfig, type Io } from '../common';
+import { COMMON_OPTIONS, UsageError, cliSecretValues, envSecrets, loadConfig, type Io } from '../common';
 
 export async function serve(args: string[], io: Io): Promise<number> {
   const { values, positionals } = parseArgs({
@@ -45,6 +45,7 @@ export async function serve(args: string[], io: Io): Promise<number> {
     askCloud: values['allow-cloud'] ? async () => true : undefined,
     usage,
     price: priceOf,
+    secretValues: cliSecretValues(),
   });
   const gateway = new Gateway({ source: sy, token, port: port ?? parsed.config.gateway.port, logger });
   try {

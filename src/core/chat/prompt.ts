@@ -4,6 +4,7 @@
  * the conversation's history from the newest turn back. Whatever does not fit is dropped whole and named, so the UI
  * can say what the model did not see.
  */
+import type { EgressSource } from '../usage/ledger';
 import { ProviderError } from '../errors';
 import { estimateTokens } from '../providers/base';
 import type { ChatMessage } from '../providers/types';
@@ -16,6 +17,13 @@ export interface ContextBlock {
   /** What the UI calls it: "selection in src/a.ts:3-9", "src/b.ts:10-40 (parse)". */
   label: string;
   text: string;
+  /** The workspace file (and lines) the text comes from, for the egress record of a cloud request. */
+  source?: EgressSource;
+}
+
+/** The sources of the blocks a prompt kept (a block left out to fit the window was not sent). */
+export function sentSources(blocks: readonly ContextBlock[], dropped: readonly string[]): EgressSource[] {
+  return blocks.filter((b) => b.source && !dropped.includes(b.label)).map((b) => b.source!);
 }
 
 export interface PromptInput {

@@ -14,6 +14,9 @@ export function isTaskName(value: string): value is TaskName {
 
 export type PrivacyMode = 'local-only' | 'ask' | 'allow';
 
+/** `switchyard.redactSecrets`: what happens to secrets in a cloud request. */
+export type RedactMode = 'redact' | 'block' | 'off';
+
 export interface ProviderSetting {
   id: string;
   kind: ProviderKind;
@@ -45,11 +48,12 @@ export interface SwitchyardConfig {
   privacyLock?: string;
   workspaceCloudOptOut: boolean;
   localHosts: string[];
+  redactSecrets: RedactMode;
   aliases: Record<string, string>;
   firstTokenTimeoutMs: number;
   cooldownMs: number;
   index: { enabled: boolean; exclude: string[]; maxFileSizeKb: number };
-  gateway: { port: number; startOnLaunch: boolean; relay: boolean };
+  gateway: { port: number; startOnLaunch: boolean; relay: boolean; idleTimeoutSeconds: number };
   /** Days of usage records kept (0: all). */
   usage: { retentionDays: number };
   /** Kind `embedded`: the child process that runs GGUF models. */
@@ -217,6 +221,8 @@ export function parseConfig(raw: Raw): ParsedConfig {
     ...(lock ? { privacyLock: lock } : {}),
     workspaceCloudOptOut: lock ? true : r.value<boolean>('switchyard.workspaceCloudOptOut'),
     localHosts: lock ? [] : r.value<string[]>('switchyard.localHosts').map((h) => h.trim()),
+    // Unclear means the safe choice: an invalid value redacts.
+    redactSecrets: r.value<RedactMode>('switchyard.redactSecrets'),
     aliases: r.value<Record<string, string>>('switchyard.aliases'),
     firstTokenTimeoutMs: r.value<number>('switchyard.routing.firstTokenTimeoutMs'),
     cooldownMs: r.value<number>('switchyard.routing.cooldownMs'),
@@ -229,6 +235,7 @@ export function parseConfig(raw: Raw): ParsedConfig {
       port: r.value<number>('switchyard.gateway.port'),
       startOnLaunch: r.value<boolean>('switchyard.gateway.startOnLaunch'),
       relay: r.value<boolean>('switchyard.gateway.relay'),
+      idleTimeoutSeconds: r.value<number>('switchyard.gateway.idleTimeoutSeconds'),
     },
     usage: { retentionDays: r.value<number>('switchyard.usage.retentionDays') },
     embedded: {

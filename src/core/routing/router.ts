@@ -10,7 +10,8 @@ import { FALLBACK_KINDS, ProviderError, isProviderError, marksUnhealthy, type Er
 import { redact, silentLogger, systemClock, type Clock, type Logger } from '../host';
 import type { ChatMessage, ModelInfo, Provider, ProviderConfig, RelayedAnswer, SamplingOptions } from '../providers/types';
 import { TASKS, isTaskName, splitRef, type CandidateSetting, type SwitchyardConfig, type TaskName } from '../config/config';
-import type { UsageRecord, UsageSink } from '../usage/ledger';
+import type { EgressSource, UsageRecord, UsageSink } from '../usage/ledger';
+import { describeRedactions, outbound, uniqueSources } from './egress';
 import { HealthCache } from './health';
 import { cloudVerdict, type AskCloud, type PrivacyContext } from './privacy';
 import { ollamaCloudHost } from '../providers/cloudModels';
@@ -40,6 +41,8 @@ export interface RouterDeps {
   health?: HealthCache;
   /** Timeout of the health probe made when every candidate is cooling down. */
   probeTimeoutMs?: number;
+  /** Literal secret values of the workspace (its .env files' values), redacted from cloud requests like keys are. */
+  secretValues?: () => readonly string[];
 }
 
 export interface Candidate {
@@ -99,6 +102,15 @@ export interface RoutedChatRequest {
   only?: string;
   /** The gateway's streaming requests: let OpenAI-compatible providers relay the server's events (see ChatRequest.relay). */
   relay?: { includeUsage: boolean };
+  /** The workspace files whose text the messages carry (attached selections and files, citations), for the egress record. */
+  sources?: EgressSource[];
+  /**
+   * The caller keeps the answer to itself until it is done (the gateway's non-streamed requests): nothing has reached
+   * its user yet, so a candidate that fails mid-answer is recorded as failed and the next may answer, as before the
+   * first token. The router then yields the next candidate's route event: the caller drops what it kept of the earlier
+   * answer (only the answering candidate's text is returned, never spliced).
+   */
+  buffered?: boolean;
 }
 
 export interface RoutedEmbedRequest {
@@ -110,6 +122,8 @@ export interface RoutedEmbedRequest {
   timeoutMs?: number;
   /** Only this one of the task's candidates ("providerId/model"). */
   only?: string;
+  /** The workspace files the inputs come from, for the egress record. */
+  sources?: EgressSource[];
 }
 
 export interface RoutedEmbedResult {
@@ -379,7 +393,7 @@ export class Router {
    * The candidates to try, in order, recording every skipped one in `attempts`. When everything is cooling down
    * the cooled-down providers are probed (cheap) rather than failing without trying.
    */
-  private async eligible(task: TaskName, attempts: RouteAttempt[], signal?: AbortSignal, only?: string): Promise<Candidate[]> {
+  private async eligible(task: TaskName, attempts: RouteAttempt[], signal?: AbortSignal, only?: string): Promise<{ eligible: Candidate[]; order: Candidate[] }> {
     const all = await this.candidates(task, signal);
     const list = only === undefined ? all.list : all.list.filter((c) => `${c.providerId}/${c.model}` === only);
     const unknownProviders = only === undefined ? all.unknownProviders : [];
@@ -400,7 +414,7 @@ export class Router {
       if (probeAll && (await this.probe(c.providerId, signal))) eligible.push(c);
       else attempts.push({ ...c, outcome: 'skipped', reason: this.skipReason(c, canAsk)?.reason ?? 'unhealthy', kind: this.health.get(c.providerId)?.lastKind ?? 'unreachable' });
     }
-    return list.filter((c) => eligible.includes(c));
+    return { eligible: list.filter((c) => eligible.includes(c)), order: list };
   }
 
   /** Under privacy "ask", asks before a cloud candidate; records a refusal as a skip. */
@@ -418,7 +432,7 @@ export class Router {
     const task = this.task(request.task);
     const config = this.deps.config();
     const attempts: RouteAttempt[] = [];
-    const eligible = await this.eligible(task, attempts, request.signal, request.only);
+    const { eligible, order } = await this.eligible(task, attempts, request.signal, request.only);
 
     let lastError: ProviderError | undefined;
     for (const c of eligible) {
@@ -426,6 +440,9 @@ export class Router {
       if (!(await this.consented(task, c, attempts))) continue;
       const provider = this.deps.providers.get(c.providerId);
       if (!provider) continue;
+      const sent = this.outbound(task, c, request.messages.map((m) => m.content), request.sources, attempts);
+      if (!sent) continue;
+      const messages = c.local ? request.messages : request.messages.map((m, i) => ({ ...m, content: sent[i]! }));
       const attemptStart = this.clock.now();
       const controller = new AbortController();
       const onAbort = () => controller.abort(request.signal?.reason);
@@ -441,7 +458,7 @@ export class Router {
         const iterator = provider
           .chat({
             model: c.model,
-            messages: request.messages,
+            messages,
             temperature: request.temperature ?? c.temperature,
             maxTokens: request.maxTokens ?? c.maxTokens,
             contextSize: c.contextSize,
@@ -460,7 +477,7 @@ export class Router {
           providerId: c.providerId,
           model: c.model,
           local: c.local,
-          fallback: attempts.length > 1,
+          fallback: fellBack(order, attempts, c, config.tasks[task]),
           attempts: attempts.map((a) => ({ ...a })),
         };
         this.logger.info(`route ${request.task}: ${c.providerId}/${c.model} (${c.local ? 'local' : 'cloud'})${route.fallback ? ` after ${describeAttempts(attempts.slice(0, -1))}` : ''}`);
@@ -492,7 +509,12 @@ export class Router {
         return;
       } catch (e) {
         const err = this.toProviderError(e, c, request.signal);
-        if (streamed || err.afterOutput) {
+        if (request.buffered && err.kind !== 'canceled') {
+          // Nothing reached the caller: the answered attempt is a failed one, and the next candidate may answer.
+          const i = attempts.findIndex((a) => a.outcome === 'answered');
+          if (i >= 0) attempts.splice(i, 1);
+          err.afterOutput = false;
+        } else if (streamed || err.afterOutput) {
           err.afterOutput = true;
           this.usage({ at, task, requested: request.task, c, outcome: err.kind, attempts: attempts.filter((a) => a.outcome !== 'skipped').length, ttftMs, startedAt, inputTokens, outputTokens: outputTokens ?? Math.ceil((relayed?.textLength ?? text.length) / 4), estimated: outputTokens === undefined });
           if (err.kind !== 'canceled') this.logger.warn(`route ${request.task}: ${c.providerId}/${c.model} failed after streaming: ${err.kind}: ${err.message}`);
@@ -531,21 +553,23 @@ export class Router {
     const task = this.task(requested);
     const timeoutMs = request.timeoutMs ?? this.deps.config().firstTokenTimeoutMs;
     const attempts: RouteAttempt[] = [];
-    const eligible = await this.eligible(task, attempts, request.signal, request.only);
+    const { eligible, order } = await this.eligible(task, attempts, request.signal, request.only);
     let lastError: ProviderError | undefined;
     for (const c of eligible) {
       if (request.signal?.aborted) break;
       if (!(await this.consented(task, c, attempts))) continue;
       const provider = this.deps.providers.get(c.providerId);
       if (!provider) continue;
+      const input = this.outbound(task, c, request.input, request.sources, attempts);
+      if (!input) continue;
       const attemptStart = this.clock.now();
       const timeout = AbortSignal.timeout(timeoutMs);
       const signal = request.signal ? AbortSignal.any([request.signal, timeout]) : timeout;
       try {
-        const result = await provider.embed({ model: c.model, input: request.input, signal });
+        const result = await provider.embed({ model: c.model, input: [...input], signal });
         this.health.markHealthy(c.providerId);
         attempts.push({ ...c, outcome: 'answered', ms: this.clock.now() - attemptStart });
-        const route: RouteEvent = { task, requested, providerId: c.providerId, model: c.model, local: c.local, fallback: attempts.length > 1, attempts };
+        const route: RouteEvent = { task, requested, providerId: c.providerId, model: c.model, local: c.local, fallback: fellBack(order, attempts, c, this.deps.config().tasks[task]), attempts };
         const inputTokens = result.inputTokens ?? Math.ceil(request.input.reduce((n, t) => n + t.length, 0) / 4);
         const usage = this.usage({ at, task, requested, c, outcome: 'ok', attempts: attempts.filter((a) => a.outcome !== 'skipped').length, startedAt, inputTokens, outputTokens: 0, estimated: result.inputTokens === undefined });
         return { vectors: result.vectors, providerId: c.providerId, model: c.model, local: c.local, route, usage };
@@ -565,6 +589,40 @@ export class Router {
     const failure = this.noAnswer(task, requested, attempts, lastError, request.signal);
     this.usage({ at, task, requested, c: lastTried(attempts), outcome: failure.kind, attempts: attempts.filter((a) => a.outcome !== 'skipped').length, startedAt });
     throw failure;
+  }
+
+  /**
+   * What a candidate receives. A local one: the texts unchanged. A cloud one: the texts with secrets redacted
+   * (switchyard.redactSecrets), and an egress record of what left; or, under "block" when there are secrets,
+   * nothing: the candidate is recorded as skipped and undefined returned.
+   */
+  private outbound(task: TaskName, c: Candidate, texts: readonly string[], sources: readonly EgressSource[] | undefined, attempts: RouteAttempt[]): readonly string[] | undefined {
+    if (c.local) return texts;
+    const mode = this.deps.config().redactSecrets;
+    const out = outbound(texts, mode, this.deps.secretValues?.() ?? []);
+    const found = describeRedactions(out.redactions);
+    if (mode === 'block' && out.found > 0) {
+      const reason = `the request carries secrets (${found}) and switchyard.redactSecrets is "block"`;
+      attempts.push({ ...c, outcome: 'skipped', reason, kind: 'policy' });
+      this.logger.warn(`route ${task}: ${c.providerId}/${c.model} not sent: ${reason}`);
+      return undefined;
+    }
+    if (out.found > 0) this.logger.info(`route ${task}: redacted ${found} before sending to ${c.providerId}/${c.model}`);
+    try {
+      this.deps.usage?.egress?.({
+        at: new Date().toISOString(),
+        task,
+        providerId: c.providerId,
+        model: c.model,
+        host: c.host ?? c.providerId,
+        bytesSent: out.bytes,
+        redactions: out.redactions,
+        sources: uniqueSources(sources),
+      });
+    } catch (e) {
+      this.logger.warn(`usage ledger (egress): ${e instanceof Error ? e.message : String(e)}`);
+    }
+    return out.texts;
   }
 
   /** Waits for the first event of a stream, or fails with `timeout` and aborts the request. */
@@ -649,6 +707,22 @@ function hostOf(baseUrl: string): string {
   } catch {
     return baseUrl;
   }
+}
+
+/**
+ * Whether the answering candidate is a fallback: one before it in the task's order was skipped or failed (skips are
+ * recorded up front, for later candidates too). An unknown provider counts where its entry stands in the settings.
+ */
+function fellBack(order: readonly Candidate[], attempts: readonly RouteAttempt[], answering: Candidate, settings: readonly CandidateSetting[]): boolean {
+  const key = (a: { providerId: string; model: string }) => `${a.providerId}/${a.model}`;
+  const earlier = new Set(order.slice(0, order.indexOf(answering)).map(key));
+  const at = settings.findIndex((s) => s.ref === key(answering));
+  const answeringAt = at >= 0 ? at : settings.findIndex((s) => s.ref === 'auto');
+  const unknownEarlier = (id: string) => {
+    const i = settings.findIndex((s) => splitRef(s.ref)?.providerId === id);
+    return i >= 0 && (answeringAt < 0 || i < answeringAt);
+  };
+  return attempts.some((a) => a.outcome === 'failed' || (a.outcome === 'skipped' && (a.model === '' ? unknownEarlier(a.providerId) : earlier.has(key(a)))));
 }
 
 function lastTried(attempts: RouteAttempt[]): RouteAttempt | undefined {

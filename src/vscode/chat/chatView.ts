@@ -5,7 +5,7 @@
  * with tokens and time; errors carry the typed kind and actions.
  */
 import * as vscode from 'vscode';
-import { assemblePrompt, type ContextBlock } from '../../core/chat/prompt';
+import { assemblePrompt, sentSources, type ContextBlock } from '../../core/chat/prompt';
 import { ConversationStore, historyMessages, newId, settleInterrupted } from '../../core/chat/store';
 import { splitThinkTags } from '../../core/chat/thinkTags';
 import { isProviderError, type ErrorKind } from '../../core/errors';
@@ -200,9 +200,9 @@ export class ChatController implements vscode.WebviewViewProvider, vscode.Dispos
     const name = vscode.workspace.asRelativePath(doc.uri);
     if (kinds.includes('selection') && !editor.selection.isEmpty) {
       const s = editor.selection;
-      blocks.push({ label: `selection in ${name}:${s.start.line + 1}-${s.end.line + 1}`, text: doc.getText(s) });
+      blocks.push({ label: `selection in ${name}:${s.start.line + 1}-${s.end.line + 1}`, text: doc.getText(s), source: { path: name, startLine: s.start.line + 1, endLine: s.end.line + 1 } });
     }
-    if (kinds.includes('file')) blocks.push({ label: `file ${name}`, text: doc.getText() });
+    if (kinds.includes('file')) blocks.push({ label: `file ${name}`, text: doc.getText(), source: { path: name } });
     return { blocks, labels: blocks.map((b) => b.label) };
   }
 
@@ -251,7 +251,7 @@ export class ChatController implements vscode.WebviewViewProvider, vscode.Dispos
           if (status.keywordOnly) turn.notices!.push('@workspace: keyword search only (no embeddings yet).');
           if (chunks.length === 0) turn.notices!.push('@workspace: the index found nothing relevant.');
           turn.citations = chunks.map((c): Citation => ({ path: c.path, root: c.root, startLine: c.startLine, endLine: c.endLine, symbol: c.symbol }));
-          for (const c of chunks) context.push({ label: `${c.path}:${c.startLine}-${c.endLine}${c.symbol ? ` (${c.symbol})` : ''}`, text: c.text });
+          for (const c of chunks) context.push({ label: `${c.path}:${c.startLine}-${c.endLine}${c.symbol ? ` (${c.symbol})` : ''}`, text: c.text, source: { path: c.path, startLine: c.startLine, endLine: c.endLine } });
           if (chunks.length) userTurn.contextLabels!.push(`@workspace: ${chunks.length} chunk${chunks.length === 1 ? '' : 's'}`);
         }
       }
@@ -262,7 +262,7 @@ export class ChatController implements vscode.WebviewViewProvider, vscode.Dispos
       }
       this.post({ kind: 'notify', name: 'chat/turn', payload: turn });
       // `<think>…</think>` written into the answer (a server without a reasoning parser) is shown as reasoning too.
-      for await (const ev of splitThinkTags(this.services.switchyard.router.chat({ task: o.task, messages: prompt.messages, signal: controller.signal }))) {
+      for await (const ev of splitThinkTags(this.services.switchyard.router.chat({ task: o.task, messages: prompt.messages, signal: controller.signal, sources: sentSources(context, prompt.droppedContext) }))) {
         if (ev.type === 'route') {
           const r = ev.route;
           turn.answer = { providerId: r.providerId, model: r.model, local: r.local, fallbackReason: r.fallback ? fallbackReason(r.attempts) : undefined };
@@ -422,7 +422,7 @@ export class ChatController implements vscode.WebviewViewProvider, vscode.Dispos
       task: 'explain',
       text: `Explain this ${lang} code (${label}).`,
       display: `Explain ${label}`,
-      context: [{ label, text: code }],
+      context: [{ label, text: code, source: useSelection ? { path: name, startLine: s.start.line + 1, endLine: s.end.line + 1 } : { path: name } }],
       contextLabels: [label],
       retrieve: this.services.workspaceIndex.current ? code.slice(0, 2000) : undefined,
       requestId: this.hostRequestId--,
