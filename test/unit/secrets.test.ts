@@ -241,6 +241,10 @@ test('password/secret/token/api_key assignments: only a high-entropy value, neve
     'token_url: "https://oauth2.example.com/token"',
     'label: "Password"',
     'error: "Invalid token"',
+    // Code seen in real libraries and this repository (each was once a false positive).
+    'return { run, coldFirstToken: firstToken!, worker };',
+    'this.adminAPIKey = adminAPIKey;',
+    "const c = new OpenAI({ baseURL, apiKey: 'bench-key' });",
   ]) assertClean(text);
 });
 

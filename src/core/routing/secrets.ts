@@ -219,22 +219,24 @@ function looksSecret(value: string, quoted: boolean): boolean {
   if (value.length < MIN_SECRET_LENGTH || /\s/.test(value)) return false;
   if (/^[0-9.:_-]+$/.test(value)) return false; // numbers, versions, times
   if (/^(?:\/|\.\.?\/|~\/|[A-Za-z]:\\)/.test(value) || value.includes('://')) return false; // paths, URLs
-  if (!quoted && /^[A-Za-z_$][\w$]*(?:\??\.[A-Za-z_$][\w$]*)*(?:\(.*)?$/.test(value) && (/[.(]/.test(value) || looksLikeWords(value))) return false; // code
+  if (!quoted && /^[A-Za-z_$][\w$]*(?:\??\.[A-Za-z_$][\w$]*)*(?:\(.*)?!?$/.test(value) && (/[.(!]/.test(value) || looksLikeWords(value))) return false; // code
   if (isPlaceholder(value)) return false;
+  if (/^[a-z]+(?:[-_][a-z]+)*$/.test(value)) return false; // lower-case words: `bench-key`, `use-env-var`
   const classes = +/[a-z]/.test(value) + +/[A-Z]/.test(value) + +/[0-9]/.test(value) + +/[^A-Za-z0-9]/.test(value);
   if (value.length < 16 && classes < 2) return false;
   return shannonEntropy(value) >= entropyThreshold(value.length);
 }
 
 /**
- * An identifier made of words (`someVariable`, `DEFAULT_TOKEN`) rather than random characters: no digits, and
- * capitals are rare (camelCase) or everything (CONSTANT_CASE). Random mixed-case text has about half capitals.
+ * An identifier made of words (`someVariable`, `adminAPIKey`, `DEFAULT_TOKEN`) rather than random characters: no
+ * digits, and every camelCase/snake_case piece is a word of two or more letters or a short acronym. Random mixed-case
+ * text breaks into one-letter pieces and long capital runs.
  */
 function looksLikeWords(value: string): boolean {
   if (/[0-9]/.test(value)) return false;
-  const letters = value.replace(/[^A-Za-z]/g, '');
-  const upper = letters.replace(/[^A-Z]/g, '').length / Math.max(1, letters.length);
-  return upper < 0.25 || upper > 0.9;
+  const pieces = value.match(/[A-Z]+(?![a-z])|[A-Z]?[a-z]+/g) ?? [];
+  const allCaps = !/[a-z]/.test(value);
+  return pieces.length > 0 && pieces.every((w) => w.length >= 2 && (allCaps || !/^[A-Z]+$/.test(w) || w.length <= 5));
 }
 
 /** The kind of secret a key name holds, from its words, or undefined when it is not a secret's name. */
