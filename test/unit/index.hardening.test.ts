@@ -11,8 +11,12 @@ import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import { parseConfig } from '../../src/core/config/config';
 import { IndexEngine, type EngineOptions } from '../../src/core/index/engine';
+import { WorkspaceIndex } from '../../src/core/index/service';
 import { readBounded } from '../../src/core/index/walker';
+import { Switchyard } from '../../src/core/switchyard';
+import { scriptedBackend, startLlamaCppServer, startOpenAIServer, type Backend } from '../fixtures';
 
 const cleanup: (() => void | Promise<void>)[] = [];
 after(async () => {
@@ -150,3 +154,86 @@ test('a file replaced by a FIFO after the walk does not hang the sync', { timeou
   assert.ok(r.swapped);
   assert.match(r.skipped.find((x) => x.rel === 'b.ts')?.reason ?? '', /not a regular file \(FIFO\)/);
 });
+
+// ---- One chunk must never stop embedding for the whole index ----
+
+function switchyard(providers: unknown[], embed: string[]): Switchyard {
+  // Routing defaults (a 15 s cool-down after a server error), as a user has them.
+  return new Switchyard({
+    config: parseConfig({ 'switchyard.providers': providers, 'switchyard.tasks': { embed }, 'switchyard.privacy': 'allow' }).config,
+    secrets: { getApiKey: async () => 'sk-test-key-abcdefghij' },
+    privacy: (c) => ({ mode: c.privacy, trusted: true, workspaceOptOut: false }),
+  });
+}
+
+/** Dense code (every mark a token): one chunk of it is ~1,200 tokens to a real tokenizer, ~400 by the 3-chars estimate. */
+function denseFile(seed: number): string {
+  const lines: string[] = [];
+  for (let i = 0; i < 60; i++) lines.push(`m[${seed}]=q[${i}]+r[${i + 1}]-s[${i * 7}];`);
+  return `${lines.join('\n')}\n`;
+}
+
+function corpus(root: string, normal: number, dense: number[]): void {
+  for (let i = 0; i < normal; i++) write(root, `src/f${i}.ts`, `/** helper number ${i} */\nexport function helper${i}(x: number): number {\n  return x + ${i};\n}\n`);
+  for (const d of dense) write(root, `gen/table${d}.ts`, denseFile(d));
+}
+
+const tooLong = (backend: Backend, limit: number) => (input: string[]) => input.some((t) => backend.countTokens(t) > limit);
+
+for (const flavour of ['llama.cpp (HTTP 500 input is too large)', 'OpenAI (400 context_length_exceeded)'] as const) {
+  test(`an embedding server that rejects too-long inputs, ${flavour}: every chunk gets a vector, the others are not held back, the limit is learned and kept`, { timeout: 120_000 }, async () => {
+    const backend = scriptedBackend({ dims: 16 });
+    const llama = flavour.startsWith('llama');
+    const server = llama
+      ? await startLlamaCppServer({ backend, modelAlias: 'bge-small', physicalBatch: 512 })
+      : await startOpenAIServer({ backend, models: [{ name: 'text-embedding-small', embedding: true, contextLength: 512 }] });
+    cleanup.push(() => server.close());
+    const sy = llama
+      ? switchyard([{ id: 'llama', kind: 'llamacpp', baseUrl: server.url }], ['llama/bge-small'])
+      : switchyard([{ id: 'oai', kind: 'openai-compatible', baseUrl: `${server.url}/v1`, local: true }], ['oai/text-embedding-small']);
+    const root = tmp('overflow');
+    corpus(root, 40, [1, 2, 3]);
+    const dbPath = path.join(tmp('db'), 'index.sqlite');
+    const statuses: string[] = [];
+    const open = () =>
+      WorkspaceIndex.open({ root, dbPath, embedder: sy.router, batchSize: 8, embedTimeoutMs: 5000, backoffMs: { initial: 100, max: 300 }, onStatus: (s) => s.message && statuses.push(s.message) });
+    const embedRequests = () => server.requests.filter((r) => r.path === '/v1/embeddings').map((r) => (r.body as { input: string[] }).input);
+    const rejected = tooLong(backend, 512);
+
+    let idx = await open();
+    cleanup.push(() => idx.close());
+    await idx.sync();
+    await idx.embeddingsSettled({ untilPaused: true });
+    let counts = await idx.counts();
+    assert.equal(counts.pending, 0, `every chunk has a vector (${statuses.at(-1) ?? ''})`);
+    assert.deepEqual(statuses.filter((m) => m.includes('paused')), [], 'embedding never paused');
+    const first = embedRequests();
+    assert.ok(first.some(rejected), 'the server did reject the dense chunks');
+    // The dense chunks were embedded cut to what the server takes; the normal ones whole.
+    const accepted = first.filter((input) => !rejected(input)).flat();
+    for (const d of [1, 2, 3]) {
+      const cut = accepted.filter((t) => t.startsWith(`m[${d}]=q[0]`));
+      assert.equal(cut.length > 0, true, `a cut of table${d} was accepted`);
+      assert.ok(cut.every((t) => t.length < denseFile(d).length && backend.countTokens(t) <= 512));
+    }
+    for (let i = 0; i < 40; i++) assert.ok(accepted.some((t) => t.includes(`helper${i}(`)), `helper${i} embedded`);
+    // Rejected requests are few: the binary split finds the dense chunk in each batch, it does not retry everything.
+    assert.ok(first.filter(rejected).length <= 3 * 10, `${first.filter(rejected).length} rejected requests`);
+
+    // Learned: a new dense file is cut to fit before it is sent, also after the index is reopened.
+    write(root, 'gen/table4.ts', denseFile(4));
+    await idx.update([path.join(root, 'gen/table4.ts')]);
+    await idx.embeddingsSettled({ untilPaused: true });
+    await idx.close();
+    idx = await open();
+    write(root, 'gen/table5.ts', denseFile(5));
+    const before = embedRequests().length;
+    await idx.sync();
+    await idx.embeddingsSettled({ untilPaused: true });
+    counts = await idx.counts();
+    assert.equal(counts.pending, 0);
+    const later = embedRequests().slice(before);
+    assert.ok(later.length > 0 && later.flat().some((t) => t.startsWith('m[5]=q[0]')));
+    assert.deepEqual(later.filter(rejected), [], 'no rejected request once the limit is known (kept in the index)');
+  });
+}

@@ -26,3 +26,31 @@ export async function chunkBudget(sy: Switchyard, signal?: AbortSignal): Promise
     return chunkBudgetFor(undefined);
   }
 }
+
+/**
+ * A conservative count of an embedding model's tokens for code, in the way WordPiece/BPE vocabularies split it:
+ * every punctuation mark and digit is a token, a run of letters is about one per 4 letters (camelCase parts and
+ * rare identifiers split), anything else one per character. Measured against a bge WordPiece vocabulary, code
+ * runs well over the ~3 characters per token that prose gets; this errs high. Used to cut inputs to a limit learned
+ * from the model's own refusals (the same units in and out, so the estimate need not be exact).
+ */
+export function embedTokens(text: string): number {
+  let n = 0;
+  for (const m of text.matchAll(/[A-Za-z]+|\s+|./gsu)) {
+    const w = m[0];
+    const c = w.charCodeAt(0);
+    if (c === 32 || c === 9 || c === 10 || c === 13) continue;
+    n += /^[A-Za-z]/.test(w) ? Math.ceil(w.length / 4) : 1;
+  }
+  return n;
+}
+
+/** The longest start of `text` within `limit` embedTokens (cut at a line end where one is near), or `text` itself. */
+export function fitTokens(text: string, limit: number): string {
+  const total = embedTokens(text);
+  if (total <= limit) return text;
+  let len = Math.floor((text.length * limit) / total);
+  while (len > 0 && embedTokens(text.slice(0, len)) > limit) len = Math.floor(len * 0.9);
+  const nl = text.lastIndexOf('\n', len);
+  return text.slice(0, nl > len * 0.8 ? nl : len);
+}

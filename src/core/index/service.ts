@@ -9,10 +9,10 @@
  */
 import path from 'node:path';
 import { Worker } from 'node:worker_threads';
-import { isProviderError, type ErrorKind } from '../errors';
+import { isProviderError, type ErrorKind, type ProviderError } from '../errors';
 import { silentLogger, type Logger } from '../host';
 import { RouteError, type RoutedEmbedRequest, type RoutedEmbedResult } from '../routing/router';
-import { MAX_CHUNK_TOKENS } from './budget';
+import { MAX_CHUNK_TOKENS, embedTokens, fitTokens } from './budget';
 import type { EngineCounts, EngineOptions, SearchHit, SearchRequest, SyncProgress, SyncSummary } from './engine';
 import type { IndexStatus, RetrievedChunk, RetrieveOptions, Retriever } from './types';
 
@@ -55,7 +55,22 @@ function workerScript(): string {
   return __filename.endsWith('.ts') ? path.join(__dirname, 'worker.ts') : path.join(__dirname, 'indexWorker.js');
 }
 
-const EMBED_RETRY_SMALLER: ReadonlySet<ErrorKind> = new Set<ErrorKind>(['server', 'contextOverflow']);
+/** Below this many characters a refused input is not cut further: the refusal is not about its length. */
+const MIN_EMBED_CHARS = 64;
+
+/**
+ * Whether the embedding server refused these inputs, as opposed to being unreachable, slow or forbidden: context
+ * overflow (OpenAI's context_length_exceeded, HTTP 413), or a server error with a status, which is how llama.cpp
+ * ("input is too large to process", HTTP 500) and Ollama ("the input length exceeds the context length", 400/500)
+ * answer an input longer than they take. Read from the kind and status, not the message.
+ */
+function refusedInput(e: unknown): boolean {
+  if (!isProviderError(e)) return false;
+  if (e.kind === 'contextOverflow') return true;
+  if (e.kind !== 'server') return false;
+  const status = e.status ?? (isProviderError(e.cause) ? e.cause.status : undefined);
+  return status !== undefined && status >= 400;
+}
 
 export class WorkspaceIndex implements Retriever {
   readonly root: string;
@@ -85,6 +100,9 @@ export class WorkspaceIndex implements Retriever {
   /** Slot 0: the id of the last sync call canceled (the worker reads it even while busy in a synchronous walk). */
   private readonly cancelFlag = new Int32Array(new SharedArrayBuffer(4));
   private syncId = 0;
+  /** Per embedding model ("provider/model"): the most `embedTokens` it took, learned from its refusals. */
+  private embedLimits = new Map<string, number>();
+  private countsAt = 0;
 
   private constructor(private readonly options: WorkspaceIndexOptions) {
     this.root = path.resolve(options.root);
@@ -135,6 +153,7 @@ export class WorkspaceIndex implements Retriever {
         options.onMessage?.(m);
       }
       await index.refreshCounts();
+      index.embedLimits = new Map(Object.entries(await index.call<Record<string, number>>('embedLimits', {})));
     } catch (e) {
       await index.close();
       throw e;
@@ -161,6 +180,7 @@ export class WorkspaceIndex implements Retriever {
   }
 
   private async refreshCounts(): Promise<void> {
+    this.countsAt = Date.now();
     this.known = await this.call<EngineCounts>('counts', {});
     this.emit();
   }
@@ -296,19 +316,8 @@ export class WorkspaceIndex implements Retriever {
       }
       this.inFlight++;
       try {
-        const result = await embedder.embed({ input: batch.map((b) => b.text), timeoutMs, signal: this.closeController.signal });
-        const dims = result.vectors[0]?.length ?? 0;
-        if (result.vectors.length !== batch.length || dims === 0) throw new Error(`the embedding server answered ${result.vectors.length} vectors for ${batch.length} texts`);
-        const message = await this.call<string | undefined>('putVectors', {
-          model: `${result.providerId}/${result.model}`,
-          dims,
-          items: batch.map((b, i) => ({ hash: b.hash, vector: result.vectors[i]! })),
-        });
-        if (message) {
-          this.logger.info(`index: ${message}`);
-          this.options.onMessage?.(message);
-        }
-        if (this.pausedReason) this.logger.info(`index: embeddings resumed (${result.providerId}/${result.model})`);
+        const stored = await this.embedItems(embedder, batch, timeoutMs);
+        if (this.pausedReason) this.logger.info(`index: embeddings resumed (${stored})`);
         this.pausedReason = undefined;
         this.failures = 0;
         this.batchSize = Math.min(this.maxBatch, this.batchSize * 2);
@@ -316,19 +325,110 @@ export class WorkspaceIndex implements Retriever {
         await this.call('release', { hashes: batch.map((b) => b.hash) }).catch(() => undefined);
         if (this.closed) return;
         const kind: ErrorKind = isProviderError(e) ? e.kind : 'server';
-        if (EMBED_RETRY_SMALLER.has(kind) && batch.length > 1) {
-          // The server refused this batch: try it in halves before blaming the server.
-          this.batchSize = Math.max(1, Math.floor(batch.length / 2));
-          this.logger.debug(`index: embedding batch of ${batch.length} failed (${kind}); retrying with ${this.batchSize}`);
-          continue;
-        }
         if (kind === 'timeout' && batch.length > 1) this.batchSize = Math.max(1, Math.floor(batch.length / 2));
         this.pause(e, kind);
       } finally {
         this.inFlight--;
       }
-      await this.refreshCounts().catch(() => undefined);
+      // Counts from the store now and then (a count over every chunk is not cheap at 100k); in between, the loop
+      // keeps them itself.
+      if (Date.now() - this.countsAt > 1000) await this.refreshCounts().catch(() => undefined);
+      else this.emit();
     }
+  }
+
+  /**
+   * Embeds and stores one batch; returns the model ("provider/model") that answered. A batch the server refuses
+   * (it answered, with an error status) is split in halves, each tried on its own, so one input the server will not
+   * take never holds back the others; one refused input is shrunk until it fits (see `embedOne`). Anything else
+   * (timeout, unreachable, auth, policy) throws: the caller pauses.
+   */
+  private async embedItems(embedder: Embedder, items: { hash: string; text: string }[], timeoutMs: number | undefined): Promise<string> {
+    const limit = this.embedLimits.get(this.known.model);
+    const input = items.map((b) => (limit !== undefined ? fitTokens(b.text, limit) : b.text));
+    let result: RoutedEmbedResult;
+    try {
+      result = await embedder.embed({ input, timeoutMs, signal: this.closeController.signal });
+    } catch (e) {
+      if (this.closed || !refusedInput(e)) throw e;
+      if (items.length > 1) {
+        this.batchSize = Math.max(1, Math.floor(items.length / 2));
+        this.logger.debug(`index: embedding batch of ${items.length} refused (${(e as ProviderError).kind}); trying it in halves`);
+        const mid = Math.ceil(items.length / 2);
+        await this.embedItems(embedder, items.slice(0, mid), timeoutMs);
+        return this.embedItems(embedder, items.slice(mid), timeoutMs);
+      }
+      return this.embedOne(embedder, items[0]!, input[0]!, e, timeoutMs);
+    }
+    return this.storeVectors(result, items);
+  }
+
+  /**
+   * One input the server refused. A plain server error is retried once as it was (it may have been the server, not
+   * the input); then the input is cut in half until the server takes it, and the cut is refined by bisection (three
+   * steps). The vector of the longest accepted start of the chunk is stored, and the size that fit is remembered
+   * for the model (in `embedTokens` units, in the index's meta), so later inputs are cut to fit before they are sent.
+   * An input refused even when tiny is not a length problem: its error is thrown.
+   */
+  private async embedOne(embedder: Embedder, item: { hash: string; text: string }, sent: string, first: unknown, timeoutMs: number | undefined): Promise<string> {
+    const attempt = async (text: string): Promise<RoutedEmbedResult | undefined> => {
+      try {
+        return await embedder.embed({ input: [text], timeoutMs, signal: this.closeController.signal });
+      } catch (e) {
+        if (this.closed || !refusedInput(e)) throw e;
+        last = e;
+        return undefined;
+      }
+    };
+    let last: unknown = first;
+    if (isProviderError(first) && first.kind !== 'contextOverflow') {
+      const again = await attempt(sent);
+      if (again) return this.storeVectors(again, [item]);
+    }
+    let hi = sent.length;
+    let ok: { len: number; result: RoutedEmbedResult } | undefined;
+    for (let len = Math.floor(hi / 2); !ok; len = Math.floor(len / 2)) {
+      if (len < MIN_EMBED_CHARS) throw last;
+      const r = await attempt(sent.slice(0, len));
+      if (r) ok = { len, result: r };
+      else hi = len;
+    }
+    for (let step = 0; step < 3 && hi - ok.len > 16; step++) {
+      const mid = Math.floor((ok.len + hi) / 2);
+      const r = await attempt(sent.slice(0, mid));
+      if (r) ok = { len: mid, result: r };
+      else hi = mid;
+    }
+    const model = `${ok.result.providerId}/${ok.result.model}`;
+    const fits = embedTokens(sent.slice(0, ok.len));
+    const known = this.embedLimits.get(model);
+    if (known === undefined || fits < known) {
+      this.embedLimits.set(model, fits);
+      await this.call('setEmbedLimit', { model, tokens: fits }).catch(() => undefined);
+      this.logger.info(`index: ${model} refused a ${embedTokens(item.text)}-token chunk (estimate); inputs are cut to ${fits} tokens for it from now on`);
+    }
+    return this.storeVectors(ok.result, [item]);
+  }
+
+  private async storeVectors(result: RoutedEmbedResult, items: { hash: string; text: string }[]): Promise<string> {
+    const dims = result.vectors[0]?.length ?? 0;
+    if (result.vectors.length !== items.length || dims === 0) throw new Error(`the embedding server answered ${result.vectors.length} vectors for ${items.length} texts`);
+    const model = `${result.providerId}/${result.model}`;
+    const message = await this.call<string | undefined>('putVectors', {
+      model,
+      dims,
+      items: items.map((b, i) => ({ hash: b.hash, vector: result.vectors[i]! })),
+    });
+    if (message) {
+      this.logger.info(`index: ${message}`);
+      this.options.onMessage?.(message);
+      this.known.vectors = 0;
+    }
+    if (this.known.model !== model) this.known.model = model;
+    this.known.dims = dims;
+    this.known.vectors += items.length;
+    this.known.pending = Math.max(0, this.known.pending - items.length);
+    return model;
   }
 
   private pause(e: unknown, kind: ErrorKind): void {

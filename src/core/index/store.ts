@@ -150,6 +150,16 @@ export class IndexStore {
     })();
   }
 
+  /** What each embedding model was learned to take at most (in `embedTokens` units), by "provider/model". */
+  embedLimits(): Record<string, number> {
+    const rows = this.db.prepare("select key, value from meta where key like 'embedLimit:%'").all() as { key: string; value: string }[];
+    return Object.fromEntries(rows.map((r) => [r.key.slice('embedLimit:'.length), Number(r.value)]).filter(([, v]) => Number(v) > 0));
+  }
+
+  setEmbedLimit(model: string, tokens: number): void {
+    this.setMeta(`embedLimit:${model}`, String(Math.floor(tokens)));
+  }
+
   get embeddingModel(): string {
     return this.model;
   }

@@ -14,6 +14,8 @@ export type WorkerRequest =
   | { id: number; method: 'pending'; params: { limit: number } }
   | { id: number; method: 'release'; params: { hashes: string[] } }
   | { id: number; method: 'putVectors'; params: { model: string; dims: number; items: { hash: string; vector: number[] }[] } }
+  | { id: number; method: 'embedLimits'; params: Record<string, never> }
+  | { id: number; method: 'setEmbedLimit'; params: { model: string; tokens: number } }
   | { id: number; method: 'search'; params: import('./engine').SearchRequest }
   | { id: number; method: 'counts'; params: Record<string, never> }
   | { id: number; method: 'messages'; params: Record<string, never> }
@@ -47,6 +49,10 @@ async function handle(req: WorkerRequest): Promise<unknown> {
       return engine.release(req.params.hashes);
     case 'putVectors':
       return engine.putVectors(req.params.model, req.params.dims, req.params.items);
+    case 'embedLimits':
+      return engine.store.embedLimits();
+    case 'setEmbedLimit':
+      return engine.store.setEmbedLimit(req.params.model, req.params.tokens);
     case 'search':
       return engine.search(req.params);
     case 'counts':
