@@ -1,9 +1,14 @@
 /**
  * `switchyard usage`: the built dist/cli.js run as a user would against a ledger file written by the real
  * SqliteLedger: the egress list (table and --json, newest first, filtered by day and provider), the request summary,
- * and the exit codes (2 with a one-line reason for a usage error, 1 for a ledger that cannot be read).
+ * and the exit codes (2 with a one-line reason for a usage error, 1 for a ledger that cannot be read). And the whole
+ * way on the terminal: `switchyard serve --db` sends a request to the cloud test server, `switchyard usage --egress`
+ * lists it.
  */
-import { before, test } from 'node:test';
+import { after, before, test } from 'node:test';
+import { spawn } from 'node:child_process';
+import OpenAI from 'openai';
+import { scriptedBackend, startOpenAIServer, type FixtureServer } from '../fixtures';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -25,6 +30,11 @@ const records: EgressRecord[] = [
 function request(over: Partial<UsageRecord>): UsageRecord {
   return { at: '2026-11-02T10:00:00.000Z', task: 'chat', requested: 'chat', providerId: 'box', model: 'qwen', local: true, outcome: 'ok', attempts: 1, durationMs: 100, ttftMs: 40, inputTokens: 10, outputTokens: 5, costUsd: 0, ...over };
 }
+
+let cloud: FixtureServer;
+after(async () => {
+  await cloud?.close();
+});
 
 before(() => {
   const ledger = new SqliteLedger({ path: db });
@@ -101,4 +111,49 @@ test('usage: exit 2 with a one-line reason for a missing --db, a bad day, --prov
   const bad = await runCli(['usage', '--db', junk]);
   assert.equal(bad.code, 1);
   assert.match(bad.stderr, /^switchyard: cannot read the usage ledger .*junk\.sqlite: file is not a database\n$/);
+});
+
+test('serve --db records what it sent to a cloud candidate; usage --egress lists it with the host, bytes and redaction counts, never the secret', { skip }, async () => {
+  cloud = await startOpenAIServer({ backend: scriptedBackend({ tokens: ['From', ' the cloud'] }) });
+  const cfg = path.join(dir, 'serve.json');
+  fs.writeFileSync(cfg, JSON.stringify({
+    'switchyard.privacy': 'allow',
+    'switchyard.providers': [{ id: 'oai', kind: 'openai-compatible', baseUrl: `${cloud.url}/v1`, local: false }],
+    'switchyard.tasks': { chat: ['oai/gpt-4.1-mini'] },
+  }));
+  const served = path.join(dir, 'served.sqlite');
+  const token = 'usage-test-token-abcdef';
+  const child = spawn(process.execPath, [CLI, 'serve', '--port', '0', '--config', cfg, '--token', token, '--db', served], { env: { ...process.env, SWITCHYARD_GATEWAY_TOKEN: '' } });
+  let err = '';
+  child.stderr.on('data', (d) => (err += d));
+  const exited = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
+  const url = await new Promise<string>((resolve, reject) => {
+    let out = '';
+    child.stdout.on('data', (d) => {
+      out += d;
+      if (out.includes('\n')) resolve(out.split('\n')[0]!);
+    });
+    void exited.then((code) => reject(new Error(`serve exited with ${code}: ${err}`)));
+  });
+  const secret = `sk-proj-${'Zq7xW2mP9kL4vB8nR3tY6uJ1hG5fD0sA'}Qe`;
+  try {
+    const client = new OpenAI({ baseURL: url, apiKey: token, maxRetries: 0 });
+    const answer = await client.chat.completions.create({ model: 'switchyard/chat', messages: [{ role: 'user', content: `why does ${secret} fail?` }] });
+    assert.ok(answer.choices[0]!.message.content);
+  } finally {
+    child.kill('SIGTERM');
+    assert.equal(await exited, 0, err);
+  }
+  const r = await runCli(['usage', '--egress', '--json', '--db', served]);
+  assert.equal(r.code, 0, r.stderr);
+  const list = JSON.parse(r.stdout) as EgressRecord[];
+  assert.equal(list.length, 1, r.stdout);
+  assert.equal(list[0]!.providerId, 'oai');
+  assert.equal(list[0]!.model, 'gpt-4.1-mini');
+  assert.equal(list[0]!.host, new URL(cloud.url).hostname);
+  assert.ok(list[0]!.bytesSent > 0);
+  assert.deepEqual(list[0]!.redactions, { 'openai-api-key': 1 });
+  assert.ok(!fs.readFileSync(served).includes(secret) && !r.stdout.includes(secret), 'the ledger never holds the secret');
+  const table = await runCli(['usage', '--egress', '--db', served]);
+  assert.match(table.stdout, /chat\s+oai\/gpt-4\.1-mini\s+127\.0\.0\.1\s+\d+\s+1 redacted: openai-api-key ×1/);
 });
