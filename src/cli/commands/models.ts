@@ -15,7 +15,7 @@ interface ModelsRow {
   latencyMs?: number;
   version?: string;
   error?: string;
-  models: { id: string; contextLength?: number; capabilities: ModelCapabilities }[];
+  models: { id: string; contextLength?: number; capabilities: ModelCapabilities; remoteHost?: string }[];
 }
 
 export async function models(args: string[], io: Io): Promise<number> {
@@ -31,7 +31,7 @@ export async function models(args: string[], io: Io): Promise<number> {
       try {
         const h = await provider.health(AbortSignal.timeout(3000));
         const models = await sy.registry.discover(p.id, AbortSignal.timeout(5000)).catch(() => []);
-        return { ...base, healthy: true, latencyMs: Math.round(h.latencyMs), version: h.version, models: models.map((m) => ({ id: m.id, contextLength: m.contextLength, capabilities: m.capabilities })) };
+        return { ...base, healthy: true, latencyMs: Math.round(h.latencyMs), version: h.version, models: models.map((m) => ({ id: m.id, contextLength: m.contextLength, capabilities: m.capabilities, ...(m.remoteHost ? { remoteHost: m.remoteHost } : {}) })) };
       } catch (e) {
         return { ...base, healthy: false, error: isProviderError(e) ? `${e.kind}: ${e.message}` : String(e), models: [] };
       }
@@ -46,7 +46,8 @@ export async function models(args: string[], io: Io): Promise<number> {
     io.stdout.write(`${r.id}  ${r.kind}  ${r.baseUrl}  ${r.local ? 'local' : 'cloud'}  ${state}\n`);
     for (const m of r.models) {
       const caps = Object.entries(m.capabilities).filter(([, v]) => v).map(([k]) => k).join(',');
-      io.stdout.write(`    ${m.id}${m.contextLength ? `  ctx ${m.contextLength}` : ''}${caps ? `  [${caps}]` : ''}\n`);
+      // An Ollama cloud model: listed by a local daemon, run on another host.
+      io.stdout.write(`    ${m.id}${m.contextLength ? `  ctx ${m.contextLength}` : ''}${caps ? `  [${caps}]` : ''}${m.remoteHost ? `  cloud (runs on ${m.remoteHost})` : ''}\n`);
     }
   }
   return 0;
