@@ -244,6 +244,18 @@ function render(d: UsageDataView): void {
   if (d.error) add(el('p', d.error, 'error'));
   const t = d.total;
   add(el('p', `${t.requests} requests (${t.failed} failed), ${pct(t.local, t.local + t.cloud)} local, ${t.inputTokens} tokens in / ${t.outputTokens} out, estimated cost ${fmtUsd(t.costUsd)}, time to first token p50 ${fmtMs(t.ttftP50Ms)} / p95 ${fmtMs(t.ttftP95Ms)}.`, 'summary'));
+  const left = d.egress?.days.reduce((n, day) => n + day.count, 0) ?? 0;
+  if (left > 0) {
+    const p = el('p', `${left} request${left === 1 ? '' : 's'} left this machine in this period: `, 'egress-summary');
+    const link = el('a', 'see Egress');
+    link.href = '#';
+    link.addEventListener('click', (e) => {
+      e.preventDefault();
+      show('egress');
+    });
+    p.appendChild(link);
+    add(p);
+  }
   add(el('h2', 'Local vs cloud per day'));
   const legend = el('div', undefined, 'legend');
   legend.append(el('span', undefined, 'l'), document.createTextNode('local'), el('span', undefined, 'c'), document.createTextNode('cloud'));

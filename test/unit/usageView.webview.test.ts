@@ -120,6 +120,7 @@ test('usage view (jsdom): the Egress tab lists what left the machine, newest fir
     const content = page.byId('content') as unknown as { hidden: boolean };
     assert.equal(egress.hidden, true, 'the summary shows first');
     assert.equal(content.hidden, false);
+    assert.equal(doc.querySelector('#content .egress-summary')!.textContent, '3 requests left this machine in this period: see Egress');
     page.byId('tab-egress').click();
     assert.equal(egress.hidden, false);
     assert.equal(content.hidden, true);
@@ -159,6 +160,8 @@ test('usage view (jsdom): the Egress tab lists what left the machine, newest fir
     page.byId('tab-summary').click();
     assert.equal(egress.hidden, true);
     assert.equal(content.hidden, false);
+    (doc.querySelector('#content .egress-summary a') as unknown as { click(): void }).click();
+    assert.equal(egress.hidden, false, 'the summary links to the Egress view');
   } finally {
     page.window.close();
   }
@@ -173,6 +176,7 @@ test('usage view (jsdom): the Egress tab says when nothing left the machine, or 
     assert.equal(empty.hidden, false);
     assert.equal(empty.textContent, 'Nothing has left this machine in this period.');
     assert.equal((page.byId('egress-table') as unknown as { hidden: boolean }).hidden, true);
+    assert.equal(page.window.document.querySelector('.egress-summary'), null, 'the summary names no egress when there was none');
     page.deliver({ type: 'usage/data', data: data({ egress: undefined, error: 'The usage ledger could not open /x/usage.sqlite: disk I/O error.' }) });
     assert.equal(empty.textContent, 'The usage ledger could not open /x/usage.sqlite: disk I/O error.');
     page.deliver({ type: 'usage/exported', path: '/home/me/usage.csv', egressPath: '/home/me/usage-egress.csv' });
