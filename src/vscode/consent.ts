@@ -23,9 +23,11 @@ export function cloudConsent(state: vscode.Memento): AskCloud & { reset(): Thena
           modal: true,
           detail: `No local model could answer. The prompt, including any code from this workspace that it quotes, would be sent to ${request.providerId}. Choose "Stay Local" to keep everything on this machine.`,
         },
+        // The first button is the dialog's default (Enter): it must never send workspace code to a cloud. Escape
+        // and the dialog's own Cancel answer undefined, which stays local too.
+        stay,
         allowOnce,
         always,
-        stay,
       );
       if (choice === always) await state.update(KEY, true);
       return choice === allowOnce || choice === always;
