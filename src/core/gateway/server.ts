@@ -7,6 +7,10 @@
  * Security: a bearer token on every request; a Host that is not a loopback name is refused (DNS rebinding), as is
  * any request carrying an Origin (a web page: browser CSRF) and every CORS preflight; bodies are size-limited; a
  * client that disconnects aborts the upstream request. Logs name the substitution, never prompt bodies or keys.
+ *
+ * What it refuses it sheds: an answer given before the request's body was read (a refusal, a GET) closes the
+ * connection instead of reading the rest. Headers and bodies must arrive within a bound, and a stream whose upstream
+ * goes quiet after its first token is ended with an error after the idle timeout.
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
@@ -31,10 +35,18 @@ export interface GatewayOptions {
   port: number;
   /** Largest request body accepted, in bytes (default 4 MiB). */
   maxBodyBytes?: number;
+  /** Longest wait for the next token once an answer started (default switchyard.gateway.idleTimeoutSeconds; 0: none). */
+  idleTimeoutMs?: number;
+  /** Longest wait for a request's headers (default 10 s). */
+  headersTimeoutMs?: number;
+  /** Longest wait for a whole request, headers and body (default 30 s). */
+  requestTimeoutMs?: number;
   logger?: Logger;
 }
 
 export const DEFAULT_MAX_BODY_BYTES = 4 * 1024 * 1024;
+export const DEFAULT_HEADERS_TIMEOUT_MS = 10_000;
+export const DEFAULT_REQUEST_TIMEOUT_MS = 30_000;
 const HOST = '127.0.0.1';
 const CHAT_TASKS: readonly TaskName[] = TASKS.filter((t) => t !== 'embed');
 
@@ -44,8 +56,34 @@ function loopbackHost(host: string | undefined, port: number): boolean {
   const m = /^(\[[^\]]+\]|[^:]+)(?::(\d+))?$/.exec(host.trim().toLowerCase());
   if (!m) return false;
   const name = m[1]!;
-  if (m[2] !== undefined && Number(m[2]) !== port) return false;
+  // The port is required: HTTP clients always send it for a port other than 80, and this one never listens on 80.
+  if (m[2] === undefined || Number(m[2]) !== port) return false;
   return name === '127.0.0.1' || name === 'localhost' || name === '[::1]';
+}
+
+/** The request's path without trailing slashes; a target that is not a URL is the client's error. */
+function requestPath(target: string | undefined): string {
+  let url: URL;
+  try {
+    url = new URL(target ?? '/', 'http://gateway.invalid');
+  } catch {
+    throw new GatewayError(400, 'The request target is not a valid URL path.', 'invalid_request_error', 'invalid_url');
+  }
+  return url.pathname.replace(/\/+$/, '') || '/';
+}
+
+/** A percent-encoded path segment, decoded; bad encoding (`%ZZ`, a lone surrogate) is the client's error. */
+function decodePath(segment: string): string {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    throw new GatewayError(400, 'The model id in the URL is not valid percent-encoding.', 'invalid_request_error', 'invalid_url');
+  }
+}
+
+/** A client-supplied name as it appears in an error message (bounded). */
+function shown(s: string): string {
+  return s.length > 200 ? `${s.slice(0, 200)}…` : s;
 }
 
 function digest(s: string): Buffer {
@@ -89,7 +127,15 @@ export class Gateway {
 
   async start(): Promise<string> {
     if (this.server) return this.url;
-    const server = createServer((req, res) => {
+    const headersTimeout = this.options.headersTimeoutMs ?? DEFAULT_HEADERS_TIMEOUT_MS;
+    const requestTimeout = Math.max(headersTimeout, this.options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS);
+    const options = {
+      headersTimeout,
+      requestTimeout,
+      // How often node checks those two (its default, 30 s, would let a slow client hold a socket that much longer).
+      connectionsCheckingInterval: Math.max(10, Math.min(1000, Math.floor(headersTimeout / 4))),
+    };
+    const server = createServer(options, (req, res) => {
       this.active++;
       res.once('close', () => this.active--);
       this.handle(req, res).catch((e: unknown) => this.fail(res, e));
@@ -98,9 +144,21 @@ export class Gateway {
       this.sockets.add(s);
       s.once('close', () => this.sockets.delete(s));
     });
-    server.on('clientError', (_err, socket) => {
-      if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n');
-      else socket.destroy();
+    // Requests node's parser refuses (malformed, headers too large, too slow): answered and closed here, never logged
+    // as failures of the gateway.
+    server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
+      if (!socket.writable || err.code === 'ECONNRESET') {
+        socket.destroy();
+        return;
+      }
+      const [status, text, message] =
+        err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+          ? [408, 'Request Timeout', 'The request did not arrive in time.']
+          : err.code === 'HPE_HEADER_OVERFLOW'
+            ? [431, 'Request Header Fields Too Large', 'The request headers are too large.']
+            : [400, 'Bad Request', 'The request is not valid HTTP.'];
+      const body = JSON.stringify(new GatewayError(status, message, 'invalid_request_error', status === 408 ? 'request_timeout' : 'invalid_request').body());
+      socket.end(`HTTP/1.1 ${status} ${text}\r\nConnection: close\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`, () => socket.destroy());
     });
     await new Promise<void>((resolve, reject) => {
       server.once('error', (e: NodeJS.ErrnoException) => {
@@ -132,11 +190,24 @@ export class Gateway {
   private send(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
     if (res.headersSent || res.destroyed) return;
     const bytes = Buffer.from(JSON.stringify(body), 'utf8');
-    res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': String(bytes.length), ...headers });
+    // An answer given before the body was read (a refusal, a GET with a body): close rather than read the rest, which
+    // node would otherwise do to keep the connection (a client with no token could make it read for ever).
+    const shed = !res.req.complete ? { connection: 'close' } : {};
+    res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': String(bytes.length), ...headers, ...shed });
     res.end(bytes);
   }
 
   private fail(res: ServerResponse, e: unknown): void {
+    try {
+      this.answerFailure(res, e);
+    } catch (second) {
+      // Answering failed too (the socket is gone): nothing more to tell this client.
+      this.logger.debug(`gateway: could not answer a failed request: ${redact(String(second instanceof Error ? second.message : second))}`);
+      res.destroy();
+    }
+  }
+
+  private answerFailure(res: ServerResponse, e: unknown): void {
     const err = this.toGatewayError(e);
     if (err.status >= 500 && !(e instanceof GatewayError) && !isProviderError(e)) this.logger.error(`gateway: ${redact(String(e instanceof Error ? (e.stack ?? e.message) : e))}`);
     if (res.headersSent) {
@@ -177,35 +248,30 @@ export class Gateway {
     if (!this.authorized(header(req, 'authorization'))) {
       throw new GatewayError(401, 'Missing or wrong gateway token: send "Authorization: Bearer <token>" (Switchyard: Copy Gateway URL and Token, or the --token given to `switchyard serve`).', 'invalid_request_error', 'invalid_api_key');
     }
-    const url = new URL(req.url ?? '/', 'http://gateway.invalid');
-    const path = url.pathname.replace(/\/+$/, '') || '/';
+    const path = requestPath(req.url);
     const method = req.method ?? 'GET';
     if (path === '/v1/models' || path.startsWith('/v1/models/')) {
-      if (method !== 'GET') throw new GatewayError(405, `${method} is not allowed on ${path}.`, 'invalid_request_error', 'method_not_allowed');
-      await this.drain(req);
-      return path === '/v1/models' ? this.models(res) : this.model(res, decodeURIComponent(path.slice('/v1/models/'.length)));
+      if (method !== 'GET') throw new GatewayError(405, `${method} is not allowed on ${shown(path)}.`, 'invalid_request_error', 'method_not_allowed');
+      // A GET's body is never read: an answer before it is complete closes the connection (see send).
+      return path === '/v1/models' ? this.models(res) : this.model(res, decodePath(path.slice('/v1/models/'.length)));
     }
     if (path === '/v1/chat/completions' || path === '/v1/embeddings') {
-      if (method !== 'POST') throw new GatewayError(405, `${method} is not allowed on ${path}; use POST.`, 'invalid_request_error', 'method_not_allowed');
+      if (method !== 'POST') throw new GatewayError(405, `${method} is not allowed on ${shown(path)}; use POST.`, 'invalid_request_error', 'method_not_allowed');
       const controller = new AbortController();
       // A client that goes away (closed socket, aborted stream) cancels the upstream request.
       res.once('close', () => {
         if (!res.writableFinished) controller.abort();
       });
       const body = await this.readJson(req, res);
-      if (path === '/v1/chat/completions') return this.chat(res, body, controller.signal);
+      if (path === '/v1/chat/completions') return this.chat(res, body, controller);
       return this.embeddings(res, body, controller.signal);
     }
-    throw new GatewayError(404, `Invalid URL (${method} ${path}): the gateway serves GET /v1/models, POST /v1/chat/completions and POST /v1/embeddings.`, 'invalid_request_error', 'not_found');
+    throw new GatewayError(404, `Invalid URL (${shown(method)} ${shown(path)}): the gateway serves GET /v1/models, POST /v1/chat/completions and POST /v1/embeddings.`, 'invalid_request_error', 'not_found');
   }
 
   private authorized(auth: string | undefined): boolean {
     const m = auth ? /^Bearer\s+(\S+)\s*$/i.exec(auth) : null;
     return m !== null && timingSafeEqual(digest(m[1]!), this.tokenDigest);
-  }
-
-  private async drain(req: IncomingMessage): Promise<void> {
-    for await (const _ of req) void _;
   }
 
   private readJson(req: IncomingMessage, res: ServerResponse): Promise<unknown> {
@@ -229,10 +295,12 @@ export class Gateway {
         }
         chunks.push(chunk);
       };
+      const incomplete = () => new GatewayError(400, 'The client closed the connection before sending the whole body.', 'invalid_request_error', 'incomplete_body');
       req.on('data', onData);
-      req.once('error', reject);
+      // "aborted" (the client went away, or took too long and was cut off): the client's doing, not a gateway failure.
+      req.once('error', () => reject(incomplete()));
       req.once('close', () => {
-        if (!req.complete) reject(new GatewayError(400, 'The client closed the connection before sending the whole body.', 'invalid_request_error', 'incomplete_body'));
+        if (!req.complete) reject(incomplete());
       });
       req.once('end', () => {
         if (size > this.maxBody) return;
@@ -329,7 +397,13 @@ export class Gateway {
     };
   }
 
-  private async chat(res: ServerResponse, body: unknown, signal: AbortSignal): Promise<void> {
+  /** The idle timeout in force now (the setting is read per request, so a change applies to the next one). */
+  private idleTimeoutMs(): number {
+    return this.options.idleTimeoutMs ?? (this.options.source.config.gateway.idleTimeoutSeconds ?? 60) * 1000;
+  }
+
+  private async chat(res: ServerResponse, body: unknown, controller: AbortController): Promise<void> {
+    const signal = controller.signal;
     const request = parseChatRequest(body);
     const { task, only } = await this.resolve(request.model, 'chat');
     const id = `chatcmpl-sy${Date.now().toString(36)}${Math.random().toString(36).slice(2, 10)}`;
@@ -348,7 +422,28 @@ export class Gateway {
       sampling: request.sampling,
       // Streams from OpenAI-compatible servers are relayed event by event (the hot path: no per-token parsing).
       relay: request.stream && this.options.source.config.gateway.relay ? { includeUsage: request.includeUsage } : undefined,
+      // A non-streamed answer reaches the client only when complete: a candidate failing mid-answer can be replaced.
+      buffered: !request.stream,
     });
+    // Once an answer started, an upstream that goes quiet for the idle timeout ends the request with an error (the
+    // router's first-token timeout covers the time before). Paused while the client is not reading (backpressure).
+    const idleMs = this.idleTimeoutMs();
+    let idle: ReturnType<typeof setTimeout> | undefined;
+    let stalled: GatewayError | undefined;
+    const onIdle = () => {
+      const seconds = Math.round(idleMs / 100) / 10;
+      stalled = new GatewayError(504, `${model} sent nothing for ${seconds} s in the middle of its answer (switchyard.gateway.idleTimeoutSeconds): the gateway ended the request.`, 'server_error', 'upstream_timeout');
+      this.logger.warn(`gateway chat: ${request.model} → ${model} stalled for ${seconds} s mid-answer; ended the request`);
+      this.fail(res, stalled);
+      controller.abort(stalled);
+    };
+    const touch = () => {
+      if (idleMs <= 0 || stalled) return;
+      clearTimeout(idle);
+      idle = setTimeout(onIdle, idleMs);
+    };
+    const pause = () => clearTimeout(idle);
+    res.once('close', pause);
     const chunk = (choices: unknown[], extra: Record<string, unknown> = {}) =>
       `data: ${JSON.stringify({ id, object: 'chat.completion.chunk', created, model, system_fingerprint: null, choices, ...(request.includeUsage ? { usage: null } : {}), ...extra })}\n\n`;
     // Text and reasoning chunks differ only in their text: the rest of the frame is built once per answer (the hot
@@ -373,11 +468,18 @@ export class Gateway {
     };
     try {
       for await (const ev of events) {
+        if (stalled) break;
+        touch();
         if (ev.type === 'route') {
           route = ev.route;
           model = `${route.providerId}/${route.model}`;
           this.logRoute('chat', route);
           if (request.stream) res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', connection: 'keep-alive', ...this.routeHeaders(route) });
+          else {
+            // Buffered: a later route event is the next candidate, after the one before failed mid-answer.
+            text = '';
+            reasoning = '';
+          }
         } else if (ev.type === 'text') {
           if (request.stream) {
             open();
@@ -392,8 +494,22 @@ export class Gateway {
         } else if (ev.type === 'relay') {
           // The server's own events, as they arrive, with backpressure from this client.
           relayed = true;
-          ev.answer.pipe({ write: (bytes) => res.write(bytes, 'latin1'), onDrain: (resume) => res.once('drain', resume) });
+          ev.answer.pipe({
+            write: (bytes) => {
+              if (res.writableEnded || res.destroyed) return false;
+              touch();
+              return res.write(bytes, 'latin1');
+            },
+            onDrain: (resume) => {
+              pause();
+              res.once('drain', () => {
+                touch();
+                resume();
+              });
+            },
+          });
         } else {
+          pause();
           const u = ev.usage;
           const usage = { prompt_tokens: u.inputTokens ?? 0, completion_tokens: u.outputTokens ?? 0, total_tokens: (u.inputTokens ?? 0) + (u.outputTokens ?? 0) };
           const finish = request.maxTokens !== undefined && (u.outputTokens ?? 0) >= request.maxTokens ? 'length' : 'stop';
@@ -423,12 +539,17 @@ export class Gateway {
         }
       }
     } catch (e) {
+      // Ended by the idle timeout: the client has its error already.
+      if (stalled) return;
       if (signal.aborted) {
         this.logger.info(`gateway chat: ${request.model} canceled by the client${route ? ` (${route.providerId}/${route.model})` : ''}`);
         return;
       }
       if (e instanceof RouteError) this.logger.warn(`gateway chat: ${request.model} failed (${e.kind}): ${describeAttempts(e.attempts)}`);
       throw e;
+    } finally {
+      pause();
+      res.off('close', pause);
     }
   }
 

@@ -99,10 +99,20 @@ function contentText(content: unknown, index: number): string {
   throw new GatewayError(400, `messages[${index}].content must be a string or an array of text parts.`, 'invalid_request_error', 'invalid_value', `messages[${index}].content`);
 }
 
-const ROLES: Record<string, Role> = { system: 'system', developer: 'system', user: 'user', assistant: 'assistant', tool: 'user' };
+/**
+ * OpenAI's roles and what they become. A Map, not an object: a lookup keyed by request data must not reach
+ * Object.prototype (`"__proto__"`, `"constructor"`, `"toString"` are not roles).
+ */
+const ROLES: ReadonlyMap<string, Role> = new Map<string, Role>([
+  ['system', 'system'],
+  ['developer', 'system'],
+  ['user', 'user'],
+  ['assistant', 'assistant'],
+  ['tool', 'user'],
+]);
 
 function optionalNumber(body: Record<string, unknown>, key: string, min: number, max: number, integer = false): number | undefined {
-  const v = body[key];
+  const v = Object.hasOwn(body, key) ? body[key] : undefined;
   if (v === undefined || v === null) return undefined;
   if (typeof v !== 'number' || !Number.isFinite(v) || v < min || v > max || (integer && !Number.isInteger(v))) {
     throw new GatewayError(400, `${key} must be ${integer ? 'an integer' : 'a number'} between ${min} and ${max}.`, 'invalid_request_error', 'invalid_value', key);
@@ -136,10 +146,11 @@ export function parseChatRequest(body: unknown): ChatCompletionRequest {
     throw new GatewayError(400, "Missing required parameter: 'messages'.", 'invalid_request_error', 'missing_required_parameter', 'messages');
   }
   const messages: ChatMessage[] = body.messages.map((m: unknown, i: number) => {
-    if (!isObject(m) || typeof m.role !== 'string' || !(m.role in ROLES)) {
-      throw new GatewayError(400, `messages[${i}].role must be one of system, developer, user, assistant, tool.`, 'invalid_request_error', 'invalid_value', `messages[${i}].role`);
+    const role = isObject(m) && typeof m.role === 'string' ? ROLES.get(m.role) : undefined;
+    if (!isObject(m) || role === undefined) {
+      throw new GatewayError(400, `messages[${i}].role must be one of ${[...ROLES.keys()].join(', ')}.`, 'invalid_request_error', 'invalid_value', `messages[${i}].role`);
     }
-    return { role: ROLES[m.role]!, content: contentText(m.content, i) };
+    return { role, content: contentText(m.content, i) };
   });
   const n = optionalNumber(body, 'n', 1, 1, true);
   void n;
