@@ -13,9 +13,16 @@ function describePlan(plan: RoutePlan): string {
   return `${c.providerId}/${c.model} (${c.local ? 'local' : 'cloud'}${plan.asksFirst ? ', asks first' : ''})`;
 }
 
+/** While no model is found, the status bar looks again after this long, doubling up to NO_MODEL_RECHECK_MAX_MS. */
+const NO_MODEL_RECHECK_MS = 5000;
+const NO_MODEL_RECHECK_MAX_MS = 60_000;
+
 export class RouteStatus implements vscode.Disposable {
   private readonly item: vscode.StatusBarItem;
   private generation = 0;
+  private recheck: ReturnType<typeof setTimeout> | undefined;
+  private recheckMs = NO_MODEL_RECHECK_MS;
+  private readonly focus: vscode.Disposable;
 
   constructor(private readonly router: () => Router) {
     this.item = vscode.window.createStatusBarItem('switchyard.route', vscode.StatusBarAlignment.Right, 100);
@@ -24,6 +31,22 @@ export class RouteStatus implements vscode.Disposable {
     this.item.text = '$(loading~spin) Switchyard';
     this.item.tooltip = 'Switchyard: finding models…';
     this.item.show();
+    // Coming back to the window (after starting a server, say) looks again at once.
+    this.focus = vscode.window.onDidChangeWindowState((s) => {
+      if (s.focused) void this.refresh();
+    });
+  }
+
+  /** While nothing is found, look again with back-off: a server started later shows up without a reload. */
+  private scheduleRecheck(found: boolean): void {
+    clearTimeout(this.recheck);
+    this.recheck = undefined;
+    if (found) {
+      this.recheckMs = NO_MODEL_RECHECK_MS;
+      return;
+    }
+    this.recheck = setTimeout(() => void this.refresh(), this.recheckMs);
+    this.recheckMs = Math.min(NO_MODEL_RECHECK_MAX_MS, this.recheckMs * 2);
   }
 
   /** Re-plans the chat route (probing health) and shows it. Later calls supersede earlier ones. */
@@ -41,6 +64,7 @@ export class RouteStatus implements vscode.Disposable {
     }
     if (generation !== this.generation) return;
     const c = plan.candidate;
+    this.scheduleRecheck(c !== null);
     if (!c) {
       this.item.text = '$(circle-slash) Switchyard: no model';
       this.item.backgroundColor = new vscode.ThemeColor('statusBarItem.warningBackground');
@@ -56,6 +80,8 @@ export class RouteStatus implements vscode.Disposable {
   }
 
   dispose(): void {
+    clearTimeout(this.recheck);
+    this.focus.dispose();
     this.item.dispose();
   }
 }

@@ -15,6 +15,7 @@ import { describeRedactions, outbound, uniqueSources } from './egress';
 import { HealthCache } from './health';
 import { cloudVerdict, type AskCloud, type PrivacyContext } from './privacy';
 import { ollamaCloudHost } from '../providers/cloudModels';
+import { isLoopbackHost } from '../providers/index';
 
 /** What the router needs from the provider registry. */
 export interface ProviderSource {
@@ -157,6 +158,9 @@ export class RouteError extends ProviderError {
   }
 }
 
+/** How old a loopback server's "refused" may be before discovery asks it again (see Router.staleNegative). */
+export const STALE_NEGATIVE_MS = 2000;
+
 /** Resolves "chat", "switchyard/chat" or a configured alias ("switchyard/fast") to a task. */
 export function resolveTaskName(requested: string, aliases: Readonly<Record<string, string>>): TaskName | undefined {
   const name = requested.startsWith('switchyard/') ? requested.slice('switchyard/'.length) : requested;
@@ -262,12 +266,22 @@ export class Router {
     return known?.remoteHost ?? ollamaCloudHost(model);
   }
 
+  /**
+   * A server on this machine that refused a connection a few seconds ago may have started since (a user starting
+   * Ollama after VS Code): asking again costs a refused loopback connect, well under a millisecond, so "no model"
+   * never rests on a negative older than STALE_NEGATIVE_MS however long the cool-down.
+   */
+  private staleNegative(p: ProviderConfig): boolean {
+    const s = this.health.get(p.id);
+    return !!s && !s.healthy && s.lastKind === 'unreachable' && isLoopbackHost(p.baseUrl) && this.clock.now() - s.checkedAt > STALE_NEGATIVE_MS;
+  }
+
   private async autoCandidates(task: TaskName, setting: CandidateSetting, signal?: AbortSignal): Promise<Candidate[]> {
     const out: Candidate[] = [];
     const locals = this.deps.providers.list().filter((p) => p.local);
     const found = await Promise.all(
       locals.map(async (p) => {
-        if (this.health.coolingFor(p.id) > 0) return { p, models: this.deps.providers.cachedModels(p.id) ?? [] };
+        if (this.health.coolingFor(p.id) > 0 && !this.staleNegative(p)) return { p, models: this.deps.providers.cachedModels(p.id) ?? [] };
         try {
           return { p, models: await this.deps.providers.discover(p.id, signal) };
         } catch (e) {

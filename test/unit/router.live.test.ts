@@ -1,0 +1,47 @@
+/**
+ * State that follows reality: a local server started after Switchyard (Ollama opened a minute after VS Code) is
+ * found by the next request, however long the cool-down its first refusal earned; "no model" never rests on a
+ * negative older than a few seconds. Real provider, real `ollama` client, a test server that starts late.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { parseConfig } from '../../src/core/config/config';
+import { ProviderRegistry } from '../../src/core/routing/registry';
+import { Router, RouteError, STALE_NEGATIVE_MS } from '../../src/core/routing/router';
+import { privacyContext } from '../../src/core/routing/privacy';
+import { closedPort, scriptedBackend, startOllamaServer } from '../fixtures';
+
+test('a local server that starts after the first "no model" answers the next request, without waiting out the cool-down', async () => {
+  const port = await closedPort();
+  const { config } = parseConfig({
+    'switchyard.providers': [{ id: 'late', kind: 'ollama', baseUrl: `http://127.0.0.1:${port}` }],
+    'switchyard.tasks': { chat: ['auto'] },
+    'switchyard.routing.cooldownMs': 60_000,
+  });
+  let now = 1_000_000;
+  const clock = { now: () => now };
+  const registry = new ProviderRegistry({ secrets: { getApiKey: async () => undefined } });
+  registry.update(config);
+  const router = new Router({ config: () => config, providers: registry, privacy: () => privacyContext(config), clock });
+  const ask = async () => {
+    let model = '';
+    for await (const ev of router.chat({ task: 'chat', messages: [{ role: 'user', content: 'hi' }] })) if (ev.type === 'route') model = ev.route.model;
+    return model;
+  };
+
+  await assert.rejects(ask(), (e: unknown) => e instanceof RouteError && e.kind === 'config');
+  assert.ok(router.health.coolingFor('late') > 0, 'the refusal cooled the provider down');
+  const server = await startOllamaServer({ backend: scriptedBackend(), port });
+  try {
+    // Within the staleness window the cached refusal stands (no request per keystroke of a status bar refresh)...
+    now += STALE_NEGATIVE_MS / 2;
+    assert.equal((await router.plan('chat')).candidate, null);
+    // ...after it, the next request asks again and the server answers, although the cool-down has a minute to go.
+    now += STALE_NEGATIVE_MS;
+    assert.ok(router.health.coolingFor('late') > 30_000);
+    assert.equal(await ask(), 'qwen2.5-coder:7b');
+    assert.equal(router.health.coolingFor('late'), 0, 'the answer cleared the cool-down');
+  } finally {
+    await server.close();
+  }
+});
