@@ -39,6 +39,8 @@ before(async () => {
       { id: 'box', kind: 'ollama', baseUrl: box.url },
       { id: 'box2', kind: 'ollama', baseUrl: box2.url },
       { id: 'cloud', kind: 'openai-compatible', baseUrl: `${cloud.url}/v1`, local: false },
+      // The same OpenAI-compatible server as a local one: its streams are relayed.
+      { id: 'lm', kind: 'openai-compatible', baseUrl: `${cloud.url}/v1` },
     ],
     'switchyard.tasks': {
       // The first candidate answers; a later cloud one is skipped by the policy: not a fallback.
@@ -49,7 +51,8 @@ before(async () => {
       edit: ['cloud/gpt-4.1-mini', `box/${MODEL}`],
       // Two local candidates: the first one dies mid-answer in the fallback tests.
       summarize: [`box/${MODEL}`, `box2/${MODEL}`],
-      commitMessage: [`box/${MODEL}`],
+      // Relayed streams.
+      commitMessage: ['lm/gpt-4.1-mini'],
       embed: ['box/nomic-embed-text:latest', 'cloud/text-embedding-3-small'],
     },
     'switchyard.privacy': 'local-only',
@@ -161,7 +164,7 @@ test('an endless body after a 401 (no token) or on a GET is not read: the answer
 test('a stream whose upstream stalls after its first token ends with an OpenAI error event after the idle timeout, and the upstream is aborted', { timeout: 30_000 }, async () => {
   const idle = await startGateway({ idleTimeoutMs: 300 });
   box.setBehaviour({ mode: 'stallAfterTokens', afterTokens: 1 }, 'POST /api/chat');
-  const stream = await client(idle).chat.completions.create({ model: 'switchyard/commitMessage', messages: hi, stream: true });
+  const stream = await client(idle).chat.completions.create({ model: 'switchyard/explain', messages: hi, stream: true });
   let text = '';
   const failure = await (async () => {
     try {
@@ -179,9 +182,26 @@ test('a stream whose upstream stalls after its first token ends with an OpenAI e
   while (box.aborted === 0) await new Promise((resolve) => setImmediate(resolve));
   assert.ok(logs.some((l) => /stalled for 0\.3 s mid-answer/.test(l)), logs.join('\n'));
 
+  // A relayed stream (OpenAI-compatible server, the server's own events piped through) is cut the same way.
+  cloud.setBehaviour({ mode: 'stallAfterTokens', afterTokens: 1 }, 'POST /v1/chat/completions');
+  const relayed = await client(idle).chat.completions.create({ model: 'switchyard/commitMessage', messages: hi, stream: true });
+  let relayedText = '';
+  const relayFailure = await (async () => {
+    try {
+      for await (const ch of relayed) relayedText += ch.choices[0]?.delta.content ?? '';
+    } catch (e) {
+      return e;
+    }
+    return undefined;
+  })();
+  assert.equal(relayedText, 'Cloud');
+  assert.ok(relayFailure instanceof OpenAI.APIError, String(relayFailure));
+  assert.equal((relayFailure.error as { code?: string } | undefined)?.code, 'upstream_timeout');
+  while (cloud.aborted === 0) await new Promise((resolve) => setImmediate(resolve));
+
   // Non-streamed: an OpenAI error body (504).
   const e = await client(idle)
-    .chat.completions.create({ model: 'switchyard/commitMessage', messages: hi })
+    .chat.completions.create({ model: 'switchyard/explain', messages: hi })
     .then(() => undefined, (err: unknown) => err);
   assert.ok(e instanceof OpenAI.APIError, String(e));
   assert.equal(e.status, 504);

@@ -147,7 +147,9 @@ export class Gateway {
     // Requests node's parser refuses (malformed, headers too large, too slow): answered and closed here, never logged
     // as failures of the gateway.
     server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
-      if (!socket.writable || err.code === 'ECONNRESET') {
+      // An answer already under way on this socket (node's own handler checks the same) cannot be followed by another.
+      const answering = (socket as { _httpMessage?: { headersSent?: boolean } })._httpMessage?.headersSent === true;
+      if (!socket.writable || answering || err.code === 'ECONNRESET') {
         socket.destroy();
         return;
       }
