@@ -7,7 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import type { Frame } from 'playwright-core';
-import { launchVSCode, sleep, waitFor, type VSCode } from './harness';
+import { launchVSCode, t, waitFor, type VSCode } from './harness';
 import { closedPort, scriptedBackend, startOllamaServer, startOpenAIServer, type Backend, type FixtureServer } from '../fixtures';
 import { findOllamaExecutable } from '../../src/core/models/ollama';
 import { editUserSettings, openChat, readUserSettings, sendChat, userSettingsPath, webviewFrame } from './webviews';
@@ -58,7 +58,7 @@ before(async () => {
       'workbench.colorTheme': 'Default Dark Modern',
     },
   });
-  await vs.waitForLog('Switchyard', /Switchyard activated in/, 60_000);
+  await vs.waitForLog('Switchyard', /Switchyard activated in/, t(60_000));
 });
 
 after(async () => {
@@ -68,12 +68,15 @@ after(async () => {
   if (workspace) fs.rmSync(workspace, { recursive: true, force: true });
 });
 
+/** How many times the extension logged that it applied changed settings (it logs once it has). */
+const settingsChanges = async () => (await vs.outputChannelText('Switchyard')).match(/settings changed/g)?.length ?? 0;
+
 async function failureShot(name: string, e: unknown): Promise<never> {
   await vs.screenshot(`${name}-failure`).catch(() => {});
   throw e;
 }
 
-test('chat: a message streams tokens from the local test server; the answer says who answered, tokens and time', { timeout: 120_000 }, async () => {
+test('chat: a message streams tokens from the local test server; the answer says who answered, tokens and time', { timeout: t(120_000) }, async () => {
   try {
     chat = await openChat(vs);
     ollama.setBehaviour({ mode: 'slow', delayMs: 120 }, 'POST /api/chat');
@@ -88,7 +91,7 @@ test('chat: a message streams tokens from the local test server; the answer says
         if (status === 'streaming' && text) partials.add(text);
         return status === 'done';
       },
-      30_000,
+      t(30_000),
       50,
     );
     assert.ok(partials.size >= 2, `expected several partial renders while streaming, saw ${JSON.stringify([...partials])}`);
@@ -108,19 +111,19 @@ test('chat: a message streams tokens from the local test server; the answer says
   }
 });
 
-test('chat: Stop mid-stream cancels the request at the provider and keeps the partial answer', { timeout: 120_000 }, async () => {
+test('chat: Stop mid-stream cancels the request at the provider and keeps the partial answer', { timeout: t(120_000) }, async () => {
   try {
     local.set(LONG);
     ollama.setBehaviour({ mode: 'slow', delayMs: 250 }, 'POST /api/chat');
     const abortedBefore = ollama.aborted;
     const turn = await sendChat(chat, 'Count slowly');
-    await waitFor('the first tokens', async () => ((await turn.locator('.markdown').innerText()).trim().length > 0 ? true : undefined), 30_000, 50);
+    await waitFor('the first tokens', async () => ((await turn.locator('.markdown').innerText()).trim().length > 0 ? true : undefined), t(30_000), 50);
     await chat.locator('#stop').click();
-    await waitFor('the turn to show stopped', async () => (await turn.getAttribute('data-status')) === 'stopped', 15_000, 100);
-    await waitFor('the server to see the client go away', async () => ollama.aborted > abortedBefore, 10_000, 100);
+    await waitFor('the turn to show stopped', async () => (await turn.getAttribute('data-status')) === 'stopped', t(15_000), 100);
+    await waitFor('the server to see the client go away', async () => ollama.aborted > abortedBefore, t(10_000), 100);
     const text = (await turn.locator('.markdown').innerText()).trim();
     assert.ok(text.length > 0 && !text.includes('word39'), `partial answer kept, not completed: ${text}`);
-    await waitFor('the Stop button to go away', async () => chat.locator('#stop').isHidden(), 10_000, 100);
+    await waitFor('the Stop button to go away', async () => chat.locator('#stop').isHidden(), t(10_000), 100);
   } catch (e) {
     await failureShot('chat-stop', e);
   } finally {
@@ -128,11 +131,11 @@ test('chat: Stop mid-stream cancels the request at the provider and keeps the pa
   }
 });
 
-test('chat: a model answer with <img onerror> and <script> renders inert', { timeout: 60_000 }, async () => {
+test('chat: a model answer with <img onerror> and <script> renders inert', { timeout: t(60_000) }, async () => {
   try {
     local.set(['Look: <img src=x onerror="window.__pwned=1">', ' and <script>window.__pwned=2</script>', ' **bold** ', '\n\n```ts\nconst ok = 1;\n```\n']);
     const turn = await sendChat(chat, 'Show me HTML');
-    await waitFor('the answer', async () => (await turn.getAttribute('data-status')) === 'done', 30_000, 100);
+    await waitFor('the answer', async () => (await turn.getAttribute('data-status')) === 'done', t(30_000), 100);
     const body = turn.locator('.markdown');
     assert.equal(await body.locator('img').count(), 0, 'no image element survives');
     assert.equal(await body.locator('script').count(), 0, 'no script element survives');
@@ -148,23 +151,23 @@ test('chat: a model answer with <img onerror> and <script> renders inert', { tim
     // "New File" opens an untitled editor holding the block's code (then closed without saving).
     await turn.locator('.code-actions button[data-code-action="newFile"]').click();
     const untitled = vs.page.locator('.monaco-editor .view-lines', { hasText: 'const ok = 1;' }).first();
-    await untitled.waitFor({ state: 'visible', timeout: 15_000 });
+    await untitled.waitFor({ state: 'visible', timeout: t(15_000) });
     await vs.runCommand('View: Revert and Close Editor');
-    await untitled.waitFor({ state: 'hidden', timeout: 10_000 });
+    await untitled.waitFor({ state: 'hidden', timeout: t(10_000) });
   } catch (e) {
     await failureShot('chat-xss', e);
   }
 });
 
-test('chat: a thinking model\'s reasoning streams into a "Thinking…" block above the answer, as text, and folds when the answer starts', { timeout: 60_000 }, async () => {
+test('chat: a thinking model\'s reasoning streams into a "Thinking…" block above the answer, as text, and folds when the answer starts', { timeout: t(60_000) }, async () => {
   try {
     local.set(['Four', '.'], { reasoning: ['Two', ' plus', ' two', ' <b>is</b>', ' four.'], reasoningIntervalMs: 150 });
     const turn = await sendChat(chat, 'What is 2 + 2?');
     const block = turn.locator('details.reasoning');
     const open = () => block.evaluate((d) => (d as unknown as { open: boolean }).open);
-    await waitFor('the reasoning, open, while the model thinks', async () => (await block.count()) > 0 && (await open()) && (await turn.getAttribute('data-status')) === 'streaming', 15_000, 30);
+    await waitFor('the reasoning, open, while the model thinks', async () => (await block.count()) > 0 && (await open()) && (await turn.getAttribute('data-status')) === 'streaming', t(15_000), 30);
     assert.match(await block.locator('summary').innerText(), /Thinking/);
-    await waitFor('the answer', async () => (await turn.getAttribute('data-status')) === 'done', 30_000, 100);
+    await waitFor('the answer', async () => (await turn.getAttribute('data-status')) === 'done', t(30_000), 100);
     assert.equal(await open(), false, 'folded once the answer started');
     assert.equal(await turn.locator('.reasoning-text').textContent(), 'Two plus two <b>is</b> four.', 'the reasoning as text');
     assert.equal(await turn.locator('details.reasoning b').count(), 0, 'no markup from the model');
@@ -173,44 +176,44 @@ test('chat: a thinking model\'s reasoning streams into a "Thinking…" block abo
     // A server without a reasoning parser writes the thinking into the answer between <think> tags: shown the same way.
     local.set(['<think>', '\nInline', ' thought.', '\n</think>', '\n\nInline answer.']);
     const inline = await sendChat(chat, 'And 3 + 3?');
-    await waitFor('the answer', async () => (await inline.getAttribute('data-status')) === 'done', 30_000, 100);
+    await waitFor('the answer', async () => (await inline.getAttribute('data-status')) === 'done', t(30_000), 100);
     assert.equal(await inline.locator('.reasoning-text').textContent(), '\nInline thought.\n');
     assert.equal((await inline.locator('.markdown').innerText()).trim(), 'Inline answer.');
     // All thinking and no answer (the budget ran out mid-thought): the turn says so and what to do.
     local.set([], { reasoning: ['Hmm', ' let', ' me', ' see'], reasoningIntervalMs: 0 });
     const unfinished = await sendChat(chat, 'And 4 + 4?');
-    await waitFor('the turn to end', async () => (await unfinished.getAttribute('data-status')) === 'done', 30_000, 100);
+    await waitFor('the turn to end', async () => (await unfinished.getAttribute('data-status')) === 'done', t(30_000), 100);
     assert.equal(await unfinished.locator('.reasoning-text').textContent(), 'Hmm let me see');
     assert.equal(await unfinished.locator('details.reasoning').evaluate((d) => (d as unknown as { open: boolean }).open), true, 'left open: there is no answer to read');
     assert.match(await unfinished.locator('.notice').innerText(), /Stopped while still thinking.*max tokens/s);
 
     // Open the first block again (as a user would), for the screenshot.
     await block.locator('summary').click();
-    await waitFor('the block to open', open, 5_000, 50);
+    await waitFor('the block to open', open, t(5_000), 50);
     await vs.screenshot('chat-thinking-dark');
   } catch (e) {
     await failureShot('chat-thinking', e);
   }
 });
 
-test('Explain Selection (keybinding) streams the explain task into the chat view with the selection as context', { timeout: 120_000 }, async () => {
+test('Explain Selection (keybinding) streams the explain task into the chat view with the selection as context', { timeout: t(120_000) }, async () => {
   try {
     local.set(['This', ' function', ' adds', ' two', ' numbers', '.']);
     const requestsBefore = ollama.requests.length;
     await vs.page.keyboard.press('Control+P');
     await vs.page.locator('.quick-input-widget input').fill('sample.ts');
-    await vs.page.locator('.quick-input-list .monaco-list-row', { hasText: 'sample.ts' }).first().waitFor({ timeout: 15_000 });
+    await vs.page.locator('.quick-input-list .monaco-list-row', { hasText: 'sample.ts' }).first().waitFor({ timeout: t(15_000) });
     await vs.page.keyboard.press('Enter');
     const editor = vs.page.locator('.monaco-editor .view-lines', { hasText: 'SELECTED_MARKER' }).first();
-    await editor.waitFor({ timeout: 15_000 });
+    await editor.waitFor({ timeout: t(15_000) });
     await editor.click();
     await vs.page.keyboard.press('Control+A');
     await vs.page.keyboard.press('Control+Alt+E');
     chat = await webviewFrame(vs.page, 'chat');
     const user = chat.locator('.turn.user', { hasText: 'Explain selection in sample.ts:1-' }).last();
-    await user.waitFor({ timeout: 20_000 });
+    await user.waitFor({ timeout: t(20_000) });
     const turn = chat.locator('.turn.assistant').last();
-    await waitFor('the explanation', async () => (await turn.getAttribute('data-status')) === 'done', 30_000, 100);
+    await waitFor('the explanation', async () => (await turn.getAttribute('data-status')) === 'done', t(30_000), 100);
     assert.equal((await turn.locator('.markdown').innerText()).trim(), 'This function adds two numbers.');
     const sent = ollama.requests.slice(requestsBefore).filter((r) => r.path === '/api/chat').at(-1);
     const prompt = JSON.stringify(sent?.body?.messages ?? []);
@@ -221,51 +224,60 @@ test('Explain Selection (keybinding) streams the explain task into the chat view
   }
 });
 
-test('code actions: Insert at Cursor and Replace Selection put a code block into the editor the chat came from', { timeout: 120_000 }, async () => {
+test('code actions: Insert at Cursor and Replace Selection put a code block into the editor the chat came from', { timeout: t(120_000) }, async () => {
   // The previous step left sample.ts open in the editor.
   const editor = vs.page.locator('.monaco-editor .view-lines', { hasText: 'SELECTED_MARKER' }).first();
   const editorText = async () => (await vs.page.locator('.monaco-editor .view-lines').first().innerText()).replace(/\u00a0/g, ' ');
+  // The cursor or selection a code action uses is the one the editor has when the button is clicked: before each click,
+  // wait until sample.ts has focus and the status bar shows the cursor or selection the keys made.
+  const focused = vs.page.locator('.monaco-editor.focused', { hasText: 'SELECTED_MARKER' });
+  const cursorStatus = vs.page.locator('[id="status.editor.selection"]');
+  const waitForCursor = (what: string, re: RegExp) => waitFor(what, async () => re.test(await cursorStatus.innerText()), t(15_000), 100);
   try {
     local.set(['Use', ' this', ':\n\n```ts\nexport const SY_INSERTED = 42;\n```\n']);
     await editor.click();
+    await focused.waitFor({ timeout: t(15_000) });
     await vs.page.keyboard.press('Control+End');
+    await waitForCursor('the cursor at the end of sample.ts', /Ln 4, Col 1(?!.*selected)/);
     chat = await openChat(vs);
     const turn = await sendChat(chat, 'Give me a constant');
-    await waitFor('the answer', async () => (await turn.getAttribute('data-status')) === 'done', 30_000, 100);
+    await waitFor('the answer', async () => (await turn.getAttribute('data-status')) === 'done', t(30_000), 100);
     await turn.locator('.code-actions button[data-code-action="insert"]').click();
     await waitFor('the code inserted at the cursor', async () => {
       const t = await editorText();
       return t.includes('SELECTED_MARKER') && t.includes('export const SY_INSERTED = 42;');
-    }, 15_000, 100);
+    }, t(15_000), 100);
     const inserted = await editorText();
     assert.ok(inserted.indexOf('SY_INSERTED') > inserted.lastIndexOf('}'), `inserted at the cursor (the end), not elsewhere:\n${inserted}`);
 
     // Select everything in the editor, then replace it with the block.
     await editor.click();
+    await focused.waitFor({ timeout: t(15_000) });
     await vs.page.keyboard.press('Control+A');
+    await waitForCursor('everything in sample.ts selected', /selected/);
     await turn.locator('.code-actions button[data-code-action="replace"]').click();
     await waitFor('the selection replaced by the code', async () => {
       const t = await editorText();
       return !t.includes('SELECTED_MARKER') && t.trim() === 'export const SY_INSERTED = 42;';
-    }, 15_000, 100);
+    }, t(15_000), 100);
     assert.equal(fs.readFileSync(path.join(workspace, 'sample.ts'), 'utf8').includes('SELECTED_MARKER'), true, 'nothing is saved without the user');
 
     // Copy: the code reaches the clipboard and the button says so.
     await vs.page.context().grantPermissions(['clipboard-read', 'clipboard-write']).catch(() => {});
     await turn.locator('.code-actions button[data-code-action="copy"]').click();
-    await turn.locator('.code-actions button[data-code-action="copy"][data-done="true"][aria-label="Copied"]').waitFor({ timeout: 10_000 });
+    await turn.locator('.code-actions button[data-code-action="copy"][data-done="true"][aria-label="Copied"]').waitFor({ timeout: t(10_000) });
     const clipboard = await vs.page.evaluate(() => (globalThis as unknown as { navigator: { clipboard: { readText(): Promise<string> } } }).navigator.clipboard.readText());
     assert.equal(clipboard.trim(), 'export const SY_INSERTED = 42;');
 
     // The editor the chat came from was closed since: Insert opens its file again and inserts there.
     await vs.runCommand('File: Revert File');
     await vs.runCommand('View: Close All Editors');
-    await vs.page.locator('.monaco-editor .view-lines').waitFor({ state: 'detached', timeout: 10_000 });
+    await vs.page.locator('.monaco-editor .view-lines').waitFor({ state: 'detached', timeout: t(10_000) });
     await turn.locator('.code-actions button[data-code-action="insert"]').click();
     await waitFor('sample.ts open again with the code inserted', async () => {
       const t = await editorText().catch(() => '');
       return t.includes('SELECTED_MARKER') && t.includes('export const SY_INSERTED = 42;');
-    }, 15_000, 100);
+    }, t(15_000), 100);
   } catch (e) {
     await failureShot('code-actions', e);
   } finally {
@@ -273,17 +285,18 @@ test('code actions: Insert at Cursor and Replace Selection put a code block into
   }
 });
 
-test('chat: local server down → the cloud test server answers with a fallback notice naming the reason', { timeout: 120_000 }, async () => {
+test('chat: local server down → the cloud test server answers with a fallback notice naming the reason', { timeout: t(120_000) }, async () => {
   try {
     chat = await openChat(vs);
+    const before = await settingsChanges();
     await editUserSettings(vs, (s) => {
       s['switchyard.providers'] = providers(`http://127.0.0.1:${refused}`);
     });
-    await vs.waitForLog('Switchyard', /settings changed/, 20_000);
-    await sleep(500);
+    // The log line is written after the new settings are applied (extension.ts): the next request routes with them.
+    await waitFor('the extension to re-read settings', async () => (await settingsChanges()) > before, t(20_000));
     const cloudBefore = cloud.counts['POST /v1/chat/completions'] ?? 0;
     const turn = await sendChat(chat, 'Anyone there?');
-    await waitFor('the cloud answer', async () => (await turn.getAttribute('data-status')) === 'done', 40_000, 100);
+    await waitFor('the cloud answer', async () => (await turn.getAttribute('data-status')) === 'done', t(40_000), 100);
     assert.equal((await turn.locator('.markdown').innerText()).trim(), 'Cloud answer.');
     assert.match(await turn.locator('.answer-meta').innerText(), /cloud\/gpt-4\.1-mini[\s\S]*cloud/);
     const notice = await turn.locator('.fallback-notice').innerText();
@@ -294,18 +307,16 @@ test('chat: local server down → the cloud test server answers with a fallback 
   }
 });
 
-test('chat: local-only with the local server down → an error with actions, and zero cloud requests', { timeout: 120_000 }, async () => {
+test('chat: local-only with the local server down → an error with actions, and zero cloud requests', { timeout: t(120_000) }, async () => {
   try {
-    const changes = async () => (await vs.outputChannelText('Switchyard')).match(/settings changed/g)?.length ?? 0;
-    const before = await changes();
+    const before = await settingsChanges();
     await editUserSettings(vs, (s) => {
       s['switchyard.privacy'] = 'local-only';
     });
-    await waitFor('the extension to re-read settings', async () => (await changes()) > before, 20_000);
-    await sleep(500);
+    await waitFor('the extension to re-read settings', async () => (await settingsChanges()) > before, t(20_000));
     cloud.reset();
     const turn = await sendChat(chat, 'Stay local please');
-    await waitFor('the error', async () => (await turn.getAttribute('data-status')) === 'error', 40_000, 100);
+    await waitFor('the error', async () => (await turn.getAttribute('data-status')) === 'error', t(40_000), 100);
     const error = turn.locator('.turn-error');
     assert.match(await error.locator('.error-message').innerText(), /box\/qwen2\.5-coder:7b/);
     const actions = await error.locator('.error-action').evaluateAll((bs) => bs.map((b) => b.getAttribute('data-action')));
@@ -317,10 +328,10 @@ test('chat: local-only with the local server down → an error with actions, and
     // a terminal answering "command not found"; where it is, a terminal runs `ollama serve`.
     await error.locator('.error-action[data-action="startOllama"]').click();
     if (!findOllamaExecutable()) {
-      await vs.waitForNotification(/Ollama is not installed here \(no `ollama` on PATH\)/, 15_000);
+      await vs.waitForNotification(/Ollama is not installed here \(no `ollama` on PATH\)/, t(15_000));
       await vs.runCommand('Notifications: Clear All Notifications');
     } else {
-      await vs.page.locator('.terminal-tabs-entry, .single-terminal-tab', { hasText: 'Ollama' }).first().waitFor({ timeout: 15_000 });
+      await vs.page.locator('.terminal-tabs-entry, .single-terminal-tab', { hasText: 'Ollama' }).first().waitFor({ timeout: t(15_000) });
     }
   } catch (e) {
     await failureShot('chat-local-only', e);
@@ -332,43 +343,45 @@ test('chat: local-only with the local server down → an error with actions, and
   }
 });
 
-test('chat: history survives a window reload (conversation and its answers come back; history lists it)', { timeout: 180_000 }, async () => {
+test('chat: history survives a window reload (conversation and its answers come back; history lists it)', { timeout: t(180_000) }, async () => {
   try {
     const before = await chat.locator('.turn').count();
     assert.ok(before >= 8);
+    // A mark on the old page's window: the reload has happened once a page without it is loaded.
+    await vs.page.evaluate(() => ((globalThis as unknown as { __syBeforeReload?: boolean }).__syBeforeReload = true));
     await vs.runCommand('Developer: Reload Window');
-    await sleep(2000);
-    await vs.page.locator('.monaco-workbench').waitFor({ state: 'visible', timeout: 60_000 });
-    await vs.page.locator('.statusbar').waitFor({ state: 'visible', timeout: 30_000 });
+    await waitFor('the window to reload', async () => (await vs.page.evaluate(() => (globalThis as unknown as { __syBeforeReload?: boolean }).__syBeforeReload).catch(() => true)) !== true, t(30_000), 100);
+    await vs.page.locator('.monaco-workbench').waitFor({ state: 'visible', timeout: t(60_000) });
+    await vs.page.locator('.statusbar').waitFor({ state: 'visible', timeout: t(30_000) });
     chat = await openChat(vs);
-    await waitFor('the conversation to come back', async () => (await chat.locator('.turn').count()) === before, 30_000, 250);
+    await waitFor('the conversation to come back', async () => (await chat.locator('.turn').count()) === before, t(30_000), 250);
     assert.match(await chat.locator('.turn.assistant').first().innerText(), /Hello from the local server\./);
     await chat.locator('#history-toggle').click();
     const items = await chat.locator('.history-item').allInnerTexts();
     assert.ok(items.some((t) => /Say hello/.test(t)), `history: ${JSON.stringify(items)}`);
     // New chat, then the old one is still in history and can be reopened.
     await chat.locator('#new-chat').click();
-    await waitFor('an empty chat', async () => (await chat.locator('.turn').count()) === 0, 10_000, 100);
+    await waitFor('an empty chat', async () => (await chat.locator('.turn').count()) === 0, t(10_000), 100);
     if (await chat.locator('#history').isHidden()) await chat.locator('#history-toggle').click();
     await chat.locator('.history-item button.link', { hasText: 'Say hello' }).click();
-    await waitFor('the old chat reopened', async () => (await chat.locator('.turn').count()) === before, 10_000, 100);
+    await waitFor('the old chat reopened', async () => (await chat.locator('.turn').count()) === before, t(10_000), 100);
   } catch (e) {
     await failureShot('chat-reload', e);
   }
 });
 
-test('settings panel: add a model to a task → settings.json; hand-edit settings.json → the panel updates; screenshots', { timeout: 180_000 }, async () => {
+test('settings panel: add a model to a task → settings.json; hand-edit settings.json → the panel updates; screenshots', { timeout: t(180_000) }, async () => {
   try {
     await vs.runCommand('Switchyard: Open Model Settings');
     const panel = await webviewFrame(vs.page, 'settings');
     const card = panel.locator('[data-task="chat"]');
-    await card.waitFor({ timeout: 20_000 });
+    await card.waitFor({ timeout: t(20_000) });
     // Pickers fed by discovery: the embed task offers embedding models only, chat offers chat models.
     const optionTexts = (task: string) => panel.locator(`[data-task="${task}"] select.add-model option`).evaluateAll((os) => os.map((o) => o.textContent ?? ''));
     const embedOptions = await waitFor('discovered models in the embed picker', async () => {
       const texts = await optionTexts('embed');
       return texts.some((t) => t.startsWith('box/')) ? texts : undefined;
-    }, 30_000);
+    }, t(30_000));
     const explainOptions = await optionTexts('explain');
     assert.ok(explainOptions.some((t) => /^cloud\/gpt-4\.1-mini — cloud, \d+k ctx/.test(t)), `chat models with their context window for explain: ${JSON.stringify(explainOptions)}`);
     assert.ok(embedOptions.some((t) => t.startsWith('box/nomic-embed-text')), JSON.stringify(embedOptions));
@@ -378,16 +391,16 @@ test('settings panel: add a model to a task → settings.json; hand-edit setting
     await waitFor('settings.json to have the new order', async () => {
       const tasks = readUserSettings(vs)['switchyard.tasks'] as Record<string, unknown[]> | undefined;
       return JSON.stringify(tasks?.chat) === JSON.stringify(['cloud/gpt-4.1-mini', 'box/qwen2.5-coder:7b']);
-    }, 20_000);
-    await waitFor('the panel to show the new order', async () => (await card.locator('.candidate').first().getAttribute('data-model')) === 'cloud/gpt-4.1-mini', 20_000);
+    }, t(20_000));
+    await waitFor('the panel to show the new order', async () => (await card.locator('.candidate').first().getAttribute('data-model')) === 'cloud/gpt-4.1-mini', t(20_000));
     // A parameter.
     await card.locator('.candidate[data-model="box/qwen2.5-coder:7b"] input.temperature').fill('0.3');
     await card.locator('.candidate[data-model="box/qwen2.5-coder:7b"] input.temperature').press('Tab');
     await waitFor('the temperature in settings.json', async () => {
       const tasks = readUserSettings(vs)['switchyard.tasks'] as Record<string, unknown[]>;
       return JSON.stringify(tasks.chat?.[1]) === JSON.stringify({ model: 'box/qwen2.5-coder:7b', temperature: 0.3 });
-    }, 20_000);
-    await panel.locator('[data-task="chat"] .route-answer').waitFor({ timeout: 20_000 });
+    }, t(20_000));
+    await panel.locator('[data-task="chat"] .route-answer').waitFor({ timeout: t(20_000) });
 
     // A hand edit shows at once.
     await editUserSettings(vs, (s) => {
@@ -395,32 +408,33 @@ test('settings panel: add a model to a task → settings.json; hand-edit setting
       tasks.explain = ['cloud/gpt-4.1-mini', 'box/qwen2.5-coder:7b'];
       s['switchyard.privacy'] = 'ask';
     });
-    await panel.locator('[data-task="explain"] .candidate').first().and(panel.locator('[data-model="cloud/gpt-4.1-mini"]')).waitFor({ timeout: 20_000 });
-    await waitFor('the privacy radio to follow', async () => panel.locator('input[name="privacy"][value="ask"]').isChecked(), 20_000);
+    await panel.locator('[data-task="explain"] .candidate').first().and(panel.locator('[data-model="cloud/gpt-4.1-mini"]')).waitFor({ timeout: t(20_000) });
+    await waitFor('the privacy radio to follow', async () => panel.locator('input[name="privacy"][value="ask"]').isChecked(), t(20_000));
     // Providers: Test connection shows latency, version and model count.
     await panel.locator('tr[data-provider="box"] button.test').click();
     const result = await waitFor('the test result', async () => {
       const t = await panel.locator('tr[data-provider="box"] .test-result').innerText();
       return /✓|✗/.test(t) ? t : undefined;
-    }, 20_000);
+    }, t(20_000));
     assert.match(result, /✓ \d+ ms · v0\.12\.6 · 2 models/);
     await vs.screenshot('settings-panel-dark');
 
     await editUserSettings(vs, (s) => {
       s['workbench.colorTheme'] = 'Default Light Modern';
     });
-    await waitFor('the light theme', async () => (await vs.page.locator('.monaco-workbench.vs').count()) > 0, 20_000);
-    await sleep(1000);
+    await waitFor('the light theme', async () => (await vs.page.locator('.monaco-workbench.vs').count()) > 0, t(20_000));
+    // Webviews get the theme after the workbench: VS Code sets their body's class (vscode-light) once they have it.
+    await panel.locator('body.vscode-light').waitFor({ timeout: t(20_000) });
     await vs.screenshot('settings-panel-light');
     chat = await openChat(vs);
-    await sleep(500);
+    await chat.locator('body.vscode-light').waitFor({ timeout: t(20_000) });
     await vs.screenshot('chat-view-light');
   } catch (e) {
     await failureShot('settings-panel', e);
   }
 });
 
-test('settings panel: Set API key stores a provider\'s key (Test connection then passes with it), never shows it; Clear removes it', { timeout: 120_000 }, async () => {
+test('settings panel: Set API key stores a provider\'s key (Test connection then passes with it), never shows it; Clear removes it', { timeout: t(120_000) }, async () => {
   const KEY = 'sk-e2e-secret-7f3a91';
   const keyed = await startOpenAIServer({ backend: scriptedBackend({ tokens: ['Keyed'] }), apiKey: KEY });
   try {
@@ -430,29 +444,29 @@ test('settings panel: Set API key stores a provider\'s key (Test connection then
     await vs.runCommand('Switchyard: Open Model Settings');
     const panel = await webviewFrame(vs.page, 'settings');
     const row = panel.locator('tr[data-provider="keyed"]');
-    await row.waitFor({ timeout: 20_000 });
+    await row.waitFor({ timeout: t(20_000) });
     const testResult = async (what: string, re: RegExp) => {
       await row.locator('button.test').click();
       return waitFor(what, async () => {
         const t = await row.locator('.test-result').innerText();
         return re.test(t) ? t : undefined;
-      }, 20_000);
+      }, t(20_000));
     };
     assert.match(await testResult('the test result without a key', /✓|✗/), /✗ auth/);
 
     await row.locator('button[aria-label="Set API key"]').click();
     const input = vs.page.locator('.quick-input-widget input');
-    await input.waitFor({ state: 'visible', timeout: 10_000 });
+    await input.waitFor({ state: 'visible', timeout: t(10_000) });
     assert.equal(await input.getAttribute('type'), 'password', 'the key is typed into a password box');
     await input.fill(KEY);
     await input.press('Enter');
-    await waitFor('the key shown as stored', async () => /stored/.test(await row.innerText()), 20_000);
+    await waitFor('the key shown as stored', async () => /stored/.test(await row.innerText()), t(20_000));
     await testResult('the test passing with the stored key', /✓/);
     assert.ok(!(await panel.locator('body').innerText()).includes(KEY), 'the key never reaches the panel');
     assert.ok(!fs.readFileSync(userSettingsPath(vs), 'utf8').includes(KEY), 'nor settings.json');
 
     await row.locator('button[aria-label="Clear API key"]').click();
-    await waitFor('the key gone', async () => !/stored/.test(await row.innerText()), 20_000);
+    await waitFor('the key gone', async () => !/stored/.test(await row.innerText()), t(20_000));
     assert.match(await testResult('the test failing again', /✗/), /✗ auth/);
   } catch (e) {
     await failureShot('settings-keys', e);
@@ -464,14 +478,14 @@ test('settings panel: Set API key stores a provider\'s key (Test connection then
   }
 });
 
-test('Show Usage draws the ledger of the chats above: totals with the failure, today\'s bar, failures by kind; screenshot', { timeout: 120_000 }, async () => {
+test('Show Usage draws the ledger of the chats above: totals with the failure, today\'s bar, failures by kind; screenshot', { timeout: t(120_000) }, async () => {
   try {
     await vs.runCommand('Switchyard: Show Usage');
     const usage = await webviewFrame(vs.page, 'usage');
     const summary = await waitFor('the usage summary', async () => {
       const t = await usage.locator('#content .summary').innerText().catch(() => '');
       return t || undefined;
-    }, 20_000);
+    }, t(20_000));
     // The chats above: answers from the local and the cloud test server, and the local-only failure.
     const m = /^(\d+) requests \((\d+) failed\), (\d+)% local/.exec(summary);
     assert.ok(m && Number(m[1]) >= 6 && Number(m[2]) >= 1 && Number(m[3]) > 0 && Number(m[3]) < 100, summary);

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import type { Frame, Locator } from 'playwright-core';
-import { launchVSCode, repoRoot, waitFor, type VSCode } from './harness';
+import { launchVSCode, repoRoot, t, waitFor, type VSCode } from './harness';
 import { closedPort, scriptedBackend, startOpenAIServer, type FixtureServer } from '../fixtures';
 import { openChat, sendChat } from './webviews';
 
@@ -28,7 +28,7 @@ before(async () => {
       'switchyard.routing.cooldownMs': 0,
     },
   });
-  await vs.waitForLog('Switchyard', /Switchyard activated in/, 60_000);
+  await vs.waitForLog('Switchyard', /Switchyard activated in/, t(60_000));
   chat = await openChat(vs);
 });
 after(async () => {
@@ -39,18 +39,18 @@ after(async () => {
 /** The workbench's modal dialog asking about cloud use, once it shows. */
 async function consentDialog(): Promise<Locator> {
   const dialog = vs.page.locator('.monaco-dialog-box', { hasText: 'Send this chat request to cloud/gpt-4.1-mini' });
-  await dialog.waitFor({ state: 'visible', timeout: 30_000 });
+  await dialog.waitFor({ state: 'visible', timeout: t(30_000) });
   return dialog;
 }
 
 async function choose(dialog: Locator, label: string): Promise<void> {
   await dialog.locator('.dialog-buttons .monaco-button', { hasText: label }).first().click();
-  await dialog.waitFor({ state: 'hidden', timeout: 10_000 });
+  await dialog.waitFor({ state: 'hidden', timeout: t(10_000) });
 }
 
-const settled = (turn: Locator) => waitFor('the turn to settle', async () => ((await turn.getAttribute('data-status')) !== 'streaming' && (await turn.getAttribute('data-status')) !== null ? await turn.getAttribute('data-status') : undefined), 40_000, 100);
+const settled = (turn: Locator) => waitFor('the turn to settle', async () => ((await turn.getAttribute('data-status')) !== 'streaming' && (await turn.getAttribute('data-status')) !== null ? await turn.getAttribute('data-status') : undefined), t(40_000), 100);
 
-test('ask: a modal before cloud use; Stay Local sends nothing, Allow Once asks again, Always stops asking', { timeout: 240_000 }, async () => {
+test('ask: a modal before cloud use; Stay Local sends nothing, Allow Once asks again, Always stops asking', { timeout: t(240_000) }, async () => {
   try {
     // Stay Local: the request stays here and fails with a reason; the cloud server sees nothing.
     const stayed = await sendChat(chat, 'first question');

@@ -4,12 +4,20 @@
 //
 //   const vs = await launchVSCode({ settings: { 'switchyard.privacy': 'local-only' } });
 //   try { await vs.runCommand('Switchyard: Show Logs'); } finally { await vs.close(); }
+//
+// Timeouts: SWITCHYARD_E2E_TIMEOUT_SCALE=<factor> multiplies every timeout here, in the tests (each node:test timeout
+// too) and in test/integration (default 1; 2 under CI=1), e.g. `SWITCHYARD_E2E_TIMEOUT_SCALE=3 npm run test:e2e` on a
+// busy machine. Write every timeout as `t(ms)` (./timeouts); synchronise on events (a DOM state, a log line, a file's
+// content, a server's request count), never on a fixed sleep.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import { t } from './timeouts';
+
+export { t, timeoutScale } from './timeouts';
 
 export const repoRoot = path.resolve(__dirname, '..', '..');
 export const resultsDir = path.join(repoRoot, 'test-results');
@@ -67,11 +75,11 @@ export interface VSCode {
   runCommand(title: string): Promise<void>;
   /** Texts of the notification toasts/center entries currently in the DOM. */
   notifications(): Promise<string[]>;
-  waitForNotification(re: RegExp, timeoutMs?: number): Promise<string>;
+  waitForNotification(re: RegExp, timeoutMs?: number): Promise<string>; // timeoutMs default t(15_000)
   /** The extension's LogOutputChannel file ("<name>.log" under the user-data-dir's logs); '' if none yet. */
   outputChannelText(name: string): Promise<string>;
   /** Polls outputChannelText(name) until it matches. */
-  waitForLog(name: string, re: RegExp, timeoutMs?: number): Promise<RegExpMatchArray>;
+  waitForLog(name: string, re: RegExp, timeoutMs?: number): Promise<RegExpMatchArray>; // default t(20_000)
   /** A PNG under test-results/; returns its path. */
   screenshot(name: string): Promise<string>;
   /** code-server's own stdout/stderr so far. */
@@ -140,7 +148,7 @@ function installExitHook() {
   }
 }
 
-async function killGroup(child: ChildProcess | undefined, graceMs = 3000): Promise<void> {
+async function killGroup(child: ChildProcess | undefined, graceMs = t(3000)): Promise<void> {
   if (!child?.pid) return;
   const pid = child.pid;
   const gone = () => child.exitCode !== null || child.signalCode !== null;
@@ -178,7 +186,7 @@ export function installExtensions(vsixFiles: string[], userDataDir: string, exte
     }
   }
   const args = [...codeServerArgs(userDataDir, extensionsDir), ...vsixFiles.flatMap((f) => ['--install-extension', f]), '--force'];
-  const r = spawnSync(nodeForCodeServer(), args, { encoding: 'utf8', timeout: 120_000 });
+  const r = spawnSync(nodeForCodeServer(), args, { encoding: 'utf8', timeout: t(120_000) });
   if (r.status !== 0 || /Failed Installing|error/i.test(r.stderr ?? '')) {
     throw new Error(`code-server --install-extension failed (exit ${r.status}):\n${r.stdout}\n${r.stderr}`);
   }
@@ -186,7 +194,8 @@ export function installExtensions(vsixFiles: string[], userDataDir: string, exte
 
 /** Chromium's helpers can still be writing into its profile for a moment after close: retry, never throw. */
 async function removeDir(dir: string): Promise<void> {
-  for (let i = 0; i < 20; i++) {
+  const deadline = Date.now() + t(5000);
+  while (Date.now() < deadline) {
     try {
       fs.rmSync(dir, { recursive: true, force: true, maxRetries: 2 });
       if (!fs.existsSync(dir)) return;
@@ -288,7 +297,7 @@ export async function launchVSCode(options: LaunchOptions = {}): Promise<VSCode>
           return false;
         }
       },
-      30_000,
+      t(30_000),
     );
 
     let page: Page | undefined;
@@ -300,7 +309,7 @@ export async function launchVSCode(options: LaunchOptions = {}): Promise<VSCode>
         viewport: { width: 1400, height: 900 },
       });
       page = context.pages()[0] ?? (await context.newPage());
-      await page.goto(url, { waitUntil: 'domcontentloaded', timeout: 60_000 });
+      await page.goto(url, { waitUntil: 'domcontentloaded', timeout: t(60_000) });
       await settle(page);
     }
 
@@ -321,7 +330,7 @@ export async function launchVSCode(options: LaunchOptions = {}): Promise<VSCode>
         } catch (first) {
           // ENVIRONMENT.md: the first command right after start-up can time out once.
           await vs.page.keyboard.press('Escape').catch(() => {});
-          await sleep(1000);
+          await vs.page.locator('.quick-input-widget').waitFor({ state: 'hidden', timeout: t(10_000) }).catch(() => {});
           try {
             await runCommandOnce(vs.page, title);
           } catch (second) {
@@ -333,13 +342,13 @@ export async function launchVSCode(options: LaunchOptions = {}): Promise<VSCode>
         const texts = await vs.page.locator('.notification-list-item .notification-list-item-message').allInnerTexts();
         return texts.map((t) => t.trim()).filter(Boolean);
       },
-      waitForNotification: async (re, timeoutMs = 15_000) =>
+      waitForNotification: async (re, timeoutMs = t(15_000)) =>
         waitFor(`a notification matching ${re}`, async () => (await vs.notifications()).find((t) => re.test(t)), timeoutMs),
       outputChannelText: async (name) => {
         const files = findFiles(path.join(userDataDir, 'logs'), `${name}.log`);
         return files.map((f) => fs.readFileSync(f, 'utf8')).join('\n');
       },
-      waitForLog: async (name, re, timeoutMs = 20_000) =>
+      waitForLog: async (name, re, timeoutMs = t(20_000)) =>
         waitFor(`"${name}" log to match ${re}`, async () => (await vs.outputChannelText(name)).match(re) ?? undefined, timeoutMs),
       screenshot: async (name) => {
         fs.mkdirSync(resultsDir, { recursive: true });
@@ -360,12 +369,12 @@ export async function launchVSCode(options: LaunchOptions = {}): Promise<VSCode>
 
 /** Waits until the workbench is up and idle: status bar rendered, no progress bar busy for a moment. */
 async function settle(page: Page): Promise<void> {
-  await page.locator('.monaco-workbench').waitFor({ state: 'visible', timeout: 60_000 });
-  await page.locator('.statusbar').waitFor({ state: 'visible', timeout: 30_000 });
+  await page.locator('.monaco-workbench').waitFor({ state: 'visible', timeout: t(60_000) });
+  await page.locator('.statusbar').waitFor({ state: 'visible', timeout: t(30_000) });
   // The explorer shows the folder once the remote file system is connected.
-  await page.locator('.explorer-folders-view, .explorer-viewlet').first().waitFor({ state: 'attached', timeout: 30_000 }).catch(() => {});
+  await page.locator('.explorer-folders-view, .explorer-viewlet').first().waitFor({ state: 'attached', timeout: t(30_000) }).catch(() => {});
   let quietSince = Date.now();
-  const deadline = Date.now() + 15_000;
+  const deadline = Date.now() + t(15_000);
   while (Date.now() < deadline) {
     const busy = await page.locator('.monaco-progress-container.active').count();
     if (busy > 0) quietSince = Date.now();
@@ -378,18 +387,18 @@ async function runCommandOnce(page: Page, title: string): Promise<void> {
   const input = page.locator('.quick-input-widget input');
   await page.locator('.monaco-workbench').click({ position: { x: 700, y: 300 } }).catch(() => {});
   await page.keyboard.press('F1');
-  await input.waitFor({ state: 'visible', timeout: 10_000 });
+  await input.waitFor({ state: 'visible', timeout: t(10_000) });
   await input.fill(`>${title}`);
   // Wait for the exact entry, then accept it.
   const row = page.locator('.quick-input-list .monaco-list-row', { hasText: title }).first();
-  await row.waitFor({ state: 'visible', timeout: 10_000 });
+  await row.waitFor({ state: 'visible', timeout: t(10_000) });
   await page.keyboard.press('Enter');
   // Done when the palette has closed, or when the command replaced it with its own quick pick (input no longer '>…').
   const widget = page.locator('.quick-input-widget:not(.quick-input-widget-closing)');
   await waitFor(
     `the command palette to accept "${title}"`,
     async () => !(await widget.isVisible()) || !(await input.inputValue()).startsWith('>'),
-    10_000,
+    t(10_000),
     100,
   );
 }

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
-import { integrationVsix, launchVSCode, resultsDir, waitFor } from './harness';
+import { integrationVsix, launchVSCode, resultsDir, t, waitFor } from './harness';
 import { scriptedBackend, startOpenAIServer } from '../fixtures';
 
 interface Report {
@@ -18,7 +18,7 @@ interface Report {
   results: { name: string; ok: boolean; durationMs: number; error?: string }[];
 }
 
-test('integration tests pass inside the real extension host', { timeout: 240_000 }, async () => {
+test('integration tests pass inside the real extension host', { timeout: t(240_000) }, async () => {
   fs.mkdirSync(resultsDir, { recursive: true });
   const out = path.join(resultsDir, 'integration.json');
   fs.rmSync(out, { force: true });
@@ -38,7 +38,7 @@ test('integration tests pass inside the real extension host', { timeout: 240_000
     // The extension host starts once the window connects; the runner activates on onStartupFinished.
     let report: Report;
     try {
-      report = await waitFor('the integration results file', () => (fs.existsSync(out) ? (JSON.parse(fs.readFileSync(out, 'utf8')) as Report) : undefined), 180_000, 500);
+      report = await waitFor('the integration results file', () => (fs.existsSync(out) ? (JSON.parse(fs.readFileSync(out, 'utf8')) as Report) : undefined), t(180_000), 500);
     } catch (e) {
       const progress = fs.existsSync(out + '.progress') ? fs.readFileSync(out + '.progress', 'utf8') : '(no test finished)';
       await vs.screenshot('integration-timeout').catch(() => {});

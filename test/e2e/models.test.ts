@@ -9,7 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import type { Frame, Locator } from 'playwright-core';
-import { launchVSCode, waitFor, type VSCode } from './harness';
+import { launchVSCode, t, waitFor, type VSCode } from './harness';
 import { scriptedBackend, startOllamaServer, type FixtureServer } from '../fixtures';
 import { sha256Hex, startFileServer } from '../fixtures/fileServer';
 import { webviewFrame } from './webviews';
@@ -32,7 +32,7 @@ before(async () => {
       'switchyard.tasks': { chat: ['box/qwen2.5-coder:7b'] },
     },
   });
-  await vs.waitForLog('Switchyard', /Switchyard activated in/, 60_000);
+  await vs.waitForLog('Switchyard', /Switchyard activated in/, t(60_000));
 });
 
 after(async () => {
@@ -45,17 +45,17 @@ const names = (frame: Frame, group: string) => frame.locator(`${group} tr.instal
 
 async function confirmDelete(text: string): Promise<void> {
   const dialog: Locator = vs.page.locator('.monaco-dialog-box', { hasText: text });
-  await dialog.waitFor({ state: 'visible', timeout: 30_000 });
+  await dialog.waitFor({ state: 'visible', timeout: t(30_000) });
   await dialog.locator('.dialog-buttons .monaco-button', { hasText: 'Delete' }).first().click();
-  await dialog.waitFor({ state: 'hidden', timeout: 10_000 });
+  await dialog.waitFor({ state: 'hidden', timeout: t(10_000) });
 }
 
-test('settings panel Models: lists Ollama models and GGUF files; pull shows the new model; delete asks in a modal, then it is gone', { timeout: 240_000 }, async () => {
+test('settings panel Models: lists Ollama models and GGUF files; pull shows the new model; delete asks in a modal, then it is gone', { timeout: t(240_000) }, async () => {
   try {
     await vs.runCommand('Switchyard: Open Model Settings');
     const panel = await webviewFrame(vs.page, 'settings');
     const box = '#models [data-ollama="box"]';
-    await panel.locator(`${box} tr.installed-model`).first().waitFor({ timeout: 30_000 });
+    await panel.locator(`${box} tr.installed-model`).first().waitFor({ timeout: t(30_000) });
     assert.deepEqual(await names(panel, box), ['nomic-embed-text:latest', 'qwen2.5-coder:7b']);
     const row = panel.locator(`${box} tr[data-model="qwen2.5-coder:7b"]`);
     assert.match(await row.locator('td.family').innerText(), /^llama · 7B · Q4_K_M$/);
@@ -68,21 +68,21 @@ test('settings panel Models: lists Ollama models and GGUF files; pull shows the 
     assert.equal(ollama.counts['POST /api/pull'], 0);
     await panel.locator(`${box} input.pull-name`).fill('smollm2:135m');
     await panel.locator(`${box} button.pull`).click();
-    await panel.locator(`${box} tr[data-model="smollm2:135m"]`).waitFor({ timeout: 60_000 });
+    await panel.locator(`${box} tr[data-model="smollm2:135m"]`).waitFor({ timeout: t(60_000) });
     assert.equal(ollama.counts['POST /api/pull'], 1);
-    await vs.waitForNotification(/smollm2:135m is ready on box/, 20_000);
+    await vs.waitForNotification(/smollm2:135m is ready on box/, t(20_000));
 
     // Delete: the confirmation is the host's modal, not the webview's.
     await panel.locator(`${box} tr[data-model="smollm2:135m"] button.delete-model`).click();
     await confirmDelete('Delete smollm2:135m from box?');
-    await waitFor('smollm2 to leave the list', async () => !(await names(panel, box)).includes('smollm2:135m') || undefined, 30_000);
+    await waitFor('smollm2 to leave the list', async () => !(await names(panel, box)).includes('smollm2:135m') || undefined, t(30_000));
     assert.equal(ollama.counts['DELETE /api/delete'], 1);
     assert.deepEqual(await names(panel, box), ['nomic-embed-text:latest', 'qwen2.5-coder:7b']);
 
     // A GGUF file of the embedded provider, deleted the same way.
     await panel.locator(`${pocket} tr[data-model="tiny-test-q4"] button.delete-model`).click();
     await confirmDelete('Delete tiny-test-q4');
-    await waitFor('the GGUF file to leave the list', async () => (await names(panel, pocket)).length === 0 || undefined, 30_000);
+    await waitFor('the GGUF file to leave the list', async () => (await names(panel, pocket)).length === 0 || undefined, t(30_000));
     assert.equal(fs.existsSync(path.join(ggufDir, 'tiny-test-q4.gguf')), false, 'the file is deleted from disk');
     await vs.screenshot('settings-models');
   } catch (e) {
@@ -91,7 +91,7 @@ test('settings panel Models: lists Ollama models and GGUF files; pull shows the 
   }
 });
 
-test('settings panel Models: Download GGUF from the form; a wrong sha256 is refused and leaves no file, the right one lands verified', { timeout: 180_000 }, async () => {
+test('settings panel Models: Download GGUF from the form; a wrong sha256 is refused and leaves no file, the right one lands verified', { timeout: t(180_000) }, async () => {
   // A GGUF header and some bytes: the download checks the magic and the checksum, not the weights.
   const file = Buffer.concat([Buffer.from('GGUF'), Buffer.alloc(256 * 1024, 7)]);
   const files = await startFileServer({ files: { '/models/tiny-dl-q8.gguf': file } });
@@ -106,15 +106,15 @@ test('settings panel Models: Download GGUF from the form; a wrong sha256 is refu
     await download(sha256Hex(Buffer.from('something else')));
     // The host's error toast says why (it may hide again before a poll sees it: the log line is the same message);
     // the panel's status line says the download did not finish.
-    await vs.waitForLog('Switchyard', /download GGUF: tiny-dl-q8\.gguf from .* has sha256 [0-9a-f]{64}, not the expected [0-9a-f]{64}: the file was removed/, 60_000);
-    await waitFor('the panel to say so', async () => /did not finish/.test(await panel.locator('#status').innerText()) || undefined, 20_000);
+    await vs.waitForLog('Switchyard', /download GGUF: tiny-dl-q8\.gguf from .* has sha256 [0-9a-f]{64}, not the expected [0-9a-f]{64}: the file was removed/, t(60_000));
+    await waitFor('the panel to say so', async () => /did not finish/.test(await panel.locator('#status').innerText()) || undefined, t(20_000));
     assert.equal(await panel.locator('#models tr.installed-model[data-model="tiny-dl-q8"]').count(), 0, 'the refused file is not listed');
 
     await download(sha256Hex(file));
     const row = panel.locator('#models tr.installed-model[data-model="tiny-dl-q8"]');
-    await row.waitFor({ timeout: 60_000 });
+    await row.waitFor({ timeout: t(60_000) });
     // (The "is ready" toast may already have been hidden; the log line is written once the file is verified.)
-    await vs.waitForLog('Switchyard', /downloaded GGUF tiny-dl-q8 \(256\.0 KB, sha256 [0-9a-f]{64}\)/, 20_000);
+    await vs.waitForLog('Switchyard', /downloaded GGUF tiny-dl-q8 \(256\.0 KB, sha256 [0-9a-f]{64}\)/, t(20_000));
     const dir = await panel.locator('#models [data-gguf-dir]', { has: panel.locator('tr.installed-model[data-model="tiny-dl-q8"]') }).getAttribute('data-gguf-dir');
     assert.ok(dir, 'the row sits in a GGUF folder group');
     assert.deepEqual(fs.readFileSync(path.join(dir, 'tiny-dl-q8.gguf')), file, 'the whole file, verified, on disk');

@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
-import { launchVSCode, repoRoot, waitFor } from './harness';
+import { launchVSCode, repoRoot, t, waitFor } from './harness';
 import { closedPort, scriptedBackend, startOllamaServer, startOpenAIServer, type FixtureServer } from '../fixtures';
 
 let ollama: FixtureServer;
@@ -20,7 +20,7 @@ after(async () => {
   await cloud?.close();
 });
 
-test('Show Routes lists every task\'s route from the test servers; local-only sends nothing to the cloud', { timeout: 180_000 }, async () => {
+test('Show Routes lists every task\'s route from the test servers; local-only sends nothing to the cloud', { timeout: t(180_000) }, async () => {
   const vs = await launchVSCode({
     workspace: path.join(repoRoot, 'samples', 'workspace'),
     settings: {
@@ -37,9 +37,9 @@ test('Show Routes lists every task\'s route from the test servers; local-only se
     },
   });
   try {
-    await vs.waitForLog('Switchyard', /Switchyard activated in/, 60_000);
+    await vs.waitForLog('Switchyard', /Switchyard activated in/, t(60_000));
     // The status bar shows the chat route once the probes have run.
-    await waitFor('the status bar to show the chat model', async () => (await vs.page.locator('.statusbar-item', { hasText: 'qwen2.5-coder:7b' }).count()) > 0, 30_000);
+    await waitFor('the status bar to show the chat model', async () => (await vs.page.locator('.statusbar-item', { hasText: 'qwen2.5-coder:7b' }).count()) > 0, t(30_000));
 
     await vs.runCommand('Switchyard: Show Routes');
     const rows = vs.page.locator('.quick-input-widget .monaco-list-row');
@@ -49,7 +49,7 @@ test('Show Routes lists every task\'s route from the test servers; local-only se
         const all = await rows.allInnerTexts();
         return all.length >= 6 ? all.map((t) => t.replace(/\s+/g, ' ')) : undefined;
       },
-      30_000,
+      t(30_000),
     );
     await vs.screenshot('show-routes');
     const chat = texts.find((t) => /^\s*chat/.test(t));

@@ -3,9 +3,9 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Frame, Page } from 'playwright-core';
-import { sleep, waitFor, type VSCode } from './harness';
+import { t, waitFor, type VSCode } from './harness';
 
-export async function webviewFrame(page: Page, view: 'chat' | 'settings' | 'usage', timeoutMs = 30_000): Promise<Frame> {
+export async function webviewFrame(page: Page, view: 'chat' | 'settings' | 'usage', timeoutMs = t(30_000)): Promise<Frame> {
   return waitFor(
     `the ${view} webview`,
     async () => {
@@ -27,9 +27,9 @@ export async function webviewFrame(page: Page, view: 'chat' | 'settings' | 'usag
 export async function openChat(vs: VSCode): Promise<Frame> {
   const item = vs.page.locator('.activitybar .action-item a[aria-label^="Switchyard"], .activitybar .action-item[aria-label^="Switchyard"]').first();
   const active = vs.page.locator('.activitybar .action-item.checked a[aria-label^="Switchyard"], .activitybar .action-item.checked[aria-label^="Switchyard"]');
-  const deadline = Date.now() + 60_000;
+  const deadline = Date.now() + t(60_000);
   for (let attempt = 0; Date.now() < deadline; attempt++) {
-    const shown = await webviewFrame(vs.page, 'chat', 4000).catch(() => undefined);
+    const shown = await webviewFrame(vs.page, 'chat', t(4000)).catch(() => undefined);
     if (shown && (await shown.locator('#prompt').isVisible().catch(() => false))) return shown;
     // Clicking the container's icon while it is showing would close the side bar: click only when it is not checked,
     // or every other attempt when the view stays blank (a restored but hidden side bar after a reload).
@@ -73,7 +73,7 @@ export async function editUserSettings(vs: VSCode, edit: (s: Record<string, unkn
       if ((await focused.count()) > 0) await vs.page.keyboard.press('Control+Home');
       return undefined;
     },
-    15_000,
+    t(15_000),
     250,
   );
   await vs.page.evaluate((t) => (globalThis as unknown as { navigator: { clipboard: { writeText(s: string): Promise<void> } } }).navigator.clipboard.writeText(t), text);
@@ -81,9 +81,10 @@ export async function editUserSettings(vs: VSCode, edit: (s: Record<string, unkn
   await vs.page.keyboard.press('Control+A');
   await vs.page.keyboard.press('Control+V');
   await vs.page.keyboard.press('Control+S');
-  await waitFor('settings.json saved', () => fs.readFileSync(userSettingsPath(vs), 'utf8').trim() === text.trim() || undefined, 15_000, 100);
+  await waitFor('settings.json saved', () => fs.readFileSync(userSettingsPath(vs), 'utf8').trim() === text.trim() || undefined, t(15_000), 100);
   await vs.page.keyboard.press('Control+W');
-  await sleep(300);
+  // Closed: the editor leaves the DOM. Still shown after that (a modal editor that kept its frame): Escape.
+  await editor.waitFor({ state: 'hidden', timeout: t(5000) }).catch(() => {});
   if (await editor.isVisible().catch(() => false)) await vs.page.keyboard.press('Escape');
 }
 
@@ -92,6 +93,6 @@ export async function sendChat(frame: Frame, text: string) {
   const before = await frame.locator('.turn.assistant').count();
   await frame.locator('#prompt').fill(text);
   await frame.locator('#prompt').press('Enter');
-  await waitFor('a new assistant turn', async () => (await frame.locator('.turn.assistant').count()) > before, 20_000, 100);
+  await waitFor('a new assistant turn', async () => (await frame.locator('.turn.assistant').count()) > before, t(20_000), 100);
   return frame.locator('.turn.assistant').nth(before);
 }

@@ -1,6 +1,10 @@
 // A minimal test framework for tests that run inside a real VS Code extension host (see runner/main.ts).
 // `test(name, fn)` registers a test; `run()` runs them in order, each with a timeout, and reports results.
-// Use node:assert for assertions.
+// Use node:assert for assertions. Timeouts scale with SWITCHYARD_E2E_TIMEOUT_SCALE (see test/e2e/timeouts.ts): the
+// extension host inherits it from code-server's environment.
+import { t as scaled } from '../e2e/timeouts';
+
+export { t } from '../e2e/timeouts';
 
 export interface TestResult {
   name: string;
@@ -27,8 +31,9 @@ export function suite(name: string, body: () => void): void {
   }
 }
 
+/** `timeoutMs` is the budget on an idle machine; it is scaled here. */
 export function test(name: string, fn: () => unknown | Promise<unknown>, timeoutMs = 30_000): void {
-  registered.push({ name: [...prefix, name].join(' › '), fn, timeoutMs });
+  registered.push({ name: [...prefix, name].join(' › '), fn, timeoutMs: scaled(timeoutMs) });
 }
 
 export async function run(onResult?: (r: TestResult) => void): Promise<TestResult[]> {

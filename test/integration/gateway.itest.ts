@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import * as vscode from 'vscode';
 import type { Services } from '../../src/vscode/services';
-import { suite, test } from './framework';
+import { suite, t, test } from './framework';
 
 const ANSWER = 'Routed through Switchyard.';
 
@@ -16,7 +16,7 @@ suite('Switchyard in VS Code\'s model picker and as a gateway', () => {
     await ext.activate();
     assert.equal(typeof vscode.lm?.registerLanguageModelChatProvider, 'function', `VS Code ${vscode.version} lacks the Language Model provider API`);
     let models: vscode.LanguageModelChat[] = [];
-    for (let i = 0; i < 50 && models.length === 0; i++) {
+    for (const end = Date.now() + t(10_000); models.length === 0 && Date.now() < end; ) {
       models = await vscode.lm.selectChatModels({ vendor: 'switchyard' });
       if (models.length === 0) await new Promise((r) => setTimeout(r, 200));
     }
@@ -88,7 +88,7 @@ suite('Switchyard in VS Code\'s model picker and as a gateway', () => {
     await cfg().update('routing.cooldownMs', 12345, vscode.ConfigurationTarget.Global);
     try {
       let change: string | undefined;
-      for (let i = 0; i < 50 && change === undefined; i++) {
+      for (const end = Date.now() + t(5000); change === undefined && Date.now() < end; ) {
         change = ledger.auditList(20).find((e) => e.key === 'switchyard.routing.cooldownMs')?.change;
         if (change === undefined) await new Promise((r) => setTimeout(r, 100));
       }
@@ -102,9 +102,9 @@ suite('Switchyard in VS Code\'s model picker and as a gateway', () => {
     await vscode.commands.executeCommand('switchyard.showUsage');
     // The tab model catches up with the new panel asynchronously.
     let tabs: string[] = [];
-    for (let i = 0; i < 50 && !tabs.includes('Switchyard Usage'); i++) {
+    for (const end = Date.now() + t(5000); !tabs.includes('Switchyard Usage') && Date.now() < end; ) {
       await new Promise((r) => setTimeout(r, 100));
-      tabs = vscode.window.tabGroups.all.flatMap((g) => g.tabs).map((t) => t.label);
+      tabs = vscode.window.tabGroups.all.flatMap((g) => g.tabs).map((tab) => tab.label);
     }
     assert.ok(tabs.includes('Switchyard Usage'), `tabs: ${JSON.stringify(tabs)}`);
     const dir = await import('node:os').then((os) => os.tmpdir());

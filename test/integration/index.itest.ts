@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import { suite, test } from './framework';
+import { suite, t, test } from './framework';
 import type { Services } from '../../src/vscode/services';
 
 async function services(): Promise<Services> {
@@ -14,7 +14,7 @@ async function services(): Promise<Services> {
   return ext.isActive ? ext.exports : await ext.activate();
 }
 
-async function until<T>(what: string, fn: () => T | undefined | false | Promise<T | undefined | false>, ms = 20_000): Promise<T> {
+async function until<T>(what: string, fn: () => T | undefined | false | Promise<T | undefined | false>, ms = t(20_000)): Promise<T> {
   const end = Date.now() + ms;
   for (;;) {
     const v = await fn();
@@ -37,7 +37,7 @@ suite('workspace index', () => {
     fs.mkdirSync(path.dirname(file), { recursive: true });
     const started = Date.now();
     fs.writeFileSync(file, 'export function parseHttpHeader(line: string): [string, string] {\n  const i = line.indexOf(":");\n  return [line.slice(0, i), line.slice(i + 1)];\n}\n');
-    const hit = await until('the new file in search results', async () => (await index.search('parse http header', { k: 5 })).find((h) => h.path === 'src/headers.ts'), 15_000);
+    const hit = await until('the new file in search results', async () => (await index.search('parse http header', { k: 5 })).find((h) => h.path === 'src/headers.ts'), t(15_000));
     const latency = Date.now() - started;
     assert.equal(hit.symbol, 'parseHttpHeader');
     assert.equal(hit.language, 'typescript');
@@ -47,7 +47,7 @@ suite('workspace index', () => {
 
     // Deleting it removes it.
     fs.rmSync(file);
-    await until('the deleted file to leave the results', async () => !(await index.search('parseHttpHeader', { k: 5 })).some((h) => h.path === 'src/headers.ts'), 15_000);
+    await until('the deleted file to leave the results', async () => !(await index.search('parseHttpHeader', { k: 5 })).some((h) => h.path === 'src/headers.ts'), t(15_000));
 
     // Whether vectors exist depends on which embedding server this window can reach; the status says which.
     const status = index.status();
@@ -64,9 +64,15 @@ suite('workspace index', () => {
     assert.equal(hits[0]?.path, 'notes.md');
     assert.equal(hits[0]?.symbol, 'Rebuild');
     // Search Index with a query given opens a quick pick; Escape closes it.
-    const shown = vscode.commands.executeCommand('switchyard.searchIndex', 'rebuild');
-    await new Promise((r) => setTimeout(r, 500));
-    await vscode.commands.executeCommand('workbench.action.closeQuickOpen');
+    // The extension host cannot see the quick pick: close it until the command returns (a close sent before the pick
+    // showed does nothing).
+    let done = false;
+    const shown = Promise.resolve(vscode.commands.executeCommand('switchyard.searchIndex', 'rebuild')).finally(() => (done = true));
+    await until('Search Index to close its quick pick', async () => {
+      await vscode.commands.executeCommand('workbench.action.closeQuickOpen');
+      await Promise.race([shown, new Promise((r) => setTimeout(r, 200))]);
+      return done;
+    });
     await shown;
   }, 60_000);
 });
