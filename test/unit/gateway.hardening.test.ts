@@ -217,6 +217,12 @@ test('headers and bodies that arrive too slowly are answered 408 and the connect
   const body = await raw(slow, `POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1:${slow.port}\r\nAuthorization: Bearer ${TOKEN}\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{"model":`);
   assert.equal(body.status, 408, body.text);
   assert.match(body.text, /"code":"request_timeout"/);
+  // The bound is on receiving the request: an answer that streams for longer than it is not cut.
+  box.setBehaviour({ mode: 'slow', delayMs: 200 }, 'POST /api/chat');
+  const stream = await client(slow).chat.completions.create({ model: 'switchyard/summarize', messages: hi, stream: true });
+  let text = '';
+  for await (const ch of stream) text += ch.choices[0]?.delta.content ?? '';
+  assert.equal(text, 'One from box.');
   assert.ok(!logs.some((l) => /^\s+at /m.test(l)), logs.join('\n'));
 });
 
