@@ -328,6 +328,31 @@ test('x-switchyard-fallback means an earlier candidate was skipped or failed: a 
   assert.equal(embedded.route.fallback, false);
 });
 
+test('a model whose name is not ASCII answers with its route header percent-encoded, not a 500', async () => {
+  const named = await startOllamaServer({ models: [{ name: 'modèle-\u{1F600}:7b' }], backend: scriptedBackend({ tokens: ['Oui', '.'], dims: 8 }) });
+  try {
+    const { config, problems } = parseConfig({
+      'switchyard.providers': [{ id: 'box', kind: 'ollama', baseUrl: named.url }],
+      'switchyard.tasks': { chat: ['box/modèle-\u{1F600}:7b'], embed: [] },
+      'switchyard.privacy': 'local-only',
+    });
+    assert.deepEqual(problems, []);
+    const other = new Switchyard({ config, secrets: { getApiKey: async () => undefined }, privacy: (c) => ({ mode: c.privacy, trusted: true, workspaceOptOut: false }), logger });
+    const g = await startGateway({ source: other });
+    const c = await client(g).chat.completions.create({ model: 'switchyard/chat', messages: hi }).withResponse();
+    assert.equal(c.data.choices[0]!.message.content, 'Oui.');
+    assert.equal(c.data.model, 'box/modèle-\u{1F600}:7b');
+    assert.equal(c.response.headers.get('x-switchyard-route'), 'box/mod%C3%A8le-%F0%9F%98%80:7b');
+    const streamed = await client(g).chat.completions.create({ model: 'switchyard/chat', messages: hi, stream: true });
+    let text = '';
+    for await (const ch of streamed) text += ch.choices[0]?.delta.content ?? '';
+    assert.equal(text, 'Oui.');
+    assert.ok(!logs.some((l) => /^\s+at /m.test(l)), logs.join('\n'));
+  } finally {
+    await named.close();
+  }
+});
+
 test('the Host header must carry the gateway port: a Host without one is refused with 403', async () => {
   for (const host of ['localhost', '127.0.0.1', '[::1]', 'LOCALHOST']) {
     const r = await raw(gateway, `GET /v1/models HTTP/1.1\r\nHost: ${host}\r\nAuthorization: Bearer ${TOKEN}\r\nConnection: close\r\n\r\n`);

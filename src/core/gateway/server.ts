@@ -81,6 +81,14 @@ function decodePath(segment: string): string {
   }
 }
 
+/**
+ * A header value made of names a model server or a setting chose: bytes outside printable ASCII percent-encoded
+ * (node throws on some, a model named "modèle" would have failed the answer with a 500).
+ */
+function headerValue(s: string): string {
+  return s.replace(/[^\x20-\x7e]+/g, (run) => [...Buffer.from(run, 'utf8')].map((b) => `%${b.toString(16).toUpperCase().padStart(2, '0')}`).join(''));
+}
+
 /** A client-supplied name as it appears in an error message (bounded). */
 function shown(s: string): string {
   return s.length > 200 ? `${s.slice(0, 200)}…` : s;
@@ -393,7 +401,7 @@ export class Gateway {
 
   private routeHeaders(route: RouteEvent): Record<string, string> {
     return {
-      'x-switchyard-route': `${route.providerId}/${route.model}`,
+      'x-switchyard-route': headerValue(`${route.providerId}/${route.model}`),
       'x-switchyard-local': String(route.local),
       'x-switchyard-fallback': String(route.fallback),
     };
