@@ -45,3 +45,9 @@ test('a local server that starts after the first "no model" answers the next req
     await server.close();
   }
 });
+
+test('virtual model names are looked up as own aliases only (request data never reaches Object.prototype)', async () => {
+  const { resolveTaskName } = await import('../../src/core/routing/router');
+  for (const name of ['switchyard/constructor', 'switchyard/__proto__', 'switchyard/toString', 'hasOwnProperty']) assert.equal(resolveTaskName(name, {}), undefined, name);
+  assert.equal(resolveTaskName('switchyard/fast', { fast: 'chat' }), 'chat');
+});

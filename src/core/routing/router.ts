@@ -165,7 +165,7 @@ export const STALE_NEGATIVE_MS = 2000;
 export function resolveTaskName(requested: string, aliases: Readonly<Record<string, string>>): TaskName | undefined {
   const name = requested.startsWith('switchyard/') ? requested.slice('switchyard/'.length) : requested;
   if (isTaskName(name)) return name;
-  const target = aliases[name];
+  const target = Object.hasOwn(aliases, name) ? aliases[name] : undefined;
   return target !== undefined && isTaskName(target) ? target : undefined;
 }
 
