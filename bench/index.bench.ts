@@ -6,8 +6,13 @@
  *  3. hybrid query latency at 100k chunks (the codebase's chunks repeated to 100k, 384-dimension vectors),
  *     bm25 + binary-quantized KNN with float re-score, fused (target p50 ≤ 20 ms), and the same query with a plain
  *     flat scan of the float vectors for comparison; the query's own embedding is excluded;
- *  4. peak memory (max RSS of the process, worker included).
- * Numbers, not pass/fail. BENCH_INDEX_DIR=<folder> indexes that folder instead of installing packages.
+ *  4. embedding throughput at 100k chunks against embedding servers that answer at once: an in-process one (the
+ *     pipeline alone: fetching pending chunks from the worker, handing vectors back, storing them) and the Ollama
+ *     test server over HTTP through the router; the pipeline's own time per batch of 32 is printed next to the
+ *     server's (target ≤ 5 ms per batch, 100k chunks in under 60 s);
+ *  5. peak memory (max RSS of the process, worker included).
+ * Numbers, not pass/fail. BENCH_INDEX_DIR=<folder> indexes that folder instead of installing packages;
+ * BENCH_INDEX_ONLY=embed runs only the embedding throughput part (on a generated corpus).
  */
 import { spawnSync } from 'node:child_process';
 import Database from 'better-sqlite3';
@@ -16,7 +21,10 @@ import os from 'node:os';
 import path from 'node:path';
 import { IndexEngine } from '../src/core/index/engine';
 import { WorkspaceIndex } from '../src/core/index/service';
-import { hashEmbedding } from '../test/fixtures';
+import { parseConfig } from '../src/core/config/config';
+import type { Embedder } from '../src/core/index/service';
+import { Switchyard } from '../src/core/switchyard';
+import { hashEmbedding, scriptedBackend, startOllamaServer } from '../test/fixtures';
 
 const PACKAGES = ['lodash@4.17.21', 'rxjs@7.8.2'];
 const DIMS = 384;
@@ -42,8 +50,93 @@ function corpus(work: string): string {
   return path.join(prefix, 'node_modules');
 }
 
+/** 100k distinct chunks (no vectors) in a fresh index at `db`, written through the store as the engine would. */
+function seedChunks(db: string, n: number): void {
+  const e = new IndexEngine({ root: os.tmpdir(), dbPath: db, exclude: [], maxFileSizeKb: 512, chunkTokens: 400 });
+  const body = 'export function handler(request: Request): Response {\n  const url = new URL(request.url);\n  return route(url.pathname, request.method);\n}\n';
+  for (let f = 0; f * 10 < n; f++) {
+    const chunks = Array.from({ length: Math.min(10, n - f * 10) }, (_, i) => {
+      const text = `// chunk ${f}:${i}\n${body}`;
+      return { startLine: i * 5 + 1, endLine: i * 5 + 5, symbol: `handler${i}`, kind: 'function' as never, text, hash: `h${f}:${i}`, tokens: 40 };
+    });
+    e.store.putFile({ path: `src/f${f}.ts`, hash: String(f), size: 1, mtimeMs: 1, language: 'typescript' }, chunks);
+  }
+  e.close();
+}
+
+/** Embeds every pending chunk of `db` through `embedder`; the time inside `embedder.embed` is the server's. */
+async function embedAll(label: string, db: string, embedder: Embedder, n: number): Promise<void> {
+  let serverMs = 0;
+  let batches = 0;
+  const timed: Embedder = {
+    async embed(request) {
+      const t = performance.now();
+      try {
+        return await embedder.embed(request);
+      } finally {
+        serverMs += performance.now() - t;
+        batches++;
+      }
+    },
+  };
+  const idx = await WorkspaceIndex.open({ root: os.tmpdir(), dbPath: db, embedder: timed, batchSize: 32, embedTimeoutMs: 30_000 });
+  const t0 = performance.now();
+  await idx.embeddingsSettled();
+  const wall = performance.now() - t0;
+  const counts = await idx.counts();
+  await idx.close();
+  if (counts.vectors < n || counts.pending !== 0) throw new Error(`${label}: ${counts.vectors} vectors, ${counts.pending} pending`);
+  const own = (wall - serverMs) / batches;
+  console.log(
+    `embedding ${n} chunks, ${label}: ${(wall / 1000).toFixed(1)} s, ${batches} batches of 32; per batch: pipeline ${ms(own)}, embedding server ${ms(serverMs / batches)} (target: pipeline ≤ 5 ms per batch, 100k chunks < 60 s)`,
+  );
+}
+
+async function embedThroughput(work: string): Promise<void> {
+  const n = TARGET_CHUNKS;
+  const seed = path.join(work, 'embed-seed.sqlite');
+  seedChunks(seed, n);
+  const fresh = (name: string) => {
+    const db = path.join(work, `${name}.sqlite`);
+    fs.copyFileSync(seed, db);
+    return db;
+  };
+  // An in-process server that answers at once: a fixed vector per input (the pipeline's cost alone).
+  const unit = Array.from({ length: DIMS }, (_, i) => Math.sin(i + 1) / Math.sqrt(DIMS / 2));
+  const instant: Embedder = {
+    async embed(request) {
+      return { vectors: request.input.map(() => unit), providerId: 'bench', model: 'instant', local: true } as never;
+    },
+  };
+  await embedAll('in-process server that answers at once', fresh('instant'), instant, n);
+  // The Ollama test server over loopback HTTP through the router and the real ollama client.
+  const backend = { ...scriptedBackend({ dims: DIMS }), embed: async (texts: string[]) => texts.map(() => unit) };
+  const ollama = await startOllamaServer({ backend });
+  try {
+    const sy = new Switchyard({
+      config: parseConfig({
+        'switchyard.providers': [{ id: 'box', kind: 'ollama', baseUrl: ollama.url }],
+        'switchyard.tasks': { embed: ['box/nomic-embed-text:latest'] },
+      }).config,
+      secrets: { getApiKey: async () => undefined },
+      privacy: (c) => ({ mode: c.privacy, trusted: true, workspaceOptOut: false }),
+    });
+    await embedAll('Ollama test server over HTTP, through the router', fresh('ollama'), sy.router, n);
+  } finally {
+    await ollama.close();
+  }
+}
+
 async function main() {
   const work = fs.mkdtempSync(path.join(os.tmpdir(), 'switchyard-bench-index-'));
+  if (process.env.BENCH_INDEX_ONLY === 'embed') {
+    try {
+      await embedThroughput(work);
+    } finally {
+      fs.rmSync(work, { recursive: true, force: true });
+    }
+    return;
+  }
   try {
     const root = corpus(work);
 
@@ -137,6 +230,9 @@ async function main() {
     console.log(`hybrid query at ${bc.chunks} chunks (bm25 + binary KNN + float re-score, fused): p50 ${ms(h.p50)}, p95 ${ms(h.p95)} (target p50 ≤ 20 ms)`);
     console.log(`same query with a flat scan of the float vectors: p50 ${ms(f.p50)}, p95 ${ms(f.p95)}; same top result in ${agree}/${queries.length} queries`);
     big.close();
+
+    // 4. Embedding throughput.
+    await embedThroughput(work);
 
     console.log(`peak memory (max RSS, worker included): ${mb(process.resourceUsage().maxRSS)}`);
   } finally {

@@ -14,6 +14,7 @@ import path from 'node:path';
 import { parseConfig } from '../../src/core/config/config';
 import { IndexEngine, type EngineOptions } from '../../src/core/index/engine';
 import { WorkspaceIndex } from '../../src/core/index/service';
+import { IndexStore } from '../../src/core/index/store';
 import { readBounded } from '../../src/core/index/walker';
 import { Switchyard } from '../../src/core/switchyard';
 import { scriptedBackend, startLlamaCppServer, startOpenAIServer, type Backend } from '../fixtures';
@@ -237,3 +238,36 @@ for (const flavour of ['llama.cpp (HTTP 500 input is too large)', 'OpenAI (400 c
     assert.deepEqual(later.filter(rejected), [], 'no rejected request once the limit is known (kept in the index)');
   });
 }
+
+test('pending chunks are handed out from a cursor: each once, released ones again, reused ids found; the kept pending count stays exact', () => {
+  const store = IndexStore.open(path.join(tmp('db'), 'index.sqlite'));
+  cleanup.push(() => store.close());
+  const chunk = (t: string) => ({ startLine: 1, endLine: 1, text: t, hash: `h:${t}`, tokens: 1 });
+  const put = (file: string, texts: string[]) => store.putFile({ path: file, hash: file, size: 1, mtimeMs: 1, language: 'text' }, texts.map(chunk));
+  const exact = () => (store.db.prepare('select count(*) from (select distinct c.hash from chunks c where not exists (select 1 from vectors v where v.hash = c.hash))').pluck().get() as number);
+  put('a', ['a1', 'a2', 'a3', 'dup']);
+  put('b', ['b1', 'dup']);
+  store.useModel('m', 2);
+  const inFlight = new Set<string>();
+  const take = (n: number) => {
+    const got = store.pending(n, inFlight);
+    for (const g of got) inFlight.add(g.hash);
+    return got.map((g) => g.text);
+  };
+  assert.equal(store.counts().pending, 5);
+  assert.deepEqual(take(3), ['a1', 'a2', 'a3']);
+  assert.deepEqual(take(3), ['dup', 'b1'], 'a hash twice is handed out once');
+  assert.deepEqual(take(3), []);
+  store.putVectors([{ hash: 'h:a1', vector: [1, 0] }, { hash: 'h:a2', vector: [0, 1] }]);
+  assert.equal(store.counts().pending, 3);
+  assert.equal(store.counts().pending, exact());
+  // A failed batch is released: offered again.
+  inFlight.delete('h:a3');
+  store.rewind();
+  assert.deepEqual(take(5), ['a3']);
+  // The file with the highest chunk ids is replaced: its new chunks may reuse ids below the cursor.
+  put('b', ['b2', 'b3']);
+  assert.deepEqual(take(5), ['b2', 'b3']);
+  store.putVectors([{ hash: 'h:b2', vector: [1, 1] }, { hash: 'h:zzz', vector: [1, 1] }]);
+  assert.equal(store.counts().pending, exact(), 'a vector for a hash no chunk has does not count');
+});

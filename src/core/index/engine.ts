@@ -267,15 +267,17 @@ export class IndexEngine {
     return batch;
   }
 
+  /** Hands chunks back after a failed batch: they are offered again (the scan restarts from the first chunk). */
   release(hashes: readonly string[]): void {
     for (const h of hashes) this.inFlight.delete(h);
+    if (hashes.length) this.store.rewind();
   }
 
   /** Stores vectors from `model`; a different model than the stored one drops the old vectors first. */
   putVectors(model: string, dims: number, items: { hash: string; vector: number[] }[]): string | undefined {
     const message = this.store.useModel(model, dims);
     this.store.putVectors(items);
-    this.release(items.map((i) => i.hash));
+    for (const i of items) this.inFlight.delete(i.hash);
     return message;
   }
 

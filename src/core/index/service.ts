@@ -451,7 +451,8 @@ export class WorkspaceIndex implements Retriever {
   async embeddingsSettled(options: { untilPaused?: boolean; signal?: AbortSignal } = {}): Promise<void> {
     if (!this.options.embedder) return;
     for (;;) {
-      await this.refreshCounts();
+      // The embedding loop keeps the counts between its own refreshes; ask the store only when they may be stale.
+      if (Date.now() - this.countsAt > 1000 || (this.known.pending === 0 && this.inFlight === 0)) await this.refreshCounts();
       if (this.known.pending === 0 && this.inFlight === 0) return;
       if (options.untilPaused && this.pausedReason) return;
       if (options.signal?.aborted) return;

@@ -205,6 +205,7 @@ export class IndexStore {
   /** Replaces a file's chunks in one transaction (all old or all new, whatever happens). */
   readonly putFile = (record: FileRecord, chunks: readonly Chunk[]): void => {
     this.chunkCount = undefined;
+    this.pendingCount = undefined;
     this.db.transaction(() => {
       const s = this.s;
       const old = s.fileId.get(record.path) as number | undefined;
@@ -212,6 +213,8 @@ export class IndexStore {
       const id = s.upsertFile.get({ ...record, skipped: record.skipped ?? null, chunks: chunks.length }) as number;
       for (const c of chunks) {
         const r = s.insertChunk.run(id, c.startLine, c.endLine, c.symbol ?? null, c.kind ?? null, record.language, c.hash, c.tokens, c.text);
+        // A chunk id at or below the hand-out cursor (ids are reused after deletes) must be found by a rescan.
+        if (Number(r.lastInsertRowid) <= this.cursor) this.rescan = true;
         s.insertFts.run(r.lastInsertRowid, c.symbol ? ftsBody(c.symbol) : '', ftsBody(c.text), ftsBody(record.path));
       }
     })();
@@ -229,6 +232,7 @@ export class IndexStore {
 
   removeFile(filePath: string): boolean {
     this.chunkCount = undefined;
+    this.pendingCount = undefined;
     let removed = false;
     this.db.transaction(() => {
       const id = this.s.fileId.get(filePath) as number | undefined;
@@ -243,6 +247,8 @@ export class IndexStore {
   /** Drops every chunk and file (vectors stay: they are keyed by content and will be reused). */
   clearFiles(): void {
     this.chunkCount = undefined;
+    this.pendingCount = undefined;
+    this.cursor = 0;
     this.db.transaction(() => {
       this.db.exec("delete from chunks; delete from files; delete from chunks_fts;");
     })();
@@ -255,23 +261,60 @@ export class IndexStore {
       indexedFiles: one('select count(*) from files where skipped is null'),
       chunks: one('select count(*) from chunks'),
       vectors: one('select count(*) from vectors'),
-      pending: one('select count(*) from (select distinct c.hash from chunks c where not exists (select 1 from vectors v where v.hash = c.hash))'),
+      pending: (this.pendingCount ??= one('select count(*) from (select distinct c.hash from chunks c where not exists (select 1 from vectors v where v.hash = c.hash))')),
     };
   }
 
-  /** Up to `limit` distinct chunk texts without a vector, skipping hashes already being embedded. */
+  /** Where the last `pending` scan stopped (a chunk id): chunks are handed out in id order, so the next starts there. */
+  private cursor = 0;
+  /** Set when chunks below the cursor may need a vector again (released after a failure, ids reused after deletes). */
+  private rescan = false;
+  /** Distinct chunk hashes without a vector, kept while only vectors are added (recounted after file changes). */
+  private pendingCount?: number;
+
+  /** Hand-out of `pending` is restarting from the first chunk (after a failed batch is released). */
+  rewind(): void {
+    this.rescan = true;
+  }
+
+  /**
+   * Up to `limit` distinct chunk texts without a vector, skipping hashes already being embedded. A scan in chunk id
+   * order from where the last one stopped, so each call costs about its batch, not the whole table (a `group by
+   * hash` over every chunk cost ~10 ms a batch at 100k chunks).
+   */
   pending(limit: number, exclude: ReadonlySet<string>): { hash: string; text: string }[] {
+    const stmt = (this.pendingStmt ??= this.db.prepare(
+      'select c.id, c.hash, c.text from chunks c where c.id > ? and not exists (select 1 from vectors v where v.hash = c.hash) order by c.id limit ?',
+    ));
     const out: { hash: string; text: string }[] = [];
-    const rows = this.db
-      .prepare('select c.hash, min(c.text) as text from chunks c where not exists (select 1 from vectors v where v.hash = c.hash) group by c.hash limit ?')
-      .iterate(limit + exclude.size) as Iterable<{ hash: string; text: string }>;
-    for (const r of rows) {
-      if (exclude.has(r.hash)) continue;
-      out.push(r);
-      if (out.length >= limit) break;
+    const taken = new Set<string>();
+    const page = Math.max(64, limit * 2);
+    const scan = (from: number): boolean => {
+      for (;;) {
+        const rows = stmt.all(from, page) as { id: number; hash: string; text: string }[];
+        for (const r of rows) {
+          from = r.id;
+          this.cursor = r.id;
+          if (exclude.has(r.hash) || taken.has(r.hash)) continue;
+          taken.add(r.hash);
+          out.push({ hash: r.hash, text: r.text });
+          if (out.length >= limit) return false;
+        }
+        if (rows.length < page) return true; // reached the last chunk
+      }
+    };
+    const atEnd = scan(this.cursor);
+    if (atEnd && this.rescan) {
+      this.rescan = false;
+      this.cursor = 0;
+      scan(0);
     }
     return out;
   }
+
+  private pendingStmt?: BetterSqlite3.Statement;
+  private insertVectorStmt?: BetterSqlite3.Statement;
+  private hashUsedStmt?: BetterSqlite3.Statement;
 
   /**
    * Sets the embedding model the stored vectors belong to. A different model or dimension drops every vector (they
@@ -288,22 +331,29 @@ export class IndexStore {
     this.model = model;
     this.dims = dims;
     this.bits = undefined;
+    this.pendingCount = undefined;
+    this.rescan = true;
     return previous ? `The embedding model changed from ${previous} to ${model}: re-embedding the index.` : undefined;
   }
 
   /** Stores vectors of the current model, keyed by chunk hash, with their 1-bit quantization for the first pass. */
   putVectors(items: readonly { hash: string; vector: number[] }[]): void {
     const dims = this.dims;
-    const insert = this.db.prepare('insert into vectors(hash, vec, bits) values (?, ?, ?) on conflict(hash) do nothing returning id').pluck();
+    const insert = (this.insertVectorStmt ??= this.db.prepare('insert into vectors(hash, vec, bits) values (?, ?, ?) on conflict(hash) do nothing returning id').pluck());
+    const used = (this.hashUsedStmt ??= this.db.prepare('select 1 from chunks where hash = ? limit 1').pluck());
     const added: { id: number; bits: Uint32Array }[] = [];
+    let resolved = 0;
     this.db.transaction(() => {
       for (const { hash, vector } of items) {
         if (vector.length !== dims) throw new Error(`a vector of ${vector.length} dimensions for a ${dims}-dimension index`);
         const bits = quantize(vector);
         const id = insert.get(hash, toBlob(vector), Buffer.from(bits.buffer, bits.byteOffset, bits.byteLength)) as number | undefined;
-        if (id !== undefined) added.push({ id, bits });
+        if (id === undefined) continue;
+        added.push({ id, bits });
+        if (this.pendingCount !== undefined && used.get(hash) !== undefined) resolved++;
       }
     })();
+    if (this.pendingCount !== undefined) this.pendingCount = Math.max(0, this.pendingCount - resolved);
     if (this.bits) for (const a of added) this.bits.add(a.id, a.bits);
   }
 
