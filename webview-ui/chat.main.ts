@@ -4,7 +4,7 @@
  */
 import '@vscode/codicons/dist/codicon.css';
 import './chat.css';
-import type { ChatNotifications, ChatRequests, ChatState, CodeAction, ContextKind, Turn } from '../src/protocol/chat';
+import type { ChatNotifications, ChatRequests, ChatState, CodeAction, ContextKind, EditorContext, Turn } from '../src/protocol/chat';
 import { createMarkdownRenderer } from './markdown';
 import { h, icon, Messenger } from './messenger';
 
@@ -17,7 +17,10 @@ let state: ChatState | undefined;
 let streamingId: number | undefined;
 /** A chat/send of this webview awaits its reply. */
 let localSend = false;
+/** What the next message attaches (reset after each send): shown in the composer with the file and lines. */
 const attach = new Set<ContextKind>();
+/** What Selection / File read in the editor now, as the host reports it. */
+let editor: EditorContext = {};
 let showHistory = false;
 const dirty = new Set<string>();
 /** Reasoning blocks the user opened or closed (by turn id); the rest are open while the model thinks, then closed. */
@@ -37,16 +40,21 @@ const header = h(
 const historyList = h('nav', { class: 'history', id: 'history', 'aria-label': 'Chat history', hidden: true });
 const log = h('main', { class: 'log', id: 'log', role: 'log', 'aria-label': 'Conversation', 'aria-live': 'polite' });
 const prompt = h('textarea', { id: 'prompt', rows: '3', placeholder: 'Ask about your code… (@workspace to search the index)', 'aria-label': 'Message' });
-const chip = (kind: ContextKind, label: string, codicon: string) =>
-  h('button', { class: 'chip', id: `attach-${kind}`, 'aria-pressed': 'false', title: `Attach the current ${kind}`, onclick: (e: Event) => toggleAttach(kind, e.currentTarget as HTMLElement) }, icon(codicon), label);
+const chips: Record<ContextKind, HTMLElement> = {
+  selection: h('button', { class: 'chip', id: 'attach-selection', 'aria-pressed': 'false', title: 'Attach the current selection to the next message', onclick: () => toggleAttach('selection') }, icon('selection'), 'Selection'),
+  file: h('button', { class: 'chip', id: 'attach-file', 'aria-pressed': 'false', title: 'Attach the current file to the next message', onclick: () => toggleAttach('file') }, icon('file'), 'File'),
+};
+/** Exactly what the next message carries, each with a remove button. */
+const attachments = h('div', { class: 'attachments', id: 'attachments', 'aria-label': 'Attached to the next message' });
 const sendButton = h('button', { class: 'primary', id: 'send', title: 'Send (Enter)', onclick: () => send() }, icon('send'), 'Send');
 const stopButton = h('button', { class: 'secondary', id: 'stop', title: 'Stop (Escape)', hidden: true, onclick: () => stop() }, icon('debug-stop'), 'Stop');
 const indexNote = h('div', { class: 'index-note', id: 'index-note' });
 const composer = h(
   'footer',
   { class: 'composer' },
+  attachments,
   prompt,
-  h('div', { class: 'composer-row' }, chip('selection', 'Selection', 'selection'), chip('file', 'File', 'file'), h('span', { class: 'spacer' }), stopButton, sendButton),
+  h('div', { class: 'composer-row' }, chips.selection, chips.file, h('span', { class: 'spacer' }), h('span', { class: 'send-buttons' }, stopButton, sendButton)),
   indexNote,
 );
 app.append(header, historyList, log, composer);
@@ -61,10 +69,39 @@ prompt.addEventListener('keydown', (e) => {
   }
 });
 
-function toggleAttach(kind: ContextKind, button: HTMLElement): void {
+function toggleAttach(kind: ContextKind): void {
   if (attach.has(kind)) attach.delete(kind);
   else attach.add(kind);
-  button.setAttribute('aria-pressed', String(attach.has(kind)));
+  renderAttachments();
+}
+
+/** What an attachment of this kind carries now: the words shown, and whether it carries anything. */
+function attachmentLabel(kind: ContextKind): { label: string; title: string; empty: boolean } {
+  const file = editor.file;
+  if (!file) return { label: 'no file open', title: 'Open a file: nothing is attached until then', empty: true };
+  if (kind === 'file') return { label: file, title: `The whole of ${file}`, empty: false };
+  const s = editor.selection;
+  if (!s) return { label: `no selection in ${file}`, title: 'Select code in the editor: nothing is attached until then', empty: true };
+  const lines = s.startLine === s.endLine ? `${s.startLine}` : `${s.startLine}-${s.endLine}`;
+  return { label: `${file}:${lines}`, title: `Lines ${lines} of ${file}`, empty: false };
+}
+
+function renderAttachments(): void {
+  for (const kind of ['selection', 'file'] as const) chips[kind].setAttribute('aria-pressed', String(attach.has(kind)));
+  attachments.replaceChildren(
+    ...(['selection', 'file'] as const)
+      .filter((kind) => attach.has(kind))
+      .map((kind) => {
+        const { label, title, empty } = attachmentLabel(kind);
+        return h(
+          'span',
+          { class: `attachment${empty ? ' empty' : ''}`, 'data-kind': kind, title },
+          icon(kind === 'selection' ? 'selection' : 'file'),
+          h('span', { class: 'attachment-label' }, label),
+          h('button', { class: 'icon-button attachment-remove', title: 'Remove', 'aria-label': `Remove ${kind} ${label}`, onclick: () => toggleAttach(kind) }, icon('close')),
+        );
+      }),
+  );
 }
 
 function toggleHistory(): void {
@@ -78,8 +115,12 @@ function send(): void {
   if (!text || streamingId !== undefined) return;
   prompt.value = '';
   localSend = true;
+  const context = [...attach];
+  // Attachments belong to one message: the next one starts with none.
+  attach.clear();
+  renderAttachments();
   void messenger
-    .request('chat/send', { text, context: [...attach] }, (id) => {
+    .request('chat/send', { text, context }, (id) => {
       streamingId = id;
       renderBusy();
     })
@@ -98,7 +139,9 @@ function stop(): void {
 // ---- rendering -----------------------------------------------------------------------------------------------------
 function renderBusy(): void {
   const busy = streamingId !== undefined;
+  // Stop takes Send's place while an answer streams: the row keeps its width, so nothing wraps under the input.
   stopButton.hidden = !busy;
+  sendButton.hidden = busy;
   sendButton.disabled = busy;
   log.setAttribute('aria-busy', String(busy));
 }
@@ -288,6 +331,8 @@ function scheduleTurn(id: string): void {
 
 messenger.on('chat/state', (s) => {
   state = s;
+  editor = s.editor ?? {};
+  renderAttachments();
   streamingId = s.streaming ?? (localSend ? streamingId : undefined);
   renderAll();
 });
@@ -310,6 +355,10 @@ messenger.on('chat/reasoning', ({ turnId, text }) => {
   if (!turn) return;
   turn.reasoning = (turn.reasoning ?? '') + text;
   scheduleTurn(turnId);
+});
+messenger.on('chat/editor', (e) => {
+  editor = e;
+  renderAttachments();
 });
 messenger.on('chat/focusInput', ({ text }) => {
   if (text !== undefined) prompt.value = text;

@@ -82,6 +82,17 @@ export interface ConversationSummary {
   turns: number;
 }
 
+/**
+ * The editor the composer's Selection / File attachments read now, so the composer shows exactly what a send would
+ * attach (file and line range). Empty when no text editor is open.
+ */
+export interface EditorContext {
+  /** Workspace-relative path of the editor's file. */
+  file?: string;
+  /** 1-based first and last line of a non-empty selection. */
+  selection?: { startLine: number; endLine: number };
+}
+
 export interface ChatState {
   conversation: Conversation;
   history: ConversationSummary[];
@@ -91,6 +102,8 @@ export interface ChatState {
   route?: string;
   /** Whether `@workspace` can search an index now, and if not why. */
   workspaceIndex: { available: boolean; note?: string };
+  /** What Selection / File would attach now (also sent as `chat/editor` when it changes). */
+  editor?: EditorContext;
 }
 
 export type ContextKind = 'selection' | 'file';
@@ -116,6 +129,8 @@ export interface ChatNotifications {
   'chat/reasoning': { turnId: string; text: string };
   /** A turn added or changed (route known, finished, failed). */
   'chat/turn': Turn;
+  /** The active editor or its selection changed: what Selection / File would attach now. */
+  'chat/editor': EditorContext;
   /** Put text into the input box (e.g. from a command) and focus it. */
   'chat/focusInput': { text?: string };
 }

@@ -11,7 +11,7 @@ import { splitThinkTags } from '../../core/chat/thinkTags';
 import { isProviderError, type ErrorKind } from '../../core/errors';
 import { findOllamaExecutable } from '../../core/models';
 import { RouteError, type RouteAttempt } from '../../core/routing/router';
-import type { ChatState, Citation, Conversation, ContextKind, ErrorAction, ToChatHost, ToChatView, Turn, TurnError } from '../../protocol/chat';
+import type { ChatState, Citation, Conversation, ContextKind, EditorContext, ErrorAction, ToChatHost, ToChatView, Turn, TurnError } from '../../protocol/chat';
 import type { Services } from '../services';
 import { errorActions, fallbackReason } from './errorActions';
 import { validateChatMessage } from './validate';
@@ -60,7 +60,9 @@ export class ChatController implements vscode.WebviewViewProvider, vscode.Dispos
     this.lastEditor = vscode.window.activeTextEditor;
     vscode.window.onDidChangeActiveTextEditor((e) => {
       if (e && (e.document.uri.scheme === 'file' || e.document.uri.scheme === 'untitled' || e.document.uri.scheme === 'vscode-remote')) this.lastEditor = e;
+      this.postEditor();
     }, null, this.disposables);
+    vscode.window.onDidChangeTextEditorSelection(() => this.postEditor(), null, this.disposables);
     vscode.workspace.onDidChangeConfiguration((e) => {
       if (e.affectsConfiguration('switchyard')) void this.refreshRoute();
     }, null, this.disposables);
@@ -88,6 +90,24 @@ export class ChatController implements vscode.WebviewViewProvider, vscode.Dispos
     void this.view?.webview.postMessage(message);
   }
 
+  /** What the composer's Selection / File would attach now (the same editor editorContext() reads at send). */
+  private editorInfo(): EditorContext {
+    const editor = vscode.window.activeTextEditor ?? this.lastEditor;
+    if (!editor) return {};
+    const s = editor.selection;
+    return { file: vscode.workspace.asRelativePath(editor.document.uri), ...(s.isEmpty ? {} : { selection: { startLine: s.start.line + 1, endLine: s.end.line + 1 } }) };
+  }
+
+  private lastEditorInfo = '';
+  private postEditor(): void {
+    if (!this.view) return;
+    const info = this.editorInfo();
+    const key = JSON.stringify(info);
+    if (key === this.lastEditorInfo) return;
+    this.lastEditorInfo = key;
+    this.post({ kind: 'notify', name: 'chat/editor', payload: info });
+  }
+
   private state(): ChatState {
     const index = this.services.workspaceIndex.current;
     return {
@@ -96,6 +116,7 @@ export class ChatController implements vscode.WebviewViewProvider, vscode.Dispos
       streaming: this.running?.requestId,
       route: this.routeText,
       workspaceIndex: index ? { available: true, note: index.status().message } : { available: false, note: 'No workspace index yet: @workspace answers without workspace search.' },
+      editor: this.editorInfo(),
     };
   }
 
