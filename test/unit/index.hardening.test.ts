@@ -17,7 +17,7 @@ import { WorkspaceIndex } from '../../src/core/index/service';
 import { IndexStore } from '../../src/core/index/store';
 import { readBounded } from '../../src/core/index/walker';
 import { Switchyard } from '../../src/core/switchyard';
-import { scriptedBackend, startLlamaCppServer, startOpenAIServer, type Backend } from '../fixtures';
+import { scriptedBackend, startLlamaCppServer, startOllamaServer, startOpenAIServer, type Backend } from '../fixtures';
 
 const cleanup: (() => void | Promise<void>)[] = [];
 after(async () => {
@@ -181,24 +181,31 @@ function corpus(root: string, normal: number, dense: number[]): void {
 
 const tooLong = (backend: Backend, limit: number) => (input: string[]) => input.some((t) => backend.countTokens(t) > limit);
 
-for (const flavour of ['llama.cpp (HTTP 500 input is too large)', 'OpenAI (400 context_length_exceeded)'] as const) {
+for (const flavour of ['llama.cpp (HTTP 500 input is too large)', 'OpenAI (400 context_length_exceeded)', 'Ollama (500 the input length exceeds the context length)'] as const) {
   test(`an embedding server that rejects too-long inputs, ${flavour}: every chunk gets a vector, the others are not held back, the limit is learned and kept`, { timeout: 120_000 }, async () => {
     const backend = scriptedBackend({ dims: 16 });
-    const llama = flavour.startsWith('llama');
-    const server = llama
-      ? await startLlamaCppServer({ backend, modelAlias: 'bge-small', physicalBatch: 512 })
-      : await startOpenAIServer({ backend, models: [{ name: 'text-embedding-small', embedding: true, contextLength: 512 }] });
+    const kind = flavour.split(' ')[0]!;
+    const server =
+      kind === 'llama.cpp'
+        ? await startLlamaCppServer({ backend, modelAlias: 'bge-small', physicalBatch: 512 })
+        : kind === 'OpenAI'
+          ? await startOpenAIServer({ backend, models: [{ name: 'text-embedding-small', embedding: true, contextLength: 512 }] })
+          : await startOllamaServer({ backend, models: [{ name: 'bge-small:latest', embedding: true, contextLength: 512 }], embedRejectsTooLong: 500 });
     cleanup.push(() => server.close());
-    const sy = llama
-      ? switchyard([{ id: 'llama', kind: 'llamacpp', baseUrl: server.url }], ['llama/bge-small'])
-      : switchyard([{ id: 'oai', kind: 'openai-compatible', baseUrl: `${server.url}/v1`, local: true }], ['oai/text-embedding-small']);
+    const sy =
+      kind === 'llama.cpp'
+        ? switchyard([{ id: 'llama', kind: 'llamacpp', baseUrl: server.url }], ['llama/bge-small'])
+        : kind === 'OpenAI'
+          ? switchyard([{ id: 'oai', kind: 'openai-compatible', baseUrl: `${server.url}/v1`, local: true }], ['oai/text-embedding-small'])
+          : switchyard([{ id: 'box', kind: 'ollama', baseUrl: server.url }], ['box/bge-small:latest']);
+    const embedPath = kind === 'Ollama' ? '/api/embed' : '/v1/embeddings';
     const root = tmp('overflow');
     corpus(root, 40, [1, 2, 3]);
     const dbPath = path.join(tmp('db'), 'index.sqlite');
     const statuses: string[] = [];
     const open = () =>
       WorkspaceIndex.open({ root, dbPath, embedder: sy.router, batchSize: 8, embedTimeoutMs: 5000, backoffMs: { initial: 100, max: 300 }, onStatus: (s) => s.message && statuses.push(s.message) });
-    const embedRequests = () => server.requests.filter((r) => r.path === '/v1/embeddings').map((r) => (r.body as { input: string[] }).input);
+    const embedRequests = () => server.requests.filter((r) => r.path === embedPath).map((r) => (r.body as { input: string[] }).input);
     const rejected = tooLong(backend, 512);
 
     let idx = await open();
