@@ -270,7 +270,13 @@ test('code actions: Insert at Cursor and Replace Selection put a code block into
     assert.equal(clipboard.trim(), 'export const SY_INSERTED = 42;');
 
     // The editor the chat came from was closed since: Insert opens its file again and inserts there.
+    // Reverted once the editor shows the file from disk again (the revert reads it back asynchronously): close it only
+    // then, or the reopened document can still hold the edits.
     await vs.runCommand('File: Revert File');
+    await waitFor('sample.ts reverted to its text on disk', async () => {
+      const text = await editorText();
+      return text.includes('SELECTED_MARKER') && !text.includes('SY_INSERTED');
+    }, t(15_000), 100);
     await vs.runCommand('View: Close All Editors');
     await vs.page.locator('.monaco-editor .view-lines').waitFor({ state: 'detached', timeout: t(10_000) });
     await turn.locator('.code-actions button[data-code-action="insert"]').click();
