@@ -167,12 +167,14 @@ function switchyard(providers: unknown[], embed: string[]): Switchyard {
   });
 }
 
-/** Dense code (every mark a token): one chunk of it is ~1,200 tokens to a real tokenizer, ~400 by the 3-chars estimate. */
+/**
+ * A generated table on one line (~1,850 characters, 1,200 tokens to a tokenizer, ~600 by the 3-characters
+ * estimate): a chunk cannot be smaller than a line, so it is longer than a 512-token embedding model takes.
+ */
 function denseFile(seed: number): string {
-  const lines: string[] = [];
-  for (let i = 0; i < 60; i++) lines.push(`m[${seed}]=q[${i}]+r[${i + 1}]-s[${i * 7}];`);
-  return `${lines.join('\n')}\n`;
+  return `// table ${seed}\nexport const t${seed} = [${Array.from({ length: 300 }, (_, i) => `${seed}*${i}`).join(',')}];\n`;
 }
+const denseStart = (seed: number) => `export const t${seed} = [`;
 
 function corpus(root: string, normal: number, dense: number[]): void {
   for (let i = 0; i < normal; i++) write(root, `src/f${i}.ts`, `/** helper number ${i} */\nexport function helper${i}(x: number): number {\n  return x + ${i};\n}\n`);
@@ -220,7 +222,7 @@ for (const flavour of ['llama.cpp (HTTP 500 input is too large)', 'OpenAI (400 c
     // The dense chunks were embedded cut to what the server takes; the normal ones whole.
     const accepted = first.filter((input) => !rejected(input)).flat();
     for (const d of [1, 2, 3]) {
-      const cut = accepted.filter((t) => t.startsWith(`m[${d}]=q[0]`));
+      const cut = accepted.filter((t) => t.startsWith(denseStart(d)));
       assert.equal(cut.length > 0, true, `a cut of table${d} was accepted`);
       assert.ok(cut.every((t) => t.length < denseFile(d).length && backend.countTokens(t) <= 512));
     }
@@ -241,7 +243,7 @@ for (const flavour of ['llama.cpp (HTTP 500 input is too large)', 'OpenAI (400 c
     counts = await idx.counts();
     assert.equal(counts.pending, 0);
     const later = embedRequests().slice(before);
-    assert.ok(later.length > 0 && later.flat().some((t) => t.startsWith('m[5]=q[0]')));
+    assert.ok(later.length > 0 && later.flat().some((t) => t.startsWith(denseStart(5))));
     assert.deepEqual(later.filter(rejected), [], 'no rejected request once the limit is known (kept in the index)');
   });
 }
@@ -277,4 +279,23 @@ test('pending chunks are handed out from a cursor: each once, released ones agai
   assert.deepEqual(take(5), ['b2', 'b3']);
   store.putVectors([{ hash: 'h:b2', vector: [1, 1] }, { hash: 'h:zzz', vector: [1, 1] }]);
   assert.equal(store.counts().pending, exact(), 'a vector for a hash no chunk has does not count');
+});
+
+test('chunk budgets count dense code as a tokenizer does: no chunk of operator-heavy code is several times the budget', async () => {
+  const root = tmp('dense');
+  const lines: string[] = [];
+  for (let i = 0; i < 200; i++) lines.push(`m[${i}]=q[${i}]+r[${i + 1}]-s[${i * 7}]*(t[${i}]|u[${i}]);`);
+  write(root, 'gen/table.ts', `${lines.join('\n')}\n`);
+  write(root, 'README.md', `# Notes\n\n${'Plain prose about the project and how it is built, line after line.\n'.repeat(40)}`);
+  const e = engine(root, { chunkTokens: 400 });
+  await e.sync();
+  const tokenizer = scriptedBackend(); // counts every mark and word, as WordPiece does for code
+  const rows = e.store.db.prepare('select c.text, c.tokens, f.path from chunks c join files f on f.id = c.file_id').all() as { text: string; tokens: number; path: string }[];
+  const code = rows.filter((r) => r.path === 'gen/table.ts');
+  assert.ok(code.length > 1);
+  for (const r of code) assert.ok(tokenizer.countTokens(r.text) <= 400 * 1.1, `${tokenizer.countTokens(r.text)} tokens in a chunk of ${r.text.length} characters`);
+  // Prose is measured as before (about 3 characters a token).
+  const prose = rows.filter((r) => r.path === 'README.md');
+  assert.ok(prose.length > 0);
+  for (const r of prose) assert.equal(r.tokens, Math.ceil(r.text.length / 3));
 });

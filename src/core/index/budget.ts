@@ -36,14 +36,34 @@ export async function chunkBudget(sy: Switchyard, signal?: AbortSignal): Promise
  */
 export function embedTokens(text: string): number {
   let n = 0;
-  for (const m of text.matchAll(/[A-Za-z]+|\s+|./gsu)) {
-    const w = m[0];
-    const c = w.charCodeAt(0);
+  let run = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if ((c >= 65 && c <= 90) || (c >= 97 && c <= 122)) {
+      run++;
+      continue;
+    }
+    if (run) {
+      n += Math.ceil(run / 4);
+      run = 0;
+    }
     if (c === 32 || c === 9 || c === 10 || c === 13) continue;
-    n += /^[A-Za-z]/.test(w) ? Math.ceil(w.length / 4) : 1;
+    if (c >= 0xdc00 && c <= 0xdfff) continue; // the second half of a surrogate pair: counted with the first
+    n++;
   }
-  return n;
+  return run ? n + Math.ceil(run / 4) : n;
 }
+
+/**
+ * Tokens a chunk is budgeted by: the router's estimate (~3 characters per token) or the code-aware count, whichever
+ * is higher, so dense code (operators, brackets, digits) is not cut into chunks several times the model's limit.
+ */
+export function chunkTokens(text: string): number {
+  return Math.max(Math.ceil(text.length / 3), embedTokens(text));
+}
+
+/** Recorded with the chunk budget in the index: a change of how chunks are measured re-chunks every file once. */
+export const CHUNK_MEASURE = 'code1';
 
 /** The longest start of `text` within `limit` embedTokens (cut at a line end where one is near), or `text` itself. */
 export function fitTokens(text: string, limit: number): string {

@@ -2,8 +2,8 @@
  * Splits a file into chunks that follow its symbols. A symbol (function, method, class, interface…) that fits the
  * budget is one chunk; a larger one is split at its children's boundaries, each part carrying the symbol's signature
  * as context. Code between symbols (imports, statements) is grouped into windows. Files without a grammar are cut into
- * line windows, Markdown at its headings. The budget is in tokens of the embedding model (estimated, as the router
- * estimates them), not characters.
+ * line windows, Markdown at its headings. The budget is in tokens of the embedding model (estimated, and for dense
+ * code counted as a WordPiece/BPE vocabulary splits it: see `chunkTokens`), not characters.
  *
  * web-tree-sitter and each grammar load lazily, once. The bundled extension finds the .wasm files next to its own
  * script (esbuild copies them into dist/); from source they come from node_modules.
@@ -12,7 +12,7 @@ import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Language as TSLanguage, Node as TSNode, Parser as TSParser } from 'web-tree-sitter';
-import { estimateTokens } from '../providers/base';
+import { chunkTokens as estimateTokens } from './budget';
 import { GRAMMARS, grammarOf, type GrammarSpec, type SymbolKind } from './languages';
 
 export interface Chunk {

@@ -9,6 +9,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import picomatch from 'picomatch';
 import { estimateTokens } from '../providers/base';
+import { CHUNK_MEASURE } from './budget';
 import { Chunker, type WasmLocation } from './chunker';
 import { languageOf } from './languages';
 import { IndexStore, type FileRecord, type StoreCounts } from './store';
@@ -139,7 +140,8 @@ export class IndexEngine {
     if (isCanceled()) this.canceled = true;
     // A new chunk budget re-chunks every file. It is recorded before the first file, with every file marked stale
     // in the same transaction, so a run killed midway resumes with only the files it had not committed yet.
-    if (!this.canceled && this.store.meta('chunkTokens') !== String(this.options.chunkTokens)) this.store.setChunkBudget(String(this.options.chunkTokens));
+    const budget = `${this.options.chunkTokens}/${CHUNK_MEASURE}`;
+    if (!this.canceled && this.store.meta('chunkTokens') !== budget) this.store.setChunkBudget(budget);
     const known = this.store.files();
     const summary: SyncSummary = { files: files.length, indexed: 0, unchanged: 0, removed: 0, chunks: 0, skipped, decoded: [], canceled: false, ms: 0 };
     let lastReport = 0;
