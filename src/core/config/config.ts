@@ -3,6 +3,7 @@
  * the manifest schema. An invalid entry is dropped with one problem naming its key; everything else keeps working.
  */
 import type { ProviderKind } from '../providers/types';
+import { LOCAL_DEFAULTS, PRESETS } from '../providers/presets';
 import { SETTINGS, manifestDefault, validateAgainst, type JsonSchema } from './schema';
 
 export type TaskName = 'chat' | 'explain' | 'edit' | 'commitMessage' | 'summarize' | 'embed';
@@ -171,6 +172,117 @@ function privacyLock(raw: Raw, r: Reader): string | undefined {
   return lock;
 }
 
+/** The example every "not a model reference" problem gives. */
+const REF_EXAMPLE = '"ollama/qwen2.5-coder:7b"';
+
+/** Edit distance, for "did you mean" (short names only: tasks and provider ids). */
+function distance(a: string, b: string): number {
+  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const cur = [i];
+    for (let j = 1; j <= b.length; j++) cur[j] = Math.min(prev[j]! + 1, cur[j - 1]! + 1, prev[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
+    prev = cur;
+  }
+  return prev[b.length]!;
+}
+
+/** The known name closest to `name` when it is close enough to be a typo (case alone, or a few letters). */
+function closest(name: string, known: Iterable<string>): string | undefined {
+  let best: string | undefined;
+  let bestDistance = Infinity;
+  for (const k of known) {
+    const d = k.toLowerCase() === name.toLowerCase() ? 0 : distance(name.toLowerCase(), k.toLowerCase());
+    if (d < bestDistance) [best, bestDistance] = [k, d];
+  }
+  return best !== undefined && bestDistance <= Math.max(1, Math.min(2, Math.floor(best.length / 3))) ? best : undefined;
+}
+
+/**
+ * `switchyard.tasks`, entry by entry. Every problem names its full path (`switchyard.tasks.chat[1]`) and says what
+ * is wrong in words (never the schema's regex), with a "did you mean" for a close task name or provider id; all of
+ * them are reported as one problem, so the user sees one message listing everything to fix.
+ */
+function parseTasks(rawTasks: unknown, r: Reader, configuredIds: ReadonlySet<string>): Record<TaskName, CandidateSetting[]> {
+  const taskSchema = SETTINGS['switchyard.tasks'];
+  const taskDefaults = manifestDefault('switchyard.tasks') as Record<TaskName, string[]>;
+  const tasks = {} as Record<TaskName, CandidateSetting[]>;
+  if (rawTasks !== undefined && (typeof rawTasks !== 'object' || rawTasks === null || Array.isArray(rawTasks))) {
+    r.report('switchyard.tasks', validateAgainst(taskSchema, rawTasks, 'switchyard.tasks'), 'using the defaults');
+  }
+  const taskObj = typeof rawTasks === 'object' && rawTasks !== null && !Array.isArray(rawTasks) ? (rawTasks as Record<string, unknown>) : {};
+  const providerIds = new Set([...configuredIds, ...Object.keys(PRESETS), ...LOCAL_DEFAULTS.map((p) => p.id)]);
+  const refPattern = new RegExp(taskSchema.properties!.chat!.items!.anyOf![0]!.pattern!);
+  const problems: string[] = [];
+
+  for (const name of Object.keys(taskObj)) {
+    if (isTaskName(name)) continue;
+    const near = closest(name, TASKS);
+    problems.push(`switchyard.tasks.${name}: unknown task "${name}"${near ? `; did you mean "${near}"?` : ''} (tasks: ${TASKS.join(', ')}; ignored)`);
+  }
+  /**
+   * What is wrong with one model reference: `drop` when it can never resolve (not a reference at all), or only a
+   * warning (an unknown provider id close to a known one: kept, the router skips it). Undefined when it is fine.
+   */
+  const refProblem = (ref: unknown, path: string): { message: string; drop: boolean } | undefined => {
+    if (typeof ref !== 'string' || !refPattern.test(ref)) {
+      const text = JSON.stringify(ref) ?? String(ref);
+      const hint =
+        typeof ref !== 'string' ? '' : closest(ref, ['auto']) ? '; did you mean "auto"?' : !ref.includes('/') && ref.trim() ? `; write the provider id first, e.g. "ollama/${ref.trim()}"` : '';
+      return { message: `${path}: ${text.length > 60 ? `${text.slice(0, 57)}...` : text} is not a model reference like ${REF_EXAMPLE} (or "auto")${hint}`, drop: true };
+    }
+    const split = splitRef(ref);
+    if (split && !providerIds.has(split.providerId)) {
+      const near = closest(split.providerId, providerIds);
+      if (near) return { message: `${path}: there is no provider "${split.providerId}"; did you mean "${near}/${split.model}"?`, drop: false };
+    }
+    return undefined;
+  };
+  for (const task of TASKS) {
+    const raw = taskObj[task];
+    const entrySchema = taskSchema.properties![task]!.items ?? {};
+    if (raw === undefined) {
+      tasks[task] = taskDefaults[task].map(normalizeCandidate);
+      continue;
+    }
+    if (!Array.isArray(raw)) {
+      problems.push(`switchyard.tasks.${task}: expected a list of models like [${REF_EXAMPLE}], got ${JSON.stringify(raw)?.slice(0, 60)} (using the default)`);
+      tasks[task] = taskDefaults[task].map(normalizeCandidate);
+      continue;
+    }
+    const kept: CandidateSetting[] = [];
+    let dropped = 0;
+    raw.forEach((item, i) => {
+      const path = `switchyard.tasks.${task}[${i}]`;
+      const isObject = typeof item === 'object' && item !== null && !Array.isArray(item);
+      // A reference is checked here, in words; an object's other fields by the schema (no patterns left in them).
+      const ref = isObject ? (item as Record<string, unknown>).model : item;
+      const wrong =
+        isObject && ref === undefined
+          ? { message: `${path}: missing "model" (a model reference like ${REF_EXAMPLE})`, drop: true }
+          : refProblem(ref, isObject ? `${path}.model` : path);
+      const schemaProblems = !wrong?.drop && isObject ? validateAgainst(entrySchema, item, path) : [];
+      if (wrong?.drop || schemaProblems.length) {
+        problems.push(`${wrong?.drop ? wrong.message : schemaProblems.join('; ')} (ignored)`);
+        dropped++;
+        return;
+      }
+      if (wrong) problems.push(wrong.message);
+      kept.push(normalizeCandidate(jsonClone(item) as string | { model: string }));
+    });
+    if (task === 'embed' && dropped > 0 && kept.length === 0) {
+      problems.push('switchyard.tasks.embed has no valid model left, so the workspace index is keyword-only (no embeddings) until this is fixed');
+    }
+    tasks[task] = kept;
+  }
+  if (problems.length) {
+    r.problems.push({
+      key: 'switchyard.tasks',
+      message: problems.length === 1 ? problems[0]! : `switchyard.tasks has ${problems.length} problems: ${problems.map((p, i) => `(${i + 1}) ${p}`).join('; ')}`,
+    });
+  }
+  return tasks;
+}
+
 export function parseConfig(raw: Raw): ParsedConfig {
   const r = new Reader(raw);
   const lock = privacyLock(raw, r);
@@ -198,21 +310,7 @@ export function parseConfig(raw: Raw): ParsedConfig {
     providers.push(p);
   }
 
-  const taskSchema = SETTINGS['switchyard.tasks'];
-  const taskDefaults = manifestDefault('switchyard.tasks') as Record<TaskName, string[]>;
-  const rawTasks = raw['switchyard.tasks'];
-  const tasks = {} as Record<TaskName, CandidateSetting[]>;
-  if (rawTasks !== undefined && (typeof rawTasks !== 'object' || rawTasks === null || Array.isArray(rawTasks))) {
-    r.report('switchyard.tasks', validateAgainst(taskSchema, rawTasks, 'switchyard.tasks'), 'using the defaults');
-  }
-  const taskObj = typeof rawTasks === 'object' && rawTasks !== null && !Array.isArray(rawTasks) ? (rawTasks as Record<string, unknown>) : {};
-  for (const name of Object.keys(taskObj)) {
-    if (!isTaskName(name)) r.report('switchyard.tasks', [`switchyard.tasks: unknown task "${name}" (tasks: ${TASKS.join(', ')})`], 'ignoring it');
-  }
-  for (const task of TASKS) {
-    const list = r.entries<string | { model: string }>('switchyard.tasks', taskObj[task], taskSchema.properties![task]);
-    tasks[task] = (list ?? taskDefaults[task]).map(normalizeCandidate);
-  }
+  const tasks = parseTasks(raw['switchyard.tasks'], r, seen);
 
   const config: SwitchyardConfig = {
     providers,
