@@ -156,12 +156,29 @@ function renderHistory(): void {
       h(
         'div',
         { class: `history-item${current ? ' current' : ''}` },
-        h('button', { class: 'link', title: new Date(s.updatedAt).toLocaleString(), onclick: () => void messenger.request('chat/open', { conversationId: s.id }).then(() => toggleHistory()) }, s.title),
-        h('span', { class: 'muted' }, `${s.turns}`),
+        h(
+          'button',
+          { class: 'link history-open', title: `${s.title} (${new Date(s.updatedAt).toLocaleString()})`, onclick: () => void messenger.request('chat/open', { conversationId: s.id }).then(() => toggleHistory()) },
+          h('span', { class: 'history-title' }, s.title.trim() || 'Untitled chat'),
+          h('span', { class: 'history-date muted' }, whenText(s.updatedAt)),
+        ),
+        h('span', { class: 'muted history-count', title: `${s.turns} messages` }, `${s.turns}`),
         h('button', { class: 'icon-button delete', title: 'Delete', 'aria-label': `Delete conversation ${s.title}`, onclick: () => void messenger.request('chat/delete', { conversationId: s.id }) }, icon('trash')),
       ),
     );
   }
+}
+
+/** "14:05" today, "Yesterday 14:05", "Nov 26" this year, "Nov 26, 2025" before: when a conversation was last used. */
+function whenText(iso: string, now = new Date()): string {
+  const at = new Date(iso);
+  if (Number.isNaN(at.getTime())) return '';
+  const time = at.toLocaleTimeString(undefined, { hour: '2-digit', minute: '2-digit' });
+  const day = (d: Date) => new Date(d.getFullYear(), d.getMonth(), d.getDate()).getTime();
+  const days = Math.round((day(now) - day(at)) / 86_400_000);
+  if (days === 0) return `Today ${time}`;
+  if (days === 1) return `Yesterday ${time}`;
+  return at.toLocaleDateString(undefined, at.getFullYear() === now.getFullYear() ? { month: 'short', day: 'numeric' } : { year: 'numeric', month: 'short', day: 'numeric' });
 }
 
 function meta(turn: Turn): HTMLElement | undefined {
@@ -246,7 +263,12 @@ function renderTurn(turn: Turn): HTMLElement {
       h(
         'div',
         { class: 'turn-error', role: 'alert', 'data-kind': turn.error.kind },
-        h('div', {}, icon('error'), h('span', { class: 'error-message' }, turn.error.message)),
+        h(
+          'div',
+          { class: 'error-head' },
+          icon('error'),
+          h('div', { class: 'error-body' }, turn.error.title ? h('div', { class: 'error-title' }, capitalize(turn.error.title)) : undefined, h('div', { class: 'error-message' }, turn.error.message)),
+        ),
         h(
           'div',
           { class: 'error-actions' },
@@ -258,6 +280,10 @@ function renderTurn(turn: Turn): HTMLElement {
     );
   }
   return el;
+}
+
+function capitalize(s: string): string {
+  return s.charAt(0).toUpperCase() + s.slice(1);
 }
 
 const CODE_ACTION_ICONS: Record<CodeAction, string> = { copy: 'copy', insert: 'insert', replace: 'replace', newFile: 'new-file' };
@@ -276,7 +302,10 @@ function addCodeActions(root: HTMLElement): void {
       const button = h('button', { class: 'icon-button', title: label, 'aria-label': label, 'data-code-action': action, onclick: () => void codeAction(button, action, code, pre.dataset.lang) }, icon(codicon));
       bar.append(button);
     }
-    pre.before(bar);
+    // One frame per block: a header with the language and the actions, then the code, on one background.
+    const frame = h('div', { class: 'code-frame', 'data-lang': pre.dataset.lang || undefined });
+    pre.replaceWith(frame);
+    frame.append(h('div', { class: 'code-header' }, h('span', { class: 'code-lang' }, pre.dataset.lang || 'text'), bar), pre);
   }
 }
 
@@ -363,6 +392,12 @@ messenger.on('chat/editor', (e) => {
 messenger.on('chat/focusInput', ({ text }) => {
   if (text !== undefined) prompt.value = text;
   prompt.focus();
+});
+
+// "Focus on Chat View" (and any other way the view gets focus) lands in the prompt, unless the user was elsewhere in
+// the page (a history entry, a code action).
+window.addEventListener('focus', () => {
+  if (document.activeElement === document.body || document.activeElement === null) prompt.focus();
 });
 
 renderBusy();

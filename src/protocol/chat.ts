@@ -43,6 +43,8 @@ export interface ErrorAction {
 
 export interface TurnError {
   kind: string;
+  /** The kind in words ("model not found"), shown as the error's title. */
+  title?: string;
   message: string;
   actions: ErrorAction[];
 }

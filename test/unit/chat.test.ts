@@ -158,6 +158,6 @@ test('errors map to actions by kind: Start Ollama, Pull Model only when the comm
   const auth: RouteAttempt[] = [{ providerId: 'cloud', model: 'c', local: false, outcome: 'failed', kind: 'auth', reason: '401' }];
   assert.deepEqual(errorActions('auth', auth, providers, { pullModel: true }).find((a) => a.id === 'setApiKey'), { id: 'setApiKey', label: 'Set API Key', arg: 'cloud' });
   assert.ok(ids(errorActions('server', [], providers, { pullModel: false })).includes('showLogs'));
-  assert.equal(fallbackReason([{ ...down[0]! }, { providerId: 'cloud', model: 'c', local: false, outcome: 'answered' }]), 'box/m failed (unreachable: refused)');
+  assert.equal(fallbackReason([{ ...down[0]! }, { providerId: 'cloud', model: 'c', local: false, outcome: 'answered' }]), 'box/m failed (server not reachable: refused)');
   assert.equal(fallbackReason([{ providerId: 'cloud', model: 'c', local: false, outcome: 'answered' }]), undefined);
 });

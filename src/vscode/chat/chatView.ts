@@ -13,7 +13,7 @@ import { findOllamaExecutable } from '../../core/models';
 import { RouteError, type RouteAttempt } from '../../core/routing/router';
 import type { ChatState, Citation, Conversation, ContextKind, EditorContext, ErrorAction, ToChatHost, ToChatView, Turn, TurnError } from '../../protocol/chat';
 import type { Services } from '../services';
-import { errorActions, fallbackReason } from './errorActions';
+import { errorActions, errorText, fallbackReason } from './errorActions';
 import { validateChatMessage } from './validate';
 import { webviewHtml, webviewOptions } from './webviewHtml';
 
@@ -330,9 +330,9 @@ export class ChatController implements vscode.WebviewViewProvider, vscode.Dispos
   private describeError(e: unknown): TurnError {
     const kind: ErrorKind | 'error' = isProviderError(e) ? e.kind : 'error';
     const attempts: RouteAttempt[] = e instanceof RouteError ? e.attempts : [];
-    const message = e instanceof Error ? e.message : String(e);
+    const { title, message } = errorText(kind, e instanceof Error ? e.message : String(e), attempts);
     const has = { pullModel: this.commands.has('switchyard.pullModel') };
-    return { kind, message, actions: errorActions(kind, attempts, this.services.switchyard.registry.list(), has) };
+    return { kind, title, message, actions: errorActions(kind, attempts, this.services.switchyard.registry.list(), has) };
   }
 
   private commands = new Set<string>();

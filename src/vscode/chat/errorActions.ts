@@ -28,11 +28,44 @@ export function errorActions(
   return actions;
 }
 
-/** "box/qwen2.5-coder:7b failed (unreachable: …)" for the attempts before the one that answered. */
+/** Each error kind in words, as the chat view shows it (never the kind's identifier, such as `modelMissing`). */
+const KIND_WORDS: Record<ErrorKind, string> = {
+  unreachable: 'server not reachable',
+  timeout: 'timed out',
+  auth: 'API key missing or refused',
+  modelMissing: 'model not found',
+  rateLimited: 'rate limited',
+  contextOverflow: 'prompt too long for the model',
+  server: 'server error',
+  canceled: 'canceled',
+  policy: 'not allowed by the privacy settings',
+  config: 'no model configured',
+};
+
+export function kindInWords(kind: ErrorKind | string): string {
+  return Object.hasOwn(KIND_WORDS, kind) ? KIND_WORDS[kind as ErrorKind] : 'error';
+}
+
+/** "box/qwen2.5-coder:7b failed (server not reachable: …); cloud/gpt skipped (…)". */
+export function attemptsInWords(attempts: readonly RouteAttempt[]): string {
+  return attempts
+    .map((a) => `${a.providerId}${a.model ? `/${a.model}` : ''} ${a.outcome === 'skipped' ? 'skipped' : 'failed'}${a.reason ? ` (${a.kind ? `${kindInWords(a.kind)}: ` : ''}${a.reason})` : ''}`)
+    .join('; ');
+}
+
+/** "box/qwen2.5-coder:7b failed (server not reachable: …)" for the attempts before the one that answered. */
 export function fallbackReason(attempts: readonly RouteAttempt[]): string | undefined {
   const before = attempts.filter((a) => a.outcome !== 'answered');
   if (before.length === 0) return undefined;
-  return before
-    .map((a) => `${a.providerId}${a.model ? `/${a.model}` : ''} ${a.outcome === 'skipped' ? 'skipped' : 'failed'}${a.reason ? ` (${a.kind ? `${a.kind}: ` : ''}${a.reason})` : ''}`)
-    .join('; ');
+  return attemptsInWords(before);
+}
+
+/**
+ * What a failed turn shows: the kind in words as its title, and a message that names each candidate tried with
+ * its failure in words (the core's message names kinds by identifier, for logs). A failure after an answer had
+ * started (an attempt answered) keeps the core's message, which says the partial answer is kept.
+ */
+export function errorText(kind: ErrorKind | string, message: string, attempts: readonly RouteAttempt[]): { title: string; message: string } {
+  const noneAnswered = attempts.length > 0 && !attempts.some((a) => a.outcome === 'answered');
+  return { title: kindInWords(kind), message: noneAnswered && kind !== 'canceled' ? `No model could answer: ${attemptsInWords(attempts)}.` : message };
 }

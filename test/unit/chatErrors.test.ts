@@ -1,0 +1,38 @@
+// What a failed chat turn and a fallback notice say: error kinds in words (never `modelMissing:`), each candidate
+// tried named with its failure.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { ERROR_KINDS } from '../../src/core/errors';
+import type { RouteAttempt } from '../../src/core/routing/router';
+import { errorText, fallbackReason, kindInWords } from '../../src/vscode/chat/errorActions';
+
+const missing: RouteAttempt = { providerId: 'box', model: 'qwen2.5-coder:7b', local: true, outcome: 'failed', kind: 'modelMissing', reason: 'model "qwen2.5-coder:7b" not found' };
+const down: RouteAttempt = { providerId: 'lan', model: 'llama3', local: true, outcome: 'failed', kind: 'unreachable', reason: 'connection refused' };
+
+test('every error kind has words, and none is shown by its identifier', () => {
+  for (const kind of ERROR_KINDS) {
+    const words = kindInWords(kind);
+    assert.ok(words && words !== 'error', `${kind} has words`);
+    assert.doesNotMatch(words, /[a-z][A-Z]/, `${kind}: "${words}" is words, not an identifier`);
+  }
+  assert.equal(kindInWords('modelMissing'), 'model not found');
+  assert.equal(kindInWords('somethingNew'), 'error');
+});
+
+test('a turn that no model could answer names each candidate with its failure in words', () => {
+  const core = 'No model could answer chat: box/qwen2.5-coder:7b failed (modelMissing: model "qwen2.5-coder:7b" not found); lan/llama3 failed (unreachable: connection refused).';
+  const shown = errorText('unreachable', core, [missing, down]);
+  assert.equal(shown.title, 'server not reachable');
+  assert.equal(shown.message, 'No model could answer: box/qwen2.5-coder:7b failed (model not found: model "qwen2.5-coder:7b" not found); lan/llama3 failed (server not reachable: connection refused).');
+  assert.doesNotMatch(shown.message, /modelMissing|unreachable:/);
+  // A failure after the answer had started keeps the core's words about the partial answer.
+  const mid = errorText('server', 'box/qwen failed mid-answer (server): boom. The partial answer is kept; retry to ask again.', [{ ...missing, outcome: 'answered', kind: undefined }]);
+  assert.match(mid.message, /partial answer is kept/);
+  assert.equal(mid.title, 'server error');
+  // No attempts (nothing configured): the core's message, which says what to do.
+  assert.equal(errorText('config', 'No model is configured or found for chat: start a local server.', []).message, 'No model is configured or found for chat: start a local server.');
+});
+
+test('a fallback notice says why, in words', () => {
+  assert.equal(fallbackReason([missing, { providerId: 'cloud', model: 'c', local: false, outcome: 'answered' }]), 'box/qwen2.5-coder:7b failed (model not found: model "qwen2.5-coder:7b" not found)');
+});
