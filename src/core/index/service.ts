@@ -229,6 +229,8 @@ export class WorkspaceIndex implements Retriever {
       this.syncing = undefined;
       this.state = 'idle';
     });
+    // Aborted before it began (Ctrl+C while the index was opening): the listener above never fires.
+    if (options.signal?.aborted) onAbort();
     return this.syncing.then(async (summary) => {
       await this.refreshCounts().catch(() => undefined);
       this.nudge();
@@ -509,12 +511,16 @@ export class WorkspaceIndex implements Retriever {
     this.nudge();
     this.cancelSync();
     const id = this.nextId++;
+    let timer: ReturnType<typeof setTimeout> | undefined;
     const closedInWorker = new Promise<void>((resolve) => {
       this.calls.set(id, { resolve: () => resolve(), reject: () => resolve() });
       this.worker.postMessage({ id, method: 'close', params: {} });
-      setTimeout(resolve, 2000);
+      // A worker stuck in a read must not hold the close; the timer must not hold the process either (a CLI run
+      // that ends waits for its timers: this one kept `switchyard index` alive 2 s after Ctrl+C).
+      timer = setTimeout(resolve, 2000);
     });
     await closedInWorker;
+    clearTimeout(timer);
     await this.worker.terminate();
     for (const c of this.calls.values()) c.reject(new Error('the index is closed'));
     this.calls.clear();
