@@ -299,3 +299,19 @@ test('chunk budgets count dense code as a tokenizer does: no chunk of operator-h
   assert.ok(prose.length > 0);
   for (const r of prose) assert.equal(r.tokens, Math.ceil(r.text.length / 3));
 });
+
+test('a cancel lands during the walk (the worker busy in a synchronous walk of 40k folders): the sync stops there', { timeout: 120_000 }, async () => {
+  const root = tmp('walk');
+  for (let i = 0; i < 100; i++) {
+    write(root, `d${i}/file.ts`, `export const f${i} = ${i};\n`);
+    for (let j = 0; j < 400; j++) fs.mkdirSync(path.join(root, `d${i}`, `e${j}`));
+  }
+  const idx = await WorkspaceIndex.open({ root, dbPath: path.join(tmp('db'), 'index.sqlite') });
+  cleanup.push(() => idx.close());
+  const controller = new AbortController();
+  // The scanning report is posted just before the walk starts: cancel then.
+  const summary = await idx.sync({ signal: controller.signal, onProgress: (p) => p.phase === 'scanning' && controller.abort() });
+  assert.equal(summary.canceled, true);
+  assert.ok(summary.files < 100, `the walk stopped early (${summary.files} of 100 files found)`);
+  assert.ok((await idx.counts()).files < 100);
+});
