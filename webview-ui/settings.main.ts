@@ -259,7 +259,14 @@ function providerRow(p: ProviderView): HTMLElement {
   return h(
     'tr',
     { 'data-provider': p.id },
-    h('td', {}, h('strong', {}, p.id), p.implicit ? h('span', { class: 'muted small' }, ' (found on this machine)') : undefined),
+    h(
+      'td',
+      {},
+      h('strong', {}, p.id),
+      // Only a server that answered is "found"; the other standard ports are listed as what they are.
+      p.implicit && p.answered ? h('span', { class: 'muted small found' }, ' (found on this machine)') : undefined,
+      p.implicit && !p.answered ? h('span', { class: 'muted small not-running' }, ' (standard port, nothing answering)') : undefined,
+    ),
     h('td', {}, p.kind, p.preset ? h('span', { class: 'muted' }, ` · ${p.preset}`) : undefined),
     h('td', { class: 'url' }, p.effectiveBaseUrl),
     h('td', {}, h('span', { class: `badge ${cloud ? 'cloud' : 'local'}` }, cloud ? 'cloud' : 'local')),
@@ -288,14 +295,16 @@ async function testProvider(id: string): Promise<void> {
   el.replaceChildren(
     r.ok
       ? `✓ ${r.latencyMs} ms${r.version ? ` · v${r.version}` : ''}${r.modelCount !== undefined ? ` · ${r.modelCount} model${r.modelCount === 1 ? '' : 's'}` : ''}`
-      : `✗ ${r.errorKind}: ${r.message}`,
+      : `✗ ${r.message ?? r.errorKind ?? 'failed'}`,
   );
+  if (r.errorKind) el.dataset.kind = r.errorKind;
+  else delete el.dataset.kind;
 }
 
 function startEdit(p?: ProviderView): void {
   editing = p
     ? { previousId: p.id, draft: { id: p.id, kind: p.kind, baseUrl: p.baseUrl, preset: p.preset, local: p.local, apiKeyEnv: p.apiKeyEnv } }
-    : { draft: { id: '', kind: 'ollama', baseUrl: 'http://127.0.0.1:11434' } };
+    : { draft: { id: '', kind: 'ollama', baseUrl: state?.defaultUrls?.ollama ?? 'http://127.0.0.1:11434' } };
   render();
 }
 
@@ -307,7 +316,20 @@ function providerForm(): HTMLElement | undefined {
   const keep = (write: (v: string) => void) => (e: Event) => write((e.target as HTMLInputElement | HTMLSelectElement).value);
   const kind = h(
     'select',
-    { id: 'provider-kind', onchange: keep((v) => (d.kind = v as ProviderKindView)) },
+    {
+      id: 'provider-kind',
+      onchange: keep((v) => {
+        // A URL that is empty or still the old kind's standard one follows the kind; one the user typed stays.
+        const defaults = state?.defaultUrls ?? {};
+        const current = url.value.trim();
+        const follows = !current || current === defaults[d.kind];
+        d.kind = v as ProviderKindView;
+        if (follows) {
+          d.baseUrl = defaults[d.kind] ?? '';
+          url.value = d.baseUrl;
+        }
+      }),
+    },
     ...(['ollama', 'openai-compatible', 'llamacpp'] as ProviderKindView[]).map((k) => h('option', { value: k, selected: d.kind === k }, k)),
   );
   const preset = h('select', { id: 'provider-preset', onchange: keep((v) => (d.preset = v || undefined)) }, ...PRESETS.map((k) => h('option', { value: k, selected: (d.preset ?? '') === k }, k || '(none)')));
@@ -529,10 +551,10 @@ messenger.on('settings/state', (s) => {
   const first = !state;
   state = s;
   render();
-  if (first) {
-    void loadModels();
-    void loadInstalled();
-  }
+  // Every settings change can change what is found (a key set, a provider added): models are asked again each time
+  // (discovery answers from its cache unless the change made it forget that provider).
+  void loadModels();
+  if (first) void loadInstalled();
   void loadRoutes();
 });
 messenger.ready();

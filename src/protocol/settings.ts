@@ -24,6 +24,8 @@ export interface ProviderView {
   hasStoredKey: boolean;
   /** Found with nothing configured (zero-config discovery), not in switchyard.providers. */
   implicit: boolean;
+  /** Implicit providers: whether a server answered on that port when this state was made. */
+  answered?: boolean;
 }
 
 export interface CandidateView {
@@ -68,6 +70,8 @@ export interface SettingsState {
   hasWorkspace: boolean;
   /** Settings problems, named by key. */
   problems: string[];
+  /** The base URL a new or edited provider of each kind starts with (the standard local port of that server). */
+  defaultUrls?: Partial<Record<ProviderKindView, string>>;
 }
 
 export interface TestResult {

@@ -36,3 +36,14 @@ test('a turn that no model could answer names each candidate with its failure in
 test('a fallback notice says why, in words', () => {
   assert.equal(fallbackReason([missing, { providerId: 'cloud', model: 'c', local: false, outcome: 'answered' }]), 'box/qwen2.5-coder:7b failed (model not found: model "qwen2.5-coder:7b" not found)');
 });
+
+test('Test connection without a key says "no API key set for <provider>", not the 401; other failures in words', async () => {
+  const { testFailure } = await import('../../src/vscode/chat/errorActions');
+  assert.deepEqual(testFailure('keyed', 'auth', '401 Incorrect API key provided: sk-placeholder', false), {
+    ok: false,
+    errorKind: 'auth',
+    message: 'no API key set for keyed: set one with the key button (it is kept in SecretStorage)',
+  });
+  assert.match(testFailure('keyed', 'auth', '401 invalid key', true).message, /^API key missing or refused: 401 invalid key$/, 'a key that is set but refused is shown as refused');
+  assert.equal(testFailure('box', 'unreachable', 'connect ECONNREFUSED', false).message, 'server not reachable: connect ECONNREFUSED');
+});

@@ -69,3 +69,12 @@ export function errorText(kind: ErrorKind | string, message: string, attempts: r
   const noneAnswered = attempts.length > 0 && !attempts.some((a) => a.outcome === 'answered');
   return { title: kindInWords(kind), message: noneAnswered && kind !== 'canceled' ? `No model could answer: ${attemptsInWords(attempts)}.` : message };
 }
+
+/**
+ * Test connection's failure in words. Refused for want of a key (no stored key, no key variable set) says so,
+ * rather than showing the server's 401 to the placeholder the client sent.
+ */
+export function testFailure(providerId: string, kind: ErrorKind | string, message: string, hasKey: boolean): { ok: false; errorKind: string; message: string } {
+  if (kind === 'auth' && !hasKey) return { ok: false, errorKind: kind, message: `no API key set for ${providerId}: set one with the key button (it is kept in SecretStorage)` };
+  return { ok: false, errorKind: kind, message: `${kindInWords(kind)}: ${message}` };
+}

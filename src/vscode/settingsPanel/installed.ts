@@ -42,12 +42,16 @@ export async function pullModel(services: Services, providerId: string, model: s
   const p = services.switchyard.registry.list().find((c) => c.id === providerId);
   if (!p || p.kind !== 'ollama') throw new Error(`"${providerId}" is not an Ollama provider.`);
   const done = await vscode.commands.executeCommand<boolean>('switchyard.pullModel', { providerId, model });
+  // The pulled model shows in the open panel at once, not when the discovery cache expires.
+  services.switchyard.registry.forget(providerId);
   return { done: done === true };
 }
 
-export async function deleteModel(target: ModelTarget): Promise<{ deleted: boolean }> {
+export async function deleteModel(services: Services, target: ModelTarget): Promise<{ deleted: boolean }> {
   const args: DeleteModelArgs = target.kind === 'ollama' ? { providerId: target.providerId, model: target.model } : { dir: target.dir, id: target.id };
   const deleted = await vscode.commands.executeCommand<boolean>('switchyard.deleteModel', args);
+  if (target.kind === 'ollama') services.switchyard.registry.forget(target.providerId);
+  else for (const id of ggufDirs(services).find((d) => d.dir === target.dir)?.providerIds ?? []) services.switchyard.registry.forget(id);
   return { deleted: deleted === true };
 }
 

@@ -8,6 +8,8 @@
 import * as vscode from 'vscode';
 import { TASKS, type TaskName } from '../../core/config/config';
 import { isProviderError } from '../../core/errors';
+import { LOCAL_DEFAULTS } from '../../core/providers/presets';
+import { testFailure } from '../chat/errorActions';
 import type { ProviderEdit, ProviderView, RouteView, SettingsState, ToSettingsHost, ToSettingsView } from '../../protocol/settings';
 import { readSettings, workspaceOptedOut } from '../settings';
 import type { Services } from '../services';
@@ -57,9 +59,13 @@ export class SettingsPanel implements vscode.Disposable {
   async state(): Promise<SettingsState> {
     const { config, problems } = readSettings();
     const configured = new Map(config.providers.map((p) => [p.id, p]));
+    const registry = this.services.switchyard.registry;
     const providers: ProviderView[] = await Promise.all(
-      this.services.switchyard.registry.list().map(async (p) => {
+      registry.list().map(async (p) => {
         const s = configured.get(p.id);
+        // A zero-config server is "found on this machine" only when it answers now (the list holds every standard
+        // port whether or not anything listens there).
+        const answered = s ? undefined : await registry.get(p.id)?.health(AbortSignal.timeout(1500)).then(() => true, () => false);
         return {
           id: p.id,
           kind: p.kind as ProviderView['kind'],
@@ -71,6 +77,7 @@ export class SettingsPanel implements vscode.Disposable {
           apiKeyEnv: s?.apiKeyEnv ?? p.apiKeyEnv,
           hasStoredKey: await this.services.secrets.hasStoredKey(p.id),
           implicit: !s,
+          ...(answered === undefined ? {} : { answered }),
         };
       }),
     );
@@ -84,6 +91,7 @@ export class SettingsPanel implements vscode.Disposable {
       trusted: vscode.workspace.isTrusted,
       hasWorkspace: (vscode.workspace.workspaceFolders?.length ?? 0) > 0,
       problems: problems.map((p) => p.message),
+      defaultUrls: defaultUrls(),
     };
   }
 
@@ -154,14 +162,19 @@ export class SettingsPanel implements vscode.Disposable {
       case 'settings/test': {
         const provider = this.services.switchyard.registry.get(m.payload.providerId);
         if (!provider) throw new Error(`No provider "${m.payload.providerId}".`);
+        const id = m.payload.providerId;
         try {
           const started = performance.now();
           const health = await provider.health(AbortSignal.timeout(5000));
-          const models = await this.services.switchyard.registry.discover(m.payload.providerId, AbortSignal.timeout(5000)).catch(() => undefined);
-          this.services.switchyard.router.health.markHealthy(m.payload.providerId);
+          const models = await this.services.switchyard.registry.discover(id, AbortSignal.timeout(5000)).catch(() => undefined);
+          this.services.switchyard.router.health.markHealthy(id);
+          // A zero-config server that answers now is "found on this machine": show it so.
+          if (!readSettings().config.providers.some((p) => p.id === id)) void this.pushState();
           return { ok: true, latencyMs: Math.round(health.latencyMs ?? performance.now() - started), version: health.version, modelCount: health.modelCount ?? models?.length };
         } catch (e) {
-          return { ok: false, errorKind: isProviderError(e) ? e.kind : 'unreachable', message: e instanceof Error ? e.message : String(e) };
+          const kind = isProviderError(e) ? e.kind : 'unreachable';
+          const hasKey = kind === 'auth' && (await this.services.secrets.getApiKey(id, provider.config.apiKeyEnv)) !== undefined;
+          return testFailure(id, kind, e instanceof Error ? e.message : String(e), hasKey);
         }
       }
       case 'settings/models':
@@ -198,7 +211,7 @@ export class SettingsPanel implements vscode.Disposable {
       case 'settings/pullModel':
         return pullModel(this.services, m.payload.providerId, m.payload.model);
       case 'settings/deleteModel':
-        return deleteModel(m.payload.target);
+        return deleteModel(this.services, m.payload.target);
       case 'settings/downloadGguf':
         return downloadGguf(this.services, m.payload.url, m.payload.sha256, m.payload.providerId);
     }
@@ -209,6 +222,13 @@ export class SettingsPanel implements vscode.Disposable {
     const v = vscode.workspace.getConfiguration().inspect<unknown[]>('switchyard.providers')?.globalValue;
     return Array.isArray(v) ? (JSON.parse(JSON.stringify(v)) as Record<string, unknown>[]) : [];
   }
+}
+
+/** Each kind's standard local URL (the zero-config defaults), for the provider form's Kind switch. */
+function defaultUrls(): SettingsState['defaultUrls'] {
+  const out: NonNullable<SettingsState['defaultUrls']> = {};
+  for (const d of LOCAL_DEFAULTS) out[d.kind as ProviderView['kind']] ??= d.baseUrl;
+  return out;
 }
 
 function clean(p: ProviderEdit): Record<string, unknown> {
