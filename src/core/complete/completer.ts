@@ -1,0 +1,89 @@
+/**
+ * One completion path, editor- and provider-independent: cache first (synchronously, no debounce), then one scheduled
+ * request through an injected `fetchInfill` (the provider part: Ollama generate, llama.cpp /infill, /v1/completions,
+ * embedded infill), post-processed, cached, returned.
+ */
+import { CompletionCache } from './cache';
+import { buildFimPrompt } from './context';
+import type { CompletionContext, FimPrompt } from './context';
+import { postProcess } from './postprocess';
+import type { MultilinePolicy } from './postprocess';
+import { CompletionScheduler } from './scheduler';
+import type { SchedulerOptions } from './scheduler';
+import type { FimChoice } from './templates';
+
+/** Sends one FIM request and returns the model's raw text; must pass `signal` to its fetch. */
+export type FetchInfill = (model: string, prompt: FimPrompt, signal: AbortSignal) => Promise<string>;
+
+export interface CompleterOptions extends SchedulerOptions {
+  fetchInfill: FetchInfill;
+  cache?: CompletionCache;
+  multiline?: MultilinePolicy;
+  maxLines?: number;
+}
+
+export interface Completion {
+  text: string;
+  /** `cache`: an exact hit; `typedAhead`: the rest of a suggestion the user began typing; `model`: a new request. */
+  source: 'cache' | 'typedAhead' | 'model';
+}
+
+interface Job {
+  model: string;
+  choice: Extract<FimChoice, { usable: true }>;
+  context: CompletionContext;
+}
+
+export class Completer {
+  readonly cache: CompletionCache;
+  readonly scheduler: CompletionScheduler<Job, string>;
+  private readonly multiline?: MultilinePolicy;
+  private readonly maxLines?: number;
+
+  constructor(options: CompleterOptions) {
+    this.cache = options.cache ?? new CompletionCache();
+    this.multiline = options.multiline;
+    this.maxLines = options.maxLines;
+    this.scheduler = new CompletionScheduler<Job, string>(async (job, signal) => {
+      const prompt = buildFimPrompt(job.choice, job.context);
+      const raw = await options.fetchInfill(job.model, prompt, signal);
+      const text = postProcess({
+        completion: raw,
+        prefix: job.context.prefix,
+        suffix: job.context.suffix,
+        stop: prompt.stop,
+        multiline: this.multiline,
+        maxLines: this.maxLines,
+      });
+      if (!signal.aborted) this.cache.set(job.model, job.context.prefix, job.context.suffix, text ?? '');
+      return text;
+    }, options);
+  }
+
+  /** What the cache can answer now, without a request (undefined: a miss; text '' never comes back from here). */
+  cached(model: string, context: CompletionContext): Completion | undefined {
+    const hit = this.cache.lookup(model, context.prefix, context.suffix);
+    if (!hit) return undefined;
+    if (hit.completion === '') return undefined;
+    return { text: hit.completion, source: hit.typedAhead > 0 ? 'typedAhead' : 'cache' };
+  }
+
+  /**
+   * A cached answer at once, else a scheduled request (superseding the previous one). Undefined: nothing to show
+   * (superseded, canceled, the model had nothing, post-processing dropped it). Rejects with the provider's error.
+   */
+  async complete(
+    model: string,
+    choice: Extract<FimChoice, { usable: true }>,
+    context: CompletionContext,
+    signal?: AbortSignal,
+  ): Promise<Completion | undefined> {
+    const hit = this.cache.lookup(model, context.prefix, context.suffix);
+    if (hit) {
+      this.scheduler.cancelCurrent();
+      return hit.completion === '' ? undefined : { text: hit.completion, source: hit.typedAhead > 0 ? 'typedAhead' : 'cache' };
+    }
+    const text = await this.scheduler.schedule({ model, choice, context }, signal);
+    return text === undefined ? undefined : { text, source: 'model' };
+  }
+}
