@@ -5,7 +5,7 @@
  */
 import { isProviderError } from '../core/errors';
 import { redact } from '../core/host';
-import { UsageError, type Command, type Io } from './common';
+import { ConfigError, UsageError, captureConsole, closeAll, printable, stderrLogger, terminalLine, type Command, type Io } from './common';
 import { ask } from './commands/ask';
 import { models } from './commands/models';
 import { route } from './commands/route';
@@ -57,28 +57,44 @@ Tasks: chat, explain, edit, commitMessage, summarize, embed (or switchyard/<alia
 --config FILE: JSON with the same "switchyard.*" keys as VS Code's settings.json.
 API keys come from the environment (OPENAI_API_KEY, … or a provider's "apiKeyEnv").`;
 
+/** Before `--`, does the command line ask for help? (`switchyard ask --help`) */
+function wantsHelp(args: string[]): boolean {
+  const end = args.indexOf('--');
+  return (end === -1 ? args : args.slice(0, end)).some((a) => a === '--help' || a === '-h');
+}
+
 export async function run(argv: string[], io: Io): Promise<number> {
   const [command, ...rest] = argv;
+  // Library console output (stacks, raw upstream lines) goes through the redacting logger, never raw to the terminal.
+  const restoreConsole = captureConsole(stderrLogger(io, rest.includes('--verbose')));
   try {
-    if (command === undefined || command === 'help' || command === '--help' || command === '-h') {
+    if (command === undefined || command === 'help' || command === '--help' || command === '-h' || wantsHelp(rest)) {
       io.stdout.write(`${USAGE}\n`);
       return command === undefined ? 2 : 0;
     }
     const handler = Object.hasOwn(COMMANDS, command) ? COMMANDS[command] : undefined;
-    if (!handler) throw new UsageError(`unknown command "${command}"`);
+    if (!handler) throw new UsageError(`unknown command "${printable(command)}"`);
     return await handler(rest, io);
   } catch (e) {
     if (e instanceof UsageError || (e as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
-      io.stderr.write(`switchyard: ${(e as Error).message}\n${USAGE}\n`);
+      io.stderr.write(`switchyard: ${printable((e as Error).message)}\nRun \`switchyard --help\` for the commands and their options.\n`);
+      return 2;
+    }
+    if (e instanceof ConfigError) {
+      for (const line of e.message.split('\n')) io.stderr.write(`switchyard: ${printable(redact(line))}\n`);
       return 2;
     }
     if (isProviderError(e) && e.kind === 'config') {
-      io.stderr.write(`switchyard: ${e.message}\n`);
+      io.stderr.write(`switchyard: ${terminalLine(e.message)}\n`);
       return 2;
     }
-    const message = e instanceof Error ? e.message : String(e);
-    io.stderr.write(`switchyard: ${redact(message.split('\n')[0])}\n`);
+    // One line, whatever the message carried (an upstream's HTML page, raw bytes, a stack).
+    io.stderr.write(`switchyard: ${terminalLine(e instanceof Error ? e.message : String(e))}\n`);
     return 1;
+  } finally {
+    // One-shot commands end what they started (the embedded models' process, ledgers) so the process exits now.
+    await closeAll();
+    restoreConsole();
   }
 }
 

@@ -130,9 +130,11 @@ test('usage and configuration errors exit 2 with a reason', async () => {
   assert.equal(noPrompt.code, 2);
 });
 
-test('an invalid setting is a warning naming the key; the rest of the file still works', async () => {
+test('an invalid setting is a configuration error naming the key (exit 2, one line); nothing runs', async () => {
   const cfg = configFile({ 'switchyard.providers': providers(), 'switchyard.tasks': { chat: ['up/qwen2.5-coder:7b'] }, 'switchyard.privacy': 'maybe' });
   const r = await run(['ask', '--config', cfg, 'hi']);
-  assert.equal(r.code, 0, r.stderr);
-  assert.match(r.stderr, /warning: switchyard\.privacy: "maybe" is not one of/);
+  assert.equal(r.code, 2, r.stderr);
+  assert.match(r.stderr, /^switchyard: invalid setting in --config \S+: switchyard\.privacy: "maybe" is not one of/);
+  assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
+  assert.equal(ollama.counts.total ?? 0, 0);
 });

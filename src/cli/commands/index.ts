@@ -12,7 +12,7 @@ import { parseArgs } from 'node:util';
 import { chunkBudget } from '../../core/index/budget';
 import { WorkspaceIndex, type SyncProgress } from '../../core/index/service';
 import type { Switchyard } from '../../core/switchyard';
-import { COMMON_OPTIONS, UsageError, build, loadConfig, stderrLogger, type Io } from '../common';
+import { COMMON_OPTIONS, UsageError, build, loadConfig, printable, requireNativeNode, stderrLogger, type Io } from '../common';
 
 /** Without --db: one file per folder under the user's cache folder. */
 export function defaultDbPath(folder: string, env: NodeJS.ProcessEnv): string {
@@ -35,6 +35,7 @@ export function resolveFolder(given: string | undefined, command: string): strin
 }
 
 export async function openIndex(sy: Switchyard, folder: string, dbPath: string, io: Io, verbose: boolean, background: boolean): Promise<WorkspaceIndex> {
+  requireNativeNode(background ? 'index' : 'search'); // the index is better-sqlite3 + sqlite-vec
   const config = sy.config;
   return WorkspaceIndex.open({
     root: folder,
@@ -114,9 +115,9 @@ export async function index(args: string[], io: Io): Promise<number> {
     );
     if (summary.skipped.length) {
       out.push(`skipped ${summary.skipped.length} files: ${[...reasons].map(([r, n]) => `${n} ${r}`).join('; ')}`);
-      if (verbose) for (const s of summary.skipped) out.push(`  ${s.rel}: ${s.reason}`);
+      if (verbose) for (const s of summary.skipped) out.push(`  ${printable(s.rel)}: ${s.reason}`);
     }
-    for (const d of summary.decoded) out.push(`  ${d.rel}: ${d.reason}`);
+    for (const d of summary.decoded) out.push(`  ${printable(d.rel)}: ${d.reason}`);
     if (counts.pending === 0 && counts.vectors > 0) out.push(`vectors: every chunk embedded with ${counts.model} (${counts.dims} dimensions)`);
     else if (counts.chunks > 0) {
       out.push(`vectors: ${counts.pending} chunks not embedded${status.message ? ` (${status.message})` : ''}; search is keyword-only for them until \`switchyard index\` runs with an embedding model reachable`);

@@ -3,7 +3,7 @@ import { parseArgs } from 'node:util';
 import { isProviderError } from '../../core/errors';
 import { cloudVerdict, privacyContext } from '../../core/routing/privacy';
 import type { ModelCapabilities } from '../../core/providers/types';
-import { COMMON_OPTIONS, build, loadConfig, type Io } from '../common';
+import { COMMON_OPTIONS, build, loadConfig, printable, terminalLine, type Io } from '../common';
 
 interface ModelsRow {
   id: string;
@@ -42,12 +42,12 @@ export async function models(args: string[], io: Io): Promise<number> {
     return 0;
   }
   for (const r of rows) {
-    const state = r.healthy === true ? `up (${r.latencyMs ?? '?'} ms${r.version ? `, ${r.version}` : ''})` : r.healthy === false ? `down: ${r.error}` : r.error;
+    const state = r.healthy === true ? `up (${r.latencyMs ?? '?'} ms${r.version ? `, ${printable(r.version)}` : ''})` : r.healthy === false ? `down: ${terminalLine(r.error ?? '')}` : r.error;
     io.stdout.write(`${r.id}  ${r.kind}  ${r.baseUrl}  ${r.local ? 'local' : 'cloud'}  ${state}\n`);
     for (const m of r.models) {
       const caps = Object.entries(m.capabilities).filter(([, v]) => v).map(([k]) => k).join(',');
       // An Ollama cloud model: listed by a local daemon, run on another host.
-      io.stdout.write(`    ${m.id}${m.contextLength ? `  ctx ${m.contextLength}` : ''}${caps ? `  [${caps}]` : ''}${m.remoteHost ? `  cloud (runs on ${m.remoteHost})` : ''}\n`);
+      io.stdout.write(`    ${printable(m.id)}${m.contextLength ? `  ctx ${m.contextLength}` : ''}${caps ? `  [${caps}]` : ''}${m.remoteHost ? `  cloud (runs on ${printable(m.remoteHost)})` : ''}\n`);
     }
   }
   return 0;

@@ -7,7 +7,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { COMMON_OPTIONS, UsageError, build, loadConfig, type Io } from '../common';
+import { COMMON_OPTIONS, UsageError, build, loadConfig, printable, requireNativeNode, type Io } from '../common';
 import { defaultDbPath, openIndex, resolveFolder } from './index';
 
 export async function search(args: string[], io: Io): Promise<number> {
@@ -23,10 +23,12 @@ export async function search(args: string[], io: Io): Promise<number> {
   if (!query.trim()) throw new UsageError('the query is empty');
   const k = values.k === undefined ? 10 : Number(values.k);
   if (!Number.isInteger(k) || k < 1 || k > 1000) throw new UsageError(`-k must be a whole number from 1 to 1000, got "${values.k}"`);
+  requireNativeNode('search'); // before the index (better-sqlite3) is looked for or opened
+  const verbose = values.verbose ?? false;
+  const config = loadConfig(values.config, io); // a configuration error comes first, as in every command
   const dbPath = path.resolve(values.db ?? defaultDbPath(folder, io.env));
   if (!fs.existsSync(dbPath)) throw new Error(`no index of ${folder} at ${dbPath}: run \`switchyard index ${positionals[0]}\` first`);
-  const verbose = values.verbose ?? false;
-  const sy = build(loadConfig(values.config, io), io, { allowCloud: values['allow-cloud'] ?? false, verbose });
+  const sy = build(config, io, { allowCloud: values['allow-cloud'] ?? false, verbose });
   const idx = await openIndex(sy, folder, dbPath, io, verbose, false);
   try {
     const hits = await idx.search(query, { k });
@@ -37,7 +39,7 @@ export async function search(args: string[], io: Io): Promise<number> {
       io.stdout.write('no results\n');
     } else {
       for (const h of hits) {
-        io.stdout.write(`${h.path}:${h.startLine}-${h.endLine}${h.symbol ? `  ${h.symbol}` : ''}  (${h.score.toFixed(4)})\n`);
+        io.stdout.write(`${printable(h.path)}:${h.startLine}-${h.endLine}${h.symbol ? `  ${printable(h.symbol)}` : ''}  (${h.score.toFixed(4)})\n`);
       }
     }
     return 0;

@@ -12,7 +12,7 @@ import { Switchyard } from '../../core/switchyard';
 import { privacyContext } from '../../core/routing/privacy';
 import { priceOf } from '../../core/usage/pricing';
 import { SqliteLedger } from '../../core/usage/sqliteLedger';
-import { COMMON_OPTIONS, UsageError, cliSecretValues, envSecrets, loadConfig, type Io } from '../common';
+import { COMMON_OPTIONS, UsageError, cliSecretValues, closeWithCommand, envSecrets, loadConfig, requireNativeNode, type Io } from '../common';
 
 export async function serve(args: string[], io: Io): Promise<number> {
   const { values, positionals } = parseArgs({
@@ -31,6 +31,7 @@ export async function serve(args: string[], io: Io): Promise<number> {
   if (given !== undefined && given.length < 8) throw new UsageError('the gateway token must have at least 8 characters');
   const token = given ?? `sy-${randomBytes(24).toString('base64url')}`;
 
+  if (values.db) requireNativeNode('serve --db'); // the ledger is better-sqlite3
   const parsed = loadConfig(values.config, io);
   const secretsSeen: string[] = [token];
   const clean = (m: string) => redact(m, secretsSeen);
@@ -47,6 +48,7 @@ export async function serve(args: string[], io: Io): Promise<number> {
     price: priceOf,
     secretValues: cliSecretValues(),
   });
+  closeWithCommand(() => sy.dispose());
   const gateway = new Gateway({ source: sy, token, port: port ?? parsed.config.gateway.port, logger });
   try {
     await gateway.start();
@@ -54,8 +56,17 @@ export async function serve(args: string[], io: Io): Promise<number> {
     usage?.close();
     throw e;
   }
-  io.stdout.write(`${gateway.url}\n`);
-  if (given === undefined) io.stdout.write(`token: ${token}\n`);
+  // Ctrl+C or SIGTERM from the moment the URL is printed: close the gateway (which aborts streams in flight), then
+  // run() ends the embedded models' process, so the process exits at once.
+  const stopped = new Promise<void>((resolve) => {
+    const stop = () => {
+      process.off('SIGINT', stop);
+      process.off('SIGTERM', stop);
+      resolve();
+    };
+    process.on('SIGINT', stop);
+    process.on('SIGTERM', stop);
+  });
 
   // An edited --config applies to the next request (aliases, tasks, privacy), as settings do in VS Code.
   let watcher: FSWatcher | undefined;
@@ -77,15 +88,11 @@ export async function serve(args: string[], io: Io): Promise<number> {
     });
   }
 
-  await new Promise<void>((resolve) => {
-    const stop = () => {
-      process.off('SIGINT', stop);
-      process.off('SIGTERM', stop);
-      resolve();
-    };
-    process.on('SIGINT', stop);
-    process.on('SIGTERM', stop);
-  });
+  // The URL line says it is ready: serving, and watching --config.
+  io.stdout.write(`${gateway.url}\n`);
+  if (given === undefined) io.stdout.write(`token: ${token}\n`);
+
+  await stopped;
   watcher?.close();
   clearTimeout(reload);
   await gateway.stop();

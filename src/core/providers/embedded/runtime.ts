@@ -146,13 +146,14 @@ export class EmbeddedRuntime {
   private setRef(ref: boolean): void {
     const child = this.child;
     if (!child) return;
-    const channel = child.channel as { ref?(): void; unref?(): void } | undefined;
+    // The IPC channel and the stderr pipe are handles of their own: each keeps the event loop alive until unref'd.
+    const handles = [child.channel, child.stderr] as ({ ref?(): void; unref?(): void } | null | undefined)[];
     if (ref) {
       child.ref();
-      channel?.ref?.();
+      for (const h of handles) h?.ref?.();
     } else {
       child.unref();
-      channel?.unref?.();
+      for (const h of handles) h?.unref?.();
     }
   }
 
