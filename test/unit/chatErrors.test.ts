@@ -47,3 +47,18 @@ test('Test connection without a key says "no API key set for <provider>", not th
   assert.match(testFailure('keyed', 'auth', '401 invalid key', true).message, /^API key missing or refused: 401 invalid key$/, 'a key that is set but refused is shown as refused');
   assert.equal(testFailure('box', 'unreachable', 'connect ECONNREFUSED', false).message, 'server not reachable: connect ECONNREFUSED');
 });
+
+test('a chat that fails because its task entries were all ignored says so, and offers settings rather than Start Ollama', async () => {
+  const { parseConfig } = await import('../../src/core/config/config');
+  const { errorActions } = await import('../../src/vscode/chat/errorActions');
+  const { problems } = parseConfig({ 'switchyard.tasks': { chat: ['qwen2.5-coder:7b'], explain: ['ollama/x', 'bad'] } });
+  const problem = problems.find((p) => p.emptiedTasks?.includes('chat'));
+  assert.ok(problem, 'the problem names chat as left with no model');
+  assert.deepEqual(problem.emptiedTasks, ['chat'], 'explain still has a model');
+  const core = 'No model is configured or found for chat: start a local server (Ollama, llama.cpp, LM Studio, vLLM) or add candidates to switchyard.tasks.chat.';
+  const shown = errorText('config', core, [], { task: 'chat', problem: problem.message });
+  assert.match(shown.message, /^chat has no model: its entries in switchyard\.tasks\.chat were ignored\. .*switchyard\.tasks\.chat\[0\]: "qwen2\.5-coder:7b" is not a model reference/);
+  const ids = (a: { id: string }[]) => a.map((x) => x.id);
+  assert.deepEqual(ids(errorActions('config', [], [], { pullModel: false, ignoredEntries: true })), ['openSettings']);
+  assert.ok(ids(errorActions('config', [], [], { pullModel: false })).includes('startOllama'), 'with nothing configured, Start Ollama is still offered');
+});

@@ -64,6 +64,8 @@ export interface SwitchyardConfig {
 export interface ConfigProblem {
   key: string;
   message: string;
+  /** switchyard.tasks: the tasks left with no model because their entries were ignored (a chat then says so). */
+  emptiedTasks?: TaskName[];
 }
 
 export interface ParsedConfig {
@@ -213,6 +215,7 @@ function parseTasks(rawTasks: unknown, r: Reader, configuredIds: ReadonlySet<str
   const providerIds = new Set([...configuredIds, ...Object.keys(PRESETS), ...LOCAL_DEFAULTS.map((p) => p.id)]);
   const refPattern = new RegExp(taskSchema.properties!.chat!.items!.anyOf![0]!.pattern!);
   const problems: string[] = [];
+  const emptied: TaskName[] = [];
 
   for (const name of Object.keys(taskObj)) {
     if (isTaskName(name)) continue;
@@ -269,8 +272,9 @@ function parseTasks(rawTasks: unknown, r: Reader, configuredIds: ReadonlySet<str
       if (wrong) problems.push(wrong.message);
       kept.push(normalizeCandidate(jsonClone(item) as string | { model: string }));
     });
-    if (task === 'embed' && dropped > 0 && kept.length === 0) {
-      problems.push('switchyard.tasks.embed has no valid model left, so the workspace index is keyword-only (no embeddings) until this is fixed');
+    if (dropped > 0 && kept.length === 0) {
+      emptied.push(task);
+      if (task === 'embed') problems.push('switchyard.tasks.embed has no valid model left, so the workspace index is keyword-only (no embeddings) until this is fixed');
     }
     tasks[task] = kept;
   }
@@ -278,6 +282,7 @@ function parseTasks(rawTasks: unknown, r: Reader, configuredIds: ReadonlySet<str
     r.problems.push({
       key: 'switchyard.tasks',
       message: problems.length === 1 ? problems[0]! : `switchyard.tasks has ${problems.length} problems: ${problems.map((p, i) => `(${i + 1}) ${p}`).join('; ')}`,
+      ...(emptied.length ? { emptiedTasks: emptied } : {}),
     });
   }
   return tasks;

@@ -12,6 +12,7 @@ import { isProviderError, type ErrorKind } from '../../core/errors';
 import { findOllamaExecutable } from '../../core/models';
 import { RouteError, type RouteAttempt } from '../../core/routing/router';
 import type { ChatState, Citation, Conversation, ContextKind, EditorContext, ErrorAction, ToChatHost, ToChatView, Turn, TurnError } from '../../protocol/chat';
+import { readSettings } from '../settings';
 import type { Services } from '../services';
 import { errorActions, errorText, fallbackReason } from './errorActions';
 import { validateChatMessage } from './validate';
@@ -330,8 +331,12 @@ export class ChatController implements vscode.WebviewViewProvider, vscode.Dispos
   private describeError(e: unknown): TurnError {
     const kind: ErrorKind | 'error' = isProviderError(e) ? e.kind : 'error';
     const attempts: RouteAttempt[] = e instanceof RouteError ? e.attempts : [];
-    const { title, message } = errorText(kind, e instanceof Error ? e.message : String(e), attempts);
-    const has = { pullModel: this.commands.has('switchyard.pullModel') };
+    // A task left with no model because its settings entries were ignored: say so (not "start a server").
+    const task = e instanceof RouteError ? e.task : undefined;
+    const problem = task === undefined ? undefined : readSettings().problems.find((p) => p.emptiedTasks?.some((t) => t === task));
+    const ignored = task !== undefined && problem ? { task, problem: problem.message } : undefined;
+    const { title, message } = errorText(kind, e instanceof Error ? e.message : String(e), attempts, ignored);
+    const has = { pullModel: this.commands.has('switchyard.pullModel'), ignoredEntries: ignored !== undefined };
     return { kind, title, message, actions: errorActions(kind, attempts, this.services.switchyard.registry.list(), has) };
   }
 

@@ -11,13 +11,14 @@ export function errorActions(
   kind: ErrorKind | string,
   attempts: readonly RouteAttempt[],
   providers: readonly ProviderConfig[],
-  has: { pullModel: boolean },
+  has: { pullModel: boolean; ignoredEntries?: boolean },
 ): ErrorAction[] {
   const actions: ErrorAction[] = [];
   const kindOf = (id: string) => providers.find((p) => p.id === id)?.kind;
   const failed = attempts.filter((a) => a.outcome !== 'answered');
   const ollamaDown = failed.some((a) => (a.kind === 'unreachable' || a.kind === 'timeout') && kindOf(a.providerId) === 'ollama');
-  if (ollamaDown || (kind === 'config' && attempts.length === 0)) actions.push({ id: 'startOllama', label: 'Start Ollama' });
+  // A task whose entries were all ignored needs its settings fixed, not a server started.
+  if (ollamaDown || (kind === 'config' && attempts.length === 0 && !has.ignoredEntries)) actions.push({ id: 'startOllama', label: 'Start Ollama' });
   const missing = failed.find((a) => a.kind === 'modelMissing' && kindOf(a.providerId) === 'ollama');
   if (missing && has.pullModel) actions.push({ id: 'pullModel', label: `Pull ${missing.model}`, arg: `${missing.providerId}/${missing.model}` });
   const auth = failed.find((a) => a.kind === 'auth');
@@ -65,7 +66,10 @@ export function fallbackReason(attempts: readonly RouteAttempt[]): string | unde
  * its failure in words (the core's message names kinds by identifier, for logs). A failure after an answer had
  * started (an attempt answered) keeps the core's message, which says the partial answer is kept.
  */
-export function errorText(kind: ErrorKind | string, message: string, attempts: readonly RouteAttempt[]): { title: string; message: string } {
+export function errorText(kind: ErrorKind | string, message: string, attempts: readonly RouteAttempt[], ignored?: { task: string; problem: string }): { title: string; message: string } {
+  if (ignored && kind === 'config' && attempts.length === 0) {
+    return { title: 'settings need fixing', message: `${ignored.task} has no model: its entries in switchyard.tasks.${ignored.task} were ignored. ${ignored.problem}` };
+  }
   const noneAnswered = attempts.length > 0 && !attempts.some((a) => a.outcome === 'answered');
   return { title: kindInWords(kind), message: noneAnswered && kind !== 'canceled' ? `No model could answer: ${attemptsInWords(attempts)}.` : message };
 }
