@@ -315,3 +315,30 @@ test('a cancel lands during the walk (the worker busy in a synchronous walk of 4
   assert.ok(summary.files < 100, `the walk stopped early (${summary.files} of 100 files found)`);
   assert.ok((await idx.counts()).files < 100);
 });
+
+test('one odd chunk the estimate counts low (a run of symbols a tokenizer splits into bytes) does not make ordinary chunks be cut', { timeout: 120_000 }, async () => {
+  const base = scriptedBackend({ dims: 16 });
+  // Byte-level BPE: a snowman is 3 bytes, 4 tokens with its joiner; the code-aware estimate counts it as one.
+  const backend: Backend = { ...base, countTokens: (t) => base.countTokens(t) + 3 * (t.match(/☃/g)?.length ?? 0) };
+  const server = await startLlamaCppServer({ backend, modelAlias: 'bge-small', physicalBatch: 512 });
+  cleanup.push(() => server.close());
+  const sy = switchyard([{ id: 'llama', kind: 'llamacpp', baseUrl: server.url }], ['llama/bge-small']);
+  const root = tmp('odd');
+  const prose = (i: number) => `/**\n${Array.from({ length: 14 }, (_, k) => ` * Explains how the scheduler ${i} balances queued requests between workers, part ${k}.`).join('\n')}\n */\nexport const note${i} = ${i};\n`;
+  for (let i = 0; i < 6; i++) write(root, `src/n${i}.ts`, prose(i));
+  write(root, 'src/z_snow.ts', `export const snow = "${'☃'.repeat(200)}";\n`);
+  const idx = await WorkspaceIndex.open({ root, dbPath: path.join(tmp('db'), 'index.sqlite'), embedder: sy.router, batchSize: 8, embedTimeoutMs: 5000, backoffMs: { initial: 100, max: 300 } });
+  cleanup.push(() => idx.close());
+  await idx.sync();
+  await idx.embeddingsSettled({ untilPaused: true });
+  assert.equal((await idx.counts()).pending, 0);
+  const inputs = () => server.requests.filter((r) => r.path === '/v1/embeddings').flatMap((r) => (r.body as { input: string[] }).input);
+  assert.ok(inputs().some((t) => t.includes('☃') && !t.includes('☃'.repeat(200))), 'the snowman chunk was cut to fit');
+  // A new ordinary chunk, as long as the ones taken whole before, is sent whole.
+  write(root, 'src/n9.ts', prose(9));
+  await idx.update([path.join(root, 'src/n9.ts')]);
+  await idx.embeddingsSettled({ untilPaused: true });
+  const sent = inputs().filter((t) => t.includes('scheduler 9'));
+  assert.ok(sent.length > 0);
+  assert.ok(sent.every((t) => t.includes('part 13.')), 'not cut');
+});

@@ -100,8 +100,13 @@ export class WorkspaceIndex implements Retriever {
   /** Slot 0: the id of the last sync call canceled (the worker reads it even while busy in a synchronous walk). */
   private readonly cancelFlag = new Int32Array(new SharedArrayBuffer(4));
   private syncId = 0;
-  /** Per embedding model ("provider/model"): the most `embedTokens` it took, learned from its refusals. */
-  private embedLimits = new Map<string, number>();
+  /**
+   * Per embedding model ("provider/model"), in `embedTokens` units: `cut`, the size a refused input was cut to
+   * before the model took it (learned from its refusals), and `accepted`, the largest input it took whole. Inputs
+   * over the larger of the two are cut before they are sent: one odd chunk (emoji, say, that the estimate counts
+   * low) cannot make every ordinary chunk be cut, because ordinary chunks were taken whole before.
+   */
+  private embedLimits = new Map<string, { cut?: number; accepted: number }>();
   private countsAt = 0;
 
   private constructor(private readonly options: WorkspaceIndexOptions) {
@@ -153,7 +158,7 @@ export class WorkspaceIndex implements Retriever {
         options.onMessage?.(m);
       }
       await index.refreshCounts();
-      index.embedLimits = new Map(Object.entries(await index.call<Record<string, number>>('embedLimits', {})));
+      index.embedLimits = new Map(Object.entries(await index.call<Record<string, { cut?: number; accepted: number }>>('embedLimits', {})));
     } catch (e) {
       await index.close();
       throw e;
@@ -346,7 +351,8 @@ export class WorkspaceIndex implements Retriever {
    * (timeout, unreachable, auth, policy) throws: the caller pauses.
    */
   private async embedItems(embedder: Embedder, items: { hash: string; text: string }[], timeoutMs: number | undefined): Promise<string> {
-    const limit = this.embedLimits.get(this.known.model);
+    const learned = this.embedLimits.get(this.known.model);
+    const limit = learned?.cut !== undefined ? Math.max(learned.cut, learned.accepted) : undefined;
     const input = items.map((b) => (limit !== undefined ? fitTokens(b.text, limit) : b.text));
     let result: RoutedEmbedResult;
     try {
@@ -362,7 +368,7 @@ export class WorkspaceIndex implements Retriever {
       }
       return this.embedOne(embedder, items[0]!, input[0]!, e, timeoutMs);
     }
-    return this.storeVectors(result, items);
+    return this.storeVectors(result, items, input);
   }
 
   /**
@@ -385,7 +391,7 @@ export class WorkspaceIndex implements Retriever {
     let last: unknown = first;
     if (isProviderError(first) && first.kind !== 'contextOverflow') {
       const again = await attempt(sent);
-      if (again) return this.storeVectors(again, [item]);
+      if (again) return this.storeVectors(again, [item], [sent]);
     }
     let hi = sent.length;
     let ok: { len: number; result: RoutedEmbedResult } | undefined;
@@ -403,19 +409,29 @@ export class WorkspaceIndex implements Retriever {
     }
     const model = `${ok.result.providerId}/${ok.result.model}`;
     const fits = embedTokens(sent.slice(0, ok.len));
-    const known = this.embedLimits.get(model);
-    if (known === undefined || fits < known) {
-      this.embedLimits.set(model, fits);
-      await this.call('setEmbedLimit', { model, tokens: fits }).catch(() => undefined);
-      this.logger.info(`index: ${model} refused a ${embedTokens(item.text)}-token chunk (estimate); inputs are cut to ${fits} tokens for it from now on`);
+    const known = this.embedLimits.get(model) ?? { accepted: 0 };
+    if (known.cut === undefined || fits < known.cut) {
+      known.cut = fits;
+      this.embedLimits.set(model, known);
+      await this.call('setEmbedLimit', { model, ...known }).catch(() => undefined);
+      this.logger.info(`index: ${model} refused a ${embedTokens(item.text)}-token chunk (estimate); inputs over ${Math.max(fits, known.accepted)} tokens are cut for it from now on`);
     }
-    return this.storeVectors(ok.result, [item]);
+    return this.storeVectors(ok.result, [item], [sent.slice(0, ok.len)]);
   }
 
-  private async storeVectors(result: RoutedEmbedResult, items: { hash: string; text: string }[]): Promise<string> {
+  private async storeVectors(result: RoutedEmbedResult, items: { hash: string; text: string }[], sent: string[]): Promise<string> {
     const dims = result.vectors[0]?.length ?? 0;
     if (result.vectors.length !== items.length || dims === 0) throw new Error(`the embedding server answered ${result.vectors.length} vectors for ${items.length} texts`);
     const model = `${result.providerId}/${result.model}`;
+    // The largest input the model took whole (kept in the index once the model has refused one).
+    let whole = 0;
+    for (let i = 0; i < items.length; i++) if (sent[i] === items[i]!.text) whole = Math.max(whole, embedTokens(sent[i]!));
+    const learned = this.embedLimits.get(model) ?? { accepted: 0 };
+    if (whole > learned.accepted) {
+      learned.accepted = whole;
+      this.embedLimits.set(model, learned);
+      if (learned.cut !== undefined) await this.call('setEmbedLimit', { model, ...learned }).catch(() => undefined);
+    }
     const message = await this.call<string | undefined>('putVectors', {
       model,
       dims,

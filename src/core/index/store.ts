@@ -150,14 +150,23 @@ export class IndexStore {
     })();
   }
 
-  /** What each embedding model was learned to take at most (in `embedTokens` units), by "provider/model". */
-  embedLimits(): Record<string, number> {
+  /**
+   * What each embedding model ("provider/model") was learned to take, in `embedTokens` units: `cut`, the size a
+   * refused input was cut to before it was taken; `accepted`, the largest input it took whole.
+   */
+  embedLimits(): Record<string, { cut?: number; accepted: number }> {
     const rows = this.db.prepare("select key, value from meta where key like 'embedLimit:%'").all() as { key: string; value: string }[];
-    return Object.fromEntries(rows.map((r) => [r.key.slice('embedLimit:'.length), Number(r.value)]).filter(([, v]) => Number(v) > 0));
+    const out: Record<string, { cut?: number; accepted: number }> = {};
+    for (const r of rows) {
+      const [cut, accepted] = r.value.split('/').map(Number);
+      if (cut! > 0) out[r.key.slice('embedLimit:'.length)] = { cut, accepted: accepted! > 0 ? accepted! : 0 };
+    }
+    return out;
   }
 
-  setEmbedLimit(model: string, tokens: number): void {
-    this.setMeta(`embedLimit:${model}`, String(Math.floor(tokens)));
+  setEmbedLimit(model: string, limit: { cut?: number; accepted: number }): void {
+    if (limit.cut === undefined) return;
+    this.setMeta(`embedLimit:${model}`, `${Math.floor(limit.cut)}/${Math.floor(limit.accepted)}`);
   }
 
   get embeddingModel(): string {
