@@ -6,7 +6,7 @@
  * lists it.
  */
 import { after, before, test } from 'node:test';
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import OpenAI from 'openai';
 import { scriptedBackend, startOpenAIServer, type FixtureServer } from '../fixtures';
 import assert from 'node:assert/strict';
@@ -51,7 +51,7 @@ test('usage --egress: a table of what left the machine, newest first, with hosts
   assert.equal(r.stderr, '');
   const lines = r.stdout.trimEnd().split('\n');
   assert.match(lines[0]!, /^time \(UTC\)\s+task\s+provider\/model\s+host\s+bytes\s+redactions\s+files$/);
-  assert.match(lines[1]!, /^2026-11-02 11:30:00\s+chat\s+openai\/gpt-4\.1\s+api\.openai\.com\s+120\s+none\s+evil\\u001b\[31m\.ts:1-2$/, 'newest first; a control character in a name is shown escaped');
+  assert.match(lines[1]!, /^2026-11-02 11:30:00\s+chat\s+openai\/gpt-4\.1\s+api\.openai\.com\s+120\s+none\s+evil\\x1b\[31m\.ts:1-2$/, 'newest first; a control character in a name is shown escaped');
   assert.match(lines[2]!, /^2026-11-02 08:00:00\s+chat\s+anthropic\/claude-sonnet\s+api\.anthropic\.com\s+4321\s+2 redacted: aws-secret-access-key ×1, openai-api-key ×1\s+src\/a\.ts:10-24, src\/b\.ts:3$/);
   assert.match(lines[3]!, /^2026-11-01 09:00:00\s+explain\s+openai\/gpt-4\.1-mini\s+api\.openai\.com\s+900\s+none\s+README\.md$/);
   assert.equal(lines[4], '3 requests left this machine in the ledger.');
@@ -156,4 +156,17 @@ test('serve --db records what it sent to a cloud candidate; usage --egress lists
   assert.ok(!fs.readFileSync(served).includes(secret) && !r.stdout.includes(secret), 'the ledger never holds the secret');
   const table = await runCli(['usage', '--egress', '--db', served]);
   assert.match(table.stdout, /chat\s+oai\/gpt-4\.1-mini\s+127\.0\.0\.1\s+\d+\s+1 redacted: openai-api-key ×1/);
+});
+
+const SYSTEM_NODE = '/usr/bin/node';
+const systemNode = fs.existsSync(SYSTEM_NODE) ? spawnSync(SYSTEM_NODE, ['-p', 'process.versions.node'], { encoding: 'utf8' }).stdout.trim() : '';
+const oldNodeSkip = skip || (!systemNode ? `no ${SYSTEM_NODE} here` : Number(systemNode.split('.')[0]) >= 22 ? `${SYSTEM_NODE} is ${systemNode}, new enough` : false);
+
+test('on Node < 22, usage exits 2 with one line saying how to run it (better-sqlite3 would crash the process)', { skip: oldNodeSkip }, () => {
+  const r = spawnSync(SYSTEM_NODE, [CLI, 'usage', '--egress', '--db', db], { encoding: 'utf8' });
+  assert.equal(r.status, 2, `exit ${r.status} ${r.signal ?? ''}: ${r.stderr}`);
+  assert.equal(r.stdout, '');
+  const lines = r.stderr.trim().split('\n');
+  assert.equal(lines.length, 1, r.stderr);
+  assert.match(lines[0]!, /^switchyard: usage needs Node\.js 22 or newer/);
 });

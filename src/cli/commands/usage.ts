@@ -11,7 +11,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { formatEgressSource, formatRedactions } from '../../core/usage/ledger';
 import { SqliteLedger, type EgressQuery, type SummaryRange, type UsageGroup } from '../../core/usage/sqliteLedger';
-import { UsageError, type Io } from '../common';
+import { UsageError, printable, requireNativeNode, type Io } from '../common';
 
 const DAY = /^\d{4}-\d{2}-\d{2}$/;
 
@@ -21,11 +21,6 @@ function dayBound(option: string, value: string | undefined, end: boolean): stri
   const start = new Date(`${value}T00:00:00.000Z`);
   if (!DAY.test(value) || Number.isNaN(start.getTime()) || start.toISOString().slice(0, 10) !== value) throw new UsageError(`--${option} must be a day as YYYY-MM-DD (UTC), got "${value}"`);
   return end ? `${value}T23:59:59.999Z` : start.toISOString();
-}
-
-/** Control characters from the ledger (a file name, a model id) shown escaped, never acting on the terminal. */
-function safe(text: string): string {
-  return text.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }
 
 /** Columns padded to their widest cell, numbers to the right; a last text column is not padded. */
@@ -41,7 +36,7 @@ const pct = (a: number, b: number) => (b === 0 ? '-' : `${Math.round((100 * a) /
 
 function groups(title: string, gs: readonly UsageGroup[]): string {
   const rows = [[title, 'requests', 'failed', 'local', 'tokens in', 'tokens out', 'cost', 'TTFT p50', 'TTFT p95']];
-  for (const g of gs) rows.push([safe(g.key), String(g.requests), String(g.failed), pct(g.local, g.local + g.cloud), String(g.inputTokens), String(g.outputTokens), fmtUsd(g.costUsd), fmtMs(g.ttftP50Ms), fmtMs(g.ttftP95Ms)]);
+  for (const g of gs) rows.push([printable(g.key), String(g.requests), String(g.failed), pct(g.local, g.local + g.cloud), String(g.inputTokens), String(g.outputTokens), fmtUsd(g.costUsd), fmtMs(g.ttftP50Ms), fmtMs(g.ttftP95Ms)]);
   return table(rows, new Set([1, 2, 3, 4, 5, 6, 7, 8]));
 }
 
@@ -60,11 +55,12 @@ export async function usage(args: string[], io: Io): Promise<number> {
     },
     strict: true,
   });
-  if (positionals.length > 0) throw new UsageError(`usage takes no arguments (got "${safe(positionals[0]!)}")`);
+  if (positionals.length > 0) throw new UsageError(`usage takes no arguments (got "${positionals[0]}")`);
   if (!values.db) throw new UsageError('usage needs --db FILE: the usage ledger `switchyard serve --db FILE` writes (VS Code\'s is named at the bottom of Show Usage)');
   if (values.provider !== undefined && !values.egress) throw new UsageError('--provider filters the egress list: use it with --egress');
   const range: SummaryRange = { since: dayBound('since', values.since, false), until: dayBound('until', values.until, true) };
   if (range.since && range.until && range.since > range.until) throw new UsageError(`--since ${values.since} is after --until ${values.until}`);
+  requireNativeNode('usage'); // before the ledger (better-sqlite3) is looked for or opened
   const file = path.resolve(values.db);
   if (!fs.statSync(file, { throwIfNoEntry: false })?.isFile()) throw new Error(`no usage ledger at ${file}`);
 
@@ -77,11 +73,11 @@ export async function usage(args: string[], io: Io): Promise<number> {
       if (values.json) {
         io.stdout.write(`${JSON.stringify(records, null, 2)}\n`);
       } else if (records.length === 0) {
-        io.stdout.write(`Nothing has left this machine ${period}${values.provider ? ` to ${safe(values.provider)}` : ''}.\n`);
+        io.stdout.write(`Nothing has left this machine ${period}${values.provider ? ` to ${printable(values.provider)}` : ''}.\n`);
       } else {
         const rows = [['time (UTC)', 'task', 'provider/model', 'host', 'bytes', 'redactions', 'files']];
         for (const e of records) {
-          rows.push([e.at.replace('T', ' ').slice(0, 19), safe(e.task), safe(`${e.providerId}/${e.model}`), safe(e.host), String(e.bytesSent), formatRedactions(e.redactions), e.sources.length ? safe(e.sources.map(formatEgressSource).join(', ')) : '-']);
+          rows.push([e.at.replace('T', ' ').slice(0, 19), printable(e.task), printable(`${e.providerId}/${e.model}`), printable(e.host), String(e.bytesSent), formatRedactions(e.redactions), e.sources.length ? printable(e.sources.map(formatEgressSource).join(', ')) : '-']);
         }
         io.stdout.write(`${table(rows, new Set([4]))}\n${records.length} request${records.length === 1 ? '' : 's'} left this machine ${period}.\n`);
       }
