@@ -99,9 +99,14 @@ test('settings panel Models: Download GGUF from the form; a wrong sha256 is refu
     await vs.runCommand('Switchyard: Open Model Settings');
     const panel = await webviewFrame(vs.page, 'settings');
     const download = async (sha: string) => {
-      await panel.locator('#gguf-url').fill(`${files.url}/models/tiny-dl-q8.gguf`);
+      const url = `${files.url}/models/tiny-dl-q8.gguf`;
+      await panel.locator('#gguf-url').fill(url);
       await panel.locator('#gguf-sha256').fill(sha);
+      // The page re-renders on host answers: submit once the form's fields (whichever render they are from) hold both.
+      await waitFor('the download form filled in', async () => (await panel.locator('#gguf-url').inputValue()) === url && (await panel.locator('#gguf-sha256').inputValue()) === sha, t(10_000), 50);
+      const requests = files.requests.length;
       await panel.locator('.download-form button[type="submit"]').click();
+      await waitFor('the download to reach the file server', async () => files.requests.length > requests, t(20_000), 50);
     };
     await download(sha256Hex(Buffer.from('something else')));
     // The host's error toast says why (it may hide again before a poll sees it: the log line is the same message);
@@ -122,6 +127,8 @@ test('settings panel Models: Download GGUF from the form; a wrong sha256 is refu
     assert.ok(files.requests.length >= 2, 'both attempts reached the download server');
   } catch (e) {
     await vs.screenshot('settings-models-download-failure').catch(() => {});
+    const log = (await vs.outputChannelText('Switchyard').catch(() => '')).split('\n').slice(-30).join('\n');
+    process.stderr.write(`--- the Switchyard log's last lines ---\n${log}\n--- file server requests: ${JSON.stringify(files.requests)}\n`);
     throw e;
   } finally {
     await files.close();
