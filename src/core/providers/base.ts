@@ -70,7 +70,11 @@ const REPLY_PRIMER_TOKENS = 3;
 
 export function estimateMessagesTokens(messages: readonly ChatMessage[]): number {
   let total = REPLY_PRIMER_TOKENS;
-  for (const m of messages) total += estimateTokens(m.content) + MESSAGE_OVERHEAD_TOKENS;
+  for (const m of messages) {
+    total += estimateTokens(m.content) + MESSAGE_OVERHEAD_TOKENS;
+    // An assistant turn's calls are in the prompt too (name and arguments, plus the template's call markers).
+    for (const call of m.toolCalls ?? []) total += estimateTokens(call.name) + estimateTokens(call.arguments) + MESSAGE_OVERHEAD_TOKENS;
+  }
   return total;
 }
 
@@ -255,7 +259,8 @@ export abstract class BaseProvider implements Provider {
     try {
       for await (const event of this.streamChat(request, scope.signal)) {
         if (scope.signal.aborted) break;
-        if (event.type !== 'usage' && !afterOutput) {
+        // Text, reasoning, a tool call or a relayed answer is output; usage and the finish reason are not.
+        if (event.type !== 'usage' && event.type !== 'finish' && !afterOutput) {
           afterOutput = true;
           scope.clearTimer();
         }

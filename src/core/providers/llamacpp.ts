@@ -7,12 +7,26 @@ import { HttpStatusError } from './base';
 import type { ProviderDeps } from './base';
 import { OpenAICompatibleProvider } from './openaiCompatible';
 import type { OpenAICompatibleOptions } from './openaiCompatible';
-import type { ModelInfo, ProviderConfig } from './types';
+import type { ModelCapabilities, ModelInfo, ProviderConfig } from './types';
 
 interface LlamaProps {
   n_ctx?: unknown;
   default_generation_settings?: { n_ctx?: unknown };
   build_info?: unknown;
+  /** What the chat template can render (servers started with --jinja; older builds send none or `{}`). */
+  chat_template_caps?: { supports_tool_calls?: unknown; supports_tools?: unknown };
+  /** What the loaded model takes besides text (a multimodal projector loaded: vision). */
+  modalities?: { vision?: unknown };
+}
+
+/** Tool and vision support as /props states it; a field the server does not send says nothing. */
+function propsCapabilities(props: LlamaProps): ModelCapabilities {
+  const caps: ModelCapabilities = {};
+  const t = props.chat_template_caps;
+  const tools = t?.supports_tool_calls ?? t?.supports_tools;
+  if (typeof tools === 'boolean') caps.tools = tools;
+  if (typeof props.modalities?.vision === 'boolean') caps.vision = props.modalities.vision;
+  return caps;
 }
 
 export class LlamaCppProvider extends OpenAICompatibleProvider {
@@ -50,7 +64,7 @@ export class LlamaCppProvider extends OpenAICompatibleProvider {
     return models.map((m) => ({
       ...m,
       contextLength: served ?? m.contextLength,
-      capabilities: { chat: true, ...m.capabilities },
+      capabilities: { chat: true, ...m.capabilities, ...propsCapabilities(props) },
     }));
   }
 

@@ -5,11 +5,12 @@
  * all, so each request gets a client whose fetch carries that request's signal.
  */
 import { Ollama } from 'ollama';
-import type { ShowResponse } from 'ollama';
+import type { Message, ShowResponse, Tool } from 'ollama';
 import { ProviderError } from '../errors';
-import { BaseProvider, DEFAULT_ANSWER_TOKENS, DEFAULT_THINKING_ANSWER_TOKENS, HttpStatusError, abortPromise, estimateMessagesTokens, kindForStatus } from './base';
+import { BaseProvider, DEFAULT_ANSWER_TOKENS, DEFAULT_THINKING_ANSWER_TOKENS, HttpStatusError, abortPromise, estimateMessagesTokens, estimateTokens, kindForStatus } from './base';
 import type { Classified, ProviderDeps, ProviderOptions } from './base';
-import type { ChatEvent, ChatRequest, EmbedResult, ModelCapabilities, ModelInfo, ProviderConfig } from './types';
+import { argumentsObject, finishReasonOf, toolCallFrom, toolNameFor, wholeCallEvents } from './toolCalls';
+import type { ChatEvent, ChatMessage, ChatRequest, EmbedResult, ModelCapabilities, ModelInfo, ProviderConfig } from './types';
 import { OLLAMA_CLOUD_HOST, ollamaCloudHost } from './cloudModels';
 
 /** num_ctx is rounded up to this step so that small changes in prompt size do not make Ollama reload the model. */
@@ -57,7 +58,9 @@ export class OllamaProvider extends BaseProvider {
   protected async *streamChat(request: ChatRequest, signal: AbortSignal): AsyncIterable<ChatEvent> {
     const client = this.client(signal);
     const details = await this.showModel(request.model, signal);
-    const promptTokens = estimateMessagesTokens(request.messages);
+    const tools = ollamaTools(request);
+    // Tool schemas are rendered into the prompt by the model's template: counted, so num_ctx leaves room for them.
+    const promptTokens = estimateMessagesTokens(request.messages) + (tools ? estimateTokens(JSON.stringify(tools)) : 0);
     const cap = Math.min(details.contextLength ?? Infinity, request.contextSize ?? Infinity);
     // num_predict counts a thinking model's reasoning too: without a budget of its own it is given room to think.
     const answerTokens = request.maxTokens ?? (details.capabilities.thinking ? Math.max(DEFAULT_ANSWER_TOKENS, Math.min(DEFAULT_THINKING_ANSWER_TOKENS, cap - promptTokens)) : DEFAULT_ANSWER_TOKENS);
@@ -75,8 +78,10 @@ export class OllamaProvider extends BaseProvider {
     }
     const stream = await client.chat({
       model: request.model,
-      messages: request.messages.map((m) => ({ role: m.role, content: m.content })),
+      messages: ollamaMessages(request.messages),
       stream: true,
+      ...(tools ? { tools } : {}),
+      ...(request.responseFormat ? { format: request.responseFormat.type === 'json_schema' ? request.responseFormat.schema : 'json' } : {}),
       options: {
         num_ctx: numCtx,
         num_predict: answerTokens,
@@ -88,13 +93,20 @@ export class OllamaProvider extends BaseProvider {
         ...(request.sampling?.frequencyPenalty !== undefined ? { frequency_penalty: request.sampling.frequencyPenalty } : {}),
       },
     });
+    let calls = 0;
     for await (const part of stream) {
       // Thinking models (qwen3, deepseek-r1, gpt-oss) stream their reasoning in `thinking` before any content.
       const thinking = part.message?.thinking;
       if (thinking) yield { type: 'reasoning', text: thinking };
       const text = part.message?.content;
       if (text) yield { type: 'text', text };
+      // Ollama sends each call whole (arguments an object, an id only in newer versions), several in one chunk at
+      // times, and in a chunk before the `done` one, whose done_reason is still "stop".
+      for (const raw of part.message?.tool_calls ?? []) {
+        yield* wholeCallEvents(calls++, toolCallFrom(raw));
+      }
       if (part.done) {
+        yield { type: 'finish', reason: finishReasonOf(part.done_reason, calls > 0) };
         yield { type: 'usage', inputTokens: part.prompt_eval_count, outputTokens: part.eval_count };
       }
     }
@@ -174,6 +186,45 @@ export class OllamaProvider extends BaseProvider {
     };
     return new Ollama({ host: this.config.baseUrl, fetch: fetchWithSignal });
   }
+}
+
+/** An Ollama message as sent: tool calls with object arguments (its API takes no string), tool results by name and id. */
+type OllamaToolCall = NonNullable<Message['tool_calls']>[number] & { id?: string };
+type OllamaMessage = Omit<Message, 'tool_calls'> & { tool_calls?: OllamaToolCall[]; tool_call_id?: string };
+
+function ollamaMessages(messages: readonly ChatMessage[]): OllamaMessage[] {
+  return messages.map((m, i): OllamaMessage => {
+    if (m.role === 'tool') {
+      const name = toolNameFor(messages, i);
+      return { role: 'tool', content: m.content, ...(name ? { tool_name: name } : {}), ...(m.toolCallId ? { tool_call_id: m.toolCallId } : {}) };
+    }
+    if (m.role === 'assistant' && m.toolCalls?.length) {
+      return {
+        role: 'assistant',
+        content: m.content,
+        tool_calls: m.toolCalls.map((c) => ({ id: c.id, function: { name: c.name, arguments: argumentsObject(c.arguments) } })),
+      };
+    }
+    return { role: m.role, content: m.content };
+  });
+}
+
+/**
+ * The request's tools in Ollama's shape, or undefined for none. Ollama has no tool_choice: `none` sends no tools, a
+ * named function sends only that one, `required` cannot be enforced (the model may still answer in text).
+ */
+function ollamaTools(request: ChatRequest): Tool[] | undefined {
+  const choice = request.toolChoice;
+  if (!request.tools?.length || choice === 'none') return undefined;
+  const offered = typeof choice === 'object' ? request.tools.filter((t) => t.name === choice.name) : request.tools;
+  return offered.map((t) => ({
+    type: 'function',
+    function: {
+      name: t.name,
+      ...(t.description !== undefined ? { description: t.description } : {}),
+      ...(t.parameters !== undefined ? { parameters: t.parameters as NonNullable<Tool['function']['parameters']> } : {}),
+    },
+  }));
 }
 
 function parseShow(show: ShowResponse): ModelDetailsInfo {

@@ -20,7 +20,8 @@ import type { Classified, ProviderDeps, ProviderOptions } from './base';
 import { getPreset } from './presets';
 import { SseRelay, openRelay } from './sseRelay';
 import type { ProviderPreset } from './presets';
-import type { ChatEvent, ChatRequest, EmbedResult, ModelInfo, ProviderConfig, RelayOptions, SamplingOptions } from './types';
+import { ToolCallAssembler, finishReasonOf } from './toolCalls';
+import type { ChatEvent, ChatMessage, ChatRequest, EmbedResult, ModelInfo, ProviderConfig, RelayOptions, ResponseFormat, SamplingOptions } from './types';
 
 /** Error codes/types in a 400 body that mean "the prompt does not fit". */
 const CONTEXT_OVERFLOW_CODES: ReadonlySet<string> = new Set([
@@ -69,31 +70,43 @@ export class OpenAICompatibleProvider extends BaseProvider {
     const maxTokensParam = this.preset?.maxTokensParam ?? 'max_tokens';
     return {
       model: request.model,
-      messages: request.messages.map((m) => ({ role: m.role, content: m.content })),
+      messages: request.messages.map(openAIMessage),
       stream: true,
       stream_options: { include_usage: true },
       ...(request.temperature !== undefined ? { temperature: request.temperature } : {}),
       ...(request.maxTokens !== undefined ? { [maxTokensParam]: request.maxTokens } : {}),
       ...openAISampling(request.sampling),
+      ...openAITools(request),
+      ...(request.responseFormat ? { response_format: openAIResponseFormat(request.responseFormat) } : {}),
     };
   }
 
   protected async *streamChat(request: ChatRequest, signal: AbortSignal): AsyncIterable<ChatEvent> {
-    if (request.relay) {
+    // Tool-call streams are framed as events, never relayed: servers differ in how they send them (object arguments,
+    // missing ids, `stop` after a call), and only parsed events can be normalised.
+    if (request.relay && !request.tools?.length) {
       yield* this.relayChat(request, request.relay, signal);
       return;
     }
     const client = await this.client(this.firstTokenTimeoutMs);
     const stream = await client.chat.completions.create(this.chatBody(request), { signal });
-    let finished = false;
+    let finish: unknown;
     let usage: ChatEvent | undefined;
+    const calls = new ToolCallAssembler();
     for await (const chunk of stream) {
       for (const choice of chunk.choices ?? []) {
+        // Only the first choice is the answer (we never ask for n > 1).
+        if ((choice.index ?? 0) !== 0) continue;
         const reasoning = reasoningOf(choice.delta);
         if (reasoning) yield { type: 'reasoning', text: reasoning };
         const text = choice.delta?.content;
         if (text) yield { type: 'text', text };
-        if (choice.finish_reason) finished = true;
+        const toolCalls = (choice.delta as { tool_calls?: unknown } | undefined)?.tool_calls;
+        if (toolCalls !== undefined) yield* calls.push(toolCalls);
+        if (choice.finish_reason && finish === undefined) {
+          finish = choice.finish_reason;
+          yield* calls.end();
+        }
       }
       if (chunk.usage) {
         usage = { type: 'usage', inputTokens: chunk.usage.prompt_tokens, outputTokens: chunk.usage.completion_tokens };
@@ -102,7 +115,8 @@ export class OpenAICompatibleProvider extends BaseProvider {
     // An abort ends the loop quietly; the base turns that into `canceled`. Otherwise a stream that stopped
     // without a finish reason was cut off, and must not pass for a complete one.
     if (signal.aborted) return;
-    if (!finished) throw new TruncatedStreamError();
+    if (finish === undefined) throw new TruncatedStreamError();
+    yield { type: 'finish', reason: finishReasonOf(finish, calls.madeCalls) };
     if (usage) yield usage;
   }
 
@@ -227,6 +241,46 @@ export class OpenAICompatibleProvider extends BaseProvider {
     this.clients.set(timeoutMs, { apiKey, client });
     return client;
   }
+}
+
+/** A message in OpenAI's shape: assistant tool calls as `tool_calls` (arguments a JSON string), tool results by id. */
+function openAIMessage(m: ChatMessage): OpenAI.Chat.Completions.ChatCompletionMessageParam {
+  if (m.role === 'tool') return { role: 'tool', tool_call_id: m.toolCallId ?? '', content: m.content };
+  if (m.role === 'assistant' && m.toolCalls?.length) {
+    return {
+      role: 'assistant',
+      content: m.content === '' ? null : m.content,
+      tool_calls: m.toolCalls.map((c) => ({ id: c.id, type: 'function' as const, function: { name: c.name, arguments: c.arguments } })),
+    };
+  }
+  return { role: m.role, content: m.content };
+}
+
+/** tools, tool_choice and parallel_tool_calls (only with tools: some servers refuse a tool_choice without them). */
+function openAITools(request: ChatRequest): Record<string, unknown> {
+  if (!request.tools?.length) return {};
+  const choice = request.toolChoice;
+  return {
+    tools: request.tools.map((t) => ({
+      type: 'function',
+      function: {
+        name: t.name,
+        ...(t.description !== undefined ? { description: t.description } : {}),
+        ...(t.parameters !== undefined ? { parameters: t.parameters } : {}),
+      },
+    })),
+    ...(choice === undefined ? {} : { tool_choice: typeof choice === 'string' ? choice : { type: 'function', function: { name: choice.name } } }),
+    ...(request.parallelToolCalls !== undefined ? { parallel_tool_calls: request.parallelToolCalls } : {}),
+  };
+}
+
+/** response_format as OpenAI takes it (and llama.cpp, vLLM, LM Studio). */
+function openAIResponseFormat(format: ResponseFormat): NonNullable<OpenAI.Chat.Completions.ChatCompletionCreateParams['response_format']> {
+  if (format.type === 'json_object') return { type: 'json_object' };
+  return {
+    type: 'json_schema',
+    json_schema: { name: format.name ?? 'response', schema: format.schema, ...(format.strict !== undefined ? { strict: format.strict } : {}) },
+  };
 }
 
 /** Sampling options under OpenAI's names (only those set). */

@@ -6,12 +6,51 @@ export type ProviderKind = 'ollama' | 'openai-compatible' | 'llamacpp' | 'embedd
 
 export const PROVIDER_KINDS: readonly ProviderKind[] = ['ollama', 'openai-compatible', 'llamacpp', 'embedded'];
 
-export type Role = 'system' | 'user' | 'assistant';
+export type Role = 'system' | 'user' | 'assistant' | 'tool';
 
+/** A function call the model made: `arguments` is always a JSON string (an object's text), whatever the server sent. */
+export interface ToolCall {
+  id: string;
+  name: string;
+  arguments: string;
+}
+
+/**
+ * One message of a conversation. An assistant message may carry the tool calls it made (its `content` then often
+ * ''); a `tool` message carries one call's result in `content` and the call's id in `toolCallId`.
+ */
 export interface ChatMessage {
   role: Role;
   content: string;
+  /** Assistant messages: the calls the model made in that turn, in order. */
+  toolCalls?: ToolCall[];
+  /** Tool messages: the id of the call this is the result of. */
+  toolCallId?: string;
+  /** Tool messages: the function's name, where the caller knows it (else found from the call with `toolCallId`). */
+  toolName?: string;
 }
+
+/** A JSON Schema object, passed to servers as given. */
+export type JsonSchema = Record<string, unknown>;
+
+/** A function the model may call. */
+export interface ToolSpec {
+  name: string;
+  description?: string;
+  /** The arguments' JSON Schema (an object schema). */
+  parameters?: JsonSchema;
+}
+
+/** Whether the model may (`auto`), must not (`none`) or must (`required`, or this named function) call a tool. */
+export type ToolChoice = 'auto' | 'none' | 'required' | { name: string };
+
+/** Structured output: any JSON object, or JSON that matches a schema. */
+export type ResponseFormat =
+  | { type: 'json_object' }
+  | { type: 'json_schema'; name?: string; schema: JsonSchema; strict?: boolean };
+
+/** Why an answer ended: done, out of answer budget, to let the caller run the tool calls it made, or filtered. */
+export type FinishReason = 'stop' | 'length' | 'tool_calls' | 'content_filter';
 
 export interface ChatRequest {
   model: string;
@@ -30,6 +69,17 @@ export interface ChatRequest {
    * Providers that cannot ignore it and stream text.
    */
   relay?: RelayOptions;
+  /**
+   * Functions the model may call. With tools, a provider never relays (it streams events, tool calls included, and
+   * the gateway frames them): tool-call streams differ between servers and are normalised here.
+   */
+  tools?: ToolSpec[];
+  /** Default `auto`. Kinds that cannot force a call pass the tools and let the model choose (see each provider). */
+  toolChoice?: ToolChoice;
+  /** Whether the model may make several calls in one turn (passed to servers that take it). */
+  parallelToolCalls?: boolean;
+  /** Structured output (OpenAI's `response_format`; Ollama's `format`). */
+  responseFormat?: ResponseFormat;
 }
 
 /** OpenAI's sampling parameters beyond temperature, in our names. */
@@ -69,14 +119,59 @@ export interface RelayedAnswer {
 }
 
 /**
+ * Events that carry no token counts. The counts are declared `undefined` so that a consumer reading usage from every
+ * event that is not text, reasoning or relay (the router's loop before it handles tool calls) still type-checks; they
+ * are only ever set on `usage`.
+ */
+interface NoTokenCounts {
+  inputTokens?: undefined;
+  outputTokens?: undefined;
+}
+
+/** A tool call starts: `index` numbers the answer's calls from 0 in the order they started. */
+export interface ToolCallStartEvent extends NoTokenCounts {
+  type: 'toolCall';
+  index: number;
+  id: string;
+  name: string;
+}
+
+/** A piece of a call's arguments: the pieces of one index, joined, are the arguments' JSON text. */
+export interface ToolCallArgsEvent extends NoTokenCounts {
+  type: 'toolCallArgs';
+  index: number;
+  text: string;
+}
+
+/** A call's arguments are complete (valid JSON, `{}` when the server sent none). */
+export interface ToolCallEndEvent extends NoTokenCounts {
+  type: 'toolCallEnd';
+  index: number;
+}
+
+/** Why the answer ended: `tool_calls` whenever a call was made (even where the server said `stop`). */
+export interface FinishEvent extends NoTokenCounts {
+  type: 'finish';
+  reason: FinishReason;
+}
+
+/**
  * A streamed chat yields text deltas (or one relayed answer), then at most one usage event at the end. A thinking
  * model's reasoning comes as `reasoning` deltas, usually before its answer text: it is output (the model is alive, so
  * it stops the first-token timeout) but not answer text (not shown as the answer, not sent back in later turns).
+ *
+ * Tool calls (requests with `tools`) come as `toolCall` (id, name), then `toolCallArgs` pieces, then `toolCallEnd`,
+ * per call; calls may interleave by index. A tool call is output, as text is. Before the usage event, a `finish`
+ * event says why the answer ended (not on a relayed answer, whose events carry their own finish reason).
  */
 export type ChatEvent =
   | { type: 'text'; text: string }
   | { type: 'reasoning'; text: string }
   | { type: 'relay'; answer: RelayedAnswer }
+  | ToolCallStartEvent
+  | ToolCallArgsEvent
+  | ToolCallEndEvent
+  | FinishEvent
   | { type: 'usage'; inputTokens?: number; outputTokens?: number };
 
 export interface EmbedRequest {
