@@ -54,19 +54,33 @@ function dayChart(days: UsageGroupView[]): SVGElement {
   const w = Math.max(320, days.length * slot + 40);
   const h = 160;
   const max = Math.max(1, ...days.map((d) => d.local + d.cloud));
+  // Room above the bars for the axis title and legend, below them for the day labels and the axis title.
+  const top = 22;
+  const height = h + top + 40;
   // Drawn at its natural size, scaled down to the view's width (class "chart") so today's bar is never off-screen.
-  const root = svg('svg', { width: w, height: h + 30, viewBox: `0 0 ${w} ${h + 30}`, class: 'chart', role: 'img', 'aria-label': 'Local and cloud requests per day' });
-  root.appendChild(svg('text', { x: 0, y: 10, class: 'axis' }, `${max}`));
+  const root = svg('svg', { width: w, height, viewBox: `0 0 ${w} ${height}`, class: 'chart', role: 'img', 'aria-label': 'Local and cloud requests per day' });
+  root.append(
+    svg('text', { x: 0, y: 10, class: 'axis axis-title y-title' }, 'Requests'),
+    // Legend swatches are text (■) in the bars' colours, so the bars stay the only rects.
+    svg('text', { x: 70, y: 11, class: 'bar-local legend-swatch' }, '■'),
+    svg('text', { x: 82, y: 10, class: 'axis legend' }, 'local'),
+    svg('text', { x: 118, y: 11, class: 'bar-cloud legend-swatch' }, '■'),
+    svg('text', { x: 130, y: 10, class: 'axis legend' }, 'cloud'),
+    svg('text', { x: 0, y: top + 8, class: 'axis y-max' }, `${max}`),
+    svg('text', { x: 0, y: top + h, class: 'axis y-zero' }, '0'),
+    svg('line', { x1: 28, y1: top + h, x2: w, y2: top + h, class: 'axis-line', stroke: 'currentColor', 'stroke-opacity': 0.3 }),
+    svg('text', { x: 30, y: top + h + 32, class: 'axis axis-title x-title' }, 'Day (UTC)'),
+  );
   days.forEach((d, i) => {
     const x = 30 + i * slot;
     const lh = (d.local / max) * h;
     const ch = (d.cloud / max) * h;
-    const local = svg('rect', { x, y: h - lh + 10, width: bar, height: lh, class: 'bar-local', 'data-day': d.key });
+    const local = svg('rect', { x, y: h - lh + top, width: bar, height: lh, class: 'bar-local', 'data-day': d.key });
     local.appendChild(svg('title', {}, `${d.key}: ${d.local} local`));
-    const cloud = svg('rect', { x, y: h - lh - ch + 10, width: bar, height: ch, class: 'bar-cloud', 'data-day': d.key });
+    const cloud = svg('rect', { x, y: h - lh - ch + top, width: bar, height: ch, class: 'bar-cloud', 'data-day': d.key });
     cloud.appendChild(svg('title', {}, `${d.key}: ${d.cloud} cloud`));
     root.append(local, cloud);
-    if ((days.length - 1 - i) % labelEvery === 0) root.appendChild(svg('text', { x, y: h + 24, class: 'axis' }, d.key.slice(5)));
+    if ((days.length - 1 - i) % labelEvery === 0) root.appendChild(svg('text', { x, y: top + h + 14, class: 'axis' }, d.key.slice(5)));
   });
   return root;
 }
@@ -74,12 +88,14 @@ function dayChart(days: UsageGroupView[]): SVGElement {
 /** Horizontal bars: estimated cost per provider. */
 function costChart(providers: UsageGroupView[]): SVGElement {
   const rows = providers.filter((p) => p.costUsd > 0 || p.cloud > 0);
-  const h = Math.max(1, rows.length) * 22 + 4;
+  const top = 18;
+  const h = Math.max(1, rows.length) * 22 + 4 + top;
   const max = Math.max(1e-9, ...rows.map((p) => p.costUsd));
   const root = svg('svg', { width: 420, height: h, viewBox: `0 0 420 ${h}`, class: 'chart', role: 'img', 'aria-label': 'Estimated cost per provider' });
-  if (rows.length === 0) root.appendChild(svg('text', { x: 0, y: 16, class: 'axis' }, 'No cloud cost in this period.'));
+  root.append(svg('text', { x: 0, y: 11, class: 'axis axis-title y-title' }, 'Provider'), svg('text', { x: 110, y: 11, class: 'axis axis-title x-title' }, 'Estimated cost (USD)'));
+  if (rows.length === 0) root.appendChild(svg('text', { x: 0, y: top + 16, class: 'axis' }, 'No cloud cost in this period.'));
   rows.forEach((p, i) => {
-    const y = i * 22 + 2;
+    const y = top + i * 22 + 2;
     root.append(svg('text', { x: 0, y: y + 14, class: 'axis' }, p.key), svg('rect', { x: 110, y, width: Math.max(2, (p.costUsd / max) * 220), height: 16, class: 'bar-cost' }), svg('text', { x: 340, y: y + 14, class: 'axis' }, fmtUsd(p.costUsd)));
   });
   return root;

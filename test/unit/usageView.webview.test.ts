@@ -185,3 +185,18 @@ test('usage view (jsdom): the Egress tab says when nothing left the machine, or 
     page.window.close();
   }
 });
+
+test('usage view (jsdom): the charts have labelled axes and a legend', { skip }, () => {
+  const page = loadWebview<Sent>('usage', '<div id="root"></div>');
+  try {
+    page.deliver({ type: 'usage/data', data: data() });
+    const doc = page.window.document;
+    const texts = (sel: string) => [...doc.querySelectorAll(`svg[aria-label="${sel}"] text`)].map((t) => t.textContent);
+    const day = texts('Local and cloud requests per day');
+    for (const label of ['Requests', 'Day (UTC)', 'local', 'cloud', '0']) assert.ok(day.includes(label), `day chart: ${label} (${day.join(', ')})`);
+    const cost = texts('Estimated cost per provider');
+    for (const label of ['Provider', 'Estimated cost (USD)']) assert.ok(cost.includes(label), `cost chart: ${label}`);
+  } finally {
+    page.window.close();
+  }
+});
