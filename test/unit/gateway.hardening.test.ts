@@ -127,8 +127,12 @@ async function endlessBody(g: Gateway, head: string, limit: number): Promise<{ r
     written += frame.length;
     if (!socket.write(frame)) await Promise.race([once(socket, 'drain').catch(() => undefined), gone]);
   }
-  if (!closed) socket.destroy();
-  return { response, written, closed };
+  // The server's reset can destroy the socket (an EPIPE or ECONNRESET while writing) before its 'close' event has run
+  // the handler above: a destroyed socket that this side never destroyed was closed by the server.
+  const serverClosed = closed || socket.destroyed;
+  if (serverClosed) await gone;
+  else socket.destroy();
+  return { response, written, closed: serverClosed };
 }
 
 test('an endless body after a 401 (no token) or on a GET is not read: the answer says Connection: close and the socket is closed', async () => {

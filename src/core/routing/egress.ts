@@ -30,14 +30,6 @@ export function outbound(texts: readonly string[], mode: RedactMode, knownValues
   return { texts: out, redactions, found, bytes: out.reduce((n, t) => n + Buffer.byteLength(t), 0) };
 }
 
-/** "aws-secret-access-key ×1, openai-api-key ×2" */
-export function describeRedactions(redactions: Readonly<Record<string, number>>): string {
-  return Object.entries(redactions)
-    .sort(([a], [b]) => a.localeCompare(b))
-    .map(([kind, n]) => `${kind} ×${n}`)
-    .join(', ');
-}
-
 /** Sources named once each, in order (a file attached twice, or cited by two chunks of the same lines). */
 export function uniqueSources(sources: readonly EgressSource[] = []): EgressSource[] {
   const seen = new Set<string>();

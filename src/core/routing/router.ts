@@ -10,8 +10,8 @@ import { FALLBACK_KINDS, ProviderError, isProviderError, marksUnhealthy, type Er
 import { redact, silentLogger, systemClock, type Clock, type Logger } from '../host';
 import type { ChatMessage, ModelInfo, Provider, ProviderConfig, RelayedAnswer, SamplingOptions } from '../providers/types';
 import { TASKS, isTaskName, splitRef, type CandidateSetting, type SwitchyardConfig, type TaskName } from '../config/config';
-import type { EgressSource, UsageRecord, UsageSink } from '../usage/ledger';
-import { describeRedactions, outbound, uniqueSources } from './egress';
+import { redactionKinds, type EgressSource, type UsageRecord, type UsageSink } from '../usage/ledger';
+import { outbound, uniqueSources } from './egress';
 import { HealthCache } from './health';
 import { cloudVerdict, type AskCloud, type PrivacyContext } from './privacy';
 import { ollamaCloudHost } from '../providers/cloudModels';
@@ -614,7 +614,7 @@ export class Router {
     if (c.local) return texts;
     const mode = this.deps.config().redactSecrets;
     const out = outbound(texts, mode, this.deps.secretValues?.() ?? []);
-    const found = describeRedactions(out.redactions);
+    const found = redactionKinds(out.redactions);
     if (mode === 'block' && out.found > 0) {
       const reason = `the request carries secrets (${found}) and switchyard.redactSecrets is "block"`;
       attempts.push({ ...c, outcome: 'skipped', reason, kind: 'policy' });

@@ -132,9 +132,15 @@ export function formatEgressSource(s: EgressSource): string {
 
 /** "2 redacted: aws-secret-access-key ×1, openai-api-key ×1", or "none": counts by kind, never a value. */
 export function formatRedactions(redactions: Readonly<Record<string, number>>): string {
-  const kinds = Object.entries(redactions)
+  const total = Object.values(redactions).reduce((sum, n) => sum + (n > 0 ? n : 0), 0);
+  return total === 0 ? 'none' : `${total} redacted: ${redactionKinds(redactions)}`;
+}
+
+/** "aws-secret-access-key ×1, openai-api-key ×2": the kinds found, by name. */
+export function redactionKinds(redactions: Readonly<Record<string, number>>): string {
+  return Object.entries(redactions)
     .filter(([, n]) => n > 0)
-    .sort(([a], [b]) => a.localeCompare(b));
-  const total = kinds.reduce((sum, [, n]) => sum + n, 0);
-  return total === 0 ? 'none' : `${total} redacted: ${kinds.map(([k, n]) => `${k} ×${n}`).join(', ')}`;
+    .sort(([a], [b]) => a.localeCompare(b))
+    .map(([k, n]) => `${k} ×${n}`)
+    .join(', ');
 }
