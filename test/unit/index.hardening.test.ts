@@ -101,6 +101,10 @@ test('FIFOs, sockets and devices are skipped with a reason; only regular files a
   assert.match((readBounded('/dev/zero', 1024) as { skip: string }).skip, /not a regular file \(device\)/);
   const proc = readBounded('/proc/self/maps', 16);
   assert.ok('skip' in proc && /larger than/.test(proc.skip), 'a size-0 /proc file is read with the bound');
+  const small = readBounded('/proc/self/status', 1024 * 1024);
+  assert.ok('skip' in small && /reports size 0 but streams data/.test(small.skip), 'and skipped even when it fits');
+  write(root, 'empty.ts', '');
+  assert.ok('bytes' in readBounded(path.join(root, 'empty.ts'), 1024), 'a really empty file is fine');
 });
 
 test('a file that grows past the limit between the walk and the read is skipped: the limit holds on the bytes read', async () => {

@@ -241,6 +241,8 @@ export function readBounded(abs: string, maxBytes: number, rootReal?: string, ma
       n += got;
     }
     if (n > maxBytes) return { skip: tooLarge(maxFileSizeKb ?? Math.floor(maxBytes / 1024)) };
+    // A "regular" file that says it is empty but has data is a kernel pseudo-file (/proc, /sys, debugfs…).
+    if (st.size === 0 && n > 0) return { skip: 'special file (reports size 0 but streams data, as /proc and /sys files do)' };
     return { bytes: buf.subarray(0, n) };
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
