@@ -4,7 +4,7 @@
  */
 import '@vscode/codicons/dist/codicon.css';
 import './chat.css';
-import type { ChatNotifications, ChatRequests, ChatState, CodeAction, ContextKind, EditorContext, Turn } from '../src/protocol/chat';
+import type { ChatNotifications, ChatRequests, ChatState, CodeAction, ContextKind, EditorContext, ErrorAction, Turn } from '../src/protocol/chat';
 import { createMarkdownRenderer } from './markdown';
 import { h, icon, Messenger } from './messenger';
 
@@ -330,12 +330,27 @@ async function codeAction(button: HTMLElement, action: CodeAction, code: string,
   }, 1500);
 }
 
+/** The empty conversation; on a first run with no model anywhere, how to get one. */
+function emptyState(noModel: boolean): HTMLElement {
+  if (!noModel) return h('div', { class: 'empty muted' }, icon('comment-discussion'), h('p', {}, 'Ask a question. Answers say which model gave them, local or cloud.'));
+  const action = (id: ErrorAction['id'], label: string, primary = false) =>
+    h('button', { class: `${primary ? '' : 'secondary '}first-run-action`, 'data-action': id, onclick: () => void messenger.request('chat/action', { turnId: '', action: { id, label } }).catch(() => undefined) }, label);
+  return h(
+    'div',
+    { class: 'empty first-run', id: 'first-run' },
+    icon('server-environment'),
+    h('h2', {}, 'No model found yet'),
+    h('p', { class: 'muted' }, 'Start a local server: Ollama (port 11434), a llama.cpp server (8080), LM Studio (1234) or vLLM (8000). It is found as soon as it answers. No server? Download a GGUF model and Switchyard runs it itself.'),
+    h('div', { class: 'first-run-actions' }, action('walkthrough', 'Get Started', true), action('startOllama', 'Start Ollama'), action('downloadGguf', 'Download a GGUF Model'), action('openSettings', 'Open Model Settings')),
+  );
+}
+
 function renderAll(): void {
   if (!state) return;
   routeLabel.replaceChildren(icon('arrow-swap'), ` ${state.route ?? 'finding a model…'}`);
   indexNote.textContent = state.workspaceIndex.available ? (state.workspaceIndex.note ?? '') : (state.workspaceIndex.note ?? '');
   const turns = state.conversation.turns;
-  log.replaceChildren(...(turns.length ? turns.map(renderTurn) : [h('div', { class: 'empty muted' }, icon('comment-discussion'), h('p', {}, 'Ask a question. Answers say which model gave them, local or cloud.'))]));
+  log.replaceChildren(...(turns.length ? turns.map(renderTurn) : [emptyState(state.noModel === true)]));
   renderHistory();
   renderBusy();
   log.scrollTop = log.scrollHeight;

@@ -32,7 +32,7 @@ export interface AnswerInfo {
   ttftMs?: number;
 }
 
-export type ErrorActionId = 'retry' | 'startOllama' | 'pullModel' | 'setApiKey' | 'openSettings' | 'showLogs';
+export type ErrorActionId = 'retry' | 'startOllama' | 'pullModel' | 'setApiKey' | 'openSettings' | 'showLogs' | 'downloadGguf' | 'walkthrough';
 
 export interface ErrorAction {
   id: ErrorActionId;
@@ -106,6 +106,8 @@ export interface ChatState {
   workspaceIndex: { available: boolean; note?: string };
   /** What Selection / File would attach now (also sent as `chat/editor` when it changes). */
   editor?: EditorContext;
+  /** No model can answer chat now (nothing configured or found): the empty view shows how to get one. */
+  noModel?: boolean;
 }
 
 export type ContextKind = 'selection' | 'file';

@@ -62,3 +62,11 @@ test('a chat that fails because its task entries were all ignored says so, and o
   assert.deepEqual(ids(errorActions('config', [], [], { pullModel: false, ignoredEntries: true })), ['openSettings']);
   assert.ok(ids(errorActions('config', [], [], { pullModel: false })).includes('startOllama'), 'with nothing configured, Start Ollama is still offered');
 });
+
+test('the host accepts the first-run actions (Get Started, Download a GGUF Model) from the chat view', async () => {
+  const { validateChatMessage } = await import('../../src/vscode/chat/validate');
+  for (const id of ['walkthrough', 'downloadGguf']) {
+    assert.equal(validateChatMessage({ kind: 'request', id: 1, name: 'chat/action', payload: { turnId: '', action: { id, label: 'x' } } }).ok, true, id);
+  }
+  assert.equal(validateChatMessage({ kind: 'request', id: 1, name: 'chat/action', payload: { turnId: '', action: { id: 'rm -rf', label: 'x' } } }).ok, false);
+});

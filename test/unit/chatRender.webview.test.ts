@@ -106,3 +106,23 @@ test('chat view (jsdom): an error shows its kind in words as a title; history en
     page.window.close();
   }
 });
+
+test('chat view (jsdom): a first run with no model shows how to get one (Get Started, Start Ollama, Download a GGUF Model, Open Model Settings)', { skip }, () => {
+  const page = load();
+  const doc = page.window.document;
+  try {
+    page.deliver({ kind: 'notify', name: 'chat/state', payload: state([], { noModel: true, route: 'no model available' }) });
+    const first = doc.querySelector('#first-run')!;
+    assert.ok(first, 'the first-run state');
+    assert.deepEqual([...first.querySelectorAll('button')].map((b) => b.getAttribute('data-action')), ['walkthrough', 'startOllama', 'downloadGguf', 'openSettings']);
+    (first.querySelector('button[data-action="walkthrough"]') as unknown as { click(): void }).click();
+    const asked = page.sent.find((m) => m.name === 'chat/action');
+    assert.deepEqual(asked?.payload, { turnId: '', action: { id: 'walkthrough', label: 'Get Started' } });
+    // Once a model is found, the plain empty state.
+    page.deliver({ kind: 'notify', name: 'chat/state', payload: state([], { noModel: false }) });
+    assert.equal(doc.querySelector('#first-run'), null);
+    assert.ok(doc.querySelector('.empty'));
+  } finally {
+    page.window.close();
+  }
+});

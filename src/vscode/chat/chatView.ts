@@ -52,6 +52,7 @@ export class ChatController implements vscode.WebviewViewProvider, vscode.Dispos
   private running?: Running;
   private hostRequestId = -1;
   private routeText?: string;
+  private noModel = false;
   private lastEditor?: vscode.TextEditor;
   private readonly disposables: vscode.Disposable[] = [];
 
@@ -67,6 +68,10 @@ export class ChatController implements vscode.WebviewViewProvider, vscode.Dispos
     vscode.workspace.onDidChangeConfiguration((e) => {
       if (e.affectsConfiguration('switchyard')) void this.refreshRoute();
     }, null, this.disposables);
+    // The header and the first-run state follow servers that start or stop while VS Code runs.
+    vscode.window.onDidChangeWindowState((s) => {
+      if (s.focused && this.view) void this.refreshRoute();
+    }, null, this.disposables);
   }
 
   dispose(): void {
@@ -81,6 +86,9 @@ export class ChatController implements vscode.WebviewViewProvider, vscode.Dispos
     view.webview.html = webviewHtml(view.webview, extensionUri, 'chat', 'Switchyard Chat');
     const subs: vscode.Disposable[] = [];
     view.webview.onDidReceiveMessage((m: unknown) => this.onMessage(m), null, subs);
+    view.onDidChangeVisibility(() => {
+      if (view.visible) void this.refreshRoute();
+    }, null, subs);
     view.onDidDispose(() => {
       if (this.view === view) this.view = undefined;
       for (const s of subs) s.dispose();
@@ -118,6 +126,7 @@ export class ChatController implements vscode.WebviewViewProvider, vscode.Dispos
       route: this.routeText,
       workspaceIndex: index ? { available: true, note: index.status().message } : { available: false, note: 'No workspace index yet: @workspace answers without workspace search.' },
       editor: this.editorInfo(),
+      noModel: this.noModel,
     };
   }
 
@@ -129,6 +138,7 @@ export class ChatController implements vscode.WebviewViewProvider, vscode.Dispos
     try {
       const plan = await this.services.switchyard.router.plan('chat');
       this.routeText = plan.candidate ? `${plan.candidate.providerId}/${plan.candidate.model} (${plan.candidate.local ? 'local' : 'cloud'})` : 'no model available';
+      this.noModel = !plan.candidate;
     } catch (e) {
       this.routeText = e instanceof Error ? e.message : String(e);
     }
@@ -168,7 +178,8 @@ export class ChatController implements vscode.WebviewViewProvider, vscode.Dispos
           const { blocks, labels } = this.editorContext(m.payload.context);
           const wantsIndex = /(^|\s)@workspace\b/.test(m.payload.text);
           const text = m.payload.text;
-          return this.send({ task: 'chat', text, context: blocks, contextLabels: labels, retrieve: wantsIndex ? text.replace(/(^|\s)@workspace\b/g, ' ').trim() : undefined, requestId: m.id });
+          // After each answer (or failure) the header says what would answer now, from the health that answer left.
+          return this.send({ task: 'chat', text, context: blocks, contextLabels: labels, retrieve: wantsIndex ? text.replace(/(^|\s)@workspace\b/g, ' ').trim() : undefined, requestId: m.id }).finally(() => void this.refreshRoute());
         }
         case 'chat/new':
           this.newChat();
@@ -388,6 +399,12 @@ export class ChatController implements vscode.WebviewViewProvider, vscode.Dispos
         return;
       case 'showLogs':
         await vscode.commands.executeCommand('switchyard.showLogs');
+        return;
+      case 'downloadGguf':
+        await vscode.commands.executeCommand('switchyard.downloadGgufModel');
+        return;
+      case 'walkthrough':
+        await vscode.commands.executeCommand('workbench.action.openWalkthrough', `${this.services.context.extension.id}#switchyard.start`, false);
         return;
     }
   }

@@ -48,7 +48,7 @@ function envelope<T>(raw: unknown, shapes: Record<string, Shape>): Checked<T> {
 
 const oneOf = (...values: string[]) => (v: unknown) => typeof v === 'string' && values.includes(v);
 const stringArrayOf = (...values: string[]) => (v: unknown) => Array.isArray(v) && v.every((x) => values.includes(x as string));
-const ACTIONS = ['retry', 'startOllama', 'pullModel', 'setApiKey', 'openSettings', 'showLogs'];
+const ACTIONS = ['retry', 'startOllama', 'pullModel', 'setApiKey', 'openSettings', 'showLogs', 'downloadGguf', 'walkthrough'];
 const isAction = (v: unknown) => isObj(v) && oneOf(...ACTIONS)(v.id) && (v.arg === undefined || typeof v.arg === 'string');
 
 const CHAT: Record<string, Shape> = {
