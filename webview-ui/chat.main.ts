@@ -239,7 +239,25 @@ function renderTurn(turn: Turn): HTMLElement {
     'section',
     { class: 'turn assistant', 'data-turn': turn.id, 'data-status': turn.status ?? 'done' },
     meta(turn),
-    turn.answer?.fallbackReason ? h('div', { class: 'fallback-notice', role: 'note' }, icon('warning'), `Fallback: ${turn.answer.fallbackReason}`) : undefined,
+    turn.answer?.fallbackReason
+      ? h(
+          'div',
+          { class: 'fallback-notice', role: 'note' },
+          icon('warning'),
+          h(
+            'div',
+            { class: 'fallback-body' },
+            h('div', {}, `Fallback: ${turn.answer.fallbackReason}`),
+            turn.answer.fallbackActions?.length
+              ? h(
+                  'div',
+                  { class: 'error-actions' },
+                  ...turn.answer.fallbackActions.map((a) => h('button', { class: 'secondary fallback-action', 'data-action': a.id, onclick: () => void messenger.request('chat/action', { turnId: turn.id, action: a }) }, a.label)),
+                )
+              : undefined,
+          ),
+        )
+      : undefined,
     ...(turn.notices ?? []).map((n) => h('div', { class: 'notice muted', role: 'note' }, icon('info'), n)),
     reasoningBlock(turn),
     body,

@@ -24,6 +24,8 @@ export interface AnswerInfo {
   local: boolean;
   /** Set when an earlier candidate was skipped or failed: "box/qwen… failed (unreachable): …". */
   fallbackReason?: string;
+  /** Actions for what the fallback skipped (Pull for a model an Ollama server lacks). */
+  fallbackActions?: ErrorAction[];
   inputTokens?: number;
   outputTokens?: number;
   /** True when the token counts are estimates. */

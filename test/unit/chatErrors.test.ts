@@ -70,3 +70,11 @@ test('the host accepts the first-run actions (Get Started, Download a GGUF Model
   }
   assert.equal(validateChatMessage({ kind: 'request', id: 1, name: 'chat/action', payload: { turnId: '', action: { id: 'rm -rf', label: 'x' } } }).ok, false);
 });
+
+test('a fallback past a model the local Ollama lacks offers Pull for it', async () => {
+  const { fallbackActions } = await import('../../src/vscode/chat/errorActions');
+  const providers = [{ id: 'box', kind: 'ollama' as const, baseUrl: 'http://127.0.0.1:11434', local: true }, { id: 'cloud', kind: 'openai-compatible' as const, baseUrl: 'https://x/v1', local: false }];
+  const attempts: RouteAttempt[] = [missing, { ...down, providerId: 'cloud' }, { providerId: 'cloud', model: 'gpt', local: false, outcome: 'answered' }];
+  assert.deepEqual(fallbackActions(attempts, providers, { pullModel: true }), [{ id: 'pullModel', label: 'Pull qwen2.5-coder:7b', arg: 'box/qwen2.5-coder:7b' }]);
+  assert.deepEqual(fallbackActions(attempts, providers, { pullModel: false }), [], 'no Pull where the command does not exist');
+});

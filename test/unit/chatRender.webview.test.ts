@@ -126,3 +126,18 @@ test('chat view (jsdom): a first run with no model shows how to get one (Get Sta
     page.window.close();
   }
 });
+
+test('chat view (jsdom): a fallback notice shows its actions (Pull) and runs them on the host', { skip }, () => {
+  const page = load();
+  const doc = page.window.document;
+  try {
+    const answer = { providerId: 'cloud', model: 'gpt', local: false, fallbackReason: 'box/qwen2.5-coder:7b failed (model not found: not pulled)', fallbackActions: [{ id: 'pullModel' as const, label: 'Pull qwen2.5-coder:7b', arg: 'box/qwen2.5-coder:7b' }] };
+    page.deliver({ kind: 'notify', name: 'chat/state', payload: state([{ id: 'a1', role: 'assistant', text: 'Hi.', at: '2026-11-26T10:00:00.000Z', status: 'done', answer }]) });
+    const pull = doc.querySelector('.fallback-notice .fallback-action[data-action="pullModel"]')!;
+    assert.equal(pull.textContent, 'Pull qwen2.5-coder:7b');
+    pull.click();
+    assert.deepEqual(page.sent.find((m) => m.name === 'chat/action')?.payload, { turnId: 'a1', action: answer.fallbackActions[0] });
+  } finally {
+    page.window.close();
+  }
+});

@@ -29,6 +29,15 @@ export function errorActions(
   return actions;
 }
 
+/** What a fallback notice offers: Pull for each model a local Ollama server lacked (when Pull Model exists). */
+export function fallbackActions(attempts: readonly RouteAttempt[], providers: readonly ProviderConfig[], has: { pullModel: boolean }): ErrorAction[] {
+  if (!has.pullModel) return [];
+  const kindOf = (id: string) => providers.find((p) => p.id === id)?.kind;
+  return attempts
+    .filter((a) => a.outcome === 'failed' && a.kind === 'modelMissing' && a.model && kindOf(a.providerId) === 'ollama')
+    .map((a) => ({ id: 'pullModel' as const, label: `Pull ${a.model}`, arg: `${a.providerId}/${a.model}` }));
+}
+
 /** Each error kind in words, as the chat view shows it (never the kind's identifier, such as `modelMissing`). */
 const KIND_WORDS: Record<ErrorKind, string> = {
   unreachable: 'server not reachable',
