@@ -41,8 +41,8 @@ const historyList = h('nav', { class: 'history', id: 'history', 'aria-label': 'C
 const log = h('main', { class: 'log', id: 'log', role: 'log', 'aria-label': 'Conversation', 'aria-live': 'polite' });
 const prompt = h('textarea', { id: 'prompt', rows: '3', placeholder: 'Ask about your code… (@workspace to search the index)', 'aria-label': 'Message' });
 const chips: Record<ContextKind, HTMLElement> = {
-  selection: h('button', { class: 'chip', id: 'attach-selection', 'aria-pressed': 'false', title: 'Attach the current selection to the next message', onclick: () => toggleAttach('selection') }, icon('selection'), 'Selection'),
-  file: h('button', { class: 'chip', id: 'attach-file', 'aria-pressed': 'false', title: 'Attach the current file to the next message', onclick: () => toggleAttach('file') }, icon('file'), 'File'),
+  selection: h('button', { class: 'chip', id: 'attach-selection', 'aria-pressed': 'false', title: 'Attach the current selection to the next message', onclick: () => toggleAttach('selection') }, icon('selection'), h('span', { class: 'chip-label' }, 'Selection')),
+  file: h('button', { class: 'chip', id: 'attach-file', 'aria-pressed': 'false', title: 'Attach the current file to the next message', onclick: () => toggleAttach('file') }, icon('file'), h('span', { class: 'chip-label' }, 'File')),
 };
 /** Exactly what the next message carries, each with a remove button. */
 const attachments = h('div', { class: 'attachments', id: 'attachments', 'aria-label': 'Attached to the next message' });
