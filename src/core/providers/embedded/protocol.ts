@@ -4,7 +4,7 @@
  * one `result` or `error` per request. The child never outlives its parent's channel.
  */
 import type { ErrorKind } from '../../errors';
-import type { ChatMessage, SamplingOptions } from '../types';
+import type { ChatMessage, ResponseFormat, SamplingOptions } from '../types';
 
 export interface WorkerSettings {
   /** "auto": CUDA/Vulkan/Metal when a binary for it is installed and a device answers, else CPU. */
@@ -16,7 +16,7 @@ export interface WorkerSettings {
 }
 
 export type ToWorker =
-  | { type: 'chat'; id: number; modelPath: string; messages: ChatMessage[]; maxTokens: number; temperature?: number; contextSize?: number; sampling?: SamplingOptions }
+  | { type: 'chat'; id: number; modelPath: string; messages: ChatMessage[]; maxTokens: number; temperature?: number; contextSize?: number; sampling?: SamplingOptions; responseFormat?: ResponseFormat }
   | { type: 'embed'; id: number; modelPath: string; texts: string[] }
   | { type: 'tokenize'; id: number; modelPath: string; texts: string[] }
   | { type: 'info'; id: number; modelPath: string }

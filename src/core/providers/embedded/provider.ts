@@ -95,7 +95,15 @@ export class EmbeddedProvider extends BaseProvider {
     let outcome: { inputTokens: number; outputTokens: number } | undefined;
     const done = this.runtime
       .chat(
-        { modelPath, messages: request.messages, maxTokens: request.maxTokens ?? DEFAULT_ANSWER_TOKENS, temperature: request.temperature, contextSize: request.contextSize, sampling: request.sampling },
+        {
+          modelPath,
+          messages: request.messages,
+          maxTokens: request.maxTokens ?? DEFAULT_ANSWER_TOKENS,
+          temperature: request.temperature,
+          contextSize: request.contextSize,
+          sampling: request.sampling,
+          ...(request.responseFormat ? { responseFormat: request.responseFormat } : {}),
+        },
         (text, reasoning) => {
           queue.push({ type: reasoning ? 'reasoning' : 'text', text });
           wake?.();

@@ -10,7 +10,7 @@ import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import type { ErrorKind } from '../../errors';
 import { silentLogger, type Logger } from '../../host';
-import type { ChatMessage, SamplingOptions } from '../types';
+import type { ChatMessage, ResponseFormat, SamplingOptions } from '../types';
 import type { ChatOutcome, FromWorker, ModelDetails, ToWorker, WorkerSettings } from './protocol';
 
 export interface EmbeddedRuntimeOptions {
@@ -205,7 +205,7 @@ export class EmbeddedRuntime {
   }
 
   chat(
-    request: { modelPath: string; messages: ChatMessage[]; maxTokens: number; temperature?: number; contextSize?: number; sampling?: SamplingOptions },
+    request: { modelPath: string; messages: ChatMessage[]; maxTokens: number; temperature?: number; contextSize?: number; sampling?: SamplingOptions; responseFormat?: ResponseFormat },
     onText: (text: string, reasoning: boolean) => void,
     signal?: AbortSignal,
   ): Promise<ChatOutcome> {

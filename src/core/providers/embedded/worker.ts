@@ -6,9 +6,9 @@
  * Built as its own entry (dist/embeddedWorker.js). node-llama-cpp is ESM with top-level await: it is imported with
  * `await import()`, never required.
  */
-import type { ChatHistoryItem, Llama, LlamaContext, LlamaContextSequence, LlamaEmbeddingContext, LlamaModel, ChatWrapper } from 'node-llama-cpp';
+import type { ChatHistoryItem, Llama, LlamaContext, LlamaContextSequence, LlamaEmbeddingContext, LlamaGrammar, LlamaModel, ChatWrapper } from 'node-llama-cpp';
 import type { ErrorKind } from '../../errors';
-import type { ChatMessage } from '../types';
+import type { ChatMessage, ResponseFormat } from '../types';
 import type { ChatOutcome, FromWorker, ModelDetails, ToWorker, WorkerSettings } from './protocol';
 import { pieceBatcher } from './pieces';
 
@@ -111,6 +111,21 @@ async function ensureContext(loaded: Loaded, requested: number | undefined): Pro
   return loaded.sequence;
 }
 
+/**
+ * Structured output as a grammar: llama.cpp can only sample tokens that keep the answer valid JSON (of the schema),
+ * so even a small model's answer parses. A schema llama.cpp's converter does not take is the caller's error.
+ */
+async function grammarFor(format: ResponseFormat): Promise<LlamaGrammar> {
+  const l = await getLlamaOnce();
+  if (format.type === 'json_object') return l.getGrammarFor('json');
+  try {
+    // The schema is the caller's JSON: its type is only known at run time (the converter checks it).
+    return await l.createGrammarForJsonSchema(format.schema as never);
+  } catch (e) {
+    throw new WorkerError('server', `the JSON schema cannot be used as a grammar: ${e instanceof Error ? e.message : String(e)}`);
+  }
+}
+
 function countTokens(model: LlamaModel, text: string): number {
   return text === '' ? 0 : model.tokenize(text).length;
 }
@@ -125,6 +140,7 @@ async function chat(id: number, req: Extract<ToWorker, { type: 'chat' }>, signal
       throw new WorkerError('contextOverflow', `the prompt needs ${prompt} tokens; the model's context holds ${contextSize}`);
     }
     if (signal.aborted) return { inputTokens: 0, outputTokens: 0, aborted: true };
+    const grammar = req.responseFormat ? await grammarFor(req.responseFormat) : undefined;
     const m = await getLib();
     await sequence.clearHistory();
     const session = new m.LlamaChatSession({ contextSequence: sequence, chatWrapper: loaded.chatWrapper, autoDisposeSequence: false });
@@ -139,6 +155,7 @@ async function chat(id: number, req: Extract<ToWorker, { type: 'chat' }>, signal
       await session.prompt(promptText, {
         maxTokens: Math.max(1, Math.min(req.maxTokens, contextSize - prompt)),
         temperature: req.temperature,
+        ...(grammar ? { grammar } : {}),
         ...(req.sampling?.topP !== undefined ? { topP: req.sampling.topP } : {}),
         ...(req.sampling?.seed !== undefined ? { seed: req.sampling.seed } : {}),
         ...(req.sampling?.stop?.length ? { customStopTriggers: req.sampling.stop } : {}),
