@@ -119,13 +119,16 @@ export class ChatController implements vscode.WebviewViewProvider, vscode.Dispos
 
   private state(): ChatState {
     const index = this.services.workspaceIndex.current;
+    const editor = this.editorInfo();
+    // What the view now holds: chat/editor is sent again only when it changes from this.
+    this.lastEditorInfo = JSON.stringify(editor);
     return {
       conversation: this.conversation,
       history: this.store.list(),
       streaming: this.running?.requestId,
       route: this.routeText,
       workspaceIndex: index ? { available: true, note: index.status().message } : { available: false, note: 'No workspace index yet: @workspace answers without workspace search.' },
-      editor: this.editorInfo(),
+      editor,
       noModel: this.noModel,
     };
   }
