@@ -92,8 +92,6 @@ for (const [fetchName, fetchFor] of PROVIDER_FETCHES) {
     it("a newer Ollama's ids are kept", async () => {
       const events = await collectChat(provider(withIds.url), { model: MODEL, messages: user('weather?'), tools: [WEATHER_TOOL, TIME_TOOL] });
       const answer = foldAnswer(events);
-      const wire = chatBodies(withIds).length;
-      assert.equal(wire, 1);
       assert.equal(answer.calls.length, 2);
       for (const c of answer.calls) assert.match(c.id, /^call_[0-9a-f]{8}$/);
       assert.equal(answer.finish, 'tool_calls');
