@@ -14,7 +14,7 @@ import { RouteError, type RouteAttempt } from '../../core/routing/router';
 import type { ChatState, Citation, Conversation, ContextKind, EditorContext, ErrorAction, ToChatHost, ToChatView, Turn, TurnError } from '../../protocol/chat';
 import { readSettings } from '../settings';
 import type { Services } from '../services';
-import { errorActions, errorText, fallbackReason } from './errorActions';
+import { errorActions, errorText, fallbackActions, fallbackReason } from './errorActions';
 import { validateChatMessage } from './validate';
 import { webviewHtml, webviewOptions } from './webviewHtml';
 
@@ -301,7 +301,14 @@ export class ChatController implements vscode.WebviewViewProvider, vscode.Dispos
       for await (const ev of splitThinkTags(this.services.switchyard.router.chat({ task: o.task, messages: prompt.messages, signal: controller.signal, sources: sentSources(context, prompt.droppedContext) }))) {
         if (ev.type === 'route') {
           const r = ev.route;
-          turn.answer = { providerId: r.providerId, model: r.model, local: r.local, fallbackReason: r.fallback ? fallbackReason(r.attempts) : undefined };
+          turn.answer = {
+            providerId: r.providerId,
+            model: r.model,
+            local: r.local,
+            fallbackReason: r.fallback ? fallbackReason(r.attempts) : undefined,
+            // A fallback past a missing Ollama model offers to pull it.
+            fallbackActions: r.fallback ? fallbackActions(r.attempts, this.services.switchyard.registry.list(), { pullModel: this.commands.has('switchyard.pullModel') }) : undefined,
+          };
           this.post({ kind: 'notify', name: 'chat/turn', payload: turn });
         } else if (ev.type === 'text' || ev.type === 'reasoning') {
           if (ev.type === 'text') turn.text += ev.text;
