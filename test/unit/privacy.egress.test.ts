@@ -197,3 +197,19 @@ test('the SQLite ledger keeps egress records with counts by kind, never a value'
   assert.deepEqual(list.map((e) => Object.keys(e.redactions)).flat().sort(), SAMPLES.slice(0, 4).map((s) => s.kind).sort());
   assert.deepEqual(list[0]!.sources, [{ path: 'src/keys.ts', startLine: 1, endLine: 2 }]);
 });
+
+test('tool-call arguments in the history are scanned too: a cloud candidate gets them redacted, a local one unchanged', async () => {
+  const s = SAMPLES[0]!;
+  const messages = [
+    { role: 'user' as const, content: 'deploy it' },
+    { role: 'assistant' as const, content: '', toolCalls: [{ id: 'call_1', name: 'deploy', arguments: JSON.stringify({ apiKey: s.value, region: 'eu' }) }] },
+    { role: 'tool' as const, content: 'ok', toolCallId: 'call_1' },
+  ];
+  const { sy, usage } = build({ 'switchyard.tasks': { chat: ['openai/gpt-4.1-mini'] } });
+  for await (const _ of sy.router.chat({ task: 'chat', messages })) void _;
+  const body = sentTo(cloud, '/v1/chat/completions');
+  assert.ok(!body.includes(s.value), 'the key in the tool call reached the cloud');
+  assert.ok(body.includes('[redacted: openai-api-key]') && body.includes('region'), body.slice(0, 600));
+  assert.deepEqual(usage.egressRecords[0]!.redactions, { 'openai-api-key': 1 });
+  assert.ok(JSON.stringify(messages).includes(s.value), "the caller's messages are not changed");
+});

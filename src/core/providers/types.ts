@@ -118,18 +118,8 @@ export interface RelayedAnswer {
   readonly textLength: number;
 }
 
-/**
- * Events that carry no token counts. The counts are declared `undefined` so that a consumer reading usage from every
- * event that is not text, reasoning or relay (the router's loop before it handles tool calls) still type-checks; they
- * are only ever set on `usage`.
- */
-interface NoTokenCounts {
-  inputTokens?: undefined;
-  outputTokens?: undefined;
-}
-
 /** A tool call starts: `index` numbers the answer's calls from 0 in the order they started. */
-export interface ToolCallStartEvent extends NoTokenCounts {
+export interface ToolCallStartEvent {
   type: 'toolCall';
   index: number;
   id: string;
@@ -137,20 +127,20 @@ export interface ToolCallStartEvent extends NoTokenCounts {
 }
 
 /** A piece of a call's arguments: the pieces of one index, joined, are the arguments' JSON text. */
-export interface ToolCallArgsEvent extends NoTokenCounts {
+export interface ToolCallArgsEvent {
   type: 'toolCallArgs';
   index: number;
   text: string;
 }
 
 /** A call's arguments are complete (valid JSON, `{}` when the server sent none). */
-export interface ToolCallEndEvent extends NoTokenCounts {
+export interface ToolCallEndEvent {
   type: 'toolCallEnd';
   index: number;
 }
 
 /** Why the answer ended: `tool_calls` whenever a call was made (even where the server said `stop`). */
-export interface FinishEvent extends NoTokenCounts {
+export interface FinishEvent {
   type: 'finish';
   reason: FinishReason;
 }

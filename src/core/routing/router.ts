@@ -454,9 +454,9 @@ export class Router {
       if (!(await this.consented(task, c, attempts))) continue;
       const provider = this.deps.providers.get(c.providerId);
       if (!provider) continue;
-      const sent = this.outbound(task, c, request.messages.map((m) => m.content), request.sources, attempts);
+      const sent = this.outbound(task, c, messageTexts(request.messages), request.sources, attempts);
       if (!sent) continue;
-      const messages = c.local ? request.messages : request.messages.map((m, i) => ({ ...m, content: sent[i]! }));
+      const messages = c.local ? request.messages : withTexts(request.messages, sent);
       const attemptStart = this.clock.now();
       const controller = new AbortController();
       const onAbort = () => controller.abort(request.signal?.reason);
@@ -507,7 +507,7 @@ export class Router {
           } else if (ev.type === 'relay') {
             relayed = ev.answer;
             yield ev;
-          } else {
+          } else if (ev.type === 'usage') {
             inputTokens = ev.inputTokens ?? inputTokens;
             outputTokens = ev.outputTokens ?? outputTokens;
           }
@@ -712,6 +712,21 @@ export class Router {
     }
     return record;
   }
+}
+
+/** Every text a chat request carries to a model, in order: each message's content, then its tool calls' arguments. */
+function messageTexts(messages: readonly ChatMessage[]): string[] {
+  return messages.flatMap((m) => [m.content, ...(m.toolCalls ?? []).map((t) => t.arguments)]);
+}
+
+/** The messages with their texts replaced, in messageTexts' order. */
+function withTexts(messages: readonly ChatMessage[], texts: readonly string[]): ChatMessage[] {
+  let i = 0;
+  return messages.map((m) => {
+    const content = texts[i++]!;
+    const toolCalls = m.toolCalls?.map((t) => ({ ...t, arguments: texts[i++]! }));
+    return toolCalls ? { ...m, content, toolCalls } : { ...m, content };
+  });
 }
 
 /** The host name of a base URL ("embedded:" and unparsable URLs give the URL itself). */
