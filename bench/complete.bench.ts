@@ -1,0 +1,235 @@
+/**
+ * `npm run bench -- complete`: what the completion core costs, each number beside a baseline measured in the same run.
+ * - cache hit (exact and typed-ahead) on a realistic context (targets: ≤ 1 ms), against a bare Map lookup by a
+ *   precomputed key and one sha256 of the same text;
+ * - building the context from a 100 KB document, against one slice of the same size;
+ * - post-processing a multi-line suggestion, against only cutting it at its stops;
+ * - how many requests the scheduler lets through when a user types 20 characters at 60 ms intervals against a fake
+ *   model of a given latency (target: 1–2), against one request per keystroke without it. Fake clock: exact counts.
+ * Numbers, not pass/fail: timing assertions flake on shared machines; this prints them for people to read.
+ */
+import { createHash } from 'node:crypto';
+import { readFileSync, readdirSync, statSync } from 'node:fs';
+import path from 'node:path';
+import {
+  Completer,
+  CompletionCache,
+  CompletionScheduler,
+  chooseFimTemplate,
+  FIM_TEMPLATES,
+  buildContext,
+  cutAtStop,
+  postProcess,
+} from '../src/core/complete';
+import type { FimChoice, SchedulerClock } from '../src/core/complete';
+
+const N = Number(process.env.BENCH_N ?? 2000);
+const ms = (x: number) => `${x.toFixed(4)} ms`;
+
+function stats(xs: number[]) {
+  const s = [...xs].sort((a, b) => a - b);
+  const q = (p: number) => s[Math.min(s.length - 1, Math.floor(p * s.length))]!;
+  return { p50: q(0.5), p99: q(0.99) };
+}
+
+function time(f: () => unknown, n = N): { p50: number; p99: number } {
+  for (let i = 0; i < 50; i++) f();
+  const xs: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const t0 = performance.now();
+    f();
+    xs.push(performance.now() - t0);
+  }
+  return stats(xs);
+}
+
+function row(label: string, r: { p50: number; p99: number }, base?: { p50: number }) {
+  const over = base ? `  (${(r.p50 / Math.max(base.p50, 1e-6)).toFixed(1)}× baseline)` : '';
+  console.log(`${label.padEnd(58)} p50 ${ms(r.p50)}  p99 ${ms(r.p99)}${over}`);
+}
+
+/** This repository's own TypeScript, concatenated to about 100 KB: a realistic large document. */
+function document(): string {
+  const files: string[] = [];
+  const walk = (dir: string) => {
+    for (const name of readdirSync(dir).sort()) {
+      const p = path.join(dir, name);
+      if (statSync(p).isDirectory()) walk(p);
+      else if (name.endsWith('.ts')) files.push(p);
+    }
+  };
+  walk(path.join(__dirname, '..', 'src', 'core'));
+  let text = '';
+  for (const f of files) {
+    if (text.length >= 100_000) break;
+    text += readFileSync(f, 'utf8');
+  }
+  return text.slice(0, 100_000);
+}
+
+const doc = document();
+const cursor = doc.indexOf('\n', Math.floor(doc.length * 0.6)) + 1;
+const ctx = buildContext({ text: doc, offset: cursor }); // default budgets: 1500 prefix / 500 suffix tokens
+const model = 'ollama/qwen2.5-coder:1.5b';
+const suggestion = '  const result = await provider.complete(request, signal);\n  return result;';
+
+console.log(`context: prefix ${ctx.prefix.length} chars, suffix ${ctx.suffix.length} chars (document ${doc.length})`);
+
+// ---- cache ----
+const cache = new CompletionCache();
+for (let i = 0; i < 255; i++) cache.set(model, ctx.prefix.slice(i), ctx.suffix, `filler ${i}`);
+cache.set(model, ctx.prefix, ctx.suffix, suggestion);
+const typedPrefix = ctx.prefix + suggestion.slice(0, 12);
+const plain = new Map<string, string>([[ctx.prefix + ctx.suffix, suggestion]]);
+const plainKey = ctx.prefix + ctx.suffix;
+console.log('\n### cache hit (256 entries)');
+const baseMap = time(() => plain.get(plainKey));
+row('baseline: Map.get by a precomputed string key', baseMap);
+const baseHash = time(() => createHash('sha256').update(ctx.prefix).update(ctx.suffix).digest('base64'));
+row('baseline: one sha256 of prefix + suffix', baseHash);
+row('exact hit (digest + LRU refresh)', time(() => cache.lookup(model, ctx.prefix, ctx.suffix)), baseHash);
+row('typed-ahead hit (12 characters of the suggestion typed)', time(() => cache.lookup(model, typedPrefix, ctx.suffix)), baseHash);
+row('miss', time(() => cache.lookup(model, ctx.prefix + 'zz', ctx.suffix)), baseHash);
+if (cache.lookup(model, typedPrefix, ctx.suffix)?.typedAhead !== 12) throw new Error('typed-ahead did not hit');
+
+// ---- context ----
+console.log('\n### context from a 100 KB document');
+const len = ctx.prefix.length + ctx.suffix.length;
+row('baseline: one slice of the same length', time(() => doc.slice(cursor - ctx.prefix.length, cursor - ctx.prefix.length + len).length));
+row('buildContext (prefix + suffix at line boundaries)', time(() => buildContext({ text: doc, offset: cursor })));
+
+// ---- post-processing ----
+console.log('\n### post-processing');
+const stop = FIM_TEMPLATES['qwen-coder'].stop;
+const raw = `\n  const x = items.map((i) => i * 2);\n  const y = x.filter(Boolean);\n  return y;\n}\n<|endoftext|>${'junk '.repeat(40)}`;
+const pre = 'function double(items: number[]) {';
+const post = '\n}\n\nexport { double };\n';
+const baseCut = time(() => cutAtStop(raw, stop));
+row('baseline: cut at the stop tokens only', baseCut);
+row('postProcess (all rules, multi-line)', time(() => postProcess({ completion: raw, prefix: pre, suffix: post, stop })), baseCut);
+row('postProcess on the real 100 KB context', time(() => postProcess({ completion: raw, prefix: ctx.prefix, suffix: ctx.suffix, stop })), baseCut);
+
+// ---- scheduler ----
+class FakeClock implements SchedulerClock {
+  t = 0;
+  private seq = 0;
+  readonly timers = new Map<number, { at: number; cb: () => void }>();
+  now() {
+    return this.t;
+  }
+  setTimeout(cb: () => void, delay: number) {
+    this.timers.set(++this.seq, { at: this.t + delay, cb });
+    return this.seq;
+  }
+  clearTimeout(h: unknown) {
+    this.timers.delete(h as number);
+  }
+  async advance(delta: number) {
+    const end = this.t + delta;
+    for (;;) {
+      let next: [number, { at: number; cb: () => void }] | undefined;
+      for (const e of this.timers) if (e[1].at <= end && (!next || e[1].at < next[1].at)) next = e;
+      if (!next) break;
+      this.timers.delete(next[0]);
+      this.t = next[1].at;
+      next[1].cb();
+      for (let i = 0; i < 10; i++) await Promise.resolve();
+    }
+    this.t = end;
+    for (let i = 0; i < 10; i++) await Promise.resolve();
+  }
+}
+
+async function burst(latencyMs: number, warmups: number, intervalMs = 60) {
+  const clock = new FakeClock();
+  let reached = 0;
+  let aborted = 0;
+  const s = new CompletionScheduler<number, string>(
+    (i, signal) =>
+      new Promise((resolve, reject) => {
+        reached++;
+        const h = clock.setTimeout(() => resolve(`c${i}`), latencyMs);
+        signal.addEventListener('abort', () => {
+          aborted++;
+          clock.clearTimeout(h);
+          reject(new DOMException('aborted', 'AbortError'));
+        });
+      }),
+    { clock },
+  );
+  // Earlier requests teach the scheduler the model's latency (the adaptive debounce).
+  for (let w = 0; w < warmups; w++) {
+    const p = s.schedule(-1);
+    await clock.advance(5000);
+    await p;
+  }
+  reached = 0;
+  aborted = 0;
+  const shown: Array<Promise<string | undefined>> = [];
+  for (let i = 0; i < 20; i++) {
+    shown.push(s.schedule(i));
+    await clock.advance(intervalMs);
+  }
+  await clock.advance(10_000);
+  const values = (await Promise.all(shown)).filter((v) => v !== undefined);
+  return { reached, aborted, shown: values.length, debounce: s.debounceMs() };
+}
+
+async function schedulerTable() {
+  console.log('\n### 20 characters typed at 60 ms intervals');
+  console.log('baseline: no scheduler, one request per keystroke: 20 requests reach the server');
+  for (const latency of [30, 150, 400, 1000, 3000]) {
+    for (const warm of [0, 3]) {
+      const r = await burst(latency, warm);
+      console.log(
+        `model latency ${String(latency).padStart(4)} ms, ${warm ? 'after 3 requests' : 'first use      '}: ` +
+          `${r.reached} request(s) reach the server, ${r.aborted} aborted, ${r.shown} shown; debounce now ${r.debounce} ms`,
+      );
+    }
+  }
+  console.log('\n### a slow typist: 20 characters at 300 ms intervals (longer than the base debounce)');
+  for (const latency of [150, 1000]) {
+    for (const warm of [0, 3]) {
+      const r = await burst(latency, warm, 300);
+      console.log(
+        `model latency ${String(latency).padStart(4)} ms, ${warm ? 'after 3 requests' : 'first use      '}: ` +
+          `${r.reached} request(s) reach the server, ${r.aborted} aborted, ${r.shown} shown; debounce now ${r.debounce} ms`,
+      );
+    }
+  }
+}
+
+/** The whole core path: the user types 20 characters of the suggestion being shown: served by the cache. */
+async function typedAheadTable() {
+  const clock = new FakeClock();
+  let requests = 0;
+  const completer = new Completer({
+    clock,
+    fetchInfill: async () => {
+      requests++;
+      return 'const total = items.reduce((sum, item) => sum + item.price, 0);';
+    },
+  });
+  const choice = chooseFimTemplate({ model: 'qwen2.5-coder:1.5b' }) as Extract<FimChoice, { usable: true }>;
+  const before = doc.slice(0, cursor) + '  ';
+  const after = '\n' + doc.slice(cursor);
+  const first = completer.complete(model, choice, buildContext({ text: before + after, offset: before.length }));
+  await clock.advance(1000);
+  const shown = (await first)!.text;
+  const sources: string[] = [];
+  const times: number[] = [];
+  for (let i = 1; i <= 20; i++) {
+    const text = before + shown.slice(0, i) + after;
+    const t0 = performance.now();
+    const c = completer.cached(model, buildContext({ text, offset: before.length + i }));
+    times.push(performance.now() - t0);
+    sources.push(c?.source ?? 'miss');
+  }
+  console.log('\n### typing 20 characters of the shown suggestion (buildContext + cache, no scheduler)');
+  console.log(
+    `requests: ${requests} (the first), then ${sources.filter((s) => s === 'typedAhead').length}/20 typed-ahead hits; ` +
+      `per keystroke p50 ${ms(stats(times).p50)} (context from the 100 KB document + lookup)`,
+  );
+}
+
+void schedulerTable().then(typedAheadTable);
