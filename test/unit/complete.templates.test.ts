@@ -5,12 +5,15 @@ import assert from 'node:assert/strict';
 import {
   FIM_FAMILIES,
   FIM_TEMPLATES,
+  MULTI_LINE_MAX_TOKENS,
   NOT_USABLE,
+  SINGLE_LINE_MAX_TOKENS,
   buildContext,
   buildFimPrompt,
   chooseFimTemplate,
   familyFromName,
   infillBody,
+  postProcess,
   prefixWithin,
   snippetsWithin,
   suffixWithin,
@@ -77,8 +80,27 @@ for (const family of FIM_FAMILIES) {
     assert.deepEqual(p.stop, e.stops);
     assert.equal(p.family, family);
     assert.equal(p.suffix, undefined);
+    assert.equal(p.multiline, true, 'the cursor is on an empty line');
+    // Each stop applied: the output ends before it.
+    for (const s of e.stops) {
+      assert.equal(postProcess({ completion: `return a + b${s}\nprint(1)`, prefix: PREFIX, suffix: SUFFIX, stop: p.stop }), 'return a + b', s);
+    }
   });
 }
+
+test('mid-line the prompt asks for one line: "\\n" joins the stops and the answer budget is small', () => {
+  const mid = ctx({ prefix: 'const x = ', suffix: ' + 1;\n' });
+  const one = buildFimPrompt(raw('qwen2.5-coder:1.5b'), mid);
+  assert.equal(one.multiline, false);
+  assert.deepEqual(one.stop, [...FIM_TEMPLATES['qwen-coder'].stop, '\n']);
+  assert.equal(one.maxTokens, SINGLE_LINE_MAX_TOKENS);
+  const many = buildFimPrompt(raw('qwen2.5-coder:1.5b'), ctx());
+  assert.equal(many.maxTokens, MULTI_LINE_MAX_TOKENS);
+  assert.ok(!many.stop.includes('\n'));
+  const never = buildFimPrompt(raw('qwen2.5-coder:1.5b'), ctx(), { multiline: 'never' });
+  assert.equal(never.multiline, false);
+  assert.ok(never.stop.includes('\n'));
+});
 
 test('deepseek-coder tokens use the full-width bar U+FF5C and U+2581, not ASCII', () => {
   const t = FIM_TEMPLATES['deepseek-coder'].template;

@@ -45,7 +45,7 @@ export class Completer {
     this.multiline = options.multiline;
     this.maxLines = options.maxLines;
     this.scheduler = new CompletionScheduler<Job, string>(async (job, signal) => {
-      const prompt = buildFimPrompt(job.choice, job.context);
+      const prompt = buildFimPrompt(job.choice, job.context, { multiline: this.multiline });
       const raw = await options.fetchInfill(job.model, prompt, signal);
       const text = postProcess({
         completion: raw,

@@ -6,11 +6,16 @@
  * the same as everywhere else.
  */
 import { estimateTokens } from '../providers/base';
+import { allowsMultiline } from './postprocess';
+import type { MultilinePolicy } from './postprocess';
 import type { FimChoice, FimFamilyId, FimTemplate, Snippet } from './templates';
 
 export const DEFAULT_MAX_PREFIX_TOKENS = 1500;
 export const DEFAULT_MAX_SUFFIX_TOKENS = 500;
 export const DEFAULT_MAX_EXTRA_TOKENS = 1000;
+/** Answer budgets: one line rarely needs more than this; several lines are capped by `maxLines` afterwards too. */
+export const SINGLE_LINE_MAX_TOKENS = 64;
+export const MULTI_LINE_MAX_TOKENS = 256;
 
 export interface ContextBudget {
   maxPrefixTokens?: number;
@@ -121,9 +126,18 @@ export interface FimPrompt {
   mode: 'raw' | 'suffix';
   prompt: string;
   suffix?: string;
+  /** The family's stops, plus "\n" when only one line can be shown (the server stops early, post-processing agrees). */
   stop: string[];
   extra: Snippet[];
   family?: FimFamilyId;
+  /** Whether the cursor's place and the policy allow several lines (see `allowsMultiline`). */
+  multiline: boolean;
+  /** The answer budget to send (Ollama `num_predict`, `max_tokens`, llama.cpp `n_predict`). */
+  maxTokens: number;
+}
+
+export interface FimPromptOptions {
+  multiline?: MultilinePolicy;
 }
 
 function rawPrompt(t: FimTemplate, ctx: CompletionContext): { prompt: string; folded: boolean } {
@@ -143,13 +157,20 @@ function rawPrompt(t: FimTemplate, ctx: CompletionContext): { prompt: string; fo
 }
 
 /** The request parts for a usable choice (see `chooseFimTemplate`). */
-export function buildFimPrompt(choice: Extract<FimChoice, { usable: true }>, ctx: CompletionContext): FimPrompt {
-  const stop = [...(choice.template?.stop ?? [])];
+export function buildFimPrompt(
+  choice: Extract<FimChoice, { usable: true }>,
+  ctx: CompletionContext,
+  options: FimPromptOptions = {},
+): FimPrompt {
+  const multiline = allowsMultiline(ctx.prefix, ctx.suffix, options.multiline);
+  const stop = [...(choice.template?.stop ?? []), ...(multiline ? [] : ['\n'])];
+  const maxTokens = multiline ? MULTI_LINE_MAX_TOKENS : SINGLE_LINE_MAX_TOKENS;
+  const family = choice.template?.family;
   if (choice.mode === 'suffix') {
-    return { mode: 'suffix', prompt: ctx.prefix, suffix: ctx.suffix, stop, extra: ctx.extra, family: choice.template?.family };
+    return { mode: 'suffix', prompt: ctx.prefix, suffix: ctx.suffix, stop, extra: ctx.extra, family, multiline, maxTokens };
   }
   const { prompt, folded } = rawPrompt(choice.template, ctx);
-  return { mode: 'raw', prompt, stop, extra: folded ? [] : ctx.extra, family: choice.template.family };
+  return { mode: 'raw', prompt, stop, extra: folded ? [] : ctx.extra, family, multiline, maxTokens };
 }
 
 /** llama.cpp server `/infill` body fields (the server applies the model's FIM tokens from its vocabulary). */
