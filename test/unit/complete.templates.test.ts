@@ -13,6 +13,7 @@ import {
   chooseFimTemplate,
   familyFromName,
   infillBody,
+  offsetAt,
   postProcess,
   prefixWithin,
   snippetsWithin,
@@ -251,4 +252,18 @@ test('buildContext: prefix, suffix and extra from the document and cursor, with 
   const offset = text.indexOf('ef');
   const c = buildContext({ text, offset, filename: 'f.ts', extra: [{ filename: 'x', text: 'y\n' }] });
   assert.deepEqual(c, { prefix: 'a\nb\ncd', suffix: 'ef\ng\n', extra: [{ filename: 'x', text: 'y\n' }], filename: 'f.ts', repo: undefined });
+});
+
+test('offsetAt: 1-based line and column as editors show them, clamped to the line and the text', () => {
+  const text = 'ab\ncde\r\n\nf';
+  assert.equal(offsetAt(text, 1, 1), 0);
+  assert.equal(offsetAt(text, 1, 3), 2, 'end of line 1');
+  assert.equal(offsetAt(text, 1, 99), 2);
+  assert.equal(offsetAt(text, 2, 2), 4);
+  assert.equal(offsetAt(text, 2, 99), 6, 'before the \\r of a CRLF line');
+  assert.equal(offsetAt(text, 3, 1), 8);
+  assert.equal(offsetAt(text, 4, 2), 10);
+  assert.equal(offsetAt(text, 9, 1), text.length);
+  assert.equal(offsetAt(text, 0, 1), undefined);
+  assert.equal(offsetAt(text, 1, 0), undefined);
 });

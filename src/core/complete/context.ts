@@ -97,6 +97,25 @@ export function snippetsWithin(snippets: readonly Snippet[], budget: number): Sn
   return out;
 }
 
+/**
+ * The offset of a 1-based line and column (as editors and `switchyard complete --line --column` show them; columns in
+ * UTF-16 code units, as VS Code counts). A line past the end gives the end; a column past the line's end gives the
+ * line's end. Undefined for a line or column below 1.
+ */
+export function offsetAt(text: string, line: number, column: number): number | undefined {
+  if (!Number.isInteger(line) || !Number.isInteger(column) || line < 1 || column < 1) return undefined;
+  let start = 0;
+  for (let l = 1; l < line; l++) {
+    const nl = text.indexOf('\n', start);
+    if (nl < 0) return text.length;
+    start = nl + 1;
+  }
+  let end = text.indexOf('\n', start);
+  if (end < 0) end = text.length;
+  if (end > start && text[end - 1] === '\r') end--;
+  return Math.min(start + column - 1, end);
+}
+
 /** Prefix, suffix and snippets around the cursor, each within its budget. */
 export function buildContext(input: ContextInput): CompletionContext {
   const offset = Math.max(0, Math.min(input.offset, input.text.length));
