@@ -42,6 +42,8 @@ test("drops a suggestion that repeats the suffix's next line, cuts one that runs
   assert.equal(pp('  return a + b', 'def f(a, b):\n', '\n  return a + b\n'), undefined);
   // Multi-line body that runs into the closing brace the suffix already has.
   assert.equal(pp('\n  return 1;\n}', 'function f() {', '\n}\n'), '\n  return 1;');
+  // Unchanged: the cursor's line already equals the next line and the suggestion starts a new line.
+  assert.equal(pp('\n  x++;', 'if (a) {\n  x++;\n}', '\n}\n', { multiline: 'always' }), '\n  x++;');
   // Unchanged: a different next line.
   assert.equal(pp('\n  return 1;', 'function f() {', '\n}\n'), '\n  return 1;');
 });
@@ -49,6 +51,8 @@ test("drops a suggestion that repeats the suffix's next line, cuts one that runs
 test('drops a suggestion that repeats the line above', () => {
   assert.equal(pp('import os', 'import os\n', '\n'), undefined);
   assert.equal(pp('os', 'import os\nimport ', '\n'), undefined, 'the line with the typed part equals the line above');
+  // Unchanged: the cursor's line equals the one above, the suggestion starts a new line.
+  assert.equal(pp('\n  x++;', '  x++;\n  x++;', '\n', { multiline: 'always' }), '\n  x++;');
   // Unchanged: a line like the one above but different.
   assert.equal(pp('import sys', 'import os\n', '\n'), 'import sys');
 });

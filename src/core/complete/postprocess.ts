@@ -162,12 +162,12 @@ export function postProcess(input: PostProcessInput): string | undefined {
 
   // The first line repeats the line above: the model is looping.
   const above = lineAbove(prefix);
-  if (above !== '' && (linePrefix + lines[0]!).trim() === above) return undefined;
+  if (above !== '' && lines[0]!.trim() !== '' && (linePrefix + lines[0]!).trim() === above) return undefined;
 
   // A suggestion that reaches the suffix's next line would write it twice: stop before it (nothing left: drop it).
   const next = nextSuffixLine(suffix);
   if (next !== '') {
-    const at = lines.findIndex((l, i) => (i === 0 ? (linePrefix + l).trim() : l.trim()) === next);
+    const at = lines.findIndex((l, i) => (i === 0 ? l.trim() !== '' && (linePrefix + l).trim() : l.trim()) === next);
     if (at === 0) return undefined;
     if (at > 0) lines = lines.slice(0, at);
   }
