@@ -123,6 +123,16 @@ test('an error that is not an abort reaches the caller', async () => {
   );
   await clock.advance(DEFAULT_DEBOUNCE_MS);
   assert.equal(await settled, 'unreachable');
+  // A run that throws synchronously rejects the same way (no uncaught exception from the timer).
+  const sync = new CompletionScheduler<string, string>(() => {
+    throw new Error('bad request');
+  }, { clock });
+  const q = sync.schedule('a').then(
+    () => 'resolved',
+    (e: Error) => e.message,
+  );
+  await clock.advance(DEFAULT_DEBOUNCE_MS);
+  assert.equal(await q, 'bad request');
 });
 
 async function typingBurst(latencyMs: number) {

@@ -99,7 +99,13 @@ export class CompletionScheduler<Req, Res> {
         if (pending.controller.signal.aborted) return;
         this.started++;
         const t0 = this.clock.now();
-        this.run(request, pending.controller.signal).then(
+        let running: Promise<Res | undefined>;
+        try {
+          running = this.run(request, pending.controller.signal);
+        } catch (err) {
+          running = Promise.reject(err); // a run that throws before its first await rejects like any other
+        }
+        running.then(
           (value) => {
             if (pending.controller.signal.aborted) return resolve(undefined);
             this.record(this.clock.now() - t0);
