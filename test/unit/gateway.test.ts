@@ -392,10 +392,8 @@ test('bad requests get OpenAI error bodies with the right status', async () => {
   // What would change the kind of answer is refused by name rather than silently ignored.
   const chatWith = (extra: Record<string, unknown>) => post('/chat/completions', JSON.stringify({ model: 'switchyard/chat', messages: [{ role: 'user', content: 'x' }], ...extra }));
   const tool = { type: 'function', function: { name: 'read_file', parameters: { type: 'object', properties: {} } } };
+  // (Tool calls and structured output are served since issue 14: test/unit/gateway.tools.test.ts.)
   for (const [extra, param] of [
-    [{ tools: [tool] }, 'tools'],
-    [{ functions: [tool.function] }, 'functions'],
-    [{ response_format: { type: 'json_object' } }, 'response_format'],
     [{ logprobs: true }, 'logprobs'],
     [{ modalities: ['text', 'audio'] }, 'modalities'],
   ] as const) {

@@ -35,6 +35,8 @@ export interface CandidateSetting {
   temperature?: number;
   maxTokens?: number;
   contextSize?: number;
+  /** `false`: the model cannot call tools, so the router skips it for requests that offer tools. */
+  tools?: boolean;
 }
 
 export interface SwitchyardConfig {
@@ -126,7 +128,7 @@ class Reader {
   }
 }
 
-function normalizeCandidate(item: string | { model: string; temperature?: number; maxTokens?: number; contextSize?: number }): CandidateSetting {
+function normalizeCandidate(item: string | { model: string; temperature?: number; maxTokens?: number; contextSize?: number; tools?: boolean }): CandidateSetting {
   if (typeof item === 'string') return { ref: item };
   const { model, ...params } = item;
   return { ref: model, ...params };

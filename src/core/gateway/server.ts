@@ -422,6 +422,9 @@ export class Gateway {
     let model = request.model;
     let text = '';
     let reasoning = '';
+    /** Tool calls by index (non-streamed answers), with their arguments' pieces joined. */
+    let calls: { id: string; name: string; arguments: string }[] = [];
+    const legacy = request.legacyFunctions === true;
     const events = this.options.source.router.chat({
       task: only ? task : request.model,
       only,
@@ -434,6 +437,10 @@ export class Gateway {
       relay: request.stream && this.options.source.config.gateway.relay ? { includeUsage: request.includeUsage } : undefined,
       // A non-streamed answer reaches the client only when complete: a candidate failing mid-answer can be replaced.
       buffered: !request.stream,
+      tools: request.tools,
+      toolChoice: request.toolChoice,
+      parallelToolCalls: request.parallelToolCalls,
+      responseFormat: request.responseFormat,
     });
     // Once an answer started, an upstream that goes quiet for the idle timeout ends the request with an error (the
     // router's first-token timeout covers the time before). Paused while the client is not reading (backpressure).
@@ -489,6 +496,7 @@ export class Gateway {
             // Buffered: a later route event is the next candidate, after the one before failed mid-answer.
             text = '';
             reasoning = '';
+            calls = [];
           }
         } else if (ev.type === 'text') {
           if (request.stream) {
@@ -501,6 +509,25 @@ export class Gateway {
             open();
             res.write(reasoningFrame[0] + JSON.stringify(ev.text) + reasoningFrame[1]);
           } else reasoning += ev.text;
+        } else if (ev.type === 'toolCall') {
+          calls[ev.index] = { id: ev.id, name: ev.name, arguments: '' };
+          if (request.stream && !(legacy && ev.index > 0)) {
+            // OpenAI's framing: a call's first chunk names it (index, id, type, name, empty arguments), later chunks
+            // carry pieces of its arguments by index. The legacy API streams `function_call` (one call, no id).
+            open();
+            const delta = legacy ? { function_call: { name: ev.name, arguments: '' } } : { tool_calls: [{ index: ev.index, id: ev.id, type: 'function', function: { name: ev.name, arguments: '' } }] };
+            res.write(chunk([{ index: 0, delta, logprobs: null, finish_reason: null }]));
+          }
+        } else if (ev.type === 'toolCallArgs') {
+          const call = calls[ev.index];
+          if (call) call.arguments += ev.text;
+          if (request.stream && ev.text !== '' && !(legacy && ev.index > 0)) {
+            open();
+            const delta = legacy ? { function_call: { arguments: ev.text } } : { tool_calls: [{ index: ev.index, function: { arguments: ev.text } }] };
+            res.write(chunk([{ index: 0, delta, logprobs: null, finish_reason: null }]));
+          }
+        } else if (ev.type === 'toolCallEnd') {
+          // Nothing to frame: the next chunk (another call's, or the finish) says this one is complete.
         } else if (ev.type === 'relay') {
           // The server's own events, as they arrive, with backpressure from this client.
           relayed = true;
@@ -522,7 +549,24 @@ export class Gateway {
           pause();
           const u = ev.usage;
           const usage = { prompt_tokens: u.inputTokens ?? 0, completion_tokens: u.outputTokens ?? 0, total_tokens: (u.inputTokens ?? 0) + (u.outputTokens ?? 0) };
-          const finish = request.maxTokens !== undefined && (u.outputTokens ?? 0) >= request.maxTokens ? 'length' : 'stop';
+          const made = calls.filter((c) => c !== undefined);
+          const finish =
+            made.length > 0
+              ? legacy
+                ? 'function_call'
+                : 'tool_calls'
+              : ev.finish === 'length' || (request.maxTokens !== undefined && (u.outputTokens ?? 0) >= request.maxTokens)
+                ? 'length'
+                : ev.finish === 'content_filter'
+                  ? 'content_filter'
+                  : 'stop';
+          // A message with calls has `content: null` where it wrote no text, as OpenAI's has.
+          const toolFields =
+            made.length === 0
+              ? {}
+              : legacy
+                ? { function_call: { name: made[0]!.name, arguments: made[0]!.arguments } }
+                : { tool_calls: made.map((c) => ({ id: c.id, type: 'function', function: { name: c.name, arguments: c.arguments } })) };
           if (relayed) {
             res.end('data: [DONE]\n\n');
           } else if (request.stream) {
@@ -540,7 +584,7 @@ export class Gateway {
                 created,
                 model,
                 system_fingerprint: null,
-                choices: [{ index: 0, message: { role: 'assistant', content: text, refusal: null, ...(reasoning ? { reasoning_content: reasoning } : {}) }, logprobs: null, finish_reason: finish }],
+                choices: [{ index: 0, message: { role: 'assistant', content: made.length > 0 && text === '' ? null : text, refusal: null, ...toolFields, ...(reasoning ? { reasoning_content: reasoning } : {}) }, logprobs: null, finish_reason: finish }],
                 usage,
               },
               route ? this.routeHeaders(route) : {},

@@ -4,7 +4,7 @@
  */
 import type { ErrorKind } from '../errors';
 import { isObject } from '../json';
-import type { ChatMessage, Role, SamplingOptions } from '../providers/types';
+import type { ChatMessage, JsonSchema, ResponseFormat, Role, SamplingOptions, ToolCall, ToolChoice, ToolSpec } from '../providers/types';
 
 export interface OpenAIErrorBody {
   error: { message: string; type: string; param: string | null; code: string | null };
@@ -65,6 +65,16 @@ export interface ChatCompletionRequest {
   maxTokens?: number;
   /** stop, top_p, seed, presence_penalty, frequency_penalty: undefined when none is set. */
   sampling?: SamplingOptions;
+  /** `tools`, or the legacy `functions` mapped to tools. */
+  tools?: ToolSpec[];
+  toolChoice?: ToolChoice;
+  parallelToolCalls?: boolean;
+  responseFormat?: ResponseFormat;
+  /**
+   * The client used the legacy `functions` / `function_call` parameters: it expects `message.function_call` (one call)
+   * and finish reason `function_call` back, as OpenAI answers such requests.
+   */
+  legacyFunctions?: boolean;
 }
 
 export interface EmbeddingsRequest {
@@ -108,8 +118,115 @@ const ROLES: ReadonlyMap<string, Role> = new Map<string, Role>([
   ['developer', 'system'],
   ['user', 'user'],
   ['assistant', 'assistant'],
-  ['tool', 'user'],
+  ['tool', 'tool'],
+  // The legacy functions API's result message (`name` + `content`).
+  ['function', 'tool'],
 ]);
+
+function invalid(param: string, message: string): GatewayError {
+  return new GatewayError(400, message, 'invalid_request_error', 'invalid_value', param);
+}
+
+/** A function's name as OpenAI allows it (letters, digits, underscores and dashes, at most 64). */
+const FUNCTION_NAME = /^[A-Za-z0-9_-]{1,64}$/;
+
+/** A function definition (`tools[i].function`, `functions[i]`) as a ToolSpec. */
+function toolSpec(fn: unknown, param: string): ToolSpec {
+  if (!isObject(fn) || typeof fn.name !== 'string' || !FUNCTION_NAME.test(fn.name)) {
+    throw invalid(`${param}.name`, `${param}.name must be a function name of letters, digits, underscores or dashes (at most 64).`);
+  }
+  if (fn.description !== undefined && fn.description !== null && typeof fn.description !== 'string') throw invalid(`${param}.description`, `${param}.description must be a string.`);
+  if (fn.parameters !== undefined && fn.parameters !== null && !isObject(fn.parameters)) throw invalid(`${param}.parameters`, `${param}.parameters must be a JSON Schema object.`);
+  return {
+    name: fn.name,
+    ...(typeof fn.description === 'string' ? { description: fn.description } : {}),
+    ...(isObject(fn.parameters) ? { parameters: fn.parameters as JsonSchema } : {}),
+  };
+}
+
+/** A call's arguments as JSON text: a string as sent, an object (some clients echo what they parsed) serialised. */
+function argumentsText(value: unknown, param: string): string {
+  if (typeof value === 'string') return value;
+  if (value === undefined || value === null) return '{}';
+  if (isObject(value)) return JSON.stringify(value);
+  throw invalid(param, `${param} must be a JSON string.`);
+}
+
+/** An assistant message's `tool_calls` (or legacy `function_call`, given the id it is known by). */
+function assistantCalls(m: Record<string, unknown>, i: number, legacyId: () => string): ToolCall[] | undefined {
+  if (Array.isArray(m.tool_calls) && m.tool_calls.length > 0) {
+    return m.tool_calls.map((call: unknown, j: number) => {
+      const param = `messages[${i}].tool_calls[${j}]`;
+      if (!isObject(call) || typeof call.id !== 'string' || call.id === '' || !isObject(call.function) || typeof call.function.name !== 'string' || call.function.name === '') {
+        throw invalid(param, `${param} must be { id, type: "function", function: { name, arguments } }.`);
+      }
+      if (call.type !== undefined && call.type !== 'function') throw invalid(`${param}.type`, `${param}.type must be "function".`);
+      return { id: call.id, name: call.function.name, arguments: argumentsText(call.function.arguments, `${param}.function.arguments`) };
+    });
+  }
+  if (isObject(m.function_call)) {
+    const fc = m.function_call;
+    if (typeof fc.name !== 'string' || fc.name === '') throw invalid(`messages[${i}].function_call.name`, `messages[${i}].function_call.name must be a function name.`);
+    return [{ id: legacyId(), name: fc.name, arguments: argumentsText(fc.arguments, `messages[${i}].function_call.arguments`) }];
+  }
+  return undefined;
+}
+
+/** OpenAI's `tool_choice` (or the legacy `function_call`) in our terms; undefined when not set. */
+function parseToolChoice(value: unknown, param: 'tool_choice' | 'function_call', names: ReadonlySet<string>): ToolChoice | undefined {
+  if (value === undefined || value === null) return undefined;
+  if (value === 'auto' || value === 'none' || (value === 'required' && param === 'tool_choice')) return value;
+  const name = param === 'tool_choice' ? (isObject(value) && value.type === 'function' && isObject(value.function) ? value.function.name : undefined) : isObject(value) ? value.name : undefined;
+  if (typeof name !== 'string') {
+    throw invalid(param, param === 'tool_choice' ? `tool_choice must be "auto", "none", "required" or { "type": "function", "function": { "name": … } }.` : `function_call must be "auto", "none" or { "name": … }.`);
+  }
+  if (!names.has(name)) throw invalid(param, `${param} names the function "${name}", which is not among the ${param === 'tool_choice' ? 'tools' : 'functions'} given.`);
+  return { name };
+}
+
+/** OpenAI's `response_format`: undefined for text (or not set). */
+function parseResponseFormat(value: unknown): ResponseFormat | undefined {
+  if (value === undefined || value === null) return undefined;
+  if (!isObject(value)) throw invalid('response_format', 'response_format must be an object like { "type": "json_object" }.');
+  if (value.type === undefined || value.type === 'text') return undefined;
+  if (value.type === 'json_object') return { type: 'json_object' };
+  if (value.type === 'json_schema') {
+    const js = value.json_schema;
+    if (!isObject(js) || !isObject(js.schema)) throw invalid('response_format.json_schema', 'response_format.json_schema must be { "name": …, "schema": { … } }.');
+    return {
+      type: 'json_schema',
+      schema: js.schema as JsonSchema,
+      ...(typeof js.name === 'string' ? { name: js.name } : {}),
+      ...(typeof js.strict === 'boolean' ? { strict: js.strict } : {}),
+    };
+  }
+  throw invalid('response_format.type', `response_format.type "${String(value.type)}" is not one of text, json_object, json_schema.`);
+}
+
+/** The request's functions: `tools` (function tools only), else the legacy `functions`. */
+function parseTools(body: Record<string, unknown>): { tools?: ToolSpec[]; toolChoice?: ToolChoice; parallelToolCalls?: boolean; legacy: boolean } {
+  const parallel = body.parallel_tool_calls;
+  if (parallel !== undefined && parallel !== null && typeof parallel !== 'boolean') throw invalid('parallel_tool_calls', 'parallel_tool_calls must be a boolean.');
+  const parallelToolCalls = typeof parallel === 'boolean' ? parallel : undefined;
+  if (body.tools !== undefined && body.tools !== null) {
+    if (!Array.isArray(body.tools)) throw invalid('tools', 'tools must be an array of { "type": "function", "function": { … } }.');
+    const tools = body.tools.map((t: unknown, i: number) => {
+      if (!isObject(t) || t.type !== 'function') {
+        throw new GatewayError(400, `tools[${i}]: only tools of type "function" are supported (got ${isObject(t) ? JSON.stringify(t.type) : 'no object'}).`, 'invalid_request_error', 'unsupported_parameter', `tools[${i}].type`);
+      }
+      return toolSpec(t.function, `tools[${i}].function`);
+    });
+    if (tools.length > 0) {
+      return { tools, toolChoice: parseToolChoice(body.tool_choice, 'tool_choice', new Set(tools.map((t) => t.name))), parallelToolCalls, legacy: false };
+    }
+  }
+  if (Array.isArray(body.functions) && body.functions.length > 0) {
+    const tools = body.functions.map((f: unknown, i: number) => toolSpec(f, `functions[${i}]`));
+    // The legacy API made one call per turn.
+    return { tools, toolChoice: parseToolChoice(body.function_call, 'function_call', new Set(tools.map((t) => t.name))), parallelToolCalls: false, legacy: true };
+  }
+  return { parallelToolCalls, legacy: false };
+}
 
 function optionalNumber(body: Record<string, unknown>, key: string, min: number, max: number, integer = false): number | undefined {
   const v = Object.hasOwn(body, key) ? body[key] : undefined;
@@ -121,20 +238,15 @@ function optionalNumber(body: Record<string, unknown>, key: string, min: number,
 }
 
 function unsupported(param: string, what: string): GatewayError {
-  return new GatewayError(400, `${what} Switchyard's gateway answers with text only: remove '${param}', or call the provider directly for this request.`, 'invalid_request_error', 'unsupported_parameter', param);
+  return new GatewayError(400, `${what} Switchyard's gateway answers with text only (and tool calls): remove '${param}', or call the provider directly for this request.`, 'invalid_request_error', 'unsupported_parameter', param);
 }
 
 /**
- * Parameters that would change what kind of answer the client gets back (tool calls, JSON mode, log probabilities)
- * are refused, not ignored: an agent that silently got prose instead of the tool call it asked for fails somewhere
- * far from the cause. Empty or "off" values pass (clients often send them by default).
+ * Parameters that would change what kind of answer the client gets back (log probabilities, audio) are refused, not
+ * ignored: an agent that silently got something other than what it asked for fails somewhere far from the cause.
+ * Empty or "off" values pass (clients often send them by default). Tool calls and structured output are served.
  */
 function refuseUnsupported(body: Record<string, unknown>): void {
-  const toolsOff = body.tool_choice === 'none';
-  if (Array.isArray(body.tools) && body.tools.length > 0 && !toolsOff) throw unsupported('tools', 'Tool calling is not supported yet.');
-  if (Array.isArray(body.functions) && body.functions.length > 0 && body.function_call !== 'none') throw unsupported('functions', 'Function calling is not supported yet.');
-  const format = body.response_format;
-  if (isObject(format) && format.type !== undefined && format.type !== 'text') throw unsupported('response_format', `response_format "${String(format.type)}" (structured output) is not supported yet.`);
   if (body.logprobs === true) throw unsupported('logprobs', 'Log probabilities are not available through the router.');
   if (Array.isArray(body.modalities) && body.modalities.some((m) => m !== 'text')) throw unsupported('modalities', 'Only text output is supported.');
 }
@@ -145,16 +257,40 @@ export function parseChatRequest(body: unknown): ChatCompletionRequest {
   if (!Array.isArray(body.messages) || body.messages.length === 0) {
     throw new GatewayError(400, "Missing required parameter: 'messages'.", 'invalid_request_error', 'missing_required_parameter', 'messages');
   }
+  // Legacy function calls carry no id: each gets one, and a `function` result message answers the latest call of its name.
+  const legacyIds: { id: string; name: string }[] = [];
   const messages: ChatMessage[] = body.messages.map((m: unknown, i: number) => {
     const role = isObject(m) && typeof m.role === 'string' ? ROLES.get(m.role) : undefined;
     if (!isObject(m) || role === undefined) {
       throw new GatewayError(400, `messages[${i}].role must be one of ${[...ROLES.keys()].join(', ')}.`, 'invalid_request_error', 'invalid_value', `messages[${i}].role`);
     }
-    return { role, content: contentText(m.content, i) };
+    const content = contentText(m.content, i);
+    if (role === 'assistant') {
+      const toolCalls = assistantCalls(m, i, () => {
+        const id = `call_legacy${i}`;
+        legacyIds.push({ id, name: isObject(m.function_call) ? String(m.function_call.name) : '' });
+        return id;
+      });
+      return toolCalls ? { role, content, toolCalls } : { role, content };
+    }
+    if (role === 'tool') {
+      if (m.role === 'function') {
+        if (typeof m.name !== 'string' || m.name === '') throw invalid(`messages[${i}].name`, `messages[${i}].name is required for a function message (the function's name).`);
+        const call = [...legacyIds].reverse().find((c) => c.name === m.name);
+        return { role, content, toolName: m.name, toolCallId: call?.id ?? `call_legacy_${m.name}` };
+      }
+      if (typeof m.tool_call_id !== 'string' || m.tool_call_id === '') {
+        throw new GatewayError(400, `messages[${i}].tool_call_id is required for a tool message (the id of the call it answers).`, 'invalid_request_error', 'missing_required_parameter', `messages[${i}].tool_call_id`);
+      }
+      return { role, content, toolCallId: m.tool_call_id };
+    }
+    return { role, content };
   });
   const n = optionalNumber(body, 'n', 1, 1, true);
   void n;
   refuseUnsupported(body);
+  const { tools, toolChoice, parallelToolCalls, legacy } = parseTools(body);
+  const responseFormat = parseResponseFormat(body.response_format);
   const maxCompletion = optionalNumber(body, 'max_completion_tokens', 1, 10_000_000, true);
   const maxTokens = maxCompletion ?? optionalNumber(body, 'max_tokens', 1, 10_000_000, true);
   const streamOptions = body.stream_options;
@@ -166,6 +302,9 @@ export function parseChatRequest(body: unknown): ChatCompletionRequest {
     temperature: optionalNumber(body, 'temperature', 0, 2),
     maxTokens,
     sampling: parseSampling(body),
+    ...(tools ? { tools, ...(toolChoice ? { toolChoice } : {}), ...(legacy ? { legacyFunctions: true } : {}) } : {}),
+    ...(parallelToolCalls !== undefined && tools ? { parallelToolCalls } : {}),
+    ...(responseFormat ? { responseFormat } : {}),
   };
 }
 

@@ -8,7 +8,22 @@
  */
 import { FALLBACK_KINDS, ProviderError, isProviderError, marksUnhealthy, type ErrorKind } from '../errors';
 import { redact, silentLogger, systemClock, type Clock, type Logger } from '../host';
-import type { ChatMessage, ModelInfo, Provider, ProviderConfig, RelayedAnswer, SamplingOptions } from '../providers/types';
+import type {
+  ChatMessage,
+  FinishReason,
+  ModelInfo,
+  Provider,
+  ProviderConfig,
+  RelayedAnswer,
+  ResponseFormat,
+  SamplingOptions,
+  ToolCallArgsEvent,
+  ToolCallEndEvent,
+  ToolCallStartEvent,
+  ToolChoice,
+  ToolSpec,
+} from '../providers/types';
+import { lookupModel } from '../config/catalog';
 import { TASKS, isTaskName, splitRef, type CandidateSetting, type SwitchyardConfig, type TaskName } from '../config/config';
 import { redactionKinds, type EgressSource, type UsageRecord, type UsageSink } from '../usage/ledger';
 import { outbound, uniqueSources } from './egress';
@@ -56,6 +71,8 @@ export interface Candidate {
   temperature?: number;
   maxTokens?: number;
   contextSize?: number;
+  /** The task setting's `"tools": false`: the model cannot call tools, whatever discovery says. */
+  tools?: boolean;
 }
 
 export interface RouteAttempt {
@@ -87,7 +104,12 @@ export type RoutedChatEvent =
   | { type: 'reasoning'; text: string }
   /** Instead of text events, when the request asked for a relay and the provider can (see ChatRequest.relay). */
   | { type: 'relay'; answer: RelayedAnswer }
-  | { type: 'done'; usage: UsageRecord };
+  /** Requests with `tools`: a call starts, its argument text comes in pieces, it ends (see ChatEvent). Output, as text is. */
+  | ToolCallStartEvent
+  | ToolCallArgsEvent
+  | ToolCallEndEvent
+  /** `finish`: why the answer ended, where the provider said (`tool_calls` whenever a call was made). */
+  | { type: 'done'; usage: UsageRecord; finish?: FinishReason };
 
 export interface RoutedChatRequest {
   /** A task name, or a virtual model name ("switchyard/chat", "switchyard/<alias>"). */
@@ -112,6 +134,26 @@ export interface RoutedChatRequest {
    * answer (only the answering candidate's text is returned, never spliced).
    */
   buffered?: boolean;
+  /**
+   * Functions the model may call (see ChatRequest.tools). A candidate known not to call tools (discovery, the
+   * catalog, or the task setting's `"tools": false`) is skipped with the reason "no tool calling"; unknown is tried.
+   * A tool call is output: the first-token timeout ends with it, and no other candidate answers after it.
+   */
+  tools?: ToolSpec[];
+  toolChoice?: ToolChoice;
+  parallelToolCalls?: boolean;
+  /** Structured output, passed to whichever candidate answers. */
+  responseFormat?: ResponseFormat;
+}
+
+/** What a chat request needs of a model beyond text. */
+export interface RequestNeeds {
+  tools: boolean;
+}
+
+/** What a request needs: tool calling when it offers tools the model may call. */
+export function requestNeeds(request: Pick<RoutedChatRequest, 'tools' | 'toolChoice'>): RequestNeeds {
+  return { tools: (request.tools?.length ?? 0) > 0 && request.toolChoice !== 'none' };
 }
 
 export interface RoutedEmbedRequest {
@@ -255,6 +297,7 @@ export class Router {
       temperature: setting.temperature,
       maxTokens: setting.maxTokens,
       contextSize: setting.contextSize,
+      ...(setting.tools === false ? { tools: false } : {}),
     };
   }
 
@@ -404,10 +447,29 @@ export class Router {
   }
 
   /**
+   * Why a candidate cannot serve what the request needs, or undefined (also when nobody knows: unknown is tried).
+   * The task setting's `"tools": false` first, then what discovery reported of the model, then, for cloud
+   * models, the catalog.
+   */
+  private capabilityGap(c: Candidate, needs: RequestNeeds | undefined): string | undefined {
+    if (!needs?.tools) return undefined;
+    if (c.tools === false) return 'no tool calling ("tools": false in switchyard.tasks)';
+    const provider = this.deps.providers.list().find((p) => p.id === c.providerId);
+    if (!provider) return undefined;
+    const known = this.deps.providers.cachedModels(c.providerId)?.find((m) => sameModel(provider, m.id, c.model));
+    const discovered = known?.capabilities.tools;
+    if (discovered === false) return `no tool calling (${c.providerId} reports that ${c.model} cannot call tools)`;
+    if (discovered === undefined && !c.local && lookupModel(provider.preset ?? provider.kind, c.model)?.capabilities.tools === false) {
+      return `no tool calling (the model catalog lists ${c.model} without tool support)`;
+    }
+    return undefined;
+  }
+
+  /**
    * The candidates to try, in order, recording every skipped one in `attempts`. When everything is cooling down
    * the cooled-down providers are probed (cheap) rather than failing without trying.
    */
-  private async eligible(task: TaskName, attempts: RouteAttempt[], signal?: AbortSignal, only?: string): Promise<{ eligible: Candidate[]; order: Candidate[] }> {
+  private async eligible(task: TaskName, attempts: RouteAttempt[], signal?: AbortSignal, only?: string, needs?: RequestNeeds): Promise<{ eligible: Candidate[]; order: Candidate[] }> {
     const all = await this.candidates(task, signal);
     const list = only === undefined ? all.list : all.list.filter((c) => `${c.providerId}/${c.model}` === only);
     const unknownProviders = only === undefined ? all.unknownProviders : [];
@@ -417,9 +479,18 @@ export class Router {
     const canAsk = this.deps.askCloud !== undefined;
     const eligible: Candidate[] = [];
     const cooledDown: Candidate[] = [];
+    if (needs?.tools) {
+      // Whether a local model calls tools is discovery's answer (Ollama /api/show, llama.cpp /props): ask servers not
+      // known yet (a loopback request, cached after).
+      const ids = [...new Set(list.filter((c) => c.local && c.tools !== false && !this.deps.providers.cachedModels(c.providerId) && this.health.coolingFor(c.providerId) === 0).map((c) => c.providerId))];
+      await Promise.all(ids.map((id) => this.deps.providers.discover(id, signal).catch(() => undefined)));
+    }
     for (const c of list) {
-      const skip = this.skipReason(c, canAsk);
+      const policy = this.skipReason(c, canAsk);
+      const gap = policy?.kind === 'policy' ? undefined : this.capabilityGap(c, needs);
+      const skip = gap ? { reason: gap, kind: 'config' as const } : policy;
       if (!skip) eligible.push(c);
+      else if (gap) attempts.push({ ...c, outcome: 'skipped', reason: skip.reason, kind: skip.kind });
       else if (skip.kind !== 'policy' && skip.kind !== 'modelMissing' && this.health.coolingFor(c.providerId) > 0) cooledDown.push(c);
       else attempts.push({ ...c, outcome: 'skipped', reason: skip.reason, kind: skip.kind });
     }
@@ -446,7 +517,8 @@ export class Router {
     const task = this.task(request.task);
     const config = this.deps.config();
     const attempts: RouteAttempt[] = [];
-    const { eligible, order } = await this.eligible(task, attempts, request.signal, request.only);
+    const { eligible, order } = await this.eligible(task, attempts, request.signal, request.only, requestNeeds(request));
+    const tools = request.tools?.length ? request.tools : undefined;
 
     let lastError: ProviderError | undefined;
     for (const c of eligible) {
@@ -468,6 +540,8 @@ export class Router {
       let text = '';
       let relayed: RelayedAnswer | undefined;
       let ttftMs: number | undefined;
+      let finish: FinishReason | undefined;
+      let callText = 0;
       try {
         const iterator = provider
           .chat({
@@ -478,7 +552,10 @@ export class Router {
             contextSize: c.contextSize,
             sampling: request.sampling,
             signal: controller.signal,
-            relay: request.relay && { includeUsage: request.relay.includeUsage, model: `${c.providerId}/${c.model}` },
+            // A request with tools is never relayed (the caller frames the tool-call events).
+            relay: request.relay && !tools ? { includeUsage: request.relay.includeUsage, model: `${c.providerId}/${c.model}` } : undefined,
+            ...(tools ? { tools, toolChoice: request.toolChoice, parallelToolCalls: request.parallelToolCalls } : {}),
+            ...(request.responseFormat ? { responseFormat: request.responseFormat } : {}),
           })
           [Symbol.asyncIterator]();
         let next = await this.firstEvent(iterator, controller, config.firstTokenTimeoutMs, c);
@@ -507,6 +584,14 @@ export class Router {
           } else if (ev.type === 'relay') {
             relayed = ev.answer;
             yield ev;
+          } else if (ev.type === 'toolCall' || ev.type === 'toolCallEnd') {
+            callText += ev.type === 'toolCall' ? ev.name.length : 0;
+            yield ev;
+          } else if (ev.type === 'toolCallArgs') {
+            callText += ev.text.length;
+            yield ev;
+          } else if (ev.type === 'finish') {
+            finish = ev.reason;
           } else if (ev.type === 'usage') {
             inputTokens = ev.inputTokens ?? inputTokens;
             outputTokens = ev.outputTokens ?? outputTokens;
@@ -516,10 +601,10 @@ export class Router {
         if (request.signal?.aborted) throw new ProviderError('canceled', 'The request was canceled.', { providerId: c.providerId, model: c.model, afterOutput: true });
         const estimated = inputTokens === undefined || outputTokens === undefined;
         inputTokens ??= Math.ceil(request.messages.reduce((n, m) => n + m.content.length, 0) / 4);
-        outputTokens ??= Math.ceil((relayed?.textLength ?? text.length) / 4);
+        outputTokens ??= Math.ceil((relayed?.textLength ?? text.length + callText) / 4);
         const usage = this.usage({ at, task, requested: request.task, c, outcome: 'ok', attempts: attempts.filter((a) => a.outcome !== 'skipped').length, ttftMs, startedAt, inputTokens, outputTokens, estimated });
         finished = true;
-        yield { type: 'done', usage };
+        yield finish ? { type: 'done', usage, finish } : { type: 'done', usage };
         return;
       } catch (e) {
         const err = this.toProviderError(e, c, request.signal);
