@@ -155,6 +155,10 @@ test('an Ollama template with .Suffix means the server fills in the middle: suff
   assert.ok(custom.usable && custom.mode === 'suffix' && custom.template?.family === 'codestral');
   const unknown = chooseFimTemplate({ model: 'mystery', ollamaTemplate: '{{ .Prompt }} {{ .Suffix }}' });
   assert.deepEqual(unknown, { usable: true, mode: 'suffix' });
+  // Ollama's `insert` capability (from /api/show) says the same as a .Suffix template.
+  const insert = chooseFimTemplate({ model: 'my-completer:latest', ollamaCapabilities: ['completion', 'insert'] });
+  assert.deepEqual(insert, { usable: true, mode: 'suffix' });
+  assert.equal(chooseFimTemplate({ model: 'llama3.2:3b', ollamaCapabilities: ['completion', 'tools'] }).usable, false);
   // A server that infills itself (llama.cpp /infill) is suffix mode whatever the name.
   assert.equal((chooseFimTemplate({ model: 'model.gguf', serverInfill: true }) as { mode: string }).mode, 'suffix');
 });

@@ -197,6 +197,10 @@ export interface FimModelInput {
   model: string;
   /** Ollama /api/show `template`, when known. */
   ollamaTemplate?: string;
+  /** Ollama /api/show `capabilities`: Ollama lists `insert` (`model.CapabilityInsert`) when the template's variables
+   *  include `suffix`, and /api/generate refuses a `suffix` without it (ollama/ollama server: Model.Capabilities and
+   *  GenerateHandler), so it means the same as a template that reads `.Suffix`. */
+  ollamaCapabilities?: readonly string[];
   /** The server fills in the middle itself (llama.cpp `/infill` with FIM tokens in its vocabulary, a `/v1/completions`
    *  that takes `suffix`): use `suffix` mode whatever the name says. */
   serverInfill?: boolean;
@@ -227,7 +231,7 @@ export function chooseFimTemplate(input: FimModelInput): FimChoice {
     familyFromName(name) ??
     (input.ollamaTemplate !== undefined ? familyFromTemplateText(input.ollamaTemplate) : undefined);
   const template = family ? FIM_TEMPLATES[family] : undefined;
-  if (input.serverInfill || ollamaTemplateTakesSuffix(input.ollamaTemplate)) {
+  if (input.serverInfill || ollamaTemplateTakesSuffix(input.ollamaTemplate) || input.ollamaCapabilities?.includes('insert')) {
     return template ? { usable: true, mode: 'suffix', template } : { usable: true, mode: 'suffix' };
   }
   if (!template) {
