@@ -241,6 +241,8 @@ test('a model without tool support is skipped, not sent the tools; with none lef
     );
     assert.ok(err instanceof OpenAI.APIError);
     assert.match(err.message, /no tool calling/);
+    assert.equal(err.status, 400);
+    assert.equal(err.code, 'tools_not_supported');
     assert.equal(ollama.requests.filter((r) => r.path === '/api/chat').length, 0);
     // The same model answers the same request without tools, and with tool_choice "none".
     for (const extra of [{}, { tools: TOOLS, tool_choice: 'none' as const }]) {

@@ -122,7 +122,10 @@ test('candidates that cannot call tools are skipped with the reason in the route
     skipped.map((a) => `${a.providerId}/${a.model}`),
     ['box/qwen2.5-coder:7b', 'plain/qwen', 'jinja/qwen'],
   );
-  for (const a of skipped) assert.match(a.reason ?? '', /^no tool calling/, `${a.providerId}: ${a.reason}`);
+  for (const a of skipped) {
+    assert.match(a.reason ?? '', /^no tool calling/, `${a.providerId}: ${a.reason}`);
+    assert.equal(a.missing, 'tools');
+  }
   assert.match(skipped[2]!.reason!, /"tools": false/);
   assert.equal(r.answer.calls.length, 2);
   // None of the skipped ones was asked to chat.

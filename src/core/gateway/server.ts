@@ -237,6 +237,11 @@ export class Gateway {
       if (refusedRequest(e)) {
         return new GatewayError(400, redact(e.message), 'invalid_request_error', 'upstream_rejected_request');
       }
+      // Nothing was tried and a model was passed over for lacking tool calling: the request asks what the route cannot
+      // give (not a passing outage), and the client should hear it as its error, not retry.
+      if (e instanceof RouteError && e.attempts.some((a) => a.missing === 'tools') && e.attempts.every((a) => a.outcome === 'skipped')) {
+        return new GatewayError(400, `${redact(e.message)} Remove 'tools', or add a model that calls tools to the task.`, 'invalid_request_error', 'tools_not_supported', 'tools');
+      }
       const s = statusForKind(e.kind);
       return new GatewayError(s.status, redact(e.message), s.type, s.code);
     }

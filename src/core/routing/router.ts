@@ -84,6 +84,8 @@ export interface RouteAttempt {
   reason?: string;
   kind?: ErrorKind;
   ms?: number;
+  /** Skipped because the model cannot serve what the request needs (tool calling). */
+  missing?: 'tools';
 }
 
 export interface RouteEvent {
@@ -490,7 +492,7 @@ export class Router {
       const gap = policy?.kind === 'policy' ? undefined : this.capabilityGap(c, needs);
       const skip = gap ? { reason: gap, kind: 'config' as const } : policy;
       if (!skip) eligible.push(c);
-      else if (gap) attempts.push({ ...c, outcome: 'skipped', reason: skip.reason, kind: skip.kind });
+      else if (gap) attempts.push({ ...c, outcome: 'skipped', reason: skip.reason, kind: skip.kind, missing: 'tools' });
       else if (skip.kind !== 'policy' && skip.kind !== 'modelMissing' && this.health.coolingFor(c.providerId) > 0) cooledDown.push(c);
       else attempts.push({ ...c, outcome: 'skipped', reason: skip.reason, kind: skip.kind });
     }
