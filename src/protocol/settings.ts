@@ -34,6 +34,8 @@ export interface CandidateView {
   temperature?: number;
   maxTokens?: number;
   contextSize?: number;
+  /** `false`: the model cannot call tools (the router skips it for tool requests); kept as the user wrote it. */
+  tools?: boolean;
 }
 
 export interface ModelOption {

@@ -30,3 +30,8 @@ test('settings Models requests: valid pulls, deletes and downloads pass; malform
   assert.equal(req('settings/downloadGguf', { url: 'https://h/m.bin' }).ok, false);
   assert.equal(req('settings/downloadGguf', { url: 'https://h/m.gguf', sha256: 'abc' }).ok, false);
 });
+
+test('settings/setTask keeps a candidate\'s "tools": false (issue 14) and refuses a non-boolean one', () => {
+  assert.equal(req('settings/setTask', { task: 'chat', candidates: [{ model: 'box/qwen2.5-coder:7b', tools: false }, { model: 'auto' }] }).ok, true);
+  assert.equal(req('settings/setTask', { task: 'chat', candidates: [{ model: 'box/qwen2.5-coder:7b', tools: 'no' }] }).ok, false);
+});

@@ -62,16 +62,17 @@ export async function modelOptions(switchyard: Switchyard, refresh = false): Pro
 }
 
 export function toView(c: CandidateSetting): CandidateView {
-  return { model: c.ref, temperature: c.temperature, maxTokens: c.maxTokens, contextSize: c.contextSize };
+  return { model: c.ref, temperature: c.temperature, maxTokens: c.maxTokens, contextSize: c.contextSize, ...(c.tools !== undefined ? { tools: c.tools } : {}) };
 }
 
 /** A plain string when there are no parameters, the object form otherwise (as users write it by hand). */
 export function toSetting(c: CandidateView): string | Record<string, unknown> {
-  if (c.temperature === undefined && c.maxTokens === undefined && c.contextSize === undefined) return c.model;
+  if (c.temperature === undefined && c.maxTokens === undefined && c.contextSize === undefined && c.tools === undefined) return c.model;
   const o: Record<string, unknown> = { model: c.model };
   if (c.temperature !== undefined) o.temperature = c.temperature;
   if (c.maxTokens !== undefined) o.maxTokens = c.maxTokens;
   if (c.contextSize !== undefined) o.contextSize = c.contextSize;
+  if (c.tools !== undefined) o.tools = c.tools;
   return o;
 }
 
