@@ -241,3 +241,13 @@ test('a tool result turn goes back to the model, which answers with text; struct
   await run(sy.router.chat(request));
   assert.deepEqual(chatRequests(ollama, '/api/chat')[0].format, schema);
 });
+
+test('"tools" in a task candidate: false is read, anything but a boolean is reported and the entry ignored', () => {
+  const ok = parseConfig({ 'switchyard.tasks': { chat: [{ model: 'box/qwen3:8b', tools: false }, 'auto'] } });
+  assert.deepEqual(ok.problems, []);
+  assert.deepEqual(ok.config.tasks.chat[0], { ref: 'box/qwen3:8b', tools: false });
+  const bad = parseConfig({ 'switchyard.tasks': { chat: [{ model: 'box/qwen3:8b', tools: 'no' }, 'auto'] } });
+  assert.equal(bad.problems.length, 1);
+  assert.match(bad.problems[0]!.message, /tools/);
+  assert.deepEqual(bad.config.tasks.chat, [{ ref: 'auto' }]);
+});
