@@ -2,9 +2,11 @@
  * The router: task → ordered candidates → the first one that can answer.
  *
  * A candidate is skipped when its provider is cooling down after a failure, when the privacy policy forbids it,
- * or when discovery says the model is not there. A tried candidate that fails before its first token with a
- * fallback kind (refused, timeout, 5xx, 429, missing model, context overflow, auth) hands over to the next.
- * A failure after tokens have streamed is reported, never spliced with another model's answer.
+ * when discovery says the model is not there, or when the request offers tools and the model is known not to call
+ * them (discovery, the catalog, or `"tools": false` in the task's settings). A tried candidate that fails before its
+ * first token with a fallback kind (refused, timeout, 5xx, 429, missing model, context overflow, auth) hands over to
+ * the next. A failure after tokens (or a tool call) have streamed is reported, never spliced with another model's
+ * answer.
  */
 import { FALLBACK_KINDS, ProviderError, isProviderError, marksUnhealthy, type ErrorKind } from '../errors';
 import { redact, silentLogger, systemClock, type Clock, type Logger } from '../host';
@@ -617,7 +619,7 @@ export class Router {
           err.afterOutput = false;
         } else if (streamed || err.afterOutput) {
           err.afterOutput = true;
-          this.usage({ at, task, requested: request.task, c, outcome: err.kind, attempts: attempts.filter((a) => a.outcome !== 'skipped').length, ttftMs, startedAt, inputTokens, outputTokens: outputTokens ?? Math.ceil((relayed?.textLength ?? text.length) / 4), estimated: outputTokens === undefined });
+          this.usage({ at, task, requested: request.task, c, outcome: err.kind, attempts: attempts.filter((a) => a.outcome !== 'skipped').length, ttftMs, startedAt, inputTokens, outputTokens: outputTokens ?? Math.ceil((relayed?.textLength ?? text.length + callText) / 4), estimated: outputTokens === undefined });
           if (err.kind !== 'canceled') this.logger.warn(`route ${request.task}: ${c.providerId}/${c.model} failed after streaming: ${err.kind}: ${err.message}`);
           throw new RouteError(err.kind, err.kind === 'canceled' ? 'The request was canceled.' : `${c.providerId}/${c.model} failed mid-answer (${err.kind}): ${err.message}. The partial answer is kept; retry to ask again.`, task, attempts, err);
         }
