@@ -4,6 +4,7 @@
  */
 import type { ErrorKind } from '../errors';
 import { isObject } from '../json';
+import { argumentsText } from '../providers/toolCalls';
 import type { ChatMessage, JsonSchema, ResponseFormat, Role, SamplingOptions, ToolCall, ToolChoice, ToolSpec } from '../providers/types';
 
 export interface OpenAIErrorBody {
@@ -145,11 +146,9 @@ function toolSpec(fn: unknown, param: string): ToolSpec {
 }
 
 /** A call's arguments as JSON text: a string as sent, an object (some clients echo what they parsed) serialised. */
-function argumentsText(value: unknown, param: string): string {
-  if (typeof value === 'string') return value;
-  if (value === undefined || value === null) return '{}';
-  if (isObject(value)) return JSON.stringify(value);
-  throw invalid(param, `${param} must be a JSON string.`);
+function callArguments(value: unknown, param: string): string {
+  if (typeof value !== 'string' && value !== undefined && value !== null && !isObject(value)) throw invalid(param, `${param} must be a JSON string.`);
+  return argumentsText(value);
 }
 
 /** An assistant message's `tool_calls` (or legacy `function_call`, given the id it is known by). */
@@ -161,13 +160,13 @@ function assistantCalls(m: Record<string, unknown>, i: number, legacyId: () => s
         throw invalid(param, `${param} must be { id, type: "function", function: { name, arguments } }.`);
       }
       if (call.type !== undefined && call.type !== 'function') throw invalid(`${param}.type`, `${param}.type must be "function".`);
-      return { id: call.id, name: call.function.name, arguments: argumentsText(call.function.arguments, `${param}.function.arguments`) };
+      return { id: call.id, name: call.function.name, arguments: callArguments(call.function.arguments, `${param}.function.arguments`) };
     });
   }
   if (isObject(m.function_call)) {
     const fc = m.function_call;
     if (typeof fc.name !== 'string' || fc.name === '') throw invalid(`messages[${i}].function_call.name`, `messages[${i}].function_call.name must be a function name.`);
-    return [{ id: legacyId(), name: fc.name, arguments: argumentsText(fc.arguments, `messages[${i}].function_call.arguments`) }];
+    return [{ id: legacyId(), name: fc.name, arguments: callArguments(fc.arguments, `messages[${i}].function_call.arguments`) }];
   }
   return undefined;
 }
