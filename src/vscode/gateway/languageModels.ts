@@ -8,7 +8,7 @@ import * as vscode from 'vscode';
 import { TASKS } from '../../core/config/config';
 import { parseSampling } from '../../core/gateway/wire';
 import { estimateTokens } from '../../core/providers/base';
-import type { ChatMessage } from '../../core/providers/types';
+import type { ChatMessage, ToolCall, ToolSpec } from '../../core/providers/types';
 import type { Services } from '../services';
 
 export const LM_VENDOR = 'switchyard';
@@ -24,15 +24,44 @@ function virtualModels(services: Services): { id: string; task: string }[] {
 function partText(part: unknown): string {
   if (part instanceof vscode.LanguageModelTextPart) return part.value;
   if (part instanceof vscode.LanguageModelToolResultPart) return part.content.map(partText).join('');
+  if (part instanceof vscode.LanguageModelToolCallPart) return '';
   if (part && typeof part === 'object' && 'value' in part && typeof (part as { value: unknown }).value === 'string') return (part as { value: string }).value;
   return '';
 }
 
-function toMessages(messages: readonly vscode.LanguageModelChatRequestMessage[]): ChatMessage[] {
-  return messages.map((m) => ({
-    role: m.role === vscode.LanguageModelChatMessageRole.Assistant ? 'assistant' : m.role === vscode.LanguageModelChatMessageRole.User ? 'user' : 'system',
-    content: m.content.map(partText).join(''),
-  }));
+/**
+ * VS Code's messages in the router's terms: an assistant message's tool calls become `toolCalls` (arguments as JSON
+ * text), and each tool result of a user message becomes a `tool` message answering its call, after the user's text.
+ */
+export function toMessages(messages: readonly vscode.LanguageModelChatRequestMessage[]): ChatMessage[] {
+  const out: ChatMessage[] = [];
+  for (const m of messages) {
+    const role = m.role === vscode.LanguageModelChatMessageRole.Assistant ? 'assistant' : m.role === vscode.LanguageModelChatMessageRole.User ? 'user' : 'system';
+    const text = m.content.filter((p) => !(p instanceof vscode.LanguageModelToolResultPart)).map(partText).join('');
+    const calls: ToolCall[] = m.content
+      .filter((p): p is vscode.LanguageModelToolCallPart => p instanceof vscode.LanguageModelToolCallPart)
+      .map((p) => ({ id: p.callId, name: p.name, arguments: JSON.stringify(p.input ?? {}) }));
+    const results = m.content.filter((p): p is vscode.LanguageModelToolResultPart => p instanceof vscode.LanguageModelToolResultPart);
+    if (role === 'assistant' && calls.length) out.push({ role, content: text, toolCalls: calls });
+    else if (text || results.length === 0) out.push({ role, content: text });
+    for (const r of results) out.push({ role: 'tool', content: r.content.map(partText).join(''), toolCallId: r.callId });
+  }
+  return out;
+}
+
+function toTools(tools: readonly vscode.LanguageModelChatTool[] | undefined): ToolSpec[] | undefined {
+  if (!tools?.length) return undefined;
+  return tools.map((t) => ({ name: t.name, description: t.description, ...(t.inputSchema ? { parameters: t.inputSchema as Record<string, unknown> } : {}) }));
+}
+
+/** The arguments of a finished call as VS Code's `input` object (a model's malformed JSON becomes `{}`, not a throw). */
+function parseInput(text: string): object {
+  try {
+    const v: unknown = JSON.parse(text || '{}');
+    return v && typeof v === 'object' && !Array.isArray(v) ? v : { value: v };
+  } catch {
+    return {};
+  }
 }
 
 export function registerLanguageModels(services: Services): vscode.Disposable[] {
@@ -50,12 +79,16 @@ export function registerLanguageModels(services: Services): vscode.Disposable[] 
         virtualModels(services).map(async ({ id, task }) => {
           let detail = 'routed by Switchyard';
           let contextLength: number | undefined;
+          // Agent mode lists only models that call tools: a route whose model is known not to is not offered there.
+          let toolCalling = true;
           try {
             const plan = await router.plan(id);
             const c = plan.candidate;
             if (c) {
               detail = `${c.providerId}/${c.model} (${c.local ? 'local' : 'cloud'})`;
-              contextLength = c.contextSize ?? services.switchyard.registry.cachedModels(c.providerId)?.find((m) => m.id === c.model)?.contextLength;
+              const info = services.switchyard.registry.cachedModels(c.providerId)?.find((m) => m.id === c.model);
+              contextLength = c.contextSize ?? info?.contextLength;
+              toolCalling = c.tools !== false && info?.capabilities.tools !== false;
             } else detail = 'no model available now';
           } catch {
             // shown as routed; the request will say what is wrong
@@ -69,8 +102,10 @@ export function registerLanguageModels(services: Services): vscode.Disposable[] 
             tooltip: `The ${task} task's current route: ${detail}. Switchyard falls back and applies your privacy setting per request.`,
             maxInputTokens: contextLength ?? 8192,
             maxOutputTokens: 4096,
-            capabilities: { imageInput: false, toolCalling: false },
-          };
+            capabilities: { imageInput: false, toolCalling },
+            // VS Code 1.120+ hides third-party models from the picker unless they say they may be chosen there.
+            isUserSelectable: true,
+          } as vscode.LanguageModelChatInformation;
         }),
       );
     },
@@ -78,6 +113,8 @@ export function registerLanguageModels(services: Services): vscode.Disposable[] 
       const controller = new AbortController();
       const sub = token.onCancellationRequested(() => controller.abort());
       const modelOptions = options.modelOptions ?? {};
+      const tools = toTools(options.tools);
+      const calls = new Map<number, { id: string; name: string; args: string }>();
       try {
         for await (const ev of services.switchyard.router.chat({
           task: model.id,
@@ -87,9 +124,18 @@ export function registerLanguageModels(services: Services): vscode.Disposable[] 
           maxTokens: typeof modelOptions.maxTokens === 'number' ? modelOptions.maxTokens : typeof modelOptions.max_tokens === 'number' ? modelOptions.max_tokens : undefined,
           // stop, top_p, seed, presence_penalty, frequency_penalty under OpenAI's names, checked as the gateway checks them.
           sampling: parseSampling(modelOptions as Record<string, unknown>),
+          tools,
+          toolChoice: tools && options.toolMode === vscode.LanguageModelChatToolMode.Required ? 'required' : undefined,
         })) {
           if (ev.type === 'text') progress.report(new vscode.LanguageModelTextPart(ev.text));
-          else if (ev.type === 'route') services.log.info(`language model ${model.id} → ${ev.route.providerId}/${ev.route.model} (${ev.route.local ? 'local' : 'cloud'})`);
+          else if (ev.type === 'toolCall') calls.set(ev.index, { id: ev.id, name: ev.name, args: '' });
+          else if (ev.type === 'toolCallArgs') {
+            const call = calls.get(ev.index);
+            if (call) call.args += ev.text;
+          } else if (ev.type === 'toolCallEnd') {
+            const call = calls.get(ev.index);
+            if (call) progress.report(new vscode.LanguageModelToolCallPart(call.id, call.name, parseInput(call.args)));
+          } else if (ev.type === 'route') services.log.info(`language model ${model.id} → ${ev.route.providerId}/${ev.route.model} (${ev.route.local ? 'local' : 'cloud'})`);
         }
       } catch (e) {
         if (token.isCancellationRequested) return;
