@@ -12,7 +12,9 @@ export type ErrorKind =
   | 'server'
   | 'canceled'
   | 'policy'
-  | 'config';
+  | 'config'
+  /** The model cannot serve this kind of request (fill-in-the-middle without FIM tokens): another model may. */
+  | 'unsupported';
 
 export const ERROR_KINDS: readonly ErrorKind[] = [
   'unreachable',
@@ -25,6 +27,7 @@ export const ERROR_KINDS: readonly ErrorKind[] = [
   'canceled',
   'policy',
   'config',
+  'unsupported',
 ];
 
 export interface ProviderErrorOptions {
@@ -72,6 +75,7 @@ export const FALLBACK_KINDS: ReadonlySet<ErrorKind> = new Set<ErrorKind>([
   'contextOverflow',
   'auth',
   'policy',
+  'unsupported',
 ]);
 
 /** Kinds that say the provider itself is unwell (cool it down), as opposed to one model or one request. */

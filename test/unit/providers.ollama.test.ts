@@ -118,7 +118,7 @@ for (const [fetchName, fetchFor] of PROVIDER_FETCHES) {
       const byId = new Map(models.map((m) => [m.id, m]));
       assert.equal(byId.get(MODEL)?.contextLength, 32768);
       assert.equal(byId.get('small:1b')?.contextLength, 3000);
-      assert.deepEqual(byId.get(MODEL)?.capabilities, { chat: true, embeddings: false, tools: false, vision: false, thinking: false });
+      assert.deepEqual(byId.get(MODEL)?.capabilities, { chat: true, embeddings: false, tools: false, vision: false, thinking: false, fim: false });
       assert.equal(byId.get('nomic-embed-text:latest')?.capabilities.embeddings, true);
       assert.equal(byId.get('nomic-embed-text:latest')?.contextLength, 8192);
       assert.ok((byId.get(MODEL)?.sizeBytes ?? 0) > 0);

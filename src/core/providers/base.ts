@@ -15,6 +15,8 @@ import type {
   ChatEvent,
   ChatMessage,
   ChatRequest,
+  CompletionRequest,
+  CompletionResult,
   EmbedRequest,
   EmbedResult,
   HealthInfo,
@@ -55,6 +57,16 @@ export const DEFAULT_ANSWER_TOKENS = 1024;
  * it mid-thought, with no answer at all. Bounded by what the context window has left after the prompt.
  */
 export const DEFAULT_THINKING_ANSWER_TOKENS = 8192;
+
+/** Completions want the likeliest text: the temperature sent when a request names none, and the most ever sent. */
+export const DEFAULT_COMPLETION_TEMPERATURE = 0.1;
+export const MAX_COMPLETION_TEMPERATURE = 0.2;
+
+/** A completion request's temperature within 0..MAX_COMPLETION_TEMPERATURE (a chat-sized 0.8 makes noisy code). */
+export function completionTemperature(t: number | undefined): number {
+  if (t === undefined || !Number.isFinite(t)) return DEFAULT_COMPLETION_TEMPERATURE;
+  return Math.min(MAX_COMPLETION_TEMPERATURE, Math.max(0, t));
+}
 
 /**
  * A conservative token estimate: about one token per three characters. Real tokenizers average closer to four
@@ -300,6 +312,17 @@ export abstract class BaseProvider implements Provider {
     return { vectors, inputTokens };
   }
 
+  /**
+   * Runs one fill-in-the-middle request (the subclasses' `complete`) under the request timeout and the caller's
+   * signal: aborting it aborts the HTTP request, so the server stops generating; failures map as chat's do.
+   */
+  protected runCompletion(
+    request: CompletionRequest,
+    op: (signal: AbortSignal) => Promise<CompletionResult>,
+  ): Promise<CompletionResult> {
+    return this.run(op, { model: request.model, action: 'complete' }, this.requestTimeoutMs, request.signal);
+  }
+
   listModels(signal?: AbortSignal): Promise<ModelInfo[]> {
     return this.run((s) => this.discover(s), { action: 'model discovery' }, this.probeTimeoutMs, signal);
   }
@@ -391,7 +414,7 @@ export abstract class BaseProvider implements Provider {
 
   private timeoutFor(context: ErrorContext): number {
     if (context.action === 'chat') return this.firstTokenTimeoutMs;
-    if (context.action === 'embed') return this.requestTimeoutMs;
+    if (context.action === 'embed' || context.action === 'complete') return this.requestTimeoutMs;
     return this.probeTimeoutMs;
   }
 

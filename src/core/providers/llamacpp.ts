@@ -1,13 +1,31 @@
 /**
  * The llama.cpp server (`llama-server`): OpenAI routes under /v1 for chat and embeddings, plus its own /health
- * (which says when the model is still loading) and /props (the context size it actually serves).
+ * (which says when the model is still loading), /props (the context size it actually serves) and /infill
+ * (fill-in-the-middle with the model's own FIM tokens).
  */
 import { ProviderError } from '../errors';
-import { HttpStatusError } from './base';
+import { HttpStatusError, completionTemperature } from './base';
 import type { ProviderDeps } from './base';
 import { OpenAICompatibleProvider } from './openaiCompatible';
 import type { OpenAICompatibleOptions } from './openaiCompatible';
-import type { ModelCapabilities, ModelInfo, ProviderConfig } from './types';
+import type { CompletionRequest, CompletionResult, FinishReason, ModelCapabilities, ModelInfo, ProviderConfig } from './types';
+
+/** What /infill answers (non-streamed): the text, why it stopped, token counts. */
+interface InfillResponse {
+  content?: unknown;
+  stop_type?: unknown;
+  tokens_predicted?: unknown;
+  tokens_evaluated?: unknown;
+}
+
+/** llama-server's `stop_type`: `eos` and `word` (a stop string) end the answer, `limit` is n_predict reached. */
+function infillFinish(stopType: unknown): FinishReason | undefined {
+  if (stopType === 'limit') return 'length';
+  if (stopType === 'eos' || stopType === 'word') return 'stop';
+  return undefined;
+}
+
+const count = (v: unknown): number | undefined => (typeof v === 'number' && Number.isFinite(v) ? v : undefined);
 
 interface LlamaProps {
   n_ctx?: unknown;
@@ -30,8 +48,10 @@ function propsCapabilities(props: LlamaProps): ModelCapabilities {
 }
 
 export class LlamaCppProvider extends OpenAICompatibleProvider {
-  /** The server's root (without /v1): /health and /props live there. */
+  /** The server's root (without /v1): /health, /props and /infill live there. */
   private readonly root: string;
+  /** The last /infill answered 501 (the model has no FIM tokens): discovery says `fim: false` until one succeeds. */
+  private infillRefused = false;
 
   constructor(config: ProviderConfig, deps: ProviderDeps, options: OpenAICompatibleOptions = {}) {
     super(config, deps, { requiresApiKey: false, ...options });
@@ -64,8 +84,57 @@ export class LlamaCppProvider extends OpenAICompatibleProvider {
     return models.map((m) => ({
       ...m,
       contextLength: served ?? m.contextLength,
-      capabilities: { chat: true, ...m.capabilities, ...propsCapabilities(props) },
+      capabilities: { chat: true, ...m.capabilities, ...propsCapabilities(props), ...(this.infillRefused ? { fim: false } : {}) },
     }));
+  }
+
+  /**
+   * `suffix` mode: POST /infill with `input_prefix`, `input_suffix`, `input_extra` (other files, which the server lays
+   * out as repository-level FIM where the model has the tokens), `n_predict` and `stop`; the server applies the
+   * model's FIM tokens from its vocabulary. A model without them gets HTTP 501 "Infill is not supported by this
+   * model: prefix token is missing. …", which fails with kind `unsupported`. `raw` mode (the caller's FIM string)
+   * goes to /v1/completions as on any OpenAI-compatible server.
+   */
+  override async complete(request: CompletionRequest): Promise<CompletionResult> {
+    if (request.mode === 'raw') return super.complete(request);
+    return this.runCompletion(request, async (signal) => {
+      const key = await this.apiKey();
+      const body = {
+        input_prefix: request.prompt,
+        input_suffix: request.suffix ?? '',
+        input_extra: (request.extra ?? []).map((s) => ({ filename: s.filename, text: s.text })),
+        ...(request.maxTokens !== undefined ? { n_predict: request.maxTokens } : {}),
+        ...(request.stop?.length ? { stop: [...request.stop] } : {}),
+        temperature: completionTemperature(request.temperature),
+        stream: false,
+        // Consecutive completions share most of their prefix: the server reuses the evaluated part.
+        cache_prompt: true,
+      };
+      const response = await this.fetchImpl(`${this.root}/infill`, {
+        method: 'POST',
+        signal,
+        headers: { 'content-type': 'application/json', ...(key ? { Authorization: `Bearer ${key}` } : {}) },
+        body: JSON.stringify(body),
+      });
+      if (response.status === 501) {
+        const refused = await HttpStatusError.from(response);
+        this.infillRefused = true;
+        throw new ProviderError('unsupported', this.redact(`${this.config.id} (${request.model}): the model cannot fill in the middle (${refused.message})`), {
+          providerId: this.config.id,
+          model: request.model,
+          status: 501,
+        });
+      }
+      if (!response.ok) throw await HttpStatusError.from(response);
+      const answer = (await response.json()) as InfillResponse;
+      this.infillRefused = false;
+      return {
+        text: typeof answer.content === 'string' ? answer.content : '',
+        finishReason: infillFinish(answer.stop_type),
+        inputTokens: count(answer.tokens_evaluated),
+        outputTokens: count(answer.tokens_predicted),
+      };
+    });
   }
 
   private async props(signal: AbortSignal): Promise<LlamaProps> {

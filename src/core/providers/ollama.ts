@@ -7,10 +7,10 @@
 import { Ollama } from 'ollama';
 import type { Message, ShowResponse, Tool } from 'ollama';
 import { ProviderError } from '../errors';
-import { BaseProvider, DEFAULT_ANSWER_TOKENS, DEFAULT_THINKING_ANSWER_TOKENS, HttpStatusError, abortPromise, estimateMessagesTokens, estimateTokens, kindForStatus } from './base';
+import { BaseProvider, DEFAULT_ANSWER_TOKENS, DEFAULT_THINKING_ANSWER_TOKENS, HttpStatusError, abortPromise, completionTemperature, estimateMessagesTokens, estimateTokens, kindForStatus } from './base';
 import type { Classified, ProviderDeps, ProviderOptions } from './base';
 import { argumentsObject, finishReasonOf, toolCallFrom, toolNameFor, wholeCallEvents } from './toolCalls';
-import type { ChatEvent, ChatMessage, ChatRequest, EmbedResult, ModelCapabilities, ModelInfo, ProviderConfig } from './types';
+import type { ChatEvent, ChatMessage, ChatRequest, CompletionRequest, CompletionResult, EmbedResult, ModelCapabilities, ModelInfo, ProviderConfig } from './types';
 import { OLLAMA_CLOUD_HOST, ollamaCloudHost } from './cloudModels';
 
 /** num_ctx is rounded up to this step so that small changes in prompt size do not make Ollama reload the model. */
@@ -34,7 +34,12 @@ interface ModelDetailsInfo {
   capabilities: ModelCapabilities;
   family?: string;
   remoteHost?: string;
+  /** /api/show `template`: FIM tokens and `.Suffix` in it tell how the model fills in the middle. */
+  template?: string;
 }
+
+/** The answer budget of a completion request that names none. */
+const DEFAULT_COMPLETION_TOKENS = 128;
 
 /**
  * The window to ask Ollama for: prompt estimate plus answer budget, rounded up to a multiple of NUM_CTX_STEP,
@@ -112,6 +117,53 @@ export class OllamaProvider extends BaseProvider {
     }
   }
 
+  /**
+   * Fill-in-the-middle through /api/generate (not streamed: the editor shows the whole suggestion). `raw` mode sends
+   * the caller's FIM string with `raw: true` (no template); `suffix` mode sends `prompt` + `suffix` and Ollama applies
+   * the model's template, which it refuses (HTTP 400 "does not support insert") for a model without the `insert`
+   * capability: such a model fails here with `unsupported` before anything is sent.
+   */
+  async complete(request: CompletionRequest): Promise<CompletionResult> {
+    return this.runCompletion(request, async (signal) => {
+      const details = await this.showModel(request.model, signal);
+      if (request.mode === 'suffix' && details.capabilities.fim === false) {
+        throw this.newError('unsupported', `${request.model} cannot fill in the middle: its template takes no suffix (no "insert" capability)`, { model: request.model });
+      }
+      const answerTokens = request.maxTokens ?? DEFAULT_COMPLETION_TOKENS;
+      const extraText = request.mode === 'suffix' ? (request.suffix ?? '') : '';
+      // The template's FIM tokens count too; Ollama would cut the prompt's start (the FIM prefix token) to fit.
+      const promptTokens = estimateTokens(request.prompt) + estimateTokens(extraText) + 16;
+      const cap = details.contextLength ?? Infinity;
+      const numCtx = sizeNumCtx(promptTokens, answerTokens, cap);
+      if (numCtx === undefined) {
+        throw this.newError(
+          'contextOverflow',
+          `${request.model}: the completion prompt (~${promptTokens} tokens) plus the answer budget (${answerTokens}) exceeds the context window of ${cap} tokens`,
+          { model: request.model },
+        );
+      }
+      const options = {
+        num_ctx: numCtx,
+        num_predict: answerTokens,
+        temperature: completionTemperature(request.temperature),
+        ...(request.stop?.length ? { stop: [...request.stop] } : {}),
+      };
+      const response = await this.client(signal).generate({
+        model: request.model,
+        prompt: request.prompt,
+        ...(request.mode === 'raw' ? { raw: true } : { suffix: request.suffix ?? '' }),
+        stream: false,
+        options,
+      });
+      return {
+        text: response.response ?? '',
+        finishReason: finishReasonOf(response.done_reason, false),
+        inputTokens: response.prompt_eval_count,
+        outputTokens: response.eval_count,
+      };
+    });
+  }
+
   protected async embedBatch(model: string, input: string[], signal: AbortSignal): Promise<EmbedResult> {
     const response = await this.client(signal).embed({ model, input });
     return { vectors: response.embeddings, inputTokens: response.prompt_eval_count };
@@ -131,6 +183,7 @@ export class OllamaProvider extends BaseProvider {
           sizeBytes: m.size,
           family: details.family ?? m.details?.family,
           ...(remoteHost ? { remoteHost } : {}),
+          ...(details.template !== undefined ? { template: details.template } : {}),
         };
       }),
     );
@@ -247,10 +300,19 @@ function parseShow(show: ShowResponse): ModelDetailsInfo {
         tools: caps.includes('tools'),
         vision: caps.includes('vision'),
         thinking: caps.includes('thinking'),
+        // Ollama lists `insert` when the template reads `.Suffix`, and refuses a suffix without it.
+        fim: caps.includes('insert'),
       }
     : {};
   const remoteHost = remoteHostOf(show);
-  return { contextLength, capabilities, family: show.details?.family, ...(remoteHost ? { remoteHost } : {}) };
+  const template = typeof show.template === 'string' && show.template !== '' ? show.template : undefined;
+  return {
+    contextLength,
+    capabilities,
+    family: show.details?.family,
+    ...(remoteHost ? { remoteHost } : {}),
+    ...(template !== undefined ? { template } : {}),
+  };
 }
 
 /**

@@ -15,13 +15,25 @@ import OpenAI, {
 } from 'openai';
 import { ProviderError } from '../errors';
 import { safeJson } from '../json';
-import { BaseProvider, TruncatedStreamError, kindForStatus, parseRetryAfter } from './base';
+import { BaseProvider, TruncatedStreamError, completionTemperature, kindForStatus, parseRetryAfter } from './base';
 import type { Classified, ProviderDeps, ProviderOptions } from './base';
 import { getPreset } from './presets';
 import { SseRelay, openRelay } from './sseRelay';
 import type { ProviderPreset } from './presets';
 import { ToolCallAssembler, finishReasonOf } from './toolCalls';
-import type { ChatEvent, ChatMessage, ChatRequest, EmbedResult, ModelInfo, ProviderConfig, RelayOptions, ResponseFormat, SamplingOptions } from './types';
+import type {
+  ChatEvent,
+  ChatMessage,
+  ChatRequest,
+  CompletionRequest,
+  CompletionResult,
+  EmbedResult,
+  ModelInfo,
+  ProviderConfig,
+  RelayOptions,
+  ResponseFormat,
+  SamplingOptions,
+} from './types';
 
 /** Error codes/types in a 400 body that mean "the prompt does not fit". */
 const CONTEXT_OVERFLOW_CODES: ReadonlySet<string> = new Set([
@@ -38,6 +50,20 @@ function reasoningOf(delta: unknown): string | undefined {
   const d = delta as { reasoning_content?: unknown; reasoning?: unknown };
   const text = d.reasoning_content ?? d.reasoning;
   return typeof text === 'string' && text !== '' ? text : undefined;
+}
+
+/** OpenAI's API takes at most this many stop sequences (local servers take more). */
+export const OPENAI_MAX_STOPS = 4;
+
+/**
+ * The stops to send: all of them to a server on this machine, at most OPENAI_MAX_STOPS to others (OpenAI refuses more),
+ * a newline first (it is what ends a one-line suggestion; the caller's post-processing cuts at the rest anyway).
+ */
+export function stopsFor(stop: readonly string[] | undefined, local: boolean): string[] | undefined {
+  if (!stop?.length) return undefined;
+  if (local) return [...stop];
+  const ordered = [...stop.filter((s) => s === '\n'), ...stop.filter((s) => s !== '\n')];
+  return ordered.slice(0, OPENAI_MAX_STOPS);
 }
 
 /** Sent as the bearer token to servers that need none: the client refuses to run without a key. */
@@ -146,6 +172,38 @@ export class OpenAICompatibleProvider extends BaseProvider {
     yield { type: 'relay', answer };
     await answer.ended;
     if (answer.usage) yield { type: 'usage', ...answer.usage };
+  }
+
+  /**
+   * Fill-in-the-middle through the legacy completions route (`POST /v1/completions`, the `openai` client's
+   * `completions.create`): `prompt` (the whole FIM string in `raw` mode, the prefix in `suffix` mode) and `suffix`,
+   * `max_tokens`, `stop`; not streamed. Servers that take `suffix`: vLLM, LM Studio, llama.cpp, OpenAI's
+   * gpt-3.5-turbo-instruct.
+   */
+  async complete(request: CompletionRequest): Promise<CompletionResult> {
+    return this.runCompletion(request, async (signal) => {
+      const client = await this.client(this.requestTimeoutMs);
+      const stop = stopsFor(request.stop, this.config.local);
+      const response = await client.completions.create(
+        {
+          model: request.model,
+          prompt: request.prompt,
+          ...(request.mode === 'suffix' ? { suffix: request.suffix ?? '' } : {}),
+          ...(request.maxTokens !== undefined ? { max_tokens: request.maxTokens } : {}),
+          ...(stop ? { stop } : {}),
+          temperature: completionTemperature(request.temperature),
+          stream: false,
+        },
+        { signal },
+      );
+      const choice = response.choices?.find((c) => (c.index ?? 0) === 0) ?? response.choices?.[0];
+      return {
+        text: choice?.text ?? '',
+        finishReason: finishReasonOf(choice?.finish_reason, false),
+        inputTokens: response.usage?.prompt_tokens,
+        outputTokens: response.usage?.completion_tokens,
+      };
+    });
   }
 
   protected async embedBatch(model: string, input: string[], signal: AbortSignal): Promise<EmbedResult> {

@@ -183,6 +183,12 @@ export interface ModelCapabilities {
   vision?: boolean;
   /** Thinks before it answers (reasoning apart from the answer), as the server reports it. */
   thinking?: boolean;
+  /**
+   * Fills in the middle when given a suffix (the server applies the model's FIM format): Ollama's `insert` capability
+   * (its template reads `.Suffix`); false for a llama.cpp server whose `/infill` said the model has no FIM tokens.
+   * Undefined: the server did not say (see `chooseFimTemplate`, which then goes by the model's name).
+   */
+  fim?: boolean;
 }
 
 export interface ModelInfo {
@@ -200,6 +206,42 @@ export interface ModelInfo {
    * provider's URL.
    */
   remoteHost?: string;
+  /**
+   * The server's prompt template for the model (Ollama /api/show `template`), when it tells: `chooseFimTemplate` reads
+   * `.Suffix` and FIM control tokens in it.
+   */
+  template?: string;
+}
+
+/**
+ * One fill-in-the-middle request (issue 15). The shape of `FimPrompt` from src/core/complete (`buildFimPrompt`), so
+ * a caller passes one as it is.
+ * - `raw`: `prompt` is the whole FIM string, sent untemplated (Ollama `raw: true`, `/v1/completions` `prompt`).
+ * - `suffix`: `prompt` is the text before the cursor and `suffix` the text after it; the server applies the model's
+ *   FIM format (Ollama `/api/generate` `suffix`, llama.cpp `/infill`, `/v1/completions` `suffix`).
+ */
+export interface CompletionRequest {
+  model: string;
+  mode: 'raw' | 'suffix';
+  prompt: string;
+  suffix?: string;
+  /** Other files' snippets (llama.cpp `input_extra`); servers without such a field ignore them. */
+  extra?: readonly { filename: string; text: string }[];
+  stop?: readonly string[];
+  /** The answer budget (Ollama `num_predict`, `max_tokens`, llama.cpp `n_predict`). */
+  maxTokens?: number;
+  /** Default 0.1 (completions want the likeliest text); clamped to 0..0.2 where the kind says so. */
+  temperature?: number;
+  /** Cancels the request at the server (the HTTP request is aborted). */
+  signal?: AbortSignal;
+}
+
+export interface CompletionResult {
+  /** The model's text, as the server sent it (stops cut by the server; post-processing is the caller's). */
+  text: string;
+  finishReason?: FinishReason;
+  inputTokens?: number;
+  outputTokens?: number;
 }
 
 export interface HealthInfo {
@@ -233,4 +275,9 @@ export interface Provider {
   health(signal?: AbortSignal): Promise<HealthInfo>;
   /** Exact token counts by the model's own tokenizer, where the provider has one (kind `embedded`). */
   countTokens?(model: string, texts: string[], signal?: AbortSignal): Promise<number[]>;
+  /**
+   * Fills in the middle (inline completions). Throws ProviderError like `chat`; kind `unsupported` when the model
+   * cannot fill in the middle (llama.cpp without FIM tokens, an Ollama model without `insert` asked for a suffix).
+   */
+  complete?(request: CompletionRequest): Promise<CompletionResult>;
 }

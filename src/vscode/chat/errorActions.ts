@@ -50,6 +50,7 @@ const KIND_WORDS: Record<ErrorKind, string> = {
   canceled: 'canceled',
   policy: 'not allowed by the privacy settings',
   config: 'no model configured',
+  unsupported: 'the model cannot do this',
 };
 
 export function kindInWords(kind: ErrorKind | string): string {
