@@ -56,6 +56,10 @@ before(async () => {
       'switchyard.privacy': 'allow',
       'switchyard.routing.cooldownMs': 0,
       'workbench.colorTheme': 'Default Dark Modern',
+      // VS Code in a browser auto-saves 1 s after an edit (desktop: off). The code actions check that an edit is not
+      // saved and then revert it: on a busy machine that save came first. Off for sample.ts only (settings.json still
+      // auto-saves the theme migration VS Code writes into it, so closing it never asks to save).
+      '[typescript]': { 'files.autoSave': 'off' },
     },
   });
   await vs.waitForLog('Switchyard', /Switchyard activated in/, t(60_000));
