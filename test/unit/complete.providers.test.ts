@@ -2,6 +2,9 @@
 // OpenAI-compatible /v1/completions. Each fixture records what it received; the prompt comes from the real templates
 // and context of src/core/complete; cancellation must reach the server; a model without FIM support fails typed.
 import assert from 'node:assert/strict';
+import { copyFileSync, mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { Ollama } from 'ollama';
 import OpenAI from 'openai';
@@ -12,8 +15,10 @@ import { silentLogger } from '../../src/core/host';
 import { LlamaCppProvider, OllamaProvider, OpenAICompatibleProvider } from '../../src/core/providers';
 import type { CompletionRequest, Provider, ProviderConfig } from '../../src/core/providers';
 import { MAX_COMPLETION_TEMPERATURE } from '../../src/core/providers/base';
+import { EmbeddedProvider } from '../../src/core/providers/embedded/provider';
+import { EmbeddedRuntime } from '../../src/core/providers/embedded/runtime';
 import { stopsFor } from '../../src/core/providers/openaiCompatible';
-import { scriptedBackend, startLlamaCppServer, startOllamaServer, startOpenAIServer } from '../fixtures';
+import { scriptedBackend, startLlamaCppServer, startOllamaServer, startOpenAIServer, tinyModelPath } from '../fixtures';
 import type { FixtureServer } from '../fixtures';
 import { rejectsWith } from '../fixtures/providerAssert';
 
@@ -325,5 +330,52 @@ describe('OpenAI-compatible: /v1/completions', () => {
 
   it('cancel: aborting reaches the server', async () => {
     await cancelReachesServer(provider(false), request(INSTRUCT, fimFor({ model: INSTRUCT, serverInfill: true })), server, 'POST /v1/completions');
+  });
+});
+
+describe('embedded: node-llama-cpp infill on the tiny test models (real inference: structure, not text)', () => {
+  let runtime: EmbeddedRuntime;
+  let p: EmbeddedProvider;
+
+  before(async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'switchyard-infill-'));
+    copyFileSync(await tinyModelPath({ fim: true }), path.join(dir, 'tiny-fim.gguf'));
+    copyFileSync(await tinyModelPath(), path.join(dir, 'tiny.gguf'));
+    runtime = new EmbeddedRuntime({ gpu: false, maxThreads: 1, idleTimeoutMs: 0, modelsDir: dir });
+    p = new EmbeddedProvider({ id: 'emb', kind: 'embedded', baseUrl: 'embedded:', local: true }, { ...deps, embedded: runtime });
+  });
+  after(() => runtime.dispose());
+
+  it('suffix mode on a model with FIM tokens: generateInfillCompletion answers within the budget', async () => {
+    const result = await p.complete({ model: 'tiny-fim', mode: 'suffix', prompt: 'hello ', suffix: ' world', maxTokens: 8, stop: [] });
+    assert.equal(typeof result.text, 'string');
+    assert.ok(result.inputTokens! > 0, 'prefix and suffix were evaluated');
+    assert.ok(result.outputTokens! >= 1 && result.outputTokens! <= 9, `outputTokens ${result.outputTokens}`);
+    assert.ok(result.finishReason === 'stop' || result.finishReason === 'length');
+  });
+
+  it('suffix mode on a model without FIM tokens: unsupported (not a crash, not garbage)', async () => {
+    const error = await rejectsWith(p.complete({ model: 'tiny', mode: 'suffix', prompt: 'hello ', suffix: ' world', maxTokens: 4 }), 'unsupported');
+    assert.match(error.message, /fill-in-the-middle tokens/);
+    assert.equal(error.providerId, 'emb');
+  });
+
+  it('raw mode: the caller-built FIM string is evaluated as is, on any model', async () => {
+    const result = await p.complete({ model: 'tiny-fim', mode: 'raw', prompt: '<|fim_prefix|>hello <|fim_suffix|> world<|fim_middle|>', maxTokens: 4 });
+    assert.equal(typeof result.text, 'string');
+    // The control tokens are single special tokens, not spelled out (that would be ~15 tokens each way).
+    assert.ok(result.inputTokens! <= 10, `inputTokens ${result.inputTokens}`);
+    // Within the budget: node-llama-cpp's token meter counts up to one more token than generated in plain generation.
+    assert.ok(result.outputTokens! <= 5, `outputTokens ${result.outputTokens}`);
+    await rejectsWith(p.complete({ model: 'missing-model', mode: 'raw', prompt: 'x' }), 'modelMissing');
+  });
+
+  it('cancel: an aborted completion fails canceled and the child serves the next one', async () => {
+    const controller = new AbortController();
+    const pending = p.complete({ model: 'tiny-fim', mode: 'suffix', prompt: 'hello ', suffix: ' world', maxTokens: 400, signal: controller.signal });
+    controller.abort();
+    await rejectsWith(pending, 'canceled');
+    const next = await p.complete({ model: 'tiny-fim', mode: 'suffix', prompt: 'code ', suffix: '', maxTokens: 2 });
+    assert.ok(next.outputTokens! <= 3, `outputTokens ${next.outputTokens}`);
   });
 });

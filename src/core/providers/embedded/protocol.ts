@@ -20,7 +20,30 @@ export type ToWorker =
   | { type: 'embed'; id: number; modelPath: string; texts: string[] }
   | { type: 'tokenize'; id: number; modelPath: string; texts: string[] }
   | { type: 'info'; id: number; modelPath: string }
+  | ({ type: 'infill'; id: number; modelPath: string } & InfillJob)
   | { type: 'abort'; id: number };
+
+/**
+ * One fill-in-the-middle request: `suffix` mode uses the model's own FIM tokens (node-llama-cpp's
+ * `generateInfillCompletion`, which needs them: `unsupported` otherwise); `raw` mode evaluates the caller's FIM
+ * string as is, its control tokens parsed as special tokens.
+ */
+export interface InfillJob {
+  mode: 'raw' | 'suffix';
+  prompt: string;
+  suffix?: string;
+  maxTokens: number;
+  temperature?: number;
+  stop?: string[];
+}
+
+export interface InfillOutcome {
+  text: string;
+  inputTokens: number;
+  outputTokens: number;
+  /** node-llama-cpp's stop reason: eogToken, stopGenerationTrigger, customStopTrigger, maxTokens, abort. */
+  stopReason: string;
+}
 
 export interface ChatOutcome {
   inputTokens: number;

@@ -6,8 +6,8 @@
  */
 import { readdirSync, statSync } from 'node:fs';
 import { basename, join } from 'node:path';
-import { BaseProvider, DEFAULT_ANSWER_TOKENS, type Classified, type ProviderDeps, type ProviderOptions } from '../base';
-import type { ChatEvent, ChatRequest, EmbedResult, ModelInfo, ProviderConfig } from '../types';
+import { BaseProvider, DEFAULT_ANSWER_TOKENS, completionTemperature, type Classified, type ProviderDeps, type ProviderOptions } from '../base';
+import type { ChatEvent, ChatRequest, CompletionRequest, CompletionResult, EmbedResult, FinishReason, ModelInfo, ProviderConfig } from '../types';
 import { EmbeddedError, EmbeddedRuntime } from './runtime';
 
 export const GGUF_EXTENSION = '.gguf';
@@ -140,6 +140,31 @@ export class EmbeddedProvider extends BaseProvider {
     const modelPath = this.resolveModel(model);
     const [vectors, counts] = await Promise.all([this.runtime.embed(modelPath, input, signal), this.runtime.tokenize(modelPath, input, signal)]);
     return { vectors, inputTokens: counts.reduce((a, b) => a + b, 0) };
+  }
+
+  /**
+   * Fill-in-the-middle in the child process (node-llama-cpp's LlamaCompletion): `suffix` mode with the model's own FIM
+   * tokens (`unsupported` for a model without them), `raw` mode with the caller's FIM string. Aborting stops the
+   * generation in the child.
+   */
+  async complete(request: CompletionRequest): Promise<CompletionResult> {
+    return this.runCompletion(request, async (signal) => {
+      const modelPath = this.resolveModel(request.model);
+      const outcome = await this.runtime.infill(
+        modelPath,
+        {
+          mode: request.mode,
+          prompt: request.prompt,
+          ...(request.suffix !== undefined ? { suffix: request.suffix } : {}),
+          maxTokens: request.maxTokens ?? 128,
+          temperature: completionTemperature(request.temperature),
+          ...(request.stop?.length ? { stop: [...request.stop] } : {}),
+        },
+        signal,
+      );
+      const finishReason: FinishReason = outcome.stopReason === 'maxTokens' ? 'length' : 'stop';
+      return { text: outcome.text, finishReason, inputTokens: outcome.inputTokens, outputTokens: outcome.outputTokens };
+    });
   }
 
   /** Exact token counts by the model's own tokenizer, for prompt and chunk budgets. */

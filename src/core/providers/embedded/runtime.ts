@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import type { ErrorKind } from '../../errors';
 import { silentLogger, type Logger } from '../../host';
 import type { ChatMessage, ResponseFormat, SamplingOptions } from '../types';
-import type { ChatOutcome, FromWorker, ModelDetails, ToWorker, WorkerSettings } from './protocol';
+import type { ChatOutcome, FromWorker, InfillJob, InfillOutcome, ModelDetails, ToWorker, WorkerSettings } from './protocol';
 
 export interface EmbeddedRuntimeOptions {
   /** Where GGUF files live when a provider entry names no `modelPath` (the extension's global storage). */
@@ -219,6 +219,11 @@ export class EmbeddedRuntime {
   /** Exact token counts with the model's own tokenizer (loads the model when needed). */
   tokenize(modelPath: string, texts: string[], signal?: AbortSignal): Promise<number[]> {
     return this.request<number[]>({ type: 'tokenize', modelPath, texts }, signal);
+  }
+
+  /** Fills in the middle (see InfillJob). */
+  infill(modelPath: string, job: InfillJob, signal?: AbortSignal): Promise<InfillOutcome> {
+    return this.request<InfillOutcome>({ type: 'infill', modelPath, ...job }, signal);
   }
 
   info(modelPath: string, signal?: AbortSignal): Promise<ModelDetails> {

@@ -9,7 +9,7 @@
 import type { ChatHistoryItem, Llama, LlamaContext, LlamaContextSequence, LlamaEmbeddingContext, LlamaGrammar, LlamaModel, ChatWrapper } from 'node-llama-cpp';
 import type { ErrorKind } from '../../errors';
 import type { ChatMessage, ResponseFormat } from '../types';
-import type { ChatOutcome, FromWorker, ModelDetails, ToWorker, WorkerSettings } from './protocol';
+import type { ChatOutcome, FromWorker, InfillOutcome, ModelDetails, ToWorker, WorkerSettings } from './protocol';
 import { pieceBatcher } from './pieces';
 
 type NodeLlamaCpp = typeof import('node-llama-cpp');
@@ -176,6 +176,50 @@ async function chat(id: number, req: Extract<ToWorker, { type: 'chat' }>, signal
   });
 }
 
+/**
+ * Fill-in-the-middle with node-llama-cpp's LlamaCompletion. `suffix` mode: `generateInfillCompletion` lays prefix and
+ * suffix around the model's own FIM tokens, which it needs (`infillSupported`); a model without them fails
+ * `unsupported`. `raw` mode: the caller's FIM string, its control tokens read as special tokens, then plain generation.
+ */
+async function infill(req: Extract<ToWorker, { type: 'infill' }>, signal: AbortSignal): Promise<InfillOutcome> {
+  const loaded = await modelFor(req.modelPath);
+  return serial(loaded, async () => {
+    const sequence = await ensureContext(loaded, undefined);
+    const contextSize = loaded.context!.contextSize;
+    const m = await getLib();
+    const completion = new m.LlamaCompletion({ contextSequence: sequence, autoDisposeSequence: false });
+    try {
+      if (req.mode === 'suffix' && !completion.infillSupported) {
+        throw new WorkerError('unsupported', 'the model has no fill-in-the-middle tokens (prefix, suffix and middle), so it cannot fill in the middle');
+      }
+      const input = req.mode === 'raw' ? loaded.model.tokenize(req.prompt, true) : undefined;
+      const promptTokens = input ? input.length : countTokens(loaded.model, req.prompt) + countTokens(loaded.model, req.suffix ?? '') + 3;
+      if (input && promptTokens + 1 > contextSize) {
+        throw new WorkerError('contextOverflow', `the prompt needs ${promptTokens} tokens; the model's context holds ${contextSize}`);
+      }
+      if (signal.aborted) return { text: '', inputTokens: 0, outputTokens: 0, stopReason: 'abort' };
+      await sequence.clearHistory();
+      const before = sequence.tokenMeter.getState();
+      const stops = (req.stop ?? []).filter((s) => s !== '');
+      const options = {
+        // An infill prompt is cut to fit by node-llama-cpp (prefix kept from its end); the answer gets what is left.
+        maxTokens: Math.max(1, Math.min(req.maxTokens, contextSize - Math.min(promptTokens, contextSize - 1))),
+        ...(req.temperature !== undefined ? { temperature: req.temperature } : {}),
+        ...(stops.length ? { customStopTriggers: stops } : {}),
+        signal,
+        stopOnAbortSignal: true,
+      };
+      const result = input
+        ? await completion.generateCompletionWithMeta(input, options)
+        : await completion.generateInfillCompletionWithMeta(req.prompt, req.suffix ?? '', options);
+      const used = sequence.tokenMeter.diff(before);
+      return { text: result.response, inputTokens: used.usedInputTokens, outputTokens: used.usedOutputTokens, stopReason: result.metadata.stopReason };
+    } finally {
+      completion.dispose({ disposeSequence: false });
+    }
+  });
+}
+
 function toHistory(messages: ChatMessage[]): ChatHistoryItem[] {
   return messages.map((msg): ChatHistoryItem => {
     if (msg.role === 'system') return { type: 'system', text: msg.content };
@@ -216,6 +260,9 @@ async function handle(message: ToWorker): Promise<void> {
         break;
       case 'embed':
         value = await embed(message);
+        break;
+      case 'infill':
+        value = await infill(message, controller.signal);
         break;
       case 'tokenize': {
         const loaded = await modelFor(message.modelPath);
