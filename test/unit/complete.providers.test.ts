@@ -10,7 +10,7 @@ import { Ollama } from 'ollama';
 import OpenAI from 'openai';
 import { buildContext, buildFimPrompt, chooseFimTemplate, FIM_TEMPLATES } from '../../src/core/complete';
 import type { CompletionContext, FimPrompt } from '../../src/core/complete';
-import { ProviderError } from '../../src/core/errors';
+import { FALLBACK_KINDS, ProviderError, marksUnhealthy } from '../../src/core/errors';
 import { silentLogger } from '../../src/core/host';
 import { LlamaCppProvider, OllamaProvider, OpenAICompatibleProvider } from '../../src/core/providers';
 import type { CompletionRequest, Provider, ProviderConfig } from '../../src/core/providers';
@@ -236,8 +236,10 @@ describe('llama.cpp: /infill', () => {
     assert.equal(error.status, 501);
     assert.match(error.message, /Infill is not supported by this model: prefix token is missing/);
     assert.equal((await q.listModels())[0]!.capabilities.fim, false);
-    // Not a sick server: the router may try the next candidate without cooling this provider down.
+    // Not a sick server: the router tries the next candidate without cooling this provider down.
     assert.ok(error instanceof ProviderError);
+    assert.equal(marksUnhealthy(error), false);
+    assert.ok(FALLBACK_KINDS.has(error.kind));
   });
 
   it('the fixture checks the body as llama-server does', async () => {
