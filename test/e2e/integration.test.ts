@@ -24,7 +24,9 @@ test('integration tests pass inside the real extension host', { timeout: t(240_0
   fs.rmSync(out, { force: true });
   fs.rmSync(out + '.progress', { force: true });
   // A local OpenAI test server for the tests that route a request (test/integration/gateway.itest.ts).
-  const server = await startOpenAIServer({ backend: scriptedBackend({ tokens: ['Routed', ' through', ' Switchyard', '.'] }) });
+  // Offered tools, it is an agent's model (test/integration/tools.itest.ts): it calls lookup_weather, and answers in text
+  // after the tool result; requests without tools get the text answer as before.
+  const server = await startOpenAIServer({ backend: scriptedBackend({ tokens: ['Routed', ' through', ' Switchyard', '.'], toolCalls: [{ name: 'lookup_weather', arguments: { city: 'Oslo' } }] }) });
   const vs = await launchVSCode({
     extraVsix: [integrationVsix],
     env: { SWITCHYARD_INTEGRATION_OUT: out, SWITCHYARD_ITEST_OPENAI_URL: server.url, SWITCHYARD_GATEWAY_TOKEN: 'itest-gateway-token-0123456789' },
@@ -58,6 +60,17 @@ test('integration tests pass inside the real extension host', { timeout: t(240_0
       `${failures.length} integration test(s) failed`,
     );
     assert.ok(server.counts['POST /v1/chat/completions'] >= 2, 'the language model and gateway requests reached the test server');
+    // The tool loop as the server saw it: VS Code's tools with Required mode, then the call and its result in the history.
+    const bodies = server.requests.filter((r) => r.path === '/v1/chat/completions').map((r) => r.body as { tools?: { function: { name: string } }[]; tool_choice?: unknown; messages: { role: string; tool_call_id?: string; tool_calls?: unknown[]; content?: unknown }[] });
+    const offered = bodies.filter((b) => b.tools?.length);
+    assert.ok(offered.some((b) => b.tools![0]!.function.name === 'lookup_weather' && b.tool_choice === 'required'), `the tools and tool_choice "required" reached the model: ${JSON.stringify(offered.map((b) => b.tool_choice))}`);
+    const withResult = offered.find((b) => b.messages.some((m) => m.role === 'tool'));
+    assert.ok(withResult, 'the tool result was sent back');
+    const callMsg = withResult.messages.find((m) => m.role === 'assistant' && m.tool_calls?.length);
+    const toolMsg = withResult.messages.find((m) => m.role === 'tool')!;
+    assert.ok(callMsg, 'the assistant tool call is in the history');
+    assert.equal((callMsg.tool_calls![0] as { id: string }).id, toolMsg.tool_call_id);
+    assert.equal(toolMsg.content, 'Sunny, 21 °C');
   } finally {
     await vs.close();
     await server.close();
