@@ -87,7 +87,7 @@ svg.chart { max-width: 100%; height: auto; }
 .muted { color: var(--vscode-descriptionForeground); } .error { color: var(--vscode-errorForeground); }
 .tabs { margin: 10px 0 4px; } .tabs button { background: transparent; color: var(--vscode-foreground); border-bottom: 2px solid transparent; }
 .tabs button[aria-selected="true"] { border-bottom-color: var(--vscode-focusBorder); }
-ul.files { margin: 0; padding-left: 1.1em; } td.redactions { min-width: 12em; } td.files { min-width: 16em; overflow-wrap: anywhere; } td.model, td.host { overflow-wrap: break-word; }
+ul.files { margin: 0; padding-left: 1.1em; } td.redactions { min-width: 8em; } td.files { min-width: 10em; overflow-wrap: anywhere; } #egress { overflow-x: auto; } td.model, td.host { overflow-wrap: break-word; }
 tr.egress-row td { vertical-align: top; } tr.egress-row td.time, tr.egress-row td.bytes { white-space: nowrap; } #egress-table { width: 100%; }
 .filters label { margin-right: 12px; }
 button { color: var(--vscode-button-foreground); background: var(--vscode-button-background); border: none; padding: 4px 12px; cursor: pointer; }
