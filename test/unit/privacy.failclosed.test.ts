@@ -11,7 +11,7 @@ import { Switchyard } from '../../src/core/switchyard';
 import { MemoryLedger } from '../../src/core/usage/ledger';
 import { RouteError, type RoutedChatEvent } from '../../src/core/routing/router';
 import { isLocalUrl, privacyContext } from '../../src/core/routing/privacy';
-import { ollamaCloudHost } from '../../src/core/providers/cloudModels';
+import { ollamaCloudHost, runsLocally } from '../../src/core/providers/cloudModels';
 import { scriptedBackend, startOllamaServer, startOpenAIServer, type FixtureServer } from '../fixtures';
 
 const KEY = 'sk-test-0123456789abcdefFAILCLOSED';
@@ -119,6 +119,15 @@ test('*.localhost names are not taken for loopback (their lookup may leave the m
 test('Ollama cloud models are recognised by their tag', () => {
   for (const m of ['gpt-oss:120b-cloud', 'qwen3-coder:480b-cloud', 'glm-4.6:cloud', 'x:CLOUD']) assert.equal(ollamaCloudHost(m), 'ollama.com', m);
   for (const m of ['qwen2.5-coder:7b', 'cloud', 'cloudy:latest', 'soundcloud:7b', 'model:cloudless']) assert.equal(ollamaCloudHost(m), undefined, m);
+});
+
+test('one rule says whether a model runs locally (router, settings panel badge, CLI): local provider and not a cloud model', () => {
+  const ollamaLocal = { kind: 'ollama' as const, local: true };
+  assert.equal(runsLocally(ollamaLocal, 'qwen2.5-coder:7b'), true);
+  assert.equal(runsLocally(ollamaLocal, 'gpt-oss:120b-cloud'), false, 'by tag');
+  assert.equal(runsLocally(ollamaLocal, 'team-coder:latest', { remoteHost: 'ollama.com' }), false, 'by discovery');
+  assert.equal(runsLocally({ kind: 'ollama', local: false }, 'qwen2.5-coder:7b'), false);
+  assert.equal(runsLocally({ kind: 'openai-compatible', local: true }, 'model:cloud'), true, 'the tag rule is Ollama\'s');
 });
 
 test('auto never picks an Ollama cloud model, under any privacy mode', async () => {

@@ -31,7 +31,7 @@ import { redactionKinds, type EgressSource, type UsageRecord, type UsageSink } f
 import { outbound, uniqueSources } from './egress';
 import { HealthCache } from './health';
 import { cloudVerdict, type AskCloud, type PrivacyContext } from './privacy';
-import { ollamaCloudHost } from '../providers/cloudModels';
+import { modelRemoteHost } from '../providers/cloudModels';
 import { isLoopbackHost } from '../providers/index';
 
 /** What the router needs from the provider registry. */
@@ -307,10 +307,7 @@ export class Router {
 
   /** The cloud host of a model its provider serves from elsewhere (an Ollama cloud model), else undefined. */
   private remoteHost(provider: ProviderConfig, model: string, info?: ModelInfo): string | undefined {
-    if (info?.remoteHost) return info.remoteHost;
-    if (provider.kind !== 'ollama') return undefined;
-    const known = this.deps.providers.cachedModels(provider.id)?.find((m) => sameModel(provider, m.id, model));
-    return known?.remoteHost ?? ollamaCloudHost(model);
+    return modelRemoteHost(provider, model, info ?? this.deps.providers.cachedModels(provider.id)?.find((m) => sameModel(provider, m.id, model)));
   }
 
   /**

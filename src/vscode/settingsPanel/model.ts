@@ -6,6 +6,7 @@
  */
 import * as vscode from 'vscode';
 import { CATALOG, lookupModel } from '../../core/config/catalog';
+import { runsLocally } from '../../core/providers/cloudModels';
 import type { CandidateSetting, TaskName } from '../../core/config/config';
 import type { Switchyard } from '../../core/switchyard';
 import type { CandidateView, ModelOption } from '../../protocol/settings';
@@ -27,10 +28,10 @@ export async function modelOptions(switchyard: Switchyard, refresh = false): Pro
           ref: `${p.id}/${m.id}`,
           providerId: p.id,
           // An Ollama cloud model behind a local daemon is cloud: the prompt leaves the machine.
-          local: p.local && !m.remoteHost,
+          local: runsLocally(p, m.id, m),
           // A server that does not report a window: a same-named well-known model's window (never its price).
           contextLength: m.contextLength ?? lookupModel(undefined, m.id)?.contextWindow,
-          price: p.local && !m.remoteHost ? undefined : price,
+          price: runsLocally(p, m.id, m) ? undefined : price,
           chat: m.capabilities.chat !== false && !isEmbedding(m.id, m.capabilities),
           embeddings: isEmbedding(m.id, m.capabilities),
           tools: m.capabilities.tools,
