@@ -33,11 +33,36 @@ test('a local server that starts after the first "no model" answers the next req
   assert.ok(router.health.coolingFor('late') > 0, 'the refusal cooled the provider down');
   const server = await startOllamaServer({ backend: scriptedBackend(), port });
   try {
-    // Within the staleness window the cached refusal stands (no request per keystroke of a status bar refresh)...
+    // A plan (the status bar) trusts the refusal for a few seconds, not for the whole cool-down...
     now += STALE_NEGATIVE_MS / 2;
     assert.equal((await router.plan('chat')).candidate, null);
-    // ...after it, the next request asks again and the server answers, although the cool-down has a minute to go.
     now += STALE_NEGATIVE_MS;
+    assert.equal((await router.plan('chat')).candidate?.model, 'qwen2.5-coder:7b', 'a plan after the window looks again');
+  } finally {
+    await server.close();
+  }
+});
+
+test('a request never fails with "no model" on a refusal it did not see: it asks a loopback server again at once', async () => {
+  const port = await closedPort();
+  const { config } = parseConfig({
+    'switchyard.providers': [{ id: 'late', kind: 'ollama', baseUrl: `http://127.0.0.1:${port}` }],
+    'switchyard.tasks': { chat: ['auto'] },
+    'switchyard.routing.cooldownMs': 60_000,
+  });
+  const now = 1_000_000;
+  const registry = new ProviderRegistry({ secrets: { getApiKey: async () => undefined } });
+  registry.update(config);
+  const router = new Router({ config: () => config, providers: registry, privacy: () => privacyContext(config), clock: { now: () => now } });
+  const ask = async () => {
+    let model = '';
+    for await (const ev of router.chat({ task: 'chat', messages: [{ role: 'user', content: 'hi' }] })) if (ev.type === 'route') model = ev.route.model;
+    return model;
+  };
+  await assert.rejects(ask(), (e: unknown) => e instanceof RouteError && e.kind === 'config');
+  const server = await startOllamaServer({ backend: scriptedBackend(), port });
+  try {
+    // The same instant (no time has passed): the request asks again and the server answers, cool-down or not.
     assert.ok(router.health.coolingFor('late') > 30_000);
     assert.equal(await ask(), 'qwen2.5-coder:7b');
     assert.equal(router.health.coolingFor('late'), 0, 'the answer cleared the cool-down');

@@ -254,14 +254,14 @@ export class Router {
    * The task's candidates in order, with "auto" expanded to the models found on local servers
    * (discovery is attempted for local providers not yet known, with a short timeout).
    */
-  async candidates(task: TaskName, signal?: AbortSignal): Promise<{ list: Candidate[]; unknownProviders: string[] }> {
+  async candidates(task: TaskName, signal?: AbortSignal, fresh = false): Promise<{ list: Candidate[]; unknownProviders: string[] }> {
     const config = this.deps.config();
     const list: Candidate[] = [];
     const unknownProviders: string[] = [];
     const byId = new Map(this.deps.providers.list().map((p) => [p.id, p]));
     for (const setting of config.tasks[task]) {
       if (setting.ref === 'auto') {
-        list.push(...(await this.autoCandidates(task, setting, signal)));
+        list.push(...(await this.autoCandidates(task, setting, signal, fresh)));
         continue;
       }
       const ref = splitRef(setting.ref);
@@ -311,23 +311,28 @@ export class Router {
   }
 
   /**
-   * A server on this machine that refused a connection a few seconds ago may have started since (a user starting
-   * Ollama after VS Code): asking again costs a refused loopback connect, well under a millisecond, so "no model"
-   * never rests on a negative older than STALE_NEGATIVE_MS however long the cool-down.
+   * A server on this machine that refused a connection may have started since (a user starting Ollama after VS Code):
+   * asking again costs a refused loopback connect, well under a millisecond. A request (`fresh`) always asks again,
+   * so it never fails with "no model" for a refusal it did not see itself; a plan (the status bar, Show Routes) trusts
+   * a refusal for STALE_NEGATIVE_MS, however long the cool-down.
    */
-  private staleNegative(p: ProviderConfig): boolean {
+  private staleNegative(p: ProviderConfig, fresh: boolean): boolean {
     const s = this.health.get(p.id);
-    return !!s && !s.healthy && s.lastKind === 'unreachable' && isLoopbackHost(p.baseUrl) && this.clock.now() - s.checkedAt > STALE_NEGATIVE_MS;
+    return !!s && !s.healthy && s.lastKind === 'unreachable' && isLoopbackHost(p.baseUrl) && (fresh || this.clock.now() - s.checkedAt > STALE_NEGATIVE_MS);
   }
 
-  private async autoCandidates(task: TaskName, setting: CandidateSetting, signal?: AbortSignal): Promise<Candidate[]> {
+  private async autoCandidates(task: TaskName, setting: CandidateSetting, signal?: AbortSignal, fresh = false): Promise<Candidate[]> {
     const out: Candidate[] = [];
     const locals = this.deps.providers.list().filter((p) => p.local);
     const found = await Promise.all(
       locals.map(async (p) => {
-        if (this.health.coolingFor(p.id) > 0 && !this.staleNegative(p)) return { p, models: this.deps.providers.cachedModels(p.id) ?? [] };
+        const cooling = this.health.coolingFor(p.id) > 0;
+        if (cooling && !this.staleNegative(p, fresh)) return { p, models: this.deps.providers.cachedModels(p.id) ?? [] };
         try {
-          return { p, models: await this.deps.providers.discover(p.id, signal) };
+          const models = await this.deps.providers.discover(p.id, signal);
+          // It answered: the refusal that cooled it down is over.
+          if (cooling) this.health.markHealthy(p.id);
+          return { p, models };
         } catch (e) {
           if (isProviderError(e) && marksUnhealthy(e)) this.health.markFailed(p.id, e.kind, e.message);
           return { p, models: [] as ModelInfo[] };
@@ -471,7 +476,7 @@ export class Router {
    * the cooled-down providers are probed (cheap) rather than failing without trying.
    */
   private async eligible(task: TaskName, attempts: RouteAttempt[], signal?: AbortSignal, only?: string, needs?: RequestNeeds): Promise<{ eligible: Candidate[]; order: Candidate[] }> {
-    const all = await this.candidates(task, signal);
+    const all = await this.candidates(task, signal, true);
     const list = only === undefined ? all.list : all.list.filter((c) => `${c.providerId}/${c.model}` === only);
     const unknownProviders = only === undefined ? all.unknownProviders : [];
     for (const id of unknownProviders) {
