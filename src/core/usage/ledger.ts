@@ -55,10 +55,34 @@ export interface EgressRecord {
   sources: EgressSource[];
 }
 
+/**
+ * One inline suggestion the editor showed, or the part of one the user accepted (issue 15): who served it, how long it
+ * took, how big it was. Never the code.
+ */
+export interface SuggestionRecord {
+  /** ISO time of the event. */
+  at: string;
+  event: 'shown' | 'accepted';
+  providerId: string;
+  model: string;
+  local: boolean;
+  /** `model`: a new request; `cache` / `typedAhead`: answered from the cache. */
+  source: 'cache' | 'typedAhead' | 'model';
+  /** From the editor's request to the suggestion (debounce included). */
+  latencyMs: number;
+  /** Size of what was shown, or accepted (a partial accept: the accepted part). */
+  chars: number;
+  lines: number;
+  /** Accepted in part (word by word, line by line). */
+  partial?: boolean;
+}
+
 export interface UsageSink {
   record(record: UsageRecord): void;
   /** A request went to a cloud candidate. Sinks that keep no egress list may leave it out. */
   egress?(record: EgressRecord): void;
+  /** An inline suggestion was shown or accepted. Sinks that keep no suggestion list may leave it out. */
+  suggestion?(record: SuggestionRecord): void;
 }
 
 /**
@@ -68,6 +92,7 @@ export interface UsageSink {
 export class MemoryLedger implements UsageSink {
   private readonly items: UsageRecord[] = [];
   private readonly egressItems: EgressRecord[] = [];
+  private readonly suggestionItems: SuggestionRecord[] = [];
   private readonly sinks = new Set<UsageSink>();
   constructor(private readonly limit = 1000) {}
 
@@ -79,6 +104,11 @@ export class MemoryLedger implements UsageSink {
   egress(record: EgressRecord): void {
     keep(this.egressItems, record, this.limit);
     this.forward((sink) => sink.egress?.(record));
+  }
+
+  suggestion(record: SuggestionRecord): void {
+    keep(this.suggestionItems, record, this.limit);
+    this.forward((sink) => sink.suggestion?.(record));
   }
 
   private forward(send: (sink: UsageSink) => void): void {
@@ -107,6 +137,11 @@ export class MemoryLedger implements UsageSink {
   /** The most recent requests that left the machine, oldest first. */
   get egressRecords(): readonly EgressRecord[] {
     return this.egressItems;
+  }
+
+  /** The most recent suggestions shown and accepted, oldest first. */
+  get suggestionRecords(): readonly SuggestionRecord[] {
+    return this.suggestionItems;
   }
 }
 
