@@ -24,7 +24,7 @@ import { h, icon, Messenger } from './messenger';
 const messenger = new Messenger<SettingsRequests, SettingsNotifications>();
 const app = document.getElementById('app')!;
 
-const TASKS: SettingsTask[] = ['chat', 'explain', 'edit', 'commitMessage', 'summarize', 'embed'];
+const TASKS: SettingsTask[] = ['chat', 'explain', 'edit', 'commitMessage', 'summarize', 'embed', 'complete'];
 const TASK_HELP: Record<SettingsTask, string> = {
   chat: 'The chat view.',
   explain: 'Explain Selection / Explain File.',
@@ -32,6 +32,7 @@ const TASK_HELP: Record<SettingsTask, string> = {
   commitMessage: 'Commit messages.',
   summarize: 'Summaries.',
   embed: 'Embeddings for the workspace index (embedding models only).',
+  complete: 'Inline code completions (code models that fill in the middle; cloud only with switchyard.completion.allowCloud).',
 };
 const PRESETS = ['', 'openai', 'anthropic', 'gemini', 'xai', 'openrouter', 'together', 'lmstudio', 'vllm'];
 

@@ -53,7 +53,7 @@ Commands:
                                                   summary, or with --egress every request that left the
                                                   machine (host, bytes, redactions, files), newest first
 
-Tasks: chat, explain, edit, commitMessage, summarize, embed (or switchyard/<alias>).
+Tasks: chat, explain, edit, commitMessage, summarize, embed, complete (or switchyard/<alias>).
 --config FILE: JSON with the same "switchyard.*" keys as VS Code's settings.json.
 API keys come from the environment (OPENAI_API_KEY, … or a provider's "apiKeyEnv").`;
 

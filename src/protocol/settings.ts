@@ -6,7 +6,7 @@
  */
 import type { Cancel, Notification, Ready, Reply, Request } from './envelope';
 
-export type SettingsTask = 'chat' | 'explain' | 'edit' | 'commitMessage' | 'summarize' | 'embed';
+export type SettingsTask = 'chat' | 'explain' | 'edit' | 'commitMessage' | 'summarize' | 'embed' | 'complete';
 export type ProviderKindView = 'ollama' | 'openai-compatible' | 'llamacpp' | 'embedded';
 export type PrivacyModeView = 'local-only' | 'ask' | 'allow';
 

@@ -39,13 +39,21 @@ test('code defaults are the manifest defaults', () => {
     'switchyard.embedded.idleTimeoutSeconds': c.embedded.idleTimeoutSeconds,
     'switchyard.embedded.maxLoadedModels': c.embedded.maxLoadedModels,
     'switchyard.embedded.gpu': c.embedded.gpu,
+    'switchyard.completion.enabled': c.completion.enabled,
+    'switchyard.completion.allowCloud': c.completion.allowCloud,
+    'switchyard.completion.debounceMs': c.completion.debounceMs,
+    'switchyard.completion.multiline': c.completion.multiline,
+    'switchyard.completion.maxLines': c.completion.maxLines,
+    'switchyard.completion.maxPrefixTokens': c.completion.maxPrefixTokens,
+    'switchyard.completion.maxSuffixTokens': c.completion.maxSuffixTokens,
+    'switchyard.completion.excludeLanguages': c.completion.excludeLanguages,
   };
   assert.deepEqual(Object.keys(fromCode).sort(), [...SETTING_KEYS].sort(), 'a setting is read by code but not declared, or declared but not read');
   for (const key of SETTING_KEYS) assert.deepEqual(fromCode[key], props[key].default, `${key}: code and manifest defaults differ`);
 });
 
 test('endpoints, keys and the privacy switch cannot be set by a workspace', () => {
-  for (const key of ['switchyard.providers', 'switchyard.privacy', 'switchyard.localHosts', 'switchyard.aliases']) {
+  for (const key of ['switchyard.providers', 'switchyard.privacy', 'switchyard.localHosts', 'switchyard.aliases', 'switchyard.completion.allowCloud']) {
     assert.ok(['application', 'machine'].includes(props[key].scope!), `${key} must be application or machine scoped`);
   }
 });
@@ -117,4 +125,24 @@ test('values that structuredClone refuses (VS Code hands settings out as proxies
   assert.deepEqual(problems, []);
   assert.deepEqual(config.tasks.chat, [{ ref: 'ollama/llama3' }]);
   assert.deepEqual(config.localHosts, ['gpu-box']);
+});
+
+test('completion settings: invalid values give the safe default with one problem each (cloud completions stay off)', () => {
+  const { config, problems } = parseConfig({
+    'switchyard.completion.allowCloud': 'yes',
+    'switchyard.completion.debounceMs': -5,
+    'switchyard.completion.multiline': 'sometimes',
+    'switchyard.completion.maxLines': 3,
+    'switchyard.completion.excludeLanguages': ['markdown'],
+  });
+  assert.equal(config.completion.allowCloud, false);
+  assert.equal(config.completion.debounceMs, 250);
+  assert.equal(config.completion.multiline, 'auto');
+  assert.equal(config.completion.maxLines, 3);
+  assert.deepEqual(config.completion.excludeLanguages, ['markdown']);
+  assert.deepEqual(
+    problems.map((p) => p.key).sort(),
+    ['switchyard.completion.allowCloud', 'switchyard.completion.debounceMs', 'switchyard.completion.multiline'],
+  );
+  assert.deepEqual(config.tasks.complete, [{ ref: 'auto' }], 'the complete task defaults to auto');
 });

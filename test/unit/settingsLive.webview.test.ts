@@ -21,7 +21,7 @@ function state(): SettingsState {
       provider('ollama', 'ollama', 'http://127.0.0.1:11434', { implicit: true, answered: true }),
       provider('llamacpp', 'llamacpp', 'http://127.0.0.1:8080', { implicit: true, answered: false }),
     ],
-    tasks: { chat: [], explain: [], edit: [], commitMessage: [], summarize: [], embed: [] },
+    tasks: { chat: [], explain: [], edit: [], commitMessage: [], summarize: [], embed: [], complete: [] },
     privacy: 'ask',
     workspaceOptOut: false,
     optOutAnywhere: false,

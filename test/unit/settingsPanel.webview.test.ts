@@ -27,7 +27,7 @@ function openPanel() {
 }
 
 function state(): SettingsState {
-  const tasks = { chat: [{ model: 'box/qwen' }, { model: 'cloud/gpt' }], explain: [], edit: [], commitMessage: [], summarize: [], embed: [] };
+  const tasks = { chat: [{ model: 'box/qwen' }, { model: 'cloud/gpt' }], explain: [], edit: [], commitMessage: [], summarize: [], embed: [], complete: [] };
   return { providers: [], tasks, privacy: 'allow', workspaceOptOut: false, optOutAnywhere: false, trusted: true, hasWorkspace: true, problems: [] };
 }
 

@@ -6,14 +6,32 @@ import type { ProviderKind } from '../providers/types';
 import { LOCAL_DEFAULTS, PRESETS } from '../providers/presets';
 import { SETTINGS, manifestDefault, validateAgainst, type JsonSchema } from './schema';
 
-export type TaskName = 'chat' | 'explain' | 'edit' | 'commitMessage' | 'summarize' | 'embed';
-export const TASKS: readonly TaskName[] = ['chat', 'explain', 'edit', 'commitMessage', 'summarize', 'embed'];
+export type TaskName = 'chat' | 'explain' | 'edit' | 'commitMessage' | 'summarize' | 'embed' | 'complete';
+export const TASKS: readonly TaskName[] = ['chat', 'explain', 'edit', 'commitMessage', 'summarize', 'embed', 'complete'];
+/** The tasks a chat request (messages in, text out) may name: not `embed` (vectors), not `complete` (fill-in-the-middle). */
+export const CHAT_TASKS: readonly TaskName[] = TASKS.filter((t) => t !== 'embed' && t !== 'complete');
 
 export function isTaskName(value: string): value is TaskName {
   return (TASKS as readonly string[]).includes(value);
 }
 
 export type PrivacyMode = 'local-only' | 'ask' | 'allow';
+
+/** `switchyard.completion.multiline` (postprocess.ts MultilinePolicy). */
+export type CompletionMultiline = 'auto' | 'always' | 'never';
+
+/** `switchyard.completion.*`: inline completions (the `complete` task). */
+export interface CompletionSettings {
+  enabled: boolean;
+  /** Cloud candidates of `complete` may serve, when the privacy policy allows too. */
+  allowCloud: boolean;
+  debounceMs: number;
+  multiline: CompletionMultiline;
+  maxLines: number;
+  maxPrefixTokens: number;
+  maxSuffixTokens: number;
+  excludeLanguages: string[];
+}
 
 /** `switchyard.redactSecrets`: what happens to secrets in a cloud request. */
 export type RedactMode = 'redact' | 'block' | 'off';
@@ -61,6 +79,7 @@ export interface SwitchyardConfig {
   usage: { retentionDays: number };
   /** Kind `embedded`: the child process that runs GGUF models. */
   embedded: { idleTimeoutSeconds: number; maxLoadedModels: number; gpu: 'auto' | 'off' };
+  completion: CompletionSettings;
 }
 
 export interface ConfigProblem {
@@ -347,6 +366,17 @@ export function parseConfig(raw: Raw): ParsedConfig {
       idleTimeoutSeconds: r.value<number>('switchyard.embedded.idleTimeoutSeconds'),
       maxLoadedModels: r.value<number>('switchyard.embedded.maxLoadedModels'),
       gpu: r.value<'auto' | 'off'>('switchyard.embedded.gpu'),
+    },
+    completion: {
+      enabled: r.value<boolean>('switchyard.completion.enabled'),
+      // Unclear means the safe choice: an invalid value keeps cloud completions off.
+      allowCloud: r.value<boolean>('switchyard.completion.allowCloud'),
+      debounceMs: r.value<number>('switchyard.completion.debounceMs'),
+      multiline: r.value<CompletionMultiline>('switchyard.completion.multiline'),
+      maxLines: r.value<number>('switchyard.completion.maxLines'),
+      maxPrefixTokens: r.value<number>('switchyard.completion.maxPrefixTokens'),
+      maxSuffixTokens: r.value<number>('switchyard.completion.maxSuffixTokens'),
+      excludeLanguages: r.value<string[]>('switchyard.completion.excludeLanguages'),
     },
   };
 

@@ -65,7 +65,7 @@ export function validateChatMessage(raw: unknown): Checked<ToChatHost> {
   return envelope<ToChatHost>(raw, CHAT);
 }
 
-const TASK = oneOf('chat', 'explain', 'edit', 'commitMessage', 'summarize', 'embed');
+const TASK = oneOf('chat', 'explain', 'edit', 'commitMessage', 'summarize', 'embed', 'complete');
 const isCandidate = (v: unknown) =>
   isObj(v) &&
   typeof v.model === 'string' &&

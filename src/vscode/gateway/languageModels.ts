@@ -5,7 +5,7 @@
  * cancellation, token counting and the same privacy rules. On a VS Code without the API this registers nothing.
  */
 import * as vscode from 'vscode';
-import { TASKS } from '../../core/config/config';
+import { CHAT_TASKS } from '../../core/config/config';
 import { parseSampling } from '../../core/gateway/wire';
 import { estimateTokens } from '../../core/providers/base';
 import type { ChatMessage, ToolCall, ToolSpec } from '../../core/providers/types';
@@ -13,11 +13,11 @@ import type { Services } from '../services';
 
 export const LM_VENDOR = 'switchyard';
 
-/** The virtual chat models: every task but embed, then the aliases of those tasks. */
+/** The virtual chat models: every chat task (not embed, not complete), then the aliases of those tasks. */
 function virtualModels(services: Services): { id: string; task: string }[] {
   const config = services.switchyard.config;
-  const out = TASKS.filter((t) => t !== 'embed').map((t) => ({ id: `switchyard/${t}`, task: t as string }));
-  for (const [alias, task] of Object.entries(config.aliases)) if (task !== 'embed') out.push({ id: `switchyard/${alias}`, task });
+  const out = CHAT_TASKS.map((t) => ({ id: `switchyard/${t}`, task: t as string }));
+  for (const [alias, task] of Object.entries(config.aliases)) if ((CHAT_TASKS as readonly string[]).includes(task)) out.push({ id: `switchyard/${alias}`, task });
   return out;
 }
 
