@@ -240,13 +240,13 @@ test('Completer: cache first (exact and typed ahead, no request), else one sched
   const ctx = buildContext({ text: doc, offset: at });
   const first = completer.complete('m', choice, ctx);
   await clock.advance(DEFAULT_DEBOUNCE_MS);
-  assert.deepEqual(await first, { text: 'return a + b;', source: 'model' });
+  assert.deepEqual(await first, { text: 'return a + b;', source: 'model', model: 'm' });
   assert.equal(asked.length, 1);
   assert.equal(asked[0]!.prompt, '<|fim_prefix|>function add(a, b) {\n  <|fim_suffix|>\n}\n<|fim_middle|>');
-  assert.deepEqual(await completer.complete('m', choice, ctx), { text: 'return a + b;', source: 'cache' });
+  assert.deepEqual(await completer.complete('m', choice, ctx), { text: 'return a + b;', source: 'cache', model: 'm' });
   const typed = 'function add(a, b) {\n  retu\n}\n';
   const ctx2 = buildContext({ text: typed, offset: typed.indexOf('\n}') });
-  assert.deepEqual(completer.cached('m', ctx2), { text: 'rn a + b;', source: 'typedAhead' });
-  assert.deepEqual(await completer.complete('m', choice, ctx2), { text: 'rn a + b;', source: 'typedAhead' });
+  assert.deepEqual(completer.cached('m', ctx2), { text: 'rn a + b;', source: 'typedAhead', model: 'm' });
+  assert.deepEqual(await completer.complete('m', choice, ctx2), { text: 'rn a + b;', source: 'typedAhead', model: 'm' });
   assert.equal(asked.length, 1, 'no second request');
 });

@@ -12,8 +12,18 @@ import { CompletionScheduler } from './scheduler';
 import type { SchedulerOptions } from './scheduler';
 import type { FimChoice } from './templates';
 
-/** Sends one FIM request and returns the model's raw text; must pass `signal` to its fetch. */
-export type FetchInfill = (model: string, prompt: FimPrompt, signal: AbortSignal) => Promise<string>;
+/**
+ * What a fetch answered when it is not simply the asked model's text: a router that fell back to another candidate
+ * names the model that answered (`model`, the cache key the answer is kept under) and the stops of the prompt it sent.
+ */
+export interface InfillAnswer {
+  text: string;
+  model?: string;
+  stop?: readonly string[];
+}
+
+/** Sends one FIM request and returns the model's raw text (or an InfillAnswer); must pass `signal` to its fetch. */
+export type FetchInfill = (model: string, prompt: FimPrompt, signal: AbortSignal, context: CompletionContext) => Promise<string | InfillAnswer>;
 
 export interface CompleterOptions extends SchedulerOptions {
   fetchInfill: FetchInfill;
@@ -26,6 +36,8 @@ export interface Completion {
   text: string;
   /** `cache`: an exact hit; `typedAhead`: the rest of a suggestion the user began typing; `model`: a new request. */
   source: 'cache' | 'typedAhead' | 'model';
+  /** The model (cache key) whose answer it is: the one asked, or the one a fallback got it from. */
+  model: string;
 }
 
 interface Job {
@@ -36,7 +48,7 @@ interface Job {
 
 export class Completer {
   readonly cache: CompletionCache;
-  readonly scheduler: CompletionScheduler<Job, string>;
+  readonly scheduler: CompletionScheduler<Job, { text: string | undefined; model: string }>;
   private readonly multiline?: MultilinePolicy;
   private readonly maxLines?: number;
 
@@ -44,19 +56,20 @@ export class Completer {
     this.cache = options.cache ?? new CompletionCache();
     this.multiline = options.multiline;
     this.maxLines = options.maxLines;
-    this.scheduler = new CompletionScheduler<Job, string>(async (job, signal) => {
+    this.scheduler = new CompletionScheduler<Job, { text: string | undefined; model: string }>(async (job, signal) => {
       const prompt = buildFimPrompt(job.choice, job.context, { multiline: this.multiline });
-      const raw = await options.fetchInfill(job.model, prompt, signal);
+      const answer = await options.fetchInfill(job.model, prompt, signal, job.context);
+      const { text: raw, model = job.model, stop = prompt.stop } = typeof answer === 'string' ? { text: answer } : answer;
       const text = postProcess({
         completion: raw,
         prefix: job.context.prefix,
         suffix: job.context.suffix,
-        stop: prompt.stop,
+        stop,
         multiline: this.multiline,
         maxLines: this.maxLines,
       });
-      if (!signal.aborted) this.cache.set(job.model, job.context.prefix, job.context.suffix, text ?? '');
-      return text;
+      if (!signal.aborted) this.cache.set(model, job.context.prefix, job.context.suffix, text ?? '');
+      return { text, model };
     }, options);
   }
 
@@ -65,7 +78,7 @@ export class Completer {
     const hit = this.cache.lookup(model, context.prefix, context.suffix);
     if (!hit) return undefined;
     if (hit.completion === '') return undefined;
-    return { text: hit.completion, source: hit.typedAhead > 0 ? 'typedAhead' : 'cache' };
+    return { text: hit.completion, source: hit.typedAhead > 0 ? 'typedAhead' : 'cache', model };
   }
 
   /**
@@ -81,9 +94,9 @@ export class Completer {
     const hit = this.cache.lookup(model, context.prefix, context.suffix);
     if (hit) {
       this.scheduler.cancelCurrent();
-      return hit.completion === '' ? undefined : { text: hit.completion, source: hit.typedAhead > 0 ? 'typedAhead' : 'cache' };
+      return hit.completion === '' ? undefined : { text: hit.completion, source: hit.typedAhead > 0 ? 'typedAhead' : 'cache', model };
     }
-    const text = await this.scheduler.schedule({ model, choice, context }, signal);
-    return text === undefined ? undefined : { text, source: 'model' };
+    const answer = await this.scheduler.schedule({ model, choice, context }, signal);
+    return answer?.text === undefined ? undefined : { text: answer.text, source: 'model', model: answer.model };
   }
 }

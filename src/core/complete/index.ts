@@ -5,3 +5,4 @@ export * from './postprocess';
 export * from './cache';
 export * from './scheduler';
 export * from './completer';
+export * from './service';

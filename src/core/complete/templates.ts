@@ -247,3 +247,26 @@ export function chooseFimTemplate(input: FimModelInput): FimChoice {
   }
   return { usable: true, mode: 'raw', template };
 }
+
+export type UsableFimChoice = Extract<FimChoice, { usable: true }>;
+
+/** What discovery knows of a model that bears on fill-in-the-middle (a ModelInfo satisfies it). */
+export interface FimModelFacts {
+  /** The server's prompt template (Ollama /api/show `template`). */
+  template?: string;
+  capabilities?: { fim?: boolean };
+}
+
+/**
+ * How a model on a provider of `kind` ("ollama", "llamacpp", "embedded", "openai-compatible") serves completions,
+ * from what discovery knows of it. `capabilities.fim` true (Ollama's `insert`, a llama.cpp server that answered
+ * /infill) means the server fills in the middle itself. llama.cpp's /infill and the embedded provider's infill use the
+ * model's own FIM tokens, which only asking tells: they are tried in `suffix` mode unless known not to have them
+ * (a refusal is kind `unsupported`, which falls back). Otherwise the family from the name or template picks a raw
+ * template; an instruct-only model gets `usable: false` with the reason.
+ */
+export function fimChoiceForModel(kind: string, model: string, facts?: FimModelFacts, family?: FimFamilyId): FimChoice {
+  const fim = facts?.capabilities?.fim;
+  const serverInfill = fim === true || ((kind === 'llamacpp' || kind === 'embedded') && fim === undefined);
+  return chooseFimTemplate({ model, ollamaTemplate: kind === 'ollama' ? facts?.template : undefined, serverInfill, family });
+}

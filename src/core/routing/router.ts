@@ -12,6 +12,7 @@ import { FALLBACK_KINDS, ProviderError, isProviderError, marksUnhealthy, type Er
 import { redact, silentLogger, systemClock, type Clock, type Logger } from '../host';
 import type {
   ChatMessage,
+  CompletionRequest,
   FinishReason,
   ModelInfo,
   Provider,
@@ -33,6 +34,7 @@ import { HealthCache } from './health';
 import { cloudVerdict, type AskCloud, type PrivacyContext } from './privacy';
 import { modelRemoteHost } from '../providers/cloudModels';
 import { isLoopbackHost } from '../providers/index';
+import { NOT_USABLE, fimChoiceForModel, type FimChoice, type UsableFimChoice } from '../complete/templates';
 
 /** What the router needs from the provider registry. */
 export interface ProviderSource {
@@ -86,8 +88,8 @@ export interface RouteAttempt {
   reason?: string;
   kind?: ErrorKind;
   ms?: number;
-  /** Skipped because the model cannot serve what the request needs (tool calling). */
-  missing?: 'tools';
+  /** Skipped because the model cannot serve what the request needs (tool calling, fill-in-the-middle). */
+  missing?: 'tools' | 'fim';
 }
 
 export interface RouteEvent {
@@ -118,7 +120,14 @@ export type RoutedChatEvent =
 export interface RoutedChatRequest {
   /** A task name, or a virtual model name ("switchyard/chat", "switchyard/<alias>"). */
   task: string;
-  messages: ChatMessage[];
+  /** The messages, the same for every candidate (absent when `promptFor` gives them per candidate). */
+  messages?: ChatMessage[];
+  /**
+   * The messages for each candidate tried, in place of `messages`: a prompt fitted to that candidate (its context
+   * window), so a fallback to a smaller model gets one that fits it and one to a larger model is not cut for another's.
+   * A ProviderError it throws (`contextOverflow`: the question alone does not fit) is that candidate's failure.
+   */
+  promptFor?: (candidate: Candidate) => CandidatePrompt | Promise<CandidatePrompt>;
   signal?: AbortSignal;
   /** Overrides of the candidate's parameters. */
   temperature?: number;
@@ -150,6 +159,12 @@ export interface RoutedChatRequest {
   responseFormat?: ResponseFormat;
 }
 
+/** One candidate's prompt (RoutedChatRequest.promptFor): its messages and the workspace files their text carries. */
+export interface CandidatePrompt {
+  messages: ChatMessage[];
+  sources?: EgressSource[];
+}
+
 /** What a chat request needs of a model beyond text. */
 export interface RequestNeeds {
   tools: boolean;
@@ -178,6 +193,39 @@ export interface RoutedEmbedResult {
   providerId: string;
   model: string;
   local: boolean;
+  route: RouteEvent;
+  usage: UsageRecord;
+}
+
+export interface RoutedCompleteRequest {
+  /** A task or virtual model name; default "complete". */
+  task?: string;
+  /**
+   * The request for a candidate, from how its model fills in the middle (`Router.fimChoice`): build it with
+   * `buildFimPrompt(choice, context)` (src/core/complete/context.ts). Called once per candidate tried.
+   */
+  prompt: (choice: UsableFimChoice, candidate: Candidate) => Omit<CompletionRequest, 'model' | 'signal'>;
+  /** Aborts the request at the server; an abort never falls back. */
+  signal?: AbortSignal;
+  /** Per-candidate limit; default the first-token timeout (the answer comes whole). */
+  timeoutMs?: number;
+  temperature?: number;
+  /** Only this one of the task's candidates ("providerId/model"). */
+  only?: string;
+  /** The workspace files the prompt carries, for the egress record. */
+  sources?: EgressSource[];
+}
+
+export interface RoutedCompleteResult {
+  /** The model's text as the server sent it (post-processing is the caller's). */
+  text: string;
+  finishReason?: FinishReason;
+  providerId: string;
+  model: string;
+  local: boolean;
+  /** How the answering model was asked, and what it was sent (redacted for a cloud candidate): its stops. */
+  choice: UsableFimChoice;
+  sent: Omit<CompletionRequest, 'model' | 'signal'>;
   route: RouteEvent;
   usage: UsageRecord;
 }
@@ -220,7 +268,7 @@ function isEmbeddingModel(m: ModelInfo): boolean {
 }
 
 /** Ollama names without a tag mean ":latest". */
-function sameModel(provider: ProviderConfig, a: string, b: string): boolean {
+export function sameModel(provider: ProviderConfig, a: string, b: string): boolean {
   if (a === b) return true;
   if (provider.kind !== 'ollama') return false;
   const norm = (s: string) => (s.includes(':') ? s : `${s}:latest`);
@@ -229,6 +277,8 @@ function sameModel(provider: ProviderConfig, a: string, b: string): boolean {
 
 export class Router {
   readonly health: HealthCache;
+  /** Candidates ("providerId/model") whose server said they cannot fill in the middle, with its words. */
+  private readonly noFim = new Map<string, string>();
   private readonly logger: Logger;
   private readonly clock: Clock;
 
@@ -343,11 +393,13 @@ export class Router {
       for (const m of models) {
         // "auto" means models on local servers: a model a local daemon serves from the cloud is never one.
         if (this.remoteHost(p, m.id, m) !== undefined) continue;
-        if (task === 'embed' ? isEmbeddingModel(m) : m.capabilities.chat !== false && !isEmbeddingModel(m)) {
+        if (task === 'complete' ? !isEmbeddingModel(m) : task === 'embed' ? isEmbeddingModel(m) : m.capabilities.chat !== false && !isEmbeddingModel(m)) {
           out.push(this.candidateFor(p, m.id, setting, m));
         }
       }
     }
+    // Completions: models that fill in the middle first (a stable sort keeps discovery's order within each group).
+    if (task === 'complete') return out.sort((a, b) => Number(!this.fimChoice(a).usable) - Number(!this.fimChoice(b).usable));
     return out;
   }
 
@@ -373,7 +425,7 @@ export class Router {
     if (options.probe) {
       // Never contact a cloud provider the policy has not allowed outright, not even for a health probe: under "ask"
       // the user has not said yes yet (a probe sends the key and reveals the machine, if not the code).
-      const allowedCloud = this.cloudAllowedOutright();
+      const allowedCloud = this.cloudAllowedOutright() && (task !== 'complete' || this.deps.config().completion.allowCloud);
       const ids = [...new Set(list.filter((c) => c.local || allowedCloud).map((c) => c.providerId))];
       await Promise.all(ids.map((id) => this.probe(id, options.signal)));
       await Promise.all(
@@ -383,7 +435,7 @@ export class Router {
       );
     }
     for (const c of list) {
-      const skip = this.skipReason(c, canAsk);
+      const skip = this.skipReason(c, canAsk, false, task) ?? this.fimGap(task, c);
       if (skip) {
         plan.skipped.push({ providerId: c.providerId, model: c.model, local: c.local, ...skip });
         continue;
@@ -438,8 +490,11 @@ export class Router {
     }
   }
 
-  private skipReason(c: Candidate, canAsk: boolean, ignoreCooldown = false): { reason: string; kind: ErrorKind } | undefined {
+  private skipReason(c: Candidate, canAsk: boolean, ignoreCooldown = false, task?: TaskName): { reason: string; kind: ErrorKind } | undefined {
     if (!c.local) {
+      if (task === 'complete' && !this.deps.config().completion.allowCloud) {
+        return { reason: 'cloud completions are off (switchyard.completion.allowCloud): each one would send the code around the cursor', kind: 'policy' };
+      }
       const verdict = cloudVerdict(this.deps.privacy(), canAsk);
       if (verdict.allowed === false) return { reason: verdict.reason, kind: 'policy' };
     }
@@ -472,6 +527,25 @@ export class Router {
   }
 
   /**
+   * How a candidate's model fills in the middle (templates.ts, from what discovery knows of it), or why it cannot:
+   * an instruct-only model, or one whose server refused fill-in-the-middle (`unsupported`) for this router's life.
+   */
+  fimChoice(c: Candidate): FimChoice {
+    const refused = this.noFim.get(`${c.providerId}/${c.model}`);
+    if (refused) return { usable: false, reason: `${NOT_USABLE}: ${refused}` };
+    const provider = this.deps.providers.list().find((p) => p.id === c.providerId);
+    const info = provider && this.deps.providers.cachedModels(c.providerId)?.find((m) => sameModel(provider, m.id, c.model));
+    return fimChoiceForModel(provider?.kind ?? '', c.model, info);
+  }
+
+  /** For the `complete` task: why the candidate cannot fill in the middle ("no fill-in-the-middle: …"), or undefined. */
+  private fimGap(task: TaskName, c: Candidate): { reason: string; kind: ErrorKind } | undefined {
+    if (task !== 'complete') return undefined;
+    const choice = this.fimChoice(c);
+    return choice.usable ? undefined : { reason: `no fill-in-the-middle: ${choice.reason.replace(`${NOT_USABLE}: `, '')}`, kind: 'unsupported' };
+  }
+
+  /**
    * The candidates to try, in order, recording every skipped one in `attempts`. When everything is cooling down
    * the cooled-down providers are probed (cheap) rather than failing without trying.
    */
@@ -492,10 +566,12 @@ export class Router {
       await Promise.all(ids.map((id) => this.deps.providers.discover(id, signal).catch(() => undefined)));
     }
     for (const c of list) {
-      const policy = this.skipReason(c, canAsk);
+      const policy = this.skipReason(c, canAsk, false, task);
+      const fim = policy?.kind === 'policy' ? undefined : this.fimGap(task, c);
       const gap = policy?.kind === 'policy' ? undefined : this.capabilityGap(c, needs);
       const skip = gap ? { reason: gap, kind: 'config' as const } : policy;
-      if (!skip) eligible.push(c);
+      if (fim) attempts.push({ ...c, outcome: 'skipped', reason: fim.reason, kind: fim.kind, missing: 'fim' });
+      else if (!skip) eligible.push(c);
       else if (gap) attempts.push({ ...c, outcome: 'skipped', reason: skip.reason, kind: skip.kind, missing: 'tools' });
       else if (skip.kind !== 'policy' && skip.kind !== 'modelMissing' && this.health.coolingFor(c.providerId) > 0) cooledDown.push(c);
       else attempts.push({ ...c, outcome: 'skipped', reason: skip.reason, kind: skip.kind });
@@ -503,7 +579,7 @@ export class Router {
     const probeAll = eligible.length === 0;
     for (const c of cooledDown) {
       if (probeAll && (await this.probe(c.providerId, signal))) eligible.push(c);
-      else attempts.push({ ...c, outcome: 'skipped', reason: this.skipReason(c, canAsk)?.reason ?? 'unhealthy', kind: this.health.get(c.providerId)?.lastKind ?? 'unreachable' });
+      else attempts.push({ ...c, outcome: 'skipped', reason: this.skipReason(c, canAsk, false, task)?.reason ?? 'unhealthy', kind: this.health.get(c.providerId)?.lastKind ?? 'unreachable' });
     }
     return { eligible: list.filter((c) => eligible.includes(c)), order: list };
   }
@@ -532,9 +608,19 @@ export class Router {
       if (!(await this.consented(task, c, attempts))) continue;
       const provider = this.deps.providers.get(c.providerId);
       if (!provider) continue;
-      const sent = this.outbound(task, c, messageTexts(request.messages), request.sources, attempts);
+      let prompt: CandidatePrompt;
+      try {
+        prompt = request.promptFor ? await request.promptFor(c) : { messages: request.messages ?? [] };
+      } catch (e) {
+        const err = this.toProviderError(e, c, request.signal);
+        attempts.push({ ...c, outcome: 'failed', reason: err.message, kind: err.kind });
+        lastError = err;
+        if (err.kind === 'canceled' || !FALLBACK_KINDS.has(err.kind)) break;
+        continue;
+      }
+      const sent = this.outbound(task, c, messageTexts(prompt.messages), prompt.sources ?? request.sources, attempts);
       if (!sent) continue;
-      const messages = c.local ? request.messages : withTexts(request.messages, sent);
+      const messages = c.local ? prompt.messages : withTexts(prompt.messages, sent);
       const attemptStart = this.clock.now();
       const controller = new AbortController();
       const onAbort = () => controller.abort(request.signal?.reason);
@@ -606,7 +692,7 @@ export class Router {
         }
         if (request.signal?.aborted) throw new ProviderError('canceled', 'The request was canceled.', { providerId: c.providerId, model: c.model, afterOutput: true });
         const estimated = inputTokens === undefined || outputTokens === undefined;
-        inputTokens ??= Math.ceil(request.messages.reduce((n, m) => n + m.content.length, 0) / 4);
+        inputTokens ??= Math.ceil(messages.reduce((n, m) => n + m.content.length, 0) / 4);
         outputTokens ??= Math.ceil((relayed?.textLength ?? text.length + callText) / 4);
         const usage = this.usage({ at, task, requested: request.task, c, outcome: 'ok', attempts: attempts.filter((a) => a.outcome !== 'skipped').length, ttftMs, startedAt, inputTokens, outputTokens, estimated });
         finished = true;
@@ -689,6 +775,73 @@ export class Router {
         if (marksUnhealthy(err)) this.health.markFailed(c.providerId, err.kind, err.message, err.retryAfter);
         this.logger.warn(`route ${requested}: ${c.providerId}/${c.model} failed (${err.kind}): ${err.message}`);
         if (!FALLBACK_KINDS.has(err.kind)) break;
+      }
+    }
+    const failure = this.noAnswer(task, requested, attempts, lastError, request.signal);
+    this.usage({ at, task, requested, c: lastTried(attempts), outcome: failure.kind, attempts: attempts.filter((a) => a.outcome !== 'skipped').length, startedAt });
+    throw failure;
+  }
+
+  /**
+   * One fill-in-the-middle completion (task `complete` by default) from the first candidate that can give one. Not
+   * streamed: nothing reaches the user before the answer, so any failure but an abort hands over to the next
+   * candidate. A candidate whose model cannot fill in the middle is skipped with that reason; cloud ones only when
+   * the privacy policy and switchyard.completion.allowCloud both allow, with secrets redacted from what they get.
+   * The usage record counts tokens and time, never the code.
+   */
+  async complete(request: RoutedCompleteRequest): Promise<RoutedCompleteResult> {
+    const startedAt = this.clock.now();
+    const at = new Date().toISOString();
+    const requested = request.task ?? 'complete';
+    const task = this.task(requested);
+    const timeoutMs = request.timeoutMs ?? this.deps.config().firstTokenTimeoutMs;
+    const attempts: RouteAttempt[] = [];
+    const { eligible, order } = await this.eligible(task, attempts, request.signal, request.only);
+    let lastError: ProviderError | undefined;
+    for (const c of eligible) {
+      if (request.signal?.aborted) break;
+      const choice = this.fimChoice(c);
+      if (!choice.usable) continue;
+      if (!(await this.consented(task, c, attempts))) continue;
+      const provider = this.deps.providers.get(c.providerId);
+      if (!provider?.complete) {
+        attempts.push({ ...c, outcome: 'skipped', reason: 'no fill-in-the-middle: this provider kind has no completions endpoint', kind: 'unsupported', missing: 'fim' });
+        continue;
+      }
+      const built = request.prompt(choice, c);
+      const extra = built.extra ?? [];
+      const sent = this.outbound(task, c, [built.prompt, built.suffix ?? '', ...extra.map((s) => s.text)], request.sources, attempts);
+      if (!sent) continue;
+      const body: Omit<CompletionRequest, 'model' | 'signal'> = c.local
+        ? built
+        : { ...built, prompt: sent[0]!, ...(built.suffix !== undefined ? { suffix: sent[1]! } : {}), extra: extra.map((s, i) => ({ filename: s.filename, text: sent[2 + i]! })) };
+      const attemptStart = this.clock.now();
+      const timeout = AbortSignal.timeout(timeoutMs);
+      const signal = request.signal ? AbortSignal.any([request.signal, timeout]) : timeout;
+      try {
+        const result = await provider.complete({ ...body, model: c.model, temperature: request.temperature ?? body.temperature ?? c.temperature, signal });
+        if (request.signal?.aborted) throw new ProviderError('canceled', 'The request was canceled.');
+        this.health.markHealthy(c.providerId);
+        attempts.push({ ...c, outcome: 'answered', ms: this.clock.now() - attemptStart });
+        const route: RouteEvent = { task, requested, providerId: c.providerId, model: c.model, local: c.local, fallback: fellBack(order, attempts, c, this.deps.config().tasks[task]), attempts };
+        const estimated = result.inputTokens === undefined || result.outputTokens === undefined;
+        const inputTokens = result.inputTokens ?? Math.ceil(sent.reduce((n, t) => n + t.length, 0) / 4);
+        const outputTokens = result.outputTokens ?? Math.ceil(result.text.length / 4);
+        const elapsed = this.clock.now() - startedAt;
+        const usage = this.usage({ at, task, requested, c, outcome: 'ok', attempts: attempts.filter((a) => a.outcome !== 'skipped').length, ttftMs: elapsed, startedAt, inputTokens, outputTokens, estimated });
+        return { text: result.text, finishReason: result.finishReason, providerId: c.providerId, model: c.model, local: c.local, choice, sent: body, route, usage };
+      } catch (e) {
+        let err = this.toProviderError(e, c, request.signal);
+        if (timeout.aborted && !request.signal?.aborted && err.kind !== 'timeout') {
+          err = new ProviderError('timeout', `no answer within ${timeoutMs} ms`, { providerId: c.providerId, model: c.model, cause: e });
+        }
+        attempts.push({ ...c, outcome: 'failed', reason: err.kind === 'canceled' ? 'canceled' : err.message, kind: err.kind, ms: this.clock.now() - attemptStart });
+        lastError = err;
+        if (err.kind === 'canceled') break;
+        if (err.kind === 'unsupported') this.noFim.set(`${c.providerId}/${c.model}`, err.message);
+        if (marksUnhealthy(err)) this.health.markFailed(c.providerId, err.kind, err.message, err.retryAfter);
+        // Nothing reached the user yet: whatever went wrong, the next candidate may answer.
+        this.logger.warn(`route ${requested}: ${c.providerId}/${c.model} failed (${err.kind}): ${err.message}`);
       }
     }
     const failure = this.noAnswer(task, requested, attempts, lastError, request.signal);
