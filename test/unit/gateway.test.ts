@@ -411,10 +411,12 @@ test('bad requests get OpenAI error bodies with the right status', async () => {
     assert.equal(r.status, 200, `${JSON.stringify(extra)}: ${r.body}`);
   }
   ollama.reset();
-  const notFound = await curl([...auth, `${gateway.url}/completions`]);
+  const notFound = await curl([...auth, `${gateway.url}/images/generations`]);
   assert.equal(notFound.status, 404);
-  const wrongMethod = await curl([...auth, `${gateway.url}/chat/completions`]);
-  assert.equal(wrongMethod.status, 405);
+  for (const endpoint of ['chat/completions', 'completions']) {
+    const wrongMethod = await curl([...auth, `${gateway.url}/${endpoint}`]);
+    assert.equal(wrongMethod.status, 405, endpoint);
+  }
   assert.equal(ollama.counts.total, 0);
 });
 

@@ -15,11 +15,12 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
-import { TASKS, isTaskName, type SwitchyardConfig, type TaskName } from '../config/config';
+import { CHAT_TASKS, TASKS, isTaskName, type SwitchyardConfig, type TaskName } from '../config/config';
 import { isProviderError, refusedRequest } from '../errors';
 import { redact, silentLogger, type Logger } from '../host';
 import { RouteError, describeAttempts, resolveTaskName, type RouteEvent, type Router } from '../routing/router';
 import { GatewayError, floatsToBase64, parseChatRequest, parseEmbeddingsRequest, shorten, statusForKind } from './wire';
+import { completions } from './completions';
 
 /** What the gateway reads at request time (a Switchyard satisfies it). */
 export interface GatewaySource {
@@ -48,7 +49,6 @@ export const DEFAULT_MAX_BODY_BYTES = 4 * 1024 * 1024;
 export const DEFAULT_HEADERS_TIMEOUT_MS = 10_000;
 export const DEFAULT_REQUEST_TIMEOUT_MS = 30_000;
 const HOST = '127.0.0.1';
-const CHAT_TASKS: readonly TaskName[] = TASKS.filter((t) => t !== 'embed');
 
 /** Host header names that only ever mean this machine. */
 function loopbackHost(host: string | undefined, port: number): boolean {
@@ -270,7 +270,7 @@ export class Gateway {
       // A GET's body is never read: an answer before it is complete closes the connection (see send).
       return path === '/v1/models' ? this.models(res) : this.model(res, decodePath(path.slice('/v1/models/'.length)));
     }
-    if (path === '/v1/chat/completions' || path === '/v1/embeddings') {
+    if (path === '/v1/chat/completions' || path === '/v1/embeddings' || path === '/v1/completions') {
       if (method !== 'POST') throw new GatewayError(405, `${method} is not allowed on ${shown(path)}; use POST.`, 'invalid_request_error', 'method_not_allowed');
       const controller = new AbortController();
       // A client that goes away (closed socket, aborted stream) cancels the upstream request.
@@ -279,9 +279,10 @@ export class Gateway {
       });
       const body = await this.readJson(req, res);
       if (path === '/v1/chat/completions') return this.chat(res, body, controller);
+      if (path === '/v1/completions') return completions({ source: this.options.source, logger: this.logger, send: (r, s, b, h) => this.send(r, s, b, h), routeHeaders: (r) => this.routeHeaders(r) }, res, body, controller.signal);
       return this.embeddings(res, body, controller.signal);
     }
-    throw new GatewayError(404, `Invalid URL (${shown(method)} ${shown(path)}): the gateway serves GET /v1/models, POST /v1/chat/completions and POST /v1/embeddings.`, 'invalid_request_error', 'not_found');
+    throw new GatewayError(404, `Invalid URL (${shown(method)} ${shown(path)}): the gateway serves GET /v1/models, POST /v1/chat/completions, POST /v1/completions and POST /v1/embeddings.`, 'invalid_request_error', 'not_found');
   }
 
   private authorized(auth: string | undefined): boolean {
@@ -386,6 +387,9 @@ export class Gateway {
     const config = this.options.source.config;
     const task = resolveTaskName(requested, config.aliases);
     if (task) {
+      if (kind === 'chat' && task === 'complete') {
+        throw new GatewayError(400, `"${requested}" is the completion task; it fills in code through POST /v1/completions, not chat.`, 'invalid_request_error', 'model_not_found', 'model');
+      }
       if ((kind === 'embed') !== (task === 'embed')) {
         throw new GatewayError(400, kind === 'embed' ? `"${requested}" is a chat task; embeddings need switchyard/embed or an alias of it.` : `"${requested}" is the embedding task; chat needs switchyard/chat or another chat task.`, 'invalid_request_error', 'model_not_found', 'model');
       }
