@@ -7,6 +7,7 @@ import { isProviderError } from '../core/errors';
 import { redact } from '../core/host';
 import { ConfigError, UsageError, captureConsole, closeAll, printable, stderrLogger, terminalLine, type Command, type Io } from './common';
 import { ask } from './commands/ask';
+import { complete } from './commands/complete';
 import { models } from './commands/models';
 import { route } from './commands/route';
 import { pull } from './commands/pull';
@@ -20,6 +21,7 @@ const COMMANDS: Record<string, Command> = {
   models,
   route,
   ask,
+  complete,
   pull,
   rm,
   serve,
@@ -35,6 +37,9 @@ Commands:
   route <task> [--config FILE] [--json]           what the router would use now, and why not the others
   ask [--task T] [--config FILE] [--allow-cloud] ["<prompt>"]
                                                   stream an answer (prompt from stdin when absent)
+  complete --file F --line L --column C [--config FILE] [--allow-cloud] [--json]
+                                                  the inline completion the editor would show at that place
+                                                  (1-based line and column); route on stderr
   pull <ollama-model | url> [--provider ID] [--sha256 H] [--models-dir DIR] [--config FILE]
                                                   pull into Ollama, or download a GGUF (resumable) for
                                                   kind "embedded"; progress on stderr
