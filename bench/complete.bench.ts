@@ -6,6 +6,10 @@
  * - post-processing a multi-line suggestion, against only cutting it at its stops;
  * - how many requests the scheduler lets through when a user types 20 characters at 60 ms intervals against a fake
  *   model of a given latency (target: 1–2), against one request per keystroke without it. Fake clock: exact counts.
+ * - the whole path (CompletionService: budgets, cache, scheduler, Router.complete, the provider, post-processing)
+ *   against the Ollama and llama.cpp test servers, over calling the same server directly with fetch and the same body
+ *   (target: ≤ 2 ms p50 over direct); a cache hit through the service (target: ≤ 1 ms); and, in real time with the
+ *   default 250 ms debounce, how many requests reach the server when a user types 20 characters at 60 ms intervals.
  * Numbers, not pass/fail: timing assertions flake on shared machines; this prints them for people to read.
  */
 import { createHash } from 'node:crypto';
@@ -22,6 +26,12 @@ import {
   postProcess,
 } from '../src/core/complete';
 import type { FimChoice, SchedulerClock } from '../src/core/complete';
+import { CompletionService, type EditorContext } from '../src/core/complete/service';
+import { parseConfig } from '../src/core/config/config';
+import { privacyContext } from '../src/core/routing/privacy';
+import { Switchyard } from '../src/core/switchyard';
+import { MemoryLedger } from '../src/core/usage/ledger';
+import { closedPort, scriptedBackend, startLlamaCppServer, startOllamaServer } from '../test/fixtures';
 
 const N = Number(process.env.BENCH_N ?? 2000);
 const ms = (x: number) => `${x.toFixed(4)} ms`;
@@ -232,4 +242,158 @@ async function typedAheadTable() {
   );
 }
 
-void schedulerTable().then(typedAheadTable);
+
+async function timeAsync(f: (i: number) => Promise<unknown>, n: number): Promise<{ p50: number; p99: number }> {
+  for (let i = 0; i < 30; i++) await f(-1 - i);
+  const xs: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const t0 = performance.now();
+    await f(i);
+    xs.push(performance.now() - t0);
+  }
+  return stats(xs);
+}
+
+/**
+ * Several ways of doing the same request, measured in turn within each round (the order rotating), so that the
+ * machine's drift (other processes, GC, JIT) falls on all of them alike.
+ */
+async function interleaved(fs: ((i: number) => Promise<unknown>)[], n: number): Promise<{ p50: number; p99: number }[]> {
+  for (let w = 0; w < 30; w++) for (const f of fs) await f(-1 - w);
+  const xs: number[][] = fs.map(() => []);
+  for (let i = 0; i < n; i++) {
+    for (let k = 0; k < fs.length; k++) {
+      const j = (i + k) % fs.length;
+      const t0 = performance.now();
+      await fs[j]!(i);
+      xs[j]!.push(performance.now() - t0);
+    }
+  }
+  return xs.map(stats);
+}
+
+/** The same numbers, with the overhead over the baseline in ms as well as the ratio. */
+function overRow(label: string, r: { p50: number; p99: number }, base: { p50: number; p99: number }) {
+  console.log(`${label.padEnd(58)} p50 ${ms(r.p50)}  p99 ${ms(r.p99)}  (+${(r.p50 - base.p50).toFixed(3)} ms p50, +${(r.p99 - base.p99).toFixed(3)} ms p99, ${(r.p50 / base.p50).toFixed(2)}× direct)`);
+}
+
+/** Debounce excluded from the overhead rows: it is waiting by design (the typing rows below measure it). */
+const immediate: SchedulerClock = { now: () => performance.now(), setTimeout: (cb) => (queueMicrotask(cb), 0), clearTimeout: () => {} };
+
+async function wholePath() {
+  const tokens = ['const', ' total', ' =', ' items', '.length;'];
+  const ollama = await startOllamaServer({ backend: scriptedBackend({ tokens }), models: [{ name: 'qwen2.5-coder:1.5b', contextLength: 32768, insert: true }] });
+  const llama = await startLlamaCppServer({ backend: scriptedBackend({ tokens }), modelAlias: 'qwen2.5-coder-1.5b-q8_0.gguf' });
+  const down = `http://127.0.0.1:${await closedPort()}`;
+  const settings = (complete: string[]) =>
+    parseConfig({
+      'switchyard.providers': [
+        { id: 'ollama', kind: 'ollama', baseUrl: ollama.url },
+        { id: 'llamacpp', kind: 'llamacpp', baseUrl: llama.url },
+        { id: 'lmstudio', kind: 'openai-compatible', baseUrl: `${down}/v1` },
+        { id: 'vllm', kind: 'openai-compatible', baseUrl: `${down}/v1` },
+      ],
+      'switchyard.tasks': { complete },
+      'switchyard.privacy': 'local-only',
+    }).config;
+  const usage = new MemoryLedger();
+  const sy = new Switchyard({ config: settings(['ollama/qwen2.5-coder:1.5b']), secrets: { getApiKey: async () => undefined }, privacy: (c) => privacyContext(c), usage });
+  const before = doc.slice(0, cursor);
+  const after = doc.slice(cursor);
+  /** A distinct context per iteration (a cache miss every time): the cursor line ends differently. */
+  const editor = (i: number): EditorContext => ({ filePath: 'src/core/x.ts', languageId: 'typescript', prefix: `${before}  const v${i} = `, suffix: after });
+  const n = Math.min(N, 400);
+  const service = new CompletionService(sy, { usage, debounceMs: 0, clock: immediate });
+  const sample = await service.complete(editor(0));
+  if (!sample || sample.source !== 'model') throw new Error(`the whole path did not answer: ${JSON.stringify(sample)}`);
+
+  console.log(`\n### the whole path vs the test server called directly (${n} requests each, cache misses, debounce excluded)`);
+  // The bodies the providers send, sent with fetch: the least any client does.
+  const cut = (i: number) => buildContext({ text: `${before}  const v${i} = ${after}`, offset: before.length + `  const v${i} = `.length });
+  const ollamaBody = (i: number) => {
+    const c = cut(i);
+    return JSON.stringify({ model: 'qwen2.5-coder:1.5b', prompt: c.prefix, suffix: c.suffix, stream: false, options: { num_ctx: 4096, num_predict: 64, temperature: 0.1, stop: [...FIM_TEMPLATES['qwen-coder'].stop, '\n'] } });
+  };
+  const provider = sy.registry.get('ollama')!;
+  const [direct, prov, whole] = await interleaved(
+    [
+      async (i) => {
+        const r = await fetch(`${ollama.url}/api/generate`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: ollamaBody(i) });
+        await r.json();
+      },
+      async (i) => {
+        const c = cut(i);
+        await provider.complete!({ model: 'qwen2.5-coder:1.5b', mode: 'suffix', prompt: c.prefix, suffix: c.suffix, maxTokens: 64, stop: [...FIM_TEMPLATES['qwen-coder'].stop, '\n'] });
+      },
+      (i) => service.complete(editor(1000 + i)),
+    ],
+    n,
+  );
+  row('baseline: fetch POST /api/generate (Ollama test server)', direct);
+  overRow('provider only (OllamaProvider.complete, the ollama client)', prov, direct);
+  overRow('whole path: CompletionService.complete (Ollama)', whole, direct);
+
+  sy.setConfig(settings(['llamacpp/qwen2.5-coder-1.5b-q8_0.gguf']));
+  const infillBody = (i: number) => {
+    const c = cut(i);
+    return JSON.stringify({ input_prefix: c.prefix, input_suffix: c.suffix, input_extra: [], n_predict: 64, stop: [...FIM_TEMPLATES['qwen-coder'].stop, '\n'], temperature: 0.1, stream: false, cache_prompt: true });
+  };
+  const [directInfill, wholeInfill] = await interleaved(
+    [
+      async (i) => {
+        const r = await fetch(`${llama.url}/infill`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: infillBody(i) });
+        await r.json();
+      },
+      (i) => service.complete(editor(5000 + i)),
+    ],
+    n,
+  );
+  row('baseline: fetch POST /infill (llama.cpp test server)', directInfill);
+  overRow('whole path: CompletionService.complete (llama.cpp /infill)', wholeInfill, directInfill);
+
+  console.log('\n### a cache hit through the service (100 KB document: budgets, digest, lookup)');
+  sy.setConfig(settings(['ollama/qwen2.5-coder:1.5b']));
+  const hitCtx = editor(-100);
+  await service.complete(hitCtx);
+  const typed = { ...hitCtx, prefix: hitCtx.prefix + 'const'.slice(0, 3) };
+  const lookups: string[] = [];
+  const exact = await timeAsync(async () => lookups.push((await service.complete(hitCtx))!.source), N);
+  row('exact hit: CompletionService.complete', exact);
+  const ahead = await timeAsync(async () => lookups.push((await service.complete(typed))!.source), N);
+  row('typed-ahead hit (3 characters of the suggestion typed)', ahead);
+  if (lookups.some((l, i) => l !== (i < N + 30 ? 'cache' : 'typedAhead'))) throw new Error('a lookup missed the cache');
+
+  console.log('\n### real time: typing 20 characters at 60 ms intervals through the service (debounce 250 ms default, adaptive)');
+  for (const latency of [0, 150]) {
+    for (const typingSuggestion of [false, true]) {
+      const typing = new CompletionService(sy, { usage });
+      ollama.setBehaviour(latency ? { mode: 'slow', delayMs: latency } : { mode: 'ok' }, 'POST /api/generate');
+      // The suggestion shown before typing starts (when typing it) comes from one request made first.
+      const start = editor(-200);
+      const shown = typingSuggestion ? (await typing.complete(start))!.text : 'xxxxxxxxxxxxxxxxxxxxxxxx';
+      const reached0 = ollama.counts['POST /api/generate'] ?? 0;
+      const aborted0 = ollama.aborted;
+      const results: Promise<unknown>[] = [];
+      for (let i = 1; i <= 20; i++) {
+        const typed = shown.repeat(3).slice(0, i);
+        results.push(typing.complete({ ...start, prefix: start.prefix + typed }).catch(() => undefined));
+        await new Promise((r) => setTimeout(r, 60));
+      }
+      const answers = await Promise.all(results);
+      const reached = (ollama.counts['POST /api/generate'] ?? 0) - reached0;
+      const sources = answers.filter(Boolean).map((a) => (a as { source: string }).source);
+      console.log(
+        `server latency ${String(latency).padStart(3)} ms, typing ${typingSuggestion ? 'the shown suggestion ' : 'other characters     '}: ` +
+          `${reached} request(s) reached the server (${ollama.aborted - aborted0} aborted there), ${sources.length} shown (${[...new Set(sources)].join(', ') || 'none'}); baseline without the service: 20`,
+      );
+      typing.dispose();
+    }
+  }
+  ollama.setBehaviour({ mode: 'ok' });
+  service.dispose();
+  sy.dispose();
+  await ollama.close();
+  await llama.close();
+}
+
+void schedulerTable().then(typedAheadTable).then(wholePath);

@@ -94,7 +94,7 @@ export class CompletionScheduler<Req, Res> {
         signal.addEventListener('abort', onAbort, { once: true });
         pending.unlink = () => signal.removeEventListener('abort', onAbort);
       }
-      pending.timer = this.clock.setTimeout(() => {
+      const start = () => {
         pending.timer = undefined;
         if (pending.controller.signal.aborted) return;
         this.started++;
@@ -118,7 +118,11 @@ export class CompletionScheduler<Req, Res> {
             else reject(err);
           },
         );
-      }, this.debounceMs());
+      };
+      // No debounce (the CLI, a setting of 0): start on a microtask, not a timer (Node's shortest is ~1 ms).
+      const delay = this.debounceMs();
+      if (delay > 0) pending.timer = this.clock.setTimeout(start, delay);
+      else queueMicrotask(start);
     });
   }
 

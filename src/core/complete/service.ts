@@ -86,7 +86,7 @@ export interface CompletionServiceOptions {
   /** Where `shown` / `accepted` go (the router records each request in its own sink). */
   usage?: UsageSink;
   logger?: Logger;
-  /** Overrides switchyard.completion.debounceMs (the CLI: 0). */
+  /** Overrides switchyard.completion.debounceMs (the CLI: 0, which also turns the adaptive part off). */
   debounceMs?: number;
   /** Tests and benches. */
   clock?: SchedulerClock;
@@ -215,6 +215,8 @@ export class CompletionService implements CompletionServiceApi, Disposable {
       this.completer = new Completer({
         cache: this.cache,
         debounceMs: this.options.debounceMs ?? s.debounceMs,
+        // A caller that asks for no debounce (the CLI, benches) gets none, however slow the model.
+        ...(this.options.debounceMs === 0 ? { maxDebounceMs: 0 } : {}),
         clock: this.clock,
         multiline: s.multiline,
         maxLines: s.maxLines,
