@@ -334,13 +334,13 @@ test('a ledger of schema 1 (before egress) opens, keeps its records and gains th
   ledger.egress(egress({ model: 'after migration' }));
   assert.deepEqual(ledger.egressList().map((e) => e.model), ['after migration']);
   ledger.close();
-  assert.ok(logs.some((l) => /migrated from schema 1 to 2/.test(l)), logs.join('\n'));
+  assert.ok(logs.some((l) => /migrated from schema 1 to 3/.test(l)), logs.join('\n'));
   const raw = new Database(file);
-  assert.equal(raw.prepare("SELECT value FROM meta WHERE key = 'schema'").pluck().get(), '2');
+  assert.equal(raw.prepare("SELECT value FROM meta WHERE key = 'schema'").pluck().get(), '3');
   raw.prepare("UPDATE meta SET value = '99' WHERE key = 'schema'").run();
   raw.close();
   const newer = new SqliteLedger({ path: file });
-  assert.throws(() => newer.egressList(), /has schema 99; this Switchyard writes 2/);
+  assert.throws(() => newer.egressList(), /has schema 99; this Switchyard writes 3/);
 });
 
 test('egress CSV: header, one line per record, oldest first, counts and file ranges, no spreadsheet formulas', () => {

@@ -4,20 +4,23 @@
  * own transaction in WAL mode, so a crash loses nothing already recorded. Summaries per task, provider, model and
  * day: requests, local vs cloud, tokens, estimated cost, p50/p95 time to first token, failures by kind. An `egress`
  * table lists every request that left the machine (EgressRecord: host, bytes, redaction counts by kind, the workspace
- * files it carried), written in the same batches and pruned by the same retention.
+ * files it carried), written in the same batches and pruned by the same retention. A `suggestions` table keeps the
+ * inline suggestions shown and accepted (SuggestionRecord: who served it, latency, size; never code), summarised per
+ * model as accept rate and p50 latency.
  */
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { Database as SqliteDatabase, Statement } from 'better-sqlite3';
 import { redact, silentLogger, type Logger } from '../host';
-import { formatEgressSource, type EgressRecord, type EgressSource, type UsageRecord, type UsageSink } from './ledger';
+import { formatEgressSource, type EgressRecord, type EgressSource, type SuggestionRecord, type UsageRecord, type UsageSink } from './ledger';
 
 /**
- * 1: usage + audit. 2: adds the egress table. A ledger of an older schema is migrated on open (tables are only ever
- * added); one of a newer schema is refused rather than written in a shape its writer does not expect.
+ * 1: usage + audit. 2: adds the egress table. 3: adds the suggestions table. A ledger of an older schema is migrated
+ * on open (tables are only ever added); one of a newer schema is refused rather than written in a shape its writer
+ * does not expect.
  */
-const SCHEMA_VERSION = '2';
-const OLDER_SCHEMAS = new Set(['1']);
+const SCHEMA_VERSION = '3';
+const OLDER_SCHEMAS = new Set(['1', '2']);
 
 export interface AuditEntry {
   at: string;
@@ -53,6 +56,27 @@ export interface UsageSummary {
   /** Keyed "YYYY-MM-DD" (UTC), oldest first. */
   byDay: UsageGroup[];
   failuresByKind: { kind: string; count: number }[];
+}
+
+/** Inline suggestions of one model ("providerId/model"), or of all (`key` "all"). */
+export interface SuggestionGroup {
+  key: string;
+  local: boolean;
+  shown: number;
+  /** Accepted whole or in part (each accept event counts once). */
+  accepted: number;
+  partial: number;
+  /** accepted / shown, when anything was shown. */
+  acceptRate?: number;
+  /** Median latency of the suggestions shown (from the editor's request to the suggestion). */
+  latencyP50Ms?: number;
+  /** Characters accepted in all. */
+  acceptedChars: number;
+}
+
+export interface SuggestionSummary {
+  total: SuggestionGroup;
+  byModel: SuggestionGroup[];
 }
 
 export interface SummaryRange {
@@ -193,6 +217,7 @@ export class SqliteLedger implements UsageSink {
   private db: SqliteDatabase | undefined;
   private insert: Statement | undefined;
   private insertEgress: Statement | undefined;
+  private insertSuggestion: Statement | undefined;
   private openError: Error | undefined;
   private readonly logger: Logger;
   private readonly listeners = new Set<(r: UsageRecord) => void>();
@@ -201,6 +226,7 @@ export class SqliteLedger implements UsageSink {
   private lastPrune = 0;
   private pending: Record<string, unknown>[] = [];
   private pendingEgress: Record<string, unknown>[] = [];
+  private pendingSuggestions: Record<string, unknown>[] = [];
   private flushTimer: ReturnType<typeof setTimeout> | undefined;
 
   constructor(private readonly options: LedgerOptions) {
@@ -226,6 +252,7 @@ export class SqliteLedger implements UsageSink {
     db.transaction(() => {
       removed = db.prepare('DELETE FROM usage WHERE at < ?').run(cutoff).changes;
       egress = db.prepare('DELETE FROM egress WHERE at < ?').run(cutoff).changes;
+      db.prepare('DELETE FROM suggestions WHERE at < ?').run(cutoff);
     })();
     if (removed + egress > 0) this.logger.info(`usage ledger: removed ${removed} records${egress > 0 ? ` and ${egress} egress records` : ''} older than ${this.retentionDays} days`);
     return removed;
@@ -307,6 +334,20 @@ export class SqliteLedger implements UsageSink {
           sources TEXT NOT NULL
         );
         CREATE INDEX IF NOT EXISTS egress_at ON egress(at);
+        CREATE TABLE IF NOT EXISTS suggestions (
+          id INTEGER PRIMARY KEY,
+          at TEXT NOT NULL,
+          event TEXT NOT NULL,
+          provider TEXT NOT NULL,
+          model TEXT NOT NULL,
+          local INTEGER NOT NULL,
+          source TEXT NOT NULL,
+          latency_ms REAL NOT NULL,
+          chars INTEGER NOT NULL,
+          lines INTEGER NOT NULL,
+          partial INTEGER NOT NULL DEFAULT 0
+        );
+        CREATE INDEX IF NOT EXISTS suggestions_at ON suggestions(at);
       `);
         if (version !== SCHEMA_VERSION) db.prepare('INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)').run('schema', SCHEMA_VERSION);
       })();
@@ -315,6 +356,8 @@ export class SqliteLedger implements UsageSink {
         VALUES (@at, @day, @task, @requested, @provider, @model, @local, @outcome, @attempts, @ttft_ms, @duration_ms, @input_tokens, @output_tokens, @tokens_estimated, @cost_usd)`);
       this.insertEgress = db.prepare(`INSERT INTO egress (at, day, task, provider, model, host, bytes_sent, redactions, sources)
         VALUES (@at, @day, @task, @provider, @model, @host, @bytes_sent, @redactions, @sources)`);
+      this.insertSuggestion = db.prepare(`INSERT INTO suggestions (at, event, provider, model, local, source, latency_ms, chars, lines, partial)
+        VALUES (@at, @event, @provider, @model, @local, @source, @latency_ms, @chars, @lines, @partial)`);
       this.db = db;
       this.logger.info(`usage ledger: ${this.options.path}`);
       this.prune();
@@ -379,6 +422,72 @@ export class SqliteLedger implements UsageSink {
     notify(this.egressListeners, kept);
   }
 
+  /** Keeps an inline suggestion shown or accepted: who served it, latency and size, never the text. */
+  suggestion(r: SuggestionRecord): void {
+    this.open();
+    const count = (n: number) => (Number.isFinite(n) && n > 0 ? Math.round(n) : 0);
+    this.pendingSuggestions.push({
+      at: r.at,
+      event: r.event === 'accepted' ? 'accepted' : 'shown',
+      provider: r.providerId,
+      model: r.model,
+      local: r.local ? 1 : 0,
+      source: r.source === 'cache' || r.source === 'typedAhead' ? r.source : 'model',
+      latency_ms: Number.isFinite(r.latencyMs) && r.latencyMs > 0 ? r.latencyMs : 0,
+      chars: count(r.chars),
+      lines: count(r.lines),
+      partial: r.partial ? 1 : 0,
+    });
+    this.scheduleFlush();
+  }
+
+  /** Suggestions shown and accepted in a range, per model: accept rate and p50 latency (Show Usage). */
+  suggestionSummary(range: SummaryRange = {}): SuggestionSummary {
+    const where: string[] = [];
+    const args: string[] = [];
+    if (range.since) {
+      where.push('at >= ?');
+      args.push(range.since);
+    }
+    if (range.until) {
+      where.push('at <= ?');
+      args.push(range.until);
+    }
+    const rows = this.synced()
+      .prepare(`SELECT event, provider, model, local, latency_ms, chars, partial FROM suggestions ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY at, id`)
+      .all(...args) as { event: string; provider: string; model: string; local: number; latency_ms: number; chars: number; partial: number }[];
+    const groups = new Map<string, { g: SuggestionGroup; latencies: number[] }>();
+    const groupOf = (key: string, local: boolean) => {
+      let e = groups.get(key);
+      if (!e) groups.set(key, (e = { g: { key, local, shown: 0, accepted: 0, partial: 0, acceptedChars: 0 }, latencies: [] }));
+      return e;
+    };
+    for (const r of rows) {
+      for (const e of [groupOf('all', true), groupOf(`${r.provider}/${r.model}`, r.local === 1)]) {
+        if (e.g.key === 'all' && r.local !== 1) e.g.local = false;
+        if (r.event === 'shown') {
+          e.g.shown++;
+          e.latencies.push(r.latency_ms);
+        } else {
+          e.g.accepted++;
+          e.g.acceptedChars += r.chars;
+          if (r.partial === 1) e.g.partial++;
+        }
+      }
+    }
+    const done = ({ g, latencies }: { g: SuggestionGroup; latencies: number[] }): SuggestionGroup => {
+      latencies.sort((a, b) => a - b);
+      const p50 = quantile(latencies, 0.5);
+      return { ...g, ...(g.shown > 0 ? { acceptRate: g.accepted / g.shown } : {}), ...(p50 !== undefined ? { latencyP50Ms: p50 } : {}) };
+    };
+    const all = groups.get('all');
+    groups.delete('all');
+    return {
+      total: all ? done(all) : { key: 'all', local: true, shown: 0, accepted: 0, partial: 0, acceptedChars: 0 },
+      byModel: [...groups.values()].map(done).sort((a, b) => b.shown - a.shown || a.key.localeCompare(b.key)),
+    };
+  }
+
   private scheduleFlush(): void {
     if (this.flushTimer) return;
     this.flushTimer = setTimeout(() => this.flushQuietly(), LEDGER_FLUSH_MS);
@@ -390,16 +499,20 @@ export class SqliteLedger implements UsageSink {
   flush(): void {
     if (this.flushTimer) clearTimeout(this.flushTimer);
     this.flushTimer = undefined;
-    if ((this.pending.length === 0 && this.pendingEgress.length === 0) || !this.db) return;
+    if ((this.pending.length === 0 && this.pendingEgress.length === 0 && this.pendingSuggestions.length === 0) || !this.db) return;
     const rows = this.pending;
     const egress = this.pendingEgress;
+    const suggestions = this.pendingSuggestions;
     this.pending = [];
     this.pendingEgress = [];
+    this.pendingSuggestions = [];
     const insert = this.insert!;
     const insertEgress = this.insertEgress!;
+    const insertSuggestion = this.insertSuggestion!;
     this.db.transaction(() => {
       for (const row of rows) insert.run(row);
       for (const row of egress) insertEgress.run(row);
+      for (const row of suggestions) insertSuggestion.run(row);
     })();
   }
 
@@ -587,6 +700,7 @@ export class SqliteLedger implements UsageSink {
     this.db = undefined;
     this.insert = undefined;
     this.insertEgress = undefined;
+    this.insertSuggestion = undefined;
   }
 }
 
