@@ -20,6 +20,7 @@ import { isProviderError, refusedRequest } from '../errors';
 import { redact, silentLogger, type Logger } from '../host';
 import { RouteError, describeAttempts, resolveTaskName, type RouteEvent, type Router } from '../routing/router';
 import { GatewayError, floatsToBase64, parseChatRequest, parseEmbeddingsRequest, shorten, statusForKind } from './wire';
+import { ResponsesEndpoint } from './responses';
 import { completions } from './completions';
 
 /** What the gateway reads at request time (a Switchyard satisfies it). */
@@ -270,6 +271,7 @@ export class Gateway {
       // A GET's body is never read: an answer before it is complete closes the connection (see send).
       return path === '/v1/models' ? this.models(res) : this.model(res, decodePath(path.slice('/v1/models/'.length)));
     }
+    if (path === '/v1/responses' || path.startsWith('/v1/responses/')) return this.responsesApi().handle(req, res, path, method);
     if (path === '/v1/chat/completions' || path === '/v1/embeddings' || path === '/v1/completions') {
       if (method !== 'POST') throw new GatewayError(405, `${method} is not allowed on ${shown(path)}; use POST.`, 'invalid_request_error', 'method_not_allowed');
       const controller = new AbortController();
@@ -282,7 +284,23 @@ export class Gateway {
       if (path === '/v1/completions') return completions({ source: this.options.source, logger: this.logger, send: (r, s, b, h) => this.send(r, s, b, h), routeHeaders: (r) => this.routeHeaders(r) }, res, body, controller.signal);
       return this.embeddings(res, body, controller.signal);
     }
-    throw new GatewayError(404, `Invalid URL (${shown(method)} ${shown(path)}): the gateway serves GET /v1/models, POST /v1/chat/completions, POST /v1/completions and POST /v1/embeddings.`, 'invalid_request_error', 'not_found');
+    throw new GatewayError(404, `Invalid URL (${shown(method)} ${shown(path)}): the gateway serves GET /v1/models, POST /v1/chat/completions, POST /v1/responses, POST /v1/completions and POST /v1/embeddings.`, 'invalid_request_error', 'not_found');
+  }
+
+  /** The Responses API (responses.ts), answering through this server's parts. */
+  private responses: ResponsesEndpoint | undefined;
+  private responsesApi(): ResponsesEndpoint {
+    return (this.responses ??= new ResponsesEndpoint({
+      source: this.options.source,
+      logger: this.logger,
+      resolve: (model) => this.resolve(model, 'chat'),
+      readJson: (req, res) => this.readJson(req, res),
+      send: (res, status, body, headers) => this.send(res, status, body, headers),
+      routeHeaders: (route) => this.routeHeaders(route),
+      logRoute: (endpoint, route) => this.logRoute(endpoint, route),
+      toGatewayError: (e) => this.toGatewayError(e),
+      idleTimeoutMs: () => this.idleTimeoutMs(),
+    }));
   }
 
   private authorized(auth: string | undefined): boolean {

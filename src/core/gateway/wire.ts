@@ -85,7 +85,7 @@ export interface EmbeddingsRequest {
   dimensions?: number;
 }
 
-function requireModel(body: Record<string, unknown>): string {
+export function requireModel(body: Record<string, unknown>): string {
   const model = body.model;
   if (typeof model !== 'string' || model.trim() === '') {
     throw new GatewayError(400, 'You must provide a model parameter, e.g. "switchyard/chat" (GET /v1/models lists them).', 'invalid_request_error', 'missing_required_parameter', 'model');
@@ -124,7 +124,7 @@ const ROLES: ReadonlyMap<string, Role> = new Map<string, Role>([
   ['function', 'tool'],
 ]);
 
-function invalid(param: string, message: string): GatewayError {
+export function invalid(param: string, message: string): GatewayError {
   return new GatewayError(400, message, 'invalid_request_error', 'invalid_value', param);
 }
 
@@ -132,7 +132,7 @@ function invalid(param: string, message: string): GatewayError {
 const FUNCTION_NAME = /^[A-Za-z0-9_-]{1,64}$/;
 
 /** A function definition (`tools[i].function`, `functions[i]`) as a ToolSpec. */
-function toolSpec(fn: unknown, param: string): ToolSpec {
+export function toolSpec(fn: unknown, param: string): ToolSpec {
   if (!isObject(fn) || typeof fn.name !== 'string' || !FUNCTION_NAME.test(fn.name)) {
     throw invalid(`${param}.name`, `${param}.name must be a function name of letters, digits, underscores or dashes (at most 64).`);
   }
@@ -146,7 +146,7 @@ function toolSpec(fn: unknown, param: string): ToolSpec {
 }
 
 /** A call's arguments as JSON text: a string as sent, an object (some clients echo what they parsed) serialised. */
-function callArguments(value: unknown, param: string): string {
+export function callArguments(value: unknown, param: string): string {
   if (typeof value !== 'string' && value !== undefined && value !== null && !isObject(value)) throw invalid(param, `${param} must be a JSON string.`);
   return argumentsText(value);
 }
@@ -227,7 +227,7 @@ function parseTools(body: Record<string, unknown>): { tools?: ToolSpec[]; toolCh
   return { parallelToolCalls, legacy: false };
 }
 
-function optionalNumber(body: Record<string, unknown>, key: string, min: number, max: number, integer = false): number | undefined {
+export function optionalNumber(body: Record<string, unknown>, key: string, min: number, max: number, integer = false): number | undefined {
   const v = Object.hasOwn(body, key) ? body[key] : undefined;
   if (v === undefined || v === null) return undefined;
   if (typeof v !== 'number' || !Number.isFinite(v) || v < min || v > max || (integer && !Number.isInteger(v))) {
