@@ -1,9 +1,10 @@
 /**
- * `switchyard ask`: streams an answer to stdout; the route, a thinking model's reasoning and the usage go to stderr
- * (so a script that reads stdout gets the answer alone).
+ * `switchyard ask`: streams an answer to stdout; the route, a thinking model's reasoning, notices and the usage go to
+ * stderr (so a script that reads stdout gets the answer alone). The chat view's turn (core/chat/turn.ts): the prompt
+ * fitted to the window of the model that answers, `<think>` text as reasoning.
  */
 import { parseArgs } from 'node:util';
-import { splitThinkTags } from '../../core/chat/thinkTags';
+import { runTurn } from '../../core/chat/turn';
 import { RouteError } from '../../core/routing/router';
 import { formatUsage } from '../../core/usage/ledger';
 import { COMMON_OPTIONS, UsageError, attemptLines, build, loadConfig, readStdin, type Io } from '../common';
@@ -24,8 +25,11 @@ export async function ask(args: string[], io: Io): Promise<number> {
     thinking = false;
   };
   try {
-    for await (const ev of splitThinkTags(sy.router.chat({ task: values.task!, messages: [{ role: 'user', content: prompt }], signal: controller.signal }))) {
-      if (ev.type === 'reasoning') {
+    for await (const ev of runTurn({ router: sy.router, providers: sy.registry }, { task: values.task!, question: prompt, signal: controller.signal })) {
+      if (ev.type === 'notice') {
+        endThinking();
+        io.stderr.write(`note: ${ev.text}\n`);
+      } else if (ev.type === 'reasoning') {
         if (!thinking) io.stderr.write('thinking: ');
         thinking = true;
         io.stderr.write(ev.text);

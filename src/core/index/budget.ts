@@ -3,6 +3,7 @@
  * router's route for `embed` names the model; its context comes from the task setting (`contextSize`) or discovery.
  * Capped at 400 tokens (retrieval works best with focused chunks) and never under 64.
  */
+import { knownContextWindow } from '../routing/window';
 import type { Switchyard } from '../switchyard';
 
 export const MAX_CHUNK_TOKENS = 400;
@@ -20,8 +21,7 @@ export async function chunkBudget(sy: Switchyard, signal?: AbortSignal): Promise
     const plan = await sy.router.plan('embed', { signal });
     const c = plan.candidate;
     if (!c) return chunkBudgetFor(undefined);
-    const discovered = sy.registry.cachedModels(c.providerId)?.find((m) => m.id === c.model)?.contextLength;
-    return chunkBudgetFor(c.contextSize ?? discovered);
+    return chunkBudgetFor(knownContextWindow(c, sy.registry));
   } catch {
     return chunkBudgetFor(undefined);
   }

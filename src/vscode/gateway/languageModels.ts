@@ -6,9 +6,11 @@
  */
 import * as vscode from 'vscode';
 import { CHAT_TASKS } from '../../core/config/config';
+import { runTurn, turnOfMessages } from '../../core/chat/turn';
 import { parseSampling } from '../../core/gateway/wire';
 import { estimateTokens } from '../../core/providers/base';
 import type { ChatMessage, ToolCall, ToolSpec } from '../../core/providers/types';
+import { DEFAULT_CONTEXT_WINDOW, knownContextWindow } from '../../core/routing/window';
 import type { Services } from '../services';
 
 export const LM_VENDOR = 'switchyard';
@@ -64,6 +66,30 @@ function parseInput(text: string): object {
   }
 }
 
+type ThinkingPartClass = new (value: string) => vscode.LanguageModelResponsePart;
+
+/**
+ * Reports reasoning as VS Code's thinking part where this VS Code has one (LanguageModelThinkingPart, newer than the
+ * API this extension is built against) and takes it from a provider; elsewhere reasoning is left out, never passed
+ * as answer text.
+ */
+function thinkingReporter(progress: vscode.Progress<vscode.LanguageModelResponsePart>): (text: string) => void {
+  let Part: ThinkingPartClass | undefined;
+  try {
+    Part = (vscode as unknown as { LanguageModelThinkingPart?: ThinkingPartClass }).LanguageModelThinkingPart;
+  } catch {
+    Part = undefined;
+  }
+  return (text) => {
+    if (!Part) return;
+    try {
+      progress.report(new Part(text));
+    } catch {
+      Part = undefined;
+    }
+  };
+}
+
 export function registerLanguageModels(services: Services): vscode.Disposable[] {
   const lm = vscode.lm as Partial<typeof vscode.lm> | undefined;
   if (typeof lm?.registerLanguageModelChatProvider !== 'function') {
@@ -87,7 +113,7 @@ export function registerLanguageModels(services: Services): vscode.Disposable[] 
             if (c) {
               detail = `${c.providerId}/${c.model} (${c.local ? 'local' : 'cloud'})`;
               const info = services.switchyard.registry.cachedModels(c.providerId)?.find((m) => m.id === c.model);
-              contextLength = c.contextSize ?? info?.contextLength;
+              contextLength = knownContextWindow(c, services.switchyard.registry);
               toolCalling = c.tools !== false && info?.capabilities.tools !== false;
             } else detail = 'no model available now';
           } catch {
@@ -100,7 +126,7 @@ export function registerLanguageModels(services: Services): vscode.Disposable[] 
             version: '1',
             detail,
             tooltip: `The ${task} task's current route: ${detail}. Switchyard falls back and applies your privacy setting per request.`,
-            maxInputTokens: contextLength ?? 8192,
+            maxInputTokens: contextLength ?? DEFAULT_CONTEXT_WINDOW,
             maxOutputTokens: 4096,
             capabilities: { imageInput: false, toolCalling },
             // VS Code 1.120+ hides third-party models from the picker unless they say they may be chosen there.
@@ -115,10 +141,12 @@ export function registerLanguageModels(services: Services): vscode.Disposable[] 
       const modelOptions = options.modelOptions ?? {};
       const tools = toTools(options.tools);
       const calls = new Map<number, { id: string; name: string; args: string }>();
+      const reasoning = thinkingReporter(progress);
       try {
-        for await (const ev of services.switchyard.router.chat({
+        // The chat view's turn: the history cut to the window of the model that answers, `<think>` text as reasoning.
+        for await (const ev of runTurn({ router: services.switchyard.router, providers: services.switchyard.registry }, {
           task: model.id,
-          messages: toMessages(messages),
+          ...turnOfMessages(toMessages(messages)),
           signal: controller.signal,
           temperature: typeof modelOptions.temperature === 'number' ? modelOptions.temperature : undefined,
           maxTokens: typeof modelOptions.maxTokens === 'number' ? modelOptions.maxTokens : typeof modelOptions.max_tokens === 'number' ? modelOptions.max_tokens : undefined,
@@ -128,6 +156,8 @@ export function registerLanguageModels(services: Services): vscode.Disposable[] 
           toolChoice: tools && options.toolMode === vscode.LanguageModelChatToolMode.Required ? 'required' : undefined,
         })) {
           if (ev.type === 'text') progress.report(new vscode.LanguageModelTextPart(ev.text));
+          else if (ev.type === 'reasoning') reasoning(ev.text);
+          else if (ev.type === 'notice') services.log.info(`language model ${model.id}: ${ev.text}`);
           else if (ev.type === 'toolCall') calls.set(ev.index, { id: ev.id, name: ev.name, args: '' });
           else if (ev.type === 'toolCallArgs') {
             const call = calls.get(ev.index);

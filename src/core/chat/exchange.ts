@@ -1,0 +1,104 @@
+/**
+ * One exchange of a conversation (the chat view's send, Explain): the user's turn and the assistant's turn added to
+ * the conversation, the answer run by runTurn (turn.ts) and streamed into the assistant turn: who answered, notices,
+ * citations, reasoning, tokens and time, a failure's words and actions. The view only shows what the hooks hand it.
+ */
+import type { AnswerInfo, Conversation, Turn, TurnError } from '../../protocol/chat';
+import { isProviderError } from '../errors';
+import type { RouteEvent } from '../routing/router';
+import type { ContextBlock } from './prompt';
+import { historyMessages, newId } from './store';
+import { runTurn, type TurnDeps } from './turn';
+
+export const CHAT_SYSTEM_PROMPT =
+  'You are Switchyard, a coding assistant inside VS Code. Answer concisely in Markdown. Put code in fenced blocks with a language. When context from the workspace is given, rely on it and name the files you use.';
+export const EXPLAIN_SYSTEM_PROMPT =
+  'You are Switchyard, a coding assistant inside VS Code. Explain the given code: what it does, how, and anything surprising. Be concise; use Markdown.';
+
+export type ExchangeTask = 'chat' | 'explain';
+
+export function systemPromptFor(task: ExchangeTask): string {
+  return task === 'explain' ? EXPLAIN_SYSTEM_PROMPT : CHAT_SYSTEM_PROMPT;
+}
+
+export interface ExchangeRequest {
+  task: ExchangeTask;
+  text: string;
+  /** Shown to the user instead of text (Explain: "Explain selection in a.ts:3-9"). */
+  display?: string;
+  context: ContextBlock[];
+  contextLabels: string[];
+  /** Query for index retrieval, when the message asks for it (or Explain). */
+  retrieve?: string;
+}
+
+export interface ExchangeHooks {
+  /** The two turns were added to the conversation (and saved). */
+  begun(user: Turn, assistant: Turn): void;
+  /** The assistant turn changed (route known, notices, finished or failed). */
+  changed(turn: Turn): void;
+  /** A piece of the answer text or of its reasoning. */
+  piece(turnId: string, kind: 'text' | 'reasoning', text: string): void;
+  /** Persist the conversation (throttled while streaming). */
+  save(): Promise<void>;
+  /** The words of a fallback: why earlier candidates were passed over, what the user can do about it. */
+  fallback?(route: RouteEvent): Pick<AnswerInfo, 'fallbackReason' | 'fallbackActions'>;
+  /** A failure in words and actions. */
+  error(e: unknown): TurnError | Promise<TurnError>;
+}
+
+const SAVE_EVERY_MS = 1000;
+
+/** Runs one exchange into `conversation`; resolves with the assistant turn once it is done, stopped or failed. */
+export async function runExchange(deps: TurnDeps, conversation: Conversation, request: ExchangeRequest, hooks: ExchangeHooks, signal: AbortSignal): Promise<Turn> {
+  const history = historyMessages(conversation.turns);
+  const at = new Date().toISOString();
+  const userTurn: Turn = { id: newId('t'), role: 'user', text: request.display ?? request.text, at, task: request.task, contextLabels: [...request.contextLabels] };
+  const turn: Turn = { id: newId('t'), role: 'assistant', text: '', at, task: request.task, status: 'streaming', notices: [] };
+  conversation.turns.push(userTurn, turn);
+  await hooks.save();
+  hooks.begun(userTurn, turn);
+
+  let lastSave = Date.now();
+  const started = performance.now();
+  try {
+    const events = runTurn(deps, { task: request.task, system: systemPromptFor(request.task), history, context: request.context, question: request.text, retrieve: request.retrieve, signal });
+    for await (const ev of events) {
+      if (ev.type === 'context') {
+        if (request.retrieve !== undefined && deps.index) {
+          turn.citations = ev.context.citations;
+          const n = ev.context.citations.length;
+          if (n) userTurn.contextLabels!.push(`@workspace: ${n} chunk${n === 1 ? '' : 's'}`);
+        }
+      } else if (ev.type === 'notice') {
+        turn.notices!.push(ev.text);
+      } else if (ev.type === 'route') {
+        const r = ev.route;
+        turn.answer = { providerId: r.providerId, model: r.model, local: r.local, ...(r.fallback ? hooks.fallback?.(r) : {}) };
+        hooks.changed(turn);
+      } else if (ev.type === 'text' || ev.type === 'reasoning') {
+        if (ev.type === 'text') turn.text += ev.text;
+        else turn.reasoning = (turn.reasoning ?? '') + ev.text;
+        hooks.piece(turn.id, ev.type, ev.text);
+        if (Date.now() - lastSave > SAVE_EVERY_MS) {
+          lastSave = Date.now();
+          void hooks.save();
+        }
+      } else if (ev.type === 'done') {
+        const u = ev.usage;
+        turn.answer = { ...turn.answer!, inputTokens: u.inputTokens, outputTokens: u.outputTokens, estimated: u.tokensEstimated, ms: Math.round(u.durationMs), ttftMs: u.ttftMs === undefined ? undefined : Math.round(u.ttftMs) };
+      }
+    }
+    turn.status = signal.aborted ? 'stopped' : 'done';
+  } catch (e) {
+    if (signal.aborted || (isProviderError(e) && e.kind === 'canceled')) turn.status = 'stopped';
+    else {
+      turn.status = 'error';
+      turn.error = await hooks.error(e);
+    }
+  } finally {
+    if (turn.answer && turn.answer.ms === undefined) turn.answer.ms = Math.round(performance.now() - started);
+    await hooks.save();
+  }
+  return turn;
+}

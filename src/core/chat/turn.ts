@@ -1,0 +1,184 @@
+/**
+ * One chat turn, the same code for every front end (the chat view, `switchyard ask`, VS Code's model picker):
+ * retrieval from the workspace index, the prompt assembled within the context window of the candidate that actually
+ * answers, `<think>…</think>` written into the answer split off as reasoning, and notices saying what was left out.
+ *
+ * The router decides the candidate once: it asks for the messages per candidate it tries (RoutedChatRequest.promptFor),
+ * so a fallback to a model with a smaller window gets a prompt that fits it, and one to a larger window is not cut
+ * for the first model's size. What the caller hears (notices, citations) is about the prompt that was answered.
+ */
+import type { Citation } from '../../protocol/chat';
+import type { RetrievedChunk, Retriever } from '../index/types';
+import { DEFAULT_ANSWER_TOKENS, estimateTokens } from '../providers/base';
+import type { ChatMessage, ResponseFormat, SamplingOptions, ToolChoice, ToolSpec } from '../providers/types';
+import type { Candidate, CandidatePrompt, ProviderSource, RoutedChatEvent, Router } from '../routing/router';
+import { DEFAULT_CONTEXT_WINDOW, contextWindow } from '../routing/window';
+import { assemblePrompt, sentSources, type AssembledPrompt, type ContextBlock } from './prompt';
+import { splitThinkTags } from './thinkTags';
+
+export interface TurnDeps {
+  router: Router;
+  /** The provider registry: what each candidate's context window is. */
+  providers: ProviderSource;
+  /** The workspace index for `retrieve`; absent: retrieval says it is not available. */
+  index?: Retriever;
+}
+
+export interface TurnRequest {
+  /** A task or virtual model name. */
+  task: string;
+  /** The system prompt; absent or empty: none. */
+  system?: string;
+  /** Earlier messages, oldest first: the newest that fit the window are sent. */
+  history?: readonly ChatMessage[];
+  /** Attached context in priority order (selection, file), sent with the question while it fits. */
+  context?: readonly ContextBlock[];
+  /** The user's message; absent when `after` carries the whole request. */
+  question?: string;
+  /** Messages that must follow the question (a tool loop's calls and their results). */
+  after?: readonly ChatMessage[];
+  /** Search the workspace index for this query and add what it finds as context (after `context`). */
+  retrieve?: string;
+  signal?: AbortSignal;
+  temperature?: number;
+  maxTokens?: number;
+  sampling?: SamplingOptions;
+  tools?: ToolSpec[];
+  toolChoice?: ToolChoice;
+  parallelToolCalls?: boolean;
+  responseFormat?: ResponseFormat;
+  only?: string;
+}
+
+/** What the answering candidate's prompt carried. */
+export interface TurnContext {
+  /** The candidate's context window the prompt was fitted to. */
+  window: number;
+  /** The workspace chunks it kept, as citations. */
+  citations: Citation[];
+  /** How many chunks the index gave for `retrieve` (before fitting). */
+  retrieved: number;
+  prompt: AssembledPrompt;
+}
+
+export type TurnEvent =
+  | RoutedChatEvent
+  /** Said once, before the route event of the candidate that answers: what its prompt carried. */
+  | { type: 'context'; context: TurnContext }
+  /** One sentence for the user (what was left out, why @workspace found nothing, …). */
+  | { type: 'notice'; text: string };
+
+/** A retrieval query takes at most this share of the window. */
+const RETRIEVAL_SHARE = 3;
+const RETRIEVAL_K = 8;
+
+const key = (c: { providerId: string; model: string }) => `${c.providerId}/${c.model}`;
+
+export function chunkLabel(c: RetrievedChunk): string {
+  return `${c.path}:${c.startLine}-${c.endLine}${c.symbol ? ` (${c.symbol})` : ''}`;
+}
+
+/**
+ * Runs one turn: the router's events with reasoning split from `<think>` text, plus a `context` event and `notice`
+ * events. Throws what the router throws (RouteError) when no candidate answers.
+ */
+export async function* runTurn(deps: TurnDeps, request: TurnRequest): AsyncGenerator<TurnEvent> {
+  const notices: string[] = [];
+  const prompts = new Map<string, TurnContext>();
+  let retrieval: { budget: number; chunks: RetrievedChunk[] } | undefined;
+
+  const retrieve = async (budget: number): Promise<RetrievedChunk[]> => {
+    if (request.retrieve === undefined) return [];
+    if (!deps.index) {
+      if (!retrieval) notices.push('@workspace: the workspace index is not available (disabled, untrusted workspace, or not built yet), so no workspace files were searched.');
+      retrieval ??= { budget: Number.POSITIVE_INFINITY, chunks: [] };
+      return [];
+    }
+    // Once per turn; again only for a fallback whose larger window may hold more.
+    if (retrieval && retrieval.budget >= budget) return retrieval.chunks;
+    const first = retrieval === undefined;
+    const chunks = await deps.index.search(request.retrieve || request.question || '', { k: RETRIEVAL_K, tokenBudget: budget, signal: request.signal });
+    retrieval = { budget, chunks };
+    if (first) {
+      if (deps.index.status().keywordOnly) notices.push('@workspace: keyword search only (no embeddings yet).');
+      if (chunks.length === 0) notices.push('@workspace: the index found nothing relevant.');
+    }
+    return chunks;
+  };
+
+  const promptFor = async (c: Candidate): Promise<CandidatePrompt> => {
+    const window = (await contextWindow(c, deps.providers, request.signal)) ?? DEFAULT_CONTEXT_WINDOW;
+    const chunks = await retrieve(Math.floor(window / RETRIEVAL_SHARE));
+    const context: ContextBlock[] = [
+      ...(request.context ?? []),
+      ...chunks.map((ch) => ({ label: chunkLabel(ch), text: ch.text, source: { path: ch.path, startLine: ch.startLine, endLine: ch.endLine } })),
+    ];
+    const prompt = assemblePrompt({
+      system: request.system ?? '',
+      history: [...(request.history ?? [])],
+      context,
+      question: request.question,
+      after: request.after ? [...request.after] : undefined,
+      extraTokens: request.tools?.length && request.toolChoice !== 'none' ? estimateTokens(JSON.stringify(request.tools)) : 0,
+      contextWindow: window,
+      answerTokens: request.maxTokens ?? c.maxTokens ?? DEFAULT_ANSWER_TOKENS,
+    });
+    const citations = chunks
+      .filter((ch) => !prompt.droppedContext.includes(chunkLabel(ch)))
+      .map((ch): Citation => ({ path: ch.path, root: ch.root, startLine: ch.startLine, endLine: ch.endLine, symbol: ch.symbol }));
+    prompts.set(key(c), { window, citations, retrieved: chunks.length, prompt });
+    return { messages: prompt.messages, sources: sentSources(context, prompt.droppedContext) };
+  };
+
+  const events = deps.router.chat({
+    task: request.task,
+    promptFor,
+    signal: request.signal,
+    temperature: request.temperature,
+    maxTokens: request.maxTokens,
+    sampling: request.sampling,
+    tools: request.tools,
+    toolChoice: request.toolChoice,
+    parallelToolCalls: request.parallelToolCalls,
+    responseFormat: request.responseFormat,
+    only: request.only,
+  });
+  let text = '';
+  let reasoning = '';
+  for await (const ev of splitThinkTags(events)) {
+    if (ev.type === 'route') {
+      const answered = prompts.get(key(ev.route));
+      if (answered) {
+        yield { type: 'context', context: answered };
+        if (answered.prompt.notice) notices.push(answered.prompt.notice);
+      }
+      for (const n of notices.splice(0)) yield { type: 'notice', text: n };
+    } else if (ev.type === 'text') text += ev.text;
+    else if (ev.type === 'reasoning') reasoning += ev.text;
+    else if (ev.type === 'done' && reasoning && !text.trim() && !request.signal?.aborted && ev.finish !== 'tool_calls') {
+      // Its answer budget ran out while it was still thinking (the reasoning counts against it).
+      yield { type: 'notice', text: "Stopped while still thinking: the reasoning used up the answer budget. Raise this model's max tokens (Switchyard: Open Model Settings, or maxTokens in switchyard.tasks) or ask again." };
+    }
+    yield ev;
+  }
+}
+
+/**
+ * A whole message list (VS Code's Language Model API, a tool loop) as a turn: leading system messages are the system
+ * prompt, the last user message is the question, what follows it (assistant tool calls, tool results) must be sent
+ * with it, and everything before it is history that is cut, oldest first, to the answering model's window.
+ */
+export function turnOfMessages(messages: readonly ChatMessage[]): Pick<TurnRequest, 'system' | 'history' | 'question' | 'after'> {
+  let start = 0;
+  const system: string[] = [];
+  while (start < messages.length && messages[start]!.role === 'system') system.push(messages[start++]!.content);
+  let last = -1;
+  for (let i = messages.length - 1; i >= start; i--) {
+    if (messages[i]!.role === 'user') {
+      last = i;
+      break;
+    }
+  }
+  if (last < 0) return { system: system.join('\n\n'), history: [], after: messages.slice(start) };
+  return { system: system.join('\n\n'), history: messages.slice(start, last), question: messages[last]!.content, after: messages.slice(last + 1) };
+}
