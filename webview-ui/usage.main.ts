@@ -5,7 +5,7 @@
  * the period (newest first, filtered by day and provider): time, task, provider/model, host, bytes, redactions and the
  * workspace files they carried. Self-contained: no network, text set via textContent only.
  */
-import type { EgressView, UsageDataView, UsageFromWebview, UsageGroupView, UsageToWebview } from '../src/protocol/usage';
+import type { EgressView, SuggestionGroupView, UsageDataView, UsageFromWebview, UsageGroupView, UsageToWebview } from '../src/protocol/usage';
 
 declare function acquireVsCodeApi(): { postMessage(m: UsageFromWebview): void; getState(): unknown; setState(s: unknown): void };
 const vscode = acquireVsCodeApi();
@@ -116,6 +116,31 @@ function table(title: string, groups: UsageGroupView[]): HTMLElement {
     const tr = el('tr');
     tr.appendChild(el('td', g.key));
     for (const v of [String(g.requests), String(g.failed), pct(g.local, g.local + g.cloud), String(g.inputTokens), String(g.outputTokens), fmtUsd(g.costUsd), fmtMs(g.ttftP50Ms), fmtMs(g.ttftP95Ms)]) tr.appendChild(el('td', v, 'n'));
+    t.appendChild(tr);
+  }
+  wrap.appendChild(t);
+  return wrap;
+}
+
+/** Inline completions per model: suggestions shown, accepted (whole or in part), accept rate, p50 latency. */
+function completionsTable(c: UsageDataView['completions']): HTMLElement {
+  const wrap = el('section');
+  wrap.id = 'completions';
+  wrap.appendChild(el('h2', 'Inline completions per model'));
+  if (!c || c.byModel.length === 0) {
+    wrap.appendChild(el('p', 'No inline suggestions shown in this period.', 'muted'));
+    return wrap;
+  }
+  const t = el('table');
+  const head = el('tr');
+  for (const [h, n] of [['', false], ['shown', true], ['accepted', true], ['accept rate', true], ['latency p50', true], ['chars accepted', true]] as const) head.appendChild(el('th', h, n ? 'n' : undefined));
+  t.appendChild(head);
+  for (const g of [...c.byModel, c.total] as SuggestionGroupView[]) {
+    const tr = el('tr');
+    tr.dataset.model = g.key;
+    tr.appendChild(el('td', g.key === 'all' ? 'all models' : `${g.key} (${g.local ? 'local' : 'cloud'})`));
+    const rate = g.acceptRate === undefined ? '–' : `${Math.round(g.acceptRate * 100)}%`;
+    for (const v of [String(g.shown), g.partial ? `${g.accepted} (${g.partial} in part)` : String(g.accepted), rate, fmtMs(g.latencyP50Ms), String(g.acceptedChars)]) tr.appendChild(el('td', v, 'n'));
     t.appendChild(tr);
   }
   wrap.appendChild(t);
@@ -278,6 +303,7 @@ function render(d: UsageDataView): void {
   add(legend, dayChart(daysOfRange(d.byDay, d.rangeDays, Date.now())));
   add(el('h2', 'Estimated cost per provider'), costChart(d.byProvider));
   add(table('Per task', d.byTask), table('Per provider', d.byProvider), table('Per model', d.byModel));
+  add(completionsTable(d.completions));
   add(el('h2', 'Failures by kind'));
   if (d.failuresByKind.length === 0) add(el('p', 'None.', 'muted'));
   else {

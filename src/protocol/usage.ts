@@ -46,6 +46,18 @@ export interface EgressView {
   total: number;
 }
 
+/** Inline suggestions of one model ("providerId/model", or "all"): shown, accepted, accept rate, p50 latency. */
+export interface SuggestionGroupView {
+  key: string;
+  local: boolean;
+  shown: number;
+  accepted: number;
+  partial: number;
+  acceptRate?: number;
+  latencyP50Ms?: number;
+  acceptedChars: number;
+}
+
 export interface UsageDataView {
   rangeDays: number;
   dbPath: string;
@@ -56,6 +68,8 @@ export interface UsageDataView {
   byDay: UsageGroupView[];
   failuresByKind: { kind: string; count: number }[];
   audit: { at: string; key: string; change: string }[];
+  /** Inline completions (the complete task) in the period, per model (absent from a host that keeps none). */
+  completions?: { total: SuggestionGroupView; byModel: SuggestionGroupView[] };
   /** Requests that left the machine in the period (absent from a host that keeps none). */
   egress?: EgressView;
   /** Set when the ledger cannot be read: what went wrong and what to do. */

@@ -13,6 +13,17 @@ import type BetterSqlite3 from 'better-sqlite3';
 import type { Chunk } from './chunker';
 import { ftsAll, ftsBody, ftsQuery, queryParts, queryTerms, symbolQuery } from './tokens';
 
+/**
+ * What an embedding model was learned to take, once it refused an input as too long: `cut`, the size of the longest
+ * start of a refused input it took, and `accepted`, the largest input it took whole, both in `embedTokens` units;
+ * `exact`, where the server counts tokens itself, the longest input it took in its own tokens.
+ */
+export interface EmbedLimit {
+  cut?: number;
+  accepted: number;
+  exact?: number;
+}
+
 export const SCHEMA_VERSION = 2;
 
 /** Below this many vectors KNN is an exact scan; above it, a binary-quantized first pass re-scored with floats. */
@@ -150,23 +161,22 @@ export class IndexStore {
     })();
   }
 
-  /**
-   * What each embedding model ("provider/model") was learned to take, in `embedTokens` units: `cut`, the size a
-   * refused input was cut to before it was taken; `accepted`, the largest input it took whole.
-   */
-  embedLimits(): Record<string, { cut?: number; accepted: number }> {
+  /** What each embedding model ("provider/model") was learned to take (see EmbedLimit), kept as "cut/accepted[/exact]". */
+  embedLimits(): Record<string, EmbedLimit> {
     const rows = this.db.prepare("select key, value from meta where key like 'embedLimit:%'").all() as { key: string; value: string }[];
-    const out: Record<string, { cut?: number; accepted: number }> = {};
+    const out: Record<string, EmbedLimit> = {};
     for (const r of rows) {
-      const [cut, accepted] = r.value.split('/').map(Number);
-      if (cut! > 0) out[r.key.slice('embedLimit:'.length)] = { cut, accepted: accepted! > 0 ? accepted! : 0 };
+      const [cut, accepted, exact] = r.value.split('/').map(Number);
+      if (!(cut! > 0)) continue;
+      out[r.key.slice('embedLimit:'.length)] = { cut, accepted: accepted! > 0 ? accepted! : 0, ...(exact! > 0 ? { exact } : {}) };
     }
     return out;
   }
 
-  setEmbedLimit(model: string, limit: { cut?: number; accepted: number }): void {
+  setEmbedLimit(model: string, limit: EmbedLimit): void {
     if (limit.cut === undefined) return;
-    this.setMeta(`embedLimit:${model}`, `${Math.floor(limit.cut)}/${Math.floor(limit.accepted)}`);
+    const exact = limit.exact !== undefined && limit.exact > 0 ? `/${Math.floor(limit.exact)}` : '';
+    this.setMeta(`embedLimit:${model}`, `${Math.floor(limit.cut)}/${Math.floor(limit.accepted)}${exact}`);
   }
 
   get embeddingModel(): string {

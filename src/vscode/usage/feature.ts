@@ -59,7 +59,7 @@ export function usageData(ledger: SqliteLedger, days: number, filter: EgressFilt
   const since = new Date(Date.now() - days * 86_400_000).toISOString();
   try {
     const s = ledger.summary({ since });
-    return { rangeDays: days, dbPath: ledger.path, total: s.total, byTask: s.byTask, byProvider: s.byProvider, byModel: s.byModel, byDay: s.byDay, failuresByKind: s.failuresByKind, audit: ledger.auditList(50), egress: egressView(ledger, since, filter) };
+    return { rangeDays: days, dbPath: ledger.path, total: s.total, byTask: s.byTask, byProvider: s.byProvider, byModel: s.byModel, byDay: s.byDay, failuresByKind: s.failuresByKind, audit: ledger.auditList(50), egress: egressView(ledger, since, filter), completions: ledger.suggestionSummary({ since }) };
   } catch (e) {
     const empty = { key: 'all', requests: 0, ok: 0, failed: 0, local: 0, cloud: 0, inputTokens: 0, outputTokens: 0, costUsd: 0 };
     return { rangeDays: days, dbPath: ledger.path, total: empty, byTask: [], byProvider: [], byModel: [], byDay: [], failuresByKind: [], audit: [], error: e instanceof Error ? e.message : String(e) };
