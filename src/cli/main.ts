@@ -7,6 +7,7 @@ import { isProviderError } from '../core/errors';
 import { redact } from '../core/host';
 import { ConfigError, UsageError, captureConsole, closeAll, printable, stderrLogger, terminalLine, type Command, type Io } from './common';
 import { ask } from './commands/ask';
+import { commitMessage } from './commands/commitMessage';
 import { complete } from './commands/complete';
 import { models } from './commands/models';
 import { route } from './commands/route';
@@ -21,6 +22,7 @@ const COMMANDS: Record<string, Command> = {
   models,
   route,
   ask,
+  'commit-message': commitMessage,
   complete,
   pull,
   rm,
@@ -37,6 +39,10 @@ Commands:
   route <task> [--config FILE] [--json]           what the router would use now, and why not the others
   ask [--task T] [--config FILE] [--allow-cloud] ["<prompt>"]
                                                   stream an answer (prompt from stdin when absent)
+  commit-message [--repo DIR] [--staged] [--config FILE] [--allow-cloud]
+                                                  a commit message for the staged changes (all changes when
+                                                  nothing is staged, unless --staged) of DIR (default: the
+                                                  current folder), on stdout for terminals and git hooks
   complete --file F --line L --column C [--config FILE] [--allow-cloud] [--json]
                                                   the inline completion the editor would show at that place
                                                   (1-based line and column); route on stderr

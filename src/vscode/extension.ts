@@ -21,6 +21,7 @@ import { registerModels } from './models/index';
 import { gatewayFeature } from './gateway/feature';
 import { usageFeature } from './usage/feature';
 import { registerIndex } from './index/feature';
+import { registerEditorTasks } from './editorTasks/feature';
 
 export type { Services } from './services';
 export type SwitchyardApi = Services;
@@ -35,6 +36,7 @@ const FEATURES: [name: string, register: (services: Services) => vscode.Disposab
   ['gateway', gatewayFeature],
   ['models', registerModels],
   ['index', registerIndex],
+  ['editor tasks', registerEditorTasks],
 ];
 
 export function activate(context: vscode.ExtensionContext): Services {

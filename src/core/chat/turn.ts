@@ -37,6 +37,11 @@ export interface TurnRequest {
   question?: string;
   /** Messages that must follow the question (a tool loop's calls and their results). */
   after?: readonly ChatMessage[];
+  /**
+   * The question sized to each candidate tried, in place of `question` (a diff fitted to the window): called with the
+   * tokens it may take; its notice (what it left out) is said when that candidate answers.
+   */
+  questionFor?: (tokens: number) => { text: string; notice?: string };
   /** Search the workspace index for this query and add what it finds as context (after `context`). */
   retrieve?: string;
   signal?: AbortSignal;
@@ -58,6 +63,8 @@ export interface TurnContext {
   citations: Citation[];
   /** How many chunks the index gave for `retrieve` (before fitting). */
   retrieved: number;
+  /** What `questionFor` said it left out. */
+  questionNotice?: string;
   prompt: AssembledPrompt;
 }
 
@@ -73,6 +80,12 @@ const RETRIEVAL_SHARE = 3;
 const RETRIEVAL_K = 8;
 
 const key = (c: { providerId: string; model: string }) => `${c.providerId}/${c.model}`;
+
+/** The tokens a question may take in a window: what assemblePrompt leaves after the answer, the system prompt and framing. */
+function questionBudget(window: number, answerTokens: number, system: string): number {
+  const FRAMING = 16;
+  return Math.max(0, window - Math.min(answerTokens, Math.floor(window / 2)) - (system ? estimateTokens(system) : 0) - FRAMING);
+}
 
 export function chunkLabel(c: RetrievedChunk): string {
   return `${c.path}:${c.startLine}-${c.endLine}${c.symbol ? ` (${c.symbol})` : ''}`;
@@ -113,20 +126,22 @@ export async function* runTurn(deps: TurnDeps, request: TurnRequest): AsyncGener
       ...(request.context ?? []),
       ...chunks.map((ch) => ({ label: chunkLabel(ch), text: ch.text, source: { path: ch.path, startLine: ch.startLine, endLine: ch.endLine } })),
     ];
+    const answerTokens = request.maxTokens ?? c.maxTokens ?? DEFAULT_ANSWER_TOKENS;
+    const fitted = request.questionFor?.(questionBudget(window, answerTokens, request.system ?? ''));
     const prompt = assemblePrompt({
       system: request.system ?? '',
       history: [...(request.history ?? [])],
       context,
-      question: request.question,
+      question: fitted ? fitted.text : request.question,
       after: request.after ? [...request.after] : undefined,
       extraTokens: request.tools?.length && request.toolChoice !== 'none' ? estimateTokens(JSON.stringify(request.tools)) : 0,
       contextWindow: window,
-      answerTokens: request.maxTokens ?? c.maxTokens ?? DEFAULT_ANSWER_TOKENS,
+      answerTokens,
     });
     const citations = chunks
       .filter((ch) => !prompt.droppedContext.includes(chunkLabel(ch)))
       .map((ch): Citation => ({ path: ch.path, root: ch.root, startLine: ch.startLine, endLine: ch.endLine, symbol: ch.symbol }));
-    prompts.set(key(c), { window, citations, retrieved: chunks.length, prompt });
+    prompts.set(key(c), { window, citations, retrieved: chunks.length, prompt, questionNotice: fitted?.notice });
     return { messages: prompt.messages, sources: sentSources(context, prompt.droppedContext) };
   };
 
@@ -150,6 +165,7 @@ export async function* runTurn(deps: TurnDeps, request: TurnRequest): AsyncGener
       const answered = prompts.get(key(ev.route));
       if (answered) {
         yield { type: 'context', context: answered };
+        if (answered.questionNotice) notices.push(answered.questionNotice);
         if (answered.prompt.notice) notices.push(answered.prompt.notice);
       }
       for (const n of notices.splice(0)) yield { type: 'notice', text: n };
