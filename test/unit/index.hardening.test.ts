@@ -348,3 +348,51 @@ test('one odd chunk the estimate counts low (a run of symbols a tokenizer splits
   assert.ok(sent.length > 0);
   assert.ok(sent.every((t) => t.includes('part 13.')), 'not cut');
 });
+
+test("a server that counts tokens (llama.cpp /tokenize): refused inputs are cut to its own limit, not the estimate's, whatever the text is made of", { timeout: 120_000 }, async () => {
+  const base = scriptedBackend({ dims: 16 });
+  // A small-vocabulary tokenizer: two characters a token, spaces included. The estimate counts long words at about
+  // a quarter of that and short words at two thirds, so a limit learned in estimate units fits one kind of text and
+  // cuts the other far short (or lets it be refused again).
+  const backend: Backend = { ...base, countTokens: (t) => Math.ceil(t.length / 2) };
+  const limit = 300;
+  const server = await startLlamaCppServer({ backend, modelAlias: 'bge-small', physicalBatch: limit });
+  cleanup.push(() => server.close());
+  const sy = switchyard([{ id: 'llama', kind: 'llamacpp', baseUrl: server.url }], ['llama/bge-small']);
+  const root = tmp('exact');
+  const longWords = (i: number) => Array.from({ length: 40 }, (_, k) => `// ${Array.from({ length: 6 }, (_, w) => `characteristically${'abcdefghij'[(i + k + w) % 10]}`).join(' ')}`).join('\n');
+  const shortWords = (i: number) => Array.from({ length: 40 }, (_, k) => `// ${Array.from({ length: 14 }, (_, w) => `${'abcdefghij'[(i + k + w) % 10]}x`).join(' ')}`).join('\n');
+  write(root, 'src/a_long.ts', `${longWords(1)}\nexport const a = 1;\n`);
+  write(root, 'src/b_short.ts', `${shortWords(1)}\nexport const b = 1;\n`);
+  const dbPath = path.join(tmp('db'), 'index.sqlite');
+  const open = () => WorkspaceIndex.open({ root, dbPath, embedder: sy.router, batchSize: 8, embedTimeoutMs: 5000, backoffMs: { initial: 100, max: 300 } });
+  let idx = await open();
+  cleanup.push(() => idx.close());
+  await idx.sync();
+  await idx.embeddingsSettled({ untilPaused: true });
+  assert.equal((await idx.counts()).pending, 0);
+  const embedded = () => server.requests.filter((r) => r.path === '/v1/embeddings').map((r) => (r.body as { input: string[] }).input);
+  const tooLong = (input: string[]) => input.some((t) => backend.countTokens(t) > limit);
+  assert.ok(embedded().some(tooLong), 'the server refused long chunks');
+  assert.ok(server.requests.some((r) => r.path === '/tokenize'), 'the server was asked to count');
+  // Every input cut to fit holds nearly all the server takes, for both kinds of text.
+  const accepted = () => embedded().filter((input) => !tooLong(input)).flat();
+  const sources = () => [longWords, shortWords].flatMap((f) => [1, 2].map((i) => f(i)));
+  const cutOnes = () => accepted().filter((t) => sources().some((src) => src.startsWith(t) && src.length > t.length && t.length > 200));
+  assert.ok(cutOnes().length >= 2, `cut inputs of both kinds (${cutOnes().length})`);
+  for (const t of cutOnes()) assert.ok(backend.countTokens(t) >= limit * 0.9, `a cut input keeps ${backend.countTokens(t)} of ${limit} tokens`);
+
+  // Learned in the server's tokens and kept: new files of both kinds, after a reopen, are cut before they are sent.
+  await idx.close();
+  idx = await open();
+  write(root, 'src/c_long.ts', `${longWords(2)}\nexport const c = 1;\n`);
+  write(root, 'src/d_short.ts', `${shortWords(2)}\nexport const d = 1;\n`);
+  const before = embedded().length;
+  await idx.sync();
+  await idx.embeddingsSettled({ untilPaused: true });
+  assert.equal((await idx.counts()).pending, 0);
+  const later = embedded().slice(before);
+  assert.ok(later.flat().some((t) => longWords(2).startsWith(t.slice(0, 100))) && later.flat().some((t) => shortWords(2).startsWith(t.slice(0, 100))));
+  assert.deepEqual(later.filter(tooLong), [], 'no refused request once the limit is known');
+  for (const t of cutOnes()) assert.ok(backend.countTokens(t) >= limit * 0.9, `a cut input keeps ${backend.countTokens(t)} of ${limit} tokens`);
+});

@@ -13,6 +13,7 @@ import { isProviderError, type ErrorKind, type ProviderError } from '../errors';
 import { silentLogger, type Logger } from '../host';
 import { RouteError, type RoutedEmbedRequest, type RoutedEmbedResult } from '../routing/router';
 import { MAX_CHUNK_TOKENS, embedTokens, fitTokens } from './budget';
+import type { EmbedLimit } from './store';
 import type { EngineCounts, EngineOptions, SearchHit, SearchRequest, SyncProgress, SyncSummary } from './engine';
 import type { IndexStatus, RetrievedChunk, RetrieveOptions, Retriever } from './types';
 
@@ -20,6 +21,11 @@ export type { SyncSummary, SyncProgress } from './engine';
 
 export interface Embedder {
   embed(request: RoutedEmbedRequest): Promise<RoutedEmbedResult>;
+  /**
+   * Exact token counts for a model ("provider/model") by its server's tokenizer (llama.cpp /tokenize, the embedded
+   * runtime); undefined where it has none. Used to cut inputs to a refused model's limit in its own tokens.
+   */
+  countTokens?(ref: string, texts: readonly string[], signal?: AbortSignal): Promise<number[] | undefined>;
 }
 
 export interface WorkspaceIndexOptions {
@@ -64,6 +70,46 @@ const MIN_EMBED_CHARS = 64;
  * ("input is too large to process", HTTP 500) and Ollama ("the input length exceeds the context length", 400/500)
  * answer an input longer than they take. Read from the kind and status, not the message.
  */
+/** "provider/model" of the candidate whose failure this is (the last failed attempt of a route), where known. */
+function refusingModel(e: unknown): string | undefined {
+  if (e instanceof RouteError) {
+    const failed = e.attempts.filter((a) => a.outcome === 'failed').at(-1);
+    return failed ? `${failed.providerId}/${failed.model}` : undefined;
+  }
+  return isProviderError(e) && e.providerId && e.model ? `${e.providerId}/${e.model}` : undefined;
+}
+
+type TokenCounter = (texts: string[]) => Promise<number[] | undefined>;
+
+/**
+ * The longest start of `text` (of `total` tokens) within `limit` tokens as `count` measures them, found within 1%
+ * of its length by a few counts (interpolated, then bisected); cut at a line end where one is near.
+ */
+async function cutToTokens(count: TokenCounter, text: string, total: number, limit: number): Promise<{ text: string; tokens: number }> {
+  if (total <= limit) return { text, tokens: total };
+  let lo = 0;
+  let loTokens = 0;
+  let hi = text.length;
+  let hiTokens = total;
+  for (let step = 0; step < 10 && hi - lo > Math.max(8, text.length / 100); step++) {
+    const guess = step % 2 === 0 ? lo + ((hi - lo) * (limit - loTokens)) / Math.max(1, hiTokens - loTokens) : (lo + hi) / 2;
+    const len = Math.min(hi - 1, Math.max(lo + 1, Math.floor(guess)));
+    const n = (await count([text.slice(0, len)]))?.[0];
+    if (n === undefined) break;
+    if (n <= limit) {
+      lo = len;
+      loTokens = n;
+    } else {
+      hi = len;
+      hiTokens = n;
+    }
+  }
+  const nl = text.lastIndexOf('\n', lo);
+  if (nl <= lo * 0.95 || nl === lo) return { text: text.slice(0, lo), tokens: loTokens };
+  const atLine = text.slice(0, nl);
+  return { text: atLine, tokens: (await count([atLine]))?.[0] ?? loTokens };
+}
+
 function refusedInput(e: unknown): boolean {
   if (!isProviderError(e)) return false;
   if (e.kind === 'contextOverflow') return true;
@@ -104,9 +150,11 @@ export class WorkspaceIndex implements Retriever {
    * Per embedding model ("provider/model"), in `embedTokens` units: `cut`, the size a refused input was cut to
    * before the model took it (learned from its refusals), and `accepted`, the largest input it took whole. Inputs
    * over the larger of the two are cut before they are sent: one odd chunk (emoji, say, that the estimate counts
-   * low) cannot make every ordinary chunk be cut, because ordinary chunks were taken whole before.
+   * low) cannot make every ordinary chunk be cut, because ordinary chunks were taken whole before. `exact`: where
+   * the model's server counts tokens itself, the longest input it took after a refusal, in its own tokens; inputs
+   * are then counted by the server and cut to exactly that, whatever the estimate says.
    */
-  private embedLimits = new Map<string, { cut?: number; accepted: number }>();
+  private embedLimits = new Map<string, EmbedLimit>();
   private countsAt = 0;
 
   private constructor(private readonly options: WorkspaceIndexOptions) {
@@ -158,7 +206,7 @@ export class WorkspaceIndex implements Retriever {
         options.onMessage?.(m);
       }
       await index.refreshCounts();
-      index.embedLimits = new Map(Object.entries(await index.call<Record<string, { cut?: number; accepted: number }>>('embedLimits', {})));
+      index.embedLimits = new Map(Object.entries(await index.call<Record<string, EmbedLimit>>('embedLimits', {})));
     } catch (e) {
       await index.close();
       throw e;
@@ -351,9 +399,7 @@ export class WorkspaceIndex implements Retriever {
    * (timeout, unreachable, auth, policy) throws: the caller pauses.
    */
   private async embedItems(embedder: Embedder, items: { hash: string; text: string }[], timeoutMs: number | undefined): Promise<string> {
-    const learned = this.embedLimits.get(this.known.model);
-    const limit = learned?.cut !== undefined ? Math.max(learned.cut, learned.accepted) : undefined;
-    const input = items.map((b) => (limit !== undefined ? fitTokens(b.text, limit) : b.text));
+    const input = await this.fitLearned(embedder, this.known.model, items.map((b) => b.text));
     let result: RoutedEmbedResult;
     try {
       result = await embedder.embed({ input, timeoutMs, signal: this.closeController.signal });
@@ -372,11 +418,38 @@ export class WorkspaceIndex implements Retriever {
   }
 
   /**
+   * Inputs cut to what the model is known to take: counted by its server and cut to its own-token limit where both
+   * are known; else cut by the estimate to the limit learned in `embedTokens` units; else unchanged.
+   */
+  private async fitLearned(embedder: Embedder, model: string, texts: string[]): Promise<string[]> {
+    const learned = this.embedLimits.get(model);
+    if (!learned) return texts;
+    if (learned.exact !== undefined && embedder.countTokens) {
+      const counter = this.counter(embedder, model);
+      try {
+        const counts = await counter(texts);
+        if (counts) return await Promise.all(texts.map(async (t, i) => (counts[i]! <= learned.exact! ? t : (await cutToTokens(counter, t, counts[i]!, learned.exact!)).text)));
+      } catch (e) {
+        if (this.closed) throw e;
+        this.logger.debug(`index: counting tokens with ${model} failed (${e instanceof Error ? e.message : String(e)}); cutting by the estimate`);
+      }
+    }
+    const limit = learned.cut !== undefined ? Math.max(learned.cut, learned.accepted) : undefined;
+    return limit === undefined ? texts : texts.map((t) => fitTokens(t, limit));
+  }
+
+  private counter(embedder: Embedder, model: string): TokenCounter {
+    return (texts) => embedder.countTokens!(model, texts, this.closeController.signal);
+  }
+
+  /**
    * One input the server refused. A plain server error is retried once as it was (it may have been the server, not
-   * the input); then the input is cut in half until the server takes it, and the cut is refined by bisection (three
+   * the input). Then, where the refusing model's server counts tokens (`embedOneExact`), the input is cut by its own
+   * tokens; elsewhere it is cut in half until the server takes it, and the cut is refined by bisection (three
    * steps). The vector of the longest accepted start of the chunk is stored, and the size that fit is remembered
-   * for the model (in `embedTokens` units, in the index's meta), so later inputs are cut to fit before they are sent.
-   * An input refused even when tiny is not a length problem: its error is thrown.
+   * for the model (in `embedTokens` units, and in its own tokens where counted, in the index's meta), so later
+   * inputs are cut to fit before they are sent. An input refused even when tiny is not a length problem: its error
+   * is thrown.
    */
   private async embedOne(embedder: Embedder, item: { hash: string; text: string }, sent: string, first: unknown, timeoutMs: number | undefined): Promise<string> {
     const attempt = async (text: string): Promise<RoutedEmbedResult | undefined> => {
@@ -393,6 +466,8 @@ export class WorkspaceIndex implements Retriever {
       const again = await attempt(sent);
       if (again) return this.storeVectors(again, [item], [sent]);
     }
+    const exact = await this.embedOneExact(embedder, item, sent, last, attempt);
+    if (exact) return exact;
     let hi = sent.length;
     let ok: { len: number; result: RoutedEmbedResult } | undefined;
     for (let len = Math.floor(hi / 2); !ok; len = Math.floor(len / 2)) {
@@ -408,15 +483,67 @@ export class WorkspaceIndex implements Retriever {
       else hi = mid;
     }
     const model = `${ok.result.providerId}/${ok.result.model}`;
-    const fits = embedTokens(sent.slice(0, ok.len));
-    const known = this.embedLimits.get(model) ?? { accepted: 0 };
-    if (known.cut === undefined || fits < known.cut) {
-      known.cut = fits;
-      this.embedLimits.set(model, known);
-      await this.call('setEmbedLimit', { model, ...known }).catch(() => undefined);
-      this.logger.info(`index: ${model} refused a ${embedTokens(item.text)}-token chunk (estimate); inputs over ${Math.max(fits, known.accepted)} tokens are cut for it from now on`);
-    }
+    await this.learnLimit(model, item, sent.slice(0, ok.len));
     return this.storeVectors(ok.result, [item], [sent.slice(0, ok.len)]);
+  }
+
+  /**
+   * The exact cut of a refused input, where the refusing model's server counts tokens: the input's own-token count,
+   * then starts of it cut to a number of tokens (interpolated, then halved) until the longest one the server takes
+   * is found within 2%. Undefined where the server cannot count (the caller cuts by characters).
+   */
+  private async embedOneExact(
+    embedder: Embedder,
+    item: { hash: string; text: string },
+    sent: string,
+    first: unknown,
+    attempt: (text: string) => Promise<RoutedEmbedResult | undefined>,
+  ): Promise<string | undefined> {
+    const model = refusingModel(first) ?? this.known.model;
+    if (!embedder.countTokens || !model) return undefined;
+    const counter = this.counter(embedder, model);
+    let total: number | undefined;
+    try {
+      total = (await counter([sent]))?.[0];
+    } catch (e) {
+      if (this.closed) throw e;
+      return undefined;
+    }
+    if (total === undefined) return undefined;
+    let hi = total;
+    let lo = 0;
+    let ok: { text: string; tokens: number; result: RoutedEmbedResult } | undefined;
+    let target = Math.floor(total / 2);
+    for (let step = 0; step < 12 && hi - lo > Math.max(2, hi * 0.02); step++) {
+      const cut = await cutToTokens(counter, sent, total, target);
+      if (cut.text.length < MIN_EMBED_CHARS && !ok) throw first;
+      const r = await attempt(cut.text);
+      if (r) {
+        ok = { ...cut, result: r };
+        lo = Math.max(lo, cut.tokens);
+      } else hi = Math.min(hi, Math.max(cut.tokens, 1));
+      target = ok ? Math.floor((lo + hi) / 2) : Math.floor(hi / 2);
+      if (target <= lo) break;
+    }
+    if (!ok) throw first;
+    const answered = `${ok.result.providerId}/${ok.result.model}`;
+    await this.learnLimit(answered, item, ok.text, ok.tokens);
+    return this.storeVectors(ok.result, [item], [ok.text]);
+  }
+
+  /** Remembers what a refusing model took (in the index's meta, so a reopened index cuts before sending). */
+  private async learnLimit(model: string, item: { text: string }, fitted: string, exactTokens?: number): Promise<void> {
+    const fits = embedTokens(fitted);
+    const known = this.embedLimits.get(model) ?? { accepted: 0 };
+    const cutChanged = known.cut === undefined || fits < known.cut;
+    const exactChanged = exactTokens !== undefined && (known.exact === undefined || exactTokens < known.exact);
+    if (!cutChanged && !exactChanged) return;
+    if (cutChanged) known.cut = fits;
+    if (exactChanged) known.exact = exactTokens;
+    this.embedLimits.set(model, known);
+    await this.call('setEmbedLimit', { model, ...known }).catch(() => undefined);
+    const limit = known.exact !== undefined ? `${known.exact} of its own tokens (counted by its server)` : `${Math.max(known.cut!, known.accepted)} tokens (estimate)`;
+    this.logger.info(`index: ${model} refused a ${embedTokens(item.text)}-token chunk (estimate); inputs over ${limit} are cut for it from now on`);
   }
 
   private async storeVectors(result: RoutedEmbedResult, items: { hash: string; text: string }[], sent: string[]): Promise<string> {

@@ -15,7 +15,7 @@ export type WorkerRequest =
   | { id: number; method: 'release'; params: { hashes: string[] } }
   | { id: number; method: 'putVectors'; params: { model: string; dims: number; items: { hash: string; vector: number[] }[] } }
   | { id: number; method: 'embedLimits'; params: Record<string, never> }
-  | { id: number; method: 'setEmbedLimit'; params: { model: string; cut?: number; accepted: number } }
+  | { id: number; method: 'setEmbedLimit'; params: { model: string } & import('./store').EmbedLimit }
   | { id: number; method: 'search'; params: import('./engine').SearchRequest }
   | { id: number; method: 'counts'; params: Record<string, never> }
   | { id: number; method: 'messages'; params: Record<string, never> }

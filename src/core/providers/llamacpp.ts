@@ -137,6 +137,45 @@ export class LlamaCppProvider extends OpenAICompatibleProvider {
     });
   }
 
+  /**
+   * Exact token counts by the served model's tokenizer: POST /tokenize per text (`add_special`, so the count is what
+   * an embedding or prompt of that text costs, BOS/CLS included), a few at a time. A server without the route (a
+   * proxy in front of it) fails with kind `unsupported`.
+   */
+  countTokens(model: string, texts: string[], signal?: AbortSignal): Promise<number[]> {
+    return this.run(
+      async (s) => {
+        const key = await this.apiKey();
+        const counts = new Array<number>(texts.length);
+        let next = 0;
+        const one = async (): Promise<void> => {
+          while (next < texts.length) {
+            const i = next++;
+            const response = await this.fetchImpl(`${this.root}/tokenize`, {
+              method: 'POST',
+              signal: s,
+              headers: { 'content-type': 'application/json', ...(key ? { Authorization: `Bearer ${key}` } : {}) },
+              body: JSON.stringify({ content: texts[i], add_special: true }),
+            });
+            if (response.status === 404 || response.status === 405) {
+              await response.body?.cancel();
+              throw new ProviderError('unsupported', `${this.config.id}: the server has no /tokenize`, { providerId: this.config.id, model, status: response.status });
+            }
+            if (!response.ok) throw await HttpStatusError.from(response);
+            const answer = (await response.json()) as { tokens?: unknown };
+            if (!Array.isArray(answer.tokens)) throw new ProviderError('server', `${this.config.id}: /tokenize answered without a token list`, { providerId: this.config.id, model });
+            counts[i] = answer.tokens.length;
+          }
+        };
+        await Promise.all(Array.from({ length: Math.min(TOKENIZE_CONCURRENCY, texts.length) }, one));
+        return counts;
+      },
+      { model, action: 'tokenize' },
+      this.requestTimeoutMs,
+      signal,
+    );
+  }
+
   private async props(signal: AbortSignal): Promise<LlamaProps> {
     const key = await this.apiKey();
     const response = await this.fetchImpl(`${this.root}/props`, {
@@ -147,6 +186,9 @@ export class LlamaCppProvider extends OpenAICompatibleProvider {
     return (await response.json()) as LlamaProps;
   }
 }
+
+/** /tokenize requests in flight at once for one count (the server tokenizes on its HTTP threads, not in a slot). */
+const TOKENIZE_CONCURRENCY = 8;
 
 function firstNumber(...values: unknown[]): number | undefined {
   for (const v of values) if (typeof v === 'number' && Number.isFinite(v) && v > 0) return v;

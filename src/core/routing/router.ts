@@ -850,6 +850,18 @@ export class Router {
   }
 
   /**
+   * Exact token counts for `ref` ("provider/model") by its server's own tokenizer, where it has one (llama.cpp
+   * /tokenize, the embedded runtime) and runs on this machine (a count sends the texts); undefined otherwise.
+   * Rejects with the provider's error.
+   */
+  async countTokens(ref: string, texts: readonly string[], signal?: AbortSignal): Promise<number[] | undefined> {
+    const slash = ref.indexOf('/');
+    const provider = slash > 0 ? this.deps.providers.get(ref.slice(0, slash)) : undefined;
+    if (!provider?.countTokens || !provider.config.local) return undefined;
+    return provider.countTokens(ref.slice(slash + 1), [...texts], signal);
+  }
+
+  /**
    * What a candidate receives. A local one: the texts unchanged. A cloud one: the texts with secrets redacted
    * (switchyard.redactSecrets), and an egress record of what left; or, under "block" when there are secrets,
    * nothing: the candidate is recorded as skipped and undefined returned.

@@ -239,6 +239,11 @@ async function embed(req: Extract<ToWorker, { type: 'embed' }>): Promise<number[
         out.push(new Array<number>(loaded.model.embeddingVectorSize).fill(0));
         continue;
       }
+      // node-llama-cpp refuses an input that fills the context with a plain Error; say it as a context overflow,
+      // with the numbers, so the index cuts the input (by this model's own token counts) instead of pausing.
+      const needed = ctx.calculateInputLength(text);
+      const holds = Math.min(loaded.model.trainContextSize, DEFAULT_CONTEXT);
+      if (needed >= holds) throw new WorkerError('contextOverflow', `the input needs ${needed} tokens; the embedding context holds ${holds - 1}`);
       out.push([...(await ctx.getEmbeddingFor(text)).vector]);
     }
     return out;
