@@ -77,6 +77,16 @@ export interface Conversation {
   createdAt: string;
   updatedAt: string;
   turns: Turn[];
+  /** Host only: the summary that stands for the oldest messages once the history outgrew a model's window. */
+  earlier?: EarlierSummary;
+}
+
+/** A summary of a conversation's oldest history messages (core/chat/summary.ts), written by the summarize task. */
+export interface EarlierSummary {
+  messages: number;
+  key: string;
+  text: string;
+  model: string;
 }
 
 export interface ConversationSummary {

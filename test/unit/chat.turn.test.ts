@@ -47,7 +47,8 @@ function setup(chat: unknown[]): Switchyard {
       { id: 'thinker', kind: 'llamacpp', baseUrl: thinker.url },
       { id: 'box', kind: 'ollama', baseUrl: ollama.url },
     ],
-    'switchyard.tasks': { chat },
+    // Summaries have their own tests (chat.summary.test.ts): here older messages are dropped.
+    'switchyard.tasks': { chat, summarize: [] },
     'switchyard.privacy': 'local-only',
   });
   assert.deepEqual(problems, []);

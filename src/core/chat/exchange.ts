@@ -3,7 +3,7 @@
  * the conversation, the answer run by runTurn (turn.ts) and streamed into the assistant turn: who answered, notices,
  * citations, reasoning, tokens and time, a failure's words and actions. The view only shows what the hooks hand it.
  */
-import type { AnswerInfo, Conversation, Turn, TurnError } from '../../protocol/chat';
+import type { AnswerInfo, Conversation, EarlierSummary, Turn, TurnError } from '../../protocol/chat';
 import { isProviderError } from '../errors';
 import type { RouteEvent } from '../routing/router';
 import type { ContextBlock } from './prompt';
@@ -15,10 +15,18 @@ export const CHAT_SYSTEM_PROMPT =
 export const EXPLAIN_SYSTEM_PROMPT =
   'You are Switchyard, a coding assistant inside VS Code. Explain the given code: what it does, how, and anything surprising. Be concise; use Markdown.';
 
-export type ExchangeTask = 'chat' | 'explain';
+export const SUMMARIZE_CODE_SYSTEM_PROMPT =
+  'You are Switchyard, a coding assistant inside VS Code. Summarize the given code: its purpose, its main parts and how they fit together, and anything a reader should watch out for. A short paragraph and a few bullets in Markdown.';
+
+export type ExchangeTask = 'chat' | 'explain' | 'summarize';
 
 export function systemPromptFor(task: ExchangeTask): string {
-  return task === 'explain' ? EXPLAIN_SYSTEM_PROMPT : CHAT_SYSTEM_PROMPT;
+  return task === 'explain' ? EXPLAIN_SYSTEM_PROMPT : task === 'summarize' ? SUMMARIZE_CODE_SYSTEM_PROMPT : CHAT_SYSTEM_PROMPT;
+}
+
+/** A task name a stored turn carries, as an exchange task (retry asks again with the same task). */
+export function exchangeTaskOf(task: string | undefined): ExchangeTask {
+  return task === 'explain' || task === 'summarize' ? task : 'chat';
 }
 
 export interface ExchangeRequest {
@@ -62,7 +70,9 @@ export async function runExchange(deps: TurnDeps, conversation: Conversation, re
   let lastSave = Date.now();
   const started = performance.now();
   try {
-    const events = runTurn(deps, { task: request.task, system: systemPromptFor(request.task), history, context: request.context, question: request.text, retrieve: request.retrieve, signal });
+    // Older turns that no longer fit are summarized, once per conversation (extended as it grows), and kept with it.
+    const summaries = { get: () => conversation.earlier, set: (s: EarlierSummary) => void (conversation.earlier = s) };
+    const events = runTurn(deps, { task: request.task, system: systemPromptFor(request.task), history, context: request.context, question: request.text, retrieve: request.retrieve, summaries, signal });
     for await (const ev of events) {
       if (ev.type === 'context') {
         if (request.retrieve !== undefined && deps.index) {

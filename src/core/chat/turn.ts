@@ -13,7 +13,8 @@ import { DEFAULT_ANSWER_TOKENS, estimateTokens } from '../providers/base';
 import type { ChatMessage, ResponseFormat, SamplingOptions, ToolChoice, ToolSpec } from '../providers/types';
 import type { Candidate, CandidatePrompt, ProviderSource, RoutedChatEvent, Router } from '../routing/router';
 import { DEFAULT_CONTEXT_WINDOW, contextWindow } from '../routing/window';
-import { assemblePrompt, sentSources, type AssembledPrompt, type ContextBlock } from './prompt';
+import { assemblePrompt, sentSources, type AssembledPrompt, type ContextBlock, type PromptInput } from './prompt';
+import { SUMMARY_MAX_TOKENS, SUMMARY_SYSTEM_PROMPT, historyKey, summaryQuestion, summaryReserve, systemWithSummary, validSummary, type HistorySummary, type SummaryStore } from './summary';
 import { splitThinkTags } from './thinkTags';
 
 export interface TurnDeps {
@@ -44,6 +45,11 @@ export interface TurnRequest {
   questionFor?: (tokens: number) => { text: string; notice?: string };
   /** Search the workspace index for this query and add what it finds as context (after `context`). */
   retrieve?: string;
+  /**
+   * The conversation's summary cache: when the history does not fit, its older messages are summarized by the
+   * `summarize` task instead of dropped (summary.ts). Absent: they are dropped.
+   */
+  summaries?: SummaryStore;
   signal?: AbortSignal;
   temperature?: number;
   maxTokens?: number;
@@ -65,6 +71,8 @@ export interface TurnContext {
   retrieved: number;
   /** What `questionFor` said it left out. */
   questionNotice?: string;
+  /** The summary that stands for the oldest history messages in the prompt. */
+  summary?: HistorySummary;
   prompt: AssembledPrompt;
 }
 
@@ -128,7 +136,7 @@ export async function* runTurn(deps: TurnDeps, request: TurnRequest): AsyncGener
     ];
     const answerTokens = request.maxTokens ?? c.maxTokens ?? DEFAULT_ANSWER_TOKENS;
     const fitted = request.questionFor?.(questionBudget(window, answerTokens, request.system ?? ''));
-    const prompt = assemblePrompt({
+    const input: PromptInput = {
       system: request.system ?? '',
       history: [...(request.history ?? [])],
       context,
@@ -137,13 +145,68 @@ export async function* runTurn(deps: TurnDeps, request: TurnRequest): AsyncGener
       extraTokens: request.tools?.length && request.toolChoice !== 'none' ? estimateTokens(JSON.stringify(request.tools)) : 0,
       contextWindow: window,
       answerTokens,
-    });
+    };
+    let prompt = assemblePrompt(input);
+    let summary: HistorySummary | undefined;
+    if (prompt.droppedMessages > 0 && request.summaries) {
+      const kept = await summarized(input, request.summaries);
+      if (kept) ({ prompt, summary } = kept);
+    }
     const citations = chunks
       .filter((ch) => !prompt.droppedContext.includes(chunkLabel(ch)))
       .map((ch): Citation => ({ path: ch.path, root: ch.root, startLine: ch.startLine, endLine: ch.endLine, symbol: ch.symbol }));
-    prompts.set(key(c), { window, citations, retrieved: chunks.length, prompt, questionNotice: fitted?.notice });
+    prompts.set(key(c), { window, citations, retrieved: chunks.length, prompt, questionNotice: fitted?.notice, summary });
     return { messages: prompt.messages, sources: sentSources(context, prompt.droppedContext) };
   };
+
+  /**
+   * The prompt with the oldest history messages replaced by a summary: the cached one when it covers at least what
+   * must go, else one written now (extending the cached one). Undefined when no summary could be written (the
+   * messages are then dropped, and the notice says so).
+   */
+  const summarized = async (input: PromptInput, store: SummaryStore): Promise<{ prompt: AssembledPrompt; summary: HistorySummary } | undefined> => {
+    const history = input.history;
+    // What goes into the summary: enough that the rest takes at most half of the history's room, so the next turns
+    // fit without writing it again at once.
+    let mustGo: number;
+    try {
+      const reserve = (input.extraTokens ?? 0) + summaryReserve(input.contextWindow);
+      const bare = assemblePrompt({ ...input, history: [], extraTokens: reserve });
+      mustGo = assemblePrompt({ ...input, extraTokens: reserve + Math.floor((bare.budget - bare.tokens) / 2) }).droppedMessages;
+    } catch {
+      return undefined;
+    }
+    let summary = validSummary(store.get(), history);
+    if (!summary || summary.messages < mustGo) {
+      const previous = summary;
+      const messages = history.slice(previous?.messages ?? 0, mustGo);
+      let text = '';
+      let model = '';
+      try {
+        const events = runTurn(deps, {
+          task: 'summarize',
+          system: SUMMARY_SYSTEM_PROMPT,
+          questionFor: (tokens) => ({ text: summaryQuestion(previous?.text, messages, tokens) }),
+          maxTokens: SUMMARY_MAX_TOKENS,
+          signal: request.signal,
+        });
+        for await (const ev of events) {
+          if (ev.type === 'text') text += ev.text;
+          else if (ev.type === 'route') model = `${ev.route.providerId}/${ev.route.model}`;
+        }
+      } catch (e) {
+        if (request.signal?.aborted) throw e;
+        if (!summaryFailures.length) summaryFailures.push(`Earlier turns could not be summarized (${e instanceof Error ? e.message : String(e)}), so they were left out.`);
+        return undefined;
+      }
+      if (!text.trim()) return undefined;
+      summary = { messages: mustGo, key: historyKey(history, mustGo), text: text.trim(), model };
+      store.set(summary);
+    }
+    const prompt = assemblePrompt({ ...input, system: systemWithSummary(input.system, summary.text), history: history.slice(summary.messages) });
+    return { prompt, summary };
+  };
+  const summaryFailures: string[] = [];
 
   const events = deps.router.chat({
     task: request.task,
@@ -166,6 +229,8 @@ export async function* runTurn(deps: TurnDeps, request: TurnRequest): AsyncGener
       if (answered) {
         yield { type: 'context', context: answered };
         if (answered.questionNotice) notices.push(answered.questionNotice);
+        if (answered.summary) notices.push(`Earlier turns summarized by ${answered.summary.model} (${answered.summary.messages} messages) to fit the model's ${answered.window}-token window.`);
+        else notices.push(...summaryFailures);
         if (answered.prompt.notice) notices.push(answered.prompt.notice);
       }
       for (const n of notices.splice(0)) yield { type: 'notice', text: n };

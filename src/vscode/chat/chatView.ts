@@ -5,7 +5,7 @@
  * turn of core/chat/turn.ts); the buttons' effects are in actions.ts.
  */
 import * as vscode from 'vscode';
-import { runExchange, type ExchangeRequest } from '../../core/chat/exchange';
+import { exchangeTaskOf, runExchange, type ExchangeRequest } from '../../core/chat/exchange';
 import { ConversationStore, settleInterrupted } from '../../core/chat/store';
 import type { TurnDeps } from '../../core/chat/turn';
 import { isProviderError } from '../../core/errors';
@@ -232,6 +232,6 @@ export class ChatController implements vscode.WebviewViewProvider, vscode.Dispos
     const user = i > 0 ? this.conversation.turns[i - 1] : undefined;
     if (!user || user.role !== 'user') throw new Error('Nothing to retry.');
     this.conversation.turns.splice(i - 1, 2);
-    await this.send({ task: user.task === 'explain' ? 'explain' : 'chat', text: user.text, context: [], contextLabels: [], retrieve: retrievalOf(user.text) });
+    await this.send({ task: exchangeTaskOf(user.task), text: user.text, context: [], contextLabels: [], retrieve: retrievalOf(user.text) });
   }
 }

@@ -1,5 +1,5 @@
 /**
- * What users see: the chat view, the editor commands that stream into it (Explain), the model settings panel and
+ * What users see: the chat view, the editor commands that stream into it (Explain, Summarize), the model settings panel and
  * Select Model for Task, registered as one feature of activation (cheap: nothing loads until a view opens or a command
  * runs).
  */
@@ -10,22 +10,26 @@ import { editorCode } from './editorContext';
 import { selectModelForTask } from './selectModel';
 import { SettingsPanel } from '../settingsPanel/panel';
 
-/** Explain Selection / Explain File: the `explain` task streamed into the chat view. */
-async function explain(services: Services, chat: ChatController, which: 'selection' | 'file'): Promise<void> {
+/**
+ * Explain / Summarize Selection or File: the `explain` or `summarize` task streamed into the chat view, with the
+ * code attached (Explain also searches the workspace index for what the code uses).
+ */
+async function codeTask(services: Services, chat: ChatController, task: 'explain' | 'summarize', which: 'selection' | 'file'): Promise<void> {
   const editor = chat.editor();
+  const verb = task === 'explain' ? 'Explain' : 'Summarize';
   if (!editor) {
-    void vscode.window.showInformationMessage('Switchyard: open a file and select code to explain.');
+    void vscode.window.showInformationMessage(`Switchyard: open a file and select code to ${verb.toLowerCase()}.`);
     return;
   }
   const { block, language } = editorCode(editor, which);
   await vscode.commands.executeCommand(`${CHAT_VIEW_ID}.focus`);
   await chat.send({
-    task: 'explain',
-    text: `Explain this ${language} code (${block.label}).`,
-    display: `Explain ${block.label}`,
+    task,
+    text: `${verb} this ${language} code (${block.label}).`,
+    display: `${verb} ${block.label}`,
     context: [block],
     contextLabels: [block.label],
-    retrieve: services.workspaceIndex.current ? block.text.slice(0, 2000) : undefined,
+    retrieve: task === 'explain' && services.workspaceIndex.current ? block.text.slice(0, 2000) : undefined,
   });
 }
 
@@ -36,8 +40,10 @@ function registerChat(services: Services): vscode.Disposable[] {
   return [
     chat,
     vscode.window.registerWebviewViewProvider(CHAT_VIEW_ID, chat, { webviewOptions: { retainContextWhenHidden: false } }),
-    vscode.commands.registerCommand('switchyard.explainSelection', () => explain(services, chat, 'selection')),
-    vscode.commands.registerCommand('switchyard.explainFile', () => explain(services, chat, 'file')),
+    vscode.commands.registerCommand('switchyard.explainSelection', () => codeTask(services, chat, 'explain', 'selection')),
+    vscode.commands.registerCommand('switchyard.explainFile', () => codeTask(services, chat, 'explain', 'file')),
+    vscode.commands.registerCommand('switchyard.summarizeSelection', () => codeTask(services, chat, 'summarize', 'selection')),
+    vscode.commands.registerCommand('switchyard.summarizeFile', () => codeTask(services, chat, 'summarize', 'file')),
     vscode.commands.registerCommand('switchyard.newChat', async () => {
       await vscode.commands.executeCommand(`${CHAT_VIEW_ID}.focus`);
       chat.newChat();
