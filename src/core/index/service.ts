@@ -79,6 +79,20 @@ function refusingModel(e: unknown): string | undefined {
   return isProviderError(e) && e.providerId && e.model ? `${e.providerId}/${e.model}` : undefined;
 }
 
+/**
+ * The input limit a refusal states, where it does: llama-server "… increase the physical batch size (current batch
+ * size: 512)", OpenAI "This model's maximum context length is 8192 tokens", llama.cpp "exceeds the available
+ * context size (512 tokens)".
+ */
+function statedLimit(e: unknown): number | undefined {
+  const messages: string[] = [];
+  for (let x: unknown = e; x instanceof Error && messages.length < 4; x = x.cause) messages.push(x.message);
+  const text = messages.join(' ');
+  const m = /current batch size:\s*(\d+)/i.exec(text) ?? /maximum context length is (\d+) tokens/i.exec(text) ?? /available context size \((\d+) tokens\)/i.exec(text);
+  const n = m ? Number(m[1]) : NaN;
+  return Number.isInteger(n) && n > 0 ? n : undefined;
+}
+
 type TokenCounter = (texts: string[]) => Promise<number[] | undefined>;
 
 /**
@@ -513,7 +527,8 @@ export class WorkspaceIndex implements Retriever {
     let hi = total;
     let lo = 0;
     let ok: { text: string; tokens: number; result: RoutedEmbedResult } | undefined;
-    let target = Math.floor(total / 2);
+    const stated = statedLimit(first);
+    let target = stated !== undefined && stated < total ? stated : Math.floor(total / 2);
     for (let step = 0; step < 12 && hi - lo > Math.max(2, hi * 0.02); step++) {
       const cut = await cutToTokens(counter, sent, total, target);
       if (cut.text.length < MIN_EMBED_CHARS && !ok) throw first;
