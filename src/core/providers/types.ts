@@ -152,8 +152,7 @@ export interface FinishEvent {
  *
  * Tool calls (requests with `tools`) come as `toolCall` (id, name), then `toolCallArgs` pieces, then `toolCallEnd`,
  * per call; calls may interleave by index. A tool call is output, as text is. Before the usage event, a `finish`
- * event says why the answer ended (kinds ollama, openai-compatible and llamacpp; not on a relayed answer, whose
- * events carry their own finish reason; the embedded kind does not tell yet).
+ * event says why the answer ended (not on a relayed answer, whose events carry their own finish reason).
  */
 export type ChatEvent =
   | { type: 'text'; text: string }

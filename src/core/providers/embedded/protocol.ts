@@ -4,7 +4,8 @@
  * one `result` or `error` per request. The child never outlives its parent's channel.
  */
 import type { ErrorKind } from '../../errors';
-import type { ChatMessage, ResponseFormat, SamplingOptions } from '../types';
+import type { ChatMessage, FinishReason, ResponseFormat, SamplingOptions, ToolChoice, ToolSpec } from '../types';
+import type { WorkerToolEvent } from './functions';
 
 export interface WorkerSettings {
   /** "auto": CUDA/Vulkan/Metal when a binary for it is installed and a device answers, else CPU. */
@@ -16,12 +17,30 @@ export interface WorkerSettings {
 }
 
 export type ToWorker =
-  | { type: 'chat'; id: number; modelPath: string; messages: ChatMessage[]; maxTokens: number; temperature?: number; contextSize?: number; sampling?: SamplingOptions; responseFormat?: ResponseFormat }
+  | ({ type: 'chat'; id: number } & ChatJob)
   | { type: 'embed'; id: number; modelPath: string; texts: string[] }
   | { type: 'tokenize'; id: number; modelPath: string; texts: string[] }
   | { type: 'info'; id: number; modelPath: string }
   | ({ type: 'infill'; id: number; modelPath: string } & InfillJob)
   | { type: 'abort'; id: number };
+
+/**
+ * One chat request. With `tools` (or tool calls and results in `messages`) the worker runs node-llama-cpp's function
+ * calling and stops at the calls: they come as `tool` messages and the outcome's finish reason is `tool_calls`.
+ */
+export interface ChatJob {
+  modelPath: string;
+  messages: ChatMessage[];
+  maxTokens: number;
+  temperature?: number;
+  contextSize?: number;
+  sampling?: SamplingOptions;
+  /** Not with functions offered (node-llama-cpp samples calls under its own grammars): then only when none are. */
+  responseFormat?: ResponseFormat;
+  tools?: ToolSpec[];
+  toolChoice?: ToolChoice;
+  parallelToolCalls?: boolean;
+}
 
 /**
  * One fill-in-the-middle request: `suffix` mode uses the model's own FIM tokens (node-llama-cpp's
@@ -49,6 +68,8 @@ export interface ChatOutcome {
   inputTokens: number;
   outputTokens: number;
   aborted: boolean;
+  /** `tool_calls` when the answer made calls, `length` when the answer budget ended it. */
+  finishReason: FinishReason;
 }
 
 export interface ModelDetails {
@@ -63,5 +84,7 @@ export type FromWorker =
   | { type: 'ready'; gpu: string | false }
   /** A piece of the answer; `reasoning` marks a thinking model's thought segments (not answer text). */
   | { type: 'text'; id: number; text: string; reasoning?: true }
+  /** A tool call starts, gets argument text, or ends (in that order per call; after any text sent before it). */
+  | { type: 'tool'; id: number; event: WorkerToolEvent }
   | { type: 'result'; id: number; value: unknown }
   | { type: 'error'; id: number; kind: ErrorKind; message: string };

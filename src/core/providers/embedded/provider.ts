@@ -8,6 +8,7 @@ import { readdirSync, statSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { BaseProvider, DEFAULT_ANSWER_TOKENS, completionTemperature, type Classified, type ProviderDeps, type ProviderOptions } from '../base';
 import type { ChatEvent, ChatRequest, CompletionRequest, CompletionResult, EmbedResult, FinishReason, ModelInfo, ProviderConfig } from '../types';
+import type { ChatOutcome } from './protocol';
 import { EmbeddedError, EmbeddedRuntime } from './runtime';
 
 export const GGUF_EXTENSION = '.gguf';
@@ -92,7 +93,11 @@ export class EmbeddedProvider extends BaseProvider {
     let wake: (() => void) | undefined;
     let finished = false;
     let failure: unknown;
-    let outcome: { inputTokens: number; outputTokens: number } | undefined;
+    let outcome: ChatOutcome | undefined;
+    const push = (event: ChatEvent): void => {
+      queue.push(event);
+      wake?.();
+    };
     const done = this.runtime
       .chat(
         {
@@ -103,12 +108,11 @@ export class EmbeddedProvider extends BaseProvider {
           contextSize: request.contextSize,
           sampling: request.sampling,
           ...(request.responseFormat ? { responseFormat: request.responseFormat } : {}),
+          ...(request.tools?.length ? { tools: request.tools, toolChoice: request.toolChoice, parallelToolCalls: request.parallelToolCalls } : {}),
         },
-        (text, reasoning) => {
-          queue.push({ type: reasoning ? 'reasoning' : 'text', text });
-          wake?.();
-        },
+        (text, reasoning) => push({ type: reasoning ? 'reasoning' : 'text', text }),
         signal,
+        push,
       )
       .then(
         (o) => {
@@ -133,7 +137,10 @@ export class EmbeddedProvider extends BaseProvider {
     }
     await done;
     if (failure !== undefined) throw failure;
-    if (outcome) yield { type: 'usage', inputTokens: outcome.inputTokens, outputTokens: outcome.outputTokens };
+    if (outcome) {
+      if (!outcome.aborted) yield { type: 'finish', reason: outcome.finishReason };
+      yield { type: 'usage', inputTokens: outcome.inputTokens, outputTokens: outcome.outputTokens };
+    }
   }
 
   protected async embedBatch(model: string, input: string[], signal: AbortSignal): Promise<EmbedResult> {
@@ -189,7 +196,8 @@ export class EmbeddedProvider extends BaseProvider {
       family: 'gguf',
       // The file does not say chat or embedding without loading it: go by the name, as "auto" does for Ollama.
       // Any GGUF still embeds when a task names it explicitly.
-      capabilities: /embed/i.test(modelIdOf(f.path)) ? { chat: false, embeddings: true } : { chat: true },
+      // Chat models call tools through node-llama-cpp's function calling (grammar-constrained); no image input here.
+      capabilities: /embed/i.test(modelIdOf(f.path)) ? { chat: false, embeddings: true } : { chat: true, tools: true, vision: false },
     }));
   }
 

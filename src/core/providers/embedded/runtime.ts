@@ -10,8 +10,8 @@ import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import type { ErrorKind } from '../../errors';
 import { silentLogger, type Logger } from '../../host';
-import type { ChatMessage, ResponseFormat, SamplingOptions } from '../types';
-import type { ChatOutcome, FromWorker, InfillJob, InfillOutcome, ModelDetails, ToWorker, WorkerSettings } from './protocol';
+import type { WorkerToolEvent } from './functions';
+import type { ChatJob, ChatOutcome, FromWorker, InfillJob, InfillOutcome, ModelDetails, ToWorker, WorkerSettings } from './protocol';
 
 export interface EmbeddedRuntimeOptions {
   /** Where GGUF files live when a provider entry names no `modelPath` (the extension's global storage). */
@@ -49,6 +49,7 @@ interface Pending {
   resolve(value: unknown): void;
   reject(error: unknown): void;
   onText?(text: string, reasoning: boolean): void;
+  onTool?(event: WorkerToolEvent): void;
 }
 
 /** The worker next to this file: the bundled .js in dist, or the .ts source (run through tsx) in tests. */
@@ -136,6 +137,10 @@ export class EmbeddedRuntime {
       p.onText?.(m.text, m.reasoning === true);
       return;
     }
+    if (m.type === 'tool') {
+      p.onTool?.(m.event);
+      return;
+    }
     this.pending.delete(m.id);
     if (m.type === 'result') p.resolve(m.value);
     else p.reject(new EmbeddedError(m.kind, m.message));
@@ -169,7 +174,7 @@ export class EmbeddedRuntime {
     }
   }
 
-  private request<T>(message: WorkerRequest, signal?: AbortSignal, onText?: (t: string, reasoning: boolean) => void): Promise<T> {
+  private request<T>(message: WorkerRequest, signal?: AbortSignal, onText?: (t: string, reasoning: boolean) => void, onTool?: (event: WorkerToolEvent) => void): Promise<T> {
     if (signal?.aborted) return Promise.reject(new DOMException('aborted', 'AbortError'));
     if (this.idleTimer) clearTimeout(this.idleTimer);
     this.child ??= this.start();
@@ -195,6 +200,7 @@ export class EmbeddedRuntime {
           reject(e);
         },
         onText,
+        onTool,
       });
       child.send({ ...message, id } as ToWorker, (e) => {
         if (!e) return;
@@ -204,12 +210,9 @@ export class EmbeddedRuntime {
     });
   }
 
-  chat(
-    request: { modelPath: string; messages: ChatMessage[]; maxTokens: number; temperature?: number; contextSize?: number; sampling?: SamplingOptions; responseFormat?: ResponseFormat },
-    onText: (text: string, reasoning: boolean) => void,
-    signal?: AbortSignal,
-  ): Promise<ChatOutcome> {
-    return this.request<ChatOutcome>({ type: 'chat', ...request }, signal, onText);
+  /** A chat answer: text pieces to `onText`, tool calls (requests with tools) to `onTool`, in the order made. */
+  chat(request: ChatJob, onText: (text: string, reasoning: boolean) => void, signal?: AbortSignal, onTool?: (event: WorkerToolEvent) => void): Promise<ChatOutcome> {
+    return this.request<ChatOutcome>({ type: 'chat', ...request }, signal, onText, onTool);
   }
 
   embed(modelPath: string, texts: string[], signal?: AbortSignal): Promise<number[][]> {

@@ -6,11 +6,13 @@
  * Built as its own entry (dist/embeddedWorker.js). node-llama-cpp is ESM with top-level await: it is imported with
  * `await import()`, never required.
  */
-import type { ChatHistoryItem, Llama, LlamaContext, LlamaContextSequence, LlamaEmbeddingContext, LlamaGrammar, LlamaModel, ChatWrapper } from 'node-llama-cpp';
+import type { Llama, LlamaContext, LlamaContextSequence, LlamaEmbeddingContext, LlamaGrammar, LlamaModel, ChatWrapper } from 'node-llama-cpp';
 import type { ErrorKind } from '../../errors';
-import type { ChatMessage, ResponseFormat } from '../types';
-import type { ChatOutcome, FromWorker, InfillOutcome, ModelDetails, ToWorker, WorkerSettings } from './protocol';
-import { pieceBatcher } from './pieces';
+import { finishReasonOf } from '../toolCalls';
+import type { ResponseFormat, ToolCallArgsEvent } from '../types';
+import { callForced, FunctionCallStream, functionsFor, toHistory, usesFunctions, type WorkerToolEvent } from './functions';
+import type { ChatJob, ChatOutcome, FromWorker, InfillOutcome, ModelDetails, ToWorker, WorkerSettings } from './protocol';
+import { pieceBatcher, type ResponseChunk } from './pieces';
 
 type NodeLlamaCpp = typeof import('node-llama-cpp');
 
@@ -134,12 +136,13 @@ async function chat(id: number, req: Extract<ToWorker, { type: 'chat' }>, signal
   const loaded = await modelFor(req.modelPath);
   return serial(loaded, async () => {
     const sequence = await ensureContext(loaded, req.contextSize);
+    if (usesFunctions(req.messages, req.tools)) return chatWithFunctions(id, req, loaded, sequence, signal);
     const contextSize = loaded.context!.contextSize;
     const prompt = req.messages.reduce((n, msg) => n + countTokens(loaded.model, msg.content) + 4, 3);
     if (prompt + 1 > contextSize) {
       throw new WorkerError('contextOverflow', `the prompt needs ${prompt} tokens; the model's context holds ${contextSize}`);
     }
-    if (signal.aborted) return { inputTokens: 0, outputTokens: 0, aborted: true };
+    if (signal.aborted) return { inputTokens: 0, outputTokens: 0, aborted: true, finishReason: 'stop' };
     const grammar = req.responseFormat ? await grammarFor(req.responseFormat) : undefined;
     const m = await getLib();
     await sequence.clearHistory();
@@ -152,28 +155,140 @@ async function chat(id: number, req: Extract<ToWorker, { type: 'chat' }>, signal
       if (last?.role === 'user') turns.pop();
       session.setChatHistory(toHistory(turns));
       const before = sequence.tokenMeter.getState();
-      await session.prompt(promptText, {
-        maxTokens: Math.max(1, Math.min(req.maxTokens, contextSize - prompt)),
-        temperature: req.temperature,
+      const result = await session.promptWithMeta(promptText, {
+        ...generationOptions(req, Math.max(1, Math.min(req.maxTokens, contextSize - prompt)), signal),
         ...(grammar ? { grammar } : {}),
-        ...(req.sampling?.topP !== undefined ? { topP: req.sampling.topP } : {}),
-        ...(req.sampling?.seed !== undefined ? { seed: req.sampling.seed } : {}),
-        ...(req.sampling?.stop?.length ? { customStopTriggers: req.sampling.stop } : {}),
-        ...(req.sampling?.presencePenalty !== undefined || req.sampling?.frequencyPenalty !== undefined
-          ? { repeatPenalty: { presencePenalty: req.sampling.presencePenalty, frequencyPenalty: req.sampling.frequencyPenalty } }
-          : {}),
-        signal,
-        stopOnAbortSignal: true,
         // Main text and a thinking model's thought segments (its chat wrapper tells them apart), in order.
         onResponseChunk: (chunk) => pieces.add(chunk),
       });
       pieces.flush();
       const used = sequence.tokenMeter.diff(before);
-      return { inputTokens: used.usedInputTokens, outputTokens: used.usedOutputTokens, aborted: signal.aborted };
+      return { inputTokens: used.usedInputTokens, outputTokens: used.usedOutputTokens, aborted: signal.aborted, finishReason: result.stopReason === 'maxTokens' ? 'length' : 'stop' };
     } finally {
       session.dispose({ disposeSequence: false });
     }
   });
+}
+
+/** Sampling and stopping options shared by both chat paths. */
+function generationOptions(req: ChatJob, maxTokens: number, signal: AbortSignal) {
+  return {
+    maxTokens,
+    temperature: req.temperature,
+    ...(req.sampling?.topP !== undefined ? { topP: req.sampling.topP } : {}),
+    ...(req.sampling?.seed !== undefined ? { seed: req.sampling.seed } : {}),
+    ...(req.sampling?.stop?.length ? { customStopTriggers: req.sampling.stop } : {}),
+    ...(req.sampling?.presencePenalty !== undefined || req.sampling?.frequencyPenalty !== undefined
+      ? { repeatPenalty: { presencePenalty: req.sampling.presencePenalty, frequencyPenalty: req.sampling.frequencyPenalty } }
+      : {}),
+    signal,
+    stopOnAbortSignal: true,
+  };
+}
+
+/**
+ * A chat wrapper that makes the answer start with a function call (tool choice `required` or a named function):
+ * after the prompt, node-llama-cpp injects the call prefix and samples a function name from the offered ones, then
+ * its parameters, under grammars. Everything else is the model's own wrapper.
+ */
+function forcedCall(m: NodeLlamaCpp, wrapper: ChatWrapper): ChatWrapper {
+  const forced = Object.create(wrapper) as ChatWrapper;
+  forced.generateContextState = (options) => {
+    const state = wrapper.generateContextState(options);
+    return {
+      contextText: state.contextText,
+      stopGenerationTriggers: state.stopGenerationTriggers,
+      noPrefixTrigger: { type: 'functionCall', inject: m.LlamaText(wrapper.settings.functions.call.prefix) },
+    };
+  };
+  return forced;
+}
+
+/**
+ * Sends tool events in order after any text held before them; a call's argument pieces of one turn of the event loop
+ * go as one message (node-llama-cpp hands them over token by token). `flush` sends what is held.
+ */
+function toolSender(id: number, flushText: () => void, signal: AbortSignal): ((event: WorkerToolEvent) => void) & { flush(): void } {
+  let held: ToolCallArgsEvent | undefined;
+  let timer: ReturnType<typeof setImmediate> | undefined;
+  const flush = (): void => {
+    if (timer) clearImmediate(timer);
+    timer = undefined;
+    if (held && !signal.aborted) send({ type: 'tool', id, event: held });
+    held = undefined;
+  };
+  const emit = (event: WorkerToolEvent): void => {
+    flushText();
+    if (event.type === 'toolCallArgs') {
+      if (held?.index === event.index) held.text += event.text;
+      else {
+        flush();
+        held = { ...event };
+      }
+      timer ??= setImmediate(flush);
+      return;
+    }
+    flush();
+    if (!signal.aborted) send({ type: 'tool', id, event });
+  };
+  return Object.assign(emit, { flush });
+}
+
+/**
+ * Function calling (requests with tools, or with calls and results in the history) with node-llama-cpp's LlamaChat,
+ * which stops at the calls instead of running them: each call streams as tool events, the outcome finishes with
+ * `tool_calls`, and the caller sends the results back as tool messages (function results in the history here).
+ */
+async function chatWithFunctions(id: number, req: ChatJob, loaded: Loaded, sequence: LlamaContextSequence, signal: AbortSignal): Promise<ChatOutcome> {
+  const m = await getLib();
+  const contextSize = loaded.context!.contextSize;
+  const wrapper = loaded.chatWrapper!;
+  const functions = functionsFor(req.tools, req.toolChoice);
+  const history = toHistory(req.messages);
+  if (history.at(-1)?.type !== 'model') history.push({ type: 'model', response: [] });
+  // Exact: the prompt as the model's wrapper renders it, the functions' documentation included.
+  const state = wrapper.generateContextState({ chatHistory: history, ...(functions ? { availableFunctions: functions, documentFunctionParams: true } : {}) });
+  const prompt = state.contextText.tokenize(loaded.model.tokenizer).length;
+  if (prompt + 1 > contextSize) {
+    const tools = functions ? ` (the description of ${Object.keys(functions).length} tool${Object.keys(functions).length === 1 ? '' : 's'} included)` : '';
+    throw new WorkerError('contextOverflow', `the prompt needs ${prompt} tokens${tools}; the model's context holds ${contextSize}`);
+  }
+  if (signal.aborted) return { inputTokens: 0, outputTokens: 0, aborted: true, finishReason: 'stop' };
+  // A response format applies only when no function may be called (the calls have their own grammars).
+  const grammar = !functions && req.responseFormat ? await grammarFor(req.responseFormat) : undefined;
+  await sequence.clearHistory();
+  const llamaChat = new m.LlamaChat({ contextSequence: sequence, chatWrapper: functions && callForced(req.toolChoice) ? forcedCall(m, wrapper) : wrapper, autoDisposeSequence: false });
+  const pieces = pieceBatcher((text, reasoning) => send({ type: 'text', id, text, ...(reasoning ? { reasoning: true as const } : {}) }), () => signal.aborted);
+  const sendTool = toolSender(id, () => pieces.flush(), signal);
+  const calls = new FunctionCallStream(sendTool);
+  try {
+    const before = sequence.tokenMeter.getState();
+    const options = { ...generationOptions(req, Math.max(1, Math.min(req.maxTokens, contextSize - prompt)), signal), onResponseChunk: (chunk: ResponseChunk) => pieces.add(chunk) };
+    let finished = 0;
+    const result = functions
+      ? await llamaChat.generateResponse(history, {
+          ...options,
+          functions,
+          documentFunctionParams: true,
+          ...(req.parallelToolCalls === false ? { maxParallelFunctionCalls: 1 } : {}),
+          onFunctionCallParamsChunk: (chunk) => calls.chunk(chunk.callIndex, chunk.functionName, chunk.paramsChunk),
+          onFunctionCall: (call) => calls.end(finished++, call.functionName, call.params),
+        })
+      : await llamaChat.generateResponse(history, { ...options, ...(grammar ? { grammar } : {}) });
+    pieces.flush();
+    calls.close();
+    sendTool.flush();
+    const used = sequence.tokenMeter.diff(before);
+    const stop = result.metadata.stopReason;
+    return {
+      inputTokens: used.usedInputTokens,
+      outputTokens: used.usedOutputTokens,
+      aborted: signal.aborted,
+      finishReason: finishReasonOf(stop === 'maxTokens' ? 'length' : stop === 'functionCalls' ? 'tool_calls' : 'stop', calls.madeCalls),
+    };
+  } finally {
+    llamaChat.dispose({ disposeSequence: false });
+  }
 }
 
 /**
@@ -217,14 +332,6 @@ async function infill(req: Extract<ToWorker, { type: 'infill' }>, signal: AbortS
     } finally {
       completion.dispose({ disposeSequence: false });
     }
-  });
-}
-
-function toHistory(messages: ChatMessage[]): ChatHistoryItem[] {
-  return messages.map((msg): ChatHistoryItem => {
-    if (msg.role === 'system') return { type: 'system', text: msg.content };
-    if (msg.role === 'assistant') return { type: 'model', response: [msg.content] };
-    return { type: 'user', text: msg.content };
   });
 }
 
