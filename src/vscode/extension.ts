@@ -22,6 +22,7 @@ import { gatewayFeature } from './gateway/feature';
 import { usageFeature } from './usage/feature';
 import { registerIndex } from './index/feature';
 import { registerEditorTasks } from './editorTasks/feature';
+import { registerCompletions } from './complete/feature';
 
 export type { Services } from './services';
 export type SwitchyardApi = Services;
@@ -37,6 +38,7 @@ const FEATURES: [name: string, register: (services: Services) => vscode.Disposab
   ['models', registerModels],
   ['index', registerIndex],
   ['editor tasks', registerEditorTasks],
+  ['completions', registerCompletions],
 ];
 
 export function activate(context: vscode.ExtensionContext): Services {

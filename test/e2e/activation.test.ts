@@ -24,7 +24,7 @@ test('Show Logs from the command palette shows the activation line; activation t
 
     process.stdout.write(`# Switchyard activate() took ${activationMs} ms (target < 50 ms); features: ${match[3]} ms\n`);
     const features = Object.fromEntries(match[3]!.split(', ').map((f) => [f.replace(/ [\d.]+$/, ''), Number(f.match(/([\d.]+)$/)?.[1])]));
-    assert.deepEqual(Object.keys(features), ['chat UI', 'usage', 'gateway', 'models', 'index'], match[0]);
+    assert.deepEqual(Object.keys(features), ['chat UI', 'usage', 'gateway', 'models', 'index', 'editor tasks', 'completions'], match[0]);
     fs.mkdirSync(resultsDir, { recursive: true });
     fs.writeFileSync(
       path.join(resultsDir, 'activation.json'),

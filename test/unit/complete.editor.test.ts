@@ -216,7 +216,8 @@ describe('status bar words', () => {
     const until = new Date(2026, 11, 2, 14, 5).getTime();
     assert.match(statusView({ state: 'snoozed', until }).tooltip[0]!, /until 14:05/);
     const none = statusView({ state: 'noModel', reason: 'box/llama3.2: no fill-in-the-middle: instruct-only' });
-    assert.equal(none.warning, true);
+    assert.equal(none.warning, false, 'no code model is a state, not an alarm');
+    assert.match(none.text, /no model/);
     assert.match(none.tooltip[0]!, /instruct-only/);
     const failed = statusView({ state: 'enabled', route, debounceMs: 250 }, { kind: 'unreachable', message: 'box/qwen2.5-coder:7b failed' });
     assert.equal(failed.warning, true);

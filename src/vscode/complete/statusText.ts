@@ -63,9 +63,10 @@ export function statusView(status: CompletionStatus | undefined, failure?: Compl
       return { text: '$(clock) Complete: snoozed', tooltip: [`Switchyard inline completions are snoozed until ${clock(status.until)}.`, click], warning: false };
     case 'noModel':
       return {
-        text: '$(warning) Complete: no model',
+        // Not painted as a warning: many users have no code model and want none; the words say how to get one.
+        text: '$(circle-slash) Complete: no model',
         tooltip: [`Switchyard inline completions have no model: ${status.reason}.`, nextStep('config'), click],
-        warning: true,
+        warning: false,
       };
     case 'enabled': {
       const r = status.route;
