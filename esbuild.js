@@ -44,6 +44,8 @@ const targets = [
   // The workspace index's worker thread (src/core/index/service.ts starts it): parsing, hashing and SQL off the
   // extension host's thread. web-tree-sitter inside it reads import.meta.url, as in the extension bundle.
   nodeTarget('indexWorker', 'src/core/index/worker.ts'),
+  // The usage ledger's writer thread (src/core/usage/ledgerWriter.ts starts it): SQLite writes off the serving thread.
+  nodeTarget('ledgerWorker', 'src/core/usage/ledgerWorker.ts', { importMeta: false }),
 ];
 
 const webviewDir = path.join(__dirname, 'webview-ui');

@@ -1,7 +1,8 @@
 /**
  * The persistent usage ledger: one SQLite row per routed request (the router's UsageRecord) plus an audit list of
- * settings changes. better-sqlite3 is loaded on the first record or read, never at activation. Each record is its
- * own transaction in WAL mode, so a crash loses nothing already recorded. Summaries per task, provider, model and
+ * settings changes. better-sqlite3 is loaded on the first record or read, never at activation. Records are written
+ * off the caller's thread, in batches (see LEDGER_FLUSH_MS: what a kill -9 can lose), each batch one transaction in
+ * WAL mode; reads see every record made before them. Summaries per task, provider, model and
  * day: requests, local vs cloud, tokens, estimated cost, p50/p95 time to first token, failures by kind. An `egress`
  * table lists every request that left the machine (EgressRecord: host, bytes, redaction counts by kind, the workspace
  * files it carried), written in the same batches and pruned by the same retention. A `suggestions` table keeps the
@@ -10,8 +11,10 @@
  */
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
-import type { Database as SqliteDatabase, Statement } from 'better-sqlite3';
+import type { Database as SqliteDatabase } from 'better-sqlite3';
 import { redact, silentLogger, type Logger } from '../host';
+import { DirectWriter, ThreadWriter, type LedgerWriter, type Table } from './ledgerWriter';
+import { LedgerWrites, type Pruned } from './ledgerWrites';
 import { formatEgressSource, type EgressRecord, type EgressSource, type SuggestionRecord, type UsageRecord, type UsageSink } from './ledger';
 
 /**
@@ -106,6 +109,11 @@ export interface LedgerOptions {
   load?: () => new (path: string) => SqliteDatabase;
   /** Days of request records to keep; older ones are deleted on open and then once a day. 0 or absent keeps all. */
   retentionDays?: number;
+  /**
+   * Write records on the ledger's worker thread (default for a file; an in-memory ledger, or one with a custom
+   * `load`, writes on the calling thread).
+   */
+  offThread?: boolean;
 }
 
 const DAY_MS = 86_400_000;
@@ -113,11 +121,13 @@ const DAY_MS = 86_400_000;
 export const LEDGER_CACHE_KIB = 2048;
 
 /**
- * Request records are written together, at most this long after the first of them: one transaction for many requests
- * instead of one per request (~60 µs each, mostly the WAL write, on the thread that serves requests). Reads write
- * them first, and close() does, so only a crash of the process can lose them (this long of records at most).
+ * Records are written together, at most this long after the first of them: one transaction for many requests instead
+ * of one per request. For a ledger file the writing happens on the ledger's worker thread (ledgerWorker.ts), so the
+ * thread that serves requests only builds a row and, once per turn of its event loop, posts the turn's rows. Reads and
+ * flush() wait for what was recorded before them to be written, and close() writes what is left, so only a process
+ * killed outright (kill -9, a crash) loses records: those of its last LEDGER_FLUSH_MS, never a half-written batch.
  */
-export const LEDGER_FLUSH_MS = 250;
+export const LEDGER_FLUSH_MS = 100;
 
 interface Row {
   at: string;
@@ -215,19 +225,16 @@ export function csvCell(v: unknown): string {
 
 export class SqliteLedger implements UsageSink {
   private db: SqliteDatabase | undefined;
-  private insert: Statement | undefined;
-  private insertEgress: Statement | undefined;
-  private insertSuggestion: Statement | undefined;
+  /** Where records go to be written (made on the first record: a ledger only read starts no thread). */
+  private writer: LedgerWriter | undefined;
+  /** The read connection's own write statements (pruning on open and on a retention change). */
+  private mainWrites: LedgerWrites | undefined;
   private openError: Error | undefined;
   private readonly logger: Logger;
   private readonly listeners = new Set<(r: UsageRecord) => void>();
   private readonly egressListeners = new Set<(r: EgressRecord) => void>();
   private retentionDays: number;
   private lastPrune = 0;
-  private pending: Record<string, unknown>[] = [];
-  private pendingEgress: Record<string, unknown>[] = [];
-  private pendingSuggestions: Record<string, unknown>[] = [];
-  private flushTimer: ReturnType<typeof setTimeout> | undefined;
 
   constructor(private readonly options: LedgerOptions) {
     this.logger = options.logger ?? silentLogger;
@@ -244,18 +251,56 @@ export class SqliteLedger implements UsageSink {
   prune(now = Date.now()): number {
     this.lastPrune = now;
     if (!(this.retentionDays > 0)) return 0;
-    this.flush();
-    const cutoff = new Date(now - this.retentionDays * DAY_MS).toISOString();
     const db = this.open();
-    let removed = 0;
-    let egress = 0;
-    db.transaction(() => {
-      removed = db.prepare('DELETE FROM usage WHERE at < ?').run(cutoff).changes;
-      egress = db.prepare('DELETE FROM egress WHERE at < ?').run(cutoff).changes;
-      db.prepare('DELETE FROM suggestions WHERE at < ?').run(cutoff);
-    })();
-    if (removed + egress > 0) this.logger.info(`usage ledger: removed ${removed} records${egress > 0 ? ` and ${egress} egress records` : ''} older than ${this.retentionDays} days`);
-    return removed;
+    this.flush();
+    this.mainWrites ??= new LedgerWrites(db);
+    const pruned = this.mainWrites.prune(this.cutoff(now));
+    this.logPruned(pruned);
+    return pruned.usage;
+  }
+
+  private cutoff(now: number): string {
+    return new Date(now - this.retentionDays * DAY_MS).toISOString();
+  }
+
+  private logPruned(p: Pruned): void {
+    if (p.usage + p.egress > 0) this.logger.info(`usage ledger: removed ${p.usage} records${p.egress > 0 ? ` and ${p.egress} egress records` : ''} older than ${this.retentionDays} days`);
+  }
+
+  /** The daily prune while records are written: by the writer, not on the thread that records. */
+  private pruneIfDue(): void {
+    const now = Date.now();
+    if (!(this.retentionDays > 0) || now - this.lastPrune <= DAY_MS) return;
+    this.lastPrune = now;
+    this.writerOf().pruneLater(this.cutoff(now), (p) => this.logPruned(p));
+  }
+
+  /** The writer, made on the first record: the worker thread for a file, else this thread. */
+  private writerOf(): LedgerWriter {
+    if (this.writer) return this.writer;
+    const db = this.open();
+    const direct = () => new DirectWriter(db, LEDGER_FLUSH_MS, this.logger);
+    const offThread = this.options.offThread ?? (this.options.path !== ':memory:' && this.options.load === undefined);
+    if (!offThread) return (this.writer = direct());
+    try {
+      this.writer = new ThreadWriter(this.options.path, LEDGER_CACHE_KIB, LEDGER_FLUSH_MS, this.logger, () => {
+        // The thread stopped (it should not): what follows is written here.
+        if (this.db) this.writer = direct();
+      });
+    } catch (e) {
+      this.logger.warn(`usage ledger: writing on the main thread (${e instanceof Error ? e.message : String(e)})`);
+      this.writer = direct();
+    }
+    return this.writer;
+  }
+
+  private write(table: Table, row: Record<string, unknown>): void {
+    this.writerOf().add(table, row);
+  }
+
+  /** Who writes the records: the ledger's worker thread, this thread, or nobody yet (nothing recorded since opening). */
+  get writtenBy(): 'thread' | 'caller' | 'none' {
+    return this.writer instanceof ThreadWriter ? 'thread' : this.writer ? 'caller' : 'none';
   }
 
   /** True once the database is open (it opens on first use). */
@@ -352,12 +397,6 @@ export class SqliteLedger implements UsageSink {
         if (version !== SCHEMA_VERSION) db.prepare('INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)').run('schema', SCHEMA_VERSION);
       })();
       if (version !== undefined && version !== SCHEMA_VERSION) this.logger.info(`usage ledger: ${this.options.path} migrated from schema ${version} to ${SCHEMA_VERSION}`);
-      this.insert = db.prepare(`INSERT INTO usage (at, day, task, requested, provider, model, local, outcome, attempts, ttft_ms, duration_ms, input_tokens, output_tokens, tokens_estimated, cost_usd)
-        VALUES (@at, @day, @task, @requested, @provider, @model, @local, @outcome, @attempts, @ttft_ms, @duration_ms, @input_tokens, @output_tokens, @tokens_estimated, @cost_usd)`);
-      this.insertEgress = db.prepare(`INSERT INTO egress (at, day, task, provider, model, host, bytes_sent, redactions, sources)
-        VALUES (@at, @day, @task, @provider, @model, @host, @bytes_sent, @redactions, @sources)`);
-      this.insertSuggestion = db.prepare(`INSERT INTO suggestions (at, event, provider, model, local, source, latency_ms, chars, lines, partial)
-        VALUES (@at, @event, @provider, @model, @local, @source, @latency_ms, @chars, @lines, @partial)`);
       this.db = db;
       this.logger.info(`usage ledger: ${this.options.path}`);
       this.prune();
@@ -371,8 +410,8 @@ export class SqliteLedger implements UsageSink {
 
   record(r: UsageRecord): void {
     this.open();
-    if (this.retentionDays > 0 && Date.now() - this.lastPrune > DAY_MS) this.prune();
-    this.pending.push({
+    this.pruneIfDue();
+    this.write('usage', {
       at: r.at,
       day: r.at.slice(0, 10),
       task: r.task,
@@ -389,14 +428,13 @@ export class SqliteLedger implements UsageSink {
       tokens_estimated: r.tokensEstimated ? 1 : 0,
       cost_usd: r.costUsd ?? null,
     });
-    this.scheduleFlush();
     notify(this.listeners, r);
   }
 
   /** Keeps a request that left the machine: counts of redactions by kind and file ranges, never text. */
   egress(r: EgressRecord): void {
     this.open();
-    if (this.retentionDays > 0 && Date.now() - this.lastPrune > DAY_MS) this.prune();
+    this.pruneIfDue();
     const kept: EgressRecord = {
       at: r.at,
       task: r.task,
@@ -407,7 +445,7 @@ export class SqliteLedger implements UsageSink {
       redactions: redactionCounts(r.redactions),
       sources: cleanSources(r.sources),
     };
-    this.pendingEgress.push({
+    this.write('egress', {
       at: kept.at,
       day: kept.at.slice(0, 10),
       task: kept.task,
@@ -418,7 +456,6 @@ export class SqliteLedger implements UsageSink {
       redactions: JSON.stringify(kept.redactions),
       sources: JSON.stringify(kept.sources),
     });
-    this.scheduleFlush();
     notify(this.egressListeners, kept);
   }
 
@@ -426,7 +463,7 @@ export class SqliteLedger implements UsageSink {
   suggestion(r: SuggestionRecord): void {
     this.open();
     const count = (n: number) => (Number.isFinite(n) && n > 0 ? Math.round(n) : 0);
-    this.pendingSuggestions.push({
+    this.write('suggestions', {
       at: r.at,
       event: r.event === 'accepted' ? 'accepted' : 'shown',
       provider: r.providerId,
@@ -438,7 +475,6 @@ export class SqliteLedger implements UsageSink {
       lines: count(r.lines),
       partial: r.partial ? 1 : 0,
     });
-    this.scheduleFlush();
   }
 
   /** Suggestions shown and accepted in a range, per model: accept rate and p50 latency (Show Usage). */
@@ -488,32 +524,9 @@ export class SqliteLedger implements UsageSink {
     };
   }
 
-  private scheduleFlush(): void {
-    if (this.flushTimer) return;
-    this.flushTimer = setTimeout(() => this.flushQuietly(), LEDGER_FLUSH_MS);
-    // A pending write never keeps a process alive; close() writes what is left.
-    this.flushTimer.unref?.();
-  }
-
-  /** Writes the records not written yet (queries and close() call it first). */
+  /** Writes the records not written yet (queries and close() call it first); returns once they are committed. */
   flush(): void {
-    if (this.flushTimer) clearTimeout(this.flushTimer);
-    this.flushTimer = undefined;
-    if ((this.pending.length === 0 && this.pendingEgress.length === 0 && this.pendingSuggestions.length === 0) || !this.db) return;
-    const rows = this.pending;
-    const egress = this.pendingEgress;
-    const suggestions = this.pendingSuggestions;
-    this.pending = [];
-    this.pendingEgress = [];
-    this.pendingSuggestions = [];
-    const insert = this.insert!;
-    const insertEgress = this.insertEgress!;
-    const insertSuggestion = this.insertSuggestion!;
-    this.db.transaction(() => {
-      for (const row of rows) insert.run(row);
-      for (const row of egress) insertEgress.run(row);
-      for (const row of suggestions) insertSuggestion.run(row);
-    })();
+    this.writer?.sync();
   }
 
   /** The open database with every pending record written: what queries read. */
@@ -521,14 +534,6 @@ export class SqliteLedger implements UsageSink {
     const db = this.open();
     this.flush();
     return db;
-  }
-
-  private flushQuietly(): void {
-    try {
-      this.flush();
-    } catch (e) {
-      this.logger.warn(`usage ledger: could not write usage records: ${e instanceof Error ? e.message : String(e)}`);
-    }
   }
 
   /** Adds settings changes to the audit list (the text is redacted again here: never a key value). */
@@ -695,12 +700,16 @@ export class SqliteLedger implements UsageSink {
   }
 
   close(): void {
-    this.flushQuietly();
+    const writer = this.writer;
+    this.writer = undefined;
+    try {
+      writer?.close();
+    } catch (e) {
+      this.logger.warn(`usage ledger: could not write usage records: ${e instanceof Error ? e.message : String(e)}`);
+    }
     this.db?.close();
     this.db = undefined;
-    this.insert = undefined;
-    this.insertEgress = undefined;
-    this.insertSuggestion = undefined;
+    this.mainWrites = undefined;
   }
 }
 
