@@ -37,11 +37,14 @@ test('every walkthrough step has markdown that ships, and links and waits only o
   }
 });
 
-test('Explain Selection / Explain File sit in a Switchyard group of the editor context menu', () => {
+test('the editor commands (Explain, Edit Selection, Summarize) sit in a Switchyard group of the editor context menu', () => {
   const ctx = contributes.menus['editor/context']!;
   const sub = ctx.find((m) => m.submenu);
   assert.ok(sub, 'a submenu in the editor context menu');
   assert.equal(contributes.submenus?.find((s) => s.id === sub.submenu)?.label, 'Switchyard');
-  assert.deepEqual(contributes.menus[sub.submenu!]!.map((m) => m.command), ['switchyard.explainSelection', 'switchyard.explainFile']);
-  assert.ok(!ctx.some((m) => m.command?.startsWith('switchyard.explain')), 'not loose among other extensions\' entries');
+  const inGroup = contributes.menus[sub.submenu!]!.map((m) => m.command);
+  for (const c of ['switchyard.explainSelection', 'switchyard.explainFile', 'switchyard.editSelection', 'switchyard.summarizeSelection', 'switchyard.summarizeFile']) {
+    assert.ok(inGroup.includes(c), `${c} in the Switchyard group`);
+  }
+  assert.ok(!ctx.some((m) => m.command?.startsWith('switchyard.')), 'not loose among other extensions\' entries');
 });
