@@ -117,8 +117,9 @@ test('typing shows the local server\'s ghost text; Tab accepts it and the file h
     assert.match(last.suffix, /^\n}\n/, 'the suffix starts after the cursor');
 
     await vs.page.keyboard.press('Tab');
-    await waitFor('the suggestion in the editor', async () => ((await editorText()).includes('return a * b;') ? true : undefined), t(15_000), 100);
+    // The editor's lines render the ghost text too: its text counts only once the ghost is gone.
     await waitFor('the ghost text gone', async () => (await ghost().count()) === 0, t(10_000), 100);
+    await waitFor('the suggestion in the editor', async () => ((await editorText()).includes('return a * b;') ? true : undefined), t(15_000), 100);
     await waitForCursor(/Ln 2, Col 16/);
     await vs.page.keyboard.press('Control+S');
     await waitFor(`${FILE} saved with the suggestion`, () => (fs.readFileSync(path.join(workspace, FILE), 'utf8').includes('  return a * b;\n}') ? true : undefined), t(15_000), 100);
@@ -218,5 +219,51 @@ test('snooze and toggle show in the status bar item; toggle writes the setting',
     assert.equal(readUserSettings(vs)['switchyard.completion.enabled'], true);
   } catch (e) {
     await failureShot('complete-toggle', e);
+  }
+});
+
+test('accept word by word (Ctrl+Right) takes part of the suggestion, and Show Usage counts it as accepted in part', { timeout: t(120_000) }, async () => {
+  try {
+    backend.set([' first', ' second', ' third;']);
+    await vs.page.keyboard.press('Control+P');
+    await vs.page.locator('.quick-input-widget input').fill(FILE);
+    await vs.page.locator('.quick-input-list .monaco-list-row', { hasText: FILE }).first().waitFor({ timeout: t(15_000) });
+    await vs.page.keyboard.press('Enter');
+    const editor = vs.page.locator('.monaco-editor .view-lines', { hasText: 'export function mul' }).first();
+    await editor.waitFor({ timeout: t(15_000) });
+    await editor.click();
+    await vs.page.locator('.monaco-editor.focused').waitFor({ timeout: t(15_000) });
+    await vs.page.keyboard.press('Control+Home');
+    await vs.page.keyboard.press('ArrowDown');
+    await vs.page.keyboard.press('End');
+    await waitForCursor(/Ln 2, Col 16/);
+    await vs.page.keyboard.press('Enter');
+    await vs.page.keyboard.type('let w =', { delay: 40 });
+    await waitFor('the ghost text', async () => ((await ghost().allInnerTexts()).join('').replace(/\u00a0/g, ' ').includes('first second third;') ? true : undefined), t(30_000), 100);
+    // VS Code's accept-next-word takes the leading space on its own first, then the word.
+    const cursor = vs.page.locator('[id="status.editor.selection"]');
+    for (let i = 0; i < 3 && !/Col 16\b/.test(await cursor.innerText()); i++) {
+      const before = await cursor.innerText();
+      await vs.page.keyboard.press('Control+ArrowRight');
+      await waitFor('the cursor to move past the accepted part', async () => ((await cursor.innerText()) !== before ? true : undefined), t(10_000), 50);
+    }
+    await waitForCursor(/Ln 3, Col 16/);
+    await vs.screenshot('complete-partial-accept');
+    // The rest is still offered; Escape hides it and leaves what was taken.
+    await vs.page.keyboard.press('Escape');
+    await waitFor('the ghost text gone', async () => (await ghost().count()) === 0, t(10_000), 100);
+    const text = await editorText();
+    assert.ok(text.includes('let w = first') && !text.includes('first second'), `only the first word was taken:\n${text}`);
+    // Typing something else ends the suggestion.
+    await vs.page.keyboard.type(';');
+
+    await vs.runCommand('Switchyard: Show Usage');
+    const usage = await webviewFrame(vs.page, 'usage');
+    const row = usage.locator(`#completions tr[data-model="box/${MODEL}"]`);
+    await waitFor('the partial accept counted', async () => ((await row.locator('td').nth(2).innerText().catch(() => '')).includes('(1 in part)') ? true : undefined), t(20_000), 250);
+    const cells = (await row.locator('td').allInnerTexts()).map((c) => c.trim());
+    assert.equal(cells[2], '2 (1 in part)', cells.join(' | '));
+  } catch (e) {
+    await failureShot('complete-partial', e);
   }
 });
