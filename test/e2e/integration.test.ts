@@ -27,12 +27,14 @@ test('integration tests pass inside the real extension host', { timeout: t(240_0
   // Offered tools, it is an agent's model (test/integration/tools.itest.ts): it calls lookup_weather, and answers in text
   // after the tool result; requests without tools get the text answer as before.
   const server = await startOpenAIServer({ backend: scriptedBackend({ tokens: ['Routed', ' through', ' Switchyard', '.'], toolCalls: [{ name: 'lookup_weather', arguments: { city: 'Oslo' } }] }) });
+  // A thinking model served without a reasoning parser, for the summarize task (test/integration/languageModels.itest.ts).
+  const thinker = await startOpenAIServer({ backend: scriptedBackend({ tokens: ['<think>', 'pondering', '</think>', 'Four', '.'] }) });
   const vs = await launchVSCode({
     extraVsix: [integrationVsix],
     env: { SWITCHYARD_INTEGRATION_OUT: out, SWITCHYARD_ITEST_OPENAI_URL: server.url, SWITCHYARD_GATEWAY_TOKEN: 'itest-gateway-token-0123456789' },
     settings: {
-      'switchyard.providers': [{ id: 'itest', kind: 'openai-compatible', baseUrl: `${server.url}/v1` }],
-      'switchyard.tasks': { chat: ['itest/gpt-4.1-mini'], explain: ['itest/gpt-4.1-mini'], embed: ['itest/text-embedding-3-small'] },
+      'switchyard.providers': [{ id: 'itest', kind: 'openai-compatible', baseUrl: `${server.url}/v1` }, { id: 'thinker', kind: 'openai-compatible', baseUrl: `${thinker.url}/v1` }],
+      'switchyard.tasks': { chat: ['itest/gpt-4.1-mini'], explain: ['itest/gpt-4.1-mini'], summarize: ['thinker/gpt-4.1-mini'], embed: ['itest/text-embedding-3-small'] },
       'switchyard.privacy': 'local-only',
     },
   });
@@ -74,5 +76,6 @@ test('integration tests pass inside the real extension host', { timeout: t(240_0
   } finally {
     await vs.close();
     await server.close();
+    await thinker.close();
   }
 });

@@ -3,7 +3,7 @@
  * rewrites the selection (or, with nothing selected, the symbol around the cursor) and the result streams into VS
  * Code's diff editor, the file on the left and the proposal (a read-only virtual document) on the right. Accept
  * (the diff editor's title bar, or Ctrl+Enter) applies it as one WorkspaceEdit, so one undo step; Reject, Cancel
- * on the progress notification or closing the diff leave the file as it was. Only the fenced code block of the
+ * on the progress notification (which stays until the user decides) or closing the diff leave the file as it was. Only the fenced code block of the
  * model's answer is used (core/editorTasks/edit.ts).
  */
 import * as vscode from 'vscode';
@@ -26,6 +26,8 @@ interface Pending {
   done: boolean;
   uri: vscode.Uri;
   controller: AbortController;
+  /** Called once Accept or Reject ended it: the progress notification closes. */
+  ended: () => void;
 }
 
 /** The symbol kinds that make an edit unit when nothing is selected. */
@@ -113,7 +115,9 @@ class EditSession implements vscode.TextDocumentContentProvider, vscode.Disposab
     const before = document.getText(new vscode.Range(Math.max(0, range.start.line - EDIT_CONTEXT_LINES), 0, range.start.line, range.start.character));
     const after = document.getText(new vscode.Range(range.end, new vscode.Position(Math.min(document.lineCount - 1, range.end.line + EDIT_CONTEXT_LINES), Number.MAX_SAFE_INTEGER)));
     const uri = vscode.Uri.from({ scheme: SCHEME, path: document.uri.path, query: `${++this.serial}` });
-    const p: Pending = { document, version: document.version, range, original, code: original, done: false, uri, controller: new AbortController() };
+    let ended = () => {};
+    const decided = new Promise<void>((resolve) => (ended = resolve));
+    const p: Pending = { document, version: document.version, range, original, code: original, done: false, uri, controller: new AbortController(), ended };
     this.pending = p;
     await vscode.commands.executeCommand('setContext', PENDING_KEY, true);
     await vscode.commands.executeCommand('vscode.diff', document.uri, uri, `${name} ↔ Switchyard's edit (Accept: Ctrl+Enter)`, { preview: true });
@@ -146,7 +150,9 @@ class EditSession implements vscode.TextDocumentContentProvider, vscode.Disposab
         p.code = fitToOriginal(code, original);
         p.done = true;
         this.changed.fire(uri);
-        progress.report({ message: 'done' });
+        // The notification stays until the user decides (its Cancel is a Reject).
+        progress.report({ message: 'ready: Accept (Ctrl+Enter) or Reject in the diff\'s title bar' });
+        await decided;
       } catch (e) {
         if (this.pending === p) await this.end(false);
         if (p.controller.signal.aborted || (isProviderError(e) && e.kind === 'canceled')) return;
@@ -157,11 +163,6 @@ class EditSession implements vscode.TextDocumentContentProvider, vscode.Disposab
         sub.dispose();
       }
     });
-    if (this.pending === p && p.done) {
-      const choice = await vscode.window.showInformationMessage(`Switchyard: apply the edit to ${name}?`, 'Accept', 'Reject');
-      // (A later edit may have replaced this one while the question was open.)
-      if (choice && this.pending === p) await this.end(choice === 'Accept');
-    }
   }
 
   /** Accept (apply as one edit) or reject the pending edit; either way its diff closes. */
@@ -174,6 +175,7 @@ class EditSession implements vscode.TextDocumentContentProvider, vscode.Disposab
     }
     this.pending = undefined;
     p.controller.abort();
+    p.ended();
     await vscode.commands.executeCommand('setContext', PENDING_KEY, false);
     const tabs = vscode.window.tabGroups.all.flatMap((g) => g.tabs).filter((t) => t.input instanceof vscode.TabInputTextDiff && t.input.modified.toString() === p.uri.toString());
     if (tabs.length) await vscode.window.tabGroups.close(tabs);
