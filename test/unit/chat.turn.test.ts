@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { parseConfig } from '../../src/core/config/config';
 import { Switchyard } from '../../src/core/switchyard';
 import { runTurn, turnOfMessages, type TurnDeps, type TurnEvent, type TurnRequest } from '../../src/core/chat/turn';
-import { runExchange, type ExchangeHooks } from '../../src/core/chat/exchange';
+import { chatRequest, retryRequest, runExchange, type ExchangeHooks } from '../../src/core/chat/exchange';
 import { estimateMessagesTokens } from '../../src/core/providers/base';
 import { knownContextWindow, contextWindow } from '../../src/core/routing/window';
 import { RouteError } from '../../src/core/routing/router';
@@ -325,4 +325,26 @@ test('an exchange that no model can answer ends as an error turn with the hooks\
   } finally {
     sy.dispose();
   }
+});
+
+test('the chat view\'s requests: @workspace asks for retrieval without the word; Retry takes the failed exchange out and asks again with its task', () => {
+  assert.deepEqual(chatRequest('where is @workspace parse defined?', [{ label: 'file a.ts', text: 'x' }]), {
+    task: 'chat',
+    text: 'where is @workspace parse defined?',
+    context: [{ label: 'file a.ts', text: 'x' }],
+    contextLabels: ['file a.ts'],
+    retrieve: 'where is  parse defined?',
+  });
+  assert.equal(chatRequest('email me@workspace.com').retrieve, undefined);
+  const c = conversation([
+    { id: 'u1', role: 'user', text: 'hi', at: '', task: 'chat' },
+    { id: 'a1', role: 'assistant', text: 'hello', at: '', status: 'done' },
+    { id: 'u2', role: 'user', text: 'Summarize file a.ts', at: '', task: 'summarize' },
+    { id: 'a2', role: 'assistant', text: '', at: '', status: 'error' },
+  ]);
+  const again = retryRequest(c, 'a2');
+  assert.equal(again.task, 'summarize');
+  assert.equal(again.text, 'Summarize file a.ts');
+  assert.deepEqual(c.turns.map((t) => t.id), ['u1', 'a1']);
+  assert.throws(() => retryRequest(c, 'nope'), /Nothing to retry/);
 });

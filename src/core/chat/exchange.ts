@@ -24,9 +24,28 @@ export function systemPromptFor(task: ExchangeTask): string {
   return task === 'explain' ? EXPLAIN_SYSTEM_PROMPT : task === 'summarize' ? SUMMARIZE_CODE_SYSTEM_PROMPT : CHAT_SYSTEM_PROMPT;
 }
 
-/** A task name a stored turn carries, as an exchange task (retry asks again with the same task). */
-export function exchangeTaskOf(task: string | undefined): ExchangeTask {
+function exchangeTaskOf(task: string | undefined): ExchangeTask {
   return task === 'explain' || task === 'summarize' ? task : 'chat';
+}
+
+const WORKSPACE = /(^|\s)@workspace\b/g;
+
+/** A message the user typed: `@workspace` in it asks for retrieval, with the message without it as the query. */
+export function chatRequest(text: string, context: ContextBlock[] = []): ExchangeRequest {
+  const retrieve = text.match(WORKSPACE) ? text.replace(WORKSPACE, ' ').trim() : undefined;
+  return { task: 'chat', text, context, contextLabels: context.map((b) => b.label), retrieve };
+}
+
+/**
+ * Retry of a failed answer: its exchange is taken out of the conversation and the request to ask again returned
+ * (the same words and task; attachments are not kept with a turn, so they are not sent again).
+ */
+export function retryRequest(conversation: Conversation, assistantTurnId: string): ExchangeRequest {
+  const i = conversation.turns.findIndex((t) => t.id === assistantTurnId);
+  const user = i > 0 ? conversation.turns[i - 1] : undefined;
+  if (!user || user.role !== 'user') throw new Error('Nothing to retry.');
+  conversation.turns.splice(i - 1, 2);
+  return { ...chatRequest(user.text), task: exchangeTaskOf(user.task) };
 }
 
 export interface ExchangeRequest {

@@ -5,7 +5,7 @@
  * turn of core/chat/turn.ts); the buttons' effects are in actions.ts.
  */
 import * as vscode from 'vscode';
-import { exchangeTaskOf, runExchange, type ExchangeRequest } from '../../core/chat/exchange';
+import { chatRequest, retryRequest, runExchange, type ExchangeRequest } from '../../core/chat/exchange';
 import { ConversationStore, settleInterrupted } from '../../core/chat/store';
 import type { TurnDeps } from '../../core/chat/turn';
 import { isProviderError } from '../../core/errors';
@@ -17,10 +17,6 @@ import { validateChatMessage } from './validate';
 import { webviewHtml, webviewOptions } from './webviewHtml';
 
 export const CHAT_VIEW_ID = 'switchyard.chat';
-
-const WORKSPACE = /(^|\s)@workspace\b/;
-/** `@workspace` in a message asks for retrieval; the query is the message without it. */
-const retrievalOf = (text: string) => (WORKSPACE.test(text) ? text.replace(/(^|\s)@workspace\b/g, ' ').trim() : undefined);
 
 export class ChatController implements vscode.WebviewViewProvider, vscode.Disposable {
   private view?: vscode.WebviewView;
@@ -152,10 +148,8 @@ export class ChatController implements vscode.WebviewViewProvider, vscode.Dispos
     const run = async (): Promise<unknown> => {
       switch (m.name) {
         case 'chat/send': {
-          const context = editorBlocks(this.editor(), m.payload.context);
-          const text = m.payload.text;
           // After each answer (or failure) the header says what would answer now, from the health that answer left.
-          return this.send({ task: 'chat', text, context, contextLabels: context.map((b) => b.label), retrieve: retrievalOf(text) }, m.id).finally(() => void this.refreshRoute());
+          return this.send(chatRequest(m.payload.text, editorBlocks(this.editor(), m.payload.context)), m.id).finally(() => void this.refreshRoute());
         }
         case 'chat/new':
           this.newChat();
@@ -177,7 +171,7 @@ export class ChatController implements vscode.WebviewViewProvider, vscode.Dispos
           this.pushState();
           return null;
         case 'chat/action':
-          if (m.payload.action.id === 'retry') await this.retry(m.payload.turnId);
+          if (m.payload.action.id === 'retry') await this.send(retryRequest(this.conversation, m.payload.turnId));
           else await runErrorAction(this.services, m.payload.action);
           return null;
         case 'chat/code':
@@ -224,14 +218,5 @@ export class ChatController implements vscode.WebviewViewProvider, vscode.Dispos
       this.pushState();
     }
     return { turnId: turn.id };
-  }
-
-  /** Drops the failed exchange and asks again with the same words. */
-  private async retry(turnId: string): Promise<void> {
-    const i = this.conversation.turns.findIndex((t) => t.id === turnId);
-    const user = i > 0 ? this.conversation.turns[i - 1] : undefined;
-    if (!user || user.role !== 'user') throw new Error('Nothing to retry.');
-    this.conversation.turns.splice(i - 1, 2);
-    await this.send({ task: exchangeTaskOf(user.task), text: user.text, context: [], contextLabels: [], retrieve: retrievalOf(user.text) });
   }
 }
