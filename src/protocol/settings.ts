@@ -36,6 +36,8 @@ export interface CandidateView {
   contextSize?: number;
   /** `false`: the model cannot call tools (the router skips it for tool requests); kept as the user wrote it. */
   tools?: boolean;
+  /** Whether the model takes images (overrides discovery for requests with images); kept as the user wrote it. */
+  vision?: boolean;
 }
 
 export interface ModelOption {

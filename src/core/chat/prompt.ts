@@ -7,7 +7,7 @@
 import type { EgressSource } from '../usage/ledger';
 import { ProviderError } from '../errors';
 import { estimateMessagesTokens, estimateTokens } from '../providers/base';
-import type { ChatMessage } from '../providers/types';
+import type { ChatImage, ChatMessage } from '../providers/types';
 
 /** Per-message overhead of chat templates (role markers), plus the reply primer: the providers' own estimate. */
 const MESSAGE_OVERHEAD = 4;
@@ -35,6 +35,8 @@ export interface PromptInput {
   context: ContextBlock[];
   /** The user's message, sent with the kept context before it; absent when `after` carries the whole request. */
   question?: string;
+  /** Images the user's message carries (sent with it, to models with vision). */
+  questionImages?: ChatImage[];
   /** Messages that must follow the question (a tool loop's calls and their results): always sent, in order. */
   after?: ChatMessage[];
   /** Prompt tokens the request adds outside the messages (tool schemas a template renders into the prompt). */
@@ -110,7 +112,7 @@ export function assemblePrompt(input: PromptInput): AssembledPrompt {
   const messages: ChatMessage[] = [
     ...(input.system ? [{ role: 'system' as const, content: input.system }] : []),
     ...history,
-    ...(question === undefined ? [] : [{ role: 'user' as const, content: question }]),
+    ...(question === undefined ? [] : [{ role: 'user' as const, content: question, ...(input.questionImages?.length ? { imageParts: input.questionImages } : {}) }]),
     ...after,
   ];
   const parts: string[] = [];

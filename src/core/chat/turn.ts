@@ -10,7 +10,8 @@
 import type { Citation } from '../../protocol/chat';
 import type { RetrievedChunk, Retriever } from '../index/types';
 import { DEFAULT_ANSWER_TOKENS, estimateTokens } from '../providers/base';
-import type { ChatMessage, ResponseFormat, SamplingOptions, ToolChoice, ToolSpec } from '../providers/types';
+import { imageCount } from '../providers/images';
+import type { ChatImage, ChatMessage, ResponseFormat, SamplingOptions, ToolChoice, ToolSpec } from '../providers/types';
 import type { Candidate, CandidatePrompt, ProviderSource, RoutedChatEvent, Router } from '../routing/router';
 import { DEFAULT_CONTEXT_WINDOW, contextWindow } from '../routing/window';
 import { assemblePrompt, sentSources, type AssembledPrompt, type ContextBlock, type PromptInput } from './prompt';
@@ -36,6 +37,8 @@ export interface TurnRequest {
   context?: readonly ContextBlock[];
   /** The user's message; absent when `after` carries the whole request. */
   question?: string;
+  /** Images the user's message carries (VS Code's image data parts): the route then needs a model with vision. */
+  questionImages?: ChatImage[];
   /** Messages that must follow the question (a tool loop's calls and their results). */
   after?: readonly ChatMessage[];
   /**
@@ -141,6 +144,7 @@ export async function* runTurn(deps: TurnDeps, request: TurnRequest): AsyncGener
       history: [...(request.history ?? [])],
       context,
       question: fitted ? fitted.text : request.question,
+      ...(request.questionImages?.length ? { questionImages: request.questionImages } : {}),
       after: request.after ? [...request.after] : undefined,
       extraTokens: request.tools?.length && request.toolChoice !== 'none' ? estimateTokens(JSON.stringify(request.tools)) : 0,
       contextWindow: window,
@@ -220,6 +224,7 @@ export async function* runTurn(deps: TurnDeps, request: TurnRequest): AsyncGener
     parallelToolCalls: request.parallelToolCalls,
     responseFormat: request.responseFormat,
     only: request.only,
+    images: (request.questionImages?.length ?? 0) + imageCount(request.history) + imageCount(request.after) > 0,
   });
   let text = '';
   let reasoning = '';
@@ -249,7 +254,7 @@ export async function* runTurn(deps: TurnDeps, request: TurnRequest): AsyncGener
  * prompt, the last user message is the question, what follows it (assistant tool calls, tool results) must be sent
  * with it, and everything before it is history that is cut, oldest first, to the answering model's window.
  */
-export function turnOfMessages(messages: readonly ChatMessage[]): Pick<TurnRequest, 'system' | 'history' | 'question' | 'after'> {
+export function turnOfMessages(messages: readonly ChatMessage[]): Pick<TurnRequest, 'system' | 'history' | 'question' | 'questionImages' | 'after'> {
   let start = 0;
   const system: string[] = [];
   while (start < messages.length && messages[start]!.role === 'system') system.push(messages[start++]!.content);
@@ -261,5 +266,6 @@ export function turnOfMessages(messages: readonly ChatMessage[]): Pick<TurnReque
     }
   }
   if (last < 0) return { system: system.join('\n\n'), history: [], after: messages.slice(start) };
-  return { system: system.join('\n\n'), history: messages.slice(start, last), question: messages[last]!.content, after: messages.slice(last + 1) };
+  const images = messages[last]!.imageParts;
+  return { system: system.join('\n\n'), history: messages.slice(start, last), question: messages[last]!.content, ...(images?.length ? { questionImages: images } : {}), after: messages.slice(last + 1) };
 }

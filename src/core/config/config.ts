@@ -55,6 +55,8 @@ export interface CandidateSetting {
   contextSize?: number;
   /** `false`: the model cannot call tools, so the router skips it for requests that offer tools. */
   tools?: boolean;
+  /** Whether the model takes images, whatever discovery says (`false`: skipped for requests with images). */
+  vision?: boolean;
 }
 
 export interface SwitchyardConfig {
@@ -147,7 +149,7 @@ class Reader {
   }
 }
 
-function normalizeCandidate(item: string | { model: string; temperature?: number; maxTokens?: number; contextSize?: number; tools?: boolean }): CandidateSetting {
+function normalizeCandidate(item: string | { model: string; temperature?: number; maxTokens?: number; contextSize?: number; tools?: boolean; vision?: boolean }): CandidateSetting {
   if (typeof item === 'string') return { ref: item };
   const { model, ...params } = item;
   return { ref: model, ...params };

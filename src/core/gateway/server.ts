@@ -240,6 +240,9 @@ export class Gateway {
       }
       // Nothing was tried and a model was passed over for lacking tool calling: the request asks what the route cannot
       // give (not a passing outage), and the client should hear it as its error, not retry.
+      if (e instanceof RouteError && e.attempts.some((a) => a.missing === 'images') && e.attempts.every((a) => a.outcome === 'skipped')) {
+        return new GatewayError(400, `${redact(e.message)} Send the request without images, or add a model with vision to the task.`, 'invalid_request_error', 'image_input_not_supported', 'messages');
+      }
       if (e instanceof RouteError && e.attempts.some((a) => a.missing === 'tools') && e.attempts.every((a) => a.outcome === 'skipped')) {
         return new GatewayError(400, `${redact(e.message)} Remove 'tools', or add a model that calls tools to the task.`, 'invalid_request_error', 'tools_not_supported', 'tools');
       }

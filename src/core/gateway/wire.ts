@@ -4,8 +4,9 @@
  */
 import type { ErrorKind } from '../errors';
 import { isObject } from '../json';
+import { parseImageUrl } from '../providers/images';
 import { argumentsText } from '../providers/toolCalls';
-import type { ChatMessage, JsonSchema, ResponseFormat, Role, SamplingOptions, ToolCall, ToolChoice, ToolSpec } from '../providers/types';
+import type { ChatImage, ChatMessage, JsonSchema, ResponseFormat, Role, SamplingOptions, ToolCall, ToolChoice, ToolSpec } from '../providers/types';
 
 export interface OpenAIErrorBody {
   error: { message: string; type: string; param: string | null; code: string | null };
@@ -93,21 +94,40 @@ export function requireModel(body: Record<string, unknown>): string {
   return model.trim();
 }
 
-/** Text of a message's content: a string, or an array of parts of which the text parts are kept. */
-function contentText(content: unknown, index: number): string {
-  if (typeof content === 'string') return content;
-  if (content === null || content === undefined) return '';
+/**
+ * A message's content: a string, or an array of parts: text parts joined, `image_url` parts (user messages only) as
+ * images. An image must come inline as a data URL; a remote URL is refused (never fetched, see images.ts).
+ */
+function contentOf(content: unknown, index: number, role: Role): { text: string; images: ChatImage[] } {
+  if (typeof content === 'string') return { text: content, images: [] };
+  if (content === null || content === undefined) return { text: '', images: [] };
   if (Array.isArray(content)) {
     const texts: string[] = [];
-    for (const part of content) {
+    const images: ChatImage[] = [];
+    content.forEach((part: unknown, j: number) => {
       if (isObject(part) && part.type === 'text' && typeof part.text === 'string') texts.push(part.text);
+      else if (isObject(part) && part.type === 'image_url') images.push(imagePart(part, `messages[${index}].content[${j}]`, role));
       else if (isObject(part) && typeof part.type === 'string' && part.type !== 'text') {
-        throw new GatewayError(400, `messages[${index}]: content parts of type "${part.type}" are not supported; Switchyard's gateway takes text.`, 'invalid_request_error', 'unsupported_content', `messages[${index}].content`);
+        throw new GatewayError(400, `messages[${index}]: content parts of type "${part.type}" are not supported; Switchyard's gateway takes text and image_url parts.`, 'invalid_request_error', 'unsupported_content', `messages[${index}].content`);
       }
-    }
-    return texts.join('');
+    });
+    return { text: texts.join(''), images };
   }
-  throw new GatewayError(400, `messages[${index}].content must be a string or an array of text parts.`, 'invalid_request_error', 'invalid_value', `messages[${index}].content`);
+  throw new GatewayError(400, `messages[${index}].content must be a string or an array of text and image_url parts.`, 'invalid_request_error', 'invalid_value', `messages[${index}].content`);
+}
+
+/** An `image_url` part (`{ image_url: { url, detail } }`, or the URL as a plain string) of a user message. */
+function imagePart(part: Record<string, unknown>, at: string, role: Role): ChatImage {
+  const param = `${at}.image_url`;
+  if (role !== 'user') throw invalid(param, `${at}: image parts are only allowed in user messages.`);
+  const ref = part.image_url;
+  const url = isObject(ref) ? ref.url : ref;
+  if (typeof url !== 'string' || url === '') throw invalid(`${param}.url`, `${param}.url must be a data URL (data:image/png;base64,…).`);
+  const parsed = parseImageUrl(url, isObject(ref) ? ref.detail : undefined);
+  if ('error' in parsed) {
+    throw new GatewayError(400, `${param}.url: ${parsed.error}.`, 'invalid_request_error', parsed.remote ? 'image_url_not_supported' : 'invalid_image_url', `${param}.url`);
+  }
+  return parsed.image;
 }
 
 /**
@@ -263,7 +283,7 @@ export function parseChatRequest(body: unknown): ChatCompletionRequest {
     if (!isObject(m) || role === undefined) {
       throw new GatewayError(400, `messages[${i}].role must be one of ${[...ROLES.keys()].join(', ')}.`, 'invalid_request_error', 'invalid_value', `messages[${i}].role`);
     }
-    const content = contentText(m.content, i);
+    const { text: content, images } = contentOf(m.content, i, role);
     if (role === 'assistant') {
       const toolCalls = assistantCalls(m, i, () => {
         const id = `call_legacy${i}`;
@@ -283,7 +303,7 @@ export function parseChatRequest(body: unknown): ChatCompletionRequest {
       }
       return { role, content, toolCallId: m.tool_call_id };
     }
-    return { role, content };
+    return images.length ? { role, content, imageParts: images } : { role, content };
   });
   const n = optionalNumber(body, 'n', 1, 1, true);
   void n;

@@ -258,6 +258,9 @@ function ollamaMessages(messages: readonly ChatMessage[]): OllamaMessage[] {
         tool_calls: m.toolCalls.map((c) => ({ id: c.id, function: { name: c.name, arguments: argumentsObject(c.arguments) } })),
       };
     }
+    // Images as bytes, never as base64 strings: the Node `ollama` client reads a string that names an existing file
+    // and sends the file instead (encodeImage), so a request's "image" could otherwise pull in any local file.
+    if (m.imageParts?.length) return { role: m.role, content: m.content, images: m.imageParts.map((i) => Buffer.from(i.data, 'base64')) };
     return { role: m.role, content: m.content };
   });
 }

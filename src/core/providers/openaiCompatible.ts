@@ -17,6 +17,7 @@ import { ProviderError } from '../errors';
 import { safeJson } from '../json';
 import { BaseProvider, TruncatedStreamError, completionTemperature, kindForStatus, parseRetryAfter } from './base';
 import type { Classified, ProviderDeps, ProviderOptions } from './base';
+import { imageDataUrl } from './images';
 import { getPreset } from './presets';
 import { SseRelay, openRelay } from './sseRelay';
 import type { ProviderPreset } from './presets';
@@ -309,6 +310,16 @@ function openAIMessage(m: ChatMessage): OpenAI.Chat.Completions.ChatCompletionMe
       role: 'assistant',
       content: m.content === '' ? null : m.content,
       tool_calls: m.toolCalls.map((c) => ({ id: c.id, type: 'function' as const, function: { name: c.name, arguments: c.arguments } })),
+    };
+  }
+  // Images go as content parts after the text (OpenAI takes them in user messages only).
+  if (m.role === 'user' && m.imageParts?.length) {
+    return {
+      role: 'user',
+      content: [
+        ...(m.content !== '' ? [{ type: 'text' as const, text: m.content }] : []),
+        ...m.imageParts.map((i) => ({ type: 'image_url' as const, image_url: { url: imageDataUrl(i), ...(i.detail ? { detail: i.detail } : {}) } })),
+      ],
     };
   }
   return { role: m.role, content: m.content };

@@ -16,12 +16,28 @@ export interface ToolCall {
 }
 
 /**
+ * An image a user message carries (OpenAI's `image_url` part with a data URL, Ollama's `images`, VS Code's
+ * LanguageModelDataPart): the bytes base64-encoded, without a `data:` prefix. Only models with vision receive it.
+ */
+export interface ChatImage {
+  /** `image/png`, `image/jpeg`, … */
+  mimeType: string;
+  /** Base64 of the image's bytes. */
+  data: string;
+  /** OpenAI's `detail` (passed to servers that take it). */
+  detail?: 'auto' | 'low' | 'high';
+}
+
+/**
  * One message of a conversation. An assistant message may carry the tool calls it made (its `content` then often
- * ''); a `tool` message carries one call's result in `content` and the call's id in `toolCallId`.
+ * ''); a `tool` message carries one call's result in `content` and the call's id in `toolCallId`. A user message
+ * may carry images after its text (`imageParts`); text-only callers never set it.
  */
 export interface ChatMessage {
   role: Role;
   content: string;
+  /** User messages: images sent with the text (after it), to models with vision only. */
+  imageParts?: ChatImage[];
   /** Assistant messages: the calls the model made in that turn, in order. */
   toolCalls?: ToolCall[];
   /** Tool messages: the id of the call this is the result of. */

@@ -33,6 +33,7 @@ import { outbound, uniqueSources } from './egress';
 import { HealthCache } from './health';
 import { cloudVerdict, type AskCloud, type PrivacyContext } from './privacy';
 import { modelRemoteHost } from '../providers/cloudModels';
+import { imageCount } from '../providers/images';
 import { isLoopbackHost } from '../providers/index';
 import { NOT_USABLE, fimChoiceForModel, type FimChoice, type UsableFimChoice } from '../complete/templates';
 
@@ -77,6 +78,8 @@ export interface Candidate {
   contextSize?: number;
   /** The task setting's `"tools": false`: the model cannot call tools, whatever discovery says. */
   tools?: boolean;
+  /** The task setting's `"vision"`: whether the model takes images, whatever discovery says. */
+  vision?: boolean;
 }
 
 export interface RouteAttempt {
@@ -88,8 +91,8 @@ export interface RouteAttempt {
   reason?: string;
   kind?: ErrorKind;
   ms?: number;
-  /** Skipped because the model cannot serve what the request needs (tool calling, fill-in-the-middle). */
-  missing?: 'tools' | 'fim';
+  /** Skipped because the model cannot serve what the request needs (tool calling, fill-in-the-middle, image input). */
+  missing?: 'tools' | 'fim' | 'images';
 }
 
 export interface RouteEvent {
@@ -157,6 +160,11 @@ export interface RoutedChatRequest {
   parallelToolCalls?: boolean;
   /** Structured output, passed to whichever candidate answers. */
   responseFormat?: ResponseFormat;
+  /**
+   * The messages carry images (found in `messages` when absent; say it with `promptFor`). A candidate known to take
+   * none (discovery, the catalog, `"vision": false` in the task's settings) is skipped with "no image input".
+   */
+  images?: boolean;
 }
 
 /** One candidate's prompt (RoutedChatRequest.promptFor): its messages and the workspace files their text carries. */
@@ -168,11 +176,17 @@ export interface CandidatePrompt {
 /** What a chat request needs of a model beyond text. */
 export interface RequestNeeds {
   tools: boolean;
+  /** The messages carry images: only a model with vision can take them. */
+  images?: boolean;
 }
 
-/** What a request needs: tool calling when it offers tools the model may call. */
-export function requestNeeds(request: Pick<RoutedChatRequest, 'tools' | 'toolChoice'>): RequestNeeds {
-  return { tools: (request.tools?.length ?? 0) > 0 && request.toolChoice !== 'none' };
+/**
+ * What a request needs: tool calling when it offers tools the model may call; vision when its messages carry images
+ * (`images`: the caller says so when its messages come per candidate, from `promptFor`).
+ */
+export function requestNeeds(request: Pick<RoutedChatRequest, 'tools' | 'toolChoice' | 'messages' | 'images'>): RequestNeeds {
+  const images = request.images ?? imageCount(request.messages) > 0;
+  return { tools: (request.tools?.length ?? 0) > 0 && request.toolChoice !== 'none', ...(images ? { images } : {}) };
 }
 
 export interface RoutedEmbedRequest {
@@ -352,6 +366,7 @@ export class Router {
       maxTokens: setting.maxTokens,
       contextSize: setting.contextSize,
       ...(setting.tools === false ? { tools: false } : {}),
+      ...(setting.vision !== undefined ? { vision: setting.vision } : {}),
     };
   }
 
@@ -512,7 +527,49 @@ export class Router {
    * The task setting's `"tools": false` first, then what discovery reported of the model, then, for cloud
    * models, the catalog.
    */
-  private capabilityGap(c: Candidate, needs: RequestNeeds | undefined): string | undefined {
+  private capabilityGap(c: Candidate, needs: RequestNeeds | undefined): { reason: string; missing: 'tools' | 'images' } | undefined {
+    const images = needs?.images ? this.visionGap(c) : undefined;
+    if (images) return { reason: images, missing: 'images' };
+    const tools = this.toolsGap(c, needs);
+    return tools ? { reason: tools, missing: 'tools' } : undefined;
+  }
+
+  /**
+   * Why a candidate takes no images, or undefined (unknown is tried): the task setting's `"vision"`, then discovery
+   * (Ollama /api/show, llama.cpp /props `modalities`), then the catalog.
+   */
+  private visionGap(c: Candidate): string | undefined {
+    const v = this.visionOf(c);
+    if (v?.takes !== false) return undefined;
+    if (v.source === 'setting') return 'no image input ("vision": false in switchyard.tasks)';
+    if (v.source === 'server') return `no image input (${c.providerId} reports that ${c.model} takes no images)`;
+    return `no image input (the model catalog lists ${c.model} without vision)`;
+  }
+
+  /** Whether a candidate takes images and who says so (first of: the task setting, discovery, the catalog). */
+  private visionOf(c: Candidate): { takes: boolean; source: 'setting' | 'server' | 'catalog' } | undefined {
+    if (c.vision !== undefined) return { takes: c.vision, source: 'setting' };
+    const provider = this.deps.providers.list().find((p) => p.id === c.providerId);
+    if (!provider) return undefined;
+    const known = this.deps.providers.cachedModels(c.providerId)?.find((m) => sameModel(provider, m.id, c.model))?.capabilities.vision;
+    if (known !== undefined) return { takes: known, source: 'server' };
+    // The catalog marks the models that take images (`vision: true`); an entry without it takes none.
+    const listed = lookupModel(provider.preset ?? provider.kind, c.model);
+    return listed === undefined ? undefined : { takes: listed.capabilities.vision === true, source: 'catalog' };
+  }
+
+  /**
+   * Whether a task's route can take images (VS Code's `imageInput`): a candidate the privacy policy may reach is known
+   * to take them (task setting, discovery or catalog; unknown does not count). Candidates without vision are skipped
+   * for such requests, so one is enough.
+   */
+  async routeTakesImages(requested: string, signal?: AbortSignal): Promise<boolean> {
+    const { list } = await this.candidates(this.task(requested), signal);
+    const cloud = cloudVerdict(this.deps.privacy(), this.deps.askCloud !== undefined).allowed !== false;
+    return list.some((c) => (c.local || cloud) && this.visionOf(c)?.takes === true);
+  }
+
+  private toolsGap(c: Candidate, needs: RequestNeeds | undefined): string | undefined {
     if (!needs?.tools) return undefined;
     if (c.tools === false) return 'no tool calling ("tools": false in switchyard.tasks)';
     const provider = this.deps.providers.list().find((p) => p.id === c.providerId);
@@ -559,20 +616,20 @@ export class Router {
     const canAsk = this.deps.askCloud !== undefined;
     const eligible: Candidate[] = [];
     const cooledDown: Candidate[] = [];
-    if (needs?.tools) {
-      // Whether a local model calls tools is discovery's answer (Ollama /api/show, llama.cpp /props): ask servers not
-      // known yet (a loopback request, cached after).
-      const ids = [...new Set(list.filter((c) => c.local && c.tools !== false && !this.deps.providers.cachedModels(c.providerId) && this.health.coolingFor(c.providerId) === 0).map((c) => c.providerId))];
+    if (needs?.tools || needs?.images) {
+      // Whether a local model calls tools or takes images is discovery's answer (Ollama /api/show, llama.cpp /props):
+      // ask servers not known yet (a loopback request, cached after).
+      const ids = [...new Set(list.filter((c) => c.local && ((needs.images && c.vision === undefined) || (needs.tools && c.tools !== false)) && !this.deps.providers.cachedModels(c.providerId) && this.health.coolingFor(c.providerId) === 0).map((c) => c.providerId))];
       await Promise.all(ids.map((id) => this.deps.providers.discover(id, signal).catch(() => undefined)));
     }
     for (const c of list) {
       const policy = this.skipReason(c, canAsk, false, task);
       const fim = policy?.kind === 'policy' ? undefined : this.fimGap(task, c);
       const gap = policy?.kind === 'policy' ? undefined : this.capabilityGap(c, needs);
-      const skip = gap ? { reason: gap, kind: 'config' as const } : policy;
+      const skip = gap ? { reason: gap.reason, kind: 'config' as const } : policy;
       if (fim) attempts.push({ ...c, outcome: 'skipped', reason: fim.reason, kind: fim.kind, missing: 'fim' });
       else if (!skip) eligible.push(c);
-      else if (gap) attempts.push({ ...c, outcome: 'skipped', reason: skip.reason, kind: skip.kind, missing: 'tools' });
+      else if (gap) attempts.push({ ...c, outcome: 'skipped', reason: skip.reason, kind: skip.kind, missing: gap.missing });
       else if (skip.kind !== 'policy' && skip.kind !== 'modelMissing' && this.health.coolingFor(c.providerId) > 0) cooledDown.push(c);
       else attempts.push({ ...c, outcome: 'skipped', reason: skip.reason, kind: skip.kind });
     }
@@ -618,7 +675,7 @@ export class Router {
         if (err.kind === 'canceled' || !FALLBACK_KINDS.has(err.kind)) break;
         continue;
       }
-      const sent = this.outbound(task, c, messageTexts(prompt.messages), prompt.sources ?? request.sources, attempts);
+      const sent = this.outbound(task, c, messageTexts(prompt.messages), withImageNote(prompt.sources ?? request.sources, imageCount(prompt.messages)), attempts);
       if (!sent) continue;
       const messages = c.local ? prompt.messages : withTexts(prompt.messages, sent);
       const attemptStart = this.clock.now();
@@ -973,6 +1030,15 @@ export class Router {
 /** Every text a chat request carries to a model, in order: each message's content, then its tool calls' arguments. */
 function messageTexts(messages: readonly ChatMessage[]): string[] {
   return messages.flatMap((m) => [m.content, ...(m.toolCalls ?? []).map((t) => t.arguments)]);
+}
+
+/**
+ * The egress record's sources with the images the request carries named too: redaction reads text only, so an image
+ * leaves as it is, and the record says so ("2 images (not redacted)").
+ */
+function withImageNote(sources: readonly EgressSource[] | undefined, images: number): readonly EgressSource[] | undefined {
+  if (images === 0) return sources;
+  return [...(sources ?? []), { path: `${images} image${images === 1 ? '' : 's'} (not redacted)` }];
 }
 
 /** The messages with their texts replaced, in messageTexts' order. */

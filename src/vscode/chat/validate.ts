@@ -73,7 +73,8 @@ const isCandidate = (v: unknown) =>
   (v.temperature === undefined || (typeof v.temperature === 'number' && v.temperature >= 0 && v.temperature <= 2)) &&
   (v.maxTokens === undefined || (Number.isInteger(v.maxTokens) && (v.maxTokens as number) >= 1)) &&
   (v.contextSize === undefined || (Number.isInteger(v.contextSize) && (v.contextSize as number) >= 256)) &&
-  (v.tools === undefined || typeof v.tools === 'boolean');
+  (v.tools === undefined || typeof v.tools === 'boolean') &&
+  (v.vision === undefined || typeof v.vision === 'boolean');
 const isProvider = (v: unknown) =>
   isObj(v) &&
   typeof v.id === 'string' &&

@@ -9,7 +9,7 @@ import { CHAT_TASKS } from '../../core/config/config';
 import { runTurn, turnOfMessages } from '../../core/chat/turn';
 import { parseSampling } from '../../core/gateway/wire';
 import { estimateTokens } from '../../core/providers/base';
-import type { ChatMessage, ToolCall, ToolSpec } from '../../core/providers/types';
+import type { ChatImage, ChatMessage, ToolCall, ToolSpec } from '../../core/providers/types';
 import { DEFAULT_CONTEXT_WINDOW, knownContextWindow } from '../../core/routing/window';
 import type { Services } from '../services';
 
@@ -32,8 +32,20 @@ function partText(part: unknown): string {
 }
 
 /**
+ * An image data part (LanguageModelDataPart with an image/* mime type, newer than the API this extension is built
+ * against: read by shape) as the router's image; other data parts (JSON, cache hints) are not content.
+ */
+function imageOf(part: unknown): ChatImage | undefined {
+  if (!part || typeof part !== 'object') return undefined;
+  const p = part as { mimeType?: unknown; data?: unknown };
+  if (typeof p.mimeType !== 'string' || !p.mimeType.toLowerCase().startsWith('image/') || !(p.data instanceof Uint8Array)) return undefined;
+  return { mimeType: p.mimeType.toLowerCase(), data: Buffer.from(p.data).toString('base64') };
+}
+
+/**
  * VS Code's messages in the router's terms: an assistant message's tool calls become `toolCalls` (arguments as JSON
- * text), and each tool result of a user message becomes a `tool` message answering its call, after the user's text.
+ * text), each tool result of a user message becomes a `tool` message answering its call, after the user's text, and
+ * a user message's image data parts become its images.
  */
 export function toMessages(messages: readonly vscode.LanguageModelChatRequestMessage[]): ChatMessage[] {
   const out: ChatMessage[] = [];
@@ -44,7 +56,9 @@ export function toMessages(messages: readonly vscode.LanguageModelChatRequestMes
       .filter((p): p is vscode.LanguageModelToolCallPart => p instanceof vscode.LanguageModelToolCallPart)
       .map((p) => ({ id: p.callId, name: p.name, arguments: JSON.stringify(p.input ?? {}) }));
     const results = m.content.filter((p): p is vscode.LanguageModelToolResultPart => p instanceof vscode.LanguageModelToolResultPart);
+    const images = role === 'user' ? m.content.map(imageOf).filter((i): i is ChatImage => i !== undefined) : [];
     if (role === 'assistant' && calls.length) out.push({ role, content: text, toolCalls: calls });
+    else if (images.length) out.push({ role, content: text, imageParts: images });
     else if (text || results.length === 0) out.push({ role, content: text });
     for (const r of results) out.push({ role: 'tool', content: r.content.map(partText).join(''), toolCallId: r.callId });
   }
@@ -107,7 +121,10 @@ export function registerLanguageModels(services: Services): vscode.Disposable[] 
           let contextLength: number | undefined;
           // Agent mode lists only models that call tools: a route whose model is known not to is not offered there.
           let toolCalling = true;
+          // Image attachments only where a candidate of the route is known to take images (others are skipped for them).
+          let imageInput = false;
           try {
+            imageInput = await router.routeTakesImages(id);
             const plan = await router.plan(id);
             const c = plan.candidate;
             if (c) {
@@ -128,7 +145,7 @@ export function registerLanguageModels(services: Services): vscode.Disposable[] 
             tooltip: `The ${task} task's current route: ${detail}. Switchyard falls back and applies your privacy setting per request.`,
             maxInputTokens: contextLength ?? DEFAULT_CONTEXT_WINDOW,
             maxOutputTokens: 4096,
-            capabilities: { imageInput: false, toolCalling },
+            capabilities: { imageInput, toolCalling },
             // VS Code 1.120+ hides third-party models from the picker unless they say they may be chosen there.
             isUserSelectable: true,
           } as vscode.LanguageModelChatInformation;

@@ -63,17 +63,18 @@ export async function modelOptions(switchyard: Switchyard, refresh = false): Pro
 }
 
 export function toView(c: CandidateSetting): CandidateView {
-  return { model: c.ref, temperature: c.temperature, maxTokens: c.maxTokens, contextSize: c.contextSize, ...(c.tools !== undefined ? { tools: c.tools } : {}) };
+  return { model: c.ref, temperature: c.temperature, maxTokens: c.maxTokens, contextSize: c.contextSize, ...(c.tools !== undefined ? { tools: c.tools } : {}), ...(c.vision !== undefined ? { vision: c.vision } : {}) };
 }
 
 /** A plain string when there are no parameters, the object form otherwise (as users write it by hand). */
 export function toSetting(c: CandidateView): string | Record<string, unknown> {
-  if (c.temperature === undefined && c.maxTokens === undefined && c.contextSize === undefined && c.tools === undefined) return c.model;
+  if (c.temperature === undefined && c.maxTokens === undefined && c.contextSize === undefined && c.tools === undefined && c.vision === undefined) return c.model;
   const o: Record<string, unknown> = { model: c.model };
   if (c.temperature !== undefined) o.temperature = c.temperature;
   if (c.maxTokens !== undefined) o.maxTokens = c.maxTokens;
   if (c.contextSize !== undefined) o.contextSize = c.contextSize;
   if (c.tools !== undefined) o.tools = c.tools;
+  if (c.vision !== undefined) o.vision = c.vision;
   return o;
 }
 

@@ -88,6 +88,9 @@ export class EmbeddedProvider extends BaseProvider {
   }
 
   protected async *streamChat(request: ChatRequest, signal: AbortSignal): AsyncIterable<ChatEvent> {
+    if (request.messages.some((m) => m.imageParts?.length)) {
+      throw this.newError('unsupported', 'the embedded provider takes no images (no vision support in this build): route image requests to a model with vision', { model: request.model });
+    }
     const modelPath = this.resolveModel(request.model);
     const queue: ChatEvent[] = [];
     let wake: (() => void) | undefined;
