@@ -241,6 +241,10 @@ export async function* runTurn(deps: TurnDeps, request: TurnRequest): AsyncGener
       for (const n of notices.splice(0)) yield { type: 'notice', text: n };
     } else if (ev.type === 'text') text += ev.text;
     else if (ev.type === 'reasoning') reasoning += ev.text;
+    else if (ev.type === 'toolCall' && !request.tools?.length) {
+      // Offered no tools, the model called one anyway: nothing here runs it, so say so instead of a silent empty answer.
+      yield { type: 'notice', text: `The model asked to call the tool "${ev.name}". The Switchyard chat view does not run tools: use VS Code's Agent mode or the gateway for that.` };
+    }
     else if (ev.type === 'done' && reasoning && !text.trim() && !request.signal?.aborted && ev.finish !== 'tool_calls') {
       // Its answer budget ran out while it was still thinking (the reasoning counts against it).
       yield { type: 'notice', text: "Stopped while still thinking: the reasoning used up the answer budget. Raise this model's max tokens (Switchyard: Open Model Settings, or maxTokens in switchyard.tasks) or ask again." };
