@@ -9,7 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { launchVSCode, t, waitFor, type VSCode } from './harness';
-import { scriptedBackend, startOllamaServer, type Backend, type FixtureServer } from '../fixtures';
+import { scriptedBackend, startLlamaCppServer, startOllamaServer, type Backend, type FixtureServer } from '../fixtures';
 import { readUserSettings, webviewFrame } from './webviews';
 
 const MODEL = 'qwen2.5-coder:1.5b';
@@ -33,6 +33,8 @@ function switchable(tokens: string[]): Backend & { set(tokens: string[]): void }
 
 const backend = switchable([' *', ' b;']);
 let ollama: FixtureServer;
+/** The second candidate: a llama.cpp server, asked by /infill with the other files as input_extra. */
+let llama: FixtureServer;
 let vs: VSCode;
 let workspace: string;
 
@@ -44,13 +46,18 @@ before(async () => {
       { name: MODEL, contextLength: 32768, insert: true },
     ],
   });
+  llama = await startLlamaCppServer({ backend: scriptedBackend({ tokens: [' 42;'] }), modelAlias: 'coder.gguf' });
   workspace = fs.mkdtempSync(path.join(os.tmpdir(), 'switchyard-complete-ws-'));
   fs.writeFileSync(path.join(workspace, FILE), 'export function mul(a: number, b: number): number {\n  \n}\n');
+  fs.writeFileSync(path.join(workspace, 'util.ts'), 'export function parseSettings(text: string) {\n  return JSON.parse(text);\n}\n');
   vs = await launchVSCode({
     workspace,
     settings: {
-      'switchyard.providers': [{ id: 'box', kind: 'ollama', baseUrl: ollama.url }],
-      'switchyard.tasks': { chat: ['box/llama3.2:3b'], complete: [`box/${MODEL}`], embed: [] },
+      'switchyard.providers': [
+        { id: 'box', kind: 'ollama', baseUrl: ollama.url },
+        { id: 'llama', kind: 'llamacpp', baseUrl: llama.url },
+      ],
+      'switchyard.tasks': { chat: ['box/llama3.2:3b'], complete: [`box/${MODEL}`, 'llama/coder.gguf'], embed: [] },
       'switchyard.privacy': 'local-only',
       'switchyard.routing.cooldownMs': 0,
       'switchyard.index.enabled': false,
@@ -68,6 +75,7 @@ before(async () => {
 after(async () => {
   await vs?.close();
   await ollama?.close();
+  await llama?.close();
   if (workspace) fs.rmSync(workspace, { recursive: true, force: true });
 });
 
@@ -150,6 +158,7 @@ test('a superseded request is aborted at the server', { timeout: t(120_000) }, a
 test('a failing server shows in the status bar item and the log, never as a notification', { timeout: t(120_000) }, async () => {
   try {
     ollama.setBehaviour({ mode: 'error', status: 500 }, 'POST /api/generate');
+    llama.setBehaviour({ mode: 'error', status: 500 }, 'POST /infill');
     const before = generates().length;
     await vs.page.keyboard.type(' =', { delay: 40 });
     await waitFor('the failed request', () => (generates().length > before ? true : undefined), t(30_000), 50);
@@ -169,6 +178,7 @@ test('a failing server shows in the status bar item and the log, never as a noti
 
     // The server answers again: the next suggestion clears the warning.
     ollama.setBehaviour({ mode: 'ok' }, 'POST /api/generate');
+    llama.setBehaviour({ mode: 'ok' }, 'POST /infill');
     backend.set([' 1;']);
     await vs.page.keyboard.type(' ', { delay: 40 });
     await waitFor('the ghost text again', async () => ((await ghost().allInnerTexts()).join('').includes('1;') ? true : undefined), t(30_000), 100);
@@ -181,6 +191,7 @@ test('a failing server shows in the status bar item and the log, never as a noti
     await failureShot('complete-failure', e);
   } finally {
     ollama.setBehaviour({ mode: 'ok' }, 'POST /api/generate');
+    llama.setBehaviour({ mode: 'ok' }, 'POST /infill');
   }
 });
 
@@ -265,5 +276,50 @@ test('accept word by word (Ctrl+Right) takes part of the suggestion, and Show Us
     assert.equal(cells[2], '2 (1 in part)', cells.join(' | '));
   } catch (e) {
     await failureShot('complete-partial', e);
+  }
+});
+
+test('a file edited a moment ago goes with the request (llama.cpp /infill input_extra, after a fallback)', { timeout: t(120_000) }, async () => {
+  try {
+    // Edit util.ts: its lines around the edit become context for the next completion elsewhere.
+    await vs.page.keyboard.press('Control+P');
+    await vs.page.locator('.quick-input-widget input').waitFor({ state: 'visible', timeout: t(10_000) });
+    await vs.page.locator('.quick-input-widget input').fill('util.ts');
+    await vs.page.locator('.quick-input-list .monaco-list-row', { hasText: 'util.ts' }).first().waitFor({ timeout: t(15_000) });
+    await vs.page.keyboard.press('Enter');
+    const util = vs.page.locator('.monaco-editor .view-lines', { hasText: 'parseSettings' }).first();
+    await util.waitFor({ timeout: t(15_000) });
+    await util.click();
+    await vs.page.locator('.monaco-editor.focused', { hasText: 'parseSettings' }).waitFor({ timeout: t(15_000) });
+    await vs.page.keyboard.press('Control+End');
+    await vs.page.keyboard.type('// RECENT_EDIT_MARKER', { delay: 10 });
+    await waitFor('util.ts edited', async () => ((await editorText()).includes('RECENT_EDIT_MARKER') ? true : undefined), t(10_000), 100);
+    await vs.page.keyboard.press('Escape');
+    // Back to calc.ts by its tab.
+    await vs.page.locator('.tabs-container .tab', { hasText: FILE }).first().click();
+    const calc = vs.page.locator('.monaco-editor .view-lines', { hasText: 'export function mul' }).first();
+    await calc.waitFor({ timeout: t(15_000) });
+    await calc.click();
+    await vs.page.locator('.monaco-editor.focused', { hasText: 'export function mul' }).waitFor({ timeout: t(15_000) });
+    await vs.page.keyboard.press('Control+End');
+    await waitForCursor(/Ln 6, Col 1/);
+    // Ollama fails: the router falls back to llama.cpp, which takes the other files as input_extra.
+    ollama.setBehaviour({ mode: 'error', status: 500 }, 'POST /api/generate');
+    const before = llama.requests.length;
+    await vs.page.keyboard.type('const n =', { delay: 40 });
+    await waitFor('the ghost text from llama.cpp', async () => ((await ghost().allInnerTexts()).join('').includes('42;') ? true : undefined), t(30_000), 100);
+    const infill = llama.requests.slice(before).filter((r) => r.path === '/infill').at(-1);
+    assert.ok(infill, 'an /infill request');
+    const extra = (infill.body as { input_extra?: { filename: string; text: string }[] }).input_extra ?? [];
+    const snippet = extra.find((e) => e.filename === 'util.ts');
+    assert.ok(snippet, `util.ts among input_extra: ${JSON.stringify(extra.map((e) => e.filename))}`);
+    assert.match(snippet.text, /parseSettings[\s\S]*RECENT_EDIT_MARKER/);
+    assert.ok(!extra.some((e) => e.filename === FILE), 'the current file is in the prefix and suffix, not in extra');
+    assert.match(String((infill.body as { input_prefix: string }).input_prefix), /const n =$/);
+    await vs.screenshot('complete-fallback-extra');
+  } catch (e) {
+    await failureShot('complete-extra', e);
+  } finally {
+    ollama.setBehaviour({ mode: 'ok' }, 'POST /api/generate');
   }
 });

@@ -35,6 +35,9 @@ export function registerCompletions(services: Services): vscode.Disposable[] {
   const recent = new RecentFiles();
   const name = (d: vscode.TextDocument) => (d.isUntitled ? d.uri.path : vscode.workspace.asRelativePath(d.uri, false));
   const tracked = (d: vscode.TextDocument) => d.uri.scheme === 'file' || d.uri.scheme === 'untitled';
+  // Only the workspace's own files (and untitled ones) go to the model as context: not settings.json, not a file
+  // opened from elsewhere on the disk.
+  const ownFile = (d: vscode.TextDocument) => d.uri.scheme === 'untitled' || (d.uri.scheme === 'file' && vscode.workspace.getWorkspaceFolder(d.uri) !== undefined);
   const textOf = (key: string) => vscode.workspace.textDocuments.find((d) => d.uri.toString() === key)?.getText();
   const index = new IndexSnippets(
     () => {
@@ -48,7 +51,7 @@ export function registerCompletions(services: Services): vscode.Disposable[] {
     (message) => log.debug(`completion: index search failed: ${message}`),
   );
   const seeVisible = (editors: readonly vscode.TextEditor[]) => {
-    for (const e of editors) if (tracked(e.document)) recent.seen(e.document.uri.toString(), name(e.document), e.selection.active.line);
+    for (const e of editors) if (ownFile(e.document)) recent.seen(e.document.uri.toString(), name(e.document), e.selection.active.line);
   };
   seeVisible(vscode.window.visibleTextEditors);
 
@@ -100,7 +103,7 @@ export function registerCompletions(services: Services): vscode.Disposable[] {
         key,
         e.contentChanges.map((c) => ({ offset: c.rangeOffset, removed: c.rangeLength, text: c.text })),
       );
-      recent.edited(key, name(e.document), e.contentChanges[0]!.range.start.line);
+      if (ownFile(e.document)) recent.edited(key, name(e.document), e.contentChanges[0]!.range.start.line);
     }),
     vscode.window.onDidChangeVisibleTextEditors(seeVisible),
     vscode.workspace.onDidCloseTextDocument((d) => recent.forget(d.uri.toString())),
