@@ -1,7 +1,7 @@
 /**
- * One Retriever over several folders' indexes (a multi-root workspace): each is searched, the lists are merged by
- * score and cut to k and the token budget. Every index scores by reciprocal-rank fusion, so the merge interleaves
- * the folders' lists by rank.
+ * One Retriever over several folders' indexes (a multi-root workspace): each is searched, the lists are merged and
+ * cut to k and the token budget. Every index scores relative to its own best match, so the merge interleaves the
+ * folders' lists by rank (ties by score).
  */
 import { estimateTokens } from '../providers/base';
 import type { IndexStatus, RetrievedChunk, RetrieveOptions, Retriever } from './types';
@@ -14,7 +14,11 @@ export class CombinedRetriever implements Retriever {
     if (parts.length === 1) return parts[0]!.search(query, options);
     const k = options.k ?? 10;
     const lists = await Promise.all(parts.map((p) => p.search(query, { ...options, tokenBudget: undefined, k })));
-    const merged = lists.flat().sort((a, b) => b.score - a.score);
+    // Each index's scores are relative to its own best match: interleave the lists by rank, then by score.
+    const merged = lists
+      .flatMap((list) => list.map((c, rank) => ({ c, rank })))
+      .sort((a, b) => a.rank - b.rank || b.c.score - a.c.score)
+      .map((x) => x.c);
     const out: RetrievedChunk[] = [];
     let used = 0;
     for (const c of merged) {

@@ -1,8 +1,8 @@
 /**
  * The index's work, as it runs inside the worker thread: walk the folder, hash, chunk and store files (one
  * transaction each), hand out chunks that need vectors and store the vectors that come back, and answer searches
- * (bm25 and KNN fused by reciprocal rank). Nothing here touches the network: embeddings come from the main thread,
- * where the router applies the privacy policy.
+ * (bm25, symbols and KNN fused by score: see rank.ts). Nothing here touches the network: embeddings come from the
+ * main thread, where the router applies the privacy policy.
  */
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
@@ -12,7 +12,8 @@ import { estimateTokens } from '../providers/base';
 import { CHUNK_MEASURE } from './budget';
 import { Chunker, type WasmLocation } from './chunker';
 import { languageOf } from './languages';
-import { IndexStore, type FileRecord, type StoreCounts } from './store';
+import { diversify, fileKind, fuse, prior, queryAsks } from './rank';
+import { IndexStore, type FileRecord, type StoreCounts, type StoredChunkRow } from './store';
 import { decode, isIncluded, readBounded, walk, type Skip, type WalkEntry } from './walker';
 
 export interface EngineOptions {
@@ -89,9 +90,6 @@ function isLink(abs: string): boolean {
     return false;
   }
 }
-
-/** Reciprocal-rank fusion constant (Cormack et al.): 60 damps the weight of the very top ranks. */
-const RRF_K = 60;
 
 export class IndexEngine {
   readonly store: IndexStore;
@@ -286,21 +284,26 @@ export class IndexEngine {
   search(req: SearchRequest): SearchHit[] {
     const pathMatch = req.paths?.length ? picomatch(req.paths, { dot: true }) : undefined;
     const depth = Math.max(50, req.k * (pathMatch ? 8 : 3));
-    // Three ranked lists fused by reciprocal rank: chunks whose symbol the query names (so "resolveTaskName" finds
-    // its definition before its callers), bm25 over the text, and vector similarity.
-    const lists = [this.store.keyword(req.query, depth, req.languages, true), this.store.keyword(req.query, depth, req.languages)];
-    if (req.vector) lists.push(this.store.nearest(req.vector, depth, req.languages, req.vectorMode));
-    const fused = new Map<number, number>();
-    for (const list of lists) {
-      list.forEach((r, rank) => fused.set(r.id, (fused.get(r.id) ?? 0) + 1 / (RRF_K + rank + 1)));
-    }
-    const order = [...fused].sort((a, b) => b[1] - a[1]);
-    const rows = this.store.chunksById(order.map(([id]) => id));
-    const out: SearchHit[] = [];
-    let used = 0;
-    for (const [id, score] of order) {
+    // Chunks whose symbol the query names (so "resolveTaskName" finds its definition before its callers), bm25 over
+    // the text, and vector similarity, fused by score (see rank.ts), weighed by the kind of file, then diversified.
+    const scores = fuse({
+      symbols: this.store.keyword(req.query, depth, req.languages, true),
+      words: this.store.keyword(req.query, depth, req.languages),
+      vectors: req.vector ? this.store.nearest(req.vector, depth, req.languages, req.vectorMode) : undefined,
+    });
+    const rows = this.store.chunksById([...scores.keys()]);
+    const asks = queryAsks(req.query);
+    const ranked: { row: StoredChunkRow; score: number }[] = [];
+    for (const [id, score] of scores) {
       const row = rows.get(id);
       if (!row || (pathMatch && !pathMatch(row.path))) continue;
+      ranked.push({ row, score: score * prior(fileKind(row.path, row.language), asks) });
+    }
+    ranked.sort((a, b) => b.score - a.score || a.row.id - b.row.id);
+    const order = diversify(ranked, (r) => r.row.path);
+    const out: SearchHit[] = [];
+    let used = 0;
+    for (const { row, score } of order) {
       const tokens = estimateTokens(row.text);
       if (req.tokenBudget !== undefined && used + tokens > req.tokenBudget) {
         if (out.length === 0) continue;

@@ -1,0 +1,193 @@
+/**
+ * Retrieval quality (issue 17), on real SQLite and FTS5 through the engine: stemming next to the code-aware
+ * camelCase/snake_case splits, the prior that keeps prose and tests from crowding out code, per-file diversity, score
+ * fusion with vectors, and the upgrade of a schema-2 database (its full-text index rebuilt, nothing else touched).
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import Database from 'better-sqlite3';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { IndexEngine } from '../../src/core/index/engine';
+import { diversify, fileKind, fuse, MAX_PER_FILE, prior, queryAsks } from '../../src/core/index/rank';
+import { IndexStore, SCHEMA_VERSION } from '../../src/core/index/store';
+
+function tmp(name: string): string {
+  return fs.mkdtempSync(path.join(os.tmpdir(), `switchyard-${name}-`));
+}
+
+function write(root: string, rel: string, content: string): void {
+  const file = path.join(root, rel);
+  fs.mkdirSync(path.dirname(file), { recursive: true });
+  fs.writeFileSync(file, content);
+}
+
+async function engine(files: Record<string, string>): Promise<IndexEngine> {
+  const root = tmp('rank');
+  for (const [rel, content] of Object.entries(files)) write(root, rel, content);
+  const e = new IndexEngine({ root, dbPath: path.join(tmp('rank-db'), 'index.sqlite'), exclude: [], maxFileSizeKb: 512, chunkTokens: 400 });
+  await e.sync();
+  return e;
+}
+
+test('stemming: inflected words meet their stems, and camelCase, snake_case and plain words still meet', async () => {
+  const e = await engine({
+    'src/clone.ts': 'export function cloneDeep(value: unknown) {\n  // copy every nested array\n  return structuredClone(value);\n}\n',
+    'src/http.ts': 'export function parseHttpHeader(line: string) {\n  return line.split(":");\n}\n',
+    'src/py.py': 'def read_config_file(path):\n    return open(path).read()\n',
+    'src/other.ts': 'export function unrelated() {\n  return 42;\n}\n',
+  });
+  try {
+    const top = (q: string) => e.search({ query: q, k: 3 })[0]?.path;
+    assert.equal(top('cloning arrays'), 'src/clone.ts', '"cloning" meets clone, "arrays" meets array');
+    assert.equal(top('copies of nested arrays'), 'src/clone.ts');
+    assert.equal(top('parsing http headers'), 'src/http.ts', 'a camelCase part ("Header") meets "headers"');
+    assert.equal(top('parseHttpHeader'), 'src/http.ts');
+    assert.equal(top('ParseHTTPHeader'), 'src/http.ts');
+    assert.equal(top('reading config files'), 'src/py.py', 'snake_case parts are stemmed too');
+    assert.equal(top('read_config_file'), 'src/py.py');
+    // An identifier still finds its definition first.
+    assert.equal(e.search({ query: 'cloneDeep', k: 1 })[0]?.symbol, 'cloneDeep');
+  } finally {
+    e.close();
+  }
+});
+
+test('kinds of file and what a question asks for', () => {
+  assert.equal(fileKind('README.md', 'markdown'), 'prose');
+  assert.equal(fileKind('pkg/History.md'), 'prose');
+  assert.equal(fileKind('LICENSE', 'text'), 'prose');
+  assert.equal(fileKind('CHANGELOG'), 'prose');
+  assert.equal(fileKind('tsconfig.json', 'json'), 'data');
+  assert.equal(fileKind('pnpm-lock.yaml'), 'data');
+  assert.equal(fileKind('src/router.test.ts', 'typescript'), 'test');
+  assert.equal(fileKind('test/unit/x.ts', 'typescript'), 'test');
+  assert.equal(fileKind('pkg/tests/parse.js', 'javascript'), 'test');
+  assert.equal(fileKind('src/latest.ts', 'typescript'), 'code', '"latest" is not a test');
+  assert.equal(fileKind('src/contest/index.ts', 'typescript'), 'code');
+  assert.deepEqual([...queryAsks('how is the request body parsed')], ['code']);
+  assert.ok(queryAsks('what does the changelog say about 4.18').has('prose'));
+  assert.ok(queryAsks('where are the tests for the router').has('test'));
+  assert.ok(queryAsks('which settings does the tsconfig turn on').has('data'));
+  assert.equal(prior('prose', queryAsks('how is the body parsed')), 0.5);
+  assert.equal(prior('prose', queryAsks('readme section on parsing')), 1);
+  assert.equal(prior('code', new Set()), 1);
+});
+
+test('code questions find code before a changelog and a README that repeat their words; a question about the changelog finds it', async () => {
+  const history = Array.from({ length: 30 }, (_, i) => `## 1.${i}.0\n\n- fix parsing of the request body when the body is empty\n`).join('\n');
+  const e = await engine({
+    'History.md': history,
+    'README.md': '# Parse the request body\n\nParse the request body: parse request body.\n',
+    'lib/read.js': [
+      '/**',
+      ' * Read the request body and parse it as JSON.',
+      ' */',
+      'function readBody(req, limit) {',
+      '  const chunks = [];',
+      '  req.on("data", (c) => chunks.push(c));',
+      '  return new Promise((resolve) => req.on("end", () => resolve(JSON.parse(Buffer.concat(chunks).toString()))));',
+      '}',
+      'module.exports = readBody;',
+      '',
+    ].join('\n'),
+  });
+  try {
+    const hits = e.search({ query: 'parse the request body', k: 5 });
+    assert.equal(hits[0]?.path, 'lib/read.js', `code first, got ${hits.map((h) => h.path).join(', ')}`);
+    const asked = e.search({ query: 'changelog: when was parsing of an empty request body fixed', k: 5 });
+    assert.equal(asked[0]?.path, 'History.md', 'a question that names the changelog gets it first');
+  } finally {
+    e.close();
+  }
+});
+
+test('diversity: no more than MAX_PER_FILE chunks of one file before another file that matches', async () => {
+  // One file with many sections that all match strongly, another that matches once, weaker.
+  const sections = Array.from({ length: 8 }, (_, i) => `## Retry section ${i}\n\nretry backoff retry backoff jitter retry\n`).join('\n');
+  const e = await engine({
+    'docs/retry.md': sections,
+    'src/retry.ts': 'export function withRetry(fn: () => Promise<unknown>) {\n  // retry with exponential backoff\n  return fn();\n}\n',
+    'src/unrelated.ts': 'export const x = 1;\n',
+  });
+  try {
+    const hits = e.search({ query: 'retry backoff jitter docs', k: MAX_PER_FILE + 1 });
+    const fromDocs = hits.filter((h) => h.path === 'docs/retry.md').length;
+    assert.ok(fromDocs <= MAX_PER_FILE, `${fromDocs} chunks of one file`);
+    assert.ok(hits.some((h) => h.path === 'src/retry.ts'), hits.map((h) => h.path).join(', '));
+  } finally {
+    e.close();
+  }
+  const items = ['a1', 'a2', 'a3', 'a4', 'b1', 'a5', 'c1'];
+  assert.deepEqual(diversify(items, (s) => s[0]!, 1), ['a1', 'b1', 'c1', 'a2', 'a3', 'a4', 'a5']);
+  assert.deepEqual(diversify(items, (s) => s[0]!, 3), ['a1', 'a2', 'a3', 'b1', 'c1', 'a4', 'a5']);
+  assert.deepEqual(diversify(['a1', 'a2'], (s) => s[0]!, 1), ['a1', 'a2'], 'one file only: all of it, in order');
+});
+
+test('fusion: bm25 keeps its margin, vectors reorder near ties and bring in what bm25 missed; scores stay within 0..1', () => {
+  // Chunk 1 is a clear keyword winner; 2 and 3 tie on bm25; 4 only the vectors found.
+  const words = [
+    { id: 1, raw: -10 },
+    { id: 2, raw: -4 },
+    { id: 3, raw: -4 },
+  ];
+  const vectors = [
+    { id: 4, raw: 0.1 },
+    { id: 3, raw: 0.2 },
+    { id: 2, raw: 0.6 },
+    { id: 1, raw: 0.7 },
+  ];
+  const s = fuse({ words, vectors });
+  const order = [...s].sort((a, b) => b[1] - a[1]).map(([id]) => id);
+  assert.equal(order[0], 1, 'the vector list ranking it last does not overturn a clear keyword winner');
+  assert.ok(s.get(3)! > s.get(2)!, 'vectors break the bm25 tie');
+  assert.ok(s.has(4), 'a chunk only the vectors found is a candidate');
+  for (const x of s.values()) assert.ok(x >= 0 && x <= 1);
+  const named = fuse({ words, symbols: [{ id: 3, raw: -1 }] });
+  assert.ok(named.get(3)! > named.get(2)!, 'the chunk whose symbol the query names gets the bonus');
+});
+
+test('a schema-2 database is upgraded in place: files, chunks and vectors kept, the full-text index rebuilt with stemming', async () => {
+  const root = tmp('upgrade');
+  write(root, 'src/clone.ts', 'export function cloneDeep(value: unknown) {\n  // copy every nested array\n  return structuredClone(value);\n}\n');
+  const db = path.join(tmp('upgrade-db'), 'index.sqlite');
+  const e = new IndexEngine({ root, dbPath: db, exclude: [], maxFileSizeKb: 512, chunkTokens: 400 });
+  await e.sync();
+  const pending = e.pending(10);
+  e.putVectors('test/model', 4, pending.map((p) => ({ hash: p.hash, vector: [1, 0, 0, 0] })));
+  e.close();
+  // Make it what schema 2 wrote: the full-text index without stemming, and the version.
+  const raw = new Database(db);
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  (require('sqlite-vec') as { load(d: unknown): void }).load(raw);
+  const rows = raw.prepare('select c.id, c.symbol, c.text, f.path from chunks c join files f on f.id = c.file_id').all() as { id: number; symbol: string | null; text: string; path: string }[];
+  raw.exec("drop table chunks_fts; create virtual table chunks_fts using fts5(symbol, body, path, content='', contentless_delete=1, tokenize='unicode61 remove_diacritics 2')");
+  for (const r of rows) raw.prepare('insert into chunks_fts(rowid, symbol, body, path) values (?, ?, ?, ?)').run(r.id, r.symbol ?? '', r.text, r.path);
+  raw.prepare("update meta set value = '2' where key = 'schema'").run();
+  raw.close();
+
+  const before = new IndexEngine({ root, dbPath: db, exclude: [], maxFileSizeKb: 512, chunkTokens: 400 });
+  try {
+    assert.equal(before.store.meta('schema'), String(SCHEMA_VERSION));
+    assert.match(before.messages.join('\n'), /upgraded to stem words .* rebuilt from 1 stored chunks, nothing re-embedded/);
+    const counts = before.counts();
+    assert.equal(counts.files, 1);
+    assert.equal(counts.chunks, 1);
+    assert.equal(counts.vectors, 1, 'vectors survive the upgrade');
+    assert.equal(counts.model, 'test/model');
+    assert.deepEqual(before.store.verify(), []);
+    assert.equal(before.search({ query: 'cloning arrays', k: 1 })[0]?.path, 'src/clone.ts', 'the rebuilt index stems');
+    const again = await before.sync();
+    assert.equal(again.indexed, 0, 'no file is re-chunked');
+  } finally {
+    before.close();
+  }
+  // Opening it again is a plain open.
+  const third = IndexStore.open(db);
+  try {
+    assert.deepEqual(third.messages, []);
+  } finally {
+    third.close();
+  }
+});
