@@ -12,6 +12,10 @@
  *     The same rounds also go through a bare node:http pipe proxy (bench/gateway.pipeproxy.ts: no token, parsing or
  *     routing), the least one Node HTTP hop costs on the machine the bench runs on; measured in turn with the
  *     gateway, under the same load, so "gateway over the bare proxy" is the gateway's own cost;
+ *  5. paced tool-call streams: load 1 with `tools` in every request; the test server answers each with a call to
+ *     write_file whose arguments stream in 7-character pieces a token interval apart. A request with tools is never
+ *     relayed: the gateway parses the server's pieces and frames them itself (its agent path). Run right after load 1,
+ *     and both end with the line that matters: first-token p50 over the bare proxy against the target ≤ 0.5 ms;
  *  2. paced, bursts: the same, all 32 requests sent in the same millisecond (the worst case for queueing);
  *  3. saturated bursts: the upstream sends tokens as fast as it can, so the three processes compete for the CPU;
  *     time added here is the gateway's CPU share, not waiting;
@@ -21,7 +25,7 @@
  *     within the first ~40–70 s here: a high-water mark, printed next to RSS); the live heap and what RSS does after
  *     V8's last step should stay flat. BENCH_LEDGER=0 runs the gateway without its usage ledger (no --db).
  * BENCH_PROFILE_DIR=dir writes CPU profiles of the gateway processes there (one for loads 1-2, one for 3-4).
- * BENCH_LOADS=1,3 runs only the loads named (default: all four).
+ * BENCH_LOADS=1,3 runs only the loads named (default: all five).
  * BENCH_GATEWAY_RELAY=0 turns switchyard.gateway.relay off: the gateway frames every token itself (its path for
  * Ollama and the embedded runtime) instead of relaying the OpenAI-compatible test server's events.
  * Numbers, not pass/fail: timings on a shared 2-core machine are noisy; this prints them for people to read.
@@ -41,9 +45,14 @@ const TOKENS = Number(process.env.BENCH_TOKENS ?? 32);
 const INTERVAL_MS = Number(process.env.BENCH_TOKEN_INTERVAL_MS ?? 10);
 const SOAK_S = Number(process.env.BENCH_SOAK_S ?? 60);
 const RELAY = process.env.BENCH_GATEWAY_RELAY !== '0';
-const LOADS = new Set((process.env.BENCH_LOADS ?? '1,2,3,4').split(',').map((s) => Number(s.trim())));
+const LOADS = new Set((process.env.BENCH_LOADS ?? '1,2,3,4,5').split(',').map((s) => Number(s.trim())));
 const TOKEN = 'bench-gateway-token-0123456789';
 const root = path.resolve(__dirname, '..');
+/** The gateway's first-token budget over the bare proxy, p50, at CONCURRENCY streams. */
+const TARGET_OVER_PROXY_MS = 0.5;
+/** What an agent's request offers (load 5): the test server answers it with a write_file call. */
+const WRITE_TOOL = [{ type: 'function' as const, function: { name: 'write_file', description: 'Write a file', parameters: { type: 'object', properties: { path: { type: 'string' }, content: { type: 'string' } }, required: ['path', 'content'] } } }];
+type Kind = 'text' | 'tools';
 const cli = path.join(root, 'dist', 'cli.js');
 
 function firstLine(child: ChildProcess, what: string): Promise<string> {
@@ -76,13 +85,15 @@ interface Sample {
   tokens: number;
 }
 
-async function one(client: OpenAI, model: string): Promise<Sample> {
+/** One streamed request: its first token is the first text, or the first piece of a tool call (`kind` tools). */
+async function one(client: OpenAI, model: string, kind: Kind = 'text'): Promise<Sample> {
   const start = performance.now();
   let ttft = 0;
   let tokens = 0;
-  const stream = await client.chat.completions.create({ model, messages: [{ role: 'user', content: 'benchmark' }], stream: true });
+  const stream = await client.chat.completions.create({ model, messages: [{ role: 'user', content: 'benchmark' }], stream: true, ...(kind === 'tools' ? { tools: WRITE_TOOL } : {}) });
   for await (const ch of stream) {
-    if (ch.choices[0]?.delta.content) {
+    const delta = ch.choices[0]?.delta;
+    if (delta?.content || delta?.tool_calls?.length) {
       if (!ttft) ttft = performance.now() - start;
       tokens++;
     }
@@ -107,14 +118,14 @@ async function round(client: OpenAI, model: string): Promise<Round> {
  * Independent clients: each sends PER_CLIENT requests back to back, the first ones spread over `spreadMs` (as
  * separate tools' requests are), so all CONCURRENCY streams are open at once without starting together.
  */
-function staggered(spreadMs: number): Load {
+function staggered(spreadMs: number, kind: Kind = 'text'): Load {
   return async (client, model) => {
     const start = performance.now();
     const lanes = await Promise.all(
       Array.from({ length: CONCURRENCY }, async (_, i) => {
         await new Promise((r) => setTimeout(r, (i * spreadMs) / CONCURRENCY));
         const out: Sample[] = [];
-        for (let k = 0; k < PER_CLIENT; k++) out.push(await one(client, model));
+        for (let k = 0; k < PER_CLIENT; k++) out.push(await one(client, model, kind));
         return out;
       }),
     );
@@ -189,7 +200,17 @@ async function startServers(children: ChildProcess[], intervalMs: number, names:
  * every path is measured under the same machine load; prints what each hop added and, with both, what the gateway
  * adds over the bare proxy.
  */
-async function compare(name: string, s: Servers, load: Load, rounds: number): Promise<void> {
+/** What a hop added over the direct path, per load (for the closing lines). */
+interface Added {
+  ttft50: number;
+  ttft99: number;
+  total50: number;
+  cpuPerToken: number;
+  /** The hop's own first-token p50 (not the difference). */
+  hopTtft50: number;
+}
+
+async function compare(name: string, s: Servers, load: Load, rounds: number): Promise<Map<HopName, Added>> {
   // Warm-up: connections, JIT, discovery.
   for (let i = 0; i < 2; i++) {
     await load(s.direct, 'gpt-4.1-mini');
@@ -219,7 +240,7 @@ async function compare(name: string, s: Servers, load: Load, rounds: number): Pr
   const allTokens = tokens(d) + [...per.values()].reduce((n, acc) => n + tokens(acc.samples), 0);
   console.log(`### ${name}: ${d.length} requests each way, ${d[0]!.tokens} tokens per answer${s.hops.length > 1 ? `; the ${s.hops.map((h) => h.name).join(' and the ')} in the same rounds` : ''}`);
   console.log(`direct: time to first token p50 ${ms(dt.p50)} p99 ${ms(dt.p99)}; total p50 ${ms(dT.p50)} p99 ${ms(dT.p99)}; ${dRate.toFixed(0)} tokens/s`);
-  const added = new Map<HopName, { ttft50: number; ttft99: number; total50: number; cpuPerToken: number }>();
+  const added = new Map<HopName, Added>();
   for (const h of s.hops) {
     const acc = per.get(h.name)!;
     const g = acc.samples;
@@ -231,7 +252,7 @@ async function compare(name: string, s: Servers, load: Load, rounds: number): Pr
     const gT = stats(g.map((x) => x.total));
     const gRate = (tokens(g) * 1000) / acc.wall;
     const cpuPerToken = (cpu * 1000) / tokens(g);
-    added.set(h.name, { ttft50: gt.p50 - dt.p50, ttft99: gt.p99 - dt.p99, total50: gT.p50 - dT.p50, cpuPerToken });
+    added.set(h.name, { ttft50: gt.p50 - dt.p50, ttft99: gt.p99 - dt.p99, total50: gT.p50 - dT.p50, cpuPerToken, hopTtft50: gt.p50 });
     console.log(`${h.name}: time to first token p50 ${ms(gt.p50)} p99 ${ms(gt.p99)}; total p50 ${ms(gT.p50)} p99 ${ms(gT.p99)}; ${gRate.toFixed(0)} tokens/s`);
     console.log(`  added by the ${h.name}: first token p50 ${ms(gt.p50 - dt.p50)} p99 ${ms(gt.p99 - dt.p99)}; total p50 ${ms(gT.p50 - dT.p50)} p99 ${ms(gT.p99 - dT.p99)}${h.name === 'gateway' ? ' (target ≤ 1 ms p50, ≤ 5 ms p99)' : ''}; throughput ratio ${(gRate / dRate).toFixed(3)}`);
     console.log(`  ${h.name} CPU: ${cpuPerToken.toFixed(1)} µs per token, ${(cpu / g.length).toFixed(2)} ms per request (user + system, ${((100 * system) / cpu).toFixed(0)} % in the kernel)`);
@@ -242,6 +263,19 @@ async function compare(name: string, s: Servers, load: Load, rounds: number): Pr
   if (gw && floor) {
     console.log(`gateway over the bare proxy: first token p50 ${ms(gw.ttft50 - floor.ttft50)} p99 ${ms(gw.ttft99 - floor.ttft99)}; total p50 ${ms(gw.total50 - floor.total50)}; CPU +${(gw.cpuPerToken - floor.cpuPerToken).toFixed(1)} µs per token`);
   }
+  return added;
+}
+
+/** The closing line of loads 1 and 5: the gateway's first-token p50 over the bare proxy, against the target. */
+function overProxy(label: string, added: Map<HopName, Added>): void {
+  const gw = added.get('gateway');
+  const floor = added.get('pipe proxy');
+  if (!gw || !floor) return;
+  const over = gw.ttft50 - floor.ttft50;
+  const verdict = over <= TARGET_OVER_PROXY_MS ? 'met' : `missed by ${ms(over - TARGET_OVER_PROXY_MS)}`;
+  console.log(
+    `${label}, ${CONCURRENCY} concurrent streams: first token p50 gateway ${ms(gw.hopTtft50)}, bare proxy ${ms(floor.hopTtft50)} (ratio ${(gw.hopTtft50 / floor.hopTtft50).toFixed(3)}); gateway over the bare proxy ${ms(over)} = ${(over / TARGET_OVER_PROXY_MS).toFixed(2)}× the target ≤ ${TARGET_OVER_PROXY_MS} ms p50: ${verdict}`,
+  );
 }
 
 async function soak(s: Servers): Promise<void> {
@@ -305,9 +339,13 @@ async function main() {
   process.on('exit', stopAll);
   try {
     const answerMs = INTERVAL_MS * TOKENS;
-    if (LOADS.has(1) || LOADS.has(2)) {
+    if (LOADS.has(1) || LOADS.has(2) || LOADS.has(5)) {
       const paced = await startServers(children, INTERVAL_MS, ['gateway', 'pipe proxy'], true);
-      if (LOADS.has(1)) await compare(`paced, ${CONCURRENCY} concurrent streams from independent clients (a token every ${INTERVAL_MS} ms per stream, first requests spread over ${answerMs} ms)`, paced, staggered(answerMs), PACED_ROUNDS);
+      const text = LOADS.has(1) ? await compare(`paced, ${CONCURRENCY} concurrent streams from independent clients (a token every ${INTERVAL_MS} ms per stream, first requests spread over ${answerMs} ms)`, paced, staggered(answerMs), PACED_ROUNDS) : undefined;
+      const tools = LOADS.has(5) ? await compare(`paced, ${CONCURRENCY} concurrent tool-call streams from independent clients (every request offers a tool; the call's arguments stream a piece every ${INTERVAL_MS} ms)`, paced, staggered(answerMs, 'tools'), PACED_ROUNDS) : undefined;
+      if (text || tools) console.log(`### first token over the bare proxy (usage ledger ${process.env.BENCH_LEDGER === '0' ? 'off' : 'on, SQLite as in VS Code'}${RELAY ? '' : ', relay off'})`);
+      if (text) overProxy('text streams', text);
+      if (tools) overProxy('tool-call streams', tools);
       if (LOADS.has(2)) await compare(`paced, bursts (${CONCURRENCY} requests sent in the same millisecond, ${PACED_ROUNDS} times)`, paced, round, PACED_ROUNDS);
       stopAll();
     }
