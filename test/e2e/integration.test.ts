@@ -7,6 +7,7 @@ import path from 'node:path';
 import { test } from 'node:test';
 import { integrationVsix, launchVSCode, resultsDir, t, waitFor } from './harness';
 import { scriptedBackend, startOpenAIServer } from '../fixtures';
+import { TINY_PNG_BASE64 } from '../fixtures/images';
 
 interface Report {
   vscodeVersion: string;
@@ -73,6 +74,12 @@ test('integration tests pass inside the real extension host', { timeout: t(240_0
     assert.ok(callMsg, 'the assistant tool call is in the history');
     assert.equal((callMsg.tool_calls![0] as { id: string }).id, toolMsg.tool_call_id);
     assert.equal(toolMsg.content, 'Sunny, 21 °C');
+    // The image of test/integration/images.itest.ts, as an image_url part after the text.
+    const withImage = bodies.flatMap((b) => b.messages).find((m) => Array.isArray(m.content) && (m.content as { type: string }[]).some((p) => p.type === 'image_url'));
+    assert.deepEqual(withImage?.content, [
+      { type: 'text', text: 'What is in this image?' },
+      { type: 'image_url', image_url: { url: `data:image/png;base64,${TINY_PNG_BASE64}` } },
+    ]);
   } finally {
     await vs.close();
     await server.close();

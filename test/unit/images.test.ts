@@ -21,10 +21,10 @@ import { Switchyard } from '../../src/core/switchyard';
 import { MemoryLedger } from '../../src/core/usage/ledger';
 import { runTurn, turnOfMessages } from '../../src/core/chat/turn';
 import { validateSettingsMessage } from '../../src/vscode/chat/validate';
+import { TINY_PNG_BASE64 } from '../fixtures/images';
 import { scriptedBackend, startLlamaCppServer, startOllamaServer, startOpenAIServer, tinyModelPath, type FixtureServer } from '../fixtures';
 
-/** A 1×1 PNG. */
-const PNG = 'iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==';
+const PNG = TINY_PNG_BASE64;
 const IMAGE: ChatImage = { mimeType: 'image/png', data: PNG };
 const KEY = 'sk-images-test-0123456789';
 const withImage: ChatMessage[] = [{ role: 'user', content: 'What is in this picture?', imageParts: [IMAGE] }];

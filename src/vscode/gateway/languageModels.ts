@@ -195,9 +195,14 @@ export function registerLanguageModels(services: Services): vscode.Disposable[] 
       return estimateTokens(typeof text === 'string' ? text : text.content.map(partText).join(''));
     },
   };
+  const registration = lm.registerLanguageModelChatProvider(LM_VENDOR, provider);
+  // VS Code resolves a provider's models only when something asks for them (Manage Models, selectChatModels) or the
+  // provider says they changed: say so once now, or the model picker lists only "Auto" until Manage Models is opened.
+  const announce = setTimeout(() => changed.fire(), 0);
   return [
     changed,
-    lm.registerLanguageModelChatProvider(LM_VENDOR, provider),
+    registration,
+    { dispose: () => clearTimeout(announce) },
     vscode.workspace.onDidChangeConfiguration((e) => {
       if (e.affectsConfiguration('switchyard')) changed.fire();
     }),
