@@ -364,7 +364,10 @@ test('text.format json_schema / json_object become the structured output the cha
   assert.equal(ollama.requests.find((q) => q.path === '/api/chat')!.body.format, 'json');
 
   await client().responses.create({ model: 'switchyard/agent', input: 'x', tools: TOOLS, tool_choice: { type: 'function', name: 'get_time' } });
-  assert.deepEqual(llama.requests.filter((q) => q.path === '/v1/chat/completions').at(-1)!.body.tool_choice, { type: 'function', function: { name: 'get_time' } });
+  // The llamacpp kind sends a named choice as that tool alone with "required" (llama-server reads only string choices).
+  const named = llama.requests.filter((q) => q.path === '/v1/chat/completions').at(-1)!.body;
+  assert.equal(named.tool_choice, 'required');
+  assert.deepEqual(named.tools.map((t: { function: { name: string } }) => t.function.name), ['get_time']);
   // allowed_tools narrows the tools offered.
   await client().responses.create({ model: 'switchyard/agent', input: 'x', tools: TOOLS, tool_choice: { type: 'allowed_tools', mode: 'required', tools: [{ type: 'function', name: 'get_weather' }] } });
   const narrowed = llama.requests.filter((q) => q.path === '/v1/chat/completions').at(-1)!.body;
