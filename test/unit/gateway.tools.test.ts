@@ -298,7 +298,9 @@ test('legacy functions / function_call: mapped to tools, answered with message.f
 test('tool_choice and response_format reach the upstream; bad tool parameters get a clear 400, logprobs keeps its 400', async () => {
   await client().chat.completions.create({ model: 'switchyard/agent', messages: [{ role: 'user', content: 'x' }], tools: TOOLS, tool_choice: { type: 'function', function: { name: 'get_time' } } });
   const [body] = llama.requests.filter((r) => r.path === '/v1/chat/completions').map((r) => r.body);
-  assert.deepEqual(body.tool_choice, { type: 'function', function: { name: 'get_time' } });
+  // llama-server takes tool_choice as a string only (an object is read as "auto"): a named choice goes as that tool, required.
+  assert.equal(body.tool_choice, 'required');
+  assert.deepEqual(body.tools.map((t: { function: { name: string } }) => t.function.name), ['get_time']);
 
   const schema = { type: 'object', properties: { answer: { type: 'string' } }, required: ['answer'], additionalProperties: false };
   ollama.reset();

@@ -8,7 +8,7 @@ import { HttpStatusError, completionTemperature } from './base';
 import type { ProviderDeps } from './base';
 import { OpenAICompatibleProvider } from './openaiCompatible';
 import type { OpenAICompatibleOptions } from './openaiCompatible';
-import type { CompletionRequest, CompletionResult, FinishReason, ModelCapabilities, ModelInfo, ProviderConfig } from './types';
+import type { ChatRequest, CompletionRequest, CompletionResult, FinishReason, ModelCapabilities, ModelInfo, ProviderConfig } from './types';
 
 /** What /infill answers (non-streamed): the text, why it stopped, token counts. */
 interface InfillResponse {
@@ -60,6 +60,17 @@ export class LlamaCppProvider extends OpenAICompatibleProvider {
 
   protected override get apiBaseUrl(): string {
     return `${this.root}/v1`;
+  }
+
+  /**
+   * llama-server reads `tool_choice` as a string only: a named function (`{ type: "function", … }`) is taken as
+   * "auto" ("Wrong type supplied for parameter 'tool_choice', using default value", llama.cpp 80fb11a), so the model
+   * may answer in text. A named choice is sent as that one tool with "required", which the server enforces.
+   */
+  protected override chatBody(request: ChatRequest): ReturnType<OpenAICompatibleProvider['chatBody']> {
+    const choice = request.toolChoice;
+    if (typeof choice !== 'object' || !request.tools?.length) return super.chatBody(request);
+    return super.chatBody({ ...request, tools: request.tools.filter((t) => t.name === choice.name), toolChoice: 'required' });
   }
 
   protected override async probe(signal: AbortSignal): Promise<{ version?: string }> {
