@@ -49,9 +49,11 @@ export function resolveProviders(config: SwitchyardConfig): ProviderConfig[] {
     });
     ids.add(p.id);
   }
+  const named = new Set<string>();
   for (const list of Object.values(config.tasks)) {
     for (const c of list) {
       const ref = splitRef(c.ref);
+      if (ref) named.add(ref.providerId);
       if (ref && !ids.has(ref.providerId) && getPreset(ref.providerId)) {
         const preset = configFromPreset(ref.providerId);
         out.push({ ...preset, local: preset.local && isLocalUrl(preset.baseUrl, config.localHosts) });
@@ -59,8 +61,11 @@ export function resolveProviders(config: SwitchyardConfig): ProviderConfig[] {
       }
     }
   }
+  // The standard local ports are probed only with zero configuration (no switchyard.providers): a user who lists
+  // providers said where to look. A default a task names by id ("ollama/qwen2.5-coder:7b") is kept either way.
+  const zeroConfig = config.providers.length === 0;
   for (const d of LOCAL_DEFAULTS) {
-    if (!ids.has(d.id)) {
+    if (!ids.has(d.id) && (zeroConfig || named.has(d.id))) {
       out.push({ ...d });
       ids.add(d.id);
     }
