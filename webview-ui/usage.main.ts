@@ -110,12 +110,12 @@ function table(title: string, groups: UsageGroupView[]): HTMLElement {
   }
   const t = el('table');
   const head = el('tr');
-  for (const [h, n] of [['', false], ['requests', true], ['failed', true], ['local', true], ['tokens in', true], ['tokens out', true], ['cost', true], ['TTFT p50', true], ['TTFT p95', true]] as const) head.appendChild(el('th', h, n ? 'n' : undefined));
+  for (const [h, n] of [['', false], ['requests', true], ['failed', true], ['stopped', true], ['local', true], ['tokens in', true], ['tokens out', true], ['cost', true], ['TTFT p50', true], ['TTFT p95', true]] as const) head.appendChild(el('th', h, n ? 'n' : undefined));
   t.appendChild(head);
   for (const g of groups) {
     const tr = el('tr');
     tr.appendChild(el('td', g.key));
-    for (const v of [String(g.requests), String(g.failed), pct(g.local, g.local + g.cloud), String(g.inputTokens), String(g.outputTokens), fmtUsd(g.costUsd), fmtMs(g.ttftP50Ms), fmtMs(g.ttftP95Ms)]) tr.appendChild(el('td', v, 'n'));
+    for (const v of [String(g.requests), String(g.failed), String(g.stopped ?? 0), pct(g.local, g.local + g.cloud), String(g.inputTokens), String(g.outputTokens), fmtUsd(g.costUsd), fmtMs(g.ttftP50Ms), fmtMs(g.ttftP95Ms)]) tr.appendChild(el('td', v, 'n'));
     t.appendChild(tr);
   }
   wrap.appendChild(t);
@@ -284,7 +284,7 @@ function render(d: UsageDataView): void {
   const add = (...nodes: Node[]) => content.append(...nodes);
   if (d.error) add(el('p', d.error, 'error'));
   const t = d.total;
-  add(el('p', `${t.requests} requests (${t.failed} failed), ${pct(t.local, t.local + t.cloud)} local, ${t.inputTokens} tokens in / ${t.outputTokens} out, estimated cost ${fmtUsd(t.costUsd)}, time to first token p50 ${fmtMs(t.ttftP50Ms)} / p95 ${fmtMs(t.ttftP95Ms)}.`, 'summary'));
+  add(el('p', `${t.requests} requests (${t.failed} failed${t.stopped ? `, ${t.stopped} stopped` : ''}), ${pct(t.local, t.local + t.cloud)} local, ${t.inputTokens} tokens in / ${t.outputTokens} out, estimated cost ${fmtUsd(t.costUsd)}, time to first token p50 ${fmtMs(t.ttftP50Ms)} / p95 ${fmtMs(t.ttftP95Ms)}.`, 'summary'));
   const left = d.egress?.days.reduce((n, day) => n + day.count, 0) ?? 0;
   if (left > 0) {
     const p = el('p', `${left} request${left === 1 ? '' : 's'} left this machine in this period: `, 'egress-summary');

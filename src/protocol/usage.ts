@@ -9,6 +9,8 @@ export interface UsageGroupView {
   requests: number;
   ok: number;
   failed: number;
+  /** Stopped by the user or client (outcome canceled): not counted in `failed`. Absent from an older host. */
+  stopped?: number;
   local: number;
   cloud: number;
   inputTokens: number;

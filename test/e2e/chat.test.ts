@@ -496,9 +496,10 @@ test('Show Usage draws the ledger of the chats above: totals with the failure, t
       const t = await usage.locator('#content .summary').innerText().catch(() => '');
       return t || undefined;
     }, t(20_000));
-    // The chats above: answers from the local and the cloud test server, and the local-only failure.
-    const m = /^(\d+) requests \((\d+) failed\), (\d+)% local/.exec(summary);
-    assert.ok(m && Number(m[1]) >= 6 && Number(m[2]) >= 1 && Number(m[3]) > 0 && Number(m[3]) < 100, summary);
+    // The chats above: answers from the local and the cloud test server, the local-only failure, and the answer
+    // stopped with Stop (counted as stopped, not failed).
+    const m = /^(\d+) requests \((\d+) failed, (\d+) stopped\), (\d+)% local/.exec(summary);
+    assert.ok(m && Number(m[1]) >= 6 && Number(m[2]) >= 1 && Number(m[3]) >= 1 && Number(m[4]) > 0 && Number(m[4]) < 100, summary);
     const today = new Date().toISOString().slice(0, 10);
     const todayBar = usage.locator(`rect.bar-local[data-day="${today}"]`);
     assert.ok(Number(await todayBar.getAttribute('height')) > 0, 'today has local requests');

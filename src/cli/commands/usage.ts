@@ -91,7 +91,7 @@ export async function usage(args: string[], io: Io): Promise<number> {
     }
     const t = s.total;
     const out = [
-      `${t.requests} requests (${t.failed} failed), ${pct(t.local, t.local + t.cloud)} local, ${t.inputTokens} tokens in / ${t.outputTokens} out, estimated cost ${fmtUsd(t.costUsd)}, time to first token p50 ${fmtMs(t.ttftP50Ms)} / p95 ${fmtMs(t.ttftP95Ms)}`,
+      `${t.requests} requests (${t.failed} failed${t.stopped ? `, ${t.stopped} stopped` : ''}), ${pct(t.local, t.local + t.cloud)} local, ${t.inputTokens} tokens in / ${t.outputTokens} out, estimated cost ${fmtUsd(t.costUsd)}, time to first token p50 ${fmtMs(t.ttftP50Ms)} / p95 ${fmtMs(t.ttftP95Ms)}`,
       `${egressRequests} request${egressRequests === 1 ? '' : 's'} left this machine ${period}${egressRequests ? ' (switchyard usage --egress lists them)' : ''}`,
     ];
     if (t.requests > 0) out.push('', groups('task', s.byTask), '', groups('provider', s.byProvider), '', groups('model', s.byModel));

@@ -37,7 +37,10 @@ export interface UsageGroup {
   key: string;
   requests: number;
   ok: number;
+  /** Requests that failed (every outcome but ok and canceled). */
   failed: number;
+  /** Requests the user or client stopped (outcome canceled: Stop in the chat, a gateway client going away): not failures. */
+  stopped: number;
   local: number;
   cloud: number;
   inputTokens: number;
@@ -155,7 +158,7 @@ export function quantile(sorted: readonly number[], q: number): number | undefin
 }
 
 function emptyGroup(key: string): UsageGroup {
-  return { key, requests: 0, ok: 0, failed: 0, local: 0, cloud: 0, inputTokens: 0, outputTokens: 0, costUsd: 0 };
+  return { key, requests: 0, ok: 0, failed: 0, stopped: 0, local: 0, cloud: 0, inputTokens: 0, outputTokens: 0, costUsd: 0 };
 }
 
 const CSV_COLUMNS = ['at', 'task', 'requested', 'provider', 'model', 'local', 'outcome', 'attempts', 'ttft_ms', 'duration_ms', 'input_tokens', 'output_tokens', 'tokens_estimated', 'cost_usd'] as const;
@@ -606,7 +609,7 @@ export class SqliteLedger implements UsageSink {
       return sortBy === 'key' ? out.sort((a, b) => a.key.localeCompare(b.key)) : out.sort((a, b) => b.requests - a.requests || a.key.localeCompare(b.key));
     };
     const failures = new Map<string, number>();
-    for (const r of rows) if (r.outcome !== 'ok') failures.set(r.outcome, (failures.get(r.outcome) ?? 0) + 1);
+    for (const r of rows) if (r.outcome !== 'ok' && r.outcome !== 'canceled') failures.set(r.outcome, (failures.get(r.outcome) ?? 0) + 1);
     return {
       since: range.since,
       until: range.until,
@@ -726,6 +729,7 @@ function notify<T>(listeners: Iterable<(r: T) => void>, r: T): void {
 function add(g: UsageGroup, r: Row): void {
   g.requests++;
   if (r.outcome === 'ok') g.ok++;
+  else if (r.outcome === 'canceled') g.stopped++;
   else g.failed++;
   if (r.provider) {
     if (r.local === 1) g.local++;
