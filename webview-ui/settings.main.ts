@@ -558,5 +558,11 @@ messenger.on('settings/state', (s) => {
   if (first) void loadInstalled();
   void loadRoutes();
 });
+// A model pulled, deleted or downloaded anywhere (the command palette too): its list and the pickers follow at once.
+messenger.on('settings/installed', (list) => {
+  installed = list;
+  render();
+  void loadModels();
+});
 messenger.ready();
 requestAnimationFrame(() => performance.mark('switchyard-first-paint'));

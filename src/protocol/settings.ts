@@ -140,12 +140,14 @@ export interface SettingsRequests {
 
 export interface SettingsNotifications {
   'settings/state': SettingsState;
+  /** A model was pulled, deleted or downloaded (from the panel or anywhere else): the Models section's new list. */
+  'settings/installed': InstalledModels;
 }
 
 export type SettingsRequestName = keyof SettingsRequests;
 export type SettingsRequest = { [N in SettingsRequestName]: Request<N, SettingsRequests[N][0]> }[SettingsRequestName];
 export type ToSettingsHost = SettingsRequest | Ready | Cancel;
-export type ToSettingsView = Notification<'settings/state', SettingsState> | Reply;
+export type ToSettingsView = Notification<'settings/state', SettingsState> | Notification<'settings/installed', InstalledModels> | Reply;
 
 export const SETTINGS_REQUEST_NAMES: readonly SettingsRequestName[] = [
   'settings/setTask', 'settings/saveProvider', 'settings/removeProvider', 'settings/setKey', 'settings/clearKey', 'settings/test',

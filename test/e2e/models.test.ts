@@ -91,6 +91,29 @@ test('settings panel Models: lists Ollama models and GGUF files; pull shows the 
   }
 });
 
+test('Switchyard: Pull Model from the command palette: the open settings panel lists the model at once', { timeout: t(120_000) }, async () => {
+  try {
+    await vs.runCommand('Switchyard: Open Model Settings');
+    const panel = await webviewFrame(vs.page, 'settings');
+    const box = '#models [data-ollama="box"]';
+    await panel.locator(`${box} tr.installed-model`).first().waitFor({ timeout: t(30_000) });
+    assert.ok(!(await names(panel, box)).includes('tinyllama:1.1b'));
+    const pulls = ollama.counts['POST /api/pull'] ?? 0;
+    // One Ollama provider: the command asks only for the name.
+    await vs.runCommand('Switchyard: Pull Model');
+    const input = vs.page.locator('.quick-input-widget input');
+    await input.waitFor({ state: 'visible', timeout: t(10_000) });
+    await input.fill('tinyllama:1.1b');
+    await input.press('Enter');
+    // No Refresh click, no reopening: the panel's list follows the pull.
+    await panel.locator(`${box} tr[data-model="tinyllama:1.1b"]`).waitFor({ timeout: t(60_000) });
+    assert.equal((ollama.counts['POST /api/pull'] ?? 0) - pulls, 1);
+  } catch (e) {
+    await vs.screenshot('settings-models-palette-pull-failure').catch(() => {});
+    throw e;
+  }
+});
+
 test('settings panel Models: Download GGUF from the form; a wrong sha256 is refused and leaves no file, the right one lands verified', { timeout: t(180_000) }, async () => {
   // A GGUF header and some bytes: the download checks the magic and the checksum, not the weights.
   const file = Buffer.concat([Buffer.from('GGUF'), Buffer.alloc(256 * 1024, 7)]);

@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import { test } from 'node:test';
-import type { ProviderView, SettingsState } from '../../src/protocol/settings';
+import type { InstalledModels, ProviderView, SettingsState } from '../../src/protocol/settings';
 import { loadWebview, webviewBundle } from '../fixtures/webviewDom';
 
 const skip = !fs.existsSync(webviewBundle('settings')) && 'run esbuild first';
@@ -99,6 +99,28 @@ test('settings panel (jsdom): models are asked again on every settings change, a
     const result = p.row('cloud').querySelector('.test-result')!;
     assert.equal(result.textContent, '✗ no API key set for cloud: set one with the key button (it is kept in SecretStorage)');
     assert.equal(result.getAttribute('data-kind'), 'auth');
+  } finally {
+    p.window.close();
+  }
+});
+
+test('settings panel (jsdom): a model pulled elsewhere (the command palette) shows in the open panel at once', { skip }, async () => {
+  const p = open();
+  const list = (names: string[]): InstalledModels => ({
+    ollama: [{ providerId: 'box', baseUrl: 'http://127.0.0.1:21434', models: names.map((name) => ({ name, sizeBytes: 1000, size: '1.0 KB' })) }],
+    gguf: [],
+  });
+  try {
+    p.notify(state());
+    const [first] = p.requests('settings/installed');
+    await p.reply(first!, list(['qwen2.5-coder:7b']));
+    const names = () => [...p.doc.querySelectorAll('#models [data-ollama="box"] tr.installed-model')].map((r) => r.getAttribute('data-model'));
+    assert.deepEqual(names(), ['qwen2.5-coder:7b']);
+    const modelsAsked = p.requests('settings/models').length;
+    // The host's notification after Switchyard: Pull Model finished: no request from the panel, no Refresh click.
+    p.deliver({ kind: 'notify', name: 'settings/installed', payload: list(['qwen2.5-coder:7b', 'smollm2:135m']) });
+    assert.deepEqual(names(), ['qwen2.5-coder:7b', 'smollm2:135m']);
+    assert.equal(p.requests('settings/models').length, modelsAsked + 1, 'the task pickers ask for models again too');
   } finally {
     p.window.close();
   }

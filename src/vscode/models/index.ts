@@ -22,6 +22,14 @@ interface ModelItem extends vscode.QuickPickItem {
   url?: string;
 }
 
+/**
+ * Fires after a model was pulled, deleted or downloaded, however it was started (the command palette, a chat's Pull
+ * action, the settings panel), with the provider whose models changed (undefined: GGUF folders). The open settings
+ * panel lists its models again at once.
+ */
+const modelsChanged = new vscode.EventEmitter<string | undefined>();
+export const onDidChangeModels = modelsChanged.event;
+
 /** Delete Model's target when called with one (the settings panel's Models section), instead of a quick pick. */
 export type DeleteModelArgs = { providerId: string; model: string } | { dir: string; id: string };
 
@@ -57,6 +65,7 @@ export function registerModels(services: Services): vscode.Disposable[] {
   const changed = (providerId?: string): void => {
     sy.registry.forget(providerId);
     services.refreshRoutes();
+    modelsChanged.fire(providerId);
   };
 
   const fail = (e: unknown, what: string): void => {

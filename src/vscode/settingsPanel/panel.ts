@@ -17,6 +17,7 @@ import { validateSettingsMessage } from '../chat/validate';
 import { webviewHtml, webviewOptions } from '../chat/webviewHtml';
 import { modelOptions, toView, writeTask } from './model';
 import { deleteModel, downloadGguf, installedModels, pullModel } from './installed';
+import { onDidChangeModels } from '../models';
 
 export class SettingsPanel implements vscode.Disposable {
   static current?: SettingsPanel;
@@ -44,6 +45,12 @@ export class SettingsPanel implements vscode.Disposable {
       // The extension re-reads settings in its own listener; read them here as well so the order does not matter.
       if (e.affectsConfiguration('switchyard')) void this.pushState();
     }, null, this.disposables);
+    // A model pulled from the command palette (or a chat's Pull action) shows here at once.
+    onDidChangeModels(() => void this.pushInstalled(), null, this.disposables);
+  }
+
+  private async pushInstalled(): Promise<void> {
+    this.post({ kind: 'notify', name: 'settings/installed', payload: await installedModels(this.services) });
   }
 
   dispose(): void {
