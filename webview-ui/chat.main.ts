@@ -363,10 +363,20 @@ function emptyState(noModel: boolean): HTMLElement {
   );
 }
 
-function renderAll(): void {
+function renderRoute(): void {
   if (!state) return;
   routeLabel.replaceChildren(icon('arrow-swap'), ` ${state.route ?? 'finding a model…'}`);
-  indexNote.textContent = state.workspaceIndex.available ? (state.workspaceIndex.note ?? '') : (state.workspaceIndex.note ?? '');
+}
+
+function renderIndexNote(): void {
+  if (!state) return;
+  indexNote.textContent = state.workspaceIndex.note ?? '';
+}
+
+function renderAll(): void {
+  if (!state) return;
+  renderRoute();
+  renderIndexNote();
   const turns = state.conversation.turns;
   log.replaceChildren(...(turns.length ? turns.map(renderTurn) : [emptyState(state.noModel === true)]));
   renderHistory();
@@ -421,6 +431,20 @@ messenger.on('chat/reasoning', ({ turnId, text }) => {
 messenger.on('chat/editor', (e) => {
   editor = e;
   renderAttachments();
+});
+messenger.on('chat/route', ({ route, noModel }) => {
+  if (!state) return;
+  const emptyChanged = state.conversation.turns.length === 0 && state.noModel !== noModel;
+  state.route = route;
+  state.noModel = noModel;
+  renderRoute();
+  // The empty view shows how to get a model only while there is none.
+  if (emptyChanged) renderAll();
+});
+messenger.on('chat/index', (workspaceIndex) => {
+  if (!state) return;
+  state.workspaceIndex = workspaceIndex;
+  renderIndexNote();
 });
 messenger.on('chat/focusInput', ({ text }) => {
   if (text !== undefined) prompt.value = text;

@@ -149,6 +149,10 @@ export interface ChatNotifications {
   'chat/editor': EditorContext;
   /** Put text into the input box (e.g. from a command) and focus it. */
   'chat/focusInput': { text?: string };
+  /** The chat route changed (a server went down or came back, settings changed): the header and the empty view. */
+  'chat/route': { route?: string; noModel: boolean };
+  /** The workspace index's status changed: the composer's note. */
+  'chat/index': ChatState['workspaceIndex'];
 }
 
 export type ChatRequestName = keyof ChatRequests;

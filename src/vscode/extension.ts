@@ -102,7 +102,8 @@ export function activate(context: vscode.ExtensionContext): Services {
     vscode.commands.registerCommand('switchyard.clearApiKey', (providerId?: string) => clearApiKey(switchyard, secrets, providerId)),
   );
 
-  const services: Services = { context, switchyard, usage, secrets, log, channel, refreshRoutes: refresh, workspaceIndex: {}, usageLedger: {} };
+  const services: Services = { context, switchyard, usage, secrets, log, channel, refreshRoutes: refresh, workspaceIndex: { changed: new vscode.EventEmitter<void>() }, usageLedger: {} };
+  context.subscriptions.push(services.workspaceIndex.changed);
   // Each feature's registration time goes into the activation line, so a slow one is named, not guessed.
   const featureMs: string[] = [];
   for (const [name, register] of FEATURES) {

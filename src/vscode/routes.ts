@@ -23,6 +23,8 @@ export class RouteStatus implements vscode.Disposable {
   private recheck: ReturnType<typeof setTimeout> | undefined;
   private recheckMs = NO_MODEL_RECHECK_MS;
   private readonly focus: vscode.Disposable;
+  private readonly health: { dispose(): void };
+  private soon: ReturnType<typeof setTimeout> | undefined;
 
   constructor(private readonly router: () => Router) {
     this.item = vscode.window.createStatusBarItem('switchyard.route', vscode.StatusBarAlignment.Right, 100);
@@ -34,6 +36,12 @@ export class RouteStatus implements vscode.Disposable {
     // Coming back to the window (after starting a server, say) looks again at once.
     this.focus = vscode.window.onDidChangeWindowState((s) => {
       if (s.focused) void this.refresh();
+    });
+    // A provider's health turned (a chat or embedding request failed on it, a probe found it again): show the route
+    // as it is now. Deferred and coalesced: the change is reported from inside routing.
+    this.health = router().health.onChange(() => {
+      clearTimeout(this.soon);
+      this.soon = setTimeout(() => void this.refresh(), 50);
     });
   }
 
@@ -81,6 +89,8 @@ export class RouteStatus implements vscode.Disposable {
 
   dispose(): void {
     clearTimeout(this.recheck);
+    clearTimeout(this.soon);
+    this.health.dispose();
     this.focus.dispose();
     this.item.dispose();
   }

@@ -16,8 +16,11 @@ export interface Services {
   readonly channel: vscode.LogOutputChannel;
   /** Re-plans the status bar route (after settings, keys or health change). */
   refreshRoutes(): void;
-  /** The workspace index, once its feature has set it up (absent when disabled or untrusted). */
-  workspaceIndex: { current?: Retriever };
+  /**
+   * The workspace index, once its feature has set it up (absent when disabled or untrusted); `changed` fires when its
+   * status may have changed (opened, closed, indexing, embeddings paused or resumed), for the chat's composer note.
+   */
+  workspaceIndex: { current?: Retriever; readonly changed: vscode.EventEmitter<void> };
   /** The persistent usage ledger, once the usage feature has set it up. */
   usageLedger: { current?: SqliteLedger };
 }

@@ -28,6 +28,8 @@ export class ChatController implements vscode.WebviewViewProvider, vscode.Dispos
   private noModel = false;
   private lastEditor?: vscode.TextEditor;
   private lastEditorInfo = '';
+  private lastIndex = '';
+  private routeSoon: ReturnType<typeof setTimeout> | undefined;
   readonly commands = new CommandSet();
   private readonly disposables: vscode.Disposable[] = [];
 
@@ -47,9 +49,19 @@ export class ChatController implements vscode.WebviewViewProvider, vscode.Dispos
     vscode.window.onDidChangeWindowState((s) => {
       if (s.focused && this.view) void this.refreshRoute();
     }, null, this.disposables);
+    // The router's health is the one source of truth for the header, as it is for the status bar: when a provider
+    // goes down or comes back (seen by a request, a probe, the index's embedding), the header says so at once.
+    this.disposables.push(services.switchyard.router.health.onChange(() => {
+      if (!this.view) return;
+      clearTimeout(this.routeSoon);
+      this.routeSoon = setTimeout(() => void this.refreshRoute(), 50);
+    }));
+    // And the composer's note follows the index (built, embeddings paused or resumed) without a reload.
+    services.workspaceIndex.changed.event(() => this.postIndex(), null, this.disposables);
   }
 
   dispose(): void {
+    clearTimeout(this.routeSoon);
     this.running?.controller.abort();
     for (const d of this.disposables) d.dispose();
   }
@@ -88,17 +100,33 @@ export class ChatController implements vscode.WebviewViewProvider, vscode.Dispos
     this.post({ kind: 'notify', name: 'chat/editor', payload: info });
   }
 
-  private state(): ChatState {
+  private indexView(): ChatState['workspaceIndex'] {
     const index = this.services.workspaceIndex.current;
+    return index ? { available: true, note: index.status().message } : { available: false, note: 'No workspace index yet: @workspace answers without workspace search.' };
+  }
+
+  /** Sends the index's note when it differs from what the view holds. */
+  private postIndex(): void {
+    if (!this.view) return;
+    const view = this.indexView();
+    const key = JSON.stringify(view);
+    if (key === this.lastIndex) return;
+    this.lastIndex = key;
+    this.post({ kind: 'notify', name: 'chat/index', payload: view });
+  }
+
+  private state(): ChatState {
     const editor = editorInfo(this.editor());
-    // What the view now holds: chat/editor is sent again only when it changes from this.
+    const workspaceIndex = this.indexView();
+    // What the view now holds: chat/editor and chat/index are sent again only when they change from this.
     this.lastEditorInfo = JSON.stringify(editor);
+    this.lastIndex = JSON.stringify(workspaceIndex);
     return {
       conversation: this.conversation,
       history: this.store.list(),
       streaming: this.running?.requestId,
       route: this.routeText,
-      workspaceIndex: index ? { available: true, note: index.status().message } : { available: false, note: 'No workspace index yet: @workspace answers without workspace search.' },
+      workspaceIndex,
       editor,
       noModel: this.noModel,
     };
@@ -116,7 +144,8 @@ export class ChatController implements vscode.WebviewViewProvider, vscode.Dispos
     } catch (e) {
       this.routeText = e instanceof Error ? e.message : String(e);
     }
-    this.pushState();
+    // Only the header and the empty view: a route change mid-answer must not re-render the conversation.
+    this.post({ kind: 'notify', name: 'chat/route', payload: { route: this.routeText, noModel: this.noModel } });
   }
 
   private onMessage(raw: unknown): void {

@@ -55,6 +55,10 @@ class IndexFeature implements vscode.Disposable {
       vscode.workspace.onDidSaveTextDocument((d) => this.changed(d.uri)),
       vscode.workspace.onDidRenameFiles((e) => e.files.forEach((f) => (this.changed(f.oldUri), this.changed(f.newUri)))),
     );
+    // A server that answers again (a probe, a request) gets its paused embeddings at once, not after the back-off.
+    this.disposables.push(services.switchyard.router.health.onChange((_id, state) => {
+      if (state?.healthy) this.resumeEmbeddings();
+    }));
     // First open: after activation, never during it.
     setTimeout(() => void this.start(), 0);
   }
@@ -247,6 +251,7 @@ class IndexFeature implements vscode.Disposable {
 
   private render(): void {
     if (this.disposed) return;
+    this.services.workspaceIndex.changed.fire();
     if (this.indexes.size === 0) {
       this.item.hide();
       return;
