@@ -1,5 +1,5 @@
 // End to end: privacy "ask" in the real VS Code. The first cloud request of a workspace shows a modal saying what
-// would go where; "Stay Local" sends nothing, "Allow Once" asks again next time, "Always for This Workspace" stops
+// would go where; its default (Enter) is "Stay Local"; "Stay Local" sends nothing, "Allow Once" asks again next time, "Always for This Workspace" stops
 // asking. The cloud test server's request count proves what left the machine.
 import assert from 'node:assert/strict';
 import path from 'node:path';
@@ -49,6 +49,29 @@ async function choose(dialog: Locator, label: string): Promise<void> {
 }
 
 const settled = (turn: Locator) => waitFor('the turn to settle', async () => ((await turn.getAttribute('data-status')) !== 'streaming' && (await turn.getAttribute('data-status')) !== null ? await turn.getAttribute('data-status') : undefined), t(40_000), 100);
+
+test('ask: the modal\'s default (Enter) is Stay Local: the cloud test server receives nothing', { timeout: t(120_000) }, async () => {
+  try {
+    const turn = await sendChat(chat, 'a question answered by pressing Enter');
+    const dialog = await consentDialog();
+    // The default button is the one the dialog focuses (and draws as the primary one): Stay Local. (Where it sits in
+    // the row depends on the platform: last on Linux.)
+    const focused = dialog.locator('.dialog-buttons .monaco-button:focus');
+    await focused.waitFor({ timeout: t(5_000) });
+    const label = (await focused.innerText()).trim();
+    await vs.screenshot('consent-modal-default');
+    await vs.page.keyboard.press('Enter');
+    await dialog.waitFor({ state: 'hidden', timeout: t(10_000) });
+    const status = await settled(turn);
+    assert.equal(cloud.counts.total ?? 0, 0, `Enter: nothing reached the cloud (${JSON.stringify(cloud.requests.map((r) => r.method + ' ' + r.path))})`);
+    assert.equal(status, 'error');
+    assert.match(await turn.innerText(), /stay local/i);
+    assert.equal(label, 'Stay Local', 'the focused (default) button');
+  } catch (e) {
+    await vs.screenshot('consent-enter-failure').catch(() => {});
+    throw e;
+  }
+});
 
 test('ask: a modal before cloud use; Stay Local sends nothing, Allow Once asks again, Always stops asking', { timeout: t(240_000) }, async () => {
   try {
