@@ -366,6 +366,8 @@ function emptyState(noModel: boolean): HTMLElement {
 function renderRoute(): void {
   if (!state) return;
   routeLabel.replaceChildren(icon('arrow-swap'), ` ${state.route ?? 'finding a model…'}`);
+  // A narrow sidebar cuts the label short: the tooltip has all of it.
+  routeLabel.title = `The model that would answer now: ${state.route ?? 'finding a model…'}`;
 }
 
 function renderIndexNote(): void {
