@@ -297,10 +297,8 @@ function render(d: UsageDataView): void {
     p.appendChild(link);
     add(p);
   }
-  add(el('h2', 'Local vs cloud per day'));
-  const legend = el('div', undefined, 'legend');
-  legend.append(el('span', undefined, 'l'), document.createTextNode('local'), el('span', undefined, 'c'), document.createTextNode('cloud'));
-  add(legend, dayChart(daysOfRange(d.byDay, d.rangeDays, Date.now())));
+  // The chart draws its own legend next to its axis title (a second one above it said the same).
+  add(el('h2', 'Local vs cloud per day'), dayChart(daysOfRange(d.byDay, d.rangeDays, Date.now())));
   add(el('h2', 'Estimated cost per provider'), costChart(d.byProvider));
   add(table('Per task', d.byTask), table('Per provider', d.byProvider), table('Per model', d.byModel));
   add(completionsTable(d.completions));

@@ -106,6 +106,9 @@ test('Show Usage (jsdom): the summary says how many were stopped apart from the 
     const cells = [...row.querySelectorAll('td')].map((td) => td.textContent);
     assert.equal(cells[head.indexOf('failed')], '1');
     assert.equal(cells[head.indexOf('stopped')], '2');
+    // One legend for the day chart: its own, in the SVG (an HTML one above it said the same again).
+    assert.equal(doc.querySelectorAll('#content .legend-swatch').length, 2);
+    assert.equal(doc.querySelectorAll('#content div.legend').length, 0);
     // Nothing stopped: the summary reads as before.
     page.deliver({ type: 'usage/data', data: { ...data, total: group('all', { requests: 4, ok: 3, failed: 1, local: 4 }) } });
     assert.match(doc.querySelector('#content .summary')!.textContent ?? '', /^4 requests \(1 failed\), 100% local/);
