@@ -450,7 +450,7 @@ export class Router {
       );
     }
     for (const c of list) {
-      const skip = this.skipReason(c, canAsk, false, task) ?? this.fimGap(task, c) ?? this.knownDown(c);
+      const skip = this.skipReason(c, canAsk, false, task) ?? this.fimGap(task, c);
       if (skip) {
         plan.skipped.push({ providerId: c.providerId, model: c.model, local: c.local, ...skip });
         continue;
@@ -461,17 +461,6 @@ export class Router {
       }
     }
     return plan;
-  }
-
-  /**
-   * A plan names what would answer: a provider whose last request or probe failed is not it, even when no cool-down
-   * holds it back (cooldownMs 0 retries it on every request, which then falls back). Without this the status bar and
-   * the chat's header named a server that had just refused.
-   */
-  private knownDown(c: Candidate): { reason: string; kind: ErrorKind } | undefined {
-    const s = this.health.get(c.providerId);
-    if (!s || s.healthy) return undefined;
-    return { reason: `${s.lastReason ?? 'failed'} (when last tried)`, kind: s.lastKind ?? 'unreachable' };
   }
 
   /** Cloud providers may be contacted without asking anyone (privacy "allow", nothing stricter applies). */
