@@ -31,7 +31,7 @@ let refused: number;
 before(async () => {
   const backend = scriptedBackend({ tokens: ['It', ' is', ' sunny', '.'], toolCalls: [weather, time] });
   // qwen2.5-coder:7b's /api/show lists no `tools` capability; qwen3:8b's does.
-  ollama = await startOllamaServer({ backend, models: [{ name: 'qwen2.5-coder:7b', contextLength: 32768 }, { name: 'qwen3:8b', contextLength: 40960, tools: true }] });
+  ollama = await startOllamaServer({ backend, models: [{ name: 'qwen2.5-coder:7b', contextLength: 32768 }, { name: 'qwen3:8b', contextLength: 40960, tools: true }, { name: 'starcoder2:latest', contextLength: 16384 }] });
   llamaNoTools = await startLlamaCppServer({ backend, modelAlias: 'qwen', toolCapable: false });
   llamaTools = await startLlamaCppServer({ backend, modelAlias: 'qwen', toolCapable: true });
   cloud = await startOpenAIServer({ backend, apiKey: KEY });
@@ -250,4 +250,18 @@ test('"tools" in a task candidate: false is read, anything but a boolean is repo
   assert.equal(bad.problems.length, 1);
   assert.match(bad.problems[0]!.message, /tools/);
   assert.deepEqual(bad.config.tasks.chat, [{ ref: 'auto' }]);
+});
+
+test('what VS Code\'s model picker reports as toolCalling: a candidate the policy may reach is not known to lack it (an Ollama name without a tag is its :latest)', async () => {
+  const calls = async (chat: unknown[], privacy: PrivacyMode = 'allow') => {
+    const { sy } = setup(chat, privacy);
+    await sy.router.plan('chat'); // discovery: /api/tags and /api/show
+    return sy.router.routeCallsTools('switchyard/chat');
+  };
+  assert.equal(await calls(['box/qwen2.5-coder:7b']), false, '/api/show lists no tools');
+  assert.equal(await calls(['box/starcoder2']), false, 'starcoder2 is starcoder2:latest, whose /api/show lists no tools');
+  assert.equal(await calls(['box/qwen2.5-coder:7b', 'box/qwen3:8b']), true, 'the router skips to qwen3:8b for tool requests');
+  assert.equal(await calls([{ model: 'box/qwen3:8b', tools: false }]), false, '"tools": false');
+  assert.equal(await calls(['box/qwen2.5-coder:7b', 'openai/gpt-4.1-mini'], 'local-only'), false, 'the cloud one is out of reach');
+  assert.equal(await calls(['box/qwen2.5-coder:7b', 'openai/gpt-4.1-mini']), true);
 });

@@ -569,6 +569,17 @@ export class Router {
     return list.some((c) => (c.local || cloud) && this.visionOf(c)?.takes === true);
   }
 
+  /**
+   * Whether a task's route can answer a request with tools (VS Code's `toolCalling`, which Agent mode needs): a
+   * candidate the privacy policy may reach is not known to lack tool calling (unknown counts as able: the server
+   * says so when asked). Candidates without it are skipped for such requests, so one is enough.
+   */
+  async routeCallsTools(requested: string, signal?: AbortSignal): Promise<boolean> {
+    const { list } = await this.candidates(this.task(requested), signal);
+    const cloud = cloudVerdict(this.deps.privacy(), this.deps.askCloud !== undefined).allowed !== false;
+    return list.some((c) => (c.local || cloud) && this.toolsGap(c, { tools: true }) === undefined);
+  }
+
   private toolsGap(c: Candidate, needs: RequestNeeds | undefined): string | undefined {
     if (!needs?.tools) return undefined;
     if (c.tools === false) return 'no tool calling ("tools": false in switchyard.tasks)';

@@ -125,13 +125,12 @@ export function registerLanguageModels(services: Services): vscode.Disposable[] 
           let imageInput = false;
           try {
             imageInput = await router.routeTakesImages(id);
+            toolCalling = await router.routeCallsTools(id);
             const plan = await router.plan(id);
             const c = plan.candidate;
             if (c) {
               detail = `${c.providerId}/${c.model} (${c.local ? 'local' : 'cloud'})`;
-              const info = services.switchyard.registry.cachedModels(c.providerId)?.find((m) => m.id === c.model);
               contextLength = knownContextWindow(c, services.switchyard.registry);
-              toolCalling = c.tools !== false && info?.capabilities.tools !== false;
             } else detail = 'no model available now';
           } catch {
             // shown as routed; the request will say what is wrong
