@@ -11,7 +11,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { IndexEngine } from '../../src/core/index/engine';
 import { diversify, fileKind, fuse, MAX_PER_FILE, prior, queryAsks } from '../../src/core/index/rank';
-import { IndexStore, SCHEMA_VERSION } from '../../src/core/index/store';
+import { fieldWeights, IndexStore, SCHEMA_VERSION } from '../../src/core/index/store';
 
 function tmp(name: string): string {
   return fs.mkdtempSync(path.join(os.tmpdir(), `switchyard-${name}-`));
@@ -52,6 +52,41 @@ test('stemming: inflected words meet their stems, and camelCase, snake_case and 
   } finally {
     e.close();
   }
+});
+
+test('a sentence weighs a symbol like text: words it shares with a symbol by accident do not outrank the function whose text answers', async () => {
+  const files: Record<string, string> = {
+    'get.js': [
+      '/**',
+      ' * Gets the value at `path` of `object`. If the resolved value is',
+      ' * missing, the `defaultValue` is returned in its place.',
+      ' */',
+      'function get(object, path, defaultValue) {',
+      '  var result = object == null ? undefined : baseGet(object, path);',
+      '  return result === undefined ? defaultValue : result;',
+      '}',
+      'module.exports = get;',
+      '',
+    ].join('\n'),
+    // Its name shares "read", "by" and "path" with the question; its text says nothing about it.
+    'wrap.js': 'function readByPath(object, path) {\n  return clone(object, path);\n}\n',
+    'setValue.js': '/** Sets the value at `key`. */\nfunction setValue(object, key, value) {\n  object[key] = value;\n}\n',
+  };
+  for (let i = 0; i < 20; i++) files[`other${i}.js`] = `function other${i}(a, b) {\n  // returns the value of a plus b\n  return a + b + ${i};\n}\n`;
+  const e = await engine(files);
+  try {
+    const hits = e.search({ query: 'read a value by its path and fall back to a default when it is missing', k: 3 });
+    assert.equal(hits[0]?.path, 'get.js', `got ${hits.map((h) => `${h.path} ${h.score.toFixed(3)}`).join(', ')}`);
+    // A query that names the identifier still finds it first (symbol 4, path 2).
+    assert.equal(e.search({ query: 'readByPath', k: 1 })[0]?.path, 'wrap.js');
+    assert.equal(e.search({ query: 'where is readByPath called', k: 1 })[0]?.path, 'wrap.js');
+  } finally {
+    e.close();
+  }
+  assert.equal(fieldWeights('read a value by its path'), '1.0, 1.0, 1.0');
+  assert.equal(fieldWeights('readByPath'), '4.0, 1.0, 2.0');
+  assert.equal(fieldWeights('parse_http_header'), '4.0, 1.0, 2.0');
+  assert.equal(fieldWeights('debounce'), '4.0, 1.0, 2.0', 'a one-word query may name a symbol');
 });
 
 test('kinds of file and what a question asks for', () => {
