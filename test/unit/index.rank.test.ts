@@ -10,7 +10,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { IndexEngine } from '../../src/core/index/engine';
-import { diversify, fileKind, fuse, MAX_PER_FILE, prior, queryAsks } from '../../src/core/index/rank';
+import { agreement, AGREEMENT_DEPTH, diversify, fileKind, fuse, MAX_PER_FILE, prior, queryAsks } from '../../src/core/index/rank';
 import { fieldWeights, IndexStore, SCHEMA_VERSION } from '../../src/core/index/store';
 
 function tmp(name: string): string {
@@ -181,6 +181,31 @@ test('fusion: bm25 keeps its margin, vectors reorder near ties and bring in what
   for (const x of s.values()) assert.ok(x >= 0 && x <= 1);
   const named = fuse({ words, symbols: [{ id: 3, raw: -1 }] });
   assert.ok(named.get(3)! > named.get(2)!, 'the chunk whose symbol the query names gets the bonus');
+});
+
+test('fusion: vectors whose nearest chunks are other things than the words found reorder none of the keyword hits; with no keyword hit they decide', () => {
+  // bm25: chunk 1 just ahead of chunk 2, then 3..25.
+  const words = Array.from({ length: 25 }, (_, i) => ({ id: i + 1, raw: i === 0 ? -10 : -9.8 + i * 0.1 }));
+  // The vectors' first AGREEMENT_DEPTH are chunks bm25 did not find; chunk 2 comes next, well above the list's worst.
+  const vectors = [
+    ...Array.from({ length: AGREEMENT_DEPTH }, (_, i) => ({ id: 100 + i, raw: 0.1 + i * 0.001 })),
+    { id: 2, raw: 0.15 },
+    ...Array.from({ length: 10 }, (_, i) => ({ id: 200 + i, raw: 0.5 + i * 0.001 })),
+  ];
+  assert.equal(agreement(words, vectors), 0);
+  const s = fuse({ words, vectors });
+  const order = [...s].sort((a, b) => b[1] - a[1]).map(([id]) => id);
+  assert.deepEqual(order.slice(0, 3), [1, 2, 3], 'the keyword order stands');
+  assert.ok(s.has(100), 'what only the vectors found is still a candidate');
+  // Lists that agree: the vectors reorder bm25's near-ties (chunk 2 passes chunk 1).
+  const agreeing = [{ id: 2, raw: 0.1 }, ...words.slice(2, AGREEMENT_DEPTH).map((w) => ({ id: w.id, raw: 0.3 })), { id: 1, raw: 0.9 }];
+  assert.ok(agreement(words, agreeing) > 0.9);
+  const t = fuse({ words, vectors: agreeing });
+  assert.ok(t.get(2)! > t.get(1)!, 'agreeing vectors break the near-tie');
+  // No keyword hit: the vectors' order.
+  assert.equal(agreement([], vectors), 1);
+  const only = [...fuse({ words: [], vectors })].sort((a, b) => b[1] - a[1]).map(([id]) => id);
+  assert.deepEqual(only.slice(0, 3), [100, 101, 102]);
 });
 
 test('a schema-2 database is upgraded in place: files, chunks and vectors kept, the full-text index rebuilt with stemming', async () => {
