@@ -251,6 +251,21 @@ describe('the complete route', () => {
     assert.equal(generated(noFimLlama, 'POST /infill').length, 1);
   });
 
+  it('a 500 to one completion falls back without cooling the server down (the server answered: its other tasks and the next keystroke may use it); a 503 does cool it', async () => {
+    const { sy, service } = setup({ complete: ['llamacpp/fixture-model.gguf', 'ollama/qwen2.5-coder:7b'] });
+    llama.setBehaviour({ mode: 'error', status: 500 }, 'POST /infill');
+    const first = await service.complete(CTX);
+    assert.equal(first?.route.providerId, 'ollama');
+    assert.equal(sy.router.health.coolingFor('llamacpp'), 0);
+    llama.setBehaviour({ mode: 'ok' }, 'POST /infill');
+    const next = await service.complete(at(FILE, CURSOR - 1));
+    assert.equal(next?.route.providerId, 'llamacpp', 'the next request asks llama.cpp again');
+    llama.setBehaviour({ mode: 'error', status: 503 }, 'POST /infill');
+    const busy = await service.complete(at(FILE, CURSOR - 2));
+    assert.equal(busy?.route.providerId, 'ollama');
+    assert.ok(sy.router.health.coolingFor('llamacpp') > 0, 'a 503 (busy or loading) cools it down as for every task');
+  });
+
   it('an abort never falls back: the hanging first candidate is disconnected and the second is never asked', async () => {
     const { sy } = setup({ complete: ['ollama/qwen2.5-coder:7b', 'llamacpp/fixture-model.gguf'] });
     await sy.router.plan('complete'); // discovery done: only /api/generate hangs

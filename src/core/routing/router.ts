@@ -907,7 +907,9 @@ export class Router {
         lastError = err;
         if (err.kind === 'canceled') break;
         if (err.kind === 'unsupported') this.noFim.set(`${c.providerId}/${c.model}`, err.message);
-        if (marksUnhealthy(err)) this.health.markFailed(c.providerId, err.kind, err.message, err.retryAfter);
+        // A 500 to one completion is about that answer (llama-server refuses generated text that is not valid
+        // UTF-8 with one): the server is up, so the other tasks it serves, and the next keystroke, may still use it.
+        if (marksUnhealthy(err) && !(err.kind === 'server' && err.status === 500)) this.health.markFailed(c.providerId, err.kind, err.message, err.retryAfter);
         // Nothing reached the user yet: whatever went wrong, the next candidate may answer.
         this.logger.warn(`route ${requested}: ${c.providerId}/${c.model} failed (${err.kind}): ${err.message}`);
       }
