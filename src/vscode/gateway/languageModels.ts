@@ -198,10 +198,18 @@ export function registerLanguageModels(services: Services): vscode.Disposable[] 
   // VS Code resolves a provider's models only when something asks for them (Manage Models, selectChatModels) or the
   // provider says they changed: say so once now, or the model picker lists only "Auto" until Manage Models is opened.
   const announce = setTimeout(() => changed.fire(), 0);
+  // What the picker shows (the route's model, its window, tool calling, image input) is learnt from the servers: say
+  // it changed when a provider's health turns (a server started after VS Code, one gone down, models first listed),
+  // coalesced, as the status bar does; otherwise it stays as found at activation until a settings change.
+  let soon: ReturnType<typeof setTimeout> | undefined;
+  const health = services.switchyard.router.health.onChange(() => {
+    clearTimeout(soon);
+    soon = setTimeout(() => changed.fire(), 200);
+  });
   return [
     changed,
     registration,
-    { dispose: () => clearTimeout(announce) },
+    { dispose: () => { clearTimeout(announce); clearTimeout(soon); health.dispose(); } },
     vscode.workspace.onDidChangeConfiguration((e) => {
       if (e.affectsConfiguration('switchyard')) changed.fire();
     }),
