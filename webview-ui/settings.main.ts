@@ -19,12 +19,13 @@ import type {
   SettingsState,
   SettingsTask,
 } from '../src/protocol/settings';
+import { PRESET_IDS, PROVIDER_KINDS, TASK_NAMES } from '../src/protocol/vocabulary';
 import { h, icon, Messenger } from './messenger';
 
 const messenger = new Messenger<SettingsRequests, SettingsNotifications>();
 const app = document.getElementById('app')!;
 
-const TASKS: SettingsTask[] = ['chat', 'explain', 'edit', 'commitMessage', 'summarize', 'embed', 'complete'];
+const TASKS: readonly SettingsTask[] = TASK_NAMES;
 const TASK_HELP: Record<SettingsTask, string> = {
   chat: 'The chat view.',
   explain: 'Explain Selection / Explain File.',
@@ -34,7 +35,7 @@ const TASK_HELP: Record<SettingsTask, string> = {
   embed: 'Embeddings for the workspace index (embedding models only).',
   complete: 'Inline code completions (code models that fill in the middle; cloud only with switchyard.completion.allowCloud).',
 };
-const PRESETS = ['', 'openai', 'anthropic', 'gemini', 'xai', 'openrouter', 'together', 'lmstudio', 'vllm'];
+const PRESETS = ['', ...PRESET_IDS];
 
 let state: SettingsState | undefined;
 let models: ModelOption[] = [];
@@ -331,7 +332,7 @@ function providerForm(): HTMLElement | undefined {
         }
       }),
     },
-    ...(['ollama', 'openai-compatible', 'llamacpp'] as ProviderKindView[]).map((k) => h('option', { value: k, selected: d.kind === k }, k)),
+    ...PROVIDER_KINDS.filter((k) => k !== 'embedded').map((k) => h('option', { value: k, selected: d.kind === k }, k)),
   );
   const preset = h('select', { id: 'provider-preset', onchange: keep((v) => (d.preset = v || undefined)) }, ...PRESETS.map((k) => h('option', { value: k, selected: (d.preset ?? '') === k }, k || '(none)')));
   const local = h(

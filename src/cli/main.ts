@@ -5,6 +5,7 @@
  */
 import { isProviderError } from '../core/errors';
 import { redact } from '../core/host';
+import { TASKS } from '../core/config/config';
 import { ConfigError, UsageError, captureConsole, closeAll, printable, stderrLogger, terminalLine, type Command, type Io } from './common';
 import { ask } from './commands/ask';
 import { commitMessage } from './commands/commitMessage';
@@ -64,7 +65,7 @@ Commands:
                                                   summary, or with --egress every request that left the
                                                   machine (host, bytes, redactions, files), newest first
 
-Tasks: chat, explain, edit, commitMessage, summarize, embed, complete (or switchyard/<alias>).
+Tasks: ${TASKS.join(', ')} (or switchyard/<alias>).
 --config FILE: JSON with the same "switchyard.*" keys as VS Code's settings.json.
 API keys come from the environment (OPENAI_API_KEY, … or a provider's "apiKeyEnv").`;
 

@@ -4,6 +4,9 @@
  * answer as `chat/chunk` notifications and is finished by its reply; `{ kind: 'cancel', id }` of that request stops it.
  */
 import type { Cancel, Notification, Ready, Reply, Request } from './envelope';
+import type { ErrorActionId } from './vocabulary';
+
+export type { ErrorActionId };
 
 export type TurnStatus = 'streaming' | 'done' | 'stopped' | 'error';
 
@@ -33,8 +36,6 @@ export interface AnswerInfo {
   ms?: number;
   ttftMs?: number;
 }
-
-export type ErrorActionId = 'retry' | 'startOllama' | 'pullModel' | 'setApiKey' | 'openSettings' | 'showLogs' | 'downloadGguf' | 'walkthrough';
 
 export interface ErrorAction {
   id: ErrorActionId;
@@ -161,5 +162,3 @@ export type ChatNotification = { [N in keyof ChatNotifications]: Notification<N,
 
 export type ToChatHost = ChatRequest | Ready | Cancel;
 export type ToChatView = ChatNotification | Reply;
-
-export const CHAT_REQUEST_NAMES: readonly ChatRequestName[] = ['chat/send', 'chat/new', 'chat/open', 'chat/delete', 'chat/action', 'chat/code', 'chat/openCitation'];

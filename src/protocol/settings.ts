@@ -5,10 +5,11 @@
  * to prompt for one, and only learns whether a key is stored.
  */
 import type { Cancel, Notification, Ready, Reply, Request } from './envelope';
+import type { PrivacyMode, ProviderKind, TaskName } from './vocabulary';
 
-export type SettingsTask = 'chat' | 'explain' | 'edit' | 'commitMessage' | 'summarize' | 'embed' | 'complete';
-export type ProviderKindView = 'ollama' | 'openai-compatible' | 'llamacpp' | 'embedded';
-export type PrivacyModeView = 'local-only' | 'ask' | 'allow';
+export type SettingsTask = TaskName;
+export type ProviderKindView = ProviderKind;
+export type PrivacyModeView = PrivacyMode;
 
 export interface ProviderView {
   id: string;
@@ -148,9 +149,3 @@ export type SettingsRequestName = keyof SettingsRequests;
 export type SettingsRequest = { [N in SettingsRequestName]: Request<N, SettingsRequests[N][0]> }[SettingsRequestName];
 export type ToSettingsHost = SettingsRequest | Ready | Cancel;
 export type ToSettingsView = Notification<'settings/state', SettingsState> | Notification<'settings/installed', InstalledModels> | Reply;
-
-export const SETTINGS_REQUEST_NAMES: readonly SettingsRequestName[] = [
-  'settings/setTask', 'settings/saveProvider', 'settings/removeProvider', 'settings/setKey', 'settings/clearKey', 'settings/test',
-  'settings/models', 'settings/routes', 'settings/setPrivacy', 'settings/setOptOut', 'settings/openJson',
-  'settings/installed', 'settings/pullModel', 'settings/deleteModel', 'settings/downloadGguf',
-];

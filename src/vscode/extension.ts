@@ -6,7 +6,7 @@ import * as vscode from 'vscode';
 import { Switchyard } from '../core/switchyard';
 import { MemoryLedger } from '../core/usage/ledger';
 import { priceOf } from '../core/usage/pricing';
-import { PRESETS } from '../core/providers/presets';
+import { PRESETS, getPreset } from '../core/providers/presets';
 import type { ConfigProblem } from '../core/config/config';
 import { readSettings, workspaceOptedOut } from './settings';
 import { privacyContext } from '../core/routing/privacy';
@@ -127,7 +127,7 @@ export function activate(context: vscode.ExtensionContext): Services {
 /** Providers that take a key: configured cloud ones and every cloud preset. */
 function keyedProviders(switchyard: Switchyard): { id: string; label: string }[] {
   const out = new Map<string, string>();
-  for (const p of switchyard.registry.list()) if (!p.local || p.apiKeyEnv) out.set(p.id, p.preset ? PRESETS[p.preset]?.label ?? p.id : p.id);
+  for (const p of switchyard.registry.list()) if (!p.local || p.apiKeyEnv) out.set(p.id, p.preset ? getPreset(p.preset)?.label ?? p.id : p.id);
   for (const preset of Object.values(PRESETS)) if (preset.requiresApiKey && !out.has(preset.id)) out.set(preset.id, preset.label);
   return [...out].map(([id, label]) => ({ id, label }));
 }

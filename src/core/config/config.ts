@@ -5,17 +5,16 @@
 import type { ProviderKind } from '../providers/types';
 import { LOCAL_DEFAULTS, PRESETS } from '../providers/presets';
 import { SETTINGS, manifestDefault, validateAgainst, type JsonSchema } from './schema';
+import { TASK_NAMES, isOneOf, type PrivacyMode, type TaskName } from '../../protocol/vocabulary';
 
-export type TaskName = 'chat' | 'explain' | 'edit' | 'commitMessage' | 'summarize' | 'embed' | 'complete';
-export const TASKS: readonly TaskName[] = ['chat', 'explain', 'edit', 'commitMessage', 'summarize', 'embed', 'complete'];
+export type { PrivacyMode, TaskName };
+export const TASKS: readonly TaskName[] = TASK_NAMES;
 /** The tasks a chat request (messages in, text out) may name: not `embed` (vectors), not `complete` (fill-in-the-middle). */
 export const CHAT_TASKS: readonly TaskName[] = TASKS.filter((t) => t !== 'embed' && t !== 'complete');
 
 export function isTaskName(value: string): value is TaskName {
-  return (TASKS as readonly string[]).includes(value);
+  return isOneOf(TASK_NAMES, value);
 }
-
-export type PrivacyMode = 'local-only' | 'ask' | 'allow';
 
 /** `switchyard.completion.multiline` (postprocess.ts MultilinePolicy). */
 export type CompletionMultiline = 'auto' | 'always' | 'never';

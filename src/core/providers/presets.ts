@@ -2,10 +2,11 @@
  * Named endpoints as data. A preset is configuration of an existing provider class, never a new class: adding
  * an OpenAI-compatible service is one entry here (and its models in config/catalog.json).
  */
+import { PRESET_IDS, isOneOf, type PresetId } from '../../protocol/vocabulary';
 import type { ProviderConfig, ProviderKind } from './types';
 
 export interface ProviderPreset {
-  id: string;
+  id: PresetId;
   label: string;
   kind: ProviderKind;
   baseUrl: string;
@@ -25,7 +26,7 @@ export interface ProviderPreset {
 }
 
 function cloud(
-  id: string,
+  id: PresetId,
   label: string,
   baseUrl: string,
   apiKeyEnv: string,
@@ -35,11 +36,11 @@ function cloud(
   return { id, label, kind: 'openai-compatible', baseUrl, local: false, apiKeyEnv, requiresApiKey: true, maxTokensParam, docs };
 }
 
-function localOpenAI(id: string, label: string, baseUrl: string, docs: string): ProviderPreset {
+function localOpenAI(id: PresetId, label: string, baseUrl: string, docs: string): ProviderPreset {
   return { id, label, kind: 'openai-compatible', baseUrl, local: true, requiresApiKey: false, maxTokensParam: 'max_tokens', docs };
 }
 
-export const PRESETS: Readonly<Record<string, ProviderPreset>> = Object.freeze({
+export const PRESETS: Readonly<Record<PresetId, ProviderPreset>> = Object.freeze({
   openai: cloud(
     'openai',
     'OpenAI',
@@ -78,12 +79,13 @@ export const PRESETS: Readonly<Record<string, ProviderPreset>> = Object.freeze({
     'TOGETHER_API_KEY',
     'https://docs.together.ai/docs/openai-api-compatibility',
   ),
-  lmstudio: localOpenAI('lmstudio', 'LM Studio', 'http://localhost:1234/v1', 'https://lmstudio.ai/docs/app/api/endpoints/openai'),
-  vllm: localOpenAI('vllm', 'vLLM', 'http://localhost:8000/v1', 'https://docs.vllm.ai/en/latest/serving/openai_compatible_server.html'),
-});
+  // 127.0.0.1 rather than localhost, so a resolver that prefers ::1 does not turn a running IPv4-only server into "refused".
+  lmstudio: localOpenAI('lmstudio', 'LM Studio', 'http://127.0.0.1:1234/v1', 'https://lmstudio.ai/docs/app/api/endpoints/openai'),
+  vllm: localOpenAI('vllm', 'vLLM', 'http://127.0.0.1:8000/v1', 'https://docs.vllm.ai/en/latest/serving/openai_compatible_server.html'),
+} satisfies Record<PresetId, ProviderPreset>);
 
 export function getPreset(id: string | undefined): ProviderPreset | undefined {
-  return id !== undefined && Object.hasOwn(PRESETS, id) ? PRESETS[id] : undefined;
+  return isOneOf(PRESET_IDS, id) ? PRESETS[id] : undefined;
 }
 
 /** A provider configuration from a preset, with the user's overrides (another base URL, another key variable). */
@@ -101,12 +103,17 @@ export function configFromPreset(presetId: string, overrides: Partial<ProviderCo
 }
 
 /**
- * What Switchyard probes with nothing configured: local runtimes on their standard ports. 127.0.0.1 rather
- * than localhost, so a resolver that prefers ::1 does not turn a running IPv4-only server into "refused".
+ * What Switchyard probes with nothing configured: local runtimes on their standard ports. Ollama and the llama.cpp
+ * server have classes of their own; the others are the local presets, as a provider named by the preset gets them.
+ * 127.0.0.1 rather than localhost, so a resolver that prefers ::1 does not turn a running IPv4-only server into "refused".
  */
 export const LOCAL_DEFAULTS: readonly ProviderConfig[] = Object.freeze([
   { id: 'ollama', kind: 'ollama', baseUrl: 'http://127.0.0.1:11434', local: true },
   { id: 'llamacpp', kind: 'llamacpp', baseUrl: 'http://127.0.0.1:8080', local: true },
-  { id: 'lmstudio', kind: 'openai-compatible', baseUrl: 'http://127.0.0.1:1234/v1', local: true, preset: 'lmstudio' },
-  { id: 'vllm', kind: 'openai-compatible', baseUrl: 'http://127.0.0.1:8000/v1', local: true, preset: 'vllm' },
+  ...PRESET_IDS.filter((id) => PRESETS[id].local).map((id) => localDefault(id)),
 ] satisfies ProviderConfig[]);
+
+function localDefault(id: PresetId): ProviderConfig {
+  const { kind, baseUrl, local } = PRESETS[id];
+  return { id, kind, baseUrl, local, preset: id };
+}

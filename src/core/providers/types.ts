@@ -2,9 +2,9 @@
  * The provider layer's contract. One class per provider kind implements `Provider`; OpenAI-shaped servers
  * (cloud presets, LM Studio, vLLM, llama.cpp server) are configuration of one class.
  */
-export type ProviderKind = 'ollama' | 'openai-compatible' | 'llamacpp' | 'embedded';
+import type { ProviderKind } from '../../protocol/vocabulary';
 
-export const PROVIDER_KINDS: readonly ProviderKind[] = ['ollama', 'openai-compatible', 'llamacpp', 'embedded'];
+export type { ProviderKind };
 
 export type Role = 'system' | 'user' | 'assistant' | 'tool';
 

@@ -3,8 +3,9 @@
  * to make the host do something else): envelope shape, a known request name, and the payload's fields and types.
  * Pure (no vscode), so unit tests reach it.
  */
-import type { ToChatHost } from '../../protocol/chat';
-import type { ToSettingsHost } from '../../protocol/settings';
+import type { ChatRequestName, ToChatHost } from '../../protocol/chat';
+import type { SettingsRequestName, ToSettingsHost } from '../../protocol/settings';
+import { ERROR_ACTION_IDS, PRIVACY_MODES, PROVIDER_KINDS, TASK_NAMES } from '../../protocol/vocabulary';
 
 export type Checked<T> = { ok: true; message: T } | { ok: false; reason: string };
 
@@ -32,7 +33,10 @@ function matches(payload: unknown, shape: Shape): string | undefined {
   return undefined;
 }
 
-function envelope<T>(raw: unknown, shapes: Record<string, Shape>): Checked<T> {
+/** One payload shape per request name of a webview's protocol: a request name without a shape does not compile. */
+type Shapes<Name extends string> = { [N in Name]: Shape };
+
+function envelope<T>(raw: unknown, shapes: Shapes<string>): Checked<T> {
   if (!isObj(raw)) return { ok: false, reason: 'not an object' };
   if (raw.kind === 'ready') return { ok: true, message: { kind: 'ready' } as T };
   if (raw.kind === 'cancel') {
@@ -46,12 +50,11 @@ function envelope<T>(raw: unknown, shapes: Record<string, Shape>): Checked<T> {
   return { ok: true, message: { kind: 'request', id: raw.id, name: raw.name, payload: raw.payload } as T };
 }
 
-const oneOf = (...values: string[]) => (v: unknown) => typeof v === 'string' && values.includes(v);
+const oneOf = (...values: readonly string[]) => (v: unknown) => typeof v === 'string' && values.includes(v);
 const stringArrayOf = (...values: string[]) => (v: unknown) => Array.isArray(v) && v.every((x) => values.includes(x as string));
-const ACTIONS = ['retry', 'startOllama', 'pullModel', 'setApiKey', 'openSettings', 'showLogs', 'downloadGguf', 'walkthrough'];
-const isAction = (v: unknown) => isObj(v) && oneOf(...ACTIONS)(v.id) && (v.arg === undefined || typeof v.arg === 'string');
+const isAction = (v: unknown) => isObj(v) && oneOf(...ERROR_ACTION_IDS)(v.id) && (v.arg === undefined || typeof v.arg === 'string');
 
-const CHAT: Record<string, Shape> = {
+const CHAT: Shapes<ChatRequestName> = {
   'chat/send': { text: (v) => typeof v === 'string' && v.trim() !== '' && v.length < 200_000, context: stringArrayOf('selection', 'file') },
   'chat/new': {},
   'chat/open': { conversationId: 'string' },
@@ -65,7 +68,7 @@ export function validateChatMessage(raw: unknown): Checked<ToChatHost> {
   return envelope<ToChatHost>(raw, CHAT);
 }
 
-const TASK = oneOf('chat', 'explain', 'edit', 'commitMessage', 'summarize', 'embed', 'complete');
+const TASK = oneOf(...TASK_NAMES);
 const isCandidate = (v: unknown) =>
   isObj(v) &&
   typeof v.model === 'string' &&
@@ -79,7 +82,7 @@ const isProvider = (v: unknown) =>
   isObj(v) &&
   typeof v.id === 'string' &&
   /^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(v.id) &&
-  oneOf('ollama', 'openai-compatible', 'llamacpp', 'embedded')(v.kind) &&
+  oneOf(...PROVIDER_KINDS)(v.kind) &&
   (v.baseUrl === undefined || (typeof v.baseUrl === 'string' && /^https?:\/\/./.test(v.baseUrl))) &&
   (v.preset === undefined || typeof v.preset === 'string') &&
   (v.local === undefined || typeof v.local === 'boolean') &&
@@ -97,7 +100,7 @@ const isModelTarget = (v: unknown) =>
     // The host also checks that dir is one of the folders it listed, and deleteLocalModel keeps id inside it.
     (v.kind === 'gguf' && typeof v.dir === 'string' && v.dir.length <= 4000 && typeof v.id === 'string' && /^[^/\\]+$/.test(v.id) && v.id !== '..' && v.id !== '.'));
 
-const SETTINGS: Record<string, Shape> = {
+const SETTINGS: Shapes<SettingsRequestName> = {
   'settings/setTask': { task: TASK, candidates: (v) => Array.isArray(v) && v.length <= 50 && v.every(isCandidate) },
   'settings/saveProvider': { previousId: 'string?', provider: isProvider },
   'settings/removeProvider': { id: 'string' },
@@ -106,7 +109,7 @@ const SETTINGS: Record<string, Shape> = {
   'settings/test': { providerId: 'string' },
   'settings/models': { refresh: 'boolean?' },
   'settings/routes': {},
-  'settings/setPrivacy': { mode: oneOf('local-only', 'ask', 'allow') },
+  'settings/setPrivacy': { mode: oneOf(...PRIVACY_MODES) },
   'settings/setOptOut': { value: 'boolean' },
   'settings/openJson': {},
   'settings/installed': {},
