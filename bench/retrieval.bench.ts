@@ -17,7 +17,8 @@
  *
  * BENCH_RETRIEVAL_EMBED_URL + BENCH_RETRIEVAL_EMBED_MODEL (+ BENCH_RETRIEVAL_EMBED_KIND, default ollama) add a row
  * for hybrid with a real embedding model served there (none is reachable on our machines).
- * BENCH_RETRIEVAL_VERBOSE=1 prints, per question, the position of the first hit of each system.
+ * BENCH_RETRIEVAL_VERBOSE=1 prints, per question, the position of the first hit of each system, and for each question
+ * keyword-only misses (answering file not in its first 5) what it ranked instead, with scores and symbols.
  * BENCH_RETRIEVAL_JSON=<file> writes every number and position there. BENCH_RETRIEVAL_SETS=lodash,zod runs only those.
  * Numbers, not pass/fail; the targets (issue 17): keyword-only ≥ the whole-file baseline on every set at file level
  * and ≥ 0.9 recall@5 overall; hybrid never below keyword-only.
@@ -55,6 +56,9 @@ interface Result {
   path: string;
   startLine: number;
   endLine: number;
+  /** Switchyard's results only: the score and the chunk's symbol (printed for the misses with VERBOSE). */
+  score?: number;
+  symbol?: string;
 }
 
 interface Scores {
@@ -235,7 +239,7 @@ function realEmbedder(): { label: string; model: string; embed: Embed } | undefi
   };
 }
 
-const hits = (h: SearchHit[]): Result[] => h.map((x) => ({ path: x.path, startLine: x.startLine, endLine: x.endLine }));
+const hits = (h: SearchHit[]): Result[] => h.map((x) => ({ path: x.path, startLine: x.startLine, endLine: x.endLine, score: x.score, symbol: x.symbol }));
 
 interface SetReport {
   set: string;
@@ -292,6 +296,14 @@ async function runSet(set: QuestionSet, work: string): Promise<SetReport> {
           return `${p.file[i]}/${p.chunk ? p.chunk[i] : '-'}`.padEnd(14);
         });
         console.log(`  ${cells.join(' ')}  ${q.question}`);
+      });
+      // What keyword-only ranked instead, for each question whose answering file it did not have in the first 5.
+      const kw = systems['keyword-only']!;
+      set.questions.forEach((q, i) => {
+        const p = kw.positions.file[i]!;
+        if (p > 0 && p <= 5) return;
+        console.log(`\n  keyword-only, first hit ${p || 'none'} in the first ${K}: ${q.question} (answer: ${[...new Set(q.answers.map((a) => a.file))].join(', ')})`);
+        kw.top[i]!.forEach((r, j) => console.log(`    ${j + 1}. ${r.score?.toFixed(3) ?? ''} ${r.path}:${r.startLine}-${r.endLine} ${r.symbol ?? ''}`));
       });
     }
     return { set: set.name, package: set.package, questions: set.questions.length, files: files.length, chunks: summary.chunks, systems };
