@@ -13,8 +13,9 @@
  *     routing), the least one Node HTTP hop costs on the machine the bench runs on; measured in turn with the
  *     gateway, under the same load, so "gateway over the bare proxy" is the gateway's own cost;
  *  5. paced tool-call streams: load 1 with `tools` in every request; the test server answers each with a call to
- *     write_file whose arguments stream in 7-character pieces a token interval apart. A request with tools is never
- *     relayed: the gateway parses the server's pieces and frames them itself (its agent path). Run right after load 1,
+ *     write_file whose arguments stream in 7-character pieces a token interval apart. The gateway relays them (each
+ *     tool-call event parsed and checked, passed on unchanged when in OpenAI's shape, src/core/providers/sseRelay.ts;
+ *     with BENCH_GATEWAY_RELAY=0 it frames them from events, its path for Ollama). Run right after load 1,
  *     and both end with the line that matters: first-token p50 over the bare proxy against the target ≤ 0.5 ms;
  *  2. paced, bursts: the same, all 32 requests sent in the same millisecond (the worst case for queueing);
  *  3. saturated bursts: the upstream sends tokens as fast as it can, so the three processes compete for the CPU;

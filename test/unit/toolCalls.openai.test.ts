@@ -3,7 +3,7 @@
  * test servers' reproduction of what the servers send: OpenAI's `delta.tool_calls` fragments (id and name on a
  * call's first piece only, arguments in pieces), llama.cpp's interleaved parallel calls, and llama.cpp builds that
  * send arguments as an object (llama.cpp#20198). Each quirk is first shown on the wire with the real `openai`
- * client, then through the provider; tool-call requests are never relayed (the gateway frames their events).
+ * client, then through the provider, as events and relayed (the gateway's path: normalised by the relay).
  */
 import assert from 'node:assert/strict';
 import { after, afterEach, before, describe, it } from 'node:test';
@@ -150,21 +150,33 @@ for (const [fetchName, fetchFor] of PROVIDER_FETCHES) {
       assert.equal(answer.finish, 'tool_calls');
     });
 
-    it('asked to relay (the gateway), a request with tools streams events instead; one without tools still relays', async () => {
-      // A relayed answer is piped (as the gateway does), so it can end either way.
-      const chat = async (request: Parameters<OpenAICompatibleProvider['chat']>[0]): Promise<ChatEvent[]> => {
-        const events: ChatEvent[] = [];
-        for await (const e of openai(cloud.url).chat(request)) {
-          events.push(e);
-          if (e.type === 'relay') e.answer.pipe({ write: () => true, onDrain: () => undefined });
+    it('asked to relay (the gateway), a request with tools relays too: the relayed pieces are the calls the events give, object arguments as JSON text', async () => {
+      /** A relayed answer piped (as the gateway does) and read back: event types, and the calls its pieces fold into. */
+      const relayedCalls = async (p: OpenAICompatibleProvider, model: string): Promise<{ types: string[]; calls: [string, string, unknown][] }> => {
+        let sse = '';
+        const types: string[] = [];
+        for await (const e of p.chat({ model, messages: user('weather?'), tools: TOOLS, relay: RELAY })) {
+          types.push(e.type);
+          if (e.type === 'relay') e.answer.pipe({ write: (bytes) => ((sse += Buffer.from(bytes, 'latin1').toString('utf8')), true), onDrain: () => undefined });
         }
-        return events;
+        const calls: [string, string, string][] = [];
+        for (const event of sse.split('\n\n').filter(Boolean)) {
+          for (const piece of JSON.parse(event.slice('data: '.length)).choices[0]?.delta?.tool_calls ?? []) {
+            assert.equal(typeof piece.function.arguments, 'string', JSON.stringify(piece));
+            if (piece.id) calls[piece.index] = [piece.id, piece.function.name, piece.function.arguments];
+            else calls[piece.index]![2] += piece.function.arguments;
+          }
+        }
+        return { types, calls: calls.map(([id, name, args]) => [typeof id, name, JSON.parse(args)]) };
       };
-      const framed = await chat({ model: MODEL, messages: user('weather?'), tools: TOOLS, relay: RELAY });
-      assert.deepEqual(framed.filter((e) => e.type === 'relay'), []);
-      assert.equal(foldAnswer(framed).calls.length, 2);
-      const relayed = await chat({ model: MODEL, messages: user('hi'), relay: RELAY });
-      assert.deepEqual(relayed.map((e) => e.type), ['relay', 'usage']);
+      const expected = [['string', 'get_weather', weather.arguments], ['string', 'get_time', time.arguments]];
+      for (const [p, model] of [[openai(cloud.url), MODEL], [llamacpp(llama.url), 'any'], [llamacpp(llamaObjects.url), 'any']] as const) {
+        const relayed = await relayedCalls(p, model);
+        assert.deepEqual(relayed.types, ['relay', 'usage']);
+        assert.deepEqual(relayed.calls, expected);
+        const framed = foldAnswer(await collectChat(p, { model, messages: user('weather?'), tools: TOOLS }));
+        assert.deepEqual(framed.calls.map((c) => [typeof c.id, c.name, JSON.parse(c.arguments)]), expected);
+      }
     });
 
     it('sends tools, tool_choice, parallel_tool_calls and response_format in OpenAI\'s shape', async () => {

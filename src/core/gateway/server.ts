@@ -463,8 +463,9 @@ export class Gateway {
       temperature: request.temperature,
       maxTokens: request.maxTokens,
       sampling: request.sampling,
-      // Streams from OpenAI-compatible servers are relayed event by event (the hot path: no per-token parsing).
-      relay: request.stream && this.options.source.config.gateway.relay ? { includeUsage: request.includeUsage } : undefined,
+      // Streams from OpenAI-compatible servers are relayed event by event (the hot path: no per-token parsing), tool
+      // calls too (normalised by the relay); the legacy functions API streams `function_call`, which only framing gives.
+      relay: request.stream && !legacy && this.options.source.config.gateway.relay ? { includeUsage: request.includeUsage } : undefined,
       // A non-streamed answer reaches the client only when complete: a candidate failing mid-answer can be replaced.
       buffered: !request.stream,
       tools: request.tools,

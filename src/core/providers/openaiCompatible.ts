@@ -109,9 +109,9 @@ export class OpenAICompatibleProvider extends BaseProvider {
   }
 
   protected async *streamChat(request: ChatRequest, signal: AbortSignal): AsyncIterable<ChatEvent> {
-    // Tool-call streams are framed as events, never relayed: servers differ in how they send them (object arguments,
-    // missing ids, `stop` after a call), and only parsed events can be normalised.
-    if (request.relay && !request.tools?.length) {
+    // Tool-call streams are relayed too: the relay normalises what servers send differently (object arguments,
+    // missing ids, `stop` after a call) and passes well-formed events on unchanged (sseRelay.ts).
+    if (request.relay) {
       yield* this.relayChat(request, request.relay, signal);
       return;
     }
@@ -163,7 +163,7 @@ export class OpenAICompatibleProvider extends BaseProvider {
         signal,
         fetch: this.injectedFetch,
       },
-      { ...relay, errorFor: (error, message) => new APIError(undefined, error as object | undefined, message, undefined) },
+      { ...relay, tools: Boolean(request.tools?.length), errorFor: (error, message) => new APIError(undefined, error as object | undefined, message, undefined) },
     );
     if (!(answer instanceof SseRelay)) {
       const json = safeJson(answer.text);

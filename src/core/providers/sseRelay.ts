@@ -9,11 +9,21 @@
  * reasoning text counts, so its thinking streams to the client as it comes), the finish reason (an answer
  * without one was cut off), an `error` event (raised like the `openai` client raises it), the usage (for the ledger;
  * the only event that is parsed), and the `model` field (renamed to the gateway's "provider/model").
+ *
+ * A request that offered tools gets its tool-call events normalised here, as the client's path normalises them
+ * (toolCalls.ts): each event with `tool_calls` is parsed and its pieces run through the same ToolCallAssembler. An event
+ * that already is what the gateway would frame from those pieces (OpenAI's shape: index numbering calls from 0, id,
+ * type and name on a call's first piece, argument text after) is passed on unchanged; any other (object arguments from
+ * llama.cpp#20198, a missing id, other indexes, arguments before the name) is rewritten with the normalised pieces, and
+ * a finish after calls says `tool_calls`. Clients get the same calls either way; well-formed streams keep the relay's
+ * cost (bench/gateway.bench.ts, load 5).
  */
 import { Readable } from 'node:stream';
 import { decodedBody, headersOf, isLoopbackHttp, loopbackRequest } from './loopbackFetch';
 import { TruncatedStreamError } from './base';
 import { isObject, safeJson } from '../json';
+import { ToolCallAssembler } from './toolCalls';
+import type { ChatEvent } from './types';
 import type { RelayOptions, RelaySink, RelayedAnswer } from './types';
 
 /** The first `"content":"…"` of an event (a key, since quotes inside JSON strings are escaped). */
@@ -33,6 +43,34 @@ const MAX_PENDING = 4 * 1024 * 1024;
 export interface SseRelayOptions extends RelayOptions {
   /** The error an `error` event fails with (the provider's client's own class, so it is classified the same way). */
   errorFor(error: unknown, message: string | undefined): Error;
+  /** The request offered tools: tool-call events are checked and, where they are not in OpenAI's shape, normalised. */
+  tools?: boolean;
+}
+
+/** A streamed `tool_calls` piece as OpenAI frames it (what the gateway sends for the events of toolCalls.ts). */
+type ToolCallPiece = { index: number; id: string; type: 'function'; function: { name: string; arguments: string } } | { index: number; function: { arguments: string } };
+
+/** The pieces that frame tool-call events: a call's start (with any argument text that came with it), then argument text. */
+function piecesOf(events: readonly ChatEvent[]): ToolCallPiece[] {
+  const out: ToolCallPiece[] = [];
+  for (const ev of events) {
+    if (ev.type === 'toolCall') out.push({ index: ev.index, id: ev.id, type: 'function', function: { name: ev.name, arguments: '' } });
+    else if (ev.type === 'toolCallArgs') {
+      const last = out.at(-1);
+      if (last && 'id' in last && last.index === ev.index && last.function.arguments === '') last.function.arguments = ev.text;
+      else out.push({ index: ev.index, function: { arguments: ev.text } });
+    }
+  }
+  return out;
+}
+
+/** Whether two parsed JSON values are equal (object keys in any order). */
+function sameJson(a: unknown, b: unknown): boolean {
+  if (a === b) return true;
+  if (Array.isArray(a)) return Array.isArray(b) && a.length === b.length && a.every((x, i) => sameJson(x, b[i]));
+  if (!isObject(a) || !isObject(b) || Array.isArray(b)) return false;
+  const keys = Object.keys(a);
+  return keys.length === Object.keys(b).length && keys.every((k) => Object.hasOwn(b, k) && sameJson(a[k], b[k]));
 }
 
 function deferred(): { promise: Promise<void>; resolve: () => void; reject: (e: unknown) => void } {
@@ -63,6 +101,8 @@ export class SseRelay implements RelayedAnswer {
   reasoning = false;
   /** The server said why it stopped (a finish reason). */
   finished = false;
+  /** A tool call started (with tools: it is the answer's first output, as text is). */
+  calling = false;
   /** From the server's usage chunk, when it sent one. */
   usage: { inputTokens?: number; outputTokens?: number } | undefined;
   private readonly firstText = deferred();
@@ -75,6 +115,9 @@ export class SseRelay implements RelayedAnswer {
   private started = false;
   private done = false;
   private settled = false;
+  /** With tools: the calls so far, normalised as on the client's path. */
+  private readonly calls: ToolCallAssembler | undefined;
+  private callsEnded = false;
 
   constructor(
     private readonly source: Readable,
@@ -82,6 +125,7 @@ export class SseRelay implements RelayedAnswer {
   ) {
     this.modelBytes = bytesOf(options.model);
     this.modelField = bytesOf(`"model":${JSON.stringify(options.model)}`);
+    this.calls = options.tools ? new ToolCallAssembler() : undefined;
     source.on('data', this.onData);
     source.once('end', this.onEnd);
     source.once('error', (e) => this.fail(e));
@@ -164,7 +208,7 @@ export class SseRelay implements RelayedAnswer {
       at = next + 2;
     }
     if (out) this.emit(out);
-    if (!this.started && (this.textLength > 0 || this.reasoning)) {
+    if (!this.started && (this.textLength > 0 || this.reasoning || this.calling)) {
       this.started = true;
       // The router hears of the first text now; until the gateway pipes the answer, the server waits.
       if (!this.sink) this.source.pause();
@@ -199,6 +243,13 @@ export class SseRelay implements RelayedAnswer {
     if (USAGE.test(data)) {
       this.scan(data);
       return this.usageEvent(data);
+    }
+    if (this.toolsIn(data)) {
+      const out = this.toolEvent(data);
+      if (out !== undefined) {
+        this.scan(data);
+        return out;
+      }
     }
     return this.dataEvent(raw, 0);
   }
@@ -235,6 +286,10 @@ export class SseRelay implements RelayedAnswer {
   private dataEvent(raw: string, from: number): string {
     this.scan(raw);
     if (USAGE.test(raw)) return this.usageEvent(raw.slice(from));
+    if (from > 0 && this.toolsIn(raw)) {
+      const out = this.toolEvent(raw.slice(from));
+      if (out !== undefined) return out;
+    }
     let out = raw;
     const at = out.indexOf('"model":"');
     if (at >= 0) {
@@ -248,17 +303,68 @@ export class SseRelay implements RelayedAnswer {
     return `${out}\n\n`;
   }
 
+  /** With tools: an event that carries tool-call pieces, or the finish of an answer that made calls. */
+  private toolsIn(data: string): boolean {
+    return this.calls !== undefined && (data.includes('"tool_calls"') || (this.calls.madeCalls && !this.callsEnded && FINISH.test(data)));
+  }
+
+  /**
+   * A tool-call event (or the finish after calls): its pieces go through the assembler; undefined passes it on as
+   * it is (it is what the gateway would frame), else it is what to send instead ('' drops it).
+   */
+  private toolEvent(data: string): string | undefined {
+    const calls = this.calls!;
+    // Parsed as UTF-8 (a rewritten event is serialised again: \u escapes must become UTF-8, not latin1).
+    const parsed = safeJson(Buffer.from(data, 'latin1').toString('utf8'));
+    if (!isObject(parsed) || !Array.isArray(parsed.choices)) return undefined;
+    // Only the first choice is the answer (n > 1 is never asked for), as on the client's path.
+    const choice: unknown = parsed.choices.find((c: unknown) => isObject(c) && (c.index ?? 0) === 0);
+    if (!isObject(choice)) return undefined;
+    const delta = isObject(choice.delta) ? choice.delta : undefined;
+    const raw = delta?.tool_calls;
+    const pushed = raw === undefined ? [] : calls.push(raw);
+    const ended: ChatEvent[] = [];
+    if (choice.finish_reason && !this.callsEnded) {
+      this.callsEnded = true;
+      ended.push(...calls.end());
+    }
+    for (const ev of [...pushed, ...ended]) {
+      if (ev.type === 'toolCall') {
+        this.calling = true;
+        this.textLength += ev.name.length;
+      } else if (ev.type === 'toolCallArgs') this.textLength += ev.text.length;
+    }
+    const pieces = piecesOf(pushed);
+    const finishAfterCalls = Boolean(choice.finish_reason) && calls.madeCalls;
+    const endPieces = piecesOf(ended);
+    if ((raw === undefined || sameJson(raw, pieces)) && endPieces.length === 0 && (!finishAfterCalls || choice.finish_reason === 'tool_calls')) return undefined;
+    const all = [...pieces, ...endPieces];
+    if (delta) {
+      if (all.length > 0) delta.tool_calls = all;
+      else delete delta.tool_calls;
+    } else if (all.length > 0) choice.delta = { tool_calls: all };
+    if (finishAfterCalls) choice.finish_reason = 'tool_calls';
+    const empty = all.length === 0 && (!isObject(choice.delta) || Object.keys(choice.delta).length === 0) && !choice.finish_reason && !isObject(parsed.usage);
+    if (empty && parsed.choices.length === 1) return '';
+    if ('model' in parsed) parsed.model = this.options.model;
+    if (isObject(parsed.usage)) this.readUsage(parsed.usage);
+    if (!this.options.includeUsage) delete parsed.usage;
+    return `data: ${bytesOf(JSON.stringify(parsed))}\n\n`;
+  }
+
+  private readUsage(u: Record<string, unknown>): void {
+    this.usage = {
+      inputTokens: typeof u.prompt_tokens === 'number' ? u.prompt_tokens : undefined,
+      outputTokens: typeof u.completion_tokens === 'number' ? u.completion_tokens : undefined,
+    };
+  }
+
   /** The event carrying usage: read for the ledger; passed on only as the client asked. */
   private usageEvent(data: string): string {
     const parsed = safeJson(data);
     if (!isObject(parsed)) return '';
     const u = parsed.usage;
-    if (isObject(u)) {
-      this.usage = {
-        inputTokens: typeof u.prompt_tokens === 'number' ? u.prompt_tokens : undefined,
-        outputTokens: typeof u.completion_tokens === 'number' ? u.completion_tokens : undefined,
-      };
-    }
+    if (isObject(u)) this.readUsage(u);
     if (!this.options.includeUsage) {
       if (Array.isArray(parsed.choices) && parsed.choices.length === 0) return '';
       delete parsed.usage;

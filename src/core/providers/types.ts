@@ -86,8 +86,8 @@ export interface ChatRequest {
    */
   relay?: RelayOptions;
   /**
-   * Functions the model may call. With tools, a provider never relays (it streams events, tool calls included, and
-   * the gateway frames them): tool-call streams differ between servers and are normalised here.
+   * Functions the model may call. Tool-call streams differ between servers and are normalised by the provider: as
+   * events (toolCalls.ts), or, relayed, by the relay, which passes on only events already in OpenAI's shape.
    */
   tools?: ToolSpec[];
   /** Default `auto`. Kinds that cannot force a call pass the tools and let the model choose (see each provider). */

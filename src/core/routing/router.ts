@@ -712,8 +712,7 @@ export class Router {
             contextSize: c.contextSize,
             sampling: request.sampling,
             signal: controller.signal,
-            // A request with tools is never relayed (the caller frames the tool-call events).
-            relay: request.relay && !tools ? { includeUsage: request.relay.includeUsage, model: `${c.providerId}/${c.model}` } : undefined,
+            relay: request.relay ? { includeUsage: request.relay.includeUsage, model: `${c.providerId}/${c.model}` } : undefined,
             ...(tools ? { tools, toolChoice: request.toolChoice, parallelToolCalls: request.parallelToolCalls } : {}),
             ...(request.responseFormat ? { responseFormat: request.responseFormat } : {}),
           })
