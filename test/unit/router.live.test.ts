@@ -71,6 +71,50 @@ test('a request never fails with "no model" on a refusal it did not see: it asks
   }
 });
 
+for (const setting of ['auto', 'box/qwen2.5-coder:7b']) {
+  test(`a model pulled outside Switchyard (ollama pull in a terminal) answers within a few seconds: no "no model" from an older model list (chat: ${setting})`, async () => {
+    // Ollama is up with only an embedding model; the chat model is pulled behind Switchyard's back.
+    const server = await startOllamaServer({ backend: scriptedBackend(), models: [{ name: 'nomic-embed-text:latest', embedding: true }], pullable: ['qwen2.5-coder:7b'] });
+    try {
+      const { config } = parseConfig({
+        'switchyard.providers': [{ id: 'box', kind: 'ollama', baseUrl: server.url }],
+        'switchyard.tasks': { chat: [setting] },
+      });
+      let now = 1_000_000;
+      const clock = { now: () => now };
+      // Discovery is trusted for a minute when it found what was asked for: the same clock times it.
+      const registry = new ProviderRegistry({ secrets: { getApiKey: async () => undefined }, clock, discoveryTtlMs: 60_000 });
+      registry.update(config);
+      const router = new Router({ config: () => config, providers: registry, privacy: () => privacyContext(config), clock });
+      const ask = async () => {
+        let model = '';
+        for await (const ev of router.chat({ task: 'chat', messages: [{ role: 'user', content: 'hi' }] })) if (ev.type === 'route') model = ev.route.model;
+        return model;
+      };
+      await assert.rejects(ask(), (e: unknown) => e instanceof RouteError);
+      assert.equal((await router.plan('chat')).candidate, null);
+      const pulled = await fetch(`${server.url}/api/pull`, { method: 'POST', body: JSON.stringify({ model: 'qwen2.5-coder:7b', stream: false }) });
+      assert.equal(pulled.status, 200);
+      // Within the window the list is trusted (no request per keystroke of the status bar)...
+      now += STALE_NEGATIVE_MS / 2;
+      assert.equal((await router.plan('chat')).candidate, null);
+      // ...after it, a plan (the status bar's back-off, window focus) and a request look again.
+      now += STALE_NEGATIVE_MS;
+      assert.equal((await router.plan('chat')).candidate?.model, 'qwen2.5-coder:7b', 'a plan sees the pulled model');
+      now += STALE_NEGATIVE_MS * 2;
+      assert.equal(await ask(), 'qwen2.5-coder:7b', 'the next chat is answered by it');
+      // A list that has the model is trusted for its whole TTL: no discovery per request.
+      const tags = () => server.requests.filter((r) => r.path === '/api/tags').length;
+      const before = tags();
+      now += STALE_NEGATIVE_MS * 2;
+      await ask();
+      assert.equal(tags(), before, 'a positive list is not asked for again');
+    } finally {
+      await server.close();
+    }
+  });
+}
+
 test('virtual model names are looked up as own aliases only (request data never reaches Object.prototype)', async () => {
   const { resolveTaskName } = await import('../../src/core/routing/router');
   for (const name of ['switchyard/constructor', 'switchyard/__proto__', 'switchyard/toString', 'hasOwnProperty']) assert.equal(resolveTaskName(name, {}), undefined, name);

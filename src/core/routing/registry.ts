@@ -4,7 +4,7 @@
  * their configuration is unchanged; discovery is cached briefly.
  */
 import { pathToFileURL } from 'node:url';
-import { silentLogger, type Logger, type SecretSource } from '../host';
+import { silentLogger, systemClock, type Clock, type Logger, type SecretSource } from '../host';
 import { splitRef, type SwitchyardConfig } from '../config/config';
 import { createProvider } from '../providers/index';
 import { mergeWithDiscovered } from '../config/catalog';
@@ -20,6 +20,8 @@ export interface RegistryDeps {
   fetch?: typeof fetch;
   /** How long discovered model lists are trusted. */
   discoveryTtlMs?: number;
+  /** Times discovery (tests move it); performance.now by default. */
+  clock?: Clock;
   /** Builds a provider; tests and the embedded host may replace it. */
   create?: (config: ProviderConfig) => Provider;
   /** The child process that runs kind `embedded`. */
@@ -91,9 +93,11 @@ export class ProviderRegistry implements ProviderSource {
   private readonly discovered = new Map<string, { at: number; models: ModelInfo[] }>();
   private readonly inflight = new Map<string, Promise<ModelInfo[]>>();
   private readonly logger: Logger;
+  private readonly clock: Clock;
 
   constructor(private readonly deps: RegistryDeps) {
     this.logger = deps.logger ?? silentLogger;
+    this.clock = deps.clock ?? systemClock;
   }
 
   /** Applies new settings; providers whose configuration changed are rebuilt and their discovery forgotten. */
@@ -125,15 +129,15 @@ export class ProviderRegistry implements ProviderSource {
     return provider;
   }
 
-  cachedModels(providerId: string): ModelInfo[] | undefined {
+  cachedModels(providerId: string, maxAgeMs = this.deps.discoveryTtlMs ?? 60_000): ModelInfo[] | undefined {
     const hit = this.discovered.get(providerId);
     if (!hit) return undefined;
-    if (performance.now() - hit.at > (this.deps.discoveryTtlMs ?? 60_000)) return undefined;
+    if (this.clock.now() - hit.at > maxAgeMs) return undefined;
     return hit.models;
   }
 
-  async discover(providerId: string, signal?: AbortSignal): Promise<ModelInfo[]> {
-    const cached = this.cachedModels(providerId);
+  async discover(providerId: string, signal?: AbortSignal, maxAgeMs?: number): Promise<ModelInfo[]> {
+    const cached = this.cachedModels(providerId, maxAgeMs);
     if (cached) return cached;
     const pending = this.inflight.get(providerId);
     if (pending) return pending;
@@ -144,7 +148,7 @@ export class ProviderRegistry implements ProviderSource {
       .then((found) => {
         // What the server says wins; the catalog fills in context windows and capabilities it left out.
         const models: ModelInfo[] = mergeWithDiscovered(found, provider.config.preset ?? provider.config.kind);
-        this.discovered.set(providerId, { at: performance.now(), models });
+        this.discovered.set(providerId, { at: this.clock.now(), models });
         return models;
       })
       .finally(() => this.inflight.delete(providerId));

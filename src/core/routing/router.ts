@@ -42,8 +42,11 @@ export interface ProviderSource {
   /** Every provider the router may use: configured ones, presets named by candidates, zero-config local ones. */
   list(): ProviderConfig[];
   get(providerId: string): Provider | undefined;
-  /** Discovered models, cached; throws ProviderError when the server cannot be reached. */
-  discover(providerId: string, signal?: AbortSignal): Promise<ModelInfo[]>;
+  /**
+   * Discovered models, cached (a list older than `maxAgeMs`, when given, is asked for again); throws ProviderError
+   * when the server cannot be reached.
+   */
+  discover(providerId: string, signal?: AbortSignal, maxAgeMs?: number): Promise<ModelInfo[]>;
   /** Discovery already known (no request), or undefined. */
   cachedModels(providerId: string): ModelInfo[] | undefined;
 }
@@ -266,7 +269,11 @@ export class RouteError extends ProviderError {
   }
 }
 
-/** How old a loopback server's "refused" may be before discovery asks it again (see Router.staleNegative). */
+/**
+ * How old a negative may be before it is checked again: a loopback server's "refused" (see Router.staleNegative), or
+ * a local server's model list that has no model for the task or lacks the one named (a model pulled from a terminal
+ * since).
+ */
 export const STALE_NEGATIVE_MS = 2000;
 
 /** Resolves "chat", "switchyard/chat" or a configured alias ("switchyard/fast") to a task. */
@@ -340,6 +347,11 @@ export class Router {
       if (provider.local && provider.kind === 'ollama' && !this.deps.providers.cachedModels(provider.id) && this.health.coolingFor(provider.id) === 0) {
         await this.deps.providers.discover(provider.id, signal).catch(() => undefined);
       }
+      // A local server's list that lacks the model is trusted for STALE_NEGATIVE_MS only: it may have been pulled
+      // from a terminal since, and "model not found" must not rest on an older list.
+      if (provider.local && this.knownMissing({ providerId: provider.id, model: ref.model }) && this.health.coolingFor(provider.id) === 0) {
+        await this.deps.providers.discover(provider.id, signal, STALE_NEGATIVE_MS).catch(() => undefined);
+      }
       list.push(this.candidateFor(provider, ref.model, setting));
     }
     // A model named twice (explicitly and through "auto") is tried once.
@@ -394,7 +406,9 @@ export class Router {
         const cooling = this.health.coolingFor(p.id) > 0;
         if (cooling && !this.staleNegative(p, fresh)) return { p, models: this.deps.providers.cachedModels(p.id) ?? [] };
         try {
-          const models = await this.deps.providers.discover(p.id, signal);
+          let models = await this.deps.providers.discover(p.id, signal);
+          // A list with no model for this task is trusted for STALE_NEGATIVE_MS only (a model pulled since).
+          if (!models.some((m) => this.autoServes(task, p, m))) models = await this.deps.providers.discover(p.id, signal, STALE_NEGATIVE_MS);
           // It answered: the refusal that cooled it down is over.
           if (cooling) this.health.markHealthy(p.id);
           return { p, models };
@@ -405,20 +419,21 @@ export class Router {
       }),
     );
     for (const { p, models } of found) {
-      for (const m of models) {
-        // "auto" means models on local servers: a model a local daemon serves from the cloud is never one.
-        if (this.remoteHost(p, m.id, m) !== undefined) continue;
-        if (task === 'complete' ? !isEmbeddingModel(m) : task === 'embed' ? isEmbeddingModel(m) : m.capabilities.chat !== false && !isEmbeddingModel(m)) {
-          out.push(this.candidateFor(p, m.id, setting, m));
-        }
-      }
+      for (const m of models) if (this.autoServes(task, p, m)) out.push(this.candidateFor(p, m.id, setting, m));
     }
     // Completions: models that fill in the middle first (a stable sort keeps discovery's order within each group).
     if (task === 'complete') return out.sort((a, b) => Number(!this.fimChoice(a).usable) - Number(!this.fimChoice(b).usable));
     return out;
   }
 
-  private knownMissing(c: Candidate): boolean {
+  /** Whether "auto" takes this discovered model for the task. */
+  private autoServes(task: TaskName, p: ProviderConfig, m: ModelInfo): boolean {
+    // "auto" means models on local servers: a model a local daemon serves from the cloud is never one.
+    if (this.remoteHost(p, m.id, m) !== undefined) return false;
+    return task === 'complete' ? !isEmbeddingModel(m) : task === 'embed' ? isEmbeddingModel(m) : m.capabilities.chat !== false && !isEmbeddingModel(m);
+  }
+
+  private knownMissing(c: Pick<Candidate, 'providerId' | 'model'>): boolean {
     const provider = this.deps.providers.list().find((p) => p.id === c.providerId);
     const models = this.deps.providers.cachedModels(c.providerId);
     if (!provider || !models || models.length === 0) return false;
