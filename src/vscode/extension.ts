@@ -91,6 +91,12 @@ export function activate(context: vscode.ExtensionContext): Services {
       refresh();
     }),
     vscode.workspace.onDidGrantWorkspaceTrust(refresh),
+    // A key set or cleared anywhere (the panel, the command, a chat's action, another window): that provider's models
+    // are asked for again (a listing refused for want of a key is not cached, one made with the old key is).
+    secrets.onDidChangeStoredKey((providerId) => {
+      switchyard.registry.forget(providerId);
+      refresh();
+    }),
     vscode.commands.registerCommand('switchyard.showLogs', () => channel.show()),
     vscode.commands.registerCommand('switchyard.showRoutes', () => showRoutes(switchyard.router, log)),
     vscode.commands.registerCommand('switchyard.refreshHealth', () => {
@@ -98,7 +104,7 @@ export function activate(context: vscode.ExtensionContext): Services {
       switchyard.registry.forget();
       refresh();
     }),
-    vscode.commands.registerCommand('switchyard.setApiKey', (providerId?: string) => setApiKey(switchyard, secrets, providerId, refresh)),
+    vscode.commands.registerCommand('switchyard.setApiKey', (providerId?: string) => setApiKey(switchyard, secrets, providerId)),
     vscode.commands.registerCommand('switchyard.clearApiKey', (providerId?: string) => clearApiKey(switchyard, secrets, providerId)),
   );
 
@@ -141,7 +147,7 @@ async function pickProvider(switchyard: Switchyard, title: string, given?: strin
   return pick?.label;
 }
 
-async function setApiKey(switchyard: Switchyard, secrets: Secrets, given: string | undefined, refresh: () => void): Promise<void> {
+async function setApiKey(switchyard: Switchyard, secrets: Secrets, given: string | undefined): Promise<void> {
   const providerId = await pickProvider(switchyard, 'Switchyard: Set API Key', given);
   if (!providerId) return;
   const key = await vscode.window.showInputBox({
@@ -154,7 +160,6 @@ async function setApiKey(switchyard: Switchyard, secrets: Secrets, given: string
   if (!key) return;
   await secrets.store(providerId, key.trim());
   void vscode.window.showInformationMessage(`Switchyard: API key for ${providerId} saved.`);
-  refresh();
 }
 
 async function clearApiKey(switchyard: Switchyard, secrets: Secrets, given: string | undefined): Promise<void> {

@@ -22,18 +22,29 @@ export class Secrets implements SecretSource, vscode.Disposable {
    */
   private readonly cache = new Map<string, Promise<string | undefined>>();
   private readonly subscription: vscode.Disposable;
+  private readonly anyChange = new vscode.EventEmitter<string>();
   /** Fires after a key was stored or removed (for the audit list); carries the provider, never the key. */
   readonly onDidChangeKey = this.changed.event;
+  /**
+   * Fires with the provider id whenever its stored key may have changed, wherever it was set: here (the settings
+   * panel, Switchyard: Set API Key, a chat's Set API Key action) or in another window. What shows a provider's models
+   * or key follows it. May fire twice for one change (here and SecretStorage's own event).
+   */
+  readonly onDidChangeStoredKey = this.anyChange.event;
 
   constructor(private readonly storage: vscode.SecretStorage) {
     this.subscription = storage.onDidChange((e) => {
-      if (e.key.startsWith(PREFIX)) this.cache.delete(e.key.slice(PREFIX.length));
+      if (!e.key.startsWith(PREFIX)) return;
+      const providerId = e.key.slice(PREFIX.length);
+      this.cache.delete(providerId);
+      this.anyChange.fire(providerId);
     });
   }
 
   dispose(): void {
     this.subscription.dispose();
     this.changed.dispose();
+    this.anyChange.dispose();
     this.cache.clear();
   }
 
@@ -65,6 +76,7 @@ export class Secrets implements SecretSource, vscode.Disposable {
     await this.storage.store(PREFIX + providerId, key);
     this.cache.delete(providerId);
     this.changed.fire({ providerId, change: 'set' });
+    this.anyChange.fire(providerId);
   }
 
   async clear(providerId: string): Promise<void> {
@@ -72,6 +84,7 @@ export class Secrets implements SecretSource, vscode.Disposable {
     await this.storage.delete(PREFIX + providerId);
     this.cache.delete(providerId);
     this.changed.fire({ providerId, change: 'cleared' });
+    this.anyChange.fire(providerId);
   }
 
   /** Values to scrub from any text leaving the core. */

@@ -478,6 +478,20 @@ test('settings panel: Set API key stores a provider\'s key (Test connection then
     await row.locator('button[aria-label="Clear API key"]').click();
     await waitFor('the key gone', async () => !/stored/.test(await row.innerText()), t(20_000));
     assert.match(await testResult('the test failing again', /✗/), /✗ no API key set for keyed/);
+    const keyedModels = () => panel.locator('option[value^="keyed/"]').count();
+    await waitFor('keyed\'s models gone with its key (its listing refuses a missing key)', async () => (await keyedModels()) === 0, t(20_000));
+
+    // The key set from the command palette (as a chat's Set API Key action does) while the panel is open: the panel
+    // shows it stored and lists the provider's models at once, with no Refresh.
+    await vs.runCommand('Switchyard: Set API Key');
+    await vs.page.locator('.quick-input-list .monaco-list-row', { hasText: 'keyed' }).first().click({ timeout: t(10_000) });
+    await vs.page.locator('.quick-input-widget input[type="password"]').waitFor({ state: 'visible', timeout: t(10_000) });
+    await input.fill(KEY);
+    await input.press('Enter');
+    await waitFor('the panel showing the key set elsewhere as stored', async () => /stored/.test(await row.innerText()), t(20_000));
+    await waitFor('keyed\'s models listed once its key is set', async () => (await keyedModels()) > 0, t(20_000));
+    await row.locator('button[aria-label="Clear API key"]').click();
+    await waitFor('the key gone again', async () => !/stored/.test(await row.innerText()), t(20_000));
   } catch (e) {
     await failureShot('settings-keys', e);
   } finally {

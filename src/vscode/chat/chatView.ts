@@ -56,6 +56,12 @@ export class ChatController implements vscode.WebviewViewProvider, vscode.Dispos
       clearTimeout(this.routeSoon);
       this.routeSoon = setTimeout(() => void this.refreshRoute(), 50);
     }));
+    // A key set or cleared (a chat's Set API Key action, the panel, another window) changes what can answer.
+    services.secrets.onDidChangeStoredKey(() => {
+      if (!this.view) return;
+      clearTimeout(this.routeSoon);
+      this.routeSoon = setTimeout(() => void this.refreshRoute(), 50);
+    }, null, this.disposables);
     // And the composer's note follows the index (built, embeddings paused or resumed) without a reload.
     services.workspaceIndex.changed.event(() => this.postIndex(), null, this.disposables);
   }

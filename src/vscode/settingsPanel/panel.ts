@@ -22,6 +22,7 @@ import { onDidChangeModels } from '../models';
 export class SettingsPanel implements vscode.Disposable {
   static current?: SettingsPanel;
   private readonly disposables: vscode.Disposable[] = [];
+  private keyChanged: ReturnType<typeof setTimeout> | undefined;
 
   static show(services: Services): SettingsPanel {
     if (SettingsPanel.current) {
@@ -47,6 +48,12 @@ export class SettingsPanel implements vscode.Disposable {
     }, null, this.disposables);
     // A model pulled from the command palette (or a chat's Pull action) shows here at once.
     onDidChangeModels(() => void this.pushInstalled(), null, this.disposables);
+    // So does a key set or cleared elsewhere (Switchyard: Set API Key, a chat's action, another window): its badge,
+    // and the provider's models, which the page asks for again on every state.
+    services.secrets.onDidChangeStoredKey(() => {
+      clearTimeout(this.keyChanged);
+      this.keyChanged = setTimeout(() => void this.pushState(), 50);
+    }, null, this.disposables);
   }
 
   private async pushInstalled(): Promise<void> {
@@ -54,6 +61,7 @@ export class SettingsPanel implements vscode.Disposable {
   }
 
   dispose(): void {
+    clearTimeout(this.keyChanged);
     if (SettingsPanel.current === this) SettingsPanel.current = undefined;
     for (const d of this.disposables.splice(0)) d.dispose();
     this.panel.dispose();
@@ -156,15 +164,12 @@ export class SettingsPanel implements vscode.Disposable {
           validateInput: (v) => (v.trim() ? undefined : 'Enter a key, or press Escape to cancel'),
         });
         if (!key) return { stored: false };
+        // The key change reaches discovery, the routes and this page through secrets.onDidChangeStoredKey.
         await this.services.secrets.store(m.payload.providerId, key.trim());
-        this.services.switchyard.registry.forget(m.payload.providerId);
-        this.services.refreshRoutes();
-        void this.pushState();
         return { stored: true };
       }
       case 'settings/clearKey':
         await this.services.secrets.clear(m.payload.providerId);
-        void this.pushState();
         return null;
       case 'settings/test': {
         const provider = this.services.switchyard.registry.get(m.payload.providerId);
