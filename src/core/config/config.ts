@@ -211,7 +211,7 @@ function distance(a: string, b: string): number {
 }
 
 /** The known name closest to `name` when it is close enough to be a typo (case alone, or a few letters). */
-function closest(name: string, known: Iterable<string>): string | undefined {
+export function closest(name: string, known: Iterable<string>): string | undefined {
   let best: string | undefined;
   let bestDistance = Infinity;
   for (const k of known) {

@@ -27,7 +27,7 @@ import type {
   ToolSpec,
 } from '../providers/types';
 import { lookupModel } from '../config/catalog';
-import { TASKS, isTaskName, splitRef, type CandidateSetting, type SwitchyardConfig, type TaskName } from '../config/config';
+import { TASKS, closest, isTaskName, splitRef, type CandidateSetting, type SwitchyardConfig, type TaskName } from '../config/config';
 import { redactionKinds, type EgressSource, type UsageRecord, type UsageSink } from '../usage/ledger';
 import { outbound, uniqueSources } from './egress';
 import { HealthCache } from './health';
@@ -426,6 +426,17 @@ export class Router {
     return out;
   }
 
+  /**
+   * A model the server lists that the missing one was probably meant to be: the same name with another tag
+   * ("qwen2.5-coder" when only "qwen2.5-coder:7b" is pulled), or a typo away ("qwen2.5-coder:7").
+   */
+  private closeModel(c: Pick<Candidate, 'providerId' | 'model'>): string | undefined {
+    const ids = (this.deps.providers.cachedModels(c.providerId) ?? []).map((m) => m.id);
+    const base = (id: string) => id.split(':')[0]!.toLowerCase();
+    const sameBase = ids.filter((id) => base(id) === base(c.model));
+    return sameBase.length === 1 ? sameBase[0] : closest(c.model, ids);
+  }
+
   /** Whether "auto" takes this discovered model for the task. */
   private autoServes(task: TaskName, p: ProviderConfig, m: ModelInfo): boolean {
     // "auto" means models on local servers: a model a local daemon serves from the cloud is never one.
@@ -533,7 +544,10 @@ export class Router {
       const s = this.health.get(c.providerId);
       return { reason: `${s?.lastReason ?? 'failed recently'} (cooling down, next try in ${Math.ceil(cooling / 1000)} s)`, kind: s?.lastKind ?? 'unreachable' };
     }
-    if (this.knownMissing(c)) return { reason: `model "${c.model}" is not on ${c.providerId}`, kind: 'modelMissing' };
+    if (this.knownMissing(c)) {
+      const near = this.closeModel(c);
+      return { reason: `model "${c.model}" is not on ${c.providerId}${near ? `; did you mean "${c.providerId}/${near}"?` : ''}`, kind: 'modelMissing' };
+    }
     return undefined;
   }
 
