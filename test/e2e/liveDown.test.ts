@@ -11,7 +11,7 @@ import { after, before, test } from 'node:test';
 import type { Frame, Locator } from 'playwright-core';
 import { launchVSCode, t, waitFor, type VSCode } from './harness';
 import { scriptedBackend, startOllamaServer, type FixtureServer } from '../fixtures';
-import { openChat, sendChat } from './webviews';
+import { openChat, sendChat, webviewFrame } from './webviews';
 
 let vs: VSCode;
 let server: FixtureServer;
@@ -74,6 +74,11 @@ test('the chat header, the status bar and the composer note follow a local serve
     await until('the composer note to follow the built index', async () => (await note(c)) === '', t(30_000));
     const first = await sendChat(c, 'Are you there?');
     assert.equal(await settled(first), 'done');
+    // The settings panel, open beside the chat, shows each task's route: it follows the server too.
+    await vs.runCommand('Switchyard: Open Model Settings');
+    const panel = await webviewFrame(vs.page, 'settings');
+    const panelRoute = () => panel.locator('section[data-task="chat"] .route-answer').innerText().then((s) => s.trim()).catch(() => '');
+    await until('the settings panel to show the chat route', async () => (await panelRoute()) === 'box/qwen2.5-coder:7b (local)', t(30_000));
     await vs.screenshot('live-down-1-up');
 
     // Down.
@@ -83,6 +88,7 @@ test('the chat header, the status bar and the composer note follow a local serve
     await until('the header to say no model', async () => (await header(c)) === 'no model available', t(20_000));
     await until('the status bar to say no model', async () => (await statusBar('Switchyard: no model').count()) > 0, t(20_000));
     assert.equal(await statusBar('qwen2.5-coder:7b').count(), 0, 'the status bar no longer names the model');
+    await until('the settings panel to say no model for chat', async () => (await panelRoute()) === 'no model available', t(20_000));
     // An edited file cannot be embedded: the note says so.
     fs.writeFileSync(path.join(workspace, 'late.ts'), 'export function halve(n: number): number {\n  return n / 2;\n}\n');
     await until('the composer note to say embeddings are paused', async () => /^embeddings paused: .*box/.test(await note(c)), t(60_000));
@@ -92,6 +98,7 @@ test('the chat header, the status bar and the composer note follow a local serve
     server = await startOllamaServer({ backend: backend(), port });
     await until('the status bar to show the model again', async () => (await statusBar('qwen2.5-coder:7b').count()) > 0, t(120_000));
     await until('the header to name the model again', async () => (await header(c)) === 'box/qwen2.5-coder:7b (local)', t(20_000));
+    await until('the settings panel to name the model again', async () => (await panelRoute()) === 'box/qwen2.5-coder:7b (local)', t(20_000));
     await until('the composer note to clear as the edited file is embedded', async () => (await note(c)) === '' && (server.counts['POST /api/embed'] ?? 0) > 0, t(60_000));
     assert.equal(await statusBar('Switchyard: no model').count(), 0);
     await vs.screenshot('live-down-3-back');

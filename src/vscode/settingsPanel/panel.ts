@@ -22,7 +22,7 @@ import { onDidChangeModels } from '../models';
 export class SettingsPanel implements vscode.Disposable {
   static current?: SettingsPanel;
   private readonly disposables: vscode.Disposable[] = [];
-  private keyChanged: ReturnType<typeof setTimeout> | undefined;
+  private soon: ReturnType<typeof setTimeout> | undefined;
 
   static show(services: Services): SettingsPanel {
     if (SettingsPanel.current) {
@@ -50,10 +50,16 @@ export class SettingsPanel implements vscode.Disposable {
     onDidChangeModels(() => void this.pushInstalled(), null, this.disposables);
     // So does a key set or cleared elsewhere (Switchyard: Set API Key, a chat's action, another window): its badge,
     // and the provider's models, which the page asks for again on every state.
-    services.secrets.onDidChangeStoredKey(() => {
-      clearTimeout(this.keyChanged);
-      this.keyChanged = setTimeout(() => void this.pushState(), 50);
-    }, null, this.disposables);
+    services.secrets.onDidChangeStoredKey(() => this.pushStateSoon(), null, this.disposables);
+    // And a server going down or coming back (seen by a request, a probe, the index): the routes each task shows and
+    // "(found on this machine)" follow the router's health, as the status bar and the chat's header do.
+    this.disposables.push(services.switchyard.router.health.onChange(() => this.pushStateSoon()));
+  }
+
+  /** Coalesced: a key or health change can come in a burst (one per provider, reported from inside routing). */
+  private pushStateSoon(): void {
+    clearTimeout(this.soon);
+    this.soon = setTimeout(() => void this.pushState(), 100);
   }
 
   private async pushInstalled(): Promise<void> {
@@ -61,7 +67,7 @@ export class SettingsPanel implements vscode.Disposable {
   }
 
   dispose(): void {
-    clearTimeout(this.keyChanged);
+    clearTimeout(this.soon);
     if (SettingsPanel.current === this) SettingsPanel.current = undefined;
     for (const d of this.disposables.splice(0)) d.dispose();
     this.panel.dispose();
