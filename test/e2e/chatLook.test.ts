@@ -113,7 +113,7 @@ test('attachments are per message: Selection and File attach to one message, the
 });
 
 /** Just enough of the DOM for the functions run inside the webview (the test tier has no DOM types). */
-interface Box { right: number }
+interface Box { right: number; top: number; bottom: number }
 interface El { tagName: string; className: unknown; getBoundingClientRect(): Box }
 interface Page {
   document: { documentElement: { clientWidth: number; scrollWidth: number }; querySelectorAll(s: string): Iterable<El>; querySelector(s: string): El | null };
@@ -224,8 +224,44 @@ test('a Markdown answer with code blocks, a table and a quote: dark, light and a
     await shot('chat-markdown-narrow');
     await turn.locator('.answer-meta').scrollIntoViewIfNeeded();
     await shot('chat-markdown-narrow-top');
+
+    // While an answer streams in the 180 px view, Stop takes Send's place on the chips' row: nothing wraps onto a
+    // line of its own under the input, and nothing runs out of the view.
+    ollama.setBehaviour({ mode: 'stallAfterTokens', afterTokens: 3 }, 'POST /api/chat');
+    const streaming = await sendChat(chat, 'And once more?');
+    await waitFor('the answer to stream, with Stop shown', async () => ((await streaming.getAttribute('data-status')) === 'streaming' && (await chat.locator('#stop').isVisible())) || undefined, t(20_000), 100);
+    const [stop, chip, prompt] = await chat.evaluate(() => {
+      const { document } = globalThis as unknown as Page;
+      return ['#stop', '#attach-selection', '#prompt'].map((sel) => {
+        const r = document.querySelector(sel)!.getBoundingClientRect();
+        return { top: Math.round(r.top), bottom: Math.round(r.bottom), right: Math.round(r.right) };
+      });
+    });
+    const view = await viewWidth();
+    assert.ok(Math.abs(stop!.top - chip!.top) <= 4, `Stop is on the chips' row: ${JSON.stringify({ stop, chip })}`);
+    assert.ok(stop!.top >= prompt!.bottom && stop!.right <= view, `Stop is under the input, inside the view: ${JSON.stringify({ stop, prompt, view })}`);
+    assert.equal(await chat.locator('#send').isVisible(), false, 'Send is hidden while Stop shows');
+    assert.deepEqual(await overflowing(), [], 'nothing runs out of a 180 px view while streaming');
+    await shot('chat-markdown-narrow-streaming');
+    await chat.locator('#stop').click();
+    await waitFor('the stream to stop', async () => (await streaming.getAttribute('data-status')) !== 'streaming' || undefined, t(20_000), 100);
+    ollama.setBehaviour({ mode: 'ok' });
   } catch (e) {
     await vs.screenshot('chat-markdown-failure').catch(() => {});
+    throw e;
+  }
+});
+
+test('Focus on Chat View puts the cursor in the prompt, also when a code block\'s Copy had the focus', { timeout: t(60_000) }, async () => {
+  try {
+    // A click on Copy focuses that button; then the editor takes the focus (runCommand clicks it), then the command.
+    await chat.locator('.code-actions button').first().click();
+    await vs.runCommand('Switchyard: Focus on Chat View');
+    await vs.page.keyboard.type('typed after focus');
+    await waitFor('the keys to land in the prompt', async () => (await chat.locator('#prompt').inputValue()) === 'typed after focus' || undefined, t(10_000), 100);
+    await chat.locator('#prompt').fill('');
+  } catch (e) {
+    await vs.screenshot('chat-focus-failure').catch(() => {});
     throw e;
   }
 });

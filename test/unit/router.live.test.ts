@@ -11,6 +11,13 @@ import { Router, RouteError, STALE_NEGATIVE_MS } from '../../src/core/routing/ro
 import { privacyContext } from '../../src/core/routing/privacy';
 import { closedPort, scriptedBackend, startOllamaServer } from '../fixtures';
 
+/** A chat request through `router`: the model that answered (rejects as the router does). */
+const asker = (router: Router) => async () => {
+  let model = '';
+  for await (const ev of router.chat({ task: 'chat', messages: [{ role: 'user', content: 'hi' }] })) if (ev.type === 'route') model = ev.route.model;
+  return model;
+};
+
 test('a local server that starts after the first "no model" answers the next request, without waiting out the cool-down', async () => {
   const port = await closedPort();
   const { config } = parseConfig({
@@ -23,11 +30,7 @@ test('a local server that starts after the first "no model" answers the next req
   const registry = new ProviderRegistry({ secrets: { getApiKey: async () => undefined } });
   registry.update(config);
   const router = new Router({ config: () => config, providers: registry, privacy: () => privacyContext(config), clock });
-  const ask = async () => {
-    let model = '';
-    for await (const ev of router.chat({ task: 'chat', messages: [{ role: 'user', content: 'hi' }] })) if (ev.type === 'route') model = ev.route.model;
-    return model;
-  };
+  const ask = asker(router);
 
   await assert.rejects(ask(), (e: unknown) => e instanceof RouteError && e.kind === 'config');
   assert.ok(router.health.coolingFor('late') > 0, 'the refusal cooled the provider down');
@@ -54,11 +57,7 @@ test('a request never fails with "no model" on a refusal it did not see: it asks
   const registry = new ProviderRegistry({ secrets: { getApiKey: async () => undefined } });
   registry.update(config);
   const router = new Router({ config: () => config, providers: registry, privacy: () => privacyContext(config), clock: { now: () => now } });
-  const ask = async () => {
-    let model = '';
-    for await (const ev of router.chat({ task: 'chat', messages: [{ role: 'user', content: 'hi' }] })) if (ev.type === 'route') model = ev.route.model;
-    return model;
-  };
+  const ask = asker(router);
   await assert.rejects(ask(), (e: unknown) => e instanceof RouteError && e.kind === 'config');
   const server = await startOllamaServer({ backend: scriptedBackend(), port });
   try {
@@ -86,11 +85,7 @@ for (const setting of ['auto', 'box/qwen2.5-coder:7b']) {
       const registry = new ProviderRegistry({ secrets: { getApiKey: async () => undefined }, clock, discoveryTtlMs: 60_000 });
       registry.update(config);
       const router = new Router({ config: () => config, providers: registry, privacy: () => privacyContext(config), clock });
-      const ask = async () => {
-        let model = '';
-        for await (const ev of router.chat({ task: 'chat', messages: [{ role: 'user', content: 'hi' }] })) if (ev.type === 'route') model = ev.route.model;
-        return model;
-      };
+      const ask = asker(router);
       await assert.rejects(ask(), (e: unknown) => e instanceof RouteError);
       assert.equal((await router.plan('chat')).candidate, null);
       const pulled = await fetch(`${server.url}/api/pull`, { method: 'POST', body: JSON.stringify({ model: 'qwen2.5-coder:7b', stream: false }) });
