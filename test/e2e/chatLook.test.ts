@@ -257,6 +257,13 @@ test('Focus on Chat View puts the cursor in the prompt, also when a code block\'
     // A click on Copy focuses that button; then the editor takes the focus (runCommand clicks it), then the command.
     await chat.locator('.code-actions button').first().click();
     await vs.runCommand('Switchyard: Focus on Chat View');
+    // The view takes the focus a moment after the command (typing at once would lose the first keys anywhere).
+    const focused = () => chat.evaluate(() => {
+      const { document } = globalThis as unknown as { document: { hasFocus(): boolean; activeElement: { id?: string } | null } };
+      return document.hasFocus() ? document.activeElement?.id ?? '' : '(not focused)';
+    });
+    await waitFor('the chat view to take the focus', async () => ((await focused()) !== '(not focused)' ? true : undefined), t(10_000), 50);
+    assert.equal(await focused(), 'prompt', 'the prompt has the focus, not the Copy button clicked before');
     await vs.page.keyboard.type('typed after focus');
     await waitFor('the keys to land in the prompt', async () => (await chat.locator('#prompt').inputValue()) === 'typed after focus' || undefined, t(10_000), 100);
     await chat.locator('#prompt').fill('');
