@@ -453,23 +453,10 @@ messenger.on('chat/focusInput', ({ text }) => {
   prompt.focus();
 });
 
-// "Focus on Chat View", a keybinding or the view's title (any way in but a click inside the page) lands in the prompt,
-// as in VS Code's own chat, even when a button had the focus before (Copy on a code block: typing would go nowhere).
-// A click inside the page focuses what it hit, and a text field the user was typing in keeps the focus.
-let pointerFocus = false;
-window.addEventListener(
-  'pointerdown',
-  () => {
-    pointerFocus = true;
-    setTimeout(() => (pointerFocus = false), 0);
-  },
-  true,
-);
+// "Focus on Chat View" (and any other way the view gets focus) lands in the prompt, unless the user was elsewhere in
+// the page (a history entry, a code action).
 window.addEventListener('focus', () => {
-  if (pointerFocus) return;
-  const active = document.activeElement;
-  if (active && active !== prompt && active.matches('input:not([type="button"]):not([type="checkbox"]), textarea, select, [contenteditable="true"]')) return;
-  prompt.focus();
+  if (document.activeElement === document.body || document.activeElement === null) prompt.focus();
 });
 
 renderBusy();
