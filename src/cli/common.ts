@@ -10,6 +10,7 @@ import { parseConfig, type ParsedConfig } from '../core/config/config';
 import { redact, type Logger, type SecretSource } from '../core/host';
 import { Switchyard } from '../core/switchyard';
 import type { RouteAttempt } from '../core/routing/router';
+import { candidateName } from '../core/describe';
 import { privacyContext } from '../core/routing/privacy';
 import { dotEnvValues } from '../core/routing/dotenv';
 import { priceOf } from '../core/usage/pricing';
@@ -196,7 +197,7 @@ export async function readStdin(stdin: NodeJS.ReadableStream): Promise<string> {
 export function attemptLines(attempts: readonly RouteAttempt[]): string {
   return attempts
     .filter((a) => a.outcome !== 'answered')
-    .map((a) => `  ${a.outcome} ${a.providerId}${a.model ? `/${printable(a.model)}` : ''}: ${a.kind ? `${a.kind}: ` : ''}${terminalLine(a.reason ?? '')}\n`)
+    .map((a) => `  ${a.outcome} ${candidateName({ providerId: a.providerId, model: printable(a.model) })}: ${a.kind ? `${a.kind}: ` : ''}${terminalLine(a.reason ?? '')}\n`)
     .join('');
 }
 

@@ -4,14 +4,9 @@
  */
 import * as vscode from 'vscode';
 import { TASKS } from '../core/config/config';
+import { candidateName, describePlan, describeSkip } from '../core/describe';
 import type { Router, RoutePlan } from '../core/routing/router';
 import type { Logger } from '../core/host';
-
-function describePlan(plan: RoutePlan): string {
-  if (!plan.candidate) return 'no model available';
-  const c = plan.candidate;
-  return `${c.providerId}/${c.model} (${c.local ? 'local' : 'cloud'}${plan.asksFirst ? ', asks first' : ''})`;
-}
 
 /** While no model is found, the status bar looks again after this long, doubling up to NO_MODEL_RECHECK_MAX_MS. */
 const NO_MODEL_RECHECK_MS = 5000;
@@ -82,7 +77,7 @@ export class RouteStatus implements vscode.Disposable {
     }
     const md = new vscode.MarkdownString(undefined, true);
     md.appendMarkdown(`**Switchyard** chat route: ${describePlan(plan)}\n\n`);
-    for (const s of plan.skipped) md.appendText(`skipped ${s.providerId}${s.model ? `/${s.model}` : ''}: ${s.reason}\n`);
+    for (const s of plan.skipped) md.appendText(`skipped ${describeSkip(s)}\n`);
     md.appendMarkdown('\n\nClick to choose the model for a task.');
     this.item.tooltip = md;
   }
@@ -102,11 +97,11 @@ export async function showRoutes(router: Router, log: Logger): Promise<void> {
     () => Promise.all(TASKS.map((t) => router.plan(t, { probe: true }))),
   );
   const items: vscode.QuickPickItem[] = plans.map((plan) => {
-    log.info(`route ${plan.task}: ${describePlan(plan)}${plan.skipped.length ? `; skipped ${plan.skipped.map((s) => `${s.providerId}/${s.model}: ${s.reason}`).join('; ')}` : ''}`);
+    log.info(`route ${plan.task}: ${describePlan(plan)}${plan.skipped.length ? `; skipped ${plan.skipped.map(describeSkip).join('; ')}` : ''}`);
     return {
       label: `${plan.candidate ? (plan.candidate.local ? '$(vm)' : '$(cloud)') : '$(circle-slash)'} ${plan.task}`,
       description: describePlan(plan),
-      detail: plan.skipped.length ? `skipped: ${plan.skipped.map((s) => `${s.providerId}${s.model ? `/${s.model}` : ''} (${s.reason})`).join('; ')}` : undefined,
+      detail: plan.skipped.length ? `skipped: ${plan.skipped.map((s) => `${candidateName(s)} (${s.reason})`).join('; ')}` : undefined,
     };
   });
   const pick = vscode.window.createQuickPick();

@@ -8,7 +8,7 @@ import { parseConfig } from '../../src/core/config/config';
 import { Switchyard } from '../../src/core/switchyard';
 import { runExchange, type ExchangeHooks } from '../../src/core/chat/exchange';
 import { historyKey, summaryQuestion, validSummary } from '../../src/core/chat/summary';
-import { estimateMessagesTokens, estimateTokens } from '../../src/core/providers/base';
+import { estimateMessagesTokens, estimateTokens } from '../../src/core/providers/tokenEstimate';
 import type { ChatMessage } from '../../src/core/providers/types';
 import type { Conversation, Turn } from '../../src/protocol/chat';
 import { scriptedBackend, startLlamaCppServer, type FixtureServer } from '../fixtures';

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { assemblePrompt } from '../../src/core/chat/prompt';
 import { ConversationStore, MAX_CONVERSATIONS, historyMessages, settleInterrupted, type KeyValueStore } from '../../src/core/chat/store';
-import { estimateMessagesTokens } from '../../src/core/providers/base';
+import { estimateMessagesTokens } from '../../src/core/providers/tokenEstimate';
 import { ProviderError } from '../../src/core/errors';
 import { errorActions, fallbackReason } from '../../src/vscode/chat/errorActions';
 import { validateChatMessage, validateSettingsMessage } from '../../src/vscode/chat/validate';

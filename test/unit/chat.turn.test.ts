@@ -9,7 +9,7 @@ import { parseConfig } from '../../src/core/config/config';
 import { Switchyard } from '../../src/core/switchyard';
 import { runTurn, turnOfMessages, type TurnDeps, type TurnEvent, type TurnRequest } from '../../src/core/chat/turn';
 import { chatRequest, retryRequest, runExchange, type ExchangeHooks } from '../../src/core/chat/exchange';
-import { estimateMessagesTokens } from '../../src/core/providers/base';
+import { estimateMessagesTokens } from '../../src/core/providers/tokenEstimate';
 import { knownContextWindow, contextWindow } from '../../src/core/routing/window';
 import { RouteError } from '../../src/core/routing/router';
 import type { RetrievedChunk, Retriever } from '../../src/core/index/types';

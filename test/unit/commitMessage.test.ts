@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { parseConfig } from '../../src/core/config/config';
 import { Switchyard } from '../../src/core/switchyard';
 import { runTurn } from '../../src/core/chat/turn';
-import { estimateMessagesTokens, estimateTokens } from '../../src/core/providers/base';
+import { estimateMessagesTokens, estimateTokens } from '../../src/core/providers/tokenEstimate';
 import type { ChatMessage } from '../../src/core/providers/types';
 import {
   NothingToCommitError,

@@ -20,7 +20,7 @@ import {
   suffixWithin,
 } from '../../src/core/complete';
 import type { CompletionContext, FimChoice, FimFamilyId } from '../../src/core/complete';
-import { estimateTokens } from '../../src/core/providers/base';
+import { estimateTokens } from '../../src/core/providers/tokenEstimate';
 
 const PREFIX = 'def add(a, b):\n    ';
 const SUFFIX = '\n\nprint(add(1, 2))\n';

@@ -9,7 +9,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { Chunker, findWasm, type Chunk } from '../../src/core/index/chunker';
 import { languageOf } from '../../src/core/index/languages';
-import { estimateTokens } from '../../src/core/providers/base';
+import { estimateTokens } from '../../src/core/providers/tokenEstimate';
 
 const chunker = new Chunker();
 

@@ -6,6 +6,7 @@
 import { parseArgs } from 'node:util';
 import { runTurn } from '../../core/chat/turn';
 import { RouteError } from '../../core/routing/router';
+import { describeCandidate } from '../../core/describe';
 import { formatUsage } from '../../core/usage/ledger';
 import { COMMON_OPTIONS, UsageError, attemptLines, build, loadConfig, readStdin, type Io } from '../common';
 
@@ -38,7 +39,7 @@ export async function ask(args: string[], io: Io): Promise<number> {
         io.stdout.write(ev.text);
       } else if (ev.type === 'route') {
         const r = ev.route;
-        io.stderr.write(`route: ${r.requested} answered by ${r.providerId}/${r.model} (${r.local ? 'local' : 'cloud'})${r.fallback ? ' after fallback' : ''}\n${attemptLines(r.attempts)}`);
+        io.stderr.write(`route: ${r.requested} answered by ${describeCandidate(r)}${r.fallback ? ' after fallback' : ''}\n${attemptLines(r.attempts)}`);
       } else if (ev.type === 'done') {
         endThinking();
         io.stdout.write('\n');

@@ -10,6 +10,7 @@ import { parseArgs, promisify } from 'node:util';
 import { runTurn } from '../../core/chat/turn';
 import { COMMIT_SUBJECTS, NothingToCommitError, cleanCommitMessage, commitMessageTurn, type CommitMessageInput } from '../../core/editorTasks/commitMessage';
 import { RouteError } from '../../core/routing/router';
+import { describeCandidate } from '../../core/describe';
 import { formatUsage } from '../../core/usage/ledger';
 import { COMMON_OPTIONS, ConfigError, attemptLines, build, loadConfig, printable, type Io } from '../common';
 
@@ -60,7 +61,7 @@ export async function commitMessage(args: string[], io: Io): Promise<number> {
       else if (ev.type === 'notice') io.stderr.write(`note: ${ev.text}\n`);
       else if (ev.type === 'route') {
         const r = ev.route;
-        io.stderr.write(`route: ${r.requested} answered by ${r.providerId}/${r.model} (${r.local ? 'local' : 'cloud'})${r.fallback ? ' after fallback' : ''}\n${attemptLines(r.attempts)}`);
+        io.stderr.write(`route: ${r.requested} answered by ${describeCandidate(r)}${r.fallback ? ' after fallback' : ''}\n${attemptLines(r.attempts)}`);
       } else if (ev.type === 'done') io.stderr.write(`${formatUsage(ev.usage)}\n`);
     }
   } catch (e) {

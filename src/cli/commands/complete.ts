@@ -11,6 +11,7 @@ import { offsetAt } from '../../core/complete/context';
 import { CompletionService } from '../../core/complete/service';
 import { languageOf } from '../../core/index/languages';
 import { RouteError } from '../../core/routing/router';
+import { describeCandidate } from '../../core/describe';
 import { COMMON_OPTIONS, UsageError, attemptLines, build, loadConfig, printable, type Io } from '../common';
 
 function positiveInt(value: string | undefined, name: string): number {
@@ -56,7 +57,7 @@ export async function complete(args: string[], io: Io): Promise<number> {
     const served = await service.complete({ filePath, languageId, prefix: text.slice(0, offset), suffix: text.slice(offset) }, controller.signal);
     if (served) {
       const r = served.route;
-      io.stderr.write(`route: complete answered by ${r.providerId}/${printable(r.model)} (${r.local ? 'local' : 'cloud'}) in ${Math.round(served.latencyMs)} ms\n`);
+      io.stderr.write(`route: complete answered by ${describeCandidate({ ...r, model: printable(r.model) })} in ${Math.round(served.latencyMs)} ms\n`);
       if (values.json) io.stdout.write(`${JSON.stringify({ text: served.text, source: served.source, route: r, latencyMs: Math.round(served.latencyMs * 10) / 10 })}\n`);
       else io.stdout.write(`${served.text}\n`);
       return 0;

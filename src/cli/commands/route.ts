@@ -1,5 +1,6 @@
 /** `switchyard route <task>`: what the router would use now, and why the other candidates are skipped. */
 import { parseArgs } from 'node:util';
+import { describeCandidate, describeSkip } from '../../core/describe';
 import { COMMON_OPTIONS, UsageError, build, loadConfig, printable, terminalLine, type Io } from '../common';
 
 export async function route(args: string[], io: Io): Promise<number> {
@@ -14,8 +15,8 @@ export async function route(args: string[], io: Io): Promise<number> {
   };
   if (values.json) io.stdout.write(`${JSON.stringify(out, null, 2)}\n`);
   else {
-    io.stdout.write(plan.candidate ? `${plan.task}: ${plan.candidate.providerId}/${plan.candidate.model} (${plan.candidate.local ? 'local' : 'cloud'})\n` : `${plan.task}: no model can answer now\n`);
-    for (const s of plan.skipped) io.stdout.write(`  skipped ${s.providerId}${s.model ? `/${printable(s.model)}` : ''}: ${terminalLine(s.reason)}\n`);
+    io.stdout.write(plan.candidate ? `${plan.task}: ${describeCandidate(plan.candidate)}\n` : `${plan.task}: no model can answer now\n`);
+    for (const s of plan.skipped) io.stdout.write(`  skipped ${describeSkip({ providerId: s.providerId, model: printable(s.model), reason: terminalLine(s.reason) })}\n`);
   }
   if (!plan.candidate) {
     io.stderr.write(`switchyard: no model can serve ${plan.task} now: start a local server or fix switchyard.tasks.${plan.task}\n`);

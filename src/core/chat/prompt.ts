@@ -6,7 +6,7 @@
  */
 import type { EgressSource } from '../usage/ledger';
 import { ProviderError } from '../errors';
-import { estimateMessagesTokens, estimateTokens } from '../providers/base';
+import { estimateMessagesTokens, estimateTokens } from '../providers/tokenEstimate';
 import type { ChatImage, ChatMessage } from '../providers/types';
 
 /** Per-message overhead of chat templates (role markers), plus the reply primer: the providers' own estimate. */

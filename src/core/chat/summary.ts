@@ -5,7 +5,7 @@
  * with the conversation (SummaryStore); a later overflow extends it from where it ended. This module holds the
  * pieces: the prompt, the transcript fitted to the summarizing model's window, the cache key.
  */
-import { estimateTokens } from '../providers/base';
+import { estimateTokens } from '../providers/tokenEstimate';
 import type { ChatMessage } from '../providers/types';
 
 export interface HistorySummary {

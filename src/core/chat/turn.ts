@@ -9,7 +9,8 @@
  */
 import type { Citation } from '../../protocol/chat';
 import type { RetrievedChunk, Retriever } from '../index/types';
-import { DEFAULT_ANSWER_TOKENS, estimateTokens } from '../providers/base';
+import { DEFAULT_ANSWER_TOKENS } from '../providers/base';
+import { estimateTokens } from '../providers/tokenEstimate';
 import { imageCount } from '../providers/images';
 import type { ChatImage, ChatMessage, ResponseFormat, SamplingOptions, ToolChoice, ToolSpec } from '../providers/types';
 import type { Candidate, CandidatePrompt, ProviderSource, RoutedChatEvent, Router } from '../routing/router';

@@ -5,7 +5,7 @@
  * Token counts use the project's one estimate (`estimateTokens`, conservative: it over-counts), so a budget here means
  * the same as everywhere else.
  */
-import { estimateTokens } from '../providers/base';
+import { estimateTokens } from '../providers/tokenEstimate';
 import { allowsMultiline } from './postprocess';
 import type { MultilinePolicy } from './postprocess';
 import type { FimChoice, FimFamilyId, FimTemplate, Snippet } from './templates';

@@ -13,7 +13,8 @@
  */
 import type { SwitchyardConfig } from '../config/config';
 import { silentLogger, type Logger } from '../host';
-import { RouteError, describeAttempts, type RouteAttempt, type RoutePlan, type Router } from '../routing/router';
+import { RouteError, type RouteAttempt, type RoutePlan, type Router } from '../routing/router';
+import { describeAttempts, describeSkip } from '../describe';
 import type { EgressSource, SuggestionRecord, UsageSink } from '../usage/ledger';
 import { CompletionCache } from './cache';
 import { Completer, type InfillAnswer } from './completer';
@@ -329,7 +330,7 @@ export class CompletionService implements CompletionServiceApi, Disposable {
     if (this.snoozed()) return { state: 'snoozed', until: this.snoozedUntil };
     const plan = await this.source.router.plan('complete', options);
     if (!plan.candidate) {
-      const why = plan.skipped.length ? plan.skipped.map((k) => `${k.providerId}${k.model ? `/${k.model}` : ''}: ${k.reason}`).join('; ') : NO_MODEL_HINT;
+      const why = plan.skipped.length ? plan.skipped.map(describeSkip).join('; ') : NO_MODEL_HINT;
       return { state: 'noModel', reason: why };
     }
     const choice = this.source.router.fimChoice(plan.candidate);

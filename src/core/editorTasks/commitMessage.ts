@@ -5,7 +5,7 @@
  * lock files and generated files as one line each, and says so), builds the prompt with the last commit subjects as
  * examples (Conventional Commits when the history uses them), and cleans the answer.
  */
-import { estimateTokens } from '../providers/base';
+import { estimateTokens } from '../providers/tokenEstimate';
 import type { TurnRequest } from '../chat/turn';
 
 export interface DiffHunk {

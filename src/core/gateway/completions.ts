@@ -14,7 +14,8 @@ import { cutAtStop } from '../complete/postprocess';
 import { isTaskName, type SwitchyardConfig } from '../config/config';
 import { isObject } from '../json';
 import type { Logger } from '../host';
-import { RouteError, describeAttempts, resolveTaskName, type RouteEvent, type Router } from '../routing/router';
+import { RouteError, resolveTaskName, type RouteEvent, type Router } from '../routing/router';
+import { describeAttempts, describeCandidate } from '../describe';
 import { GatewayError } from './wire';
 
 /** OpenAI's default `max_tokens` for legacy completions. */
@@ -144,7 +145,7 @@ export async function completions(host: CompletionsHost, res: ServerResponse, bo
   const model = `${result.providerId}/${result.model}`;
   const route = result.route;
   const fallback = route.fallback ? ` after ${describeAttempts(route.attempts.filter((a) => a.outcome !== 'answered'))}` : '';
-  host.logger.info(`gateway completions: ${request.model} → ${model} (${route.local ? 'local' : 'cloud'}, task complete)${fallback}`);
+  host.logger.info(`gateway completions: ${request.model} → ${describeCandidate({ ...result, local: route.local }, 'task complete')}${fallback}`);
   const finish = result.finishReason === 'length' || (result.usage.outputTokens ?? 0) >= request.maxTokens ? 'length' : 'stop';
   const inputTokens = result.usage.inputTokens ?? 0;
   const outputTokens = result.usage.outputTokens ?? 0;

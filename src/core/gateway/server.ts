@@ -18,7 +18,8 @@ import type { AddressInfo, Socket } from 'node:net';
 import { CHAT_TASKS, TASKS, isTaskName, type SwitchyardConfig, type TaskName } from '../config/config';
 import { isProviderError, refusedRequest } from '../errors';
 import { redact, silentLogger, type Logger } from '../host';
-import { RouteError, describeAttempts, resolveTaskName, type RouteEvent, type Router } from '../routing/router';
+import { RouteError, resolveTaskName, type RouteEvent, type Router } from '../routing/router';
+import { describeAttempts, describeCandidate } from '../describe';
 import { GatewayError, floatsToBase64, parseChatRequest, parseEmbeddingsRequest, shorten, statusForKind } from './wire';
 import { ResponsesEndpoint } from './responses';
 import { completions } from './completions';
@@ -426,7 +427,7 @@ export class Gateway {
 
   private logRoute(endpoint: string, route: RouteEvent): void {
     const fallback = route.fallback ? ` after ${describeAttempts(route.attempts.filter((a) => a.outcome !== 'answered'))}` : '';
-    this.logger.info(`gateway ${endpoint}: ${route.requested} → ${route.providerId}/${route.model} (${route.local ? 'local' : 'cloud'}, task ${route.task})${fallback}`);
+    this.logger.info(`gateway ${endpoint}: ${route.requested} → ${describeCandidate(route, `task ${route.task}`)}${fallback}`);
   }
 
   private routeHeaders(route: RouteEvent): Record<string, string> {

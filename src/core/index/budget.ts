@@ -3,6 +3,7 @@
  * router's route for `embed` names the model; its context comes from the task setting (`contextSize`) or discovery.
  * Capped at 400 tokens (retrieval works best with focused chunks) and never under 64.
  */
+import { estimateTokens } from '../providers/tokenEstimate';
 import { knownContextWindow } from '../routing/window';
 import type { Switchyard } from '../switchyard';
 
@@ -59,7 +60,7 @@ export function embedTokens(text: string): number {
  * is higher, so dense code (operators, brackets, digits) is not cut into chunks several times the model's limit.
  */
 export function chunkTokens(text: string): number {
-  return Math.max(Math.ceil(text.length / 3), embedTokens(text));
+  return Math.max(estimateTokens(text), embedTokens(text));
 }
 
 /** Recorded with the chunk budget in the index: a change of how chunks are measured re-chunks every file once. */

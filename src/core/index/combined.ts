@@ -3,7 +3,7 @@
  * cut to k and the token budget. Every index scores relative to its own best match, so the merge interleaves the
  * folders' lists by rank (ties by score).
  */
-import { estimateTokens } from '../providers/base';
+import { estimateTokens } from '../providers/tokenEstimate';
 import type { IndexStatus, RetrievedChunk, RetrieveOptions, Retriever } from './types';
 
 export class CombinedRetriever implements Retriever {

@@ -8,7 +8,7 @@ import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import picomatch from 'picomatch';
-import { estimateTokens } from '../providers/base';
+import { estimateTokens } from '../providers/tokenEstimate';
 import { CHUNK_MEASURE } from './budget';
 import { Chunker, type WasmLocation } from './chunker';
 import { languageOf } from './languages';

@@ -18,9 +18,8 @@ export {
   DEFAULT_EMBED_BATCH_SIZE,
   DEFAULT_FIRST_TOKEN_TIMEOUT_MS,
   DEFAULT_PROBE_TIMEOUT_MS,
-  estimateMessagesTokens,
-  estimateTokens,
 } from './base';
+export { estimateMessagesTokens, estimateTokens } from './tokenEstimate';
 export { OllamaProvider, NUM_CTX_STEP, sizeNumCtx } from './ollama';
 export { OpenAICompatibleProvider } from './openaiCompatible';
 export type { OpenAICompatibleOptions } from './openaiCompatible';

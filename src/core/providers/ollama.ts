@@ -7,7 +7,8 @@
 import { Ollama } from 'ollama';
 import type { Message, ShowResponse, Tool } from 'ollama';
 import { ProviderError } from '../errors';
-import { BaseProvider, DEFAULT_ANSWER_TOKENS, DEFAULT_THINKING_ANSWER_TOKENS, HttpStatusError, abortPromise, completionTemperature, estimateMessagesTokens, estimateTokens, kindForStatus } from './base';
+import { BaseProvider, DEFAULT_ANSWER_TOKENS, DEFAULT_THINKING_ANSWER_TOKENS, HttpStatusError, abortPromise, completionTemperature, kindForStatus } from './base';
+import { estimateMessagesTokens, estimateTokens } from './tokenEstimate';
 import type { Classified, ProviderDeps, ProviderOptions } from './base';
 import { argumentsObject, finishReasonOf, toolCallFrom, toolNameFor, wholeCallEvents } from './toolCalls';
 import type { ChatEvent, ChatMessage, ChatRequest, CompletionRequest, CompletionResult, EmbedResult, ModelCapabilities, ModelInfo, ProviderConfig } from './types';

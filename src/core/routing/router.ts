@@ -10,6 +10,7 @@
  */
 import { FALLBACK_KINDS, ProviderError, isProviderError, marksUnhealthy, type ErrorKind } from '../errors';
 import { redact, silentLogger, systemClock, type Clock, type Logger } from '../host';
+import { describeAttempts, describeCandidate } from '../describe';
 import type {
   ChatMessage,
   CompletionRequest,
@@ -31,6 +32,7 @@ import { TASKS, closest, isTaskName, splitRef, type CandidateSetting, type Switc
 import { redactionKinds, type EgressSource, type UsageRecord, type UsageSink } from '../usage/ledger';
 import { outbound, uniqueSources } from './egress';
 import { HealthCache } from './health';
+import { sameModel } from './window';
 import { cloudVerdict, type AskCloud, type PrivacyContext } from './privacy';
 import { modelRemoteHost } from '../providers/cloudModels';
 import { imageCount } from '../providers/images';
@@ -286,14 +288,6 @@ export function resolveTaskName(requested: string, aliases: Readonly<Record<stri
 
 function isEmbeddingModel(m: ModelInfo): boolean {
   return m.capabilities.embeddings === true || /embed/i.test(m.id);
-}
-
-/** Ollama names without a tag mean ":latest". */
-export function sameModel(provider: ProviderConfig, a: string, b: string): boolean {
-  if (a === b) return true;
-  if (provider.kind !== 'ollama') return false;
-  const norm = (s: string) => (s.includes(':') ? s : `${s}:latest`);
-  return norm(a) === norm(b);
 }
 
 export class Router {
@@ -759,7 +753,7 @@ export class Router {
           fallback: fellBack(order, attempts, c, config.tasks[task]),
           attempts: attempts.map((a) => ({ ...a })),
         };
-        this.logger.info(`route ${request.task}: ${c.providerId}/${c.model} (${c.local ? 'local' : 'cloud'})${route.fallback ? ` after ${describeAttempts(attempts.slice(0, -1))}` : ''}`);
+        this.logger.info(`route ${request.task}: ${describeCandidate(c)}${route.fallback ? ` after ${describeAttempts(attempts.slice(0, -1))}` : ''}`);
         yield { type: 'route', route };
         streamed = true;
         while (!next.done) {
@@ -1119,10 +1113,4 @@ function fellBack(order: readonly Candidate[], attempts: readonly RouteAttempt[]
 
 function lastTried(attempts: RouteAttempt[]): RouteAttempt | undefined {
   return [...attempts].reverse().find((a) => a.outcome !== 'skipped');
-}
-
-export function describeAttempts(attempts: readonly RouteAttempt[]): string {
-  return attempts
-    .map((a) => `${a.providerId}${a.model ? `/${a.model}` : ''} ${a.outcome === 'skipped' ? 'skipped' : a.outcome}${a.reason ? ` (${a.kind ? `${a.kind}: ` : ''}${a.reason})` : ''}`)
-    .join('; ');
 }

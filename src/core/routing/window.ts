@@ -5,7 +5,16 @@
  * entry for it. Unknown is undefined: each caller picks its own assumption (DEFAULT_CONTEXT_WINDOW for prompts).
  */
 import { lookupModel } from '../config/catalog';
-import { sameModel, type Candidate, type ProviderSource } from './router';
+import type { ProviderConfig } from '../providers/types';
+import type { Candidate, ProviderSource } from './router';
+
+/** Ollama names without a tag mean ":latest". */
+export function sameModel(provider: ProviderConfig, a: string, b: string): boolean {
+  if (a === b) return true;
+  if (provider.kind !== 'ollama') return false;
+  const norm = (s: string) => (s.includes(':') ? s : `${s}:latest`);
+  return norm(a) === norm(b);
+}
 
 /** The window assumed for a model nobody knows the size of. */
 export const DEFAULT_CONTEXT_WINDOW = 8192;

@@ -3,6 +3,7 @@
  * keep them (in memory here; the persistent SQLite ledger builds on the same record).
  */
 import type { ErrorKind } from '../errors';
+import { describeCandidate } from '../describe';
 
 export interface UsageRecord {
   /** ISO time the request started. */
@@ -152,7 +153,7 @@ function keep<T>(items: T[], item: T, limit: number): void {
 
 /** One line for logs and the CLI's stderr. */
 export function formatUsage(r: UsageRecord): string {
-  const who = r.providerId ? `${r.providerId}/${r.model} (${r.local ? 'local' : 'cloud'})` : 'no model';
+  const who = r.providerId ? describeCandidate(r) : 'no model';
   const tokens = r.inputTokens !== undefined || r.outputTokens !== undefined ? ` tokens in ${r.inputTokens ?? '?'} out ${r.outputTokens ?? '?'}${r.tokensEstimated ? ' (estimated)' : ''}` : '';
   const ttft = r.ttftMs !== undefined ? ` first token ${r.ttftMs.toFixed(0)} ms` : '';
   const cost = r.costUsd !== undefined && r.costUsd > 0 ? ` cost ~$${r.costUsd.toFixed(6)}` : '';

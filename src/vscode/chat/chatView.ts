@@ -9,6 +9,7 @@ import { chatRequest, retryRequest, runExchange, type ExchangeRequest } from '..
 import { ConversationStore, settleInterrupted } from '../../core/chat/store';
 import type { TurnDeps } from '../../core/chat/turn';
 import { isProviderError } from '../../core/errors';
+import { describePlan } from '../../core/describe';
 import type { ChatState, Conversation, ToChatHost, ToChatView } from '../../protocol/chat';
 import type { Services } from '../services';
 import { CommandSet, describeError, describeFallback, openCitation, runCodeAction, runErrorAction } from './actions';
@@ -145,7 +146,8 @@ export class ChatController implements vscode.WebviewViewProvider, vscode.Dispos
   private async refreshRoute(): Promise<void> {
     try {
       const plan = await this.services.switchyard.router.plan('chat');
-      this.routeText = plan.candidate ? `${plan.candidate.providerId}/${plan.candidate.model} (${plan.candidate.local ? 'local' : 'cloud'})` : 'no model available';
+      // The header names the candidate only (Show Routes and the status bar's tooltip say when it asks first).
+      this.routeText = describePlan({ candidate: plan.candidate });
       this.noModel = !plan.candidate;
     } catch (e) {
       this.routeText = e instanceof Error ? e.message : String(e);

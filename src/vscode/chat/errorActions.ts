@@ -3,6 +3,7 @@
  * tests reach it without VS Code.
  */
 import type { ErrorKind } from '../../core/errors';
+import { describeAttempts } from '../../core/describe';
 import type { RouteAttempt } from '../../core/routing/router';
 import type { ProviderConfig } from '../../core/providers/types';
 import type { ErrorAction } from '../../protocol/chat';
@@ -59,9 +60,7 @@ export function kindInWords(kind: ErrorKind | string): string {
 
 /** "box/qwen2.5-coder:7b failed (server not reachable: …); cloud/gpt skipped (…)". */
 export function attemptsInWords(attempts: readonly RouteAttempt[]): string {
-  return attempts
-    .map((a) => `${a.providerId}${a.model ? `/${a.model}` : ''} ${a.outcome === 'skipped' ? 'skipped' : 'failed'}${a.reason ? ` (${a.kind ? `${kindInWords(a.kind)}: ` : ''}${a.reason})` : ''}`)
-    .join('; ');
+  return describeAttempts(attempts, kindInWords);
 }
 
 /** "box/qwen2.5-coder:7b failed (server not reachable: …)" for the attempts before the one that answered. */

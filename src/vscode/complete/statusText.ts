@@ -4,6 +4,7 @@
  * shown here and in the log, never as a notification: completions are asked for at every pause in typing.
  */
 import type { ErrorKind } from '../../core/errors';
+import { describeCandidate } from '../../core/describe';
 import type { CompletionStatus } from '../../core/complete/service';
 import { kindInWords } from '../chat/errorActions';
 
@@ -70,8 +71,7 @@ export function statusView(status: CompletionStatus | undefined, failure?: Compl
       };
     case 'enabled': {
       const r = status.route;
-      const where = r.local ? 'local' : 'cloud';
-      const served = `Switchyard inline completions from ${r.providerId}/${r.model} (${where}), after a ${status.debounceMs} ms pause in typing.`;
+      const served = `Switchyard inline completions from ${describeCandidate(r)}, after a ${status.debounceMs} ms pause in typing.`;
       if (failure) {
         return {
           text: `$(warning) ${r.model}`,

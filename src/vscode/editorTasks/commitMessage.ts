@@ -9,6 +9,7 @@ import * as vscode from 'vscode';
 import { runTurn } from '../../core/chat/turn';
 import { COMMIT_SUBJECTS, NothingToCommitError, cleanCommitMessage, commitMessageTurn } from '../../core/editorTasks/commitMessage';
 import { isProviderError } from '../../core/errors';
+import { describeCandidate } from '../../core/describe';
 import type { Services } from '../services';
 
 /** The parts of the git extension's API (extensions/git/src/api/git.d.ts, version 1) used here. */
@@ -115,7 +116,7 @@ export async function generateCommitMessage(services: Services, arg?: unknown): 
         if (ev.type === 'text') {
           text += ev.text;
           repo.inputBox.value = cleanCommitMessage(text);
-        } else if (ev.type === 'route') progress.report({ message: `${ev.route.providerId}/${ev.route.model} (${ev.route.local ? 'local' : 'cloud'})` });
+        } else if (ev.type === 'route') progress.report({ message: describeCandidate(ev.route) });
         else if (ev.type === 'notice') notices.push(ev.text);
       }
       if (controller.signal.aborted) {

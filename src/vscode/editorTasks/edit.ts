@@ -10,6 +10,7 @@ import * as vscode from 'vscode';
 import { runTurn } from '../../core/chat/turn';
 import { EDIT_CONTEXT_LINES, editTurn, extractCodeBlock, fitToOriginal } from '../../core/editorTasks/edit';
 import { isProviderError } from '../../core/errors';
+import { describeCandidate } from '../../core/describe';
 import type { Services } from '../services';
 
 const SCHEME = 'switchyard-edit';
@@ -130,7 +131,7 @@ class EditSession implements vscode.TextDocumentContentProvider, vscode.Disposab
       try {
         const deps = { router: this.services.switchyard.router, providers: this.services.switchyard.registry };
         for await (const ev of runTurn(deps, { ...turn, signal: p.controller.signal })) {
-          if (ev.type === 'route') progress.report({ message: `${ev.route.providerId}/${ev.route.model} (${ev.route.local ? 'local' : 'cloud'})` });
+          if (ev.type === 'route') progress.report({ message: describeCandidate(ev.route) });
           if (ev.type !== 'text') continue;
           text += ev.text;
           const code = extractCodeBlock(text, false);

@@ -6,9 +6,10 @@
  */
 import * as vscode from 'vscode';
 import { CHAT_TASKS } from '../../core/config/config';
+import { describeCandidate } from '../../core/describe';
 import { runTurn, turnOfMessages } from '../../core/chat/turn';
 import { parseSampling } from '../../core/gateway/wire';
-import { estimateTokens } from '../../core/providers/base';
+import { estimateTokens } from '../../core/providers/tokenEstimate';
 import type { ChatImage, ChatMessage, ToolCall, ToolSpec } from '../../core/providers/types';
 import { DEFAULT_CONTEXT_WINDOW, knownContextWindow } from '../../core/routing/window';
 import type { Services } from '../services';
@@ -129,7 +130,7 @@ export function registerLanguageModels(services: Services): vscode.Disposable[] 
             const plan = await router.plan(id);
             const c = plan.candidate;
             if (c) {
-              detail = `${c.providerId}/${c.model} (${c.local ? 'local' : 'cloud'})`;
+              detail = describeCandidate(c);
               contextLength = knownContextWindow(c, services.switchyard.registry);
             } else detail = 'no model available now';
           } catch {
@@ -181,7 +182,7 @@ export function registerLanguageModels(services: Services): vscode.Disposable[] 
           } else if (ev.type === 'toolCallEnd') {
             const call = calls.get(ev.index);
             if (call) progress.report(new vscode.LanguageModelToolCallPart(call.id, call.name, parseInput(call.args)));
-          } else if (ev.type === 'route') services.log.info(`language model ${model.id} → ${ev.route.providerId}/${ev.route.model} (${ev.route.local ? 'local' : 'cloud'})`);
+          } else if (ev.type === 'route') services.log.info(`language model ${model.id} → ${describeCandidate(ev.route)}`);
         }
       } catch (e) {
         if (token.isCancellationRequested) return;

@@ -7,6 +7,7 @@
  */
 import * as vscode from 'vscode';
 import { TASKS, type TaskName } from '../../core/config/config';
+import { describePlan, describeSkip } from '../../core/describe';
 import { isProviderError } from '../../core/errors';
 import { LOCAL_DEFAULTS } from '../../core/providers/presets';
 import { testFailure } from '../chat/errorActions';
@@ -203,12 +204,11 @@ export class SettingsPanel implements vscode.Disposable {
         const out: Partial<Record<TaskName, RouteView>> = {};
         TASKS.forEach((t, i) => {
           const plan = plans[i];
-          const c = plan?.candidate;
           out[t] = {
-            answer: c ? `${c.providerId}/${c.model} (${c.local ? 'local' : 'cloud'}${plan?.asksFirst ? ', asks first' : ''})` : 'no model available',
-            local: c?.local,
+            answer: plan ? describePlan(plan) : 'no model available',
+            local: plan?.candidate?.local,
             asksFirst: plan?.asksFirst,
-            skipped: (plan?.skipped ?? []).map((s) => `${s.providerId}${s.model ? `/${s.model}` : ''}: ${s.reason}`),
+            skipped: (plan?.skipped ?? []).map(describeSkip),
           };
         });
         return out;
