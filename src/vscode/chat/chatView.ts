@@ -9,11 +9,11 @@ import { chatRequest, retryRequest, runExchange, type ExchangeRequest } from '..
 import { ConversationStore, settleInterrupted } from '../../core/chat/store';
 import type { TurnDeps } from '../../core/chat/turn';
 import { isProviderError } from '../../core/errors';
-import { describePlan } from '../../core/describe';
 import type { ChatState, Conversation, ToChatHost, ToChatView } from '../../protocol/chat';
 import type { Services } from '../services';
 import { CommandSet, describeError, describeFallback, openCitation, runCodeAction, runErrorAction } from './actions';
-import { editorBlocks, editorInfo, isChatEditor } from './editorContext';
+import { editorBlocks } from './editorContext';
+import { ChatLiveState } from './liveState';
 import { validateChatMessage } from './validate';
 import { webviewHtml, webviewOptions } from './webviewHtml';
 
@@ -25,50 +25,18 @@ export class ChatController implements vscode.WebviewViewProvider, vscode.Dispos
   private conversation: Conversation;
   private running?: { requestId: number; controller: AbortController };
   private hostRequestId = -1;
-  private routeText?: string;
-  private noModel = false;
-  private lastEditor?: vscode.TextEditor;
-  private lastEditorInfo = '';
-  private lastIndex = '';
-  private routeSoon: ReturnType<typeof setTimeout> | undefined;
+  private readonly live: ChatLiveState;
   readonly commands = new CommandSet();
   private readonly disposables: vscode.Disposable[] = [];
 
   constructor(private readonly services: Services) {
     this.store = new ConversationStore(services.context.workspaceState);
     this.conversation = settleInterrupted(this.store.latest());
-    this.lastEditor = vscode.window.activeTextEditor;
-    vscode.window.onDidChangeActiveTextEditor((e) => {
-      if (e && isChatEditor(e)) this.lastEditor = e;
-      this.postEditor();
-    }, null, this.disposables);
-    vscode.window.onDidChangeTextEditorSelection(() => this.postEditor(), null, this.disposables);
-    vscode.workspace.onDidChangeConfiguration((e) => {
-      if (e.affectsConfiguration('switchyard')) void this.refreshRoute();
-    }, null, this.disposables);
-    // The header and the first-run state follow servers that start or stop while VS Code runs.
-    vscode.window.onDidChangeWindowState((s) => {
-      if (s.focused && this.view) void this.refreshRoute();
-    }, null, this.disposables);
-    // The router's health is the one source of truth for the header, as it is for the status bar: when a provider
-    // goes down or comes back (seen by a request, a probe, the index's embedding), the header says so at once.
-    this.disposables.push(services.switchyard.router.health.onChange(() => {
-      if (!this.view) return;
-      clearTimeout(this.routeSoon);
-      this.routeSoon = setTimeout(() => void this.refreshRoute(), 50);
-    }));
-    // A key set or cleared (a chat's Set API Key action, the panel, another window) changes what can answer.
-    services.secrets.onDidChangeStoredKey(() => {
-      if (!this.view) return;
-      clearTimeout(this.routeSoon);
-      this.routeSoon = setTimeout(() => void this.refreshRoute(), 50);
-    }, null, this.disposables);
-    // And the composer's note follows the index (built, embeddings paused or resumed) without a reload.
-    services.workspaceIndex.changed.event(() => this.postIndex(), null, this.disposables);
+    this.live = new ChatLiveState(services, (m) => this.post(m), () => this.view !== undefined);
+    this.disposables.push(this.live);
   }
 
   dispose(): void {
-    clearTimeout(this.routeSoon);
     this.running?.controller.abort();
     for (const d of this.disposables) d.dispose();
   }
@@ -81,7 +49,7 @@ export class ChatController implements vscode.WebviewViewProvider, vscode.Dispos
     const subs: vscode.Disposable[] = [];
     view.webview.onDidReceiveMessage((m: unknown) => this.onMessage(m), null, subs);
     view.onDidChangeVisibility(() => {
-      if (view.visible) void this.refreshRoute();
+      if (view.visible) void this.live.refreshRoute();
     }, null, subs);
     view.onDidDispose(() => {
       if (this.view === view) this.view = undefined;
@@ -93,67 +61,17 @@ export class ChatController implements vscode.WebviewViewProvider, vscode.Dispos
     void this.view?.webview.postMessage(message);
   }
 
-  /** The editor the composer's Selection / File read: the active one, or the last text editor before the chat. */
+  /** The editor the composer's Selection / File read. */
   editor(): vscode.TextEditor | undefined {
-    return vscode.window.activeTextEditor ?? this.lastEditor;
-  }
-
-  private postEditor(): void {
-    if (!this.view) return;
-    const info = editorInfo(this.editor());
-    const key = JSON.stringify(info);
-    if (key === this.lastEditorInfo) return;
-    this.lastEditorInfo = key;
-    this.post({ kind: 'notify', name: 'chat/editor', payload: info });
-  }
-
-  private indexView(): ChatState['workspaceIndex'] {
-    const index = this.services.workspaceIndex.current;
-    return index ? { available: true, note: index.status().message } : { available: false, note: 'No workspace index yet: @workspace answers without workspace search.' };
-  }
-
-  /** Sends the index's note when it differs from what the view holds. */
-  private postIndex(): void {
-    if (!this.view) return;
-    const view = this.indexView();
-    const key = JSON.stringify(view);
-    if (key === this.lastIndex) return;
-    this.lastIndex = key;
-    this.post({ kind: 'notify', name: 'chat/index', payload: view });
+    return this.live.editor();
   }
 
   private state(): ChatState {
-    const editor = editorInfo(this.editor());
-    const workspaceIndex = this.indexView();
-    // What the view now holds: chat/editor and chat/index are sent again only when they change from this.
-    this.lastEditorInfo = JSON.stringify(editor);
-    this.lastIndex = JSON.stringify(workspaceIndex);
-    return {
-      conversation: this.conversation,
-      history: this.store.list(),
-      streaming: this.running?.requestId,
-      route: this.routeText,
-      workspaceIndex,
-      editor,
-      noModel: this.noModel,
-    };
+    return { conversation: this.conversation, history: this.store.list(), streaming: this.running?.requestId, ...this.live.state() };
   }
 
   private pushState(): void {
     this.post({ kind: 'notify', name: 'chat/state', payload: this.state() });
-  }
-
-  private async refreshRoute(): Promise<void> {
-    try {
-      const plan = await this.services.switchyard.router.plan('chat');
-      // The header names the candidate only (Show Routes and the status bar's tooltip say when it asks first).
-      this.routeText = describePlan({ candidate: plan.candidate });
-      this.noModel = !plan.candidate;
-    } catch (e) {
-      this.routeText = e instanceof Error ? e.message : String(e);
-    }
-    // Only the header and the empty view: a route change mid-answer must not re-render the conversation.
-    this.post({ kind: 'notify', name: 'chat/route', payload: { route: this.routeText, noModel: this.noModel } });
   }
 
   private onMessage(raw: unknown): void {
@@ -165,7 +83,7 @@ export class ChatController implements vscode.WebviewViewProvider, vscode.Dispos
     const m: ToChatHost = checked.message;
     if (m.kind === 'ready') {
       this.pushState();
-      void this.refreshRoute();
+      void this.live.refreshRoute();
       return;
     }
     if (m.kind === 'cancel') {
@@ -186,7 +104,7 @@ export class ChatController implements vscode.WebviewViewProvider, vscode.Dispos
       switch (m.name) {
         case 'chat/send': {
           // After each answer (or failure) the header says what would answer now, from the health that answer left.
-          return this.send(chatRequest(m.payload.text, editorBlocks(this.editor(), m.payload.context)), m.id).finally(() => void this.refreshRoute());
+          return this.send(chatRequest(m.payload.text, editorBlocks(this.editor(), m.payload.context)), m.id).finally(() => void this.live.refreshRoute());
         }
         case 'chat/new':
           this.newChat();
