@@ -75,8 +75,13 @@ export class Switchyard {
     this.embedded.configure(embeddedOptions(config));
   }
 
-  /** Stops the embedded models' process (extension deactivation, end of a CLI command). */
+  /** Stops the embedded models' process (end of a CLI command). */
   dispose(): void {
     this.embedded.dispose();
+  }
+
+  /** As dispose(), resolving once the embedded models' process has exited (extension deactivation). */
+  close(): Promise<void> {
+    return this.embedded.close();
   }
 }

@@ -4,6 +4,7 @@
  */
 import * as vscode from 'vscode';
 import { Switchyard } from '../core/switchyard';
+import { DisposableStore } from '../core/lifecycle';
 import { MemoryLedger } from '../core/usage/ledger';
 import { priceOf } from '../core/usage/pricing';
 import { PRESETS, getPreset } from '../core/providers/presets';
@@ -29,7 +30,9 @@ export type SwitchyardApi = Services;
 
 /**
  * Each feature registers itself from its own module and returns what it registered: add one line to FEATURES.
- * Features must stay cheap here (no native or WASM modules, no network): load those on first use.
+ * Features must stay cheap here (no native or WASM modules, no network): load those on first use. What a feature
+ * returns is owned by the activation's store and ended by deactivate(), which awaits a dispose() that returns a
+ * promise (the gateway's server, the index workers, the embedded models' process).
  */
 const FEATURES: [name: string, register: (services: Services) => vscode.Disposable[]][] = [
   ['chat UI', registerUi],
@@ -41,13 +44,20 @@ const FEATURES: [name: string, register: (services: Services) => vscode.Disposab
   ['completions', registerCompletions],
 ];
 
+/** What this activation owns; deactivate() ends it (VS Code disposes context.subscriptions only after that). */
+let active: DisposableStore | undefined;
+
 export function activate(context: vscode.ExtensionContext): Services {
   const activationStart = performance.now();
+  // The log channel outlives the store, so what the features log while they end is kept.
   const channel = vscode.window.createOutputChannel('Switchyard', { log: true });
   context.subscriptions.push(channel);
   const secrets = new Secrets(context.secrets);
-  context.subscriptions.push(secrets);
   const log = channelLogger(channel, () => secrets.values());
+  const store = new DisposableStore((e) => log.warn(`deactivate: ${e instanceof Error ? e.message : String(e)}`));
+  active = store;
+  context.subscriptions.push(store);
+  store.add(secrets);
 
   const shownProblems = new Set<string>();
   const reportProblems = (problems: ConfigProblem[]) => {
@@ -64,7 +74,7 @@ export function activate(context: vscode.ExtensionContext): Services {
   const initial = readSettings();
   const usage = new MemoryLedger();
   const workspaceSecrets = new WorkspaceSecrets(() => secrets.values());
-  context.subscriptions.push(workspaceSecrets);
+  store.add(workspaceSecrets);
   const switchyard = new Switchyard({
     config: initial.config,
     secrets,
@@ -75,13 +85,14 @@ export function activate(context: vscode.ExtensionContext): Services {
     price: priceOf,
     secretValues: () => workspaceSecrets.values(),
   });
+  // Added before the features, so it ends after them (the last added ends first): the embedded models' process.
+  store.add({ dispose: () => switchyard.close() });
   reportProblems(initial.problems);
 
-  const status = new RouteStatus(() => switchyard.router);
-  context.subscriptions.push(status);
+  const status = store.add(new RouteStatus(() => switchyard.router));
   const refresh = () => void status.refresh();
 
-  context.subscriptions.push(
+  for (const d of [
     vscode.workspace.onDidChangeConfiguration((e) => {
       if (!e.affectsConfiguration('switchyard')) return;
       const next = readSettings();
@@ -106,15 +117,17 @@ export function activate(context: vscode.ExtensionContext): Services {
     }),
     vscode.commands.registerCommand('switchyard.setApiKey', (providerId?: string) => setApiKey(switchyard, secrets, providerId)),
     vscode.commands.registerCommand('switchyard.clearApiKey', (providerId?: string) => clearApiKey(switchyard, secrets, providerId)),
-  );
+  ]) {
+    store.add(d);
+  }
 
   const services: Services = { context, switchyard, usage, secrets, log, channel, refreshRoutes: refresh, workspaceIndex: { changed: new vscode.EventEmitter<void>() }, usageLedger: {} };
-  context.subscriptions.push(services.workspaceIndex.changed);
+  store.add(services.workspaceIndex.changed);
   // Each feature's registration time goes into the activation line, so a slow one is named, not guessed.
   const featureMs: string[] = [];
   for (const [name, register] of FEATURES) {
     const start = performance.now();
-    context.subscriptions.push(...register(services));
+    for (const d of register(services)) store.add(d);
     featureMs.push(`${name} ${(performance.now() - start).toFixed(1)}`);
   }
 
@@ -169,4 +182,9 @@ async function clearApiKey(switchyard: Switchyard, secrets: Secrets, given: stri
   void vscode.window.showInformationMessage(`Switchyard: API key for ${providerId} removed.`);
 }
 
-export function deactivate(): void {}
+/** Ends every feature and awaits what takes time to end: the index workers, the gateway, the embedded runtime. */
+export function deactivate(): Promise<void> | undefined {
+  const store = active;
+  active = undefined;
+  return store?.close().catch(() => {});
+}

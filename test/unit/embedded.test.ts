@@ -218,3 +218,14 @@ test('settings: embedded entries take modelPath, not baseUrl; modelPath is for e
   assert.match(problems[0]!.message, /kind "embedded".*modelPath/);
   assert.match(problems[1]!.message, /modelPath is for kind "embedded" only/);
 });
+
+test('close() resolves once the child process has exited (deactivate awaits it)', async () => {
+  const own = new EmbeddedRuntime({ gpu: false, maxThreads: 1, idleTimeoutMs: 0, modelsDir });
+  const p = new EmbeddedProvider({ id: 'emb3', kind: 'embedded', baseUrl: 'embedded:', local: true }, { secrets, logger: silent(), embedded: own });
+  assert.ok((await collect(p.chat({ model: 'tiny', messages: [{ role: 'user', content: 'hi' }], maxTokens: 2 }))).chunks >= 1);
+  const pid = own.pid!;
+  await own.close();
+  assert.equal(own.pid, undefined);
+  assert.throws(() => process.kill(pid, 0), (e: NodeJS.ErrnoException) => e.code === 'ESRCH', 'the child is gone when close() resolves');
+  await own.close();
+});

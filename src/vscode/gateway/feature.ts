@@ -70,9 +70,10 @@ export class GatewayController implements vscode.Disposable {
     this.item.show();
   }
 
-  dispose(): void {
-    void this.stop();
+  /** Resolves once the server has closed (deactivate() awaits it, so the port is free when the host exits). */
+  dispose(): Promise<void> {
     this.item.dispose();
+    return this.stop();
   }
 }
 

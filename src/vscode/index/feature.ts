@@ -280,10 +280,12 @@ class IndexFeature implements vscode.Disposable {
     this.services.log.info('index: stopped by the user');
   }
 
-  dispose(): void {
+  /** Resolves once every folder's worker has closed its database (deactivate() awaits it). */
+  dispose(): Promise<void> {
     this.disposed = true;
     clearTimeout(this.timer);
-    void this.closeAll();
+    const closed = this.closeAll();
     for (const d of this.disposables) d.dispose();
+    return closed;
   }
 }

@@ -280,8 +280,6 @@ export function registerModels(services: Services): vscode.Disposable[] {
     vscode.commands.registerCommand('switchyard.deleteModel', (args?: DeleteModelArgs) => deleteModel(args)),
     vscode.commands.registerCommand('switchyard.downloadGgufModel', (args?: { providerId?: string; model?: string; url?: string; sha256?: string }) => downloadGgufModel(args)),
     vscode.commands.registerCommand('switchyard.manageModels', () => manageModels()),
-    // The embedded models' process ends with the extension.
-    { dispose: () => sy.dispose() },
   ];
 }
 

@@ -249,4 +249,20 @@ export class EmbeddedRuntime {
   dispose(): void {
     this.stop('disposed');
   }
+
+  /** As dispose(), resolving once the child has exited (at most 2 s: a child stuck in native code is not waited on). */
+  async close(): Promise<void> {
+    const child = this.child;
+    if (!child) return;
+    const exited = new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, 2000);
+      timer.unref();
+      child.once('exit', () => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
+    this.stop('disposed');
+    await exited;
+  }
 }
