@@ -11,6 +11,7 @@ import { COMMIT_SUBJECTS, NothingToCommitError, cleanCommitMessage, commitMessag
 import { isProviderError } from '../../core/errors';
 import { describeCandidate } from '../../core/describe';
 import type { Services } from '../services';
+import { withCancellableProgress } from '../progress';
 
 /** The parts of the git extension's API (extensions/git/src/api/git.d.ts, version 1) used here. */
 interface GitChange {
@@ -104,22 +105,20 @@ export async function generateCommitMessage(services: Services, arg?: unknown): 
     throw e;
   }
   const title = staged ? 'Switchyard: writing a commit message for the staged changes' : 'Switchyard: nothing is staged, writing a commit message for all changes';
-  await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title, cancellable: true }, async (progress, token) => {
-    const controller = new AbortController();
-    const sub = token.onCancellationRequested(() => controller.abort());
+  await withCancellableProgress(title, async (progress, signal) => {
     const notices: string[] = [];
     let text = '';
     try {
       const deps = { router: services.switchyard.router, providers: services.switchyard.registry };
-      for await (const ev of runTurn(deps, { ...turn, signal: controller.signal })) {
-        if (controller.signal.aborted) break;
+      for await (const ev of runTurn(deps, { ...turn, signal: signal })) {
+        if (signal.aborted) break;
         if (ev.type === 'text') {
           text += ev.text;
           repo.inputBox.value = cleanCommitMessage(text);
         } else if (ev.type === 'route') progress.report({ message: describeCandidate(ev.route) });
         else if (ev.type === 'notice') notices.push(ev.text);
       }
-      if (controller.signal.aborted) {
+      if (signal.aborted) {
         repo.inputBox.value = hint;
         return;
       }
@@ -128,14 +127,12 @@ export async function generateCommitMessage(services: Services, arg?: unknown): 
       if (notices.length) void vscode.window.showInformationMessage(`Switchyard: ${notices.join(' ')}`);
     } catch (e) {
       repo.inputBox.value = hint;
-      if (controller.signal.aborted || (isProviderError(e) && e.kind === 'canceled')) return;
+      if (signal.aborted || (isProviderError(e) && e.kind === 'canceled')) return;
       const message = e instanceof Error ? e.message : String(e);
       services.log.warn(`commit message: ${message}`);
       const choice = await vscode.window.showErrorMessage(`Switchyard: no commit message: ${message}`, 'Open Model Settings', 'Show Logs');
       if (choice === 'Open Model Settings') await vscode.commands.executeCommand('switchyard.openSettings');
       else if (choice === 'Show Logs') await vscode.commands.executeCommand('switchyard.showLogs');
-    } finally {
-      sub.dispose();
     }
   });
 }

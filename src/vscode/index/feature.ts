@@ -13,6 +13,7 @@ import { CombinedRetriever } from '../../core/index/combined';
 import { WorkspaceIndex, type SyncProgress } from '../../core/index/service';
 import type { IndexStatus, RetrievedChunk } from '../../core/index/types';
 import type { Services } from '../services';
+import { withCancellableProgress } from '../progress';
 
 /** Files from the same burst of events (a save, a branch switch) are re-indexed together after this pause. */
 const EVENT_DEBOUNCE_MS = 100;
@@ -38,7 +39,8 @@ class IndexFeature implements vscode.Disposable {
   private readonly item = vscode.window.createStatusBarItem('switchyard.index', vscode.StatusBarAlignment.Right, 99);
   private readonly disposables: vscode.Disposable[] = [this.item];
   private starting?: Promise<void>;
-  private syncing?: vscode.CancellationTokenSource;
+  /** The running sync: aborting it stops it (a newer sync, Stop Indexing, closing). */
+  private syncing?: AbortController;
   private queued = new Set<string>();
   private timer?: ReturnType<typeof setTimeout>;
   private disposed = false;
@@ -127,15 +129,11 @@ class IndexFeature implements vscode.Disposable {
   /** Indexes every folder with progress: in the window's progress area, or as a cancellable notification. */
   private async syncAll(rebuild: boolean): Promise<void> {
     if (this.indexes.size === 0) return;
-    this.syncing?.cancel();
-    const cts = new vscode.CancellationTokenSource();
-    this.syncing = cts;
+    this.syncing?.abort();
+    const syncing = new AbortController();
+    this.syncing = syncing;
     const location = rebuild ? vscode.ProgressLocation.Notification : vscode.ProgressLocation.Window;
-    await vscode.window.withProgress({ location, title: 'Switchyard: indexing', cancellable: rebuild }, async (progress, token) => {
-      const abort = new AbortController();
-      const cancel = () => abort.abort();
-      token.onCancellationRequested(cancel);
-      cts.token.onCancellationRequested(cancel);
+    await withCancellableProgress('Switchyard: indexing', async (progress, signal) => {
       let last = 0;
       const onProgress = (p: SyncProgress) => {
         if (p.phase !== 'indexing' || p.filesTotal === 0) return;
@@ -144,9 +142,9 @@ class IndexFeature implements vscode.Disposable {
         last = pct;
       };
       for (const [key, index] of this.indexes) {
-        if (abort.signal.aborted) break;
+        if (signal.aborted) break;
         try {
-          const summary = rebuild ? await index.rebuild({ signal: abort.signal, onProgress }) : await index.sync({ signal: abort.signal, onProgress });
+          const summary = rebuild ? await index.rebuild({ signal, onProgress }) : await index.sync({ signal, onProgress });
           const skipped = summary.skipped.length ? `, ${summary.skipped.length} skipped` : '';
           this.services.log.info(
             `index: ${key}: ${summary.canceled ? 'canceled after' : 'indexed'} ${summary.indexed} files (${summary.unchanged} unchanged, ${summary.removed} removed${skipped}) in ${summary.ms.toFixed(0)} ms`,
@@ -156,9 +154,8 @@ class IndexFeature implements vscode.Disposable {
           this.services.log.error(`index: ${key}: ${e instanceof Error ? e.message : String(e)}`);
         }
       }
-    });
-    if (this.syncing === cts) this.syncing = undefined;
-    cts.dispose();
+    }, { location, cancellable: rebuild, signal: syncing.signal });
+    if (this.syncing === syncing) this.syncing = undefined;
     this.render();
   }
 
@@ -213,7 +210,7 @@ class IndexFeature implements vscode.Disposable {
   }
 
   private async closeAll(): Promise<void> {
-    this.syncing?.cancel();
+    this.syncing?.abort();
     const all = [...this.indexes.values()];
     this.indexes.clear();
     this.services.workspaceIndex.current = undefined;
@@ -276,7 +273,7 @@ class IndexFeature implements vscode.Disposable {
   /** Stops the running sync; what is indexed stays, and the next file event or Rebuild Index carries on. */
   stop(): void {
     if (!this.syncing) return;
-    this.syncing.cancel();
+    this.syncing.abort();
     this.services.log.info('index: stopped by the user');
   }
 

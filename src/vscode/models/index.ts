@@ -10,6 +10,7 @@ import { deleteLocalModel, downloadGguf, formatBytes, listLocalModels, listParti
 import { deleteOllamaModel, listOllamaModels, pullOllamaModel, type OllamaModel } from '../../core/models/ollama';
 import type { ProviderConfig } from '../../core/providers/types';
 import type { Services } from '../services';
+import { withCancellableProgress } from '../progress';
 
 export interface PullModelArgs {
   providerId?: string;
@@ -113,12 +114,10 @@ export function registerModels(services: Services): vscode.Disposable[] {
       return false;
     }
     try {
-      await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: `Pulling ${name} into ${provider.id}`, cancellable: true }, async (progress, token) => {
-        const controller = new AbortController();
-        token.onCancellationRequested(() => controller.abort());
+      await withCancellableProgress(`Pulling ${name} into ${provider.id}`, async (progress, signal) => {
         let reported = 0;
         let digest: string | undefined;
-        await pullOllamaModel({ baseUrl: provider.baseUrl, signal: controller.signal }, name.trim(), (p) => {
+        await pullOllamaModel({ baseUrl: provider.baseUrl, signal }, name.trim(), (p) => {
           if (p.digest !== digest) {
             digest = p.digest;
             reported = 0;
@@ -160,15 +159,13 @@ export function registerModels(services: Services): vscode.Disposable[] {
     });
     if (sha256 === undefined) return false;
     try {
-      const result = await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: 'Downloading GGUF model', cancellable: true }, async (progress, token) => {
-        const controller = new AbortController();
-        token.onCancellationRequested(() => controller.abort());
+      const result = await withCancellableProgress('Downloading GGUF model', async (progress, signal) => {
         let reported = 0;
         return downloadGguf({
           url: url.trim(),
           dir,
           sha256: sha256.trim() || undefined,
-          signal: controller.signal,
+          signal,
           onProgress: (p) => {
             const pct = p.totalBytes ? Math.floor((p.receivedBytes / p.totalBytes) * 100) : undefined;
             if (pct !== undefined && pct === reported && p.receivedBytes !== p.totalBytes) return;
