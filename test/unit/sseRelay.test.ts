@@ -226,3 +226,42 @@ test('a transport failure or an endless event fails the relay', async () => {
   for (let i = 0; i < 5 && !endless.destroyed; i++) endless.write(mb);
   await assert.rejects(r2.ready, /longer than/);
 });
+
+test('with tools: argument pieces of a well-formed call pass byte for byte; a call without id or name yet, and stop after calls, are rewritten', async () => {
+  const start = (index: number, id: string | undefined, name: string) => ({ tool_calls: [{ index, ...(id ? { id } : {}), type: 'function', function: { name, arguments: '' } }] });
+  const args = (index: number, text: string) => ({ tool_calls: [{ index, function: { arguments: text } }] });
+  const events = [
+    chunk({ role: 'assistant', content: '' }),
+    chunk(start(0, 'call_a', 'get_weather')),
+    chunk(args(0, '{"city":')),
+    chunk(args(0, '"Grüße \\"x\\""}')),
+    // The second call: argument text before its name, and no id.
+    chunk(args(1, '{}')),
+    chunk(start(1, undefined, 'get_time')),
+    chunk({}, 'stop'),
+  ];
+  const bytes = Buffer.from(events.map((e) => `${e}\n\n`).join('') + 'data: [DONE]\n\n', 'utf8');
+  const source = new PassThrough();
+  const relay = new SseRelay(source, { ...options(false), tools: true });
+  let out = '';
+  relay.pipe({ write: (t) => ((out += Buffer.from(t, 'latin1').toString('utf8')), true), onDrain: () => assert.fail('not paused') });
+  source.end(bytes);
+  await relay.ended;
+  assert.ok(relay.calling);
+  const sent = out.split('\n\n').filter(Boolean);
+  // Well-formed events pass as they came (model renamed, the null usage dropped as for text).
+  const passed = (e: string) => e.replace('"model":"upstream-\\"name\\""', '"model":"srv/renamed"').replace(',"usage":null', '');
+  assert.deepEqual(sent.slice(0, 4), events.slice(0, 4).map(passed));
+  const deltas = sent.slice(4).map((e) => JSON.parse(e.slice('data: '.length)) as { model: string; choices: { delta: { tool_calls?: unknown[] }; finish_reason: string | null }[] });
+  assert.ok(deltas.every((d) => d.model === 'srv/renamed'));
+  // The held text comes after the start, which has a made id; the finish says tool_calls.
+  const [second, finish] = deltas;
+  assert.equal(deltas.length, 2, 'the piece before the name is held, not sent');
+  const [head, held] = second!.choices[0]!.delta.tool_calls as { index: number; id?: string; type?: string; function: { name?: string; arguments: string } }[];
+  assert.equal(head!.index, 1);
+  assert.match(head!.id!, /^call_/);
+  assert.deepEqual([head!.type, head!.function.name, head!.function.arguments], ['function', 'get_time', '{}']);
+  assert.equal(held, undefined, 'the held text joined the start piece');
+  assert.equal(finish!.choices[0]!.finish_reason, 'tool_calls');
+  assert.equal(finish!.choices[0]!.delta.tool_calls, undefined, 'both calls had their arguments: nothing to add at the end');
+});

@@ -37,6 +37,8 @@ const REASONING = /"reasoning(?:_content)?":\s*"(?!")/;
 const USAGE = /"usage":\s*\{/;
 const USAGE_NULL = /,\s*"usage":\s*null(?=\s*[,}])|"usage":\s*null\s*,/g;
 const MODEL = /"model":\s*"(?:[^"\\]|\\.)*"/;
+/** The usual tool-call piece (OpenAI, llama.cpp, vLLM): more argument text for a call by index, read where it starts. */
+const ARGS_PIECE = /"tool_calls":\[\{"index":(\d+),"function":\{"arguments":"((?:[^"\\]|\\.)+)"\}\}\]/y;
 /** An event this long without its closing blank line is not an answer any more. */
 const MAX_PENDING = 4 * 1024 * 1024;
 
@@ -314,6 +316,17 @@ export class SseRelay implements RelayedAnswer {
    */
   private toolEvent(data: string): string | undefined {
     const calls = this.calls!;
+    // Most events of a call are one piece of argument text for a call that started under the same index: passed on
+    // without a parse (the only piece in the event, no finish in it).
+    const at = data.indexOf('"tool_calls":[{"index":');
+    if (at >= 0) {
+      ARGS_PIECE.lastIndex = at;
+      const m = ARGS_PIECE.exec(data);
+      if (m && !data.includes('"tool_calls"', at + 13) && !FINISH.test(data) && calls.continuesArgs(Number(m[1]))) {
+        this.textLength += m[2]!.length;
+        return undefined;
+      }
+    }
     // Parsed as UTF-8 (a rewritten event is serialised again: \u escapes must become UTF-8, not latin1).
     const parsed = safeJson(Buffer.from(data, 'latin1').toString('utf8'));
     if (!isObject(parsed) || !Array.isArray(parsed.choices)) return undefined;

@@ -160,6 +160,19 @@ export class ToolCallAssembler {
     return out;
   }
 
+  /**
+   * A piece that only adds argument text (non-empty) to the call with this server index, already started under the same
+   * index: what push would pass on as it is. Records it (true), or leaves the piece to push (false). The relay's
+   * shortcut for the usual piece, read without parsing its event (sseRelay.ts).
+   */
+  continuesArgs(serverIndex: number): boolean {
+    const state = this.byServerIndex.get(serverIndex);
+    if (!state || !state.started || state.ended || state.index !== serverIndex) return false;
+    state.sentArgs = true;
+    this.last = state;
+    return true;
+  }
+
   /** Ends every call still open (at the finish reason, or the end of the stream): `{}` for a call sent no arguments. */
   end(): ChatEvent[] {
     const out: ChatEvent[] = [];
