@@ -10,7 +10,9 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { IndexEngine } from '../../src/core/index/engine';
-import { agreement, AGREEMENT_DEPTH, diversify, fileKind, fuse, MAX_PER_FILE, prior, queryAsks } from '../../src/core/index/rank';
+import { blend, diversify, EXPANSION_WEIGHT, fileKind, fuse, LIFT_TO, LIFT_Z, MAX_PER_FILE, prior, queryAsks } from '../../src/core/index/rank';
+import { SYNONYMS } from '../../src/core/index/synonyms';
+import { expansionTerms, thesaurus } from '../../src/core/index/tokens';
 import { fieldWeights, IndexStore, SCHEMA_VERSION } from '../../src/core/index/store';
 
 function tmp(name: string): string {
@@ -160,52 +162,95 @@ test('diversity: no more than MAX_PER_FILE chunks of one file before another fil
   assert.deepEqual(diversify(['a1', 'a2'], (s) => s[0]!, 1), ['a1', 'a2'], 'one file only: all of it, in order');
 });
 
-test('fusion: bm25 keeps its margin, vectors reorder near ties and bring in what bm25 missed; scores stay within 0..1', () => {
-  // Chunk 1 is a clear keyword winner; 2 and 3 tie on bm25; 4 only the vectors found.
+test('fusion: bm25 keeps its margin, synonyms weigh less than the question\'s words, the named symbol gets a bonus; scores stay within 0..1', () => {
   const words = [
     { id: 1, raw: -10 },
     { id: 2, raw: -4 },
     { id: 3, raw: -4 },
   ];
-  const vectors = [
-    { id: 4, raw: 0.1 },
-    { id: 3, raw: 0.2 },
-    { id: 2, raw: 0.6 },
-    { id: 1, raw: 0.7 },
-  ];
-  const s = fuse({ words, vectors });
-  const order = [...s].sort((a, b) => b[1] - a[1]).map(([id]) => id);
-  assert.equal(order[0], 1, 'the vector list ranking it last does not overturn a clear keyword winner');
-  assert.ok(s.get(3)! > s.get(2)!, 'vectors break the bm25 tie');
-  assert.ok(s.has(4), 'a chunk only the vectors found is a candidate');
+  const s = fuse({ words, expanded: [{ id: 4, raw: -10 }, { id: 2, raw: -10 }] });
+  assert.ok(s.get(1)! > s.get(4)!, 'a synonym as strong as the question\'s word counts less');
+  assert.ok(s.get(2)! > s.get(3)!, 'a chunk with the words and a synonym passes one with the words only');
+  assert.ok(Math.abs(s.get(4)! / s.get(1)! - EXPANSION_WEIGHT) < 1e-9, 'a synonym\'s bm25 counts EXPANSION_WEIGHT of a word\'s');
   for (const x of s.values()) assert.ok(x >= 0 && x <= 1);
   const named = fuse({ words, symbols: [{ id: 3, raw: -1 }] });
   assert.ok(named.get(3)! > named.get(2)!, 'the chunk whose symbol the query names gets the bonus');
+  assert.deepEqual([...fuse({ words: [], expanded: [{ id: 7, raw: -2 }] }).keys()], [7], 'synonyms alone still find');
 });
 
-test('fusion: vectors whose nearest chunks are other things than the words found reorder none of the keyword hits; with no keyword hit they decide', () => {
-  // bm25: chunk 1 just ahead of chunk 2, then 3..25.
-  const words = Array.from({ length: 25 }, (_, i) => ({ id: i + 1, raw: i === 0 ? -10 : -9.8 + i * 0.1 }));
-  // The vectors' first AGREEMENT_DEPTH are chunks bm25 did not find; chunk 2 comes next, well above the list's worst.
-  const vectors = [
-    ...Array.from({ length: AGREEMENT_DEPTH }, (_, i) => ({ id: 100 + i, raw: 0.1 + i * 0.001 })),
-    { id: 2, raw: 0.15 },
-    ...Array.from({ length: 10 }, (_, i) => ({ id: 200 + i, raw: 0.5 + i * 0.001 })),
-  ];
-  assert.equal(agreement(words, vectors), 0);
-  const s = fuse({ words, vectors });
-  const order = [...s].sort((a, b) => b[1] - a[1]).map(([id]) => id);
-  assert.deepEqual(order.slice(0, 3), [1, 2, 3], 'the keyword order stands');
-  assert.ok(s.has(100), 'what only the vectors found is still a candidate');
-  // Lists that agree: the vectors reorder bm25's near-ties (chunk 2 passes chunk 1).
-  const agreeing = [{ id: 2, raw: 0.1 }, ...words.slice(2, AGREEMENT_DEPTH).map((w) => ({ id: w.id, raw: 0.3 })), { id: 1, raw: 0.9 }];
-  assert.ok(agreement(words, agreeing) > 0.9);
-  const t = fuse({ words, vectors: agreeing });
-  assert.ok(t.get(2)! > t.get(1)!, 'agreeing vectors break the near-tie');
+const orderOf = (m: ReadonlyMap<number, number>) => [...m].sort((a, b) => b[1] - a[1] || a[0] - b[0]).map(([id]) => id);
+
+test('hybrid keeps the keyword order unless a vector chunk stands out; then keyword\'s first LIFT_TO - 1 stay first', () => {
+  // Keyword: 1 just ahead of 2 (a near-tie), 3 and 4 tie exactly, then 5..30.
+  const keyword = new Map<number, number>([[1, 0.9], [2, 0.89], [3, 0.5], [4, 0.5], ...Array.from({ length: 26 }, (_, i) => [i + 5, 0.4 - i * 0.01] as [number, number])]);
+  // Vectors that agree with bm25 but prefer 2 over 1 and 4 over 3, spread evenly (nothing stands out), plus 99 they
+  // alone found.
+  const even = [2, 1, 4, 3, 99, ...Array.from({ length: 26 }, (_, i) => i + 5)].map((id, i) => ({ id, raw: 0.1 + i * 0.01 }));
+  const b = orderOf(blend(keyword, even));
+  assert.deepEqual(b.slice(0, 4), [1, 2, 4, 3], 'a near-tie stands (the old weighted sum put 2 first); an exact tie goes to the nearer vector');
+  assert.deepEqual(b.filter((id) => id !== 99), orderOf(keyword).sort((x, y) => (x === 3 && y === 4 ? 1 : x === 4 && y === 3 ? -1 : 0)), 'every keyword hit keeps its place');
+  assert.equal(b.at(-1), 99, 'a chunk only the vectors found comes after the keyword hits');
+
+  // Random keyword scores (no exact ties) and vector lists with no outlier: the order is keyword-only's.
+  let seed = 7;
+  const rand = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+  for (let round = 0; round < 50; round++) {
+    const kw = new Map(Array.from({ length: 40 }, (_, i) => [i, rand()] as [number, number]));
+    const ids = [...kw.keys()].sort(() => rand() - 0.5);
+    const vec = ids.map((id, i) => ({ id, raw: 0.2 + i * 0.005 }));
+    assert.deepEqual(orderOf(blend(kw, vec)), orderOf(kw), `round ${round}`);
+  }
+
+  // One chunk far nearer than the rest, which keyword ranked 20th: it comes in at position LIFT_TO.
+  const ranks = new Map(Array.from({ length: 30 }, (_, i) => [i + 1, 0.9 - i * 0.01] as [number, number]));
+  const outlier = [{ id: 20, raw: 0.01 }, ...Array.from({ length: 49 }, (_, i) => ({ id: 100 + i, raw: 0.6 + i * 0.001 }))];
+  const lifted = orderOf(blend(ranks, outlier));
+  assert.equal(lifted.indexOf(20), LIFT_TO - 1);
+  assert.deepEqual(lifted.filter((id) => id !== 20 && id < 100), orderOf(ranks).filter((id) => id !== 20), 'the rest keep their order');
+  assert.equal(orderOf(blend(ranks, [{ id: 999, raw: 0.01 }, ...outlier.slice(1)])).indexOf(999), LIFT_TO - 1, 'also one keyword did not find');
+  // The same outlier already in keyword's first LIFT_TO stays where keyword put it.
+  const high = [{ id: 2, raw: 0.01 }, ...outlier.slice(1)];
+  assert.deepEqual(orderOf(blend(ranks, high)).slice(0, 30), orderOf(ranks));
+  assert.ok(LIFT_Z >= 3 && LIFT_Z < Math.sqrt(49), 'an outlier is several standard deviations out, and one alone among 50 (the search depth) can be');
+
   // No keyword hit: the vectors' order.
-  assert.equal(agreement([], vectors), 1);
-  const only = [...fuse({ words: [], vectors })].sort((a, b) => b[1] - a[1]).map(([id]) => id);
-  assert.deepEqual(only.slice(0, 3), [100, 101, 102]);
+  assert.deepEqual(orderOf(blend(new Map(), even)).slice(0, 3), [2, 1, 4]);
+  for (const x of blend(keyword, outlier).values()) assert.ok(x >= 0 && x <= 1);
+});
+
+test('thesaurus: a question\'s word finds the code that says it otherwise (copy → clone, leaving out → omit), by stem and camelCase part, below code with the word itself', async () => {
+  const e = await engine({
+    'src/cloneObject.js': 'export function cloneObject(source) {\n  return structuredClone(source);\n}\n',
+    'src/omit.js': 'export function omitKeys(source, keys) {\n  return Object.fromEntries(Object.entries(source).filter(([k]) => !keys.includes(k)));\n}\n',
+    'src/copyFile.js': 'export function copyObject(source) {\n  return { ...source };\n}\n',
+    'src/other.js': 'export function unrelatedHelper(source) {\n  return source;\n}\n',
+  });
+  try {
+    const paths = (q: string) => e.search({ query: q, k: 4 }).map((h) => h.path);
+    const copies = paths('make a copy of an object');
+    assert.deepEqual(copies.slice(0, 2), ['src/copyFile.js', 'src/cloneObject.js'], 'the word itself first, then its synonym');
+    assert.ok(paths('copying the source').includes('src/cloneObject.js'), '"copying" is stemmed to copy, which expands to clone');
+    assert.ok(paths('duplicateSource').includes('src/cloneObject.js'), 'a camelCase part ("duplicate") expands too');
+    assert.equal(paths('keys leaving out some')[0], 'src/omit.js', 'a two-word entry ("leave out") matches by stem');
+    assert.ok(!paths('make a copy of an object').includes('src/other.js'));
+  } finally {
+    e.close();
+  }
+});
+
+test('thesaurus entries: general words, several dozen groups, each word of three or more letters, matched by stem', () => {
+  assert.ok(SYNONYMS.length >= 60, `${SYNONYMS.length} groups`);
+  for (const g of SYNONYMS) {
+    assert.ok(g.length >= 2, g.join(','));
+    for (const w of g) assert.match(w, /^[a-z0-9]{3,}( [a-z0-9]+)?$/, w);
+  }
+  // A toy stemmer (strip -ing/-s) is enough to show the lookup: stems on both sides, the query's own words left out.
+  const stem = (ws: readonly string[]) => new Map(ws.map((w) => [w, w.replace(/(ing|s)$/, '')]));
+  const th = thesaurus([['copy', 'clone', 'duplicate'], ['omit', 'leave out']], stem);
+  assert.deepEqual(expansionTerms('copying clones', th, stem), ['duplicate'], 'copy and clone are the query\'s own');
+  assert.deepEqual(expansionTerms('leave out keys', th, stem), ['omit']);
+  assert.deepEqual(expansionTerms('deepCopy', th, stem), ['clone', 'duplicate']);
+  assert.deepEqual(expansionTerms('nothing here', th, stem), []);
 });
 
 test('a schema-2 database is upgraded in place: files, chunks and vectors kept, the full-text index rebuilt with stemming', async () => {

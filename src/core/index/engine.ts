@@ -12,7 +12,7 @@ import { estimateTokens } from '../providers/tokenEstimate';
 import { CHUNK_MEASURE } from './budget';
 import { Chunker, type WasmLocation } from './chunker';
 import { languageOf } from './languages';
-import { diversify, fileKind, fuse, prior, queryAsks } from './rank';
+import { blend, diversify, fileKind, fuse, prior, queryAsks } from './rank';
 import { IndexStore, type FileRecord, type StoreCounts, type StoredChunkRow } from './store';
 import { decode, isIncluded, readBounded, walk, type Skip, type WalkEntry } from './walker';
 
@@ -285,19 +285,26 @@ export class IndexEngine {
     const pathMatch = req.paths?.length ? picomatch(req.paths, { dot: true }) : undefined;
     const depth = Math.max(50, req.k * (pathMatch ? 8 : 3));
     // Chunks whose symbol the query names (so "resolveTaskName" finds its definition before its callers), bm25 over
-    // the text, and vector similarity, fused by score (see rank.ts), weighed by the kind of file, then diversified.
-    const scores = fuse({
+    // the text and over the thesaurus's words for the query's, fused by score and weighed by the kind of file; then
+    // the vectors (see blend in rank.ts), then diversified.
+    const keyword = fuse({
       symbols: this.store.keyword(req.query, depth, req.languages, true),
       words: this.store.keyword(req.query, depth, req.languages),
-      vectors: req.vector ? this.store.nearest(req.vector, depth, req.languages, req.vectorMode) : undefined,
+      expanded: this.store.expanded(req.query, depth, req.languages),
     });
-    const rows = this.store.chunksById([...scores.keys()]);
+    const vectors = req.vector ? this.store.nearest(req.vector, depth, req.languages, req.vectorMode) : [];
+    const rows = this.store.chunksById([...new Set([...keyword.keys(), ...vectors.map((v) => v.id)])]);
     const asks = queryAsks(req.query);
+    const weighed = new Map<number, number>();
+    for (const [id, score] of keyword) {
+      const row = rows.get(id);
+      if (row && (!pathMatch || pathMatch(row.path))) weighed.set(id, score * prior(fileKind(row.path, row.language), asks));
+    }
     const ranked: { row: StoredChunkRow; score: number }[] = [];
-    for (const [id, score] of scores) {
+    for (const [id, score] of blend(weighed, vectors)) {
       const row = rows.get(id);
       if (!row || (pathMatch && !pathMatch(row.path))) continue;
-      ranked.push({ row, score: score * prior(fileKind(row.path, row.language), asks) });
+      ranked.push({ row, score });
     }
     ranked.sort((a, b) => b.score - a.score || a.row.id - b.row.id);
     const order = diversify(ranked, (r) => r.row.path);

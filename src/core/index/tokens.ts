@@ -79,3 +79,68 @@ export function symbolQuery(query: string): string | undefined {
   }
   return terms.length ? `symbol : (${terms.join(' OR ')})` : undefined;
 }
+
+/** Stems words the way the index's tokenizer does (word → stem; a word it has no stem for maps to itself). */
+export type Stemmer = (words: readonly string[]) => Map<string, string>;
+
+/** A thesaurus looked up by stem: each word or phrase's stems (space-joined) → the groups that hold it. */
+export interface Thesaurus {
+  groups: readonly (readonly string[])[];
+  byStem: Map<string, number[]>;
+  /** The longest entry, in words. */
+  longest: number;
+}
+
+const stemKey = (phrase: string, stem: Map<string, string>) => phrase.split(' ').map((w) => stem.get(w) ?? w).join(' ');
+
+/** Indexes a thesaurus's groups by the stems of their entries. */
+export function thesaurus(groups: readonly (readonly string[])[], stem: Stemmer): Thesaurus {
+  const words = [...new Set(groups.flatMap((g) => g.flatMap((e) => e.split(' '))))];
+  const stems = stem(words);
+  const byStem = new Map<string, number[]>();
+  let longest = 1;
+  groups.forEach((g, i) => {
+    for (const entry of g) {
+      longest = Math.max(longest, entry.split(' ').length);
+      const key = stemKey(entry, stems);
+      const list = byStem.get(key) ?? [];
+      if (!list.includes(i)) list.push(i);
+      byStem.set(key, list);
+    }
+  });
+  return { groups, byStem, longest };
+}
+
+/** At most this many expansion terms per query (each one is another term FTS5 scores). */
+export const MAX_EXPANSIONS = 24;
+
+/**
+ * The thesaurus's words for the query's words and phrases (by stem, camelCase and snake_case parts included), minus
+ * those the query already has: what a question's "copy" also asks for (clone, duplicate…). Two-word entries come out
+ * as one term ("leave out"): FTS5 reads a quoted term with a space as a phrase.
+ */
+export function expansionTerms(query: string, th: Thesaurus, stem: Stemmer): string[] {
+  const parts = [...query.matchAll(IDENT)].flatMap((m) => identifierParts(m[0]));
+  if (parts.length === 0) return [];
+  const stems = stem(parts);
+  const seq = parts.map((p) => stems.get(p) ?? p);
+  const own = new Set(seq);
+  const groups = new Set<number>();
+  for (let i = 0; i < seq.length; i++) {
+    for (let n = 1; n <= th.longest && i + n <= seq.length; n++) {
+      for (const g of th.byStem.get(seq.slice(i, i + n).join(' ')) ?? []) groups.add(g);
+    }
+  }
+  if (groups.size === 0) return [];
+  const out = new Set<string>();
+  for (const g of groups) {
+    for (const entry of th.groups[g]!) {
+      const words = entry.split(' ');
+      // An entry whose every word the query has adds nothing ("leave out" for "leaving out", "clone" for "clones").
+      const es = stem(words);
+      if (words.every((w) => own.has(es.get(w) ?? w))) continue;
+      out.add(entry);
+    }
+  }
+  return [...out].slice(0, MAX_EXPANSIONS);
+}
