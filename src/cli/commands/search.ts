@@ -1,5 +1,5 @@
 /**
- * `switchyard search <folder> "<query>"`: hybrid search (bm25 + vectors, fused by reciprocal rank) over an index
+ * `switchyard search <folder> "<query>"`: hybrid search (bm25 + vectors, ranked by score) over an index
  * built by `switchyard index`. With --json, an array of { path, startLine, endLine, symbol, score }, paths relative to
  * the folder, best first. Keyword-only (and says so on stderr) when the index has no vectors or no embedding model
  * answers for the query.
