@@ -8,6 +8,7 @@ export interface UsageGroupView {
   key: string;
   requests: number;
   ok: number;
+  /** Requests that failed (every outcome but ok and canceled). */
   failed: number;
   /** Stopped by the user or client (outcome canceled): not counted in `failed`. Absent from an older host. */
   stopped?: number;
@@ -20,14 +21,21 @@ export interface UsageGroupView {
   ttftP95Ms?: number;
 }
 
-/** One request that left the machine, as the Egress view lists it (text formatted by the host). */
-export interface EgressRowView {
+/** Who a request that left the machine went to and how much it carried: what an egress record and its view share. */
+export interface EgressRequestView {
+  /** ISO time the request was sent. */
   at: string;
   task: string;
   providerId: string;
   model: string;
+  /** The host the request went to (the provider's base URL host, or "ollama.com" for an Ollama cloud model). */
   host: string;
+  /** Bytes of prompt text sent (UTF-8, after redaction). */
   bytesSent: number;
+}
+
+/** One request that left the machine, as the Egress view lists it (text formatted by the host). */
+export interface EgressRowView extends EgressRequestView {
   redactionCount: number;
   /** "2 redacted: aws-secret-access-key ×1, openai-api-key ×1", or "none". */
   redactions: string;
@@ -53,10 +61,14 @@ export interface SuggestionGroupView {
   key: string;
   local: boolean;
   shown: number;
+  /** Accepted whole or in part (each accept event counts once). */
   accepted: number;
   partial: number;
+  /** accepted / shown, when anything was shown. */
   acceptRate?: number;
+  /** Median latency of the suggestions shown (from the editor's request to the suggestion). */
   latencyP50Ms?: number;
+  /** Characters accepted in all. */
   acceptedChars: number;
 }
 

@@ -4,6 +4,7 @@
  */
 import type { ErrorKind } from '../errors';
 import { describeCandidate } from '../describe';
+import type { EgressRequestView } from '../../protocol/usage';
 
 export interface UsageRecord {
   /** ISO time the request started. */
@@ -41,16 +42,7 @@ export interface EgressSource {
  * One request that left the machine: sent to a cloud candidate (whatever its outcome). Never holds the text sent or
  * a secret's value; redactions are counted by kind.
  */
-export interface EgressRecord {
-  /** ISO time the request was sent. */
-  at: string;
-  task: string;
-  providerId: string;
-  model: string;
-  /** The host the request went to (the provider's base URL host, or "ollama.com" for an Ollama cloud model). */
-  host: string;
-  /** Bytes of prompt text sent (UTF-8, after redaction). */
-  bytesSent: number;
+export interface EgressRecord extends EgressRequestView {
   /** Secrets replaced before sending, by kind ("aws-secret-access-key": 1). Empty when none. */
   redactions: Record<string, number>;
   sources: EgressSource[];
