@@ -180,6 +180,9 @@ export type ChatEvent =
   | FinishEvent
   | { type: 'usage'; inputTokens?: number; outputTokens?: number };
 
+/** The events of a chat that are output (what the caller shows, and what ends the first-token wait): all but usage and finish. */
+export type ChatOutputEvent = Exclude<ChatEvent, FinishEvent | { type: 'usage' }>;
+
 export interface EmbedRequest {
   model: string;
   input: string[];
