@@ -7,12 +7,15 @@
  * old chunks or all of its new ones. Vectors are keyed by chunk content hash, so an unchanged chunk keeps its vector
  * across edits, moves and rebuilds of its file.
  */
-import fs from 'node:fs';
-import path from 'node:path';
 import type BetterSqlite3 from 'better-sqlite3';
 import type { Chunk } from './chunker';
-import { SYNONYMS } from './synonyms';
-import { expansionTerms, ftsAll, ftsBody, ftsQuery, queryParts, queryTerms, symbolQuery, thesaurus, type Thesaurus } from './tokens';
+import { KeywordSearch } from './keywordSearch';
+import { openIndexDatabase, type Db } from './storeSchema';
+import { ftsBody } from './tokens';
+import { VectorSearch, type VectorMode } from './vectorSearch';
+
+export { fieldWeights } from './keywordSearch';
+export { SCHEMA_VERSION } from './storeSchema';
 
 /**
  * What an embedding model was learned to take, once it refused an input as too long: `cut`, the size of the longest
@@ -23,50 +26,6 @@ export interface EmbedLimit {
   cut?: number;
   accepted: number;
   exact?: number;
-}
-
-/**
- * 3: the full-text index stems words (FTS5's porter tokenizer over unicode61), so "arrays", "cloning" and "parsed"
- * meet "array", "clone" and "parse". A version-2 database keeps its files, chunks and vectors: only the full-text
- * index is rebuilt from the stored chunks, once, when it is opened.
- */
-export const SCHEMA_VERSION = 3;
-
-/** FTS5 tokenizer of the chunks' full-text index (and of the scratch table that stems query words the same way). */
-const TOKENIZER = 'porter unicode61 remove_diacritics 2';
-
-/**
- * From this many chunks on, an OR query drops its most common words (see `selective`). Below it every word counts:
- * dropping "array" or "string" from a question about lodash (2,400 chunks) cost 3 of its 34 answers in the retrieval
- * bench, and an OR over every word costs a few ms at that size.
- */
-const SELECTIVE_FROM = 20_000;
-
-/**
- * From SELECTIVE_FROM chunks on, the synonyms a query is expanded with hold at most this share of the chunks between
- * them (rarest first), so the expansion's OR query stays cheap: at 100k chunks it cost 5 ms of a 14 ms hybrid p50
- * unbounded.
- */
-const EXPANSION_POSTINGS = 0.05;
-
-/** Below this many vectors KNN is an exact scan; above it, a binary-quantized first pass re-scored with floats. */
-const EXACT_SCAN_LIMIT = 20_000;
-
-/** bm25 weights of the full-text columns, in their order: symbol, body, path. */
-type FieldWeights = '4.0, 1.0, 2.0' | '1.0, 1.0, 1.0';
-const IDENTIFIER_WEIGHTS: FieldWeights = '4.0, 1.0, 2.0';
-const SENTENCE_WEIGHTS: FieldWeights = '1.0, 1.0, 1.0';
-
-/**
- * The column weights for a query. One that names an identifier ("resolveTaskName", "parse_http_header", one word)
- * weighs the symbol 4 and the path 2: a match there is what it asks for. A sentence names no symbol (see
- * symbolQuery), and its words meet symbols by accident ("by" and "path" in cloneByPath, "set" in baseSet): a
- * symbol column is two or three words long, so bm25's length normalisation already lifts a match there far above
- * the same word in a body, and weighed 4 on top, one such word outranked the function whose text answers (lodash in
- * the retrieval bench: file recall@5 0.82 with 4/1/2, 0.88 with every column at 1, as for the whole-file baseline).
- */
-export function fieldWeights(query: string): FieldWeights {
-  return symbolQuery(query) === undefined ? SENTENCE_WEIGHTS : IDENTIFIER_WEIGHTS;
 }
 
 export interface FileRecord {
@@ -104,32 +63,19 @@ export interface StoreCounts {
   pending: number;
 }
 
-type Db = BetterSqlite3.Database;
-
-function loadNative(): { Database: typeof BetterSqlite3; vec: { load(db: Db): void } } {
-  // Native modules stay external to the bundle; required lazily so activation never loads them.
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const Database = require('better-sqlite3') as typeof BetterSqlite3;
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const vec = require('sqlite-vec') as { load(db: Db): void };
-  return { Database, vec };
-}
-
-function toBlob(v: Float32Array | number[]): Buffer {
-  const f = v instanceof Float32Array ? v : Float32Array.from(v);
-  return Buffer.from(f.buffer, f.byteOffset, f.byteLength);
-}
-
 export class IndexStore {
   readonly db: Db;
   /** What happened on open (moved aside, rebuilt), for the user. */
   readonly messages: string[] = [];
   private dims = 0;
   private model = '';
-  private bits?: BitIndex;
+  private readonly fts: KeywordSearch;
+  private readonly vectors: VectorSearch;
 
   private constructor(db: Db, messages: string[]) {
     this.db = db;
+    this.fts = new KeywordSearch(db);
+    this.vectors = new VectorSearch(db);
     this.messages.push(...messages);
     this.dims = Number(this.meta('dims') ?? 0);
     this.model = this.meta('model') ?? '';
@@ -137,49 +83,7 @@ export class IndexStore {
 
   /** Opens (or creates) the index at `file`; moves an unreadable or corrupt file aside and starts afresh. */
   static open(file: string): IndexStore {
-    const { Database, vec } = loadNative();
-    fs.mkdirSync(path.dirname(file), { recursive: true });
-    const messages: string[] = [];
-    const attempt = (): Db => {
-      const db = new Database(file, { timeout: 5000 });
-      try {
-        vec.load(db);
-        db.pragma('journal_mode = WAL');
-        db.pragma('synchronous = NORMAL');
-        const check = db.pragma('quick_check', { simple: true });
-        if (check !== 'ok') throw Object.assign(new Error(`integrity check: ${String(check)}`), { code: 'SQLITE_CORRUPT' });
-        const hasMeta = db.prepare("select 1 from sqlite_master where type = 'table' and name = 'meta'").get() !== undefined;
-        const version = hasMeta ? (db.prepare("select value from meta where key = 'schema'").pluck().get() as string | undefined) : undefined;
-        const upgradeFts = version !== undefined && Number(version) === 2;
-        if (version !== undefined && Number(version) !== SCHEMA_VERSION && !upgradeFts) {
-          messages.push(`The index was built by another version of Switchyard (schema ${version}, now ${SCHEMA_VERSION}): rebuilding it.`);
-          dropAll(db);
-        }
-        if (upgradeFts) {
-          const n = rebuildFts(db);
-          messages.push(`The keyword index was upgraded to stem words (schema 2 to ${SCHEMA_VERSION}): rebuilt from ${n} stored chunks, nothing re-embedded.`);
-        }
-        createSchema(db);
-        db.exec("create virtual table if not exists temp.chunks_vocab using fts5vocab(main, 'chunks_fts', 'row')");
-        return db;
-      } catch (e) {
-        db.close();
-        throw e;
-      }
-    };
-    let db: Db;
-    try {
-      db = attempt();
-    } catch (e) {
-      const code = (e as { code?: string }).code ?? '';
-      if (!/^SQLITE_(CORRUPT|NOTADB|IOERR|CANTOPEN|FORMAT)/.test(code) && !(e instanceof RangeError)) throw e;
-      const aside = `${file}.corrupt-${new Date().toISOString().replace(/[:.]/g, '-')}`;
-      for (const suffix of ['', '-wal', '-shm']) {
-        if (fs.existsSync(file + suffix)) fs.renameSync(file + suffix, aside + suffix);
-      }
-      messages.push(`The index database could not be read (${code || (e as Error).message}); it was moved aside to ${aside} and the index is being rebuilt.`);
-      db = attempt();
-    }
+    const { db, messages } = openIndexDatabase(file);
     return new IndexStore(db, messages);
   }
 
@@ -268,8 +172,7 @@ export class IndexStore {
 
   /** Replaces a file's chunks in one transaction (all old or all new, whatever happens). */
   readonly putFile = (record: FileRecord, chunks: readonly Chunk[]): void => {
-    this.chunkCount = undefined;
-    this.dfCache.clear();
+    this.fts.changed();
     this.pendingCount = undefined;
     this.db.transaction(() => {
       const s = this.s;
@@ -296,8 +199,7 @@ export class IndexStore {
   }
 
   removeFile(filePath: string): boolean {
-    this.chunkCount = undefined;
-    this.dfCache.clear();
+    this.fts.changed();
     this.pendingCount = undefined;
     let removed = false;
     this.db.transaction(() => {
@@ -312,8 +214,7 @@ export class IndexStore {
 
   /** Drops every chunk and file (vectors stay: they are keyed by content and will be reused). */
   clearFiles(): void {
-    this.chunkCount = undefined;
-    this.dfCache.clear();
+    this.fts.changed();
     this.pendingCount = undefined;
     this.cursor = 0;
     this.db.transaction(() => {
@@ -380,7 +281,6 @@ export class IndexStore {
   }
 
   private pendingStmt?: BetterSqlite3.Statement;
-  private insertVectorStmt?: BetterSqlite3.Statement;
   private hashUsedStmt?: BetterSqlite3.Statement;
 
   /**
@@ -397,7 +297,7 @@ export class IndexStore {
     })();
     this.model = model;
     this.dims = dims;
-    this.bits = undefined;
+    this.vectors.reset();
     this.pendingCount = undefined;
     this.rescan = true;
     return previous ? `The embedding model changed from ${previous} to ${model}: re-embedding the index.` : undefined;
@@ -405,169 +305,37 @@ export class IndexStore {
 
   /** Stores vectors of the current model, keyed by chunk hash, with their 1-bit quantization for the first pass. */
   putVectors(items: readonly { hash: string; vector: number[] }[]): void {
-    const dims = this.dims;
-    const insert = (this.insertVectorStmt ??= this.db.prepare('insert into vectors(hash, vec, bits) values (?, ?, ?) on conflict(hash) do nothing returning id').pluck());
     const used = (this.hashUsedStmt ??= this.db.prepare('select 1 from chunks where hash = ? limit 1').pluck());
-    const added: { id: number; bits: Uint32Array }[] = [];
     let resolved = 0;
-    this.db.transaction(() => {
-      for (const { hash, vector } of items) {
-        if (vector.length !== dims) throw new Error(`a vector of ${vector.length} dimensions for a ${dims}-dimension index`);
-        const bits = quantize(vector);
-        const id = insert.get(hash, toBlob(vector), Buffer.from(bits.buffer, bits.byteOffset, bits.byteLength)) as number | undefined;
-        if (id === undefined) continue;
-        added.push({ id, bits });
-        if (this.pendingCount !== undefined && used.get(hash) !== undefined) resolved++;
-      }
-    })();
+    this.vectors.insert(this.dims, items, (hash) => {
+      if (this.pendingCount !== undefined && used.get(hash) !== undefined) resolved++;
+    });
     if (this.pendingCount !== undefined) this.pendingCount = Math.max(0, this.pendingCount - resolved);
-    if (this.bits) for (const a of added) this.bits.add(a.id, a.bits);
   }
 
   /** Vectors no chunk uses any more (after edits): dropped now and then. */
   pruneVectors(): number {
     if (!this.dims) return 0;
-    let n = 0;
-    this.db.transaction(() => {
-      const ids = this.db.prepare('select id from vectors v where not exists (select 1 from chunks c where c.hash = v.hash)').pluck().all() as number[];
-      const delVec = this.db.prepare('delete from vectors where id = ?');
-      for (const id of ids) delVec.run(id);
-      n = ids.length;
-    })();
-    if (n > 0) this.bits = undefined;
-    return n;
+    return this.vectors.prune();
   }
 
   /**
-   * bm25 over symbol, body and path; best first. Chunks with every word of the query come first (an AND query is
-   * several times cheaper than an OR on a large index), then, when they are fewer than `limit`, chunks with any word.
-   * With `symbols`, only chunks whose symbol the query names.
+   * bm25 over symbol, body and path; best first. Chunks with every word of the query come first, then, when they are
+   * fewer than `limit`, chunks with any word. With `symbols`, only chunks whose symbol the query names (keywordSearch.ts).
    */
   keyword(query: string, limit: number, languages?: readonly string[], symbols = false): Ranked[] {
-    if (symbols) return this.match(symbolQuery(query), limit, languages);
-    const weights = fieldWeights(query);
-    const parts = this.selective(queryParts(query));
-    const all = parts.length > 1 ? this.match(ftsAll(parts), limit, languages, weights) : [];
-    if (all.length >= limit) return all;
-    const any = this.match(ftsQuery(this.selective(queryTerms(query))), limit, languages, weights);
-    if (all.length === 0) return any;
-    const seen = new Set(all.map((r) => r.id));
-    return [...all, ...any.filter((r) => !seen.has(r.id))].slice(0, limit);
+    return this.fts.keyword(query, limit, languages, symbols);
   }
 
-  private thesaurus?: Thesaurus;
-
-  /**
-   * bm25 over the thesaurus's words for the query's words (see synonyms.ts), any of them; best first. The caller
-   * weighs these below the query's own words (rank.ts).
-   */
+  /** bm25 over the thesaurus's words for the query's words, any of them; best first (keywordSearch.ts). */
   expanded(query: string, limit: number, languages?: readonly string[]): Ranked[] {
-    const stem = (words: readonly string[]) => this.stems(words);
-    this.thesaurus ??= thesaurus(SYNONYMS, stem);
-    let terms = expansionTerms(query, this.thesaurus, stem);
-    const n = this.chunks();
-    if (terms.length > 1 && n >= SELECTIVE_FROM) {
-      // An OR query costs what its terms' posting lists hold: the rarest synonyms first (they also weigh the most in
-      // bm25) while all of them together are in at most EXPANSION_POSTINGS of the chunks.
-      const df = this.docFrequencies(terms);
-      let budget = n * EXPANSION_POSTINGS;
-      terms = [...terms].sort((a, b) => df.get(a)! - df.get(b)!).filter((t) => df.get(t)! > 0 && (budget -= df.get(t)!) >= 0);
-    }
-    return terms.length ? this.match(ftsQuery(terms), limit, languages, fieldWeights(query)) : [];
-  }
-
-  private match(match: string | undefined, limit: number, languages?: readonly string[], weights: FieldWeights = IDENTIFIER_WEIGHTS): Ranked[] {
-    if (!match) return [];
-    const langFilter = languages?.length ? `and c.language in (${languages.map(() => '?').join(',')})` : '';
-    // `rank` with the weights configured lets FTS5 sort by bm25 itself (see fieldWeights).
-    const sql = `select f.rowid as id, f.rank as raw from chunks_fts f
-      ${langFilter ? 'join chunks c on c.id = f.rowid' : ''} where chunks_fts match ? and f.rank match 'bm25(${weights})' ${langFilter} order by f.rank limit ?`;
-    return this.db.prepare(sql).all(match, ...(languages ?? []), limit) as Ranked[];
-  }
-
-  private chunkCount?: number;
-
-  /**
-   * Drops the terms that cannot help bm25 but cost the most: a term in more than half the chunks has an idf of ~0
-   * (FTS5 clamps it), and one in more than a fifth of them weighs little next to a rarer term of the same query.
-   * Scoring every chunk that has "function" is what makes an OR query slow on a large index.
-   */
-  private selective(terms: string[]): string[] {
-    if (terms.length < 2) return terms;
-    const n = this.chunks();
-    if (n < SELECTIVE_FROM) return terms;
-    const df = this.docFrequencies(terms);
-    const rare = terms.filter((t) => df.get(t)! <= n / 5);
-    if (rare.length > 0) return rare;
-    const useful = terms.filter((t) => df.get(t)! <= n / 2);
-    return useful.length > 0 ? useful : terms;
-  }
-
-  private chunks(): number {
-    this.chunkCount ??= this.db.prepare('select count(*) from chunks').pluck().get() as number;
-    return this.chunkCount;
-  }
-
-  /** How many chunks hold each term (looked up by the stem the index made of it; a phrase by its first word's). */
-  private docFrequencies(terms: readonly string[]): Map<string, number> {
-    const stem = this.stems(terms);
-    const keys = [...new Set(terms.map((t) => stem.get(t) ?? t))].filter((k) => !this.dfCache.has(k));
-    if (keys.length) {
-      if (this.dfCache.size > 10_000) this.dfCache.clear();
-      for (const k of keys) this.dfCache.set(k, 0);
-      for (const r of this.db.prepare(`select term, doc from temp.chunks_vocab where term in (${keys.map(() => '?').join(',')})`).all(...keys) as { term: string; doc: number }[]) this.dfCache.set(r.term, r.doc);
-    }
-    return new Map(terms.map((t) => [t, this.dfCache.get(stem.get(t) ?? t) ?? 0]));
-  }
-
-  /** Document frequency by stem, until the chunks change (cleared with chunkCount). */
-  private readonly dfCache = new Map<string, number>();
-
-  private stemCache = new Map<string, string>();
-
-  /** The stem the index's tokenizer makes of each word, from a scratch FTS5 table with the same tokenizer (cached). */
-  private stems(words: readonly string[]): Map<string, string> {
-    const missing = words.filter((w) => !this.stemCache.has(w));
-    if (missing.length) {
-      if (this.stemCache.size > 10_000) this.stemCache.clear();
-      this.db.exec(`create virtual table if not exists temp.stems using fts5(word, tokenize='${TOKENIZER}');
-        create virtual table if not exists temp.stems_vocab using fts5vocab('temp', 'stems', 'instance');`);
-      const insert = this.db.prepare('insert into temp.stems(rowid, word) values (?, ?)');
-      missing.forEach((w, i) => insert.run(i + 1, w));
-      const rows = this.db.prepare('select term, doc from temp.stems_vocab where offset = 0').all() as { term: string; doc: number }[];
-      this.db.exec('delete from temp.stems');
-      for (const w of missing) this.stemCache.set(w, w);
-      for (const r of rows) if (missing[r.doc - 1] !== undefined) this.stemCache.set(missing[r.doc - 1]!, r.term);
-    }
-    return new Map(words.map((w) => [w, this.stemCache.get(w) ?? w]));
+    return this.fts.expanded(query, limit, languages);
   }
 
   /** Nearest chunks to a query vector by cosine distance; best first. */
-  nearest(vector: number[], limit: number, languages?: readonly string[], mode: 'auto' | 'exact' | 'binary' = 'auto'): Ranked[] {
+  nearest(vector: number[], limit: number, languages?: readonly string[], mode: VectorMode = 'auto'): Ranked[] {
     if (!this.dims || vector.length !== this.dims) return [];
-    const count = this.db.prepare('select count(*) from vectors').pluck().get() as number;
-    if (count === 0) return [];
-    const q = toBlob(vector);
-    let hashes: { hash: string; raw: number }[];
-    if (mode === 'exact' || (mode === 'auto' && count <= EXACT_SCAN_LIMIT)) {
-      hashes = this.db.prepare('select hash, vec_distance_cosine(vec, ?) as raw from vectors order by raw limit ?').all(q, limit * 4) as { hash: string; raw: number }[];
-    } else {
-      // First pass on 1-bit vectors (Hamming distance, scanned in memory), then the float re-score of the survivors.
-      this.bits ??= BitIndex.load(this.db, this.dims);
-      const ids = this.bits.nearest(quantize(vector), Math.max(200, limit * 8));
-      hashes = ids.length
-        ? (this.db.prepare(`select hash, vec_distance_cosine(vec, ?) as raw from vectors where id in (${ids.join(',')}) order by raw limit ?`).all(q, limit * 4) as { hash: string; raw: number }[])
-        : [];
-    }
-    if (hashes.length === 0) return [];
-    const langFilter = languages?.length ? `and language in (${languages.map(() => '?').join(',')})` : '';
-    const byHash = this.db.prepare(`select id from chunks where hash = ? ${langFilter}`).pluck();
-    const out: Ranked[] = [];
-    for (const h of hashes) {
-      for (const id of byHash.all(h.hash, ...(languages ?? [])) as number[]) out.push({ id, raw: h.raw });
-      if (out.length >= limit) break;
-    }
-    return out.slice(0, limit);
+    return this.vectors.nearest(this.dims, vector, limit, languages, mode);
   }
 
   chunksById(ids: readonly number[]): Map<number, StoredChunkRow> {
@@ -596,119 +364,5 @@ export class IndexStore {
     const check = this.db.pragma('integrity_check', { simple: true });
     if (check !== 'ok') problems.push(`integrity_check: ${String(check)}`);
     return problems;
-  }
-}
-
-function dropAll(db: Db): void {
-  const objects = db.prepare("select type, name from sqlite_master where type in ('table') and name not like 'sqlite_%' and name not like '%_fts_%'").all() as { type: string; name: string }[];
-  for (const o of objects) db.exec(`drop table if exists "${o.name}"`);
-}
-
-/** Schema 2 to 3: the full-text index again with the stemming tokenizer, from the chunks table, in one transaction. */
-function rebuildFts(db: Db): number {
-  let n = 0;
-  db.transaction(() => {
-    db.exec('drop table if exists chunks_fts');
-    createSchema(db);
-    const insert = db.prepare('insert into chunks_fts(rowid, symbol, body, path) values (?, ?, ?, ?)');
-    // In pages by id (a statement cannot write while another one iterates on the same connection).
-    const page = db.prepare('select c.id, c.symbol, c.text, f.path from chunks c join files f on f.id = c.file_id where c.id > ? order by c.id limit 1000');
-    for (let from = 0; ; ) {
-      const rows = page.all(from) as { id: number; symbol: string | null; text: string; path: string }[];
-      for (const r of rows) insert.run(r.id, r.symbol ? ftsBody(r.symbol) : '', ftsBody(r.text), ftsBody(r.path));
-      n += rows.length;
-      if (rows.length < 1000) break;
-      from = rows[rows.length - 1]!.id;
-    }
-    db.prepare("update meta set value = ? where key = 'schema'").run(String(SCHEMA_VERSION));
-  })();
-  return n;
-}
-
-function createSchema(db: Db): void {
-  db.exec(`
-    create table if not exists meta(key text primary key, value text not null);
-    create table if not exists files(
-      id integer primary key, path text not null unique, hash text not null, size integer not null, mtime real not null,
-      language text not null, skipped text, chunks integer not null);
-    create table if not exists chunks(
-      id integer primary key, file_id integer not null, start_line integer not null, end_line integer not null,
-      symbol text, kind text, language text not null, hash text not null, tokens integer not null, text text not null);
-    create index if not exists chunks_file on chunks(file_id);
-    create index if not exists chunks_hash on chunks(hash);
-    create table if not exists vectors(id integer primary key, hash text not null unique, vec blob not null, bits blob not null);
-    create virtual table if not exists chunks_fts using fts5(symbol, body, path, content='', contentless_delete=1, tokenize='${TOKENIZER}');
-  `);
-  db.prepare("insert into meta(key, value) values ('schema', ?) on conflict(key) do nothing").run(String(SCHEMA_VERSION));
-}
-
-/** Sign bits of a vector, packed into 32-bit words (bit j of the vector is bit j%32 of word j/32). */
-export function quantize(vector: readonly number[]): Uint32Array {
-  const out = new Uint32Array(Math.ceil(vector.length / 32));
-  for (let j = 0; j < vector.length; j++) if (vector[j]! > 0) out[j >>> 5]! |= 1 << (j & 31);
-  return out;
-}
-
-function popcount(x: number): number {
-  x -= (x >>> 1) & 0x55555555;
-  x = (x & 0x33333333) + ((x >>> 2) & 0x33333333);
-  return (((x + (x >>> 4)) & 0x0f0f0f0f) * 0x01010101) >>> 24;
-}
-
-/**
- * Every vector's sign bits in one typed array: a Hamming scan of 100k 384-dimension vectors takes a few ms in the
- * worker (sqlite-vec's vec0 KNN slows down sharply as k grows, measured here: 25 ms at k=200, 230 ms at k=1000).
- */
-class BitIndex {
-  private ids: Int32Array;
-  private data: Uint32Array;
-  private n = 0;
-
-  private constructor(private readonly words: number, capacity: number) {
-    this.ids = new Int32Array(Math.max(16, capacity));
-    this.data = new Uint32Array(Math.max(16, capacity) * words);
-  }
-
-  static load(db: BetterSqlite3.Database, dims: number): BitIndex {
-    const words = Math.ceil(dims / 32);
-    const count = db.prepare('select count(*) from vectors').pluck().get() as number;
-    const index = new BitIndex(words, count + 1024);
-    for (const row of db.prepare('select id, bits from vectors').iterate() as Iterable<{ id: number; bits: Buffer }>) {
-      index.add(row.id, new Uint32Array(row.bits.buffer.slice(row.bits.byteOffset, row.bits.byteOffset + words * 4)));
-    }
-    return index;
-  }
-
-  add(id: number, bits: Uint32Array): void {
-    if (this.n === this.ids.length) {
-      const ids = new Int32Array(this.ids.length * 2);
-      ids.set(this.ids);
-      const data = new Uint32Array(this.data.length * 2);
-      data.set(this.data);
-      this.ids = ids;
-      this.data = data;
-    }
-    this.ids[this.n] = id;
-    this.data.set(bits.subarray(0, this.words), this.n * this.words);
-    this.n++;
-  }
-
-  /** Ids of the `count` vectors nearest to `query` by Hamming distance (a counting sort on the distance). */
-  nearest(query: Uint32Array, count: number): number[] {
-    const { n, words, data } = this;
-    const dist = new Uint16Array(n);
-    const buckets = new Uint32Array(words * 32 + 2);
-    for (let i = 0; i < n; i++) {
-      let d = 0;
-      const o = i * words;
-      for (let w = 0; w < words; w++) d += popcount(data[o + w]! ^ query[w]!);
-      dist[i] = d;
-      buckets[d]!++;
-    }
-    let cutoff = 0;
-    for (let seen = 0; cutoff < buckets.length && seen < count; cutoff++) seen += buckets[cutoff]!;
-    const out: number[] = [];
-    for (let i = 0; i < n && out.length < count; i++) if (dist[i]! < cutoff) out.push(this.ids[i]!);
-    return out;
   }
 }

@@ -84,42 +84,69 @@ export const OUTSIDE_REASON = 'link to a path outside the indexed folder (not fo
  * (default: the real path of `root`).
  */
 export function walk(root: string, options: WalkOptions, isCanceled: () => boolean = () => false, within?: string): WalkResult {
-  const files: WalkEntry[] = [];
-  const skipped: Skip[] = [];
   const excluded = excluder(options.exclude);
-  const maxBytes = options.maxFileSizeKb * 1024;
-  const seen = new Set<string>();
   let rootReal: string;
   try {
     rootReal = within ?? fs.realpathSync(root);
   } catch (e) {
-    return { files, skipped: [{ rel: '.', reason: `unreadable folder (${(e as NodeJS.ErrnoException).code ?? String(e)})` }] };
+    return { files: [], skipped: [{ rel: '.', reason: unreadableFolder(e) }] };
+  }
+  const walker = new Walker(rootReal, options.maxFileSizeKb, excluded, isCanceled);
+  walker.visit(root, '', []);
+  return { files: walker.files, skipped: walker.skipped };
+}
+
+function unreadableFolder(e: unknown): string {
+  return `unreadable folder (${(e as NodeJS.ErrnoException).code ?? String(e)})`;
+}
+
+/** One walk's state: what it found and skipped, and the real paths of the folders it entered. */
+class Walker {
+  readonly files: WalkEntry[] = [];
+  readonly skipped: Skip[] = [];
+  private readonly seen = new Set<string>();
+
+  constructor(
+    private readonly rootReal: string,
+    private readonly maxFileSizeKb: number,
+    private readonly excluded: Excluder,
+    private readonly isCanceled: () => boolean,
+  ) {}
+
+  visit(absDir: string, relDir: string, levels: IgnoreLevel[]): void {
+    if (this.isCanceled()) return;
+    const opened = this.open(absDir, relDir, levels);
+    if (!opened) return;
+    for (const e of opened.entries) {
+      if (this.isCanceled()) return;
+      this.entry(e, absDir, relDir, opened.here);
+    }
   }
 
-  const visit = (absDir: string, relDir: string, levels: IgnoreLevel[]) => {
-    if (isCanceled()) return;
+  /** A folder's entries, sorted by name, and the .gitignore levels that apply in it; undefined when it is skipped. */
+  private open(absDir: string, relDir: string, levels: IgnoreLevel[]): { entries: fs.Dirent[]; here: IgnoreLevel[] } | undefined {
     let real: string;
     try {
       real = fs.realpathSync(absDir);
     } catch (e) {
-      skipped.push({ rel: relDir || '.', reason: `unreadable folder (${(e as NodeJS.ErrnoException).code ?? String(e)})` });
-      return;
+      this.skipped.push({ rel: relDir || '.', reason: unreadableFolder(e) });
+      return undefined;
     }
-    if (!isWithin(rootReal, real)) {
-      skipped.push({ rel: relDir || '.', reason: OUTSIDE_REASON });
-      return;
+    if (!isWithin(this.rootReal, real)) {
+      this.skipped.push({ rel: relDir || '.', reason: OUTSIDE_REASON });
+      return undefined;
     }
-    if (seen.has(real)) {
-      skipped.push({ rel: relDir, reason: 'symlink loop (folder already indexed)' });
-      return;
+    if (this.seen.has(real)) {
+      this.skipped.push({ rel: relDir, reason: 'symlink loop (folder already indexed)' });
+      return undefined;
     }
-    seen.add(real);
+    this.seen.add(real);
     let entries: fs.Dirent[];
     try {
       entries = fs.readdirSync(absDir, { withFileTypes: true });
     } catch (e) {
-      skipped.push({ rel: relDir || '.', reason: `unreadable folder (${(e as NodeJS.ErrnoException).code ?? String(e)})` });
-      return;
+      this.skipped.push({ rel: relDir || '.', reason: unreadableFolder(e) });
+      return undefined;
     }
     let here = levels;
     if (entries.some((e) => e.name === '.gitignore' && e.isFile())) {
@@ -127,62 +154,67 @@ export function walk(root: string, options: WalkOptions, isCanceled: () => boole
       if (ig) here = [...levels, { base: relDir, ig }];
     }
     entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-    for (const e of entries) {
-      if (isCanceled()) return;
-      const rel = relDir ? `${relDir}/${e.name}` : e.name;
-      const abs = path.join(absDir, e.name);
-      let isDir = e.isDirectory();
-      let isFile = e.isFile();
-      let stat: fs.Stats | undefined;
-      let special = specialKind(e);
-      if (e.isSymbolicLink()) {
-        let target: string;
-        try {
-          target = fs.realpathSync(abs);
-          stat = fs.statSync(target);
-        } catch {
-          skipped.push({ rel, reason: 'broken or looping symlink' });
-          continue;
-        }
-        if (excluded(rel) || ignoredBy(here, rel, stat.isDirectory())) continue;
-        if (!isWithin(rootReal, target)) {
-          skipped.push({ rel, reason: OUTSIDE_REASON });
-          continue;
-        }
-        if (stat.isDirectory()) {
-          skipped.push({ rel, reason: seen.has(target) ? 'symlink loop (folder already indexed)' : 'link to a folder inside the indexed folder (indexed at its own path)' });
-        } else {
-          skipped.push({ rel, reason: 'link to a file inside the indexed folder (indexed at its own path)' });
-        }
-        continue;
-      }
-      if (excluded(rel) || ignoredBy(here, rel, isDir)) continue;
-      if (isDir) {
-        visit(abs, rel, here);
-      } else if (isFile) {
-        try {
-          stat ??= fs.lstatSync(abs);
-        } catch (err) {
-          skipped.push({ rel, reason: `unreadable (${(err as NodeJS.ErrnoException).code ?? String(err)})` });
-          continue;
-        }
-        special = specialKind(stat);
-        if (special || !stat.isFile()) {
-          skipped.push({ rel, reason: `not a regular file (${special ?? 'special file'})` });
-          continue;
-        }
-        if (stat.size > maxBytes) {
-          skipped.push({ rel, reason: tooLarge(options.maxFileSizeKb) });
-          continue;
-        }
-        files.push({ rel, abs, size: stat.size, mtimeMs: stat.mtimeMs });
-      } else if (special) {
-        skipped.push({ rel, reason: `not a regular file (${special})` });
-      }
+    return { entries, here };
+  }
+
+  private entry(e: fs.Dirent, absDir: string, relDir: string, here: IgnoreLevel[]): void {
+    const rel = relDir ? `${relDir}/${e.name}` : e.name;
+    const abs = path.join(absDir, e.name);
+    if (e.isSymbolicLink()) {
+      this.link(rel, abs, here);
+      return;
     }
-  };
-  visit(root, '', []);
-  return { files, skipped };
+    const isDir = e.isDirectory();
+    if (this.excluded(rel) || ignoredBy(here, rel, isDir)) return;
+    if (isDir) {
+      this.visit(abs, rel, here);
+    } else if (e.isFile()) {
+      this.file(rel, abs);
+    } else {
+      const special = specialKind(e);
+      if (special) this.skipped.push({ rel, reason: `not a regular file (${special})` });
+    }
+  }
+
+  /** A link is never followed: skipped with the reason (outside the folder, or indexed at its own path). */
+  private link(rel: string, abs: string, here: IgnoreLevel[]): void {
+    let target: string;
+    let stat: fs.Stats;
+    try {
+      target = fs.realpathSync(abs);
+      stat = fs.statSync(target);
+    } catch {
+      this.skipped.push({ rel, reason: 'broken or looping symlink' });
+      return;
+    }
+    if (this.excluded(rel) || ignoredBy(here, rel, stat.isDirectory())) return;
+    if (!isWithin(this.rootReal, target)) {
+      this.skipped.push({ rel, reason: OUTSIDE_REASON });
+    } else if (stat.isDirectory()) {
+      const reason = this.seen.has(target) ? 'symlink loop (folder already indexed)' : 'link to a folder inside the indexed folder (indexed at its own path)';
+      this.skipped.push({ rel, reason });
+    } else {
+      this.skipped.push({ rel, reason: 'link to a file inside the indexed folder (indexed at its own path)' });
+    }
+  }
+
+  private file(rel: string, abs: string): void {
+    let stat: fs.Stats;
+    try {
+      stat = fs.lstatSync(abs);
+    } catch (err) {
+      this.skipped.push({ rel, reason: `unreadable (${(err as NodeJS.ErrnoException).code ?? String(err)})` });
+      return;
+    }
+    const special = specialKind(stat);
+    if (special || !stat.isFile()) {
+      this.skipped.push({ rel, reason: `not a regular file (${special ?? 'special file'})` });
+    } else if (stat.size > this.maxFileSizeKb * 1024) {
+      this.skipped.push({ rel, reason: tooLarge(this.maxFileSizeKb) });
+    } else {
+      this.files.push({ rel, abs, size: stat.size, mtimeMs: stat.mtimeMs });
+    }
+  }
 }
 
 export function tooLarge(maxFileSizeKb: number): string {
