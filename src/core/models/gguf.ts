@@ -151,145 +151,189 @@ export async function downloadGguf(options: DownloadOptions): Promise<DownloadRe
   const fileName = ggufFileName(options.url, options.fileName);
   const expected = options.sha256?.trim().toLowerCase();
   if (expected !== undefined && !/^[0-9a-f]{64}$/.test(expected)) throw new ModelError('invalid', `"${options.sha256}" is not a sha256 (64 hex digits)`);
-  const doFetch = options.fetch ?? ((input: string | URL | Request, init?: RequestInit) => globalThis.fetch(input, init));
-  const freeBytes = options.freeBytes ?? diskFreeBytes;
-  const dest = join(options.dir, fileName);
-  const partial = `${dest}.partial`;
-  const metaPath = `${partial}.json`;
-  const where = displayUrl(options.url);
+  const download = new GgufDownload(options, fileName, expected);
   await mkdir(options.dir, { recursive: true });
+  return (await download.present()) ?? download.run();
+}
 
-  const existing = await fileSize(dest);
-  if (existing !== undefined) {
-    const digest = (await sha256Of(dest)).digest('hex');
-    if (expected === undefined || digest === expected) {
-      return { path: dest, id: modelIdOf(dest), sizeBytes: existing, sha256: digest, resumedBytes: 0, alreadyPresent: true };
+/** One download's state: where its bytes go, how far it got, and whether the server lets it resume. */
+class GgufDownload {
+  private readonly doFetch: typeof fetch;
+  private readonly dest: string;
+  private readonly partial: string;
+  private readonly metaPath: string;
+  private readonly where: string;
+  private meta: PartialMeta | undefined;
+  private offset = 0;
+  private resumedBytes = 0;
+  private resumable = false;
+  private retriesLeft: number;
+  private spaceChecked = false;
+
+  constructor(
+    private readonly options: DownloadOptions,
+    private readonly fileName: string,
+    private readonly expected: string | undefined,
+  ) {
+    this.doFetch = options.fetch ?? ((input: string | URL | Request, init?: RequestInit) => globalThis.fetch(input, init));
+    this.dest = join(options.dir, fileName);
+    this.partial = `${this.dest}.partial`;
+    this.metaPath = `${this.partial}.json`;
+    this.where = displayUrl(options.url);
+    this.retriesLeft = options.retries ?? 3;
+  }
+
+  /** The file when it is there already (and matches the checksum when one was given). */
+  async present(): Promise<DownloadResult | undefined> {
+    const existing = await fileSize(this.dest);
+    if (existing === undefined) return undefined;
+    const digest = (await sha256Of(this.dest)).digest('hex');
+    if (this.expected === undefined || digest === this.expected) {
+      return { path: this.dest, id: modelIdOf(this.dest), sizeBytes: existing, sha256: digest, resumedBytes: 0, alreadyPresent: true };
     }
-    throw new ModelError('checksum', `${fileName} is already in ${options.dir} with another sha256 (${digest}); delete it first to download it again`);
+    const again = 'delete it first to download it again';
+    throw new ModelError('checksum', `${this.fileName} is already in ${this.options.dir} with another sha256 (${digest}); ${again}`);
   }
 
-  // A partial file is only resumed when it came from the same URL.
-  let meta = await readMeta(metaPath);
-  let offset = (await fileSize(partial)) ?? 0;
-  if (offset > 0 && meta?.url !== options.url) {
-    await rm(partial, { force: true });
-    offset = 0;
-    meta = undefined;
+  async run(): Promise<DownloadResult> {
+    const { options } = this;
+    // A partial file is only resumed when it came from the same URL.
+    this.meta = await readMeta(this.metaPath);
+    this.offset = (await fileSize(this.partial)) ?? 0;
+    if (this.offset > 0 && this.meta?.url !== options.url) {
+      await rm(this.partial, { force: true });
+      this.offset = 0;
+      this.meta = undefined;
+    }
+    this.resumedBytes = this.offset;
+    while (true) {
+      if (options.signal?.aborted) throw await this.canceled();
+      const response = await this.request();
+      if (!response) continue;
+      if (response.status === 416 && this.offset > 0) {
+        // The range starts at the end: the partial file may already be the whole file. Verify it.
+        await response.body?.cancel();
+        if (this.meta?.totalBytes === this.offset) return this.finish((await sha256Of(this.partial)).digest('hex'), this.offset);
+        await rm(this.partial, { force: true });
+        this.offset = 0;
+        continue;
+      }
+      if (!response.ok) {
+        await response.body?.cancel();
+        const status = response.status;
+        const hint = status === 401 || status === 403 ? ' (the file may need a token or accepting its license on the hub)' : '';
+        throw new ModelError(status === 404 ? 'notFound' : 'http', `cannot download ${this.where}: HTTP ${status}${hint}`, { status });
+      }
+      if (this.offset > 0 && response.status !== 206) {
+        // The server ignored the range (or the file changed, per If-Range): start over.
+        this.offset = 0;
+      }
+      this.resumable = response.headers.get('accept-ranges') === 'bytes' || response.status === 206;
+      const totalBytes = totalFrom(response, this.offset);
+      const etag = response.headers.get('etag') ?? undefined;
+      this.meta = { url: options.url, etag, lastModified: response.headers.get('last-modified') ?? undefined, totalBytes };
+      await this.checkSpace(response, totalBytes);
+      const got = await this.receive(response, totalBytes);
+      if (got) return this.finish(got.digest, got.received);
+    }
   }
-  const resumedBytes = offset;
-  let resumable = false;
-  let retriesLeft = options.retries ?? 3;
-  let spaceChecked = false;
 
-  while (true) {
-    if (options.signal?.aborted) throw await canceled();
+  /** The request for what is still missing; undefined when it failed and is to be tried again. */
+  private async request(): Promise<Response | undefined> {
+    const { options, offset } = this;
     const headers: Record<string, string> = { ...options.headers, 'Accept-Encoding': 'identity' };
     if (offset > 0) {
       headers.Range = `bytes=${offset}-`;
-      const validator = meta?.etag ?? meta?.lastModified;
+      const validator = this.meta?.etag ?? this.meta?.lastModified;
       if (validator) headers['If-Range'] = validator;
     }
-    let response: Response;
     try {
-      response = await doFetch(options.url, { headers, signal: options.signal, redirect: 'follow' });
+      return await this.doFetch(options.url, { headers, signal: options.signal, redirect: 'follow' });
     } catch (e) {
-      if (options.signal?.aborted || isAbort(e)) throw await canceled();
-      if (retriesLeft-- > 0 && offset > 0 && resumable) continue;
-      throw new ModelError('unreachable', `cannot download ${where}: ${describe(e)}${offset > 0 ? ' (the part already downloaded is kept; try again to resume)' : ''}`, { cause: e, resumable: offset > 0 });
+      if (options.signal?.aborted || isAbort(e)) throw await this.canceled();
+      if (this.retriesLeft-- > 0 && offset > 0 && this.resumable) return undefined;
+      const kept = offset > 0 ? ' (the part already downloaded is kept; try again to resume)' : '';
+      throw new ModelError('unreachable', `cannot download ${this.where}: ${describe(e)}${kept}`, { cause: e, resumable: offset > 0 });
     }
+  }
 
-    if (response.status === 416 && offset > 0) {
-      // The range starts at the end: the partial file may already be the whole file. Verify it below.
-      await response.body?.cancel();
-      const total = meta?.totalBytes;
-      if (total === offset) break;
-      await rm(partial, { force: true });
-      offset = 0;
-      continue;
-    }
-    if (!response.ok) {
-      await response.body?.cancel();
-      throw new ModelError(response.status === 404 ? 'notFound' : 'http', `cannot download ${where}: HTTP ${response.status}${response.status === 401 || response.status === 403 ? ' (the file may need a token or accepting its license on the hub)' : ''}`, { status: response.status });
-    }
-    if (offset > 0 && response.status !== 206) {
-      // The server ignored the range (or the file changed, per If-Range): start over.
-      offset = 0;
-    }
-    resumable = response.headers.get('accept-ranges') === 'bytes' || response.status === 206;
-    const totalBytes = totalFrom(response, offset);
-    meta = { url: options.url, etag: response.headers.get('etag') ?? undefined, lastModified: response.headers.get('last-modified') ?? undefined, totalBytes };
-
-    if (!spaceChecked || offset === 0) {
-      if (totalBytes !== undefined) {
-        const needed = totalBytes - offset;
-        let free: number;
-        try {
-          free = await freeBytes(options.dir);
-        } catch {
-          free = Infinity; // a file system that cannot tell: proceed; a full disk still fails the write
-        }
-        if (free < needed + SPACE_MARGIN_BYTES) {
-          await response.body?.cancel();
-          throw new ModelError('diskFull', `not enough disk space for ${fileName}: it needs ${formatBytes(needed)} and ${options.dir} has ${formatBytes(free)} free. Free some space or choose another folder.`);
-        }
+  /** Before the first byte of a download (and of a restart from 0), whether the disk has room for what is missing. */
+  private async checkSpace(response: Response, totalBytes: number | undefined): Promise<void> {
+    if (this.spaceChecked && this.offset !== 0) return;
+    if (totalBytes !== undefined) {
+      const needed = totalBytes - this.offset;
+      let free: number;
+      try {
+        free = await (this.options.freeBytes ?? diskFreeBytes)(this.options.dir);
+      } catch {
+        free = Infinity; // a file system that cannot tell: proceed; a full disk still fails the write
       }
-      spaceChecked = true;
+      if (free < needed + SPACE_MARGIN_BYTES) {
+        await response.body?.cancel();
+        const has = `it needs ${formatBytes(needed)} and ${this.options.dir} has ${formatBytes(free)} free`;
+        throw new ModelError('diskFull', `not enough disk space for ${this.fileName}: ${has}. Free some space or choose another folder.`);
+      }
     }
+    this.spaceChecked = true;
+  }
 
+  /** Writes the body after what is there; undefined when the connection dropped and the download is to resume. */
+  private async receive(response: Response, totalBytes: number | undefined): Promise<{ received: number; digest: string } | undefined> {
+    const { options, offset, partial } = this;
     const hash = offset > 0 ? await sha256Of(partial, offset) : createHash('sha256');
-    await writeFile(metaPath, JSON.stringify(meta));
+    await writeFile(this.metaPath, JSON.stringify(this.meta));
     const file = await open(partial, offset > 0 ? 'r+' : 'w');
     let received = offset;
     options.onProgress?.({ receivedBytes: received, totalBytes, resumedFrom: offset });
     try {
       if (offset > 0) await file.truncate(offset);
       const body = response.body;
-      if (!body) throw new ModelError('http', `cannot download ${where}: the answer has no body`);
+      if (!body) throw new ModelError('http', `cannot download ${this.where}: the answer has no body`);
       for await (const chunk of body) {
         await file.write(chunk, 0, chunk.length, received);
         hash.update(chunk);
         received += chunk.length;
         options.onProgress?.({ receivedBytes: received, totalBytes, resumedFrom: offset });
       }
-      if (totalBytes !== undefined && received !== totalBytes) throw Object.assign(new Error(`the connection closed after ${received} of ${totalBytes} bytes`), { code: 'ETRUNCATED' });
+      if (totalBytes !== undefined && received !== totalBytes) {
+        throw Object.assign(new Error(`the connection closed after ${received} of ${totalBytes} bytes`), { code: 'ETRUNCATED' });
+      }
     } catch (e) {
       await file.close();
-      if (options.signal?.aborted || isAbort(e)) throw await canceled(resumable);
+      if (options.signal?.aborted || isAbort(e)) throw await this.canceled(this.resumable);
       if (e instanceof ModelError) throw e;
-      offset = received;
-      if (resumable && retriesLeft-- > 0) continue;
-      if (!resumable) await removePartial();
-      throw new ModelError('unreachable', `the download of ${where} was interrupted after ${formatBytes(received)}${resumable ? ': run it again to resume' : ''} (${describe(e)})`, { cause: e, resumable });
+      this.offset = received;
+      if (this.resumable && this.retriesLeft-- > 0) return undefined;
+      if (!this.resumable) await this.removePartial();
+      const resume = this.resumable ? ': run it again to resume' : '';
+      const message = `the download of ${this.where} was interrupted after ${formatBytes(received)}${resume} (${describe(e)})`;
+      throw new ModelError('unreachable', message, { cause: e, resumable: this.resumable });
     }
     await file.close();
-    const digest = hash.digest('hex');
-    if (expected !== undefined && digest !== expected) {
-      await removePartial();
-      throw new ModelError('checksum', `${fileName} from ${where} has sha256 ${digest}, not the expected ${expected}: the file was removed`);
+    return { received, digest: hash.digest('hex') };
+  }
+
+  /** Checks the whole file's sha256 (when one was given) and gives it its real name. */
+  private async finish(digest: string, sizeBytes: number): Promise<DownloadResult> {
+    if (this.expected !== undefined && digest !== this.expected) {
+      await this.removePartial();
+      const why = `has sha256 ${digest}, not the expected ${this.expected}: the file was removed`;
+      throw new ModelError('checksum', `${this.fileName} from ${this.where} ${why}`);
     }
-    await rename(partial, dest);
-    await rm(metaPath, { force: true });
-    return { path: dest, id: modelIdOf(dest), sizeBytes: received, sha256: digest, resumedBytes, alreadyPresent: false };
+    await rename(this.partial, this.dest);
+    await rm(this.metaPath, { force: true });
+    return { path: this.dest, id: modelIdOf(this.dest), sizeBytes, sha256: digest, resumedBytes: this.resumedBytes, alreadyPresent: false };
   }
 
-  // The 416 case: the partial file was complete.
-  const digest = (await sha256Of(partial)).digest('hex');
-  if (expected !== undefined && digest !== expected) {
-    await removePartial();
-    throw new ModelError('checksum', `${fileName} from ${where} has sha256 ${digest}, not the expected ${expected}: the file was removed`);
-  }
-  await rename(partial, dest);
-  await rm(metaPath, { force: true });
-  return { path: dest, id: modelIdOf(dest), sizeBytes: offset, sha256: digest, resumedBytes, alreadyPresent: false };
-
-  async function removePartial(): Promise<void> {
-    await rm(partial, { force: true });
-    await rm(metaPath, { force: true });
+  private async removePartial(): Promise<void> {
+    await rm(this.partial, { force: true });
+    await rm(this.metaPath, { force: true });
   }
 
-  async function canceled(keep = false): Promise<ModelError> {
-    if (!keep) await removePartial();
-    return new ModelError('canceled', `download of ${fileName} canceled${keep ? ' (the part downloaded is kept: download it again to resume)' : ''}`, { resumable: keep });
+  private async canceled(keep = false): Promise<ModelError> {
+    if (!keep) await this.removePartial();
+    const kept = keep ? ' (the part downloaded is kept: download it again to resume)' : '';
+    return new ModelError('canceled', `download of ${this.fileName} canceled${kept}`, { resumable: keep });
   }
 }
 
