@@ -181,6 +181,15 @@ export const PLACEHOLDER_PATTERNS: readonly RegExp[] = [
   /your[-_ ]?|placeholder|redacted|example|insert|replace[-_ ]?me/i,
 ];
 
+export function isPlaceholder(value: string): boolean {
+  return PLACEHOLDER_PATTERNS.some((p) => p.test(value));
+}
+
+/** An ASCII letter or digit (a character code). */
+export function isAlnum(c: number): boolean {
+  return (c >= 48 && c <= 57) || (c >= 65 && c <= 90) || (c >= 97 && c <= 122);
+}
+
 /** Shannon entropy in bits per character. */
 export function shannonEntropy(s: string): number {
   if (!s) return 0;
