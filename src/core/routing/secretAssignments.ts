@@ -29,13 +29,15 @@ function isKeyChar(c: number): boolean {
   return isAlnum(c) || c === 95 /* _ */ || c === 46 /* . */ || c === 45 /* - */ || c === 36 /* $ */;
 }
 
+/** A value that is code: a name, a member access, a call (`config.apiKey`, `getToken()`, `process.env.KEY!`). */
+const CODE = /^[A-Za-z_$][\w$]*(?:\??\.[A-Za-z_$][\w$]*)*(?:\(.*)?!?$/;
+
 /** Whether an assignment's value looks like a random secret rather than a word, a number, code or a path. */
 function looksSecret(value: string, quoted: boolean): boolean {
   if (value.length < MIN_SECRET_LENGTH || /\s/.test(value)) return false;
   if (/^[0-9.:_-]+$/.test(value)) return false; // numbers, versions, times
   if (/^(?:\/|\.\.?\/|~\/|[A-Za-z]:\\)/.test(value) || value.includes('://')) return false; // paths, URLs
-  const code = /^[A-Za-z_$][\w$]*(?:\??\.[A-Za-z_$][\w$]*)*(?:\(.*)?!?$/; // a name, a member access, a call
-  if (!quoted && code.test(value) && (/[.(!]/.test(value) || looksLikeWords(value))) return false;
+  if (!quoted && CODE.test(value) && (/[.(!]/.test(value) || looksLikeWords(value))) return false;
   if (isPlaceholder(value)) return false;
   if (/^[a-z]+(?:[-_][a-z]+)*$/.test(value)) return false; // lower-case words: `bench-key`, `use-env-var`
   const classes = +/[a-z]/.test(value) + +/[A-Z]/.test(value) + +/[0-9]/.test(value) + +/[^A-Za-z0-9]/.test(value);
