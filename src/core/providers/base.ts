@@ -37,7 +37,7 @@ export interface ProviderDeps {
 export interface ProviderOptions {
   /** Health probes and discovery give up after this long. */
   probeTimeoutMs?: number;
-  /** A chat that has not produced its first token after this long fails with `timeout`. */
+  /** A chat with no output after this long fails with `timeout`, unless its request says (the router's setting does). */
   firstTokenTimeoutMs?: number;
   /** One embedding batch (or other non-streaming request) fails with `timeout` after this long. */
   requestTimeoutMs?: number;
@@ -146,7 +146,7 @@ export class RequestScope {
 
   constructor(
     private readonly outer: AbortSignal | undefined,
-    timeoutMs: number | undefined,
+    readonly timeoutMs: number | undefined,
   ) {
     if (outer?.aborted) this.controller.abort(outer.reason);
     else outer?.addEventListener('abort', this.onOuterAbort, { once: true });
@@ -243,7 +243,7 @@ export abstract class BaseProvider implements Provider {
   protected abstract classify(error: unknown): Classified | undefined;
 
   async *chat(request: ChatRequest): AsyncIterable<ChatEvent> {
-    const scope = new RequestScope(request.signal, this.firstTokenTimeoutMs);
+    const scope = new RequestScope(request.signal, this.firstTokenTimeout(request));
     let afterOutput = false;
     let completed = false;
     try {
@@ -264,6 +264,11 @@ export abstract class BaseProvider implements Provider {
     } finally {
       scope.dispose(!completed);
     }
+  }
+
+  /** The wait for a chat's first output: the request's (the router's setting), else this provider's default. */
+  protected firstTokenTimeout(request: ChatRequest): number {
+    return request.firstTokenTimeoutMs ?? this.firstTokenTimeoutMs;
   }
 
   async embed(request: EmbedRequest): Promise<EmbedResult> {
@@ -366,7 +371,7 @@ export abstract class BaseProvider implements Provider {
     if (scope?.timedOut) {
       classified = {
         kind: 'timeout',
-        detail: afterOutput ? `${context.action} timed out` : `no answer within ${this.timeoutFor(context)} ms`,
+        detail: afterOutput ? `${context.action} timed out` : `no answer within ${scope.timeoutMs} ms`,
       };
     } else if (scope?.canceledByCaller) {
       classified = scope.callerTimedOut
@@ -388,12 +393,6 @@ export abstract class BaseProvider implements Provider {
     });
     this.logger.debug(`${message} [${classified.kind}]`);
     return result;
-  }
-
-  private timeoutFor(context: ErrorContext): number {
-    if (context.action === 'chat') return this.firstTokenTimeoutMs;
-    if (context.action === 'embed' || context.action === 'complete') return this.requestTimeoutMs;
-    return this.probeTimeoutMs;
   }
 
   /** Rules that hold whatever client threw: system codes, aborts, a status property. */

@@ -115,7 +115,7 @@ export class OpenAICompatibleProvider extends BaseProvider {
       yield* this.relayChat(request, request.relay, signal);
       return;
     }
-    const client = await this.client(this.firstTokenTimeoutMs);
+    const client = await this.client(this.firstTokenTimeout(request));
     const stream = await client.chat.completions.create(this.chatBody(request), { signal });
     let finish: unknown;
     let usage: ChatEvent | undefined;

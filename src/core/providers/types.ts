@@ -80,6 +80,12 @@ export interface ChatRequest {
   sampling?: SamplingOptions;
   signal?: AbortSignal;
   /**
+   * How long to wait for the first output (text, reasoning, a tool call) before failing with `timeout`. The router
+   * passes switchyard.routing.firstTokenTimeoutMs, so the setting governs; absent, the provider's own default
+   * (DEFAULT_FIRST_TOKEN_TIMEOUT_MS, for callers without a router).
+   */
+  firstTokenTimeoutMs?: number;
+  /**
    * The gateway's streaming requests: a provider that speaks OpenAI's protocol may hand the server's SSE events on
    * as they arrive (one `relay` event instead of `text` events) rather than parse and re-frame every token.
    * Providers that cannot ignore it and stream text.

@@ -21,7 +21,10 @@ interface Tally {
   finish?: FinishReason;
 }
 
-/** Chat's `attemptOne`: streams one candidate's answer; its first event must come within `firstTokenTimeoutMs`. */
+/**
+ * Chat's `attemptOne`: streams one candidate's answer; its first event must come within `firstTokenTimeoutMs`, the
+ * router's setting, which the provider is given too (its own default must not cut a slower first token short).
+ */
 export function chatAttempt(request: RoutedChatRequest, firstTokenTimeoutMs: number): AttemptOne<RoutedChatEvent, UsageRecord> {
   return async function* (attempt, provider) {
     const c = attempt.c;
@@ -39,7 +42,7 @@ export function chatAttempt(request: RoutedChatRequest, firstTokenTimeoutMs: num
     attempt.partial = () => ({ inputTokens: tally.inputTokens, outputTokens: tally.outputTokens, outputChars: outputChars() });
     let finished = false;
     try {
-      const iterator = provider.chat(chatRequest(request, c, messages, controller.signal))[Symbol.asyncIterator]();
+      const iterator = provider.chat(chatRequest(request, c, messages, controller.signal, firstTokenTimeoutMs))[Symbol.asyncIterator]();
       const first = await firstEvent(iterator, controller, firstTokenTimeoutMs, c);
       yield { type: 'route', route: attempt.answered() };
       yield* passOn(iterator, first, tally);
@@ -64,8 +67,14 @@ export function chatAttempt(request: RoutedChatRequest, firstTokenTimeoutMs: num
   };
 }
 
-/** The provider's request for one candidate: its model and parameters, the caller's overrides, tools and format. */
-function chatRequest(request: RoutedChatRequest, c: Candidate, messages: ChatMessage[], signal: AbortSignal): ChatRequest {
+/** The provider's request for one candidate: its model and parameters, the caller's overrides, tools, format, timeout. */
+function chatRequest(
+  request: RoutedChatRequest,
+  c: Candidate,
+  messages: ChatMessage[],
+  signal: AbortSignal,
+  firstTokenTimeoutMs: number,
+): ChatRequest {
   const tools = request.tools?.length ? request.tools : undefined;
   return {
     model: c.model,
@@ -75,6 +84,7 @@ function chatRequest(request: RoutedChatRequest, c: Candidate, messages: ChatMes
     contextSize: c.contextSize,
     sampling: request.sampling,
     signal,
+    firstTokenTimeoutMs,
     relay: request.relay ? { includeUsage: request.relay.includeUsage, model: `${c.providerId}/${c.model}` } : undefined,
     ...(tools ? { tools, toolChoice: request.toolChoice, parallelToolCalls: request.parallelToolCalls } : {}),
     ...(request.responseFormat ? { responseFormat: request.responseFormat } : {}),
