@@ -47,6 +47,15 @@ export class Messenger<Requests extends { [K in keyof Requests]: [unknown, unkno
     });
   }
 
+  /** The webview's own state, kept by VS Code while the panel is open (across reloads of its page). */
+  getState(): unknown {
+    return this.api.getState();
+  }
+
+  setState(state: unknown): void {
+    this.api.setState(state);
+  }
+
   cancel(id: number): void {
     this.api.postMessage({ kind: 'cancel', id });
   }

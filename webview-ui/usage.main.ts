@@ -5,10 +5,11 @@
  * the period (newest first, filtered by day and provider): time, task, provider/model, host, bytes, redactions and the
  * workspace files they carried. Self-contained: no network, text set via textContent only.
  */
-import type { EgressView, SuggestionGroupView, UsageDataView, UsageFromWebview, UsageGroupView, UsageToWebview } from '../src/protocol/usage';
+import type { EgressView, SuggestionGroupView, UsageDataView, UsageGroupView, UsageNotifications, UsageRequests } from '../src/protocol/usage';
+import { Messenger } from './messenger';
+import './usage.css';
 
-declare function acquireVsCodeApi(): { postMessage(m: UsageFromWebview): void; getState(): unknown; setState(s: unknown): void };
-const vscode = acquireVsCodeApi();
+const host = new Messenger<UsageRequests, UsageNotifications>();
 const SVG = 'http://www.w3.org/2000/svg';
 
 function el<K extends keyof HTMLElementTagNameMap>(tag: K, text?: string, cls?: string): HTMLElementTagNameMap[K] {
@@ -157,10 +158,15 @@ for (const days of [1, 7, 30, 90, 365]) {
   o.value = String(days);
   range.appendChild(o);
 }
-range.addEventListener('change', () => vscode.postMessage({ type: 'usage/range', days: Number(range.value) }));
+range.addEventListener('change', () => void host.request('usage/range', { days: Number(range.value) }));
 const exportButton = el('button', 'Export CSV');
 exportButton.id = 'export-csv';
-exportButton.addEventListener('click', () => vscode.postMessage({ type: 'usage/exportCsv' }));
+exportButton.addEventListener('click', () => {
+  host.request('usage/exportCsv', {}).then(
+    (file) => file && notes.replaceChildren(el('p', `Exported to ${file.path} and ${file.egressPath} (requests that left the machine)`, 'muted')),
+    (e: Error) => notes.replaceChildren(el('p', e.message, 'error')),
+  );
+});
 const header = el('div', undefined, 'header');
 header.append(el('h1', 'Switchyard usage'), range, el('span', ' '), exportButton);
 const notes = el('div');
@@ -194,7 +200,7 @@ providerFilter.setAttribute('aria-label', 'Provider');
 const dayFilter = el('select');
 dayFilter.id = 'egress-day';
 dayFilter.setAttribute('aria-label', 'Day');
-const sendFilter = () => vscode.postMessage({ type: 'usage/egressFilter', day: dayFilter.value, provider: providerFilter.value });
+const sendFilter = () => void host.request('usage/egressFilter', { day: dayFilter.value, provider: providerFilter.value });
 providerFilter.addEventListener('change', sendFilter);
 dayFilter.addEventListener('change', sendFilter);
 const filters = el('div', undefined, 'filters');
@@ -219,11 +225,11 @@ thead.appendChild(egressHead);
 egressTable.append(thead, egressRows);
 egress.append(el('h2', 'What left this machine'), el('p', 'Every request sent to a cloud model, with the workspace files it carried and the secrets redacted from it (counts only).', 'muted'), filters, egressCount, egressEmpty, egressTable);
 
-const saved = vscode.getState() as { view?: View } | undefined;
+const saved = host.getState() as { view?: View } | undefined;
 let view: View = saved?.view === 'egress' ? 'egress' : 'summary';
 function show(next: View): void {
   view = next;
-  vscode.setState({ view });
+  host.setState({ view });
   summaryTab.setAttribute('aria-selected', String(view === 'summary'));
   egressTab.setAttribute('aria-selected', String(view === 'egress'));
   content.hidden = view !== 'summary';
@@ -275,9 +281,11 @@ function renderEgress(e: EgressView | undefined, error: string | undefined): voi
   }
 }
 
+/** The page's container (src/vscode/webview/html.ts). */
+const root = () => document.getElementById('app')!;
+
 function render(d: UsageDataView): void {
-  const root = document.getElementById('root')!;
-  if (header.parentElement !== root) root.replaceChildren(header, tabs, notes, content, egress);
+  if (header.parentElement !== root()) root().replaceChildren(header, tabs, notes, content, egress);
   if (document.activeElement !== range) range.value = String(d.rangeDays);
   renderEgress(d.egress, d.error);
   content.replaceChildren();
@@ -319,10 +327,6 @@ function render(d: UsageDataView): void {
   add(el('p', `Ledger: ${d.dbPath}`, 'muted'));
 }
 
-window.addEventListener('message', (e: MessageEvent<UsageToWebview>) => {
-  const m = e.data;
-  if (m?.type === 'usage/data') render(m.data);
-  else if (m?.type === 'usage/exported') notes.replaceChildren(el('p', `Exported to ${m.path}${m.egressPath ? ` and ${m.egressPath} (requests that left the machine)` : ''}`, 'muted'));
-  else if (m?.type === 'usage/error') notes.replaceChildren(el('p', m.message, 'error'));
-});
-vscode.postMessage({ type: 'ready' });
+host.on('usage/data', render);
+root().replaceChildren(el('p', 'Loading usage…', 'muted'));
+host.ready();

@@ -8,7 +8,7 @@ import type { ErrorActionId } from './vocabulary';
 
 export type { ErrorActionId };
 
-export type TurnStatus = 'streaming' | 'done' | 'stopped' | 'error';
+type TurnStatus = 'streaming' | 'done' | 'stopped' | 'error';
 
 /** A place in the workspace the answer drew on: opens the file at these lines. */
 export interface Citation {
@@ -158,7 +158,7 @@ export interface ChatNotifications {
 
 export type ChatRequestName = keyof ChatRequests;
 export type ChatRequest = { [N in ChatRequestName]: Request<N, ChatRequests[N][0]> }[ChatRequestName];
-export type ChatNotification = { [N in keyof ChatNotifications]: Notification<N, ChatNotifications[N]> }[keyof ChatNotifications];
+type ChatNotification = { [N in keyof ChatNotifications]: Notification<N, ChatNotifications[N]> }[keyof ChatNotifications];
 
 export type ToChatHost = ChatRequest | Ready | Cancel;
 export type ToChatView = ChatNotification | Reply;

@@ -4,7 +4,7 @@
  * the panel's edits are requests the host writes to settings. API keys never travel here: the panel asks the host
  * to prompt for one, and only learns whether a key is stored.
  */
-import type { Cancel, Notification, Ready, Reply, Request } from './envelope';
+import type { Cancel, Ready, Request } from './envelope';
 import type { PrivacyMode, ProviderKind, TaskName } from './vocabulary';
 
 export type SettingsTask = TaskName;
@@ -146,6 +146,5 @@ export interface SettingsNotifications {
 }
 
 export type SettingsRequestName = keyof SettingsRequests;
-export type SettingsRequest = { [N in SettingsRequestName]: Request<N, SettingsRequests[N][0]> }[SettingsRequestName];
+type SettingsRequest = { [N in SettingsRequestName]: Request<N, SettingsRequests[N][0]> }[SettingsRequestName];
 export type ToSettingsHost = SettingsRequest | Ready | Cancel;
-export type ToSettingsView = Notification<'settings/state', SettingsState> | Notification<'settings/installed', InstalledModels> | Reply;

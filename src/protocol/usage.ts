@@ -1,8 +1,9 @@
 /**
- * Messages between the host and the "Switchyard: Show Usage" webview (webview-ui/usage.main.ts). Types only.
- * The webview posts `ready`; the host answers with `usage/data` (and again after each new record); the webview asks
- * for `usage/exportCsv` (the host shows a save dialog and writes the file plus its egress companion), `usage/range`
- * (the period, which also bounds the egress list) or `usage/egressFilter` (one day of the period, one provider).
+ * Messages between the host and the "Switchyard: Show Usage" webview (webview-ui/usage.main.ts), in the envelope of
+ * envelope.ts. Types only. The webview posts `ready`; the host answers with `usage/data` (and again after each new
+ * record); the webview asks for `usage/exportCsv` (the host shows a save dialog and writes the file plus its egress
+ * companion), `usage/range` (the period, which also bounds the egress list) or `usage/egressFilter` (one day of the
+ * period, one provider).
  */
 export interface UsageGroupView {
   key: string;
@@ -90,10 +91,18 @@ export interface UsageDataView {
   error?: string;
 }
 
-export type UsageToWebview =
-  | { type: 'usage/data'; data: UsageDataView }
-  /** `egressPath`: the egress records' CSV, written next to the request records' one. */
-  | { type: 'usage/exported'; path: string; egressPath?: string }
-  | { type: 'usage/error'; message: string };
+/** Webview → host requests: name → [payload, reply payload]. */
+export interface UsageRequests {
+  /** The period (also bounds the egress list); the host answers with new `usage/data`. */
+  'usage/range': [{ days: number }, null];
+  /** One UTC day of the period ("" for all) and one provider ("" for all). */
+  'usage/egressFilter': [{ day: string; provider: string }, null];
+  /** Save dialog, then the CSV and its egress companion; null when the user canceled or the file could not be written. */
+  'usage/exportCsv': [Record<string, never>, { path: string; egressPath: string } | null];
+}
 
-export type UsageFromWebview = { type: 'ready' } | { type: 'usage/exportCsv' } | { type: 'usage/range'; days: number } | { type: 'usage/egressFilter'; day: string; provider: string };
+export interface UsageNotifications {
+  'usage/data': UsageDataView;
+}
+
+export type UsageRequestName = keyof UsageRequests;

@@ -12,7 +12,7 @@ import type { ConfigProblem } from '../core/config/config';
 import { readSettings, workspaceOptedOut } from './settings';
 import { privacyContext } from '../core/routing/privacy';
 import { WorkspaceSecrets } from './workspaceSecrets';
-import { Secrets } from './secrets';
+import { Secrets, askApiKey } from './secrets';
 import { channelLogger } from './log';
 import { cloudConsent } from './consent';
 import { RouteStatus, showRoutes } from './routes';
@@ -26,7 +26,6 @@ import { registerEditorTasks } from './editorTasks/feature';
 import { registerCompletions } from './complete/feature';
 
 export type { Services } from './services';
-export type SwitchyardApi = Services;
 
 /**
  * Each feature registers itself from its own module and returns what it registered: add one line to FEATURES.
@@ -163,15 +162,9 @@ async function pickProvider(switchyard: Switchyard, title: string, given?: strin
 async function setApiKey(switchyard: Switchyard, secrets: Secrets, given: string | undefined): Promise<void> {
   const providerId = await pickProvider(switchyard, 'Switchyard: Set API Key', given);
   if (!providerId) return;
-  const key = await vscode.window.showInputBox({
-    title: `API key for ${providerId}`,
-    prompt: 'Stored in VS Code\'s SecretStorage; never written to settings or logs.',
-    password: true,
-    ignoreFocusOut: true,
-    validateInput: (v) => (v.trim() ? undefined : 'Enter a key, or press Escape to cancel'),
-  });
+  const key = await askApiKey(providerId, "Stored in VS Code's SecretStorage; never written to settings or logs.");
   if (!key) return;
-  await secrets.store(providerId, key.trim());
+  await secrets.store(providerId, key);
   void vscode.window.showInformationMessage(`Switchyard: API key for ${providerId} saved.`);
 }
 

@@ -92,3 +92,15 @@ export class Secrets implements SecretSource, vscode.Disposable {
     return [...this.known];
   }
 }
+
+/** Asks for a provider's key in a password box (trimmed; undefined when the user pressed Escape). */
+export async function askApiKey(providerId: string, prompt: string): Promise<string | undefined> {
+  const key = await vscode.window.showInputBox({
+    title: `API key for ${providerId}`,
+    prompt,
+    password: true,
+    ignoreFocusOut: true,
+    validateInput: (v) => (v.trim() ? undefined : 'Enter a key, or press Escape to cancel'),
+  });
+  return key?.trim() || undefined;
+}

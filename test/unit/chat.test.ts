@@ -7,7 +7,7 @@ import { ConversationStore, MAX_CONVERSATIONS, historyMessages, settleInterrupte
 import { estimateMessagesTokens } from '../../src/core/providers/tokenEstimate';
 import { ProviderError } from '../../src/core/errors';
 import { errorActions, fallbackReason } from '../../src/vscode/chat/errorActions';
-import { validateChatMessage, validateSettingsMessage } from '../../src/vscode/chat/validate';
+import { validateChatMessage, validateSettingsMessage } from '../../src/vscode/webview/validate';
 import type { RouteAttempt } from '../../src/core/routing/router';
 
 const words = (n: number, w = 'token') => Array.from({ length: n }, (_, i) => `${w}${i}`).join(' ');

@@ -64,7 +64,7 @@ test('a chat that fails because its task entries were all ignored says so, and o
 });
 
 test('the host accepts the first-run actions (Get Started, Download a GGUF Model) from the chat view', async () => {
-  const { validateChatMessage } = await import('../../src/vscode/chat/validate');
+  const { validateChatMessage } = await import('../../src/vscode/webview/validate');
   for (const id of ['walkthrough', 'downloadGguf']) {
     assert.equal(validateChatMessage({ kind: 'request', id: 1, name: 'chat/action', payload: { turnId: '', action: { id, label: 'x' } } }).ok, true, id);
   }

@@ -15,13 +15,14 @@ function data(completions: UsageDataView['completions']): UsageDataView {
 }
 
 test('usage view (jsdom): inline completions per model with accept rate and p50 latency', { skip }, () => {
-  const page = loadWebview<{ type: string }>('usage', '<div id="root"></div>');
+  const page = loadWebview<{ kind: string }>('usage', '<div id="app" data-view="usage"></div>');
   try {
-    page.deliver({ type: 'usage/data', data: data(undefined) });
+    page.deliver({ kind: 'notify', name: 'usage/data', payload: data(undefined) });
     assert.match(page.byId('completions').textContent ?? '', /No inline suggestions shown in this period/);
     page.deliver({
-      type: 'usage/data',
-      data: data({
+      kind: 'notify',
+      name: 'usage/data',
+      payload: data({
         total: sugg('all', { local: false, shown: 8, accepted: 3, partial: 1, acceptRate: 3 / 8, latencyP50Ms: 140, acceptedChars: 61 }),
         byModel: [
           sugg('box/qwen2.5-coder:7b', { shown: 6, accepted: 3, partial: 1, acceptRate: 0.5, latencyP50Ms: 120.4, acceptedChars: 61 }),

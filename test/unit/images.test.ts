@@ -20,7 +20,7 @@ import { RouteError, type RoutedChatEvent } from '../../src/core/routing/router'
 import { Switchyard } from '../../src/core/switchyard';
 import { MemoryLedger } from '../../src/core/usage/ledger';
 import { runTurn, turnOfMessages } from '../../src/core/chat/turn';
-import { validateSettingsMessage } from '../../src/vscode/chat/validate';
+import { validateSettingsMessage } from '../../src/vscode/webview/validate';
 import { TINY_PNG_BASE64 } from '../fixtures/images';
 import { scriptedBackend, startLlamaCppServer, startOllamaServer, startOpenAIServer, tinyModelPath, type FixtureServer } from '../fixtures';
 

@@ -2,7 +2,7 @@
 // name or a non-.gguf URL into a pull, delete or download.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { validateSettingsMessage } from '../../src/vscode/chat/validate';
+import { validateSettingsMessage } from '../../src/vscode/webview/validate';
 
 const req = (name: string, payload: unknown) => validateSettingsMessage({ kind: 'request', id: 7, name, payload });
 

@@ -95,9 +95,9 @@ test('Show Usage (jsdom): the summary says how many were stopped apart from the 
     failuresByKind: [{ kind: 'unreachable', count: 1 }],
     audit: [],
   };
-  const page = loadWebview<{ type: string }>('usage', '<div id="root"></div>');
+  const page = loadWebview<{ kind: string }>('usage', '<div id="app" data-view="usage"></div>');
   try {
-    page.deliver({ type: 'usage/data', data });
+    page.deliver({ kind: 'notify', name: 'usage/data', payload: data });
     const doc = page.window.document;
     assert.match(doc.querySelector('#content .summary')!.textContent ?? '', /^6 requests \(1 failed, 2 stopped\), 100% local/);
     const table = doc.querySelector('#content table')!;
@@ -110,7 +110,7 @@ test('Show Usage (jsdom): the summary says how many were stopped apart from the 
     assert.equal(doc.querySelectorAll('#content .legend-swatch').length, 2);
     assert.equal(doc.querySelectorAll('#content div.legend').length, 0);
     // Nothing stopped: the summary reads as before.
-    page.deliver({ type: 'usage/data', data: { ...data, total: group('all', { requests: 4, ok: 3, failed: 1, local: 4 }) } });
+    page.deliver({ kind: 'notify', name: 'usage/data', payload: { ...data, total: group('all', { requests: 4, ok: 3, failed: 1, local: 4 }) } });
     assert.match(doc.querySelector('#content .summary')!.textContent ?? '', /^4 requests \(1 failed\), 100% local/);
   } finally {
     page.window.close();

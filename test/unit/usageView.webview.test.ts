@@ -31,13 +31,24 @@ function data(over: Partial<UsageDataView> = {}): UsageDataView {
   };
 }
 
-type Sent = { type: string; days?: number; day?: string; provider?: string };
+type Sent = { kind: string; id?: number; name?: string; payload?: unknown };
+
+/** The host's `usage/data` notification (src/protocol/usage.ts, in the envelope of src/protocol/envelope.ts). */
+const usageData = (d: UsageDataView) => ({ kind: 'notify', name: 'usage/data', payload: d });
+/** The last request the page posted, without its id. */
+const lastRequest = (sent: Sent[]) => {
+  const m = sent.at(-1)!;
+  assert.equal(m.kind, 'request');
+  assert.ok(Number.isInteger(m.id));
+  return { name: m.name, payload: m.payload };
+};
+const settled = () => new Promise((resolve) => setImmediate(resolve));
 
 test('usage view (jsdom): the day chart has a bar for every day of the range, quiet days included, oldest first', { skip }, () => {
-  const page = loadWebview<Sent>('usage', '<div id="root"></div>');
+  const page = loadWebview<Sent>('usage', '<div id="app" data-view="usage"></div>');
   try {
-    assert.deepEqual(page.sent, [{ type: 'ready' }]);
-    page.deliver({ type: 'usage/data', data: data() });
+    assert.deepEqual(page.sent, [{ kind: 'ready' }]);
+    page.deliver(usageData(data()));
     const bars = [...page.window.document.querySelectorAll('rect.bar-local')];
     const days = bars.map((b) => b.getAttribute('data-day'));
     assert.ok(days.length >= 7 && days.length <= 8, `7 days back to today: ${days.join(' ')}`);
@@ -49,7 +60,7 @@ test('usage view (jsdom): the day chart has a bar for every day of the range, qu
     assert.ok(height(day(6), 'bar-local') > 0 && height(day(0), 'bar-cloud') > 0);
 
     // A year fits: 366 bars no wider than the view's drawing budget.
-    page.deliver({ type: 'usage/data', data: data({ rangeDays: 365 }) });
+    page.deliver(usageData(data({ rangeDays: 365 })));
     const year = page.window.document.querySelectorAll('rect.bar-local');
     assert.ok(year.length >= 365 && year.length <= 366, String(year.length));
     assert.ok(Number(page.window.document.querySelector('svg[aria-label="Local and cloud requests per day"]')!.getAttribute('width')) <= 1200);
@@ -58,10 +69,10 @@ test('usage view (jsdom): the day chart has a bar for every day of the range, qu
   }
 });
 
-test('usage view (jsdom): ledger names render as text; range and export post to the host; the range control survives new data', { skip }, () => {
-  const page = loadWebview<Sent>('usage', '<div id="root"></div>');
+test('usage view (jsdom): ledger names render as text; range and export post to the host; the range control survives new data', { skip }, async () => {
+  const page = loadWebview<Sent>('usage', '<div id="app" data-view="usage"></div>');
   try {
-    page.deliver({ type: 'usage/data', data: data() });
+    page.deliver(usageData(data()));
     const doc = page.window.document;
     assert.equal(doc.querySelectorAll('img').length, 0, 'a provider key with markup is not markup');
     assert.ok([...doc.querySelectorAll('td')].some((td) => td.textContent === '<img src=x onerror=alert(1)>'));
@@ -72,19 +83,23 @@ test('usage view (jsdom): ledger names render as text; range and export post to 
     const range = page.byId('range');
     assert.equal(range.value, '7');
     page.choose(range, '30');
-    assert.deepEqual(page.sent.at(-1), { type: 'usage/range', days: 30 });
+    assert.deepEqual(lastRequest(page.sent), { name: 'usage/range', payload: { days: 30 } });
     // New records arrive while the user has the dropdown: the same control stays, with their choice.
     range.focus();
-    page.deliver({ type: 'usage/data', data: data() });
+    page.deliver(usageData(data()));
     assert.equal(page.byId('range'), range);
     assert.equal(range.value, '30');
 
     page.byId('export-csv').click();
-    assert.deepEqual(page.sent.at(-1), { type: 'usage/exportCsv' });
-    page.deliver({ type: 'usage/exported', path: '/home/me/usage.csv' });
-    page.deliver({ type: 'usage/data', data: data() });
+    assert.deepEqual(lastRequest(page.sent), { name: 'usage/exportCsv', payload: {} });
+    page.deliver({ kind: 'reply', id: page.sent.at(-1)!.id, ok: true, payload: { path: '/home/me/usage.csv', egressPath: '/home/me/usage-egress.csv' } });
+    await settled();
+    page.deliver(usageData(data()));
     assert.match(page.byId('notes').textContent ?? '', /Exported to \/home\/me\/usage\.csv/, 'the note outlives the next data');
-    page.deliver({ type: 'usage/error', message: 'Could not write /ro/usage.csv: read-only file system' });
+    page.byId('export-csv').click();
+    const error = { kind: 'error', message: 'Could not write /ro/usage.csv: read-only file system' };
+    page.deliver({ kind: 'reply', id: page.sent.at(-1)!.id, ok: false, error });
+    await settled();
     assert.match(page.byId('notes').textContent ?? '', /read-only file system/);
   } finally {
     page.window.close();
@@ -112,10 +127,10 @@ function egressData(over: Partial<EgressView> = {}): EgressView {
 }
 
 test('usage view (jsdom): the Egress tab lists what left the machine, newest first: time, task, provider/model, host, bytes, redactions, files', { skip }, () => {
-  const page = loadWebview<Sent>('usage', '<div id="root"></div>');
+  const page = loadWebview<Sent>('usage', '<div id="app" data-view="usage"></div>');
   try {
     const doc = page.window.document;
-    page.deliver({ type: 'usage/data', data: data({ egress: egressData() }) });
+    page.deliver(usageData(data({ egress: egressData() })));
     const egress = page.byId('egress') as unknown as { hidden: boolean };
     const content = page.byId('content') as unknown as { hidden: boolean };
     assert.equal(egress.hidden, true, 'the summary shows first');
@@ -145,17 +160,17 @@ test('usage view (jsdom): the Egress tab lists what left the machine, newest fir
     assert.deepEqual([...doc.querySelectorAll('#egress-provider option')].map((o) => o.textContent), ['all providers', '<b>evil</b> (1)', 'openai (2)']);
     assert.deepEqual([...doc.querySelectorAll('#egress-day option')].map((o) => o.getAttribute('value')), ['', '2026-11-02', '2026-11-01']);
     page.choose(page.byId('egress-provider'), 'openai');
-    assert.deepEqual(page.sent.at(-1), { type: 'usage/egressFilter', day: '', provider: 'openai' });
+    assert.deepEqual(lastRequest(page.sent), { name: 'usage/egressFilter', payload: { day: '', provider: 'openai' } });
     page.choose(page.byId('egress-day'), '2026-11-02');
-    assert.deepEqual(page.sent.at(-1), { type: 'usage/egressFilter', day: '2026-11-02', provider: 'openai' });
-    page.deliver({ type: 'usage/data', data: data({ egress: egressData({ day: '2026-11-02', provider: 'openai', rows: [egressRow()], total: 1 }) }) });
+    assert.deepEqual(lastRequest(page.sent), { name: 'usage/egressFilter', payload: { day: '2026-11-02', provider: 'openai' } });
+    page.deliver(usageData(data({ egress: egressData({ day: '2026-11-02', provider: 'openai', rows: [egressRow()], total: 1 }) })));
     assert.equal(doc.querySelectorAll('#egress-rows tr').length, 1);
     assert.equal(page.byId('egress-day').value, '2026-11-02');
     assert.equal(page.byId('egress-provider').value, 'openai');
     assert.match(page.byId('egress-count').textContent ?? '', /^1 request left this machine on 2026-11-02 to openai\.$/);
     // The period control is the same for both views.
     page.choose(page.byId('range'), '90');
-    assert.deepEqual(page.sent.at(-1), { type: 'usage/range', days: 90 });
+    assert.deepEqual(lastRequest(page.sent), { name: 'usage/range', payload: { days: 90 } });
     assert.equal(egress.hidden, false, 'new data keeps the chosen view');
     page.byId('tab-summary').click();
     assert.equal(egress.hidden, true);
@@ -167,19 +182,21 @@ test('usage view (jsdom): the Egress tab lists what left the machine, newest fir
   }
 });
 
-test('usage view (jsdom): the Egress tab says when nothing left the machine, or that the ledger could not be read', { skip }, () => {
-  const page = loadWebview<Sent>('usage', '<div id="root"></div>');
+test('usage view (jsdom): the Egress tab says when nothing left the machine, or that the ledger could not be read', { skip }, async () => {
+  const page = loadWebview<Sent>('usage', '<div id="app" data-view="usage"></div>');
   try {
-    page.deliver({ type: 'usage/data', data: data({ egress: { day: '', provider: '', days: [], providers: [], rows: [], total: 0 } }) });
+    page.deliver(usageData(data({ egress: { day: '', provider: '', days: [], providers: [], rows: [], total: 0 } })));
     page.byId('tab-egress').click();
     const empty = page.byId('egress-empty') as unknown as { hidden: boolean; textContent: string };
     assert.equal(empty.hidden, false);
     assert.equal(empty.textContent, 'Nothing has left this machine in this period.');
     assert.equal((page.byId('egress-table') as unknown as { hidden: boolean }).hidden, true);
     assert.equal(page.window.document.querySelector('.egress-summary'), null, 'the summary names no egress when there was none');
-    page.deliver({ type: 'usage/data', data: data({ egress: undefined, error: 'The usage ledger could not open /x/usage.sqlite: disk I/O error.' }) });
+    page.deliver(usageData(data({ egress: undefined, error: 'The usage ledger could not open /x/usage.sqlite: disk I/O error.' })));
     assert.equal(empty.textContent, 'The usage ledger could not open /x/usage.sqlite: disk I/O error.');
-    page.deliver({ type: 'usage/exported', path: '/home/me/usage.csv', egressPath: '/home/me/usage-egress.csv' });
+    page.byId('export-csv').click();
+    page.deliver({ kind: 'reply', id: page.sent.at(-1)!.id, ok: true, payload: { path: '/home/me/usage.csv', egressPath: '/home/me/usage-egress.csv' } });
+    await settled();
     assert.match(page.byId('notes').textContent ?? '', /Exported to \/home\/me\/usage\.csv and \/home\/me\/usage-egress\.csv/);
   } finally {
     page.window.close();
@@ -187,9 +204,9 @@ test('usage view (jsdom): the Egress tab says when nothing left the machine, or 
 });
 
 test('usage view (jsdom): the charts have labelled axes and a legend', { skip }, () => {
-  const page = loadWebview<Sent>('usage', '<div id="root"></div>');
+  const page = loadWebview<Sent>('usage', '<div id="app" data-view="usage"></div>');
   try {
-    page.deliver({ type: 'usage/data', data: data() });
+    page.deliver(usageData(data()));
     const doc = page.window.document;
     const texts = (sel: string) => [...doc.querySelectorAll(`svg[aria-label="${sel}"] text`)].map((t) => t.textContent);
     const day = texts('Local and cloud requests per day');

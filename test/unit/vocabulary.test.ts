@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import manifest from '../../package.json';
 import { ERROR_ACTION_IDS, PRESET_IDS, PRIVACY_MODES, PROVIDER_KINDS, TASK_NAMES } from '../../src/protocol/vocabulary';
 import { LOCAL_DEFAULTS, PRESETS, configFromPreset } from '../../src/core/providers/presets';
-import { validateChatMessage, validateSettingsMessage } from '../../src/vscode/chat/validate';
+import { validateChatMessage, validateSettingsMessage } from '../../src/vscode/webview/validate';
 
 interface Schema {
   enum?: string[];

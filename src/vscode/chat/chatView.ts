@@ -8,19 +8,22 @@ import * as vscode from 'vscode';
 import { chatRequest, retryRequest, runExchange, type ExchangeRequest } from '../../core/chat/exchange';
 import { ConversationStore, settleInterrupted } from '../../core/chat/store';
 import type { TurnDeps } from '../../core/chat/turn';
-import { isProviderError } from '../../core/errors';
-import type { ChatState, Conversation, ToChatHost, ToChatView } from '../../protocol/chat';
+import type { ChatNotifications, ChatRequests, ChatState, Conversation, ToChatView } from '../../protocol/chat';
 import type { Services } from '../services';
 import { CommandSet, describeError, describeFallback, openCitation, runCodeAction, runErrorAction } from './actions';
 import { editorBlocks } from './editorContext';
 import { ChatLiveState } from './liveState';
-import { validateChatMessage } from './validate';
-import { webviewHtml, webviewOptions } from './webviewHtml';
+import { WebviewHost } from '../webview/host';
+import { webviewHtml, webviewOptions } from '../webview/html';
+import { CHAT_SHAPES } from '../webview/validate';
 
 export const CHAT_VIEW_ID = 'switchyard.chat';
 
+type ChatHost = WebviewHost<ChatRequests, ChatNotifications, keyof ChatRequests>;
+
 export class ChatController implements vscode.WebviewViewProvider, vscode.Disposable {
   private view?: vscode.WebviewView;
+  private host?: ChatHost;
   private readonly store: ConversationStore;
   private conversation: Conversation;
   private running?: { requestId: number; controller: AbortController };
@@ -46,19 +49,23 @@ export class ChatController implements vscode.WebviewViewProvider, vscode.Dispos
     const extensionUri = this.services.context.extensionUri;
     view.webview.options = webviewOptions(extensionUri);
     view.webview.html = webviewHtml(view.webview, extensionUri, 'chat', 'Switchyard Chat');
-    const subs: vscode.Disposable[] = [];
-    view.webview.onDidReceiveMessage((m: unknown) => this.onMessage(m), null, subs);
+    const host = this.listen(view.webview);
+    this.host = host;
+    const subs: vscode.Disposable[] = [host];
     view.onDidChangeVisibility(() => {
       if (view.visible) void this.live.refreshRoute();
     }, null, subs);
     view.onDidDispose(() => {
-      if (this.view === view) this.view = undefined;
+      if (this.view === view) {
+        this.view = undefined;
+        this.host = undefined;
+      }
       for (const s of subs) s.dispose();
     }, null, subs);
   }
 
   private post(message: ToChatView): void {
-    void this.view?.webview.postMessage(message);
+    this.host?.post(message);
   }
 
   /** The editor the composer's Selection / File read. */
@@ -71,79 +78,75 @@ export class ChatController implements vscode.WebviewViewProvider, vscode.Dispos
   }
 
   private pushState(): void {
-    this.post({ kind: 'notify', name: 'chat/state', payload: this.state() });
+    this.host?.notify('chat/state', this.state());
   }
 
-  private onMessage(raw: unknown): void {
-    const checked = validateChatMessage(raw);
-    if (!checked.ok) {
-      this.services.log.warn(`chat view: ignored an invalid message (${checked.reason})`);
-      return;
-    }
-    const m: ToChatHost = checked.message;
-    if (m.kind === 'ready') {
-      this.pushState();
-      void this.live.refreshRoute();
-      return;
-    }
-    if (m.kind === 'cancel') {
-      if (this.running?.requestId === m.id) this.running.controller.abort();
-      return;
-    }
-    const fail = (e: unknown) => {
-      const message = e instanceof Error ? e.message : String(e);
-      this.post({ kind: 'reply', id: m.id, ok: false, error: { kind: isProviderError(e) ? e.kind : 'error', message } });
+  /** The view's protocol: one handler per request of ChatRequests (src/protocol/chat.ts). */
+  private listen(webview: vscode.Webview): ChatHost {
+    return new WebviewHost<ChatRequests, ChatNotifications>(webview, {
+      shapes: CHAT_SHAPES,
+      label: 'chat view',
+      log: this.services.log,
+      onReady: () => {
+        this.pushState();
+        void this.live.refreshRoute();
+      },
+      onCancel: (id) => {
+        if (this.running?.requestId === id) this.running.controller.abort();
+      },
       // A send's failures are shown in its turn; the view's other requests (code actions, citations, history) have no
       // place of their own to show one, so the user hears of it here.
-      if (m.name !== 'chat/send') {
-        this.services.log.warn(`chat view: ${m.name} failed: ${message}`);
+      onFailure: (name, message) => {
+        if (name === 'chat/send') return;
+        this.services.log.warn(`chat view: ${name} failed: ${message}`);
         void vscode.window.showErrorMessage(`Switchyard: ${message}`);
-      }
-    };
-    const run = async (): Promise<unknown> => {
-      switch (m.name) {
-        case 'chat/send': {
-          // After each answer (or failure) the header says what would answer now, from the health that answer left.
-          return this.send(chatRequest(m.payload.text, editorBlocks(this.editor(), m.payload.context)), m.id).finally(() => void this.live.refreshRoute());
-        }
-        case 'chat/new':
-          this.newChat();
-          return null;
-        case 'chat/open': {
-          const c = this.store.get(m.payload.conversationId);
-          if (!c) throw new Error('That conversation no longer exists.');
-          this.running?.controller.abort();
-          this.conversation = settleInterrupted(c);
-          this.pushState();
-          return null;
-        }
-        case 'chat/delete':
-          await this.store.delete(m.payload.conversationId);
-          if (this.conversation.id === m.payload.conversationId) {
-            this.running?.controller.abort();
-            this.conversation = this.store.create();
-          }
-          this.pushState();
-          return null;
-        case 'chat/action':
-          if (m.payload.action.id === 'retry') await this.send(retryRequest(this.conversation, m.payload.turnId));
-          else await runErrorAction(this.services, m.payload.action);
-          return null;
-        case 'chat/code':
-          await runCodeAction(m.payload.action, m.payload.code, m.payload.language, this.editor());
-          return null;
-        case 'chat/openCitation':
-          await openCitation(m.payload);
-          return null;
-      }
-    };
-    run().then((payload) => this.post({ kind: 'reply', id: m.id, ok: true, payload }), fail);
+      },
+    })
+      // After each answer (or failure) the header says what would answer now, from the health that answer left.
+      .on('chat/send', (p, { id }) => this.send(chatRequest(p.text, editorBlocks(this.editor(), p.context)), id).finally(() => void this.live.refreshRoute()))
+      .on('chat/new', () => this.newChat())
+      .on('chat/open', (p) => this.open(p.conversationId))
+      .on('chat/delete', (p) => this.delete(p.conversationId))
+      .on('chat/action', async (p) => {
+        if (p.action.id === 'retry') await this.send(retryRequest(this.conversation, p.turnId));
+        else await runErrorAction(this.services, p.action);
+        return null;
+      })
+      .on('chat/code', async (p) => {
+        await runCodeAction(p.action, p.code, p.language, this.editor());
+        return null;
+      })
+      .on('chat/openCitation', async (p) => {
+        await openCitation(p);
+        return null;
+      })
+      .listen();
   }
 
-  newChat(): void {
+  private open(conversationId: string): null {
+    const c = this.store.get(conversationId);
+    if (!c) throw new Error('That conversation no longer exists.');
+    this.running?.controller.abort();
+    this.conversation = settleInterrupted(c);
+    this.pushState();
+    return null;
+  }
+
+  private async delete(conversationId: string): Promise<null> {
+    await this.store.delete(conversationId);
+    if (this.conversation.id === conversationId) {
+      this.running?.controller.abort();
+      this.conversation = this.store.create();
+    }
+    this.pushState();
+    return null;
+  }
+
+  newChat(): null {
     this.running?.controller.abort();
     this.conversation = this.store.create();
     this.pushState();
+    return null;
   }
 
   /** Runs one exchange into the current conversation, streaming into the view. */

@@ -16,14 +16,10 @@ import { SuggestionTracker } from './tracker';
 
 const SELECTOR: vscode.DocumentSelector = [{ scheme: 'file' }, { scheme: 'untitled' }];
 
-/** What the feature exposes to tests. */
-export const completionFeatureState: { current?: { service: CompletionService; status: CompletionStatusItem } } = {};
-
 export function registerCompletions(services: Services): vscode.Disposable[] {
   const { switchyard, log } = services;
   const service = new CompletionService(switchyard, { usage: services.usage, logger: log });
   const status = new CompletionStatusItem(service, log);
-  completionFeatureState.current = { service, status };
   const tracker = new SuggestionTracker<ServedCompletion>({
     shown: (c) => service.shown(c),
     accepted: (c, text) => {
@@ -79,7 +75,6 @@ export function registerCompletions(services: Services): vscode.Disposable[] {
     service,
     status,
     { dispose: () => clearTimeout(first) },
-    { dispose: () => (completionFeatureState.current = undefined) },
     vscode.languages.registerInlineCompletionItemProvider(SELECTOR, provider),
     vscode.commands.registerCommand(ACCEPTED_COMMAND, (id: unknown) => {
       if (typeof id === 'string') tracker.acceptedWhole(id);

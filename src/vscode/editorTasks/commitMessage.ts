@@ -73,7 +73,7 @@ async function pickRepository(api: GitApi, arg: unknown): Promise<GitRepository 
   return picked?.repo;
 }
 
-export async function generateCommitMessage(services: Services, arg?: unknown): Promise<void> {
+async function generateCommitMessage(services: Services, arg?: unknown): Promise<void> {
   const api = await gitApi();
   if (!api) {
     void vscode.window.showErrorMessage('Switchyard: Generate Commit Message needs the built-in Git extension, which is disabled or missing.');

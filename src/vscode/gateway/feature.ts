@@ -8,11 +8,11 @@ import { randomBytes } from 'node:crypto';
 import * as vscode from 'vscode';
 import { Gateway } from '../../core/gateway/server';
 import type { Services } from '../services';
-import { registerLanguageModels } from './languageModels';
+import { registerLanguageModels } from '../lm/provider';
 
 const TOKEN_KEY = 'switchyard.gateway.token';
 
-export class GatewayController implements vscode.Disposable {
+class GatewayController implements vscode.Disposable {
   private gateway: Gateway | undefined;
   private starting: Promise<Gateway> | undefined;
   private readonly item: vscode.StatusBarItem;

@@ -67,7 +67,7 @@ export function toView(c: CandidateSetting): CandidateView {
 }
 
 /** A plain string when there are no parameters, the object form otherwise (as users write it by hand). */
-export function toSetting(c: CandidateView): string | Record<string, unknown> {
+function toSetting(c: CandidateView): string | Record<string, unknown> {
   if (c.temperature === undefined && c.maxTokens === undefined && c.contextSize === undefined && c.tools === undefined && c.vision === undefined) return c.model;
   const o: Record<string, unknown> = { model: c.model };
   if (c.temperature !== undefined) o.temperature = c.temperature;

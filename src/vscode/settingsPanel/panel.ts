@@ -11,11 +11,21 @@ import { describePlan, describeSkip } from '../../core/describe';
 import { isProviderError } from '../../core/errors';
 import { LOCAL_DEFAULTS } from '../../core/providers/presets';
 import { testFailure } from '../chat/errorActions';
-import type { ProviderEdit, ProviderView, RouteView, SettingsState, ToSettingsHost, ToSettingsView } from '../../protocol/settings';
+import type {
+  ProviderEdit,
+  ProviderView,
+  RouteView,
+  SettingsNotifications,
+  SettingsRequests,
+  SettingsState,
+  TestResult,
+} from '../../protocol/settings';
 import { readSettings, workspaceOptedOut } from '../settings';
+import { askApiKey } from '../secrets';
 import type { Services } from '../services';
-import { validateSettingsMessage } from '../chat/validate';
-import { webviewHtml, webviewOptions } from '../chat/webviewHtml';
+import { WebviewHost } from '../webview/host';
+import { webviewHtml, webviewOptions } from '../webview/html';
+import { SETTINGS_SHAPES } from '../webview/validate';
 import { modelOptions, toView, writeTask } from './model';
 import { deleteModel, downloadGguf, installedModels, pullModel } from './installed';
 import { onDidChangeModels } from '../models';
@@ -24,6 +34,7 @@ export class SettingsPanel implements vscode.Disposable {
   static current?: SettingsPanel;
   private readonly disposables: vscode.Disposable[] = [];
   private soon: ReturnType<typeof setTimeout> | undefined;
+  private readonly host: WebviewHost<SettingsRequests, SettingsNotifications, keyof SettingsRequests>;
 
   static show(services: Services): SettingsPanel {
     if (SettingsPanel.current) {
@@ -41,7 +52,8 @@ export class SettingsPanel implements vscode.Disposable {
   private constructor(private readonly panel: vscode.WebviewPanel, private readonly services: Services) {
     panel.iconPath = vscode.Uri.joinPath(services.context.extensionUri, 'media', 'switchyard.svg');
     panel.webview.html = webviewHtml(panel.webview, services.context.extensionUri, 'settings', 'Switchyard Model Settings');
-    panel.webview.onDidReceiveMessage((m: unknown) => this.onMessage(m), null, this.disposables);
+    this.host = this.listen();
+    this.disposables.push(this.host);
     panel.onDidDispose(() => this.dispose(), null, this.disposables);
     vscode.workspace.onDidChangeConfiguration((e) => {
       // The extension re-reads settings in its own listener; read them here as well so the order does not matter.
@@ -64,7 +76,7 @@ export class SettingsPanel implements vscode.Disposable {
   }
 
   private async pushInstalled(): Promise<void> {
-    this.post({ kind: 'notify', name: 'settings/installed', payload: await installedModels(this.services) });
+    this.host.notify('settings/installed', await installedModels(this.services));
   }
 
   dispose(): void {
@@ -72,10 +84,6 @@ export class SettingsPanel implements vscode.Disposable {
     if (SettingsPanel.current === this) SettingsPanel.current = undefined;
     for (const d of this.disposables.splice(0)) d.dispose();
     this.panel.dispose();
-  }
-
-  private post(m: ToSettingsView): void {
-    void this.panel.webview.postMessage(m);
   }
 
   async state(): Promise<SettingsState> {
@@ -118,120 +126,76 @@ export class SettingsPanel implements vscode.Disposable {
   }
 
   private async pushState(): Promise<void> {
-    this.post({ kind: 'notify', name: 'settings/state', payload: await this.state() });
+    this.host.notify('settings/state', await this.state());
   }
 
-  private onMessage(raw: unknown): void {
-    const checked = validateSettingsMessage(raw);
-    if (!checked.ok) {
-      this.services.log.warn(`settings panel: ignored an invalid message (${checked.reason})`);
-      return;
-    }
-    const m: ToSettingsHost = checked.message;
-    if (m.kind === 'ready') {
-      void this.pushState();
-      return;
-    }
-    if (m.kind === 'cancel') return;
-    this.handle(m).then(
-      (payload) => this.post({ kind: 'reply', id: m.id, ok: true, payload: payload ?? null }),
-      (e: unknown) => this.post({ kind: 'reply', id: m.id, ok: false, error: { kind: isProviderError(e) ? e.kind : 'error', message: e instanceof Error ? e.message : String(e) } }),
-    );
-  }
-
-  private async handle(m: Extract<ToSettingsHost, { kind: 'request' }>): Promise<unknown> {
+  /** The panel's protocol: one handler per request of SettingsRequests (src/protocol/settings.ts). */
+  private listen(): WebviewHost<SettingsRequests, SettingsNotifications, keyof SettingsRequests> {
     const cfg = () => vscode.workspace.getConfiguration();
     const global = vscode.ConfigurationTarget.Global;
-    switch (m.name) {
-      case 'settings/setTask':
-        await writeTask(m.payload.task, m.payload.candidates);
+    const services = this.services;
+    return new WebviewHost<SettingsRequests, SettingsNotifications>(this.panel.webview, {
+      shapes: SETTINGS_SHAPES,
+      label: 'settings panel',
+      log: services.log,
+      onReady: () => void this.pushState(),
+    })
+      .on('settings/setTask', (p) => writeTask(p.task, p.candidates).then(() => null))
+      .on('settings/saveProvider', (p) => this.saveProvider(p.provider, p.previousId))
+      .on('settings/removeProvider', async (p) => {
+        await cfg().update('switchyard.providers', this.rawProviders().filter((r) => r.id !== p.id), global);
         return null;
-      case 'settings/saveProvider': {
-        const list = this.rawProviders();
-        const edit = clean(m.payload.provider);
-        const at = list.findIndex((p) => p.id === (m.payload.previousId ?? edit.id));
-        if (m.payload.previousId === undefined && at >= 0) throw new Error(`A provider named "${edit.id}" already exists.`);
-        if (at >= 0) {
-          // Keep fields the panel does not edit (modelPath, …).
-          const { baseUrl: _b, preset: _p, local: _l, apiKeyEnv: _a, ...rest } = list[at]!;
-          list[at] = { ...rest, ...edit };
-        } else list.push(edit);
-        await cfg().update('switchyard.providers', list, global);
-        return null;
-      }
-      case 'settings/removeProvider':
-        await cfg().update('switchyard.providers', this.rawProviders().filter((p) => p.id !== m.payload.id), global);
-        return null;
-      case 'settings/setKey': {
-        const key = await vscode.window.showInputBox({
-          title: `API key for ${m.payload.providerId}`,
-          prompt: "Stored in VS Code's SecretStorage; never written to settings, logs or this panel.",
-          password: true,
-          ignoreFocusOut: true,
-          validateInput: (v) => (v.trim() ? undefined : 'Enter a key, or press Escape to cancel'),
-        });
-        if (!key) return { stored: false };
-        // The key change reaches discovery, the routes and this page through secrets.onDidChangeStoredKey.
-        await this.services.secrets.store(m.payload.providerId, key.trim());
-        return { stored: true };
-      }
-      case 'settings/clearKey':
-        await this.services.secrets.clear(m.payload.providerId);
-        return null;
-      case 'settings/test': {
-        const provider = this.services.switchyard.registry.get(m.payload.providerId);
-        if (!provider) throw new Error(`No provider "${m.payload.providerId}".`);
-        const id = m.payload.providerId;
-        try {
-          const started = performance.now();
-          const health = await provider.health(AbortSignal.timeout(5000));
-          const models = await this.services.switchyard.registry.discover(id, AbortSignal.timeout(5000)).catch(() => undefined);
-          this.services.switchyard.router.health.markHealthy(id);
-          // A zero-config server that answers now is "found on this machine": show it so.
-          if (!readSettings().config.providers.some((p) => p.id === id)) void this.pushState();
-          return { ok: true, latencyMs: Math.round(health.latencyMs ?? performance.now() - started), version: health.version, modelCount: health.modelCount ?? models?.length };
-        } catch (e) {
-          const kind = isProviderError(e) ? e.kind : 'unreachable';
-          const hasKey = kind === 'auth' && (await this.services.secrets.getApiKey(id, provider.config.apiKeyEnv)) !== undefined;
-          return testFailure(id, kind, e instanceof Error ? e.message : String(e), hasKey);
-        }
-      }
-      case 'settings/models':
-        return modelOptions(this.services.switchyard, m.payload.refresh);
-      case 'settings/routes': {
-        const router = this.services.switchyard.router;
-        const plans = await Promise.all(TASKS.map((t) => router.plan(t, { probe: true }).catch(() => undefined)));
-        const out: Partial<Record<TaskName, RouteView>> = {};
-        TASKS.forEach((t, i) => {
-          const plan = plans[i];
-          out[t] = {
-            answer: plan ? describePlan(plan) : 'no model available',
-            local: plan?.candidate?.local,
-            asksFirst: plan?.asksFirst,
-            skipped: (plan?.skipped ?? []).map(describeSkip),
-          };
-        });
-        return out;
-      }
-      case 'settings/setPrivacy':
-        // Application scope: user settings only, so no workspace can loosen it.
-        await cfg().update('switchyard.privacy', m.payload.mode, global);
-        return null;
-      case 'settings/setOptOut':
+      })
+      .on('settings/setKey', (p) => setKey(services, p.providerId))
+      .on('settings/clearKey', (p) => services.secrets.clear(p.providerId).then(() => null))
+      .on('settings/test', (p) => this.test(p.providerId))
+      .on('settings/models', (p) => modelOptions(services.switchyard, p.refresh))
+      .on('settings/routes', () => routeViews(services))
+      // Application scope: user settings only, so no workspace can loosen it.
+      .on('settings/setPrivacy', (p) => cfg().update('switchyard.privacy', p.mode, global).then(() => null))
+      .on('settings/setOptOut', async (p) => {
         if (!vscode.workspace.workspaceFolders?.length) throw new Error('Open a folder first: the opt-out is a workspace setting.');
-        await cfg().update('switchyard.workspaceCloudOptOut', m.payload.value ? true : undefined, vscode.ConfigurationTarget.Workspace);
+        await cfg().update('switchyard.workspaceCloudOptOut', p.value ? true : undefined, vscode.ConfigurationTarget.Workspace);
         return null;
-      case 'settings/openJson':
-        await vscode.commands.executeCommand('workbench.action.openSettingsJson');
-        return null;
-      case 'settings/installed':
-        return installedModels(this.services);
-      case 'settings/pullModel':
-        return pullModel(this.services, m.payload.providerId, m.payload.model);
-      case 'settings/deleteModel':
-        return deleteModel(this.services, m.payload.target);
-      case 'settings/downloadGguf':
-        return downloadGguf(this.services, m.payload.url, m.payload.sha256, m.payload.providerId);
+      })
+      .on('settings/openJson', () => vscode.commands.executeCommand('workbench.action.openSettingsJson').then(() => null))
+      .on('settings/installed', () => installedModels(services))
+      .on('settings/pullModel', (p) => pullModel(services, p.providerId, p.model))
+      .on('settings/deleteModel', (p) => deleteModel(services, p.target))
+      .on('settings/downloadGguf', (p) => downloadGguf(services, p.url, p.sha256, p.providerId))
+      .listen();
+  }
+
+  private async saveProvider(provider: ProviderEdit, previousId: string | undefined): Promise<null> {
+    const list = this.rawProviders();
+    const edit = clean(provider);
+    const at = list.findIndex((p) => p.id === (previousId ?? edit.id));
+    if (previousId === undefined && at >= 0) throw new Error(`A provider named "${edit.id}" already exists.`);
+    if (at >= 0) {
+      // Keep fields the panel does not edit (modelPath, …).
+      const { baseUrl: _b, preset: _p, local: _l, apiKeyEnv: _a, ...rest } = list[at]!;
+      list[at] = { ...rest, ...edit };
+    } else list.push(edit);
+    await vscode.workspace.getConfiguration().update('switchyard.providers', list, vscode.ConfigurationTarget.Global);
+    return null;
+  }
+
+  private async test(id: string): Promise<TestResult> {
+    const { registry, router } = this.services.switchyard;
+    const provider = registry.get(id);
+    if (!provider) throw new Error(`No provider "${id}".`);
+    try {
+      const started = performance.now();
+      const health = await provider.health(AbortSignal.timeout(5000));
+      const models = await registry.discover(id, AbortSignal.timeout(5000)).catch(() => undefined);
+      router.health.markHealthy(id);
+      // A zero-config server that answers now is "found on this machine": show it so.
+      if (!readSettings().config.providers.some((p) => p.id === id)) void this.pushState();
+      return { ok: true, latencyMs: Math.round(health.latencyMs ?? performance.now() - started), version: health.version, modelCount: health.modelCount ?? models?.length };
+    } catch (e) {
+      const kind = isProviderError(e) ? e.kind : 'unreachable';
+      const hasKey = kind === 'auth' && (await this.services.secrets.getApiKey(id, provider.config.apiKeyEnv)) !== undefined;
+      return testFailure(id, kind, e instanceof Error ? e.message : String(e), hasKey);
     }
   }
 
@@ -240,6 +204,31 @@ export class SettingsPanel implements vscode.Disposable {
     const v = vscode.workspace.getConfiguration().inspect<unknown[]>('switchyard.providers')?.globalValue;
     return Array.isArray(v) ? (JSON.parse(JSON.stringify(v)) as Record<string, unknown>[]) : [];
   }
+}
+
+async function setKey(services: Services, providerId: string): Promise<{ stored: boolean }> {
+  const key = await askApiKey(providerId, "Stored in VS Code's SecretStorage; never written to settings, logs or this panel.");
+  if (!key) return { stored: false };
+  // The key change reaches discovery, the routes and this page through secrets.onDidChangeStoredKey.
+  await services.secrets.store(providerId, key);
+  return { stored: true };
+}
+
+/** What each task would use now (probing), and what it skips. */
+async function routeViews(services: Services): Promise<Record<TaskName, RouteView>> {
+  const router = services.switchyard.router;
+  const plans = await Promise.all(TASKS.map((t) => router.plan(t, { probe: true }).catch(() => undefined)));
+  const out: Partial<Record<TaskName, RouteView>> = {};
+  TASKS.forEach((t, i) => {
+    const plan = plans[i];
+    out[t] = {
+      answer: plan ? describePlan(plan) : 'no model available',
+      local: plan?.candidate?.local,
+      asksFirst: plan?.asksFirst,
+      skipped: (plan?.skipped ?? []).map(describeSkip),
+    };
+  });
+  return out as Record<TaskName, RouteView>;
 }
 
 /** Each kind's standard local URL (the zero-config defaults), for the provider form's Kind switch. */

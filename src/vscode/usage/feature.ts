@@ -2,11 +2,10 @@
  * Usage accounting in VS Code: every routed request (the in-memory ledger pipes them) is persisted in a SQLite ledger
  * in the extension's global storage, opened on the first record or the first "Show Usage"; settings changes go to its
  * audit list (what changed and when, never a key value). "Switchyard: Show Usage" renders the summaries in a webview
- * with a strict CSP (charts drawn by webview-ui/usage.main.ts), with an Egress view of the requests that left the
+ * on the shared CSP page of ../webview (charts drawn by webview-ui/usage.main.ts), with an Egress view of the requests that left the
  * machine (filter by day and provider), and exports CSV through a save dialog: the request records in the file chosen,
  * the egress records next to it ("<name>-egress.csv").
  */
-import { randomBytes } from 'node:crypto';
 import { writeFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import * as path from 'node:path';
@@ -14,8 +13,11 @@ import * as vscode from 'vscode';
 import { SETTING_KEYS } from '../../core/config/schema';
 import { formatEgressSource, formatRedactions } from '../../core/usage/ledger';
 import { SqliteLedger, apiKeyChange, settingsChanges, type AuditEntry } from '../../core/usage/sqliteLedger';
-import type { EgressView, UsageDataView, UsageFromWebview, UsageToWebview } from '../../protocol/usage';
+import type { EgressView, UsageDataView, UsageNotifications, UsageRequests } from '../../protocol/usage';
 import type { Services } from '../services';
+import { WebviewHost } from '../webview/host';
+import { webviewHtml, webviewOptions } from '../webview/html';
+import { USAGE_SHAPES } from '../webview/validate';
 
 /** The `switchyard.*` values as set (user, workspace, folder), for the audit list. */
 function snapshot(): Record<string, unknown> {
@@ -30,16 +32,16 @@ function snapshot(): Record<string, unknown> {
 }
 
 /** The Egress view's filters: one UTC day of the period and one provider; "" for all. */
-export interface EgressFilter {
+interface EgressFilter {
   day: string;
   provider: string;
 }
 
 /** Rows the Egress view gets at most (newest first); it says how many more there are. */
-export const EGRESS_VIEW_ROWS = 500;
+const EGRESS_VIEW_ROWS = 500;
 
 /** The egress records of the period, filtered, with the text the view shows (one formatter: core's). */
-export function egressView(ledger: SqliteLedger, since: string, filter: EgressFilter): EgressView {
+function egressView(ledger: SqliteLedger, since: string, filter: EgressFilter): EgressView {
   const page = ledger.egressPage({ since }, filter, EGRESS_VIEW_ROWS);
   const rows = page.records.map((e) => ({
     at: e.at,
@@ -66,40 +68,9 @@ export function usageData(ledger: SqliteLedger, days: number, filter: EgressFilt
   }
 }
 
-function html(webview: vscode.Webview, script: vscode.Uri): string {
-  const nonce = randomBytes(16).toString('base64');
-  const csp = [`default-src 'none'`, `img-src ${webview.cspSource} data:`, `style-src 'nonce-${nonce}'`, `script-src 'nonce-${nonce}'`].join('; ');
-  return `<!DOCTYPE html>
-<html lang="en"><head><meta charset="UTF-8">
-<meta http-equiv="Content-Security-Policy" content="${csp}">
-<meta name="viewport" content="width=device-width, initial-scale=1.0">
-<title>Switchyard Usage</title>
-<style nonce="${nonce}">
-body { font-family: var(--vscode-font-family); color: var(--vscode-foreground); padding: 0 16px 24px; }
-h1 { font-size: 1.3em; } h2 { font-size: 1.05em; margin-top: 1.6em; }
-table { border-collapse: collapse; margin: 6px 0; } th, td { text-align: left; padding: 3px 10px; border-bottom: 1px solid var(--vscode-widget-border, #8884); }
-td.n, th.n { text-align: right; font-variant-numeric: tabular-nums; }
-.bar-local { fill: var(--vscode-charts-green, #3a3); } .bar-cloud { fill: var(--vscode-charts-blue, #36c); } .bar-cost { fill: var(--vscode-charts-orange, #c83); }
-.axis { fill: var(--vscode-descriptionForeground); font-size: 10px; }
-.legend span { display: inline-block; width: 10px; height: 10px; margin: 0 4px 0 12px; }
-.legend .l { background: var(--vscode-charts-green, #3a3); } .legend .c { background: var(--vscode-charts-blue, #36c); }
-svg.chart { max-width: 100%; height: auto; }
-.muted { color: var(--vscode-descriptionForeground); } .error { color: var(--vscode-errorForeground); }
-.tabs { margin: 10px 0 4px; } .tabs button { background: transparent; color: var(--vscode-foreground); border-bottom: 2px solid transparent; }
-.tabs button[aria-selected="true"] { border-bottom-color: var(--vscode-focusBorder); }
-ul.files { margin: 0; padding-left: 1.1em; } td.redactions { min-width: 8em; } td.files { min-width: 10em; overflow-wrap: anywhere; } #egress { overflow-x: auto; } td.model, td.host { overflow-wrap: break-word; }
-tr.egress-row td { vertical-align: top; } tr.egress-row td.time, tr.egress-row td.bytes { white-space: nowrap; } #egress-table { width: 100%; }
-.filters label { margin-right: 12px; }
-button { color: var(--vscode-button-foreground); background: var(--vscode-button-background); border: none; padding: 4px 12px; cursor: pointer; }
-select { color: var(--vscode-dropdown-foreground); background: var(--vscode-dropdown-background); border: 1px solid var(--vscode-dropdown-border); }
-</style></head>
-<body><div id="root" data-view="usage"><p class="muted">Loading usage…</p></div>
-<script nonce="${nonce}" src="${webview.asWebviewUri(script)}"></script>
-</body></html>`;
-}
-
-export class UsagePanel {
+class UsagePanel {
   private panel: vscode.WebviewPanel | undefined;
+  private host: WebviewHost<UsageRequests, UsageNotifications, keyof UsageRequests> | undefined;
   private days = 30;
   private egressFilter: EgressFilter = { day: '', provider: '' };
 
@@ -118,20 +89,46 @@ export class UsagePanel {
       this.post();
       return;
     }
-    const root = vscode.Uri.joinPath(this.services.context.extensionUri, 'dist', 'webview');
-    const panel = vscode.window.createWebviewPanel('switchyard.usage', 'Switchyard Usage', vscode.ViewColumn.Active, { enableScripts: true, localResourceRoots: [root] });
+    const extensionUri = this.services.context.extensionUri;
+    const panel = vscode.window.createWebviewPanel('switchyard.usage', 'Switchyard Usage', vscode.ViewColumn.Active, webviewOptions(extensionUri));
     this.panel = panel;
-    panel.webview.html = html(panel.webview, vscode.Uri.joinPath(root, 'usage.main.js'));
-    const subs: vscode.Disposable[] = [];
-    panel.webview.onDidReceiveMessage((m: UsageFromWebview) => this.onMessage(m), undefined, subs);
+    panel.webview.html = webviewHtml(panel.webview, extensionUri, 'usage', 'Switchyard Usage');
+    const host = this.listen(panel.webview);
+    this.host = host;
     const onRecord = this.ledger.onRecord(() => this.schedulePost());
     const onEgress = this.ledger.onEgress(() => this.schedulePost());
     panel.onDidDispose(() => {
       this.panel = undefined;
+      this.host = undefined;
       onRecord.dispose();
       onEgress.dispose();
-      subs.forEach((d) => d.dispose());
+      host.dispose();
     });
+  }
+
+  /** The view's protocol: one handler per request of UsageRequests (src/protocol/usage.ts). */
+  private listen(webview: vscode.Webview): WebviewHost<UsageRequests, UsageNotifications, keyof UsageRequests> {
+    return new WebviewHost<UsageRequests, UsageNotifications>(webview, {
+      shapes: USAGE_SHAPES,
+      label: 'usage view',
+      log: this.services.log,
+      onReady: () => this.post(),
+    })
+      .on('usage/range', (p) => {
+        this.days = p.days;
+        this.post();
+        return null;
+      })
+      .on('usage/egressFilter', (p) => {
+        this.egressFilter = { day: p.day, provider: p.provider };
+        this.post();
+        return null;
+      })
+      .on('usage/exportCsv', async () => {
+        const file = await exportCsv(this.ledger, this.days);
+        return file ? { path: file, egressPath: egressCsvPath(file) } : null;
+      })
+      .listen();
   }
 
   private pending: ReturnType<typeof setTimeout> | undefined;
@@ -140,33 +137,13 @@ export class UsagePanel {
     this.pending = setTimeout(() => this.post(), 500);
   }
 
-  private send(m: UsageToWebview): void {
-    void this.panel?.webview.postMessage(m);
-  }
-
   post(): void {
-    if (this.panel) this.send({ type: 'usage/data', data: usageData(this.ledger, this.days, this.egressFilter) });
-  }
-
-  private async onMessage(m: UsageFromWebview): Promise<void> {
-    // Only known messages with valid fields are acted on.
-    if (!m || typeof m !== 'object') return;
-    if (m.type === 'ready') this.post();
-    else if (m.type === 'usage/range' && Number.isInteger(m.days) && m.days > 0 && m.days <= 3650) {
-      this.days = m.days;
-      this.post();
-    } else if (m.type === 'usage/egressFilter' && typeof m.day === 'string' && /^(\d{4}-\d{2}-\d{2})?$/.test(m.day) && typeof m.provider === 'string' && m.provider.length <= 200) {
-      this.egressFilter = { day: m.day, provider: m.provider };
-      this.post();
-    } else if (m.type === 'usage/exportCsv') {
-      const file = await exportCsv(this.ledger, this.days);
-      if (file) this.send({ type: 'usage/exported', path: file, egressPath: egressCsvPath(file) });
-    }
+    this.host?.notify('usage/data', usageData(this.ledger, this.days, this.egressFilter));
   }
 }
 
 /** Where the egress records' CSV goes: next to the request records' file, "usage.csv" → "usage-egress.csv". */
-export function egressCsvPath(file: string): string {
+function egressCsvPath(file: string): string {
   return /\.csv$/i.test(file) ? file.replace(/\.csv$/i, '-egress.csv') : `${file}-egress.csv`;
 }
 
@@ -198,14 +175,6 @@ export async function exportCsv(ledger: SqliteLedger, days: number, target?: vsc
   }
 }
 
-/** What the usage feature exposes to tests and other features. */
-export interface UsageFeature {
-  ledger: SqliteLedger;
-  panel: UsagePanel;
-}
-
-export const usageFeatureState: { current?: UsageFeature } = {};
-
 export function usageFeature(services: Services): vscode.Disposable[] {
   // Nothing opens here: SqliteLedger loads better-sqlite3 on its first record or read.
   const ledger = new SqliteLedger({
@@ -214,7 +183,6 @@ export function usageFeature(services: Services): vscode.Disposable[] {
     retentionDays: services.switchyard.config.usage.retentionDays,
   });
   const panel = new UsagePanel(services, ledger);
-  usageFeatureState.current = { ledger, panel };
   services.usageLedger.current = ledger;
   const pipe = services.usage.pipe(ledger);
   let before = snapshot();

@@ -14,13 +14,15 @@ import type { ChatImage, ChatMessage, ToolCall, ToolSpec } from '../../core/prov
 import { DEFAULT_CONTEXT_WINDOW, knownContextWindow } from '../../core/routing/window';
 import type { Services } from '../services';
 
-export const LM_VENDOR = 'switchyard';
+const LM_VENDOR = 'switchyard';
 
 /** The virtual chat models: every chat task (not embed, not complete), then the aliases of those tasks. */
 function virtualModels(services: Services): { id: string; task: string }[] {
   const config = services.switchyard.config;
   const out = CHAT_TASKS.map((t) => ({ id: `switchyard/${t}`, task: t as string }));
-  for (const [alias, task] of Object.entries(config.aliases)) if ((CHAT_TASKS as readonly string[]).includes(task)) out.push({ id: `switchyard/${alias}`, task });
+  for (const [alias, task] of Object.entries(config.aliases)) {
+    if ((CHAT_TASKS as readonly string[]).includes(task)) out.push({ id: `switchyard/${alias}`, task });
+  }
   return out;
 }
 
@@ -28,7 +30,8 @@ function partText(part: unknown): string {
   if (part instanceof vscode.LanguageModelTextPart) return part.value;
   if (part instanceof vscode.LanguageModelToolResultPart) return part.content.map(partText).join('');
   if (part instanceof vscode.LanguageModelToolCallPart) return '';
-  if (part && typeof part === 'object' && 'value' in part && typeof (part as { value: unknown }).value === 'string') return (part as { value: string }).value;
+  const value = part && typeof part === 'object' && 'value' in part ? (part as { value: unknown }).value : undefined;
+  if (typeof value === 'string') return value;
   return '';
 }
 
@@ -48,10 +51,11 @@ function imageOf(part: unknown): ChatImage | undefined {
  * text), each tool result of a user message becomes a `tool` message answering its call, after the user's text, and
  * a user message's image data parts become its images.
  */
-export function toMessages(messages: readonly vscode.LanguageModelChatRequestMessage[]): ChatMessage[] {
+function toMessages(messages: readonly vscode.LanguageModelChatRequestMessage[]): ChatMessage[] {
   const out: ChatMessage[] = [];
   for (const m of messages) {
-    const role = m.role === vscode.LanguageModelChatMessageRole.Assistant ? 'assistant' : m.role === vscode.LanguageModelChatMessageRole.User ? 'user' : 'system';
+    const Role = vscode.LanguageModelChatMessageRole;
+    const role = m.role === Role.Assistant ? 'assistant' : m.role === Role.User ? 'user' : 'system';
     const text = m.content.filter((p) => !(p instanceof vscode.LanguageModelToolResultPart)).map(partText).join('');
     const calls: ToolCall[] = m.content
       .filter((p): p is vscode.LanguageModelToolCallPart => p instanceof vscode.LanguageModelToolCallPart)
@@ -68,7 +72,11 @@ export function toMessages(messages: readonly vscode.LanguageModelChatRequestMes
 
 function toTools(tools: readonly vscode.LanguageModelChatTool[] | undefined): ToolSpec[] | undefined {
   if (!tools?.length) return undefined;
-  return tools.map((t) => ({ name: t.name, description: t.description, ...(t.inputSchema ? { parameters: t.inputSchema as Record<string, unknown> } : {}) }));
+  return tools.map((t) => ({
+    name: t.name,
+    description: t.description,
+    ...(t.inputSchema ? { parameters: t.inputSchema as Record<string, unknown> } : {}),
+  }));
 }
 
 /** The arguments of a finished call as VS Code's `input` object (a model's malformed JSON becomes `{}`, not a throw). */
@@ -105,92 +113,109 @@ function thinkingReporter(progress: vscode.Progress<vscode.LanguageModelResponse
   };
 }
 
+/** The picker's entry of each virtual model: the route's model now, its window, tool calling, image input. */
+async function chatInformation(services: Services): Promise<vscode.LanguageModelChatInformation[]> {
+  const router = services.switchyard.router;
+  return Promise.all(
+    virtualModels(services).map(async ({ id, task }) => {
+      let detail = 'routed by Switchyard';
+      let contextLength: number | undefined;
+      // Agent mode lists only models that call tools: a route whose model is known not to is not offered there.
+      let toolCalling = true;
+      // Image attachments only where a candidate of the route is known to take images (others are skipped for them).
+      let imageInput = false;
+      try {
+        imageInput = await router.routeTakesImages(id);
+        toolCalling = await router.routeCallsTools(id);
+        const plan = await router.plan(id);
+        const c = plan.candidate;
+        if (c) {
+          detail = describeCandidate(c);
+          contextLength = knownContextWindow(c, services.switchyard.registry);
+        } else detail = 'no model available now';
+      } catch {
+        // shown as routed; the request will say what is wrong
+      }
+      return {
+        id,
+        name: `Switchyard ${id.slice('switchyard/'.length)}`,
+        family: 'switchyard',
+        version: '1',
+        detail,
+        tooltip: `The ${task} task's current route: ${detail}. Switchyard falls back and applies your privacy setting per request.`,
+        maxInputTokens: contextLength ?? DEFAULT_CONTEXT_WINDOW,
+        maxOutputTokens: 4096,
+        capabilities: { imageInput, toolCalling },
+        // VS Code 1.120+ hides third-party models from the picker unless they say they may be chosen there.
+        isUserSelectable: true,
+      } as vscode.LanguageModelChatInformation;
+    }),
+  );
+}
+
+/** One request from a chat participant or extension: the chat view's turn, streamed back as VS Code's parts. */
+async function respond(
+  services: Services,
+  model: vscode.LanguageModelChatInformation,
+  messages: readonly vscode.LanguageModelChatRequestMessage[],
+  options: vscode.ProvideLanguageModelChatResponseOptions,
+  progress: vscode.Progress<vscode.LanguageModelResponsePart>,
+  token: vscode.CancellationToken,
+): Promise<void> {
+  const controller = new AbortController();
+  const sub = token.onCancellationRequested(() => controller.abort());
+  const modelOptions = options.modelOptions ?? {};
+  const tools = toTools(options.tools);
+  const calls = new Map<number, { id: string; name: string; args: string }>();
+  const reasoning = thinkingReporter(progress);
+  try {
+    // The chat view's turn: the history cut to the window of the model that answers, `<think>` text as reasoning.
+    for await (const ev of runTurn({ router: services.switchyard.router, providers: services.switchyard.registry }, {
+      task: model.id,
+      ...turnOfMessages(toMessages(messages)),
+      signal: controller.signal,
+      temperature: typeof modelOptions.temperature === 'number' ? modelOptions.temperature : undefined,
+      maxTokens: [modelOptions.maxTokens, modelOptions.max_tokens].find((v): v is number => typeof v === 'number'),
+      // stop, top_p, seed, presence_penalty, frequency_penalty under OpenAI's names, checked as the gateway checks them.
+      sampling: parseSampling(modelOptions as Record<string, unknown>),
+      tools,
+      toolChoice: tools && options.toolMode === vscode.LanguageModelChatToolMode.Required ? 'required' : undefined,
+    })) {
+      if (ev.type === 'text') progress.report(new vscode.LanguageModelTextPart(ev.text));
+      else if (ev.type === 'reasoning') reasoning(ev.text);
+      else if (ev.type === 'notice') services.log.info(`language model ${model.id}: ${ev.text}`);
+      else if (ev.type === 'toolCall') calls.set(ev.index, { id: ev.id, name: ev.name, args: '' });
+      else if (ev.type === 'toolCallArgs') {
+        const call = calls.get(ev.index);
+        if (call) call.args += ev.text;
+      } else if (ev.type === 'toolCallEnd') {
+        const call = calls.get(ev.index);
+        if (call) progress.report(new vscode.LanguageModelToolCallPart(call.id, call.name, parseInput(call.args)));
+      } else if (ev.type === 'route') services.log.info(`language model ${model.id} → ${describeCandidate(ev.route)}`);
+    }
+  } catch (e) {
+    if (token.isCancellationRequested) return;
+    throw e instanceof Error ? new Error(`Switchyard: ${e.message}`) : e;
+  } finally {
+    sub.dispose();
+  }
+}
+
 export function registerLanguageModels(services: Services): vscode.Disposable[] {
   const lm = vscode.lm as Partial<typeof vscode.lm> | undefined;
   if (typeof lm?.registerLanguageModelChatProvider !== 'function') {
-    services.log.info(`language models: this VS Code (${vscode.version}) has no registerLanguageModelChatProvider; Switchyard's models are not in its model picker`);
+    services.log.info(
+      `language models: this VS Code (${vscode.version}) has no registerLanguageModelChatProvider; ` +
+        "Switchyard's models are not in its model picker",
+    );
     return [];
   }
   const changed = new vscode.EventEmitter<void>();
   const provider: vscode.LanguageModelChatProvider = {
     onDidChangeLanguageModelChatInformation: changed.event,
-    async provideLanguageModelChatInformation(): Promise<vscode.LanguageModelChatInformation[]> {
-      const router = services.switchyard.router;
-      return Promise.all(
-        virtualModels(services).map(async ({ id, task }) => {
-          let detail = 'routed by Switchyard';
-          let contextLength: number | undefined;
-          // Agent mode lists only models that call tools: a route whose model is known not to is not offered there.
-          let toolCalling = true;
-          // Image attachments only where a candidate of the route is known to take images (others are skipped for them).
-          let imageInput = false;
-          try {
-            imageInput = await router.routeTakesImages(id);
-            toolCalling = await router.routeCallsTools(id);
-            const plan = await router.plan(id);
-            const c = plan.candidate;
-            if (c) {
-              detail = describeCandidate(c);
-              contextLength = knownContextWindow(c, services.switchyard.registry);
-            } else detail = 'no model available now';
-          } catch {
-            // shown as routed; the request will say what is wrong
-          }
-          return {
-            id,
-            name: `Switchyard ${id.slice('switchyard/'.length)}`,
-            family: 'switchyard',
-            version: '1',
-            detail,
-            tooltip: `The ${task} task's current route: ${detail}. Switchyard falls back and applies your privacy setting per request.`,
-            maxInputTokens: contextLength ?? DEFAULT_CONTEXT_WINDOW,
-            maxOutputTokens: 4096,
-            capabilities: { imageInput, toolCalling },
-            // VS Code 1.120+ hides third-party models from the picker unless they say they may be chosen there.
-            isUserSelectable: true,
-          } as vscode.LanguageModelChatInformation;
-        }),
-      );
-    },
-    async provideLanguageModelChatResponse(model, messages, options, progress, token) {
-      const controller = new AbortController();
-      const sub = token.onCancellationRequested(() => controller.abort());
-      const modelOptions = options.modelOptions ?? {};
-      const tools = toTools(options.tools);
-      const calls = new Map<number, { id: string; name: string; args: string }>();
-      const reasoning = thinkingReporter(progress);
-      try {
-        // The chat view's turn: the history cut to the window of the model that answers, `<think>` text as reasoning.
-        for await (const ev of runTurn({ router: services.switchyard.router, providers: services.switchyard.registry }, {
-          task: model.id,
-          ...turnOfMessages(toMessages(messages)),
-          signal: controller.signal,
-          temperature: typeof modelOptions.temperature === 'number' ? modelOptions.temperature : undefined,
-          maxTokens: typeof modelOptions.maxTokens === 'number' ? modelOptions.maxTokens : typeof modelOptions.max_tokens === 'number' ? modelOptions.max_tokens : undefined,
-          // stop, top_p, seed, presence_penalty, frequency_penalty under OpenAI's names, checked as the gateway checks them.
-          sampling: parseSampling(modelOptions as Record<string, unknown>),
-          tools,
-          toolChoice: tools && options.toolMode === vscode.LanguageModelChatToolMode.Required ? 'required' : undefined,
-        })) {
-          if (ev.type === 'text') progress.report(new vscode.LanguageModelTextPart(ev.text));
-          else if (ev.type === 'reasoning') reasoning(ev.text);
-          else if (ev.type === 'notice') services.log.info(`language model ${model.id}: ${ev.text}`);
-          else if (ev.type === 'toolCall') calls.set(ev.index, { id: ev.id, name: ev.name, args: '' });
-          else if (ev.type === 'toolCallArgs') {
-            const call = calls.get(ev.index);
-            if (call) call.args += ev.text;
-          } else if (ev.type === 'toolCallEnd') {
-            const call = calls.get(ev.index);
-            if (call) progress.report(new vscode.LanguageModelToolCallPart(call.id, call.name, parseInput(call.args)));
-          } else if (ev.type === 'route') services.log.info(`language model ${model.id} → ${describeCandidate(ev.route)}`);
-        }
-      } catch (e) {
-        if (token.isCancellationRequested) return;
-        throw e instanceof Error ? new Error(`Switchyard: ${e.message}`) : e;
-      } finally {
-        sub.dispose();
-      }
-    },
+    provideLanguageModelChatInformation: () => chatInformation(services),
+    provideLanguageModelChatResponse: (model, messages, options, progress, token) =>
+      respond(services, model, messages, options, progress, token),
     async provideTokenCount(_model, text) {
       return estimateTokens(typeof text === 'string' ? text : text.content.map(partText).join(''));
     },
