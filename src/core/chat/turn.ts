@@ -12,7 +12,7 @@ import type { RetrievedChunk, Retriever } from '../index/types';
 import { DEFAULT_ANSWER_TOKENS } from '../providers/base';
 import { estimateTokens } from '../providers/tokenEstimate';
 import { imageCount } from '../providers/images';
-import type { ChatImage, ChatMessage, ResponseFormat, SamplingOptions, ToolChoice, ToolSpec } from '../providers/types';
+import type { AnswerOptions, ChatImage, ChatMessage } from '../providers/types';
 import type { Candidate, CandidatePrompt, ProviderSource, RoutedChatEvent, Router } from '../routing/router';
 import { DEFAULT_CONTEXT_WINDOW, contextWindow } from '../routing/window';
 import { assemblePrompt, sentSources, type AssembledPrompt, type ContextBlock, type PromptInput } from './prompt';
@@ -27,7 +27,7 @@ export interface TurnDeps {
   index?: Retriever;
 }
 
-export interface TurnRequest {
+export interface TurnRequest extends AnswerOptions {
   /** A task or virtual model name. */
   task: string;
   /** The system prompt; absent or empty: none. */
@@ -55,13 +55,6 @@ export interface TurnRequest {
    */
   summaries?: SummaryStore;
   signal?: AbortSignal;
-  temperature?: number;
-  maxTokens?: number;
-  sampling?: SamplingOptions;
-  tools?: ToolSpec[];
-  toolChoice?: ToolChoice;
-  parallelToolCalls?: boolean;
-  responseFormat?: ResponseFormat;
   only?: string;
 }
 

@@ -17,275 +17,61 @@
  * open (parallel calls from llama.cpp interleave) is held back until that one is done. Failures before the answer
  * starts are HTTP errors with OpenAI's error body, as on the other routes.
  */
-import { randomBytes } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { TaskName } from '../config/config';
 import type { Logger } from '../host';
-import type { ChatMessage, FinishReason, ToolCall } from '../providers/types';
-import { RouteError, type RouteEvent } from '../routing/router';
-import { describeAttempts } from '../describe';
-import type { GatewaySource } from './server';
+import type { ChatMessage, FinishReason, ToolCall, ToolCallArgsEvent, ToolCallStartEvent } from '../providers/types';
+import type { RouteEvent } from '../routing/router';
+import type { UsageRecord } from '../usage/ledger';
+import { IdleWatch, answerEvents, loggedEnd, logRoute, stallError, type AnswerSink, type EndpointHost } from './endpoint';
+import { toGatewayError } from './failure';
+import { abortOnClose, routeHeaders, sendJson, writeEventStreamHead } from './http';
+import { OutputBuilder, newId } from './responsesOutput';
 import { GatewayError } from './wire';
 import { ResponseMemory, parseResponsesRequest, type ResponsesRequest } from './responsesWire';
 
-/** The parts of the gateway this endpoint answers through (the Gateway hands them over; see server.ts). */
-export interface ResponsesHost {
-  readonly source: GatewaySource;
-  readonly logger: Logger;
-  /** A requested model name as the task (and the one candidate, for a real model name) it routes to. */
-  resolve(model: string): Promise<{ task: TaskName; only?: string }>;
-  readJson(req: IncomingMessage, res: ServerResponse): Promise<unknown>;
-  send(res: ServerResponse, status: number, body: unknown, headers?: Record<string, string>): void;
-  routeHeaders(route: RouteEvent): Record<string, string>;
-  logRoute(endpoint: string, route: RouteEvent): void;
-  /** Any failure as the status and OpenAI error body the gateway answers with. */
-  toGatewayError(e: unknown): GatewayError;
-  idleTimeoutMs(): number;
-}
+/** One answer to `POST /v1/responses`: the response object through its life, and its stream's events. */
+class ResponseAnswer implements AnswerSink {
+  readonly id = newId('resp');
+  private readonly createdAt = Math.floor(Date.now() / 1000);
+  model: string;
+  /** The candidate answering. */
+  routed: RouteEvent | undefined;
+  private sequence = 0;
+  private readonly emit: ((type: string, fields: Record<string, unknown>) => void) | undefined;
+  out: OutputBuilder;
+  headersSent = false;
 
-function newId(prefix: string): string {
-  return `${prefix}_${randomBytes(12).toString('hex')}`;
-}
-
-type ItemStatus = 'in_progress' | 'completed' | 'incomplete';
-
-interface MessageItem {
-  type: 'message';
-  id: string;
-  text: string;
-  done: boolean;
-}
-interface ReasoningItem {
-  type: 'reasoning';
-  id: string;
-  text: string;
-  done: boolean;
-}
-interface CallItem {
-  type: 'function_call';
-  id: string;
-  callId: string;
-  name: string;
-  args: string;
-  /** How much of `args` went out as deltas. */
-  sent: number;
-  done: boolean;
-}
-type Item = MessageItem | ReasoningItem | CallItem;
-
-/** An item as the wire shows it (in `output`, and in the item events). */
-function wireItem(item: Item, status: ItemStatus): Record<string, unknown> {
-  const done = status !== 'in_progress';
-  switch (item.type) {
-    case 'message':
-      return { id: item.id, type: 'message', status, content: done ? [textPart(item.text)] : [], role: 'assistant' };
-    case 'reasoning':
-      return { id: item.id, type: 'reasoning', summary: [], ...(done ? { content: [{ type: 'reasoning_text', text: item.text }] } : {}), status };
-    case 'function_call':
-      return { id: item.id, type: 'function_call', status, arguments: done ? item.args : '', call_id: item.callId, name: item.name };
-  }
-}
-
-function textPart(text: string): Record<string, unknown> {
-  return { type: 'output_text', annotations: [], logprobs: [], text };
-}
-
-/**
- * The answer's output items, built from the router's events, in the order they started. With `emit`, it writes the
- * stream's events as it goes: only the first unfinished item streams live, later ones wait (their pieces kept) until
- * the ones before are done. A text or reasoning item is done when another item starts; a call at its end event.
- */
-class OutputBuilder {
-  readonly items: Item[] = [];
-  private head = 0;
-  /** Whether items[head]'s opening events were written. */
-  private opened = false;
-  private readonly calls = new Map<number, CallItem>();
-
-  constructor(private readonly emit?: (type: string, fields: Record<string, unknown>) => void) {}
-
-  text(t: string): void {
-    const item = this.current('message');
-    item.text += t;
-    if (this.live(item)) this.emit!('response.output_text.delta', { item_id: item.id, output_index: this.head, content_index: 0, delta: t, logprobs: [] });
-  }
-
-  reasoning(t: string): void {
-    const item = this.current('reasoning');
-    item.text += t;
-    if (this.live(item)) this.emit!('response.reasoning_text.delta', { item_id: item.id, output_index: this.head, content_index: 0, delta: t });
-  }
-
-  callStart(index: number, callId: string, name: string): void {
-    const item: CallItem = { type: 'function_call', id: newId('fc'), callId, name, args: '', sent: 0, done: false };
-    this.calls.set(index, item);
-    this.add(item);
-  }
-
-  callArgs(index: number, t: string): void {
-    const item = this.calls.get(index);
-    if (!item || t === '') return;
-    item.args += t;
-    if (this.live(item)) {
-      item.sent = item.args.length;
-      this.emit!('response.function_call_arguments.delta', { item_id: item.id, output_index: this.head, delta: t });
-    }
-  }
-
-  callEnd(index: number): void {
-    const item = this.calls.get(index);
-    if (!item) return;
-    // A call with no arguments at all is `{}` (as the providers give them).
-    if (item.args === '') item.args = '{}';
-    item.done = true;
-    this.advance();
-  }
-
-  /** The answer is complete: every item is done. */
-  finish(): void {
-    for (const item of this.items) {
-      if (item.type === 'function_call' && item.args === '') item.args = '{}';
-      item.done = true;
-    }
-    this.advance();
-  }
-
-  get calledTools(): boolean {
-    return this.calls.size > 0;
-  }
-
-  /** The output as the response object holds it. */
-  output(status: ItemStatus): Record<string, unknown>[] {
-    return this.items.map((item, i) => wireItem(item, item.done ? (status === 'incomplete' && i === this.items.length - 1 ? 'incomplete' : 'completed') : 'in_progress'));
-  }
-
-  /** The last item of this kind if it is still taking text, else a new one. */
-  private current<T extends 'message' | 'reasoning'>(type: T): Extract<Item, { type: T }> {
-    const last = this.items.at(-1);
-    if (last?.type === type && !last.done) return last as Extract<Item, { type: T }>;
-    const item = { type, id: newId(type === 'message' ? 'msg' : 'rs'), text: '', done: false } as Extract<Item, { type: T }>;
-    this.add(item);
-    return item;
-  }
-
-  private add(item: Item): void {
-    // Text and reasoning have no end of their own: the next item ends them.
-    const last = this.items.at(-1);
-    if (last && last.type !== 'function_call') last.done = true;
-    this.items.push(item);
-    this.advance();
-  }
-
-  /** Whether this item's pieces go out as they come (it is the first unfinished one, and open). */
-  private live(item: Item): boolean {
-    return this.emit !== undefined && this.items[this.head] === item && this.opened;
-  }
-
-  /** Writes what the items from the head on can show: the head's opening, and for each finished head its closing. */
-  private advance(): void {
-    while (this.head < this.items.length) {
-      const item = this.items[this.head]!;
-      if (!this.opened) {
-        this.opened = true;
-        this.open(item);
-      }
-      if (!item.done) return;
-      this.close(item);
-      this.head++;
-      this.opened = false;
-    }
-  }
-
-  private open(item: Item): void {
-    if (!this.emit) return;
-    const at = this.head;
-    this.emit('response.output_item.added', { output_index: at, item: wireItem(item, 'in_progress') });
-    if (item.type === 'message') {
-      this.emit('response.content_part.added', { item_id: item.id, output_index: at, content_index: 0, part: textPart('') });
-      if (item.text !== '') this.emit('response.output_text.delta', { item_id: item.id, output_index: at, content_index: 0, delta: item.text, logprobs: [] });
-    } else if (item.type === 'reasoning') {
-      this.emit('response.content_part.added', { item_id: item.id, output_index: at, content_index: 0, part: { type: 'reasoning_text', text: '' } });
-      if (item.text !== '') this.emit('response.reasoning_text.delta', { item_id: item.id, output_index: at, content_index: 0, delta: item.text });
-    } else if (item.args !== '') {
-      item.sent = item.args.length;
-      this.emit('response.function_call_arguments.delta', { item_id: item.id, output_index: at, delta: item.args });
-    }
-  }
-
-  private close(item: Item): void {
-    if (!this.emit) return;
-    const at = this.head;
-    if (item.type === 'message') {
-      this.emit('response.output_text.done', { item_id: item.id, output_index: at, content_index: 0, text: item.text, logprobs: [] });
-      this.emit('response.content_part.done', { item_id: item.id, output_index: at, content_index: 0, part: textPart(item.text) });
-    } else if (item.type === 'reasoning') {
-      this.emit('response.reasoning_text.done', { item_id: item.id, output_index: at, content_index: 0, text: item.text });
-      this.emit('response.content_part.done', { item_id: item.id, output_index: at, content_index: 0, part: { type: 'reasoning_text', text: item.text } });
-    } else {
-      // What is left of the arguments (`{}` for a call that sent none).
-      if (item.sent < item.args.length) this.emit('response.function_call_arguments.delta', { item_id: item.id, output_index: at, delta: item.args.slice(item.sent) });
-      item.sent = item.args.length;
-      this.emit('response.function_call_arguments.done', { item_id: item.id, output_index: at, name: item.name, arguments: item.args });
-    }
-    this.emit('response.output_item.done', { output_index: at, item: wireItem(item, 'completed') });
-  }
-}
-
-/** The `POST /v1/responses` endpoint (and clear answers for the stored-response routes it does not serve). */
-export class ResponsesEndpoint {
-  /** Answers remembered in memory so `previous_response_id` and `item_reference` work while the gateway runs. */
-  readonly memory = new ResponseMemory();
-
-  constructor(private readonly host: ResponsesHost) {}
-
-  async handle(req: IncomingMessage, res: ServerResponse, path: string, method: string): Promise<void> {
-    if (path !== '/v1/responses') {
-      // GET /v1/responses/{id}, …/input_items, …/cancel, DELETE: responses are not stored to be read back.
-      throw new GatewayError(
-        400,
-        `${method} ${path.slice(0, 200)}: Switchyard's gateway does not store responses to retrieve, list or cancel (it is stateless). Keep the response you were sent; POST /v1/responses answers a whole conversation.`,
-        'invalid_request_error',
-        'unsupported_endpoint',
-      );
-    }
-    if (method !== 'POST') throw new GatewayError(405, `${method} is not allowed on /v1/responses; use POST.`, 'invalid_request_error', 'method_not_allowed');
-    const controller = new AbortController();
-    // A client that goes away (closed socket, aborted stream) cancels the upstream request.
-    res.once('close', () => {
-      if (!res.writableFinished) controller.abort();
-    });
-    const body = await this.host.readJson(req, res);
-    const request = parseResponsesRequest(body, this.memory);
-    return this.respond(res, request, controller);
-  }
-
-  private async respond(res: ServerResponse, request: ResponsesRequest, controller: AbortController): Promise<void> {
-    const { task, only } = await this.host.resolve(request.model);
-    const signal = controller.signal;
-    const id = newId('resp');
-    const createdAt = Math.floor(Date.now() / 1000);
-    let model = request.model;
-    let route: RouteEvent | undefined;
-    let sequence = 0;
-    const emit = request.stream
-      ? (type: string, fields: Record<string, unknown>) => {
-          res.write(`event: ${type}\ndata: ${JSON.stringify({ type, sequence_number: sequence++, ...fields })}\n\n`);
+  constructor(
+    private readonly res: ServerResponse,
+    private readonly request: ResponsesRequest,
+    private readonly logger: Logger,
+    /** Keeps the complete answer for later requests that refer to it. */
+    private readonly remember: (id: string, out: OutputBuilder) => void,
+  ) {
+    this.model = request.model;
+    this.emit = request.stream
+      ? (type, fields) => {
+          res.write(`event: ${type}\ndata: ${JSON.stringify({ type, sequence_number: this.sequence++, ...fields })}\n\n`);
         }
       : undefined;
-    let out = new OutputBuilder(emit);
-    /** The response object at a point of its life (its fields in OpenAI's order). */
-    const response = (status: string, extra: Record<string, unknown> = {}) => ({
-      id,
+    this.out = new OutputBuilder(this.emit);
+  }
+
+  /** The response object at a point of its life (its fields in OpenAI's order). */
+  response(status: string, extra: Record<string, unknown> = {}): Record<string, unknown> {
+    const { request } = this;
+    return {
+      id: this.id,
       object: 'response',
-      created_at: createdAt,
+      created_at: this.createdAt,
       status,
       background: false,
       error: null,
       incomplete_details: null,
       instructions: request.echo.instructions,
       max_output_tokens: request.maxOutputTokens ?? null,
-      model,
-      output: out.output(status === 'incomplete' ? 'incomplete' : 'completed'),
+      model: this.model,
+      output: this.out.output(status === 'incomplete' ? 'incomplete' : 'completed'),
       parallel_tool_calls: request.parallelToolCalls ?? true,
       previous_response_id: request.echo.previous_response_id,
       reasoning: request.echo.reasoning,
@@ -300,7 +86,108 @@ export class ResponsesEndpoint {
       user: request.echo.user,
       metadata: request.echo.metadata,
       ...extra,
-    });
+    };
+  }
+
+  route(route: RouteEvent): void {
+    logRoute(this.logger, 'responses', route);
+    this.routed = route;
+    this.model = `${route.providerId}/${route.model}`;
+    if (!this.emit) {
+      // Buffered: a later route event is the next candidate, after the one before failed mid-answer.
+      this.out = new OutputBuilder();
+      return;
+    }
+    writeEventStreamHead(this.res, route);
+    this.headersSent = true;
+    this.emit('response.created', { response: this.response('in_progress') });
+    this.emit('response.in_progress', { response: this.response('in_progress') });
+  }
+
+  text(text: string): void {
+    this.out.text(text);
+  }
+
+  reasoning(text: string): void {
+    this.out.reasoning(text);
+  }
+
+  toolCall(ev: ToolCallStartEvent): void {
+    this.out.callStart(ev.index, ev.id, ev.name);
+  }
+
+  toolCallArgs(ev: ToolCallArgsEvent): void {
+    this.out.callArgs(ev.index, ev.text);
+  }
+
+  toolCallEnd(index: number): void {
+    this.out.callEnd(index);
+  }
+
+  /** Never asked for (no relay option): nothing to relay into this format. */
+  relay(): void {}
+
+  /** The answer is complete: every item done; the final response object (completed, or incomplete and why) is sent. */
+  done(u: UsageRecord, finish: FinishReason | undefined): void {
+    this.out.finish();
+    const usage = {
+      input_tokens: u.inputTokens ?? 0,
+      input_tokens_details: { cached_tokens: 0 },
+      output_tokens: u.outputTokens ?? 0,
+      output_tokens_details: { reasoning_tokens: 0 },
+      total_tokens: (u.inputTokens ?? 0) + (u.outputTokens ?? 0),
+    };
+    const reason = incompleteReason(finish, this.out.calledTools, this.request.maxOutputTokens, u.outputTokens);
+    const final = reason
+      ? this.response('incomplete', { incomplete_details: { reason }, usage })
+      : this.response('completed', { usage, completed_at: Math.floor(Date.now() / 1000) });
+    this.remember(this.id, this.out);
+    if (this.emit) {
+      this.emit(reason ? 'response.incomplete' : 'response.completed', { response: final });
+      this.res.end();
+    } else {
+      sendJson(this.res, 200, final, this.routed ? routeHeaders(this.routed) : {});
+    }
+  }
+
+  /** Ends a stream that started with `response.failed`. */
+  failStream(err: GatewayError): void {
+    if (this.res.writableEnded || this.res.destroyed) return;
+    const code = err.status === 429 ? 'rate_limit_exceeded' : 'server_error';
+    this.emit!('response.failed', { response: this.response('failed', { error: { code, message: err.message } }) });
+    this.res.end();
+  }
+}
+
+/** The `POST /v1/responses` endpoint (and clear answers for the stored-response routes it does not serve). */
+export class ResponsesEndpoint {
+  /** Answers remembered in memory so `previous_response_id` and `item_reference` work while the gateway runs. */
+  readonly memory = new ResponseMemory();
+
+  constructor(private readonly host: EndpointHost) {}
+
+  async handle(req: IncomingMessage, res: ServerResponse, path: string, method: string): Promise<void> {
+    if (path !== '/v1/responses') {
+      // GET /v1/responses/{id}, …/input_items, …/cancel, DELETE: responses are not stored to be read back.
+      throw new GatewayError(
+        400,
+        `${method} ${path.slice(0, 200)}: Switchyard's gateway does not store responses to retrieve, list or cancel (it is stateless). Keep the response you were sent; POST /v1/responses answers a whole conversation.`,
+        'invalid_request_error',
+        'unsupported_endpoint',
+      );
+    }
+    if (method !== 'POST') throw new GatewayError(405, `${method} is not allowed on /v1/responses; use POST.`, 'invalid_request_error', 'method_not_allowed');
+    const controller = abortOnClose(res);
+    const body = await this.host.readJson(req, res);
+    const request = parseResponsesRequest(body, this.memory);
+    return this.respond(res, request, controller);
+  }
+
+  private async respond(res: ServerResponse, request: ResponsesRequest, controller: AbortController): Promise<void> {
+    const { task, only } = await this.host.resolve(request.model);
+    const { logger } = this.host;
+    const signal = controller.signal;
+    const answer = new ResponseAnswer(res, request, logger, (id, out) => this.remember(id, request, out));
     const events = this.host.source.router.chat({
       task: only ? task : request.model,
       only,
@@ -318,89 +205,18 @@ export class ResponsesEndpoint {
     });
     // As on the chat path: once an answer started, an upstream quiet for the idle timeout fails the response.
     const idleMs = this.host.idleTimeoutMs();
-    let idle: ReturnType<typeof setTimeout> | undefined;
-    let stalled = false;
-    const failStream = (err: GatewayError) => {
-      if (res.writableEnded || res.destroyed) return;
-      const code = err.status === 429 ? 'rate_limit_exceeded' : 'server_error';
-      emit!('response.failed', { response: response('failed', { error: { code, message: err.message } }) });
-      res.end();
-    };
-    const onIdle = () => {
-      stalled = true;
-      const seconds = Math.round(idleMs / 100) / 10;
-      this.host.logger.warn(`gateway responses: ${request.model} → ${model} stalled for ${seconds} s mid-answer; ended the request`);
-      const err = new GatewayError(504, `${model} sent nothing for ${seconds} s in the middle of its answer (switchyard.gateway.idleTimeoutSeconds): the gateway ended the request.`, 'server_error', 'upstream_timeout');
-      failStream(err);
+    const idle = new IdleWatch(request.stream ? idleMs : 0, () => {
+      const err = stallError(logger, 'responses', request.model, answer.model, idleMs);
+      answer.failStream(err);
       controller.abort(err);
-    };
-    const touch = () => {
-      if (idleMs <= 0 || stalled || !request.stream) return;
-      clearTimeout(idle);
-      idle = setTimeout(onIdle, idleMs);
-    };
-    const pause = () => clearTimeout(idle);
-    res.once('close', pause);
-    let headersSent = false;
+    });
     try {
-      for await (const ev of events) {
-        if (stalled) break;
-        touch();
-        if (ev.type === 'route') {
-          route = ev.route;
-          model = `${route.providerId}/${route.model}`;
-          this.host.logRoute('responses', route);
-          if (request.stream) {
-            res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', connection: 'keep-alive', ...this.host.routeHeaders(route) });
-            headersSent = true;
-            emit!('response.created', { response: response('in_progress') });
-            emit!('response.in_progress', { response: response('in_progress') });
-          } else {
-            // Buffered: a later route event is the next candidate, after the one before failed mid-answer.
-            out = new OutputBuilder();
-          }
-        } else if (ev.type === 'text') out.text(ev.text);
-        else if (ev.type === 'reasoning') out.reasoning(ev.text);
-        else if (ev.type === 'toolCall') out.callStart(ev.index, ev.id, ev.name);
-        else if (ev.type === 'toolCallArgs') out.callArgs(ev.index, ev.text);
-        else if (ev.type === 'toolCallEnd') out.callEnd(ev.index);
-        else if (ev.type === 'relay') {
-          // Never asked for (no relay option): nothing to relay into this format.
-        } else if (ev.type === 'done') {
-          pause();
-          out.finish();
-          const u = ev.usage;
-          const usage = {
-            input_tokens: u.inputTokens ?? 0,
-            input_tokens_details: { cached_tokens: 0 },
-            output_tokens: u.outputTokens ?? 0,
-            output_tokens_details: { reasoning_tokens: 0 },
-            total_tokens: (u.inputTokens ?? 0) + (u.outputTokens ?? 0),
-          };
-          const reason = incompleteReason(ev.finish, out.calledTools, request.maxOutputTokens, u.outputTokens);
-          const final = reason ? response('incomplete', { incomplete_details: { reason }, usage }) : response('completed', { usage, completed_at: Math.floor(Date.now() / 1000) });
-          this.remember(id, request, out);
-          if (request.stream) {
-            emit!(reason ? 'response.incomplete' : 'response.completed', { response: final });
-            res.end();
-          } else {
-            this.host.send(res, 200, final, route ? this.host.routeHeaders(route) : {});
-          }
-        }
-      }
+      await answerEvents(res, events, idle, answer);
     } catch (e) {
-      if (stalled) return;
-      if (signal.aborted) {
-        this.host.logger.info(`gateway responses: ${request.model} canceled by the client${route ? ` (${route.providerId}/${route.model})` : ''}`);
-        return;
-      }
-      if (e instanceof RouteError) this.host.logger.warn(`gateway responses: ${request.model} failed (${e.kind}): ${describeAttempts(e.attempts)}`);
+      if (idle.stalled || loggedEnd(logger, 'responses', request.model, e, signal, answer.routed)) return;
       // Before the stream started: an HTTP error, as on the other routes. After: the response failed.
-      if (!headersSent) throw e;
-      failStream(this.host.toGatewayError(e));
-    } finally {
-      pause();
-      res.off('close', pause);
+      if (!answer.headersSent) throw e;
+      answer.failStream(toGatewayError(e));
     }
   }
 

@@ -6,7 +6,7 @@ import type { ErrorKind } from '../errors';
 import { isObject } from '../json';
 import { parseImageUrl } from '../providers/images';
 import { argumentsText } from '../providers/toolCalls';
-import type { ChatImage, ChatMessage, JsonSchema, ResponseFormat, Role, SamplingOptions, ToolCall, ToolChoice, ToolSpec } from '../providers/types';
+import type { AnswerOptions, ChatImage, ChatMessage, JsonSchema, ResponseFormat, Role, SamplingOptions, ToolCall, ToolChoice, ToolSpec } from '../providers/types';
 
 export interface OpenAIErrorBody {
   error: { message: string; type: string; param: string | null; code: string | null };
@@ -30,48 +30,36 @@ export class GatewayError extends Error {
   }
 }
 
+type FailureStatus = { status: number; type: string; code: string };
+
+/** Status, type and code per router failure kind (`server`, and any other, is upstream_error). */
+const STATUS_FOR_KIND: Partial<Record<ErrorKind, FailureStatus>> = {
+  policy: { status: 403, type: 'permission_error', code: 'privacy_policy' },
+  modelMissing: { status: 404, type: 'invalid_request_error', code: 'model_not_found' },
+  contextOverflow: { status: 400, type: 'invalid_request_error', code: 'context_length_exceeded' },
+  rateLimited: { status: 429, type: 'rate_limit_error', code: 'rate_limit_exceeded' },
+  timeout: { status: 504, type: 'server_error', code: 'upstream_timeout' },
+  // Our caller's token was fine; an upstream provider refused Switchyard's key.
+  auth: { status: 502, type: 'server_error', code: 'upstream_auth' },
+  config: { status: 503, type: 'server_error', code: 'no_model_available' },
+  canceled: { status: 499, type: 'invalid_request_error', code: 'canceled' },
+  unreachable: { status: 503, type: 'server_error', code: 'upstream_unavailable' },
+};
+
 /** Status, type and code for a router failure (after its fallbacks were tried). */
-export function statusForKind(kind: ErrorKind): { status: number; type: string; code: string } {
-  switch (kind) {
-    case 'policy':
-      return { status: 403, type: 'permission_error', code: 'privacy_policy' };
-    case 'modelMissing':
-      return { status: 404, type: 'invalid_request_error', code: 'model_not_found' };
-    case 'contextOverflow':
-      return { status: 400, type: 'invalid_request_error', code: 'context_length_exceeded' };
-    case 'rateLimited':
-      return { status: 429, type: 'rate_limit_error', code: 'rate_limit_exceeded' };
-    case 'timeout':
-      return { status: 504, type: 'server_error', code: 'upstream_timeout' };
-    case 'auth':
-      // Our caller's token was fine; an upstream provider refused Switchyard's key.
-      return { status: 502, type: 'server_error', code: 'upstream_auth' };
-    case 'config':
-      return { status: 503, type: 'server_error', code: 'no_model_available' };
-    case 'canceled':
-      return { status: 499, type: 'invalid_request_error', code: 'canceled' };
-    case 'unreachable':
-      return { status: 503, type: 'server_error', code: 'upstream_unavailable' };
-    case 'server':
-    default:
-      return { status: 502, type: 'server_error', code: 'upstream_error' };
-  }
+export function statusForKind(kind: ErrorKind): FailureStatus {
+  return { ...(STATUS_FOR_KIND[kind] ?? { status: 502, type: 'server_error', code: 'upstream_error' }) };
 }
 
-export interface ChatCompletionRequest {
+/**
+ * A chat completion request in our terms. `sampling`: stop, top_p, seed, presence_penalty, frequency_penalty
+ * (undefined when none is set); `tools`: `tools`, or the legacy `functions` mapped to tools.
+ */
+export interface ChatCompletionRequest extends AnswerOptions {
   model: string;
   messages: ChatMessage[];
   stream: boolean;
   includeUsage: boolean;
-  temperature?: number;
-  maxTokens?: number;
-  /** stop, top_p, seed, presence_penalty, frequency_penalty: undefined when none is set. */
-  sampling?: SamplingOptions;
-  /** `tools`, or the legacy `functions` mapped to tools. */
-  tools?: ToolSpec[];
-  toolChoice?: ToolChoice;
-  parallelToolCalls?: boolean;
-  responseFormat?: ResponseFormat;
   /**
    * The client used the legacy `functions` / `function_call` parameters: it expects `message.function_call` (one call)
    * and finish reason `function_call` back, as OpenAI answers such requests.

@@ -104,6 +104,20 @@ export interface ChatRequest {
   responseFormat?: ResponseFormat;
 }
 
+/**
+ * What a caller (a chat turn, a gateway request) asks of the answer, passed to whichever candidate answers: overrides
+ * of the candidate's parameters, sampling, the functions the model may call, structured output.
+ */
+export interface AnswerOptions {
+  temperature?: number;
+  maxTokens?: number;
+  sampling?: SamplingOptions;
+  tools?: ToolSpec[];
+  toolChoice?: ToolChoice;
+  parallelToolCalls?: boolean;
+  responseFormat?: ResponseFormat;
+}
+
 /** OpenAI's sampling parameters beyond temperature, in our names. */
 export interface SamplingOptions {
   /** Up to 4 strings; the answer ends before the first one the model writes. */
