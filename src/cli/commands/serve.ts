@@ -4,7 +4,7 @@
  * edited alias or task applies to the next request without a restart. Ctrl+C (or SIGTERM) stops it.
  */
 import { randomBytes } from 'node:crypto';
-import { watch, type FSWatcher } from 'node:fs';
+import { watch } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { Gateway } from '../../core/gateway/server';
 import { redact, type Logger } from '../../core/host';
@@ -13,6 +13,41 @@ import { privacyContext } from '../../core/routing/privacy';
 import { priceOf } from '../../core/usage/pricing';
 import { SqliteLedger } from '../../core/usage/sqliteLedger';
 import { COMMON_OPTIONS, UsageError, cliSecretValues, closeWithCommand, envSecrets, loadConfig, requireNativeNode, type Io } from '../common';
+
+/** Resolves on Ctrl+C or SIGTERM (its listeners then removed). */
+function stopSignal(): Promise<void> {
+  return new Promise<void>((resolve) => {
+    const stop = () => {
+      process.off('SIGINT', stop);
+      process.off('SIGTERM', stop);
+      resolve();
+    };
+    process.on('SIGINT', stop);
+    process.on('SIGTERM', stop);
+  });
+}
+
+/** An edited --config applies to the next request (aliases, tasks, privacy), as settings do in VS Code. Returns the stop. */
+function watchConfig(file: string, io: Io, logger: Logger, sy: Switchyard, usage: SqliteLedger | undefined): () => void {
+  let reload: ReturnType<typeof setTimeout> | undefined;
+  const watcher = watch(file, () => {
+    clearTimeout(reload);
+    reload = setTimeout(() => {
+      try {
+        const next = loadConfig(file, io).config;
+        sy.setConfig(next);
+        usage?.setRetention(next.usage.retentionDays);
+        logger.info(`settings re-read from ${file}`);
+      } catch (e) {
+        logger.warn(`kept the previous settings: ${e instanceof Error ? e.message : String(e)}`);
+      }
+    }, 100);
+  });
+  return () => {
+    watcher.close();
+    clearTimeout(reload);
+  };
+}
 
 export async function serve(args: string[], io: Io): Promise<number> {
   const { values, positionals } = parseArgs({
@@ -58,43 +93,15 @@ export async function serve(args: string[], io: Io): Promise<number> {
   }
   // Ctrl+C or SIGTERM from the moment the URL is printed: close the gateway (which aborts streams in flight), then
   // run() ends the embedded models' process, so the process exits at once.
-  const stopped = new Promise<void>((resolve) => {
-    const stop = () => {
-      process.off('SIGINT', stop);
-      process.off('SIGTERM', stop);
-      resolve();
-    };
-    process.on('SIGINT', stop);
-    process.on('SIGTERM', stop);
-  });
-
-  // An edited --config applies to the next request (aliases, tasks, privacy), as settings do in VS Code.
-  let watcher: FSWatcher | undefined;
-  let reload: ReturnType<typeof setTimeout> | undefined;
-  if (values.config) {
-    const file = values.config;
-    watcher = watch(file, () => {
-      clearTimeout(reload);
-      reload = setTimeout(() => {
-        try {
-          const next = loadConfig(file, io).config;
-          sy.setConfig(next);
-          usage?.setRetention(next.usage.retentionDays);
-          logger.info(`settings re-read from ${file}`);
-        } catch (e) {
-          logger.warn(`kept the previous settings: ${e instanceof Error ? e.message : String(e)}`);
-        }
-      }, 100);
-    });
-  }
+  const stopped = stopSignal();
+  const unwatch = values.config ? watchConfig(values.config, io, logger, sy, usage) : () => {};
 
   // The URL line says it is ready: serving, and watching --config.
   io.stdout.write(`${gateway.url}\n`);
   if (given === undefined) io.stdout.write(`token: ${token}\n`);
 
   await stopped;
-  watcher?.close();
-  clearTimeout(reload);
+  unwatch();
   await gateway.stop();
   usage?.close();
   return 0;

@@ -97,36 +97,46 @@ export function chunkLabel(c: RetrievedChunk): string {
 }
 
 /**
- * Runs one turn: the router's events with reasoning split from `<think>` text, plus a `context` event and `notice`
- * events. Throws what the router throws (RouteError) when no candidate answers.
+ * The prompts of one turn, one per candidate the router tries, and what the user is told about them: retrieval (once,
+ * again only for a larger window), the history summarized when it does not fit, the notices said when one answers.
  */
-export async function* runTurn(deps: TurnDeps, request: TurnRequest): AsyncGenerator<TurnEvent> {
-  const notices: string[] = [];
-  const prompts = new Map<string, TurnContext>();
-  let retrieval: { budget: number; chunks: RetrievedChunk[] } | undefined;
+class TurnPrompts {
+  /** Said before the next route event. */
+  readonly notices: string[] = [];
+  /** Each candidate's prompt, by "providerId/model". */
+  readonly prompts = new Map<string, TurnContext>();
+  readonly summaryFailures: string[] = [];
+  private retrieval: { budget: number; chunks: RetrievedChunk[] } | undefined;
 
-  const retrieve = async (budget: number): Promise<RetrievedChunk[]> => {
+  constructor(
+    private readonly deps: TurnDeps,
+    private readonly request: TurnRequest,
+  ) {}
+
+  private async retrieve(budget: number): Promise<RetrievedChunk[]> {
+    const { deps, request } = this;
     if (request.retrieve === undefined) return [];
     if (!deps.index) {
-      if (!retrieval) notices.push('@workspace: the workspace index is not available (disabled, untrusted workspace, or not built yet), so no workspace files were searched.');
-      retrieval ??= { budget: Number.POSITIVE_INFINITY, chunks: [] };
+      if (!this.retrieval) this.notices.push('@workspace: the workspace index is not available (disabled, untrusted workspace, or not built yet), so no workspace files were searched.');
+      this.retrieval ??= { budget: Number.POSITIVE_INFINITY, chunks: [] };
       return [];
     }
     // Once per turn; again only for a fallback whose larger window may hold more.
-    if (retrieval && retrieval.budget >= budget) return retrieval.chunks;
-    const first = retrieval === undefined;
+    if (this.retrieval && this.retrieval.budget >= budget) return this.retrieval.chunks;
+    const first = this.retrieval === undefined;
     const chunks = await deps.index.search(request.retrieve || request.question || '', { k: RETRIEVAL_K, tokenBudget: budget, signal: request.signal });
-    retrieval = { budget, chunks };
+    this.retrieval = { budget, chunks };
     if (first) {
-      if (deps.index.status().keywordOnly) notices.push('@workspace: keyword search only (no embeddings yet).');
-      if (chunks.length === 0) notices.push('@workspace: the index found nothing relevant.');
+      if (deps.index.status().keywordOnly) this.notices.push('@workspace: keyword search only (no embeddings yet).');
+      if (chunks.length === 0) this.notices.push('@workspace: the index found nothing relevant.');
     }
     return chunks;
-  };
+  }
 
-  const promptFor = async (c: Candidate): Promise<CandidatePrompt> => {
+  readonly promptFor = async (c: Candidate): Promise<CandidatePrompt> => {
+    const { deps, request } = this;
     const window = (await contextWindow(c, deps.providers, request.signal)) ?? DEFAULT_CONTEXT_WINDOW;
-    const chunks = await retrieve(Math.floor(window / RETRIEVAL_SHARE));
+    const chunks = await this.retrieve(Math.floor(window / RETRIEVAL_SHARE));
     const context: ContextBlock[] = [
       ...(request.context ?? []),
       ...chunks.map((ch) => ({ label: chunkLabel(ch), text: ch.text, source: { path: ch.path, startLine: ch.startLine, endLine: ch.endLine } })),
@@ -147,13 +157,13 @@ export async function* runTurn(deps: TurnDeps, request: TurnRequest): AsyncGener
     let prompt = assemblePrompt(input);
     let summary: HistorySummary | undefined;
     if (prompt.droppedMessages > 0 && request.summaries) {
-      const kept = await summarized(input, request.summaries);
+      const kept = await this.summarized(input, request.summaries);
       if (kept) ({ prompt, summary } = kept);
     }
     const citations = chunks
       .filter((ch) => !prompt.droppedContext.includes(chunkLabel(ch)))
       .map((ch): Citation => ({ path: ch.path, root: ch.root, startLine: ch.startLine, endLine: ch.endLine, symbol: ch.symbol }));
-    prompts.set(key(c), { window, citations, retrieved: chunks.length, prompt, questionNotice: fitted?.notice, summary });
+    this.prompts.set(key(c), { window, citations, retrieved: chunks.length, prompt, questionNotice: fitted?.notice, summary });
     return { messages: prompt.messages, sources: sentSources(context, prompt.droppedContext) };
   };
 
@@ -162,7 +172,10 @@ export async function* runTurn(deps: TurnDeps, request: TurnRequest): AsyncGener
    * must go, else one written now (extending the cached one). Undefined when no summary could be written (the
    * messages are then dropped, and the notice says so).
    */
-  const summarized = async (input: PromptInput, store: SummaryStore): Promise<{ prompt: AssembledPrompt; summary: HistorySummary } | undefined> => {
+  private async summarized(
+    input: PromptInput,
+    store: SummaryStore,
+  ): Promise<{ prompt: AssembledPrompt; summary: HistorySummary } | undefined> {
     const history = input.history;
     // What goes into the summary: enough that the rest takes at most half of the history's room, so the next turns
     // fit without writing it again at once.
@@ -176,39 +189,68 @@ export async function* runTurn(deps: TurnDeps, request: TurnRequest): AsyncGener
     }
     let summary = validSummary(store.get(), history);
     if (!summary || summary.messages < mustGo) {
-      const previous = summary;
-      const messages = history.slice(previous?.messages ?? 0, mustGo);
-      let text = '';
-      let model = '';
-      try {
-        const events = runTurn(deps, {
-          task: 'summarize',
-          system: SUMMARY_SYSTEM_PROMPT,
-          questionFor: (tokens) => ({ text: summaryQuestion(previous?.text, messages, tokens) }),
-          maxTokens: SUMMARY_MAX_TOKENS,
-          signal: request.signal,
-        });
-        for await (const ev of events) {
-          if (ev.type === 'text') text += ev.text;
-          else if (ev.type === 'route') model = `${ev.route.providerId}/${ev.route.model}`;
-        }
-      } catch (e) {
-        if (request.signal?.aborted) throw e;
-        if (!summaryFailures.length) summaryFailures.push(`Earlier turns could not be summarized (${e instanceof Error ? e.message : String(e)}), so they were left out.`);
-        return undefined;
-      }
-      if (!text.trim()) return undefined;
-      summary = { messages: mustGo, key: historyKey(history, mustGo), text: text.trim(), model };
+      const written = await this.writeSummary(summary, history, mustGo);
+      if (!written) return undefined;
+      summary = written;
       store.set(summary);
     }
     const prompt = assemblePrompt({ ...input, system: systemWithSummary(input.system, summary.text), history: history.slice(summary.messages) });
     return { prompt, summary };
-  };
-  const summaryFailures: string[] = [];
+  }
 
+  /** A summary of the first `mustGo` messages by the `summarize` task, extending `previous`; undefined if none came. */
+  private async writeSummary(
+    previous: HistorySummary | undefined,
+    history: ChatMessage[],
+    mustGo: number,
+  ): Promise<HistorySummary | undefined> {
+    const { request } = this;
+    const messages = history.slice(previous?.messages ?? 0, mustGo);
+    let text = '';
+    let model = '';
+    try {
+      const events = runTurn(this.deps, {
+        task: 'summarize',
+        system: SUMMARY_SYSTEM_PROMPT,
+        questionFor: (tokens) => ({ text: summaryQuestion(previous?.text, messages, tokens) }),
+        maxTokens: SUMMARY_MAX_TOKENS,
+        signal: request.signal,
+      });
+      for await (const ev of events) {
+        if (ev.type === 'text') text += ev.text;
+        else if (ev.type === 'route') model = `${ev.route.providerId}/${ev.route.model}`;
+      }
+    } catch (e) {
+      if (request.signal?.aborted) throw e;
+      if (!this.summaryFailures.length) this.summaryFailures.push(`Earlier turns could not be summarized (${e instanceof Error ? e.message : String(e)}), so they were left out.`);
+      return undefined;
+    }
+    if (!text.trim()) return undefined;
+    return { messages: mustGo, key: historyKey(history, mustGo), text: text.trim(), model };
+  }
+
+  /** What is said when this candidate answers: its prompt's context, then the notices (its own, and those before). */
+  answeredBy(route: { providerId: string; model: string }): { context?: TurnContext; notices: string[] } {
+    const answered = this.prompts.get(key(route));
+    if (answered) {
+      if (answered.questionNotice) this.notices.push(answered.questionNotice);
+      if (answered.summary) this.notices.push(`Earlier turns summarized by ${answered.summary.model} (${answered.summary.messages} messages) to fit the model's ${answered.window}-token window.`);
+      else this.notices.push(...this.summaryFailures);
+      if (answered.prompt.notice) this.notices.push(answered.prompt.notice);
+    }
+    return { context: answered, notices: this.notices.splice(0) };
+  }
+}
+
+/**
+ * Runs one turn: the router's events with reasoning split from `<think>` text, plus a `context` event and `notice`
+ * events. Throws what the router throws (RouteError) when no candidate answers.
+ */
+export async function* runTurn(deps: TurnDeps, request: TurnRequest): AsyncGenerator<TurnEvent> {
+  const prompts = new TurnPrompts(deps, request);
   const events = deps.router.chat({
     task: request.task,
-    promptFor,
+    promptFor: prompts.promptFor,
     signal: request.signal,
     temperature: request.temperature,
     maxTokens: request.maxTokens,
@@ -224,15 +266,9 @@ export async function* runTurn(deps: TurnDeps, request: TurnRequest): AsyncGener
   let reasoning = '';
   for await (const ev of splitThinkTags(events)) {
     if (ev.type === 'route') {
-      const answered = prompts.get(key(ev.route));
-      if (answered) {
-        yield { type: 'context', context: answered };
-        if (answered.questionNotice) notices.push(answered.questionNotice);
-        if (answered.summary) notices.push(`Earlier turns summarized by ${answered.summary.model} (${answered.summary.messages} messages) to fit the model's ${answered.window}-token window.`);
-        else notices.push(...summaryFailures);
-        if (answered.prompt.notice) notices.push(answered.prompt.notice);
-      }
-      for (const n of notices.splice(0)) yield { type: 'notice', text: n };
+      const { context, notices } = prompts.answeredBy(ev.route);
+      if (context) yield { type: 'context', context };
+      for (const n of notices) yield { type: 'notice', text: n };
     } else if (ev.type === 'text') text += ev.text;
     else if (ev.type === 'reasoning') reasoning += ev.text;
     else if (ev.type === 'toolCall' && !request.tools?.length) {

@@ -19,7 +19,8 @@ import { BaseProvider, TruncatedStreamError, completionTemperature, kindForStatu
 import type { Classified, ProviderDeps, ProviderOptions } from './base';
 import { imageDataUrl } from './images';
 import { getPreset } from './presets';
-import { SseRelay, openRelay } from './sseRelay';
+import { openRelay } from './relayRequest';
+import { SseRelay } from './sseRelay';
 import type { ProviderPreset } from './presets';
 import { ToolCallAssembler, finishReasonOf } from './toolCalls';
 import type {

@@ -18,11 +18,10 @@
  * a finish after calls says `tool_calls`. Clients get the same calls either way; well-formed streams keep the relay's
  * cost (bench/gateway.bench.ts, load 5).
  */
-import { Readable } from 'node:stream';
-import { decodedBody, headersOf, isLoopbackHttp, loopbackRequest } from './loopbackFetch';
+import type { Readable } from 'node:stream';
 import { TruncatedStreamError } from './base';
-import { isObject, safeJson } from '../json';
-import { ToolCallAssembler } from './toolCalls';
+import { isObject, safeJson, sameJson } from '../json';
+import { ToolCallAssembler, piecesOf } from './toolCalls';
 import type { ChatEvent } from './types';
 import type { RelayOptions, RelaySink, RelayedAnswer } from './types';
 
@@ -47,32 +46,6 @@ export interface SseRelayOptions extends RelayOptions {
   errorFor(error: unknown, message: string | undefined): Error;
   /** The request offered tools: tool-call events are checked and, where they are not in OpenAI's shape, normalised. */
   tools?: boolean;
-}
-
-/** A streamed `tool_calls` piece as OpenAI frames it (what the gateway sends for the events of toolCalls.ts). */
-type ToolCallPiece = { index: number; id: string; type: 'function'; function: { name: string; arguments: string } } | { index: number; function: { arguments: string } };
-
-/** The pieces that frame tool-call events: a call's start (with any argument text that came with it), then argument text. */
-function piecesOf(events: readonly ChatEvent[]): ToolCallPiece[] {
-  const out: ToolCallPiece[] = [];
-  for (const ev of events) {
-    if (ev.type === 'toolCall') out.push({ index: ev.index, id: ev.id, type: 'function', function: { name: ev.name, arguments: '' } });
-    else if (ev.type === 'toolCallArgs') {
-      const last = out.at(-1);
-      if (last && 'id' in last && last.index === ev.index && last.function.arguments === '') last.function.arguments = ev.text;
-      else out.push({ index: ev.index, function: { arguments: ev.text } });
-    }
-  }
-  return out;
-}
-
-/** Whether two parsed JSON values are equal (object keys in any order). */
-function sameJson(a: unknown, b: unknown): boolean {
-  if (a === b) return true;
-  if (Array.isArray(a)) return Array.isArray(b) && a.length === b.length && a.every((x, i) => sameJson(x, b[i]));
-  if (!isObject(a) || !isObject(b) || Array.isArray(b)) return false;
-  const keys = Object.keys(a);
-  return keys.length === Object.keys(b).length && keys.every((k) => Object.hasOwn(b, k) && sameJson(a[k], b[k]));
 }
 
 function deferred(): { promise: Promise<void>; resolve: () => void; reject: (e: unknown) => void } {
@@ -409,54 +382,4 @@ function stringEnd(text: string, from: number): number {
     i = text.indexOf('"', i + 1);
   }
   return text.length;
-}
-
-export interface RelayRequest {
-  url: URL;
-  headers: Record<string, string>;
-  body: string;
-  signal: AbortSignal;
-  /** A fetch the provider was given (tests, proxies); absent: node:http for this machine, the global fetch otherwise. */
-  fetch?: typeof fetch;
-}
-
-/** A server's refusal before any answer: status, headers and body text, for the provider to raise as its client would. */
-export interface RelayRefusal {
-  status: number;
-  headers: Headers;
-  text: string;
-}
-
-/**
- * Sends a streaming chat request and returns the relay over its answer, or the refusal when the status is not 2xx.
- * Fails like fetch (TypeError "fetch failed" with the socket error as cause; the signal's reason when aborted).
- */
-export async function openRelay(request: RelayRequest, options: SseRelayOptions): Promise<SseRelay | RelayRefusal> {
-  const { url, headers, body, signal } = request;
-  if (!request.fetch && isLoopbackHttp(url)) {
-    const res = await loopbackRequest(url, { method: 'POST', headers: { 'accept-encoding': 'gzip, deflate, br', ...headers }, body, signal });
-    const status = res.statusCode ?? 0;
-    if (status < 200 || status >= 300) return { status, headers: headersOf(res), text: await readText(decodedBody(res)) };
-    const relay = new SseRelay(decodedBody(res), options);
-    // A server that goes away mid-answer, or our own abort (which destroys the socket).
-    res.once('close', () => {
-      if (!res.complete) relay.fail(signal.aborted ? (signal.reason ?? new DOMException('aborted', 'AbortError')) : new TypeError('terminated', { cause: new Error('the connection closed before the answer was complete') }));
-    });
-    return relay;
-  }
-  const response = await (request.fetch ?? globalThis.fetch)(url, { method: 'POST', headers, body, signal });
-  if (!response.ok) return { status: response.status, headers: response.headers, text: await response.text().catch((e: unknown) => String(e)) };
-  if (!response.body) return { status: 502, headers: response.headers, text: 'the server answered without a body' };
-  return new SseRelay(Readable.fromWeb(response.body as import('node:stream/web').ReadableStream<Uint8Array>), options);
-}
-
-async function readText(stream: Readable): Promise<string> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of stream) {
-    // An error page is read up to 64 KiB: enough for any message, bounded for a server that streams forever.
-    if (size < 65_536) chunks.push(chunk as Buffer);
-    size += (chunk as Buffer).length;
-  }
-  return Buffer.concat(chunks).toString('utf8');
 }

@@ -206,3 +206,22 @@ export class ToolCallAssembler {
     return state;
   }
 }
+
+/** A streamed `tool_calls` piece as OpenAI frames it (what the gateway sends for the events of toolCalls.ts). */
+export type ToolCallPiece =
+  | { index: number; id: string; type: 'function'; function: { name: string; arguments: string } }
+  | { index: number; function: { arguments: string } };
+
+/** The pieces that frame tool-call events: a call's start (with any argument text that came with it), then argument text. */
+export function piecesOf(events: readonly ChatEvent[]): ToolCallPiece[] {
+  const out: ToolCallPiece[] = [];
+  for (const ev of events) {
+    if (ev.type === 'toolCall') out.push({ index: ev.index, id: ev.id, type: 'function', function: { name: ev.name, arguments: '' } });
+    else if (ev.type === 'toolCallArgs') {
+      const last = out.at(-1);
+      if (last && 'id' in last && last.index === ev.index && last.function.arguments === '') last.function.arguments = ev.text;
+      else out.push({ index: ev.index, function: { arguments: ev.text } });
+    }
+  }
+  return out;
+}
