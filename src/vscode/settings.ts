@@ -5,6 +5,7 @@
 import * as vscode from 'vscode';
 import { parseConfig, type ParsedConfig } from '../core/config/config';
 import { SETTING_KEYS } from '../core/config/schema';
+import type { SettingKey, SettingValue } from '../core/config/settings';
 
 export function readSettings(): ParsedConfig {
   const cfg = vscode.workspace.getConfiguration();
@@ -17,8 +18,13 @@ export function readSettings(): ParsedConfig {
   return parseConfig(raw);
 }
 
+/** A setting's value in each scope (default, user, workspace, folder), typed by its key. */
+export function inspectSetting<K extends SettingKey>(key: K) {
+  return vscode.workspace.getConfiguration().inspect<SettingValue<K>>(key);
+}
+
 /** True when any scope (user, workspace, folder) opts this workspace out of cloud use. */
 export function workspaceOptedOut(): boolean {
-  const i = vscode.workspace.getConfiguration().inspect<boolean>('switchyard.workspaceCloudOptOut');
+  const i = inspectSetting('switchyard.workspaceCloudOptOut');
   return [i?.globalValue, i?.workspaceValue, i?.workspaceFolderValue].some((v) => v === true);
 }

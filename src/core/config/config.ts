@@ -3,9 +3,12 @@
  * the manifest schema. An invalid entry is dropped with one problem naming its key; everything else keeps working.
  */
 import type { ProviderKind } from '../providers/types';
-import { LOCAL_DEFAULTS, PRESETS } from '../providers/presets';
-import { SETTINGS, manifestDefault, validateAgainst, type JsonSchema } from './schema';
+import { SETTINGS, validateAgainst } from './schema';
+import { Reader } from './settings';
+import { parseTasks } from './tasks';
 import { TASK_NAMES, isOneOf, type PrivacyMode, type TaskName } from '../../protocol/vocabulary';
+
+export { closest, splitRef } from './tasks';
 
 export type { PrivacyMode, TaskName };
 export const TASKS: readonly TaskName[] = TASK_NAMES;
@@ -95,67 +98,10 @@ export interface ParsedConfig {
   problems: ConfigProblem[];
 }
 
-/** Splits "providerId/model" at the first slash (model names may contain slashes, e.g. OpenRouter's). */
-export function splitRef(ref: string): { providerId: string; model: string } | undefined {
-  const slash = ref.indexOf('/');
-  if (slash <= 0 || slash === ref.length - 1) return undefined;
-  return { providerId: ref.slice(0, slash), model: ref.slice(slash + 1) };
-}
-
 type Raw = Readonly<Record<string, unknown>>;
 
-/**
- * Settings are JSON. A JSON round trip also copies values that structuredClone refuses, such as the read-only
- * proxies VS Code's configuration API returns.
- */
-function jsonClone(value: unknown): unknown {
-  return value === undefined ? undefined : JSON.parse(JSON.stringify(value));
-}
-
-class Reader {
-  readonly problems: ConfigProblem[] = [];
-  constructor(private readonly raw: Raw) {}
-
-  /** A whole-value setting: invalid → the manifest default, with a problem. */
-  value<T>(key: string): T {
-    const schema = SETTINGS[key];
-    const value = this.raw[key];
-    if (value === undefined) return manifestDefault(key) as T;
-    const problems = validateAgainst(schema, value, key);
-    if (problems.length === 0) return jsonClone(value) as T;
-    this.report(key, problems, 'using the default');
-    return manifestDefault(key) as T;
-  }
-
-  /** An array setting whose entries are checked one by one: invalid entries are dropped. */
-  entries<T>(key: string, raw: unknown, schema: JsonSchema = SETTINGS[key]): T[] | undefined {
-    if (raw === undefined) return undefined;
-    if (!Array.isArray(raw)) {
-      this.report(key, validateAgainst(schema, raw, key), 'ignoring it');
-      return undefined;
-    }
-    const out: T[] = [];
-    raw.forEach((item, i) => {
-      const problems = validateAgainst(schema.items ?? {}, item, `${key}[${i}]`);
-      if (problems.length === 0) out.push(jsonClone(item) as T);
-      else this.report(key, problems, 'ignoring that entry');
-    });
-    return out;
-  }
-
-  report(key: string, problems: string[], consequence: string): void {
-    this.problems.push({ key, message: `${problems.join('; ')} (${consequence})` });
-  }
-}
-
-function normalizeCandidate(item: string | { model: string; temperature?: number; maxTokens?: number; contextSize?: number; tools?: boolean; vision?: boolean }): CandidateSetting {
-  if (typeof item === 'string') return { ref: item };
-  const { model, ...params } = item;
-  return { ref: model, ...params };
-}
-
 /** A host name, an IPv4 address or a bracketed IPv6 address, as URL.hostname gives them (the manifest's pattern). */
-const HOST_NAME = new RegExp(SETTINGS['switchyard.localHosts'].items!.pattern!);
+const HOST_NAME = new RegExp(SETTINGS['switchyard.localHosts']!.items!.pattern!);
 
 export function isHostName(value: string): boolean {
   return HOST_NAME.test(value);
@@ -170,7 +116,7 @@ function privacyLock(raw: Raw, r: Reader): string | undefined {
   const reasons: string[] = [];
   const privacy = raw['switchyard.privacy'];
   if (privacy !== undefined) {
-    const p = validateAgainst(SETTINGS['switchyard.privacy'], privacy, 'switchyard.privacy');
+    const p = validateAgainst(SETTINGS['switchyard.privacy']!, privacy, 'switchyard.privacy');
     if (p.length) reasons.push(...p);
   }
   const providers = raw['switchyard.providers'];
@@ -196,191 +142,83 @@ function privacyLock(raw: Raw, r: Reader): string | undefined {
   return lock;
 }
 
-/** The example every "not a model reference" problem gives. */
-const REF_EXAMPLE = '"ollama/qwen2.5-coder:7b"';
-
-/** Edit distance, for "did you mean" (short names only: tasks and provider ids). */
-function distance(a: string, b: string): number {
-  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= a.length; i++) {
-    const cur = [i];
-    for (let j = 1; j <= b.length; j++) cur[j] = Math.min(prev[j]! + 1, cur[j - 1]! + 1, prev[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
-    prev = cur;
-  }
-  return prev[b.length]!;
-}
-
-/** The known name closest to `name` when it is close enough to be a typo (case alone, or a few letters). */
-export function closest(name: string, known: Iterable<string>): string | undefined {
-  let best: string | undefined;
-  let bestDistance = Infinity;
-  for (const k of known) {
-    const d = k.toLowerCase() === name.toLowerCase() ? 0 : distance(name.toLowerCase(), k.toLowerCase());
-    if (d < bestDistance) [best, bestDistance] = [k, d];
-  }
-  return best !== undefined && bestDistance <= Math.max(1, Math.min(2, Math.floor(best.length / 3))) ? best : undefined;
-}
-
-/**
- * `switchyard.tasks`, entry by entry. Every problem names its full path (`switchyard.tasks.chat[1]`) and says what
- * is wrong in words (never the schema's regex), with a "did you mean" for a close task name or provider id; all of
- * them are reported as one problem, so the user sees one message listing everything to fix.
- */
-function parseTasks(rawTasks: unknown, r: Reader, configuredIds: ReadonlySet<string>): Record<TaskName, CandidateSetting[]> {
-  const taskSchema = SETTINGS['switchyard.tasks'];
-  const taskDefaults = manifestDefault('switchyard.tasks') as Record<TaskName, string[]>;
-  const tasks = {} as Record<TaskName, CandidateSetting[]>;
-  if (rawTasks !== undefined && (typeof rawTasks !== 'object' || rawTasks === null || Array.isArray(rawTasks))) {
-    r.report('switchyard.tasks', validateAgainst(taskSchema, rawTasks, 'switchyard.tasks'), 'using the defaults');
-  }
-  const taskObj = typeof rawTasks === 'object' && rawTasks !== null && !Array.isArray(rawTasks) ? (rawTasks as Record<string, unknown>) : {};
-  const providerIds = new Set([...configuredIds, ...Object.keys(PRESETS), ...LOCAL_DEFAULTS.map((p) => p.id)]);
-  const refPattern = new RegExp(taskSchema.properties!.chat!.items!.anyOf![0]!.pattern!);
-  const problems: string[] = [];
-  const emptied: TaskName[] = [];
-
-  for (const name of Object.keys(taskObj)) {
-    if (isTaskName(name)) continue;
-    const near = closest(name, TASKS);
-    problems.push(`switchyard.tasks.${name}: unknown task "${name}"${near ? `; did you mean "${near}"?` : ''} (tasks: ${TASKS.join(', ')}; ignored)`);
-  }
-  /**
-   * What is wrong with one model reference: `drop` when it can never resolve (not a reference at all), or only a
-   * warning (an unknown provider id close to a known one: kept, the router skips it). Undefined when it is fine.
-   */
-  const refProblem = (ref: unknown, path: string): { message: string; drop: boolean } | undefined => {
-    if (typeof ref !== 'string' || !refPattern.test(ref)) {
-      const text = JSON.stringify(ref) ?? String(ref);
-      const hint =
-        typeof ref !== 'string' ? '' : closest(ref, ['auto']) ? '; did you mean "auto"?' : !ref.includes('/') && ref.trim() ? `; write the provider id first, e.g. "ollama/${ref.trim()}"` : '';
-      return { message: `${path}: ${text.length > 60 ? `${text.slice(0, 57)}...` : text} is not a model reference like ${REF_EXAMPLE} (or "auto")${hint}`, drop: true };
-    }
-    const split = splitRef(ref);
-    if (split && !providerIds.has(split.providerId)) {
-      const near = closest(split.providerId, providerIds);
-      if (near) return { message: `${path}: there is no provider "${split.providerId}"; did you mean "${near}/${split.model}"?`, drop: false };
-    }
-    return undefined;
-  };
-  for (const task of TASKS) {
-    const raw = taskObj[task];
-    const entrySchema = taskSchema.properties![task]!.items ?? {};
-    if (raw === undefined) {
-      tasks[task] = taskDefaults[task].map(normalizeCandidate);
-      continue;
-    }
-    if (!Array.isArray(raw)) {
-      problems.push(`switchyard.tasks.${task}: expected a list of models like [${REF_EXAMPLE}], got ${JSON.stringify(raw)?.slice(0, 60)} (using the default)`);
-      tasks[task] = taskDefaults[task].map(normalizeCandidate);
-      continue;
-    }
-    const kept: CandidateSetting[] = [];
-    let dropped = 0;
-    raw.forEach((item, i) => {
-      const path = `switchyard.tasks.${task}[${i}]`;
-      const isObject = typeof item === 'object' && item !== null && !Array.isArray(item);
-      // A reference is checked here, in words; an object's other fields by the schema (no patterns left in them).
-      const ref = isObject ? (item as Record<string, unknown>).model : item;
-      const wrong =
-        isObject && ref === undefined
-          ? { message: `${path}: missing "model" (a model reference like ${REF_EXAMPLE})`, drop: true }
-          : refProblem(ref, isObject ? `${path}.model` : path);
-      const schemaProblems = !wrong?.drop && isObject ? validateAgainst(entrySchema, item, path) : [];
-      if (wrong?.drop || schemaProblems.length) {
-        problems.push(`${wrong?.drop ? wrong.message : schemaProblems.join('; ')} (ignored)`);
-        dropped++;
-        return;
-      }
-      if (wrong) problems.push(wrong.message);
-      kept.push(normalizeCandidate(jsonClone(item) as string | { model: string }));
-    });
-    if (dropped > 0 && kept.length === 0) {
-      emptied.push(task);
-      if (task === 'embed') problems.push('switchyard.tasks.embed has no valid model left, so the workspace index is keyword-only (no embeddings) until this is fixed');
-    }
-    tasks[task] = kept;
-  }
-  if (problems.length) {
-    r.problems.push({
-      key: 'switchyard.tasks',
-      message: problems.length === 1 ? problems[0]! : `switchyard.tasks has ${problems.length} problems: ${problems.map((p, i) => `(${i + 1}) ${p}`).join('; ')}`,
-      ...(emptied.length ? { emptiedTasks: emptied } : {}),
-    });
-  }
-  return tasks;
-}
-
-export function parseConfig(raw: Raw): ParsedConfig {
-  const r = new Reader(raw);
-  const lock = privacyLock(raw, r);
-
+/** `switchyard.providers`: entries with a duplicate id, or a kind that does not match their fields, dropped. */
+function parseProviders(raw: Raw, r: Reader): ProviderSetting[] {
   const providers: ProviderSetting[] = [];
   const seen = new Set<string>();
-  for (const p of r.entries<ProviderSetting>('switchyard.providers', raw['switchyard.providers']) ?? []) {
+  const drop = (message: string, consequence = 'ignoring that entry') => r.report('switchyard.providers', [`switchyard.providers: ${message}`], consequence);
+  for (const p of r.entries('switchyard.providers', raw['switchyard.providers']) ?? []) {
     if (seen.has(p.id)) {
-      r.report('switchyard.providers', [`switchyard.providers: the id "${p.id}" is used twice`], 'using the first');
+      drop(`the id "${p.id}" is used twice`, 'using the first');
       continue;
     }
     if (p.kind === 'embedded' && (p.baseUrl || p.preset)) {
-      r.report('switchyard.providers', [`switchyard.providers: "${p.id}" is of kind "embedded", which runs GGUF files itself: give "modelPath" (or nothing, for the models folder), not baseUrl or preset`], 'ignoring that entry');
+      drop(`"${p.id}" is of kind "embedded", which runs GGUF files itself: give "modelPath" (or nothing, for the models folder), not baseUrl or preset`);
       continue;
     }
     if (p.kind !== 'embedded' && p.modelPath !== undefined) {
-      r.report('switchyard.providers', [`switchyard.providers: "${p.id}": modelPath is for kind "embedded" only`], 'ignoring that entry');
+      drop(`"${p.id}": modelPath is for kind "embedded" only`);
       continue;
     }
     if (p.kind !== 'embedded' && !p.baseUrl && !p.preset) {
-      r.report('switchyard.providers', [`switchyard.providers: "${p.id}" needs a baseUrl or a preset`], 'ignoring that entry');
+      drop(`"${p.id}" needs a baseUrl or a preset`);
       continue;
     }
     seen.add(p.id);
     providers.push(p);
   }
+  return providers;
+}
 
-  const tasks = parseTasks(raw['switchyard.tasks'], r, seen);
-
-  const config: SwitchyardConfig = {
-    providers,
-    tasks,
-    privacy: lock ? 'local-only' : r.value<PrivacyMode>('switchyard.privacy'),
+/** The settings read whole (each invalid one at its default); the privacy ones fixed while `lock` holds. */
+function wholeSettings(r: Reader, lock: string | undefined): Omit<SwitchyardConfig, 'providers' | 'tasks'> {
+  return {
+    privacy: lock ? 'local-only' : r.value('switchyard.privacy'),
     ...(lock ? { privacyLock: lock } : {}),
-    workspaceCloudOptOut: lock ? true : r.value<boolean>('switchyard.workspaceCloudOptOut'),
-    localHosts: lock ? [] : r.value<string[]>('switchyard.localHosts').map((h) => h.trim()),
+    workspaceCloudOptOut: lock ? true : r.value('switchyard.workspaceCloudOptOut'),
+    localHosts: lock ? [] : r.value('switchyard.localHosts').map((h) => h.trim()),
     // Unclear means the safe choice: an invalid value redacts.
-    redactSecrets: r.value<RedactMode>('switchyard.redactSecrets'),
-    aliases: r.value<Record<string, string>>('switchyard.aliases'),
-    firstTokenTimeoutMs: r.value<number>('switchyard.routing.firstTokenTimeoutMs'),
-    cooldownMs: r.value<number>('switchyard.routing.cooldownMs'),
+    redactSecrets: r.value('switchyard.redactSecrets'),
+    aliases: r.value('switchyard.aliases'),
+    firstTokenTimeoutMs: r.value('switchyard.routing.firstTokenTimeoutMs'),
+    cooldownMs: r.value('switchyard.routing.cooldownMs'),
     index: {
-      enabled: r.value<boolean>('switchyard.index.enabled'),
-      exclude: r.value<string[]>('switchyard.index.exclude'),
-      maxFileSizeKb: r.value<number>('switchyard.index.maxFileSizeKb'),
+      enabled: r.value('switchyard.index.enabled'),
+      exclude: r.value('switchyard.index.exclude'),
+      maxFileSizeKb: r.value('switchyard.index.maxFileSizeKb'),
     },
     gateway: {
-      port: r.value<number>('switchyard.gateway.port'),
-      startOnLaunch: r.value<boolean>('switchyard.gateway.startOnLaunch'),
-      relay: r.value<boolean>('switchyard.gateway.relay'),
-      idleTimeoutSeconds: r.value<number>('switchyard.gateway.idleTimeoutSeconds'),
+      port: r.value('switchyard.gateway.port'),
+      startOnLaunch: r.value('switchyard.gateway.startOnLaunch'),
+      relay: r.value('switchyard.gateway.relay'),
+      idleTimeoutSeconds: r.value('switchyard.gateway.idleTimeoutSeconds'),
     },
-    usage: { retentionDays: r.value<number>('switchyard.usage.retentionDays') },
+    usage: { retentionDays: r.value('switchyard.usage.retentionDays') },
     embedded: {
-      idleTimeoutSeconds: r.value<number>('switchyard.embedded.idleTimeoutSeconds'),
-      maxLoadedModels: r.value<number>('switchyard.embedded.maxLoadedModels'),
-      gpu: r.value<'auto' | 'off'>('switchyard.embedded.gpu'),
+      idleTimeoutSeconds: r.value('switchyard.embedded.idleTimeoutSeconds'),
+      maxLoadedModels: r.value('switchyard.embedded.maxLoadedModels'),
+      gpu: r.value('switchyard.embedded.gpu'),
     },
     completion: {
-      enabled: r.value<boolean>('switchyard.completion.enabled'),
+      enabled: r.value('switchyard.completion.enabled'),
       // Unclear means the safe choice: an invalid value keeps cloud completions off.
-      allowCloud: r.value<boolean>('switchyard.completion.allowCloud'),
-      debounceMs: r.value<number>('switchyard.completion.debounceMs'),
-      multiline: r.value<CompletionMultiline>('switchyard.completion.multiline'),
-      maxLines: r.value<number>('switchyard.completion.maxLines'),
-      maxPrefixTokens: r.value<number>('switchyard.completion.maxPrefixTokens'),
-      maxSuffixTokens: r.value<number>('switchyard.completion.maxSuffixTokens'),
-      excludeLanguages: r.value<string[]>('switchyard.completion.excludeLanguages'),
+      allowCloud: r.value('switchyard.completion.allowCloud'),
+      debounceMs: r.value('switchyard.completion.debounceMs'),
+      multiline: r.value('switchyard.completion.multiline'),
+      maxLines: r.value('switchyard.completion.maxLines'),
+      maxPrefixTokens: r.value('switchyard.completion.maxPrefixTokens'),
+      maxSuffixTokens: r.value('switchyard.completion.maxSuffixTokens'),
+      excludeLanguages: r.value('switchyard.completion.excludeLanguages'),
     },
   };
+}
 
+export function parseConfig(raw: Raw): ParsedConfig {
+  const r = new Reader(raw);
+  const lock = privacyLock(raw, r);
+  const providers = parseProviders(raw, r);
+  const tasks = parseTasks(raw['switchyard.tasks'], r, new Set(providers.map((p) => p.id)));
+  const config: SwitchyardConfig = { providers, tasks, ...wholeSettings(r, lock) };
   for (const [alias, target] of Object.entries(config.aliases)) {
     if (!isTaskName(target)) {
       r.report('switchyard.aliases', [`switchyard.aliases.${alias}: "${target}" is not a task (tasks: ${TASKS.join(', ')})`], 'ignoring it');
