@@ -9,6 +9,7 @@ import { MemoryLedger } from '../core/usage/ledger';
 import { priceOf } from '../core/usage/pricing';
 import { PRESETS, getPreset } from '../core/providers/presets';
 import type { ConfigProblem } from '../core/config/config';
+import type { Logger } from '../core/host';
 import { readSettings, workspaceOptedOut } from './settings';
 import { privacyContext } from '../core/routing/privacy';
 import { WorkspaceSecrets } from './workspaceSecrets';
@@ -58,18 +59,7 @@ export function activate(context: vscode.ExtensionContext): Services {
   context.subscriptions.push(store);
   store.add(secrets);
 
-  const shownProblems = new Set<string>();
-  const reportProblems = (problems: ConfigProblem[]) => {
-    for (const p of problems) {
-      log.warn(`settings: ${p.message}`);
-      if (shownProblems.has(p.message)) continue;
-      shownProblems.add(p.message);
-      void vscode.window.showWarningMessage(`Switchyard: ${p.message}`, 'Open Settings').then((choice) => {
-        if (choice) void vscode.commands.executeCommand('workbench.action.openSettingsJson');
-      });
-    }
-  };
-
+  const reportProblems = problemReporter(log);
   const initial = readSettings();
   const usage = new MemoryLedger();
   const workspaceSecrets = new WorkspaceSecrets(() => secrets.values());
@@ -91,7 +81,7 @@ export function activate(context: vscode.ExtensionContext): Services {
   const status = store.add(new RouteStatus(() => switchyard.router));
   const refresh = () => void status.refresh();
 
-  for (const d of [
+  store.add(
     vscode.workspace.onDidChangeConfiguration((e) => {
       if (!e.affectsConfiguration('switchyard')) return;
       const next = readSettings();
@@ -100,6 +90,63 @@ export function activate(context: vscode.ExtensionContext): Services {
       log.info('settings changed: routes re-read');
       refresh();
     }),
+  );
+  for (const d of coreCommands(switchyard, secrets, { channel, log }, refresh)) store.add(d);
+
+  const workspaceIndex = { changed: new vscode.EventEmitter<void>() };
+  const services: Services = { context, switchyard, usage, secrets, log, channel, refreshRoutes: refresh, workspaceIndex, usageLedger: {} };
+  store.add(services.workspaceIndex.changed);
+  // Each feature's registration time goes into the activation line, so a slow one is named, not guessed.
+  const featureMs: string[] = [];
+  for (const [name, register] of FEATURES) {
+    const start = performance.now();
+    for (const d of register(services)) store.add(d);
+    featureMs.push(`${name} ${(performance.now() - start).toFixed(1)}`);
+  }
+
+  // Health probes and discovery happen after activation.
+  setTimeout(refresh, 0);
+  // The e2e run reads this line to measure activation (target < 50 ms): keep its wording.
+  const ms = (performance.now() - activationStart).toFixed(1);
+  const native = nativeModulesLoaded(context);
+  log.info(`Switchyard activated in ${ms} ms (native modules loaded: ${native}); features: ${featureMs.join(', ')} ms`);
+  return services;
+}
+
+/**
+ * Native addons of ours (SQLite, sqlite-vec, llama.cpp) must load on first use, never at activation; the e2e run
+ * checks this count. Everything the bundle leaves in node_modules is native (or carries native parts), so any of it
+ * counts.
+ */
+function nativeModulesLoaded(context: vscode.ExtensionContext): number {
+  const ours = require('node:path').join(context.extensionPath, 'node_modules');
+  const isOurs = (k: string) => k.startsWith(ours) || (k.startsWith(context.extensionPath) && k.endsWith('.node'));
+  return Object.keys(require.cache).filter(isOurs).length;
+}
+
+/** Logs each settings problem, and shows each one once per activation with Open Settings. */
+function problemReporter(log: Logger): (problems: ConfigProblem[]) => void {
+  const shown = new Set<string>();
+  return (problems) => {
+    for (const p of problems) {
+      log.warn(`settings: ${p.message}`);
+      if (shown.has(p.message)) continue;
+      shown.add(p.message);
+      void vscode.window.showWarningMessage(`Switchyard: ${p.message}`, 'Open Settings').then((choice) => {
+        if (choice) void vscode.commands.executeCommand('workbench.action.openSettingsJson');
+      });
+    }
+  };
+}
+
+/** The commands and listeners of the core itself: logs, routes, health, API keys, trust. */
+function coreCommands(
+  switchyard: Switchyard,
+  secrets: Secrets,
+  { channel, log }: { channel: vscode.LogOutputChannel; log: Logger },
+  refresh: () => void,
+): vscode.Disposable[] {
+  return [
     vscode.workspace.onDidGrantWorkspaceTrust(refresh),
     // A key set or cleared anywhere (the panel, the command, a chat's action, another window): that provider's models
     // are asked for again (a listing refused for want of a key is not cached, one made with the old key is).
@@ -116,30 +163,7 @@ export function activate(context: vscode.ExtensionContext): Services {
     }),
     vscode.commands.registerCommand('switchyard.setApiKey', (providerId?: string) => setApiKey(switchyard, secrets, providerId)),
     vscode.commands.registerCommand('switchyard.clearApiKey', (providerId?: string) => clearApiKey(switchyard, secrets, providerId)),
-  ]) {
-    store.add(d);
-  }
-
-  const services: Services = { context, switchyard, usage, secrets, log, channel, refreshRoutes: refresh, workspaceIndex: { changed: new vscode.EventEmitter<void>() }, usageLedger: {} };
-  store.add(services.workspaceIndex.changed);
-  // Each feature's registration time goes into the activation line, so a slow one is named, not guessed.
-  const featureMs: string[] = [];
-  for (const [name, register] of FEATURES) {
-    const start = performance.now();
-    for (const d of register(services)) store.add(d);
-    featureMs.push(`${name} ${(performance.now() - start).toFixed(1)}`);
-  }
-
-  // Health probes and discovery happen after activation.
-  setTimeout(refresh, 0);
-  // The e2e run reads this line to measure activation (target < 50 ms): keep its wording.
-  const ms = (performance.now() - activationStart).toFixed(1);
-  // Native addons of ours (SQLite, sqlite-vec, llama.cpp) must load on first use, never here; the e2e run checks this count.
-  // Everything the bundle leaves in node_modules is native (or carries native parts), so any of it counts.
-  const ours = require('node:path').join(context.extensionPath, 'node_modules');
-  const native = Object.keys(require.cache).filter((k) => k.startsWith(ours) || (k.startsWith(context.extensionPath) && k.endsWith('.node'))).length;
-  log.info(`Switchyard activated in ${ms} ms (native modules loaded: ${native}); features: ${featureMs.join(', ')} ms`);
-  return services;
+  ];
 }
 
 /** Providers that take a key: configured cloud ones and every cloud preset. */
