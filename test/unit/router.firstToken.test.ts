@@ -3,6 +3,8 @@
  * default (DEFAULT_FIRST_TOKEN_TIMEOUT_MS, for providers used without the router). Providers here are built with a
  * short default of their own (300 ms) standing in for the fixed 120 s: before the router passed its setting down,
  * that timer fired first, and a server slower than it but well within the setting was cut off and fallen back from.
+ * The same holds for embeddings: the router's per-candidate limit (default: the setting) replaces the provider's
+ * request timeout (120 s).
  */
 import { test, before, after, beforeEach } from 'node:test';
 import assert from 'node:assert/strict';
@@ -38,14 +40,14 @@ beforeEach(() => {
 
 const secrets = { getApiKey: async () => undefined };
 
-function switchyard(chat: string[], firstTokenTimeoutMs: number): Switchyard {
+function switchyard(chat: string[], firstTokenTimeoutMs: number, more: { embed?: string[]; complete?: string[] } = {}): Switchyard {
   const { config, problems } = parseConfig({
     'switchyard.providers': [
       { id: 'box', kind: 'ollama', baseUrl: ollama.url },
       { id: 'lan', kind: 'openai-compatible', baseUrl: `${openai.url}/v1`, local: true },
       { id: 'cloud', kind: 'openai-compatible', baseUrl: `${cloud.url}/v1`, local: false },
     ],
-    'switchyard.tasks': { chat },
+    'switchyard.tasks': { chat, embed: more.embed ?? [], complete: more.complete ?? [] },
     'switchyard.privacy': 'allow',
     'switchyard.routing.firstTokenTimeoutMs': firstTokenTimeoutMs,
   });
@@ -55,7 +57,8 @@ function switchyard(chat: string[], firstTokenTimeoutMs: number): Switchyard {
     secrets,
     privacy: (c) => ({ mode: c.privacy, trusted: true, workspaceOptOut: false }),
     usage: new MemoryLedger(),
-    createProvider: (c) => createProvider(c, { secrets, logger: silentLogger }, { firstTokenTimeoutMs: PROVIDER_DEFAULT_MS }),
+    createProvider: (c) =>
+      createProvider(c, { secrets, logger: silentLogger }, { firstTokenTimeoutMs: PROVIDER_DEFAULT_MS, requestTimeoutMs: PROVIDER_DEFAULT_MS }),
   });
 }
 
@@ -105,4 +108,24 @@ test("a provider used without the router keeps its own default; a request's time
   const timedOutAfter = (ms: number) => (e: unknown) => isProviderError(e) && e.kind === 'timeout' && e.message.includes(`no answer within ${ms} ms`);
   await assert.rejects(drain(box(60_000), SHORT_SETTING_MS), timedOutAfter(SHORT_SETTING_MS));
   await assert.rejects(drain(box(PROVIDER_DEFAULT_MS)), timedOutAfter(PROVIDER_DEFAULT_MS));
+});
+
+for (const [name, server, model, route] of [
+  ['Ollama', () => ollama, 'box/nomic-embed-text:latest', 'POST /api/embed'],
+  ['an OpenAI-compatible server', () => openai, 'lan/text-embedding-3-small', 'POST /v1/embeddings'],
+] as const) {
+  test(`${name}: embeddings slower than the provider's request limit but within the router's are waited for`, async () => {
+    server().setBehaviour({ mode: 'slow', delayMs: SLOW_MS }, route);
+    const sy = switchyard(['box/qwen2.5-coder:7b'], 10_000, { embed: [model] });
+    const result = await sy.router.embed({ input: ['one', 'two'] });
+    assert.equal(`${result.providerId}/${result.model}`, model, `no failure: ${JSON.stringify(result.route.attempts)}`);
+    assert.equal(result.vectors.length, 2);
+  });
+}
+
+test("a completion slower than the provider's request limit but within the router's is waited for", async () => {
+  ollama.setBehaviour({ mode: 'slow', delayMs: SLOW_MS }, 'POST /api/generate');
+  const sy = switchyard(['box/qwen2.5-coder:7b'], 10_000, { complete: ['box/qwen2.5-coder:7b'] });
+  const result = await sy.router.complete({ prompt: (choice) => ({ mode: choice.mode, prompt: 'x', suffix: 'y' }) });
+  assert.equal(`${result.providerId}/${result.model}`, 'box/qwen2.5-coder:7b', `no failure: ${JSON.stringify(result.route.attempts)}`);
 });

@@ -10,6 +10,7 @@ import type { ErrorKind } from '../errors';
 import { redact, silentLogger } from '../host';
 import type { Logger, SecretSource } from '../host';
 import type { EmbeddedRuntime } from './embedded/runtime';
+import { HttpStatusError, TruncatedStreamError, kindForStatus } from './httpErrors';
 import { loopbackFetch } from './loopbackFetch';
 import type {
   ChatEvent,
@@ -45,6 +46,8 @@ export interface ProviderOptions {
   embedBatchSize?: number;
 }
 
+export { HttpStatusError, TruncatedStreamError, kindForStatus, parseRetryAfter } from './httpErrors';
+
 export const DEFAULT_PROBE_TIMEOUT_MS = 3_000;
 /** Generous on purpose: a local runtime may need a minute to load a large model before its first token. */
 export const DEFAULT_FIRST_TOKEN_TIMEOUT_MS = 120_000;
@@ -66,71 +69,6 @@ export const MAX_COMPLETION_TEMPERATURE = 0.2;
 export function completionTemperature(t: number | undefined): number {
   if (t === undefined || !Number.isFinite(t)) return DEFAULT_COMPLETION_TEMPERATURE;
   return Math.min(MAX_COMPLETION_TEMPERATURE, Math.max(0, t));
-}
-
-/** Seconds from `Retry-After` (seconds or an HTTP date) or the non-standard `retry-after-ms`. */
-export function parseRetryAfter(headers: Headers | undefined | null): number | undefined {
-  if (!headers) return undefined;
-  const ms = headers.get('retry-after-ms');
-  if (ms !== null && ms.trim() !== '' && Number.isFinite(Number(ms))) return Math.max(0, Number(ms) / 1000);
-  const value = headers.get('retry-after');
-  if (value === null || value.trim() === '') return undefined;
-  const seconds = Number(value);
-  if (Number.isFinite(seconds)) return Math.max(0, seconds);
-  const date = Date.parse(value);
-  return Number.isNaN(date) ? undefined : Math.max(0, (date - Date.now()) / 1000);
-}
-
-/** The kind an HTTP status stands for, when the status alone says it. */
-export function kindForStatus(status: number): ErrorKind {
-  if (status === 401 || status === 403) return 'auth';
-  if (status === 404) return 'modelMissing';
-  if (status === 408 || status === 504) return 'timeout';
-  if (status === 413) return 'contextOverflow';
-  if (status === 429) return 'rateLimited';
-  // Other 4xx (a request this server will not take) and every 5xx: the server could not serve it.
-  return 'server';
-}
-
-/** A non-2xx answer, raised by a fetch wrapper that read the status, Retry-After and the body's error text. */
-export class HttpStatusError extends Error {
-  constructor(
-    readonly status: number,
-    detail: string,
-    readonly retryAfter?: number,
-  ) {
-    super(detail ? `${detail} (HTTP ${status})` : `HTTP ${status}`);
-    this.name = 'HttpStatusError';
-  }
-
-  /** Reads the body's error text (JSON `error` / `error.message`, or plain text) and builds the error. */
-  static async from(response: Response): Promise<HttpStatusError> {
-    let detail = '';
-    try {
-      const text = (await response.text()).slice(0, 2000);
-      detail = text;
-      const body = JSON.parse(text) as { error?: unknown; message?: unknown };
-      const err = body.error;
-      if (typeof err === 'string') detail = err;
-      else if (err && typeof err === 'object' && typeof (err as { message?: unknown }).message === 'string') {
-        detail = (err as { message: string }).message;
-      } else if (typeof body.message === 'string') detail = body.message;
-    } catch {
-      // Not JSON, or no body: the status says enough.
-    }
-    return new HttpStatusError(response.status, detail.trim().slice(0, 300), parseRetryAfter(response.headers));
-  }
-}
-
-/**
- * Raised by a subclass when a stream ends without the server saying it finished (no `done`, no finish
- * reason): a truncated answer must not pass for a complete one.
- */
-export class TruncatedStreamError extends Error {
-  constructor() {
-    super('the stream ended before the answer was complete');
-    this.name = 'TruncatedStreamError';
-  }
 }
 
 /**
@@ -234,8 +172,8 @@ export abstract class BaseProvider implements Provider {
 
   /** Streams the answer on the wire; the base adds timeouts, cancellation and error mapping. */
   protected abstract streamChat(request: ChatRequest, signal: AbortSignal): AsyncIterable<ChatEvent>;
-  /** Embeds one batch (at most `embedBatchSize` inputs). */
-  protected abstract embedBatch(model: string, input: string[], signal: AbortSignal): Promise<EmbedResult>;
+  /** Embeds one batch (at most `embedBatchSize` inputs) within `timeoutMs`. */
+  protected abstract embedBatch(model: string, input: string[], signal: AbortSignal, timeoutMs: number): Promise<EmbedResult>;
   protected abstract discover(signal: AbortSignal): Promise<ModelInfo[]>;
   /** The cheapest request that proves the server answers; resolves to a version string when it tells. */
   protected abstract probe(signal: AbortSignal): Promise<{ version?: string; modelCount?: number }>;
@@ -274,12 +212,13 @@ export abstract class BaseProvider implements Provider {
   async embed(request: EmbedRequest): Promise<EmbedResult> {
     const vectors: number[][] = [];
     let inputTokens: number | undefined;
+    const timeoutMs = this.requestTimeout(request);
     for (let i = 0; i < request.input.length; i += this.embedBatchSize) {
       const batch = request.input.slice(i, i + this.embedBatchSize);
       const result = await this.run(
-        (signal) => this.embedBatch(request.model, batch, signal),
+        (signal) => this.embedBatch(request.model, batch, signal, timeoutMs),
         { model: request.model, action: 'embed' },
-        this.requestTimeoutMs,
+        timeoutMs,
         request.signal,
       );
       if (result.vectors.length !== batch.length) {
@@ -303,7 +242,12 @@ export abstract class BaseProvider implements Provider {
     request: CompletionRequest,
     op: (signal: AbortSignal) => Promise<CompletionResult>,
   ): Promise<CompletionResult> {
-    return this.run(op, { model: request.model, action: 'complete' }, this.requestTimeoutMs, request.signal);
+    return this.run(op, { model: request.model, action: 'complete' }, this.requestTimeout(request), request.signal);
+  }
+
+  /** The limit of an embedding batch or a completion: the request's (the router's), else this provider's default. */
+  protected requestTimeout(request: EmbedRequest | CompletionRequest): number {
+    return request.timeoutMs ?? this.requestTimeoutMs;
   }
 
   listModels(signal?: AbortSignal): Promise<ModelInfo[]> {

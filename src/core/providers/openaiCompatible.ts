@@ -184,7 +184,7 @@ export class OpenAICompatibleProvider extends BaseProvider {
    */
   async complete(request: CompletionRequest): Promise<CompletionResult> {
     return this.runCompletion(request, async (signal) => {
-      const client = await this.client(this.requestTimeoutMs);
+      const client = await this.client(this.requestTimeout(request));
       const stop = stopsFor(request.stop, this.config.local);
       const response = await client.completions.create(
         {
@@ -208,8 +208,8 @@ export class OpenAICompatibleProvider extends BaseProvider {
     });
   }
 
-  protected async embedBatch(model: string, input: string[], signal: AbortSignal): Promise<EmbedResult> {
-    const client = await this.client(this.requestTimeoutMs);
+  protected async embedBatch(model: string, input: string[], signal: AbortSignal, timeoutMs: number): Promise<EmbedResult> {
+    const client = await this.client(timeoutMs);
     // Asking for base64 explicitly makes the client hand the data back untouched, so servers that ignore the
     // encoding and send float arrays work as well as those that honour it.
     const response = await client.embeddings.create({ model, input, encoding_format: 'base64' }, { signal });

@@ -19,7 +19,7 @@
  * cost (bench/gateway.bench.ts, load 5).
  */
 import type { Readable } from 'node:stream';
-import { TruncatedStreamError } from './base';
+import { TruncatedStreamError } from './httpErrors';
 import { isObject, safeJson, sameJson } from '../json';
 import { ToolCallAssembler, piecesOf } from './toolCalls';
 import type { ChatEvent } from './types';

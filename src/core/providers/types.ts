@@ -207,6 +207,8 @@ export interface EmbedRequest {
   model: string;
   input: string[];
   signal?: AbortSignal;
+  /** The time limit of each batch; absent, the provider's own. The router passes its per-candidate limit. */
+  timeoutMs?: number;
 }
 
 export interface EmbedResult {
@@ -272,6 +274,8 @@ export interface CompletionRequest {
   temperature?: number;
   /** Cancels the request at the server (the HTTP request is aborted). */
   signal?: AbortSignal;
+  /** The time limit; absent, the provider's own. The router passes its per-candidate limit. */
+  timeoutMs?: number;
 }
 
 export interface CompletionResult {

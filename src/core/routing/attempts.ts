@@ -38,7 +38,7 @@ export function embedAttempt(request: RoutedEmbedRequest, timeoutMs: number): At
     const c = attempt.c;
     const input = attempt.outbound(request.input, request.sources);
     if (!input) return undefined;
-    const embed = (signal: AbortSignal) => provider.embed({ model: c.model, input: [...input], signal });
+    const embed = (signal: AbortSignal) => provider.embed({ model: c.model, input: [...input], signal, timeoutMs });
     const result = await timed(attempt, timeoutMs, request.signal, embed);
     const route = attempt.answered();
     const inputTokens = result.inputTokens ?? Math.ceil(request.input.reduce((n, t) => n + t.length, 0) / 4);
@@ -91,7 +91,8 @@ export function completeAttempt(
         };
     const complete = provider.complete.bind(provider);
     const temperature = request.temperature ?? body.temperature ?? c.temperature;
-    const result = await timed(attempt, timeoutMs, request.signal, (signal) => complete({ ...body, model: c.model, temperature, signal }));
+    const ask = (signal: AbortSignal) => complete({ ...body, model: c.model, temperature, signal, timeoutMs });
+    const result = await timed(attempt, timeoutMs, request.signal, ask);
     if (request.signal?.aborted) throw new ProviderError('canceled', 'The request was canceled.');
     const route = attempt.answered();
     const usage = attempt.done({
