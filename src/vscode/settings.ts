@@ -23,6 +23,15 @@ export function inspectSetting<K extends SettingKey>(key: K) {
   return vscode.workspace.getConfiguration().inspect<SettingValue<K>>(key);
 }
 
+/** Writes a setting in one scope (undefined removes it there), typed by its key. */
+export function updateSetting<K extends SettingKey>(
+  key: K,
+  value: SettingValue<K> | undefined,
+  target: vscode.ConfigurationTarget,
+): Thenable<void> {
+  return vscode.workspace.getConfiguration().update(key, value, target);
+}
+
 /** True when any scope (user, workspace, folder) opts this workspace out of cloud use. */
 export function workspaceOptedOut(): boolean {
   const i = inspectSetting('switchyard.workspaceCloudOptOut');

@@ -7,6 +7,7 @@ import * as vscode from 'vscode';
 import type { CompletionService, CompletionStatus } from '../../core/complete/service';
 import type { Logger } from '../../core/host';
 import { statusView, type CompletionFailure } from './statusText';
+import { inspectSetting, updateSetting } from '../settings';
 
 export const MENU_COMMAND = 'switchyard.completion.menu';
 export const TOGGLE_COMMAND = 'switchyard.toggleInlineCompletions';
@@ -101,15 +102,14 @@ export class CompletionStatusItem implements vscode.Disposable {
 
 /** Sets switchyard.completion.enabled where it is set now (folder, workspace), else in the user settings. */
 export async function setEnabled(enabled: boolean): Promise<void> {
-  const cfg = vscode.workspace.getConfiguration('switchyard.completion');
-  const i = cfg.inspect<boolean>('enabled');
+  const i = inspectSetting('switchyard.completion.enabled');
   const target =
     i?.workspaceFolderValue !== undefined
       ? vscode.ConfigurationTarget.WorkspaceFolder
       : i?.workspaceValue !== undefined
         ? vscode.ConfigurationTarget.Workspace
         : vscode.ConfigurationTarget.Global;
-  await cfg.update('enabled', enabled, target);
+  await updateSetting('switchyard.completion.enabled', enabled, target);
 }
 
 /** The item's menu. */

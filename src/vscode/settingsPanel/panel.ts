@@ -20,7 +20,7 @@ import type {
   SettingsState,
   TestResult,
 } from '../../protocol/settings';
-import { readSettings, workspaceOptedOut } from '../settings';
+import { inspectSetting, readSettings, updateSetting, workspaceOptedOut } from '../settings';
 import { askApiKey } from '../secrets';
 import type { Services } from '../services';
 import { WebviewHost } from '../webview/host';
@@ -111,7 +111,7 @@ export class SettingsPanel implements vscode.Disposable {
         };
       }),
     );
-    const inspected = vscode.workspace.getConfiguration().inspect<boolean>('switchyard.workspaceCloudOptOut');
+    const inspected = inspectSetting('switchyard.workspaceCloudOptOut');
     return {
       providers,
       tasks: Object.fromEntries(TASKS.map((t) => [t, config.tasks[t].map(toView)])) as SettingsState['tasks'],
@@ -152,10 +152,10 @@ export class SettingsPanel implements vscode.Disposable {
       .on('settings/models', (p) => modelOptions(services.switchyard, p.refresh))
       .on('settings/routes', () => routeViews(services))
       // Application scope: user settings only, so no workspace can loosen it.
-      .on('settings/setPrivacy', (p) => cfg().update('switchyard.privacy', p.mode, global).then(() => null))
+      .on('settings/setPrivacy', (p) => updateSetting('switchyard.privacy', p.mode, global).then(() => null))
       .on('settings/setOptOut', async (p) => {
         if (!vscode.workspace.workspaceFolders?.length) throw new Error('Open a folder first: the opt-out is a workspace setting.');
-        await cfg().update('switchyard.workspaceCloudOptOut', p.value ? true : undefined, vscode.ConfigurationTarget.Workspace);
+        await updateSetting('switchyard.workspaceCloudOptOut', p.value ? true : undefined, vscode.ConfigurationTarget.Workspace);
         return null;
       })
       .on('settings/openJson', () => vscode.commands.executeCommand('workbench.action.openSettingsJson').then(() => null))
