@@ -16,6 +16,48 @@ import { SuggestionTracker } from './tracker';
 
 const SELECTOR: vscode.DocumentSelector = [{ scheme: 'file' }, { scheme: 'untitled' }];
 
+/** What the workspace index finds for a completion's nearby identifiers (nothing while there is no index). */
+function indexSnippets(services: Services): IndexSnippets {
+  return new IndexSnippets(
+    () => {
+      const retriever = services.workspaceIndex.current;
+      if (!retriever) return undefined;
+      return async (query: string): Promise<IndexHit[]> => {
+        const hits = await retriever.search(query, { k: 4, tokenBudget: 800 });
+        const relative = (root: string, path: string) => vscode.Uri.joinPath(vscode.Uri.file(root), path);
+        return hits.map((h) => ({ path: vscode.workspace.asRelativePath(relative(h.root, h.path), false), text: h.text }));
+      };
+    },
+    (message) => services.log.debug(`completion: index search failed: ${message}`),
+  );
+}
+
+/** The accept command the suggestions carry, and the status item's menu, Toggle and Snooze. */
+function commands(
+  services: Services,
+  parts: { service: CompletionService; status: CompletionStatusItem; tracker: SuggestionTracker<ServedCompletion> },
+  off: () => void,
+): vscode.Disposable[] {
+  const { service, status, tracker } = parts;
+  return [
+    vscode.commands.registerCommand(ACCEPTED_COMMAND, (id: unknown) => {
+      if (typeof id === 'string') tracker.acceptedWhole(id);
+    }),
+    vscode.commands.registerCommand(MENU_COMMAND, () => showMenu(service, status.current, status.current?.state === 'enabled' && status.hasFailure)),
+    vscode.commands.registerCommand(TOGGLE_COMMAND, async () => {
+      const enabled = !services.switchyard.config.completion.enabled;
+      if (!enabled) off();
+      await setEnabled(enabled);
+      if (enabled) service.resume();
+      void vscode.window.setStatusBarMessage(`Switchyard: inline completions ${enabled ? 'on' : 'off'}`, 3000);
+    }),
+    vscode.commands.registerCommand(SNOOZE_COMMAND, () => {
+      off();
+      service.snooze();
+    }),
+  ];
+}
+
 export function registerCompletions(services: Services): vscode.Disposable[] {
   const { switchyard, log } = services;
   const service = new CompletionService(switchyard, { usage: services.usage, logger: log });
@@ -35,17 +77,7 @@ export function registerCompletions(services: Services): vscode.Disposable[] {
   // opened from elsewhere on the disk.
   const ownFile = (d: vscode.TextDocument) => d.uri.scheme === 'untitled' || (d.uri.scheme === 'file' && vscode.workspace.getWorkspaceFolder(d.uri) !== undefined);
   const textOf = (key: string) => vscode.workspace.textDocuments.find((d) => d.uri.toString() === key)?.getText();
-  const index = new IndexSnippets(
-    () => {
-      const retriever = services.workspaceIndex.current;
-      if (!retriever) return undefined;
-      return async (query: string): Promise<IndexHit[]> => {
-        const hits = await retriever.search(query, { k: 4, tokenBudget: 800 });
-        return hits.map((h) => ({ path: vscode.workspace.asRelativePath(vscode.Uri.joinPath(vscode.Uri.file(h.root), h.path), false), text: h.text }));
-      };
-    },
-    (message) => log.debug(`completion: index search failed: ${message}`),
-  );
+  const index = indexSnippets(services);
   const seeVisible = (editors: readonly vscode.TextEditor[]) => {
     for (const e of editors) if (ownFile(e.document)) recent.seen(e.document.uri.toString(), name(e.document), e.selection.active.line);
   };
@@ -76,21 +108,7 @@ export function registerCompletions(services: Services): vscode.Disposable[] {
     status,
     { dispose: () => clearTimeout(first) },
     vscode.languages.registerInlineCompletionItemProvider(SELECTOR, provider),
-    vscode.commands.registerCommand(ACCEPTED_COMMAND, (id: unknown) => {
-      if (typeof id === 'string') tracker.acceptedWhole(id);
-    }),
-    vscode.commands.registerCommand(MENU_COMMAND, () => showMenu(service, status.current, status.current?.state === 'enabled' && status.hasFailure)),
-    vscode.commands.registerCommand(TOGGLE_COMMAND, async () => {
-      const enabled = !switchyard.config.completion.enabled;
-      if (!enabled) off();
-      await setEnabled(enabled);
-      if (enabled) service.resume();
-      void vscode.window.setStatusBarMessage(`Switchyard: inline completions ${enabled ? 'on' : 'off'}`, 3000);
-    }),
-    vscode.commands.registerCommand(SNOOZE_COMMAND, () => {
-      off();
-      service.snooze();
-    }),
+    ...commands(services, { service, status, tracker }, off),
     vscode.workspace.onDidChangeTextDocument((e) => {
       if (!tracked(e.document) || e.contentChanges.length === 0) return;
       const key = e.document.uri.toString();
