@@ -14,8 +14,10 @@ import { cutAtStop } from '../complete/postprocess';
 import { isTaskName, type SwitchyardConfig } from '../config/config';
 import { isObject } from '../json';
 import type { Logger } from '../host';
-import { RouteError, resolveTaskName, type RouteEvent, type Router } from '../routing/router';
+import { RouteError, resolveTaskName, type Router } from '../routing/router';
 import { describeAttempts, describeCandidate } from '../describe';
+import { loggedEnd } from './endpoint';
+import { routeHeaders, sendJson, writeEventStreamHead } from './http';
 import { GatewayError } from './wire';
 
 /** OpenAI's default `max_tokens` for legacy completions. */
@@ -87,8 +89,6 @@ export function parseCompletionRequest(body: unknown): LegacyCompletionRequest {
 export interface CompletionsHost {
   readonly source: { readonly router: Router; readonly config: SwitchyardConfig };
   readonly logger: Logger;
-  send(res: ServerResponse, status: number, body: unknown, headers?: Record<string, string>): void;
-  routeHeaders(route: RouteEvent): Record<string, string>;
 }
 
 /** The task (and, for a real model name, the one candidate) of a requested name: completions route `complete` only. */
@@ -129,15 +129,9 @@ export async function completions(host: CompletionsHost, res: ServerResponse, bo
       },
     });
   } catch (e) {
-    if (signal.aborted) {
-      host.logger.info(`gateway completions: ${request.model} canceled by the client`);
-      return;
-    }
-    if (e instanceof RouteError) {
-      host.logger.warn(`gateway completions: ${request.model} failed (${e.kind}): ${describeAttempts(e.attempts)}`);
-      // Every candidate was passed over for not filling in the middle: no model for completions, not an upstream error.
-      if (e.kind === 'unsupported') throw new GatewayError(503, e.message, 'server_error', 'no_model_available');
-    }
+    if (loggedEnd(host.logger, 'completions', request.model, e, signal)) return;
+    // Every candidate was passed over for not filling in the middle: no model for completions, not an upstream error.
+    if (e instanceof RouteError && e.kind === 'unsupported') throw new GatewayError(503, e.message, 'server_error', 'no_model_available');
     throw e;
   }
   stops = result.sent.stop ? [...result.sent.stop] : stops;
@@ -151,12 +145,12 @@ export async function completions(host: CompletionsHost, res: ServerResponse, bo
   const outputTokens = result.usage.outputTokens ?? 0;
   const usage = { prompt_tokens: inputTokens, completion_tokens: outputTokens, total_tokens: inputTokens + outputTokens };
   if (!request.stream) {
-    host.send(res, 200, { id, object: 'text_completion', created, model, choices: [{ text, index: 0, logprobs: null, finish_reason: finish }], usage }, host.routeHeaders(route));
+    sendJson(res, 200, { id, object: 'text_completion', created, model, choices: [{ text, index: 0, logprobs: null, finish_reason: finish }], usage }, routeHeaders(route));
     return;
   }
   if (res.destroyed) return;
   const chunk = (choices: unknown[], extra: Record<string, unknown> = {}) => `data: ${JSON.stringify({ id, object: 'text_completion', created, choices, model, ...extra })}\n\n`;
-  res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', connection: 'keep-alive', ...host.routeHeaders(route) });
+  writeEventStreamHead(res, route);
   if (text !== '') res.write(chunk([{ text, index: 0, logprobs: null, finish_reason: null }]));
   res.write(chunk([{ text: '', index: 0, logprobs: null, finish_reason: finish }]));
   if (request.includeUsage) res.write(chunk([], { usage }));

@@ -172,7 +172,7 @@ export class Gateway {
       const controller = abortOnClose(res);
       const body = await this.host.readJson(req, res);
       if (path === '/v1/chat/completions') return chatCompletions(this.host, res, body, controller);
-      if (path === '/v1/completions') return completions({ source: this.options.source, logger: this.logger, send: sendJson, routeHeaders }, res, body, controller.signal);
+      if (path === '/v1/completions') return completions(this.host, res, body, controller.signal);
       return this.embeddings(res, body, controller.signal);
     }
     throw new GatewayError(404, `Invalid URL (${shown(method)} ${shown(path)}): the gateway serves GET /v1/models, POST /v1/chat/completions, POST /v1/responses, POST /v1/completions and POST /v1/embeddings.`, 'invalid_request_error', 'not_found');
