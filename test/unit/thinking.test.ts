@@ -24,9 +24,12 @@ import { scriptedBackend, startLlamaCppServer, startOllamaServer, startOpenAISer
 
 const THOUGHT = ['Let', ' me', ' think', ' about', ' <b>this</b>', '.'];
 const ANSWER = ['Four', '.'];
-/** Each reasoning piece 80 ms apart: ~480 ms of thinking, longer than the 250 ms first-token timeout below. */
-const thinker = () => scriptedBackend({ reasoning: THOUGHT, reasoningIntervalMs: 80, tokens: ANSWER });
-const TIMEOUT_MS = 250;
+/**
+ * Each reasoning piece 250 ms apart: ~1.5 s of thinking, longer than the 1 s first-token timeout below, which leaves
+ * the first piece (due at ~250 ms) 750 ms of slack on a busy machine (at 80 ms and 250 ms it came late under load).
+ */
+const thinker = () => scriptedBackend({ reasoning: THOUGHT, reasoningIntervalMs: 250, tokens: ANSWER });
+const TIMEOUT_MS = 1000;
 const TOKEN = 'sy-thinking-token-0123456789';
 
 let ollama: FixtureServer;
