@@ -6,7 +6,8 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { downloadGguf, deleteLocalModel, listLocalModels, listPartialDownloads, type DownloadProgress } from '../../src/core/models/gguf';
+import { downloadGguf, type DownloadProgress } from '../../src/core/models/gguf';
+import { deleteLocalModel, listLocalModels, listPartialDownloads } from '../../src/core/models/modelsFolder';
 import { ModelError } from '../../src/core/models/errors';
 import { sha256Hex, startFileServer, tinyModelBytes, type FileServer } from '../fixtures';
 

@@ -3,7 +3,7 @@
  * model from Ollama. Without --provider a GGUF of that name wins, then the first Ollama provider.
  */
 import { parseArgs } from 'node:util';
-import { deleteLocalModel, listLocalModels } from '../../core/models/gguf';
+import { deleteLocalModel, listLocalModels } from '../../core/models/modelsFolder';
 import { deleteOllamaModel } from '../../core/models/ollama';
 import { modelIdOf } from '../../core/providers/embedded/provider';
 import { UsageError, build, loadConfig, type Io } from '../common';

@@ -12,7 +12,7 @@ import type { UsageRecord } from '../usage/ledger';
 import { IdleWatch, answerEvents, loggedEnd, logRoute, stallError, type AnswerSink, type EndpointHost } from './endpoint';
 import { fail } from './failure';
 import { routeHeaders, sendJson, writeEventStreamHead } from './http';
-import { parseChatRequest, type ChatCompletionRequest } from './wire';
+import { parseChatRequest, type ChatCompletionRequest } from './chatWire';
 
 /** A tool call of a non-streamed answer, with its arguments' pieces joined. */
 interface Call {

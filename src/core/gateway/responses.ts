@@ -27,7 +27,8 @@ import { toGatewayError } from './failure';
 import { abortOnClose, routeHeaders, sendJson, writeEventStreamHead } from './http';
 import { OutputBuilder, newId } from './responsesOutput';
 import { GatewayError } from './wire';
-import { ResponseMemory, parseResponsesRequest, type ResponsesRequest } from './responsesWire';
+import { ResponseMemory } from './responseMemory';
+import { parseResponsesRequest, type ResponsesRequest } from './responsesWire';
 
 /** One answer to `POST /v1/responses`: the response object through its life, and its stream's events. */
 class ResponseAnswer implements AnswerSink {

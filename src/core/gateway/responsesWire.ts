@@ -12,6 +12,7 @@
  */
 import { isObject } from '../json';
 import type { ChatMessage, JsonSchema, ResponseFormat, ToolCall, ToolChoice, ToolSpec } from '../providers/types';
+import type { ResponseMemory } from './responseMemory';
 import { GatewayError, callArguments, invalid, optionalNumber, requireModel, toolSpec } from './wire';
 
 export interface ResponsesRequest {
@@ -44,63 +45,13 @@ export interface ResponsesRequest {
   };
 }
 
-/** What an earlier answer left behind: its conversation (for `previous_response_id`) and its items (for `item_reference`). */
-interface Remembered {
-  history: ChatMessage[];
-  items: string[];
-  size: number;
-}
-
-/** An output item as a later request's input: a message's text, a function call, or nothing (reasoning is not sent back). */
-type RememberedItem = { kind: 'message'; text: string } | { kind: 'call'; call: ToolCall } | { kind: 'reasoning' };
-
-/**
- * The gateway's last answers, in memory only: by response id and by output item id, the oldest dropped past
- * `maxResponses` or `maxChars` of text in all.
- */
-export class ResponseMemory {
-  private readonly responses = new Map<string, Remembered>();
-  private readonly items = new Map<string, RememberedItem>();
-  private chars = 0;
-
-  constructor(
-    private readonly maxResponses = 256,
-    private readonly maxChars = 16 * 1024 * 1024,
-  ) {}
-
-  get size(): number {
-    return this.responses.size;
-  }
-
-  history(responseId: string): ChatMessage[] | undefined {
-    return this.responses.get(responseId)?.history;
-  }
-
-  item(itemId: string): RememberedItem | undefined {
-    return this.items.get(itemId);
-  }
-
-  remember(responseId: string, history: ChatMessage[], items: readonly { id: string; item: RememberedItem }[]): void {
-    const size = history.reduce((n, m) => n + m.content.length + (m.toolCalls ?? []).reduce((k, c) => k + c.arguments.length, 0), 0);
-    if (size > this.maxChars) return;
-    for (const { id, item } of items) this.items.set(id, item);
-    this.responses.set(responseId, { history, items: items.map((i) => i.id), size });
-    this.chars += size;
-    for (const [id, r] of this.responses) {
-      if (this.responses.size <= this.maxResponses && this.chars <= this.maxChars) break;
-      this.responses.delete(id);
-      this.chars -= r.size;
-      for (const i of r.items) this.items.delete(i);
-    }
-  }
-}
-
 function unsupported(param: string, message: string): GatewayError {
   return new GatewayError(400, message, 'invalid_request_error', 'unsupported_parameter', param);
 }
 
 /** Built-in tools OpenAI runs on its side: none of them exists behind the router. */
-const HOSTED_TOOL = /^(web_search|file_search|computer|code_interpreter|image_generation|mcp|local_shell|shell|apply_patch|tool_search|programmatic_tool_calling)/;
+const HOSTED_TOOL =
+  /^(web_search|file_search|computer|code_interpreter|image_generation|mcp|local_shell|shell|apply_patch|tool_search|programmatic_tool_calling)/;
 
 /** The text of a message's content: a string, or parts of which text parts are kept (images and files refused). */
 function partsText(content: unknown, param: string, allowed: ReadonlySet<string>): string {
@@ -109,14 +60,21 @@ function partsText(content: unknown, param: string, allowed: ReadonlySet<string>
   let text = '';
   content.forEach((part: unknown, j: number) => {
     const p = `${param}[${j}]`;
-    if (!isObject(part) || typeof part.type !== 'string') throw invalid(p, `${p} must be a content part like { "type": "input_text", "text": … }.`);
+    if (!isObject(part) || typeof part.type !== 'string')
+      throw invalid(p, `${p} must be a content part like { "type": "input_text", "text": … }.`);
     if (allowed.has(part.type)) {
       const value = part.type === 'refusal' ? part.refusal : part.text;
       if (typeof value !== 'string') throw invalid(`${p}.text`, `${p}.text must be a string.`);
       text += value;
       return;
     }
-    throw new GatewayError(400, `${p}: content parts of type "${part.type}" are not supported; Switchyard's gateway takes text (${[...allowed].join(', ')}).`, 'invalid_request_error', 'unsupported_content', `${p}.type`);
+    throw new GatewayError(
+      400,
+      `${p}: content parts of type "${part.type}" are not supported; Switchyard's gateway takes text (${[...allowed].join(', ')}).`,
+      'invalid_request_error',
+      'unsupported_content',
+      `${p}.type`,
+    );
   });
   return text;
 }
@@ -140,7 +98,8 @@ function pushCall(messages: ChatMessage[], call: ToolCall): void {
 /** `input` as messages (after `previous` ones), with item references resolved from the memory. */
 function parseInput(input: unknown, memory: ResponseMemory): ChatMessage[] {
   if (typeof input === 'string') return [{ role: 'user', content: input }];
-  if (!Array.isArray(input)) throw new GatewayError(400, "'input' must be a string or an array of input items.", 'invalid_request_error', 'invalid_value', 'input');
+  if (!Array.isArray(input))
+    throw new GatewayError(400, "'input' must be a string or an array of input items.", 'invalid_request_error', 'invalid_value', 'input');
   const messages: ChatMessage[] = [];
   input.forEach((item: unknown, i: number) => {
     const param = `input[${i}]`;
@@ -158,7 +117,13 @@ function parseInput(input: unknown, memory: ResponseMemory): ChatMessage[] {
       pushCall(messages, { id: item.call_id, name: item.name, arguments: callArguments(item.arguments, `${param}.arguments`) });
     } else if (type === 'function_call_output') {
       if (typeof item.call_id !== 'string' || item.call_id === '') {
-        throw new GatewayError(400, `${param}.call_id is required (the call_id of the function_call it answers).`, 'invalid_request_error', 'missing_required_parameter', `${param}.call_id`);
+        throw new GatewayError(
+          400,
+          `${param}.call_id is required (the call_id of the function_call it answers).`,
+          'invalid_request_error',
+          'missing_required_parameter',
+          `${param}.call_id`,
+        );
       }
       const output = partsText(item.output ?? '', `${param}.output`, USER_PARTS);
       messages.push({ role: 'tool', content: output, toolCallId: item.call_id });
@@ -179,7 +144,10 @@ function parseInput(input: unknown, memory: ResponseMemory): ChatMessage[] {
       if (known.kind === 'message') messages.push({ role: 'assistant', content: known.text });
       else if (known.kind === 'call') pushCall(messages, { ...known.call });
     } else {
-      throw unsupported(`${param}.type`, `${param}: input items of type ${JSON.stringify(type)} are not supported; the gateway takes message, function_call, function_call_output, reasoning and item_reference items.`);
+      throw unsupported(
+        `${param}.type`,
+        `${param}: input items of type ${JSON.stringify(type)} are not supported; the gateway takes message, function_call, function_call_output, reasoning and item_reference items.`,
+      );
     }
   });
   return messages;
@@ -205,7 +173,13 @@ function parseTools(value: unknown): { tools: ToolSpec[]; echo: unknown[] } {
     const spec = toolSpec(t, `tools[${i}]`);
     tools.push(spec);
     const fn = t as Record<string, unknown>;
-    echo.push({ type: 'function', name: spec.name, description: spec.description ?? null, parameters: spec.parameters ?? null, strict: typeof fn.strict === 'boolean' ? fn.strict : null });
+    echo.push({
+      type: 'function',
+      name: spec.name,
+      description: spec.description ?? null,
+      parameters: spec.parameters ?? null,
+      strict: typeof fn.strict === 'boolean' ? fn.strict : null,
+    });
   });
   return { tools, echo };
 }
@@ -216,20 +190,39 @@ function parseToolChoice(value: unknown, tools: ToolSpec[]): { toolChoice?: Tool
   if (value === 'auto' || value === 'none' || value === 'required') return { toolChoice: value, tools };
   const names = new Set(tools.map((t) => t.name));
   if (isObject(value) && value.type === 'function') {
-    if (typeof value.name !== 'string' || !names.has(value.name)) throw invalid('tool_choice.name', `tool_choice names the function ${JSON.stringify(value.name)}, which is not among the tools given.`);
+    if (typeof value.name !== 'string' || !names.has(value.name))
+      throw invalid(
+        'tool_choice.name',
+        `tool_choice names the function ${JSON.stringify(value.name)}, which is not among the tools given.`,
+      );
     return { toolChoice: { name: value.name }, tools };
   }
   if (isObject(value) && value.type === 'allowed_tools') {
-    if ((value.mode !== 'auto' && value.mode !== 'required') || !Array.isArray(value.tools)) throw invalid('tool_choice', 'tool_choice of type "allowed_tools" must be { "mode": "auto" | "required", "tools": [{ "type": "function", "name": … }] }.');
+    if ((value.mode !== 'auto' && value.mode !== 'required') || !Array.isArray(value.tools))
+      throw invalid(
+        'tool_choice',
+        'tool_choice of type "allowed_tools" must be { "mode": "auto" | "required", "tools": [{ "type": "function", "name": … }] }.',
+      );
     const allowed = new Set<string>();
     value.tools.forEach((t: unknown, i: number) => {
-      if (!isObject(t) || t.type !== 'function' || typeof t.name !== 'string') throw unsupported(`tool_choice.tools[${i}]`, `tool_choice.tools[${i}] must be { "type": "function", "name": … } (only function tools are supported).`);
-      if (!names.has(t.name)) throw invalid(`tool_choice.tools[${i}].name`, `tool_choice.tools[${i}] names the function "${t.name}", which is not among the tools given.`);
+      if (!isObject(t) || t.type !== 'function' || typeof t.name !== 'string')
+        throw unsupported(
+          `tool_choice.tools[${i}]`,
+          `tool_choice.tools[${i}] must be { "type": "function", "name": … } (only function tools are supported).`,
+        );
+      if (!names.has(t.name))
+        throw invalid(
+          `tool_choice.tools[${i}].name`,
+          `tool_choice.tools[${i}] names the function "${t.name}", which is not among the tools given.`,
+        );
       allowed.add(t.name);
     });
     return { toolChoice: value.mode, tools: tools.filter((t) => allowed.has(t.name)) };
   }
-  throw unsupported('tool_choice', `tool_choice must be "auto", "none", "required", { "type": "function", "name": … } or { "type": "allowed_tools", … } (built-in and custom tool choices are not supported).`);
+  throw unsupported(
+    'tool_choice',
+    `tool_choice must be "auto", "none", "required", { "type": "function", "name": … } or { "type": "allowed_tools", … } (built-in and custom tool choices are not supported).`,
+  );
 }
 
 /** `text.format`: text (or none), json_object, json_schema. */
@@ -239,18 +232,32 @@ function parseTextFormat(text: unknown): { responseFormat?: ResponseFormat; echo
   if (!isObject(text)) throw invalid('text', 'text must be an object like { "format": { "type": "json_object" } }.');
   const f = text.format;
   if (f === undefined || f === null) return { echo: plain };
-  if (!isObject(f)) throw invalid('text.format', 'text.format must be an object like { "type": "json_schema", "name": …, "schema": { … } }.');
+  if (!isObject(f))
+    throw invalid('text.format', 'text.format must be an object like { "type": "json_schema", "name": …, "schema": { … } }.');
   if (f.type === 'text') return { echo: plain };
   if (f.type === 'json_object') return { responseFormat: { type: 'json_object' }, echo: { type: 'json_object' } };
   if (f.type === 'json_schema') {
-    if (!isObject(f.schema)) throw invalid('text.format.schema', 'text.format.schema must be a JSON Schema object (with "type": "json_schema", the name and schema sit in text.format itself).');
+    if (!isObject(f.schema))
+      throw invalid(
+        'text.format.schema',
+        'text.format.schema must be a JSON Schema object (with "type": "json_schema", the name and schema sit in text.format itself).',
+      );
     const responseFormat: ResponseFormat = {
       type: 'json_schema',
       schema: f.schema as JsonSchema,
       ...(typeof f.name === 'string' ? { name: f.name } : {}),
       ...(typeof f.strict === 'boolean' ? { strict: f.strict } : {}),
     };
-    return { responseFormat, echo: { type: 'json_schema', name: f.name ?? null, schema: f.schema, strict: typeof f.strict === 'boolean' ? f.strict : null, ...(typeof f.description === 'string' ? { description: f.description } : {}) } };
+    return {
+      responseFormat,
+      echo: {
+        type: 'json_schema',
+        name: f.name ?? null,
+        schema: f.schema,
+        strict: typeof f.strict === 'boolean' ? f.strict : null,
+        ...(typeof f.description === 'string' ? { description: f.description } : {}),
+      },
+    };
   }
   throw invalid('text.format.type', `text.format.type ${JSON.stringify(f.type)} is not one of text, json_object, json_schema.`);
 }
@@ -260,12 +267,33 @@ function parseTextFormat(text: unknown): { responseFormat?: ResponseFormat; echo
  * conversations and prompt templates, log probabilities, compaction. Off or empty values pass (clients send them).
  */
 function refuseUnsupported(body: Record<string, unknown>): void {
-  if (body.background === true) throw unsupported('background', "Background responses are not supported: Switchyard's gateway answers while the request is open. Remove 'background' (or set it to false).");
-  if (body.conversation !== undefined && body.conversation !== null) throw unsupported('conversation', "Conversations are not stored by Switchyard's gateway (it is stateless): send the conversation's items in 'input' instead of 'conversation'.");
-  if (body.prompt !== undefined && body.prompt !== null) throw unsupported('prompt', "Stored prompt templates are OpenAI's, not available through Switchyard's router: send 'instructions' and 'input' instead of 'prompt'.");
-  if (typeof body.top_logprobs === 'number' && body.top_logprobs > 0) throw unsupported('top_logprobs', 'Log probabilities are not available through the router: remove top_logprobs.');
-  if (Array.isArray(body.include) && body.include.includes('message.output_text.logprobs')) throw unsupported('include', "Log probabilities are not available through the router: remove 'message.output_text.logprobs' from include.");
-  if (Array.isArray(body.context_management) && body.context_management.length > 0) throw unsupported('context_management', "Server-side compaction is not available through Switchyard's router: remove context_management.");
+  if (body.background === true)
+    throw unsupported(
+      'background',
+      "Background responses are not supported: Switchyard's gateway answers while the request is open. Remove 'background' (or set it to false).",
+    );
+  if (body.conversation !== undefined && body.conversation !== null)
+    throw unsupported(
+      'conversation',
+      "Conversations are not stored by Switchyard's gateway (it is stateless): send the conversation's items in 'input' instead of 'conversation'.",
+    );
+  if (body.prompt !== undefined && body.prompt !== null)
+    throw unsupported(
+      'prompt',
+      "Stored prompt templates are OpenAI's, not available through Switchyard's router: send 'instructions' and 'input' instead of 'prompt'.",
+    );
+  if (typeof body.top_logprobs === 'number' && body.top_logprobs > 0)
+    throw unsupported('top_logprobs', 'Log probabilities are not available through the router: remove top_logprobs.');
+  if (Array.isArray(body.include) && body.include.includes('message.output_text.logprobs'))
+    throw unsupported(
+      'include',
+      "Log probabilities are not available through the router: remove 'message.output_text.logprobs' from include.",
+    );
+  if (Array.isArray(body.context_management) && body.context_management.length > 0)
+    throw unsupported(
+      'context_management',
+      "Server-side compaction is not available through Switchyard's router: remove context_management.",
+    );
 }
 
 /**
@@ -297,12 +325,15 @@ export function parseResponsesRequest(body: unknown, memory: ResponseMemory): Re
   const history = [...earlier, ...parseInput(body.input, memory)];
   if (history.length === 0) throw new GatewayError(400, "'input' must not be empty.", 'invalid_request_error', 'invalid_value', 'input');
   const instructions = body.instructions;
-  if (instructions !== undefined && instructions !== null && typeof instructions !== 'string') throw invalid('instructions', 'instructions must be a string.');
-  const messages: ChatMessage[] = typeof instructions === 'string' && instructions !== '' ? [{ role: 'system', content: instructions }, ...history] : history;
+  if (instructions !== undefined && instructions !== null && typeof instructions !== 'string')
+    throw invalid('instructions', 'instructions must be a string.');
+  const messages: ChatMessage[] =
+    typeof instructions === 'string' && instructions !== '' ? [{ role: 'system', content: instructions }, ...history] : history;
   const parsedTools = parseTools(body.tools);
   const { toolChoice, tools } = parseToolChoice(body.tool_choice, parsedTools.tools);
   const parallel = body.parallel_tool_calls;
-  if (parallel !== undefined && parallel !== null && typeof parallel !== 'boolean') throw invalid('parallel_tool_calls', 'parallel_tool_calls must be a boolean.');
+  if (parallel !== undefined && parallel !== null && typeof parallel !== 'boolean')
+    throw invalid('parallel_tool_calls', 'parallel_tool_calls must be a boolean.');
   const { responseFormat, echo: format } = parseTextFormat(body.text);
   const truncation = body.truncation ?? 'disabled';
   if (truncation !== 'auto' && truncation !== 'disabled') throw invalid('truncation', "truncation must be 'auto' or 'disabled'.");
@@ -315,7 +346,9 @@ export function parseResponsesRequest(body: unknown, memory: ResponseMemory): Re
     temperature: optionalNumber(body, 'temperature', 0, 2),
     topP: optionalNumber(body, 'top_p', 0, 1),
     maxOutputTokens: optionalNumber(body, 'max_output_tokens', 1, 10_000_000, true),
-    ...(tools.length > 0 ? { tools, ...(toolChoice ? { toolChoice } : {}), ...(typeof parallel === 'boolean' ? { parallelToolCalls: parallel } : {}) } : {}),
+    ...(tools.length > 0
+      ? { tools, ...(toolChoice ? { toolChoice } : {}), ...(typeof parallel === 'boolean' ? { parallelToolCalls: parallel } : {}) }
+      : {}),
     ...(responseFormat ? { responseFormat } : {}),
     store: body.store !== false,
     echo: {

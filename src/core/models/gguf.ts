@@ -8,10 +8,11 @@
  */
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { mkdir, open, readFile, rename, rm, stat, statfs, writeFile } from 'node:fs/promises';
+import { mkdir, open, rename, rm, statfs, writeFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
-import { listGgufFiles, modelIdOf, GGUF_EXTENSION } from '../providers/embedded/provider';
+import { modelIdOf, GGUF_EXTENSION } from '../providers/embedded/provider';
 import { ModelError } from './errors';
+import { fileSize, formatBytes, readMeta, type PartialMeta } from './modelsFolder';
 
 export interface DownloadProgress {
   /** Bytes of the file on disk so far (including a resumed part). */
@@ -52,13 +53,6 @@ export interface DownloadResult {
   alreadyPresent: boolean;
 }
 
-interface PartialMeta {
-  url: string;
-  etag?: string;
-  lastModified?: string;
-  totalBytes?: number;
-}
-
 /** Room kept free beyond the file itself. */
 const SPACE_MARGIN_BYTES = 16 * 1024 * 1024;
 
@@ -92,7 +86,8 @@ function checkUrl(url: string): URL {
   } catch {
     throw new ModelError('invalid', `"${url}" is not a URL`);
   }
-  if (u.protocol !== 'https:' && u.protocol !== 'http:') throw new ModelError('invalid', `only https and http URLs can be downloaded, not ${u.protocol}`);
+  if (u.protocol !== 'https:' && u.protocol !== 'http:')
+    throw new ModelError('invalid', `only https and http URLs can be downloaded, not ${u.protocol}`);
   return u;
 }
 
@@ -111,22 +106,6 @@ async function sha256Of(path: string, upTo?: number): Promise<ReturnType<typeof 
   if (upTo === 0) return hash;
   for await (const chunk of createReadStream(path, upTo === undefined ? {} : { end: upTo - 1 })) hash.update(chunk as Buffer);
   return hash;
-}
-
-async function fileSize(path: string): Promise<number | undefined> {
-  try {
-    return (await stat(path)).size;
-  } catch {
-    return undefined;
-  }
-}
-
-async function readMeta(path: string): Promise<PartialMeta | undefined> {
-  try {
-    return JSON.parse(await readFile(path, 'utf8')) as PartialMeta;
-  } catch {
-    return undefined;
-  }
 }
 
 function isAbort(e: unknown): boolean {
@@ -150,7 +129,8 @@ export async function downloadGguf(options: DownloadOptions): Promise<DownloadRe
   checkUrl(options.url);
   const fileName = ggufFileName(options.url, options.fileName);
   const expected = options.sha256?.trim().toLowerCase();
-  if (expected !== undefined && !/^[0-9a-f]{64}$/.test(expected)) throw new ModelError('invalid', `"${options.sha256}" is not a sha256 (64 hex digits)`);
+  if (expected !== undefined && !/^[0-9a-f]{64}$/.test(expected))
+    throw new ModelError('invalid', `"${options.sha256}" is not a sha256 (64 hex digits)`);
   const download = new GgufDownload(options, fileName, expected);
   await mkdir(options.dir, { recursive: true });
   return (await download.present()) ?? download.run();
@@ -335,59 +315,6 @@ class GgufDownload {
     const kept = keep ? ' (the part downloaded is kept: download it again to resume)' : '';
     return new ModelError('canceled', `download of ${this.fileName} canceled${kept}`, { resumable: keep });
   }
-}
-
-export interface LocalModel {
-  id: string;
-  path: string;
-  sizeBytes: number;
-}
-
-/** Complete GGUF files in the models folder. */
-export function listLocalModels(dir: string): LocalModel[] {
-  return listGgufFiles(dir).map((f) => ({ id: modelIdOf(f.path), path: f.path, sizeBytes: f.sizeBytes }));
-}
-
-/** Interrupted downloads that can be resumed (or removed). */
-export async function listPartialDownloads(dir: string): Promise<{ fileName: string; receivedBytes: number; totalBytes?: number; url?: string }[]> {
-  const { readdir } = await import('node:fs/promises');
-  let names: string[];
-  try {
-    names = await readdir(dir);
-  } catch {
-    return [];
-  }
-  const out = [];
-  for (const n of names.filter((x) => x.endsWith(`${GGUF_EXTENSION}.partial`))) {
-    const meta = await readMeta(join(dir, `${n}.json`));
-    out.push({ fileName: n.slice(0, -'.partial'.length), receivedBytes: (await fileSize(join(dir, n))) ?? 0, totalBytes: meta?.totalBytes, url: meta?.url });
-  }
-  return out;
-}
-
-/** Deletes a model (by id or file name) and any partial download of it. Throws `notFound` when there is none. */
-export async function deleteLocalModel(dir: string, idOrFile: string): Promise<string> {
-  const name = idOrFile.toLowerCase().endsWith(GGUF_EXTENSION) ? idOrFile : `${idOrFile}${GGUF_EXTENSION}`;
-  if (basename(name) !== name) throw new ModelError('invalid', `"${idOrFile}" is not a model name`);
-  const path = join(dir, name);
-  const had = (await fileSize(path)) !== undefined || (await fileSize(`${path}.partial`)) !== undefined;
-  if (!had) throw new ModelError('notFound', `no model "${idOrFile}" in ${dir}`);
-  await rm(path, { force: true });
-  await rm(`${path}.partial`, { force: true });
-  await rm(`${path}.partial.json`, { force: true });
-  return path;
-}
-
-export function formatBytes(n: number): string {
-  if (!Number.isFinite(n)) return 'unknown';
-  const units = ['B', 'KB', 'MB', 'GB', 'TB'];
-  let v = n;
-  let u = 0;
-  while (v >= 1024 && u < units.length - 1) {
-    v /= 1024;
-    u++;
-  }
-  return `${v.toFixed(u === 0 ? 0 : 1)} ${units[u]}`;
 }
 
 function describe(e: unknown): string {

@@ -1,17 +1,21 @@
 /** Model management for every local provider: Ollama pulls and deletes, GGUF downloads for kind `embedded`. */
 export { ModelError, isModelError, type ModelErrorKind } from './errors';
-export { listOllamaModels, pullOllamaModel, deleteOllamaModel, findOllamaExecutable, type OllamaModel, type OllamaTarget, type PullProgress } from './ollama';
+export {
+  listOllamaModels,
+  pullOllamaModel,
+  deleteOllamaModel,
+  findOllamaExecutable,
+  type OllamaModel,
+  type OllamaTarget,
+  type PullProgress,
+} from './ollama';
 export {
   downloadGguf,
-  deleteLocalModel,
-  listLocalModels,
-  listPartialDownloads,
   diskFreeBytes,
   displayUrl,
-  formatBytes,
   ggufFileName,
   type DownloadOptions,
   type DownloadProgress,
   type DownloadResult,
-  type LocalModel,
 } from './gguf';
+export { deleteLocalModel, listLocalModels, listPartialDownloads, formatBytes, type LocalModel } from './modelsFolder';

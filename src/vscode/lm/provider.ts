@@ -8,7 +8,7 @@ import * as vscode from 'vscode';
 import { CHAT_TASKS } from '../../core/config/config';
 import { describeCandidate } from '../../core/describe';
 import { runTurn, turnOfMessages } from '../../core/chat/turn';
-import { parseSampling } from '../../core/gateway/wire';
+import { parseSampling } from '../../core/gateway/chatWire';
 import { estimateTokens } from '../../core/providers/tokenEstimate';
 import type { ChatImage, ChatMessage, ToolCall, ToolSpec } from '../../core/providers/types';
 import { DEFAULT_CONTEXT_WINDOW, knownContextWindow } from '../../core/routing/window';

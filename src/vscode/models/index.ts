@@ -7,7 +7,8 @@
 import * as vscode from 'vscode';
 import { join } from 'node:path';
 import { isModelError, type ModelError } from '../../core/models/errors';
-import { deleteLocalModel, downloadGguf, formatBytes, listLocalModels, listPartialDownloads } from '../../core/models/gguf';
+import { downloadGguf } from '../../core/models/gguf';
+import { deleteLocalModel, formatBytes, listLocalModels, listPartialDownloads } from '../../core/models/modelsFolder';
 import { deleteOllamaModel, listOllamaModels, pullOllamaModel, type OllamaModel } from '../../core/models/ollama';
 import type { ProviderConfig } from '../../core/providers/types';
 import type { Services } from '../services';

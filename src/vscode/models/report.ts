@@ -3,7 +3,8 @@
  * file goes to, and how a pull's or a download's progress becomes a notification's message and increment. No
  * `vscode` here, so unit tests reach it.
  */
-import { formatBytes, type DownloadProgress } from '../../core/models/gguf';
+import type { DownloadProgress } from '../../core/models/gguf';
+import { formatBytes } from '../../core/models/modelsFolder';
 import type { PullProgress } from '../../core/models/ollama';
 import type { ProviderConfig } from '../../core/providers/types';
 

@@ -4,7 +4,7 @@
  * panel gets the same `window.withProgress` notifications with cancel and the same host-side delete confirmation.
  */
 import * as vscode from 'vscode';
-import { formatBytes, listLocalModels } from '../../core/models/gguf';
+import { formatBytes, listLocalModels } from '../../core/models/modelsFolder';
 import { listOllamaModels } from '../../core/models/ollama';
 import type { InstalledModels, ModelTarget } from '../../protocol/settings';
 import { ggufDirs, type DeleteModelArgs } from '../models';
