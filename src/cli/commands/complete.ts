@@ -21,6 +21,36 @@ function positiveInt(value: string | undefined, name: string): number {
   return n;
 }
 
+/** The file's text and the offset of the 1-based `line`/`column` in it; a UsageError when either is past the end. */
+function readAt(file: string, line: number, column: number): { text: string; offset: number } {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (e) {
+    throw new UsageError(`cannot read --file ${printable(file)}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
+  }
+  const lines = text.split('\n');
+  if (text.endsWith('\n')) lines.pop();
+  if (line > Math.max(1, lines.length)) throw new UsageError(`--line ${line} is past the end of ${printable(file)} (${lines.length} lines)`);
+  const lineText = (lines[line - 1] ?? '').replace(/\r$/, '');
+  if (column > lineText.length + 1) throw new UsageError(`--column ${column} is past the end of line ${line} (${lineText.length} characters: the last column is ${lineText.length + 1})`);
+  return { text, offset: offsetAt(text, line, column)! };
+}
+
+/** The path the model is told: relative to the working directory with `/` separators, or the base name when outside it. */
+function displayPath(file: string): string {
+  const relative = path.relative(process.cwd(), path.resolve(file));
+  return relative.startsWith('..') || path.isAbsolute(relative) ? path.basename(file) : relative.split(path.sep).join('/');
+}
+
+/** Why the service served nothing, in the words `complete` prints. */
+function noSuggestionReason(canceled: boolean, enabled: boolean, service: CompletionService, languageId: string): string {
+  if (canceled) return 'canceled';
+  if (!enabled) return 'completions are off (switchyard.completion.enabled is false)';
+  if (service.isExcluded(languageId)) return `the language "${languageId}" is in switchyard.completion.excludeLanguages`;
+  return 'the model had nothing to add here';
+}
+
 export async function complete(args: string[], io: Io): Promise<number> {
   const { values, positionals } = parseArgs({
     args,
@@ -32,26 +62,14 @@ export async function complete(args: string[], io: Io): Promise<number> {
   if (!values.file) throw new UsageError('complete needs --file F');
   const line = positiveInt(values.line, 'line');
   const column = positiveInt(values.column, 'column');
-  let text: string;
-  try {
-    text = readFileSync(values.file, 'utf8');
-  } catch (e) {
-    throw new UsageError(`cannot read --file ${printable(values.file)}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
-  }
-  const lines = text.split('\n');
-  if (text.endsWith('\n')) lines.pop();
-  if (line > Math.max(1, lines.length)) throw new UsageError(`--line ${line} is past the end of ${printable(values.file)} (${lines.length} lines)`);
-  const lineText = (lines[line - 1] ?? '').replace(/\r$/, '');
-  if (column > lineText.length + 1) throw new UsageError(`--column ${column} is past the end of line ${line} (${lineText.length} characters: the last column is ${lineText.length + 1})`);
-  const offset = offsetAt(text, line, column)!;
+  const { text, offset } = readAt(values.file, line, column);
 
   const sy = build(loadConfig(values.config, io), io, { allowCloud: values['allow-cloud'] ?? false, verbose: values.verbose ?? false });
   const service = new CompletionService(sy, { debounceMs: 0 });
   const controller = new AbortController();
   const onSigint = () => controller.abort();
   process.once('SIGINT', onSigint);
-  const relative = path.relative(process.cwd(), path.resolve(values.file));
-  const filePath = relative.startsWith('..') || path.isAbsolute(relative) ? path.basename(values.file) : relative.split(path.sep).join('/');
+  const filePath = displayPath(values.file);
   const languageId = languageOf(values.file);
   try {
     const served = await service.complete({ filePath, languageId, prefix: text.slice(0, offset), suffix: text.slice(offset) }, controller.signal);
@@ -62,14 +80,7 @@ export async function complete(args: string[], io: Io): Promise<number> {
       else io.stdout.write(`${served.text}\n`);
       return 0;
     }
-    const config = sy.config.completion;
-    const why = controller.signal.aborted
-      ? 'canceled'
-      : !config.enabled
-        ? 'completions are off (switchyard.completion.enabled is false)'
-        : service.isExcluded(languageId)
-          ? `the language "${languageId}" is in switchyard.completion.excludeLanguages`
-          : 'the model had nothing to add here';
+    const why = noSuggestionReason(controller.signal.aborted, sy.config.completion.enabled, service, languageId);
     io.stderr.write(`no suggestion: ${why}\n`);
     if (values.json) io.stdout.write(`${JSON.stringify({ text: null, reason: why })}\n`);
     return 0;
