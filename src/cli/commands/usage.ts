@@ -40,6 +40,40 @@ function groups(title: string, gs: readonly UsageGroup[]): string {
   return table(rows, new Set([1, 2, 3, 4, 5, 6, 7, 8]));
 }
 
+/** The --egress list: every request that left the machine in the query's range, as a table or JSON. */
+function printEgress(ledger: SqliteLedger, query: EgressQuery, period: string, json: boolean, io: Io): void {
+  const records = ledger.egressList(query);
+  if (json) {
+    io.stdout.write(`${JSON.stringify(records, null, 2)}\n`);
+  } else if (records.length === 0) {
+    io.stdout.write(`Nothing has left this machine ${period}${query.provider ? ` to ${printable(query.provider)}` : ''}.\n`);
+  } else {
+    const rows = [['time (UTC)', 'task', 'provider/model', 'host', 'bytes', 'redactions', 'files']];
+    for (const e of records) {
+      rows.push([e.at.replace('T', ' ').slice(0, 19), printable(e.task), printable(`${e.providerId}/${e.model}`), printable(e.host), String(e.bytesSent), formatRedactions(e.redactions), e.sources.length ? printable(e.sources.map(formatEgressSource).join(', ')) : '-']);
+    }
+    io.stdout.write(`${table(rows, new Set([4]))}\n${records.length} request${records.length === 1 ? '' : 's'} left this machine ${period}.\n`);
+  }
+}
+
+/** The request summary of the range: totals, egress count, per task/provider/model tables and failures, or JSON. */
+function printSummary(ledger: SqliteLedger, range: SummaryRange, period: string, json: boolean, io: Io): void {
+  const s = ledger.summary(range);
+  const egressRequests = ledger.egressCount(range);
+  if (json) {
+    io.stdout.write(`${JSON.stringify({ ...s, egressRequests }, null, 2)}\n`);
+    return;
+  }
+  const t = s.total;
+  const out = [
+    `${t.requests} requests (${t.failed} failed${t.stopped ? `, ${t.stopped} stopped` : ''}), ${pct(t.local, t.local + t.cloud)} local, ${t.inputTokens} tokens in / ${t.outputTokens} out, estimated cost ${fmtUsd(t.costUsd)}, time to first token p50 ${fmtMs(t.ttftP50Ms)} / p95 ${fmtMs(t.ttftP95Ms)}`,
+    `${egressRequests} request${egressRequests === 1 ? '' : 's'} left this machine ${period}${egressRequests ? ' (switchyard usage --egress lists them)' : ''}`,
+  ];
+  if (t.requests > 0) out.push('', groups('task', s.byTask), '', groups('provider', s.byProvider), '', groups('model', s.byModel));
+  if (s.failuresByKind.length) out.push('', `failures: ${s.failuresByKind.map((f) => `${f.kind} ${f.count}`).join(', ')}`);
+  io.stdout.write(`${out.join('\n')}\n`);
+}
+
 export async function usage(args: string[], io: Io): Promise<number> {
   const { values, positionals } = parseArgs({
     args,
@@ -67,36 +101,8 @@ export async function usage(args: string[], io: Io): Promise<number> {
   const ledger = new SqliteLedger({ path: file });
   try {
     const period = range.since || range.until ? 'in this period' : 'in the ledger';
-    if (values.egress) {
-      const query: EgressQuery = { ...range, provider: values.provider };
-      const records = ledger.egressList(query);
-      if (values.json) {
-        io.stdout.write(`${JSON.stringify(records, null, 2)}\n`);
-      } else if (records.length === 0) {
-        io.stdout.write(`Nothing has left this machine ${period}${values.provider ? ` to ${printable(values.provider)}` : ''}.\n`);
-      } else {
-        const rows = [['time (UTC)', 'task', 'provider/model', 'host', 'bytes', 'redactions', 'files']];
-        for (const e of records) {
-          rows.push([e.at.replace('T', ' ').slice(0, 19), printable(e.task), printable(`${e.providerId}/${e.model}`), printable(e.host), String(e.bytesSent), formatRedactions(e.redactions), e.sources.length ? printable(e.sources.map(formatEgressSource).join(', ')) : '-']);
-        }
-        io.stdout.write(`${table(rows, new Set([4]))}\n${records.length} request${records.length === 1 ? '' : 's'} left this machine ${period}.\n`);
-      }
-      return 0;
-    }
-    const s = ledger.summary(range);
-    const egressRequests = ledger.egressCount(range);
-    if (values.json) {
-      io.stdout.write(`${JSON.stringify({ ...s, egressRequests }, null, 2)}\n`);
-      return 0;
-    }
-    const t = s.total;
-    const out = [
-      `${t.requests} requests (${t.failed} failed${t.stopped ? `, ${t.stopped} stopped` : ''}), ${pct(t.local, t.local + t.cloud)} local, ${t.inputTokens} tokens in / ${t.outputTokens} out, estimated cost ${fmtUsd(t.costUsd)}, time to first token p50 ${fmtMs(t.ttftP50Ms)} / p95 ${fmtMs(t.ttftP95Ms)}`,
-      `${egressRequests} request${egressRequests === 1 ? '' : 's'} left this machine ${period}${egressRequests ? ' (switchyard usage --egress lists them)' : ''}`,
-    ];
-    if (t.requests > 0) out.push('', groups('task', s.byTask), '', groups('provider', s.byProvider), '', groups('model', s.byModel));
-    if (s.failuresByKind.length) out.push('', `failures: ${s.failuresByKind.map((f) => `${f.kind} ${f.count}`).join(', ')}`);
-    io.stdout.write(`${out.join('\n')}\n`);
+    if (values.egress) printEgress(ledger, { ...range, provider: values.provider }, period, values.json ?? false, io);
+    else printSummary(ledger, range, period, values.json ?? false, io);
     return 0;
   } catch (e) {
     // The ledger's own message speaks of recording; here the file is only read.
