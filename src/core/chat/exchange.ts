@@ -8,7 +8,7 @@ import { isProviderError } from '../errors';
 import type { RouteEvent } from '../routing/router';
 import type { ContextBlock } from './prompt';
 import { historyMessages, newId } from './store';
-import { runTurn, type TurnDeps } from './turn';
+import { runTurn, type TurnDeps, type TurnEvent } from './turn';
 
 export const CHAT_SYSTEM_PROMPT =
   'You are Switchyard, a coding assistant inside VS Code. Answer concisely in Markdown. Put code in fenced blocks with a language. When context from the workspace is given, rely on it and name the files you use.';
@@ -76,6 +76,42 @@ export interface ExchangeHooks {
 
 const SAVE_EVERY_MS = 1000;
 
+/** `save`, called at most once every SAVE_EVERY_MS (counted from now) while an answer streams. */
+function throttled(save: () => Promise<void>): () => void {
+  let lastSave = Date.now();
+  return () => {
+    if (Date.now() - lastSave > SAVE_EVERY_MS) {
+      lastSave = Date.now();
+      void save();
+    }
+  };
+}
+
+/** One event of the answer recorded into the exchange's two turns, and handed to the view through the hooks. */
+function record(ev: TurnEvent, userTurn: Turn, turn: Turn, wantsCitations: boolean, hooks: ExchangeHooks, saveSoon: () => void): void {
+  if (ev.type === 'context') {
+    if (wantsCitations) {
+      turn.citations = ev.context.citations;
+      const n = ev.context.citations.length;
+      if (n) userTurn.contextLabels!.push(`@workspace: ${n} chunk${n === 1 ? '' : 's'}`);
+    }
+  } else if (ev.type === 'notice') {
+    turn.notices!.push(ev.text);
+  } else if (ev.type === 'route') {
+    const r = ev.route;
+    turn.answer = { providerId: r.providerId, model: r.model, local: r.local, ...(r.fallback ? hooks.fallback?.(r) : {}) };
+    hooks.changed(turn);
+  } else if (ev.type === 'text' || ev.type === 'reasoning') {
+    if (ev.type === 'text') turn.text += ev.text;
+    else turn.reasoning = (turn.reasoning ?? '') + ev.text;
+    hooks.piece(turn.id, ev.type, ev.text);
+    saveSoon();
+  } else if (ev.type === 'done') {
+    const u = ev.usage;
+    turn.answer = { ...turn.answer!, inputTokens: u.inputTokens, outputTokens: u.outputTokens, estimated: u.tokensEstimated, ms: Math.round(u.durationMs), ttftMs: u.ttftMs === undefined ? undefined : Math.round(u.ttftMs) };
+  }
+}
+
 /** Runs one exchange into `conversation`; resolves with the assistant turn once it is done, stopped or failed. */
 export async function runExchange(deps: TurnDeps, conversation: Conversation, request: ExchangeRequest, hooks: ExchangeHooks, signal: AbortSignal): Promise<Turn> {
   const history = historyMessages(conversation.turns);
@@ -86,38 +122,14 @@ export async function runExchange(deps: TurnDeps, conversation: Conversation, re
   await hooks.save();
   hooks.begun(userTurn, turn);
 
-  let lastSave = Date.now();
+  const saveSoon = throttled(() => hooks.save());
   const started = performance.now();
   try {
     // Older turns that no longer fit are summarized, once per conversation (extended as it grows), and kept with it.
     const summaries = { get: () => conversation.earlier, set: (s: EarlierSummary) => void (conversation.earlier = s) };
     const events = runTurn(deps, { task: request.task, system: systemPromptFor(request.task), history, context: request.context, question: request.text, retrieve: request.retrieve, summaries, signal });
-    for await (const ev of events) {
-      if (ev.type === 'context') {
-        if (request.retrieve !== undefined && deps.index) {
-          turn.citations = ev.context.citations;
-          const n = ev.context.citations.length;
-          if (n) userTurn.contextLabels!.push(`@workspace: ${n} chunk${n === 1 ? '' : 's'}`);
-        }
-      } else if (ev.type === 'notice') {
-        turn.notices!.push(ev.text);
-      } else if (ev.type === 'route') {
-        const r = ev.route;
-        turn.answer = { providerId: r.providerId, model: r.model, local: r.local, ...(r.fallback ? hooks.fallback?.(r) : {}) };
-        hooks.changed(turn);
-      } else if (ev.type === 'text' || ev.type === 'reasoning') {
-        if (ev.type === 'text') turn.text += ev.text;
-        else turn.reasoning = (turn.reasoning ?? '') + ev.text;
-        hooks.piece(turn.id, ev.type, ev.text);
-        if (Date.now() - lastSave > SAVE_EVERY_MS) {
-          lastSave = Date.now();
-          void hooks.save();
-        }
-      } else if (ev.type === 'done') {
-        const u = ev.usage;
-        turn.answer = { ...turn.answer!, inputTokens: u.inputTokens, outputTokens: u.outputTokens, estimated: u.tokensEstimated, ms: Math.round(u.durationMs), ttftMs: u.ttftMs === undefined ? undefined : Math.round(u.ttftMs) };
-      }
-    }
+    const wantsCitations = request.retrieve !== undefined && !!deps.index;
+    for await (const ev of events) record(ev, userTurn, turn, wantsCitations, hooks, saveSoon);
     turn.status = signal.aborted ? 'stopped' : 'done';
   } catch (e) {
     if (signal.aborted || (isProviderError(e) && e.kind === 'canceled')) turn.status = 'stopped';
