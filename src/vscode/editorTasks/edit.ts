@@ -7,7 +7,7 @@
  * model's answer is used (core/editorTasks/edit.ts).
  */
 import * as vscode from 'vscode';
-import { runTurn } from '../../core/chat/turn';
+import { runTurn, type TurnRequest } from '../../core/chat/turn';
 import { EDIT_CONTEXT_LINES, editTurn, extractCodeBlock, fitToOriginal } from '../../core/editorTasks/edit';
 import { isProviderError } from '../../core/errors';
 import { describeCandidate } from '../../core/describe';
@@ -59,6 +59,39 @@ async function enclosingSymbol(document: vscode.TextDocument, position: vscode.P
   return best && new vscode.Range(best.start.line, 0, best.end.line, document.lineAt(best.end.line).text.length);
 }
 
+/** What to edit: the active editor's selection, or with nothing selected the symbol around the cursor; else says why not. */
+async function editTarget(): Promise<{ document: vscode.TextDocument; range: vscode.Range } | undefined> {
+  const editor = vscode.window.activeTextEditor;
+  if (!editor) {
+    void vscode.window.showInformationMessage('Switchyard: open a file and select the code to edit.');
+    return undefined;
+  }
+  const document = editor.document;
+  const range = editor.selection.isEmpty ? await enclosingSymbol(document, editor.selection.active) : new vscode.Range(editor.selection.start, editor.selection.end);
+  if (!range || range.isEmpty) {
+    void vscode.window.showInformationMessage('Switchyard: select the code to edit (the cursor is in no function or class).');
+    return undefined;
+  }
+  return { document, range };
+}
+
+/** The user's instruction for the edit of `name` at `range` (undefined when the input box is dismissed). */
+function askInstruction(name: string, range: vscode.Range): Thenable<string | undefined> {
+  return vscode.window.showInputBox({
+    title: `Switchyard: Edit ${name}:${range.start.line + 1}-${range.end.line + 1}`,
+    prompt: 'What should change?',
+    placeHolder: 'e.g. add error handling, rename x to count, convert to async/await',
+    ignoreFocusOut: true,
+  });
+}
+
+/** Up to EDIT_CONTEXT_LINES lines of the document before and after `range`, shown to the model as context. */
+function surroundings(document: vscode.TextDocument, range: vscode.Range): { before: string; after: string } {
+  const before = document.getText(new vscode.Range(Math.max(0, range.start.line - EDIT_CONTEXT_LINES), 0, range.start.line, range.start.character));
+  const after = document.getText(new vscode.Range(range.end, new vscode.Position(Math.min(document.lineCount - 1, range.end.line + EDIT_CONTEXT_LINES), Number.MAX_SAFE_INTEGER)));
+  return { before, after };
+}
+
 class EditSession implements vscode.TextDocumentContentProvider, vscode.Disposable {
   private pending?: Pending;
   private readonly changed = new vscode.EventEmitter<vscode.Uri>();
@@ -91,30 +124,16 @@ class EditSession implements vscode.TextDocumentContentProvider, vscode.Disposab
   }
 
   async start(): Promise<void> {
-    const editor = vscode.window.activeTextEditor;
-    if (!editor) {
-      void vscode.window.showInformationMessage('Switchyard: open a file and select the code to edit.');
-      return;
-    }
-    const document = editor.document;
-    const range = editor.selection.isEmpty ? await enclosingSymbol(document, editor.selection.active) : new vscode.Range(editor.selection.start, editor.selection.end);
-    if (!range || range.isEmpty) {
-      void vscode.window.showInformationMessage('Switchyard: select the code to edit (the cursor is in no function or class).');
-      return;
-    }
+    const target = await editTarget();
+    if (!target) return;
+    const { document, range } = target;
     const name = vscode.workspace.asRelativePath(document.uri);
-    const instruction = await vscode.window.showInputBox({
-      title: `Switchyard: Edit ${name}:${range.start.line + 1}-${range.end.line + 1}`,
-      prompt: 'What should change?',
-      placeHolder: 'e.g. add error handling, rename x to count, convert to async/await',
-      ignoreFocusOut: true,
-    });
+    const instruction = await askInstruction(name, range);
     if (!instruction?.trim()) return;
     await this.end(false);
 
     const original = document.getText(range);
-    const before = document.getText(new vscode.Range(Math.max(0, range.start.line - EDIT_CONTEXT_LINES), 0, range.start.line, range.start.character));
-    const after = document.getText(new vscode.Range(range.end, new vscode.Position(Math.min(document.lineCount - 1, range.end.line + EDIT_CONTEXT_LINES), Number.MAX_SAFE_INTEGER)));
+    const { before, after } = surroundings(document, range);
     const uri = vscode.Uri.from({ scheme: SCHEME, path: document.uri.path, query: `${++this.serial}` });
     let ended = () => {};
     const decided = new Promise<void>((resolve) => (ended = resolve));
@@ -126,34 +145,8 @@ class EditSession implements vscode.TextDocumentContentProvider, vscode.Disposab
     const turn = editTurn({ code: original, instruction, path: name, language: document.languageId, before, after });
     await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: `Switchyard: editing ${name}`, cancellable: true }, async (progress, token) => {
       const sub = token.onCancellationRequested(() => void this.end(false));
-      let text = '';
-      let shownAt = 0;
       try {
-        const deps = { router: this.services.switchyard.router, providers: this.services.switchyard.registry };
-        for await (const ev of runTurn(deps, { ...turn, signal: p.controller.signal })) {
-          if (ev.type === 'route') progress.report({ message: describeCandidate(ev.route) });
-          if (ev.type !== 'text') continue;
-          text += ev.text;
-          const code = extractCodeBlock(text, false);
-          if (code !== undefined && Date.now() - shownAt > 60) {
-            shownAt = Date.now();
-            p.code = code;
-            this.changed.fire(uri);
-          }
-        }
-        if (this.pending !== p) return;
-        const code = extractCodeBlock(text, true);
-        if (code === undefined) {
-          await this.end(false);
-          void vscode.window.showErrorMessage('Switchyard: the model answered without a code block, so there is nothing to apply. Try again or rephrase the instruction.');
-          return;
-        }
-        p.code = fitToOriginal(code, original);
-        p.done = true;
-        this.changed.fire(uri);
-        // The notification stays until the user decides (its Cancel is a Reject).
-        progress.report({ message: 'ready: Accept (Ctrl+Enter) or Reject in the diff\'s title bar' });
-        await decided;
+        await this.propose(p, turn, progress, decided);
       } catch (e) {
         if (this.pending === p) await this.end(false);
         if (p.controller.signal.aborted || (isProviderError(e) && e.kind === 'canceled')) return;
@@ -164,6 +157,45 @@ class EditSession implements vscode.TextDocumentContentProvider, vscode.Disposab
         sub.dispose();
       }
     });
+  }
+
+  /**
+   * Streams the model's answer into the proposal (its code block, refreshed at most every 60 ms), then fits the
+   * final code to the original and waits, with the notification open, until the user decides.
+   */
+  private async propose(
+    p: Pending,
+    turn: TurnRequest,
+    progress: vscode.Progress<{ message?: string }>,
+    decided: Promise<void>,
+  ): Promise<void> {
+    let text = '';
+    let shownAt = 0;
+    const deps = { router: this.services.switchyard.router, providers: this.services.switchyard.registry };
+    for await (const ev of runTurn(deps, { ...turn, signal: p.controller.signal })) {
+      if (ev.type === 'route') progress.report({ message: describeCandidate(ev.route) });
+      if (ev.type !== 'text') continue;
+      text += ev.text;
+      const code = extractCodeBlock(text, false);
+      if (code !== undefined && Date.now() - shownAt > 60) {
+        shownAt = Date.now();
+        p.code = code;
+        this.changed.fire(p.uri);
+      }
+    }
+    if (this.pending !== p) return;
+    const code = extractCodeBlock(text, true);
+    if (code === undefined) {
+      await this.end(false);
+      void vscode.window.showErrorMessage('Switchyard: the model answered without a code block, so there is nothing to apply. Try again or rephrase the instruction.');
+      return;
+    }
+    p.code = fitToOriginal(code, p.original);
+    p.done = true;
+    this.changed.fire(p.uri);
+    // The notification stays until the user decides (its Cancel is a Reject).
+    progress.report({ message: 'ready: Accept (Ctrl+Enter) or Reject in the diff\'s title bar' });
+    await decided;
   }
 
   /** Accept (apply as one edit) or reject the pending edit; either way its diff closes. */
