@@ -4,6 +4,7 @@
  * embedding with a growing back-off (status "embeddings paused: <reason>") until a later try succeeds; new chunks,
  * a resume or close wake the loops early.
  */
+import { candidateName } from '../describe';
 import { isProviderError, type ErrorKind } from '../errors';
 import type { Logger } from '../host';
 import { RouteError } from '../routing/router';
@@ -186,7 +187,7 @@ export function describeEmbedFailure(e: unknown, kind: ErrorKind): string {
   if (e instanceof RouteError) {
     const last = [...e.attempts].reverse().find((a) => a.outcome === 'failed') ?? e.attempts.at(-1);
     if (kind === 'config' || !last) return 'no embedding model is configured or reachable (search is keyword-only)';
-    return `${last.providerId}${last.model ? `/${last.model}` : ''}: ${last.kind ? `${last.kind}: ` : ''}${last.reason ?? e.message}`;
+    return `${candidateName(last)}: ${last.kind ? `${last.kind}: ` : ''}${last.reason ?? e.message}`;
   }
   return `${kind}: ${e instanceof Error ? e.message : String(e)}`;
 }
