@@ -36,7 +36,11 @@ function run(args: string[]): Promise<CliResult> {
   return runCli(args, { env: { XDG_CACHE_HOME: path.join(dir, 'cache') } });
 }
 
-/** A folder of `n` TypeScript files made from this repository's own sources (each one distinct). */
+/**
+ * A folder of `n` TypeScript files made from this repository's own sources (each one distinct), plus a README and
+ * lib/ about parsing HTTP headers. Sources that speak of parsing, HTTP or headers themselves are left out, so the
+ * search below has the same answers however src/core changes (a new gateway module took README out of the top 5).
+ */
 function project(n: number): string {
   const root = fs.mkdtempSync(path.join(dir, 'proj-'));
   const srcRoot = path.resolve(__dirname, '../../src/core');
@@ -45,7 +49,10 @@ function project(n: number): string {
     for (const e of fs.readdirSync(d, { withFileTypes: true })) {
       const p = path.join(d, e.name);
       if (e.isDirectory()) walk(p);
-      else if (e.name.endsWith('.ts')) sources.push(fs.readFileSync(p, 'utf8'));
+      else if (e.name.endsWith('.ts')) {
+        const text = fs.readFileSync(p, 'utf8');
+        if (!/pars|http|header/i.test(text)) sources.push(text);
+      }
     }
   };
   walk(srcRoot);
