@@ -31,7 +31,9 @@ function nodeTarget(name, entry, { importMeta = true, shebang = false } = {}) {
     format: 'cjs',
     target: 'node22',
     external: nodeExternals,
-    ...(importMeta ? { define: { 'import.meta.url': 'importMetaUrl' }, banner: { js: `${shebang ? '#!/usr/bin/env node\n' : ''}${importMetaUrl}` } } : {}),
+    ...(importMeta
+      ? { define: { 'import.meta.url': 'importMetaUrl' }, banner: { js: `${shebang ? '#!/usr/bin/env node\n' : ''}${importMetaUrl}` } }
+      : {}),
   };
 }
 
@@ -71,7 +73,10 @@ if (webviewEntries.length > 0) {
 function copyTreeSitterWasm() {
   const grammars = path.join(__dirname, 'dist', 'grammars');
   fs.mkdirSync(grammars, { recursive: true });
-  fs.copyFileSync(path.join(__dirname, 'node_modules', 'web-tree-sitter', 'tree-sitter.wasm'), path.join(__dirname, 'dist', 'tree-sitter.wasm'));
+  fs.copyFileSync(
+    path.join(__dirname, 'node_modules', 'web-tree-sitter', 'tree-sitter.wasm'),
+    path.join(__dirname, 'dist', 'tree-sitter.wasm'),
+  );
   const from = path.join(__dirname, 'node_modules', '@vscode', 'tree-sitter-wasm', 'wasm');
   for (const f of fs.readdirSync(from)) {
     if (/^tree-sitter-.+\.wasm$/.test(f)) fs.copyFileSync(path.join(from, f), path.join(grammars, f));

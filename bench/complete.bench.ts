@@ -97,16 +97,34 @@ const baseMap = time(() => plain.get(plainKey));
 row('baseline: Map.get by a precomputed string key', baseMap);
 const baseHash = time(() => createHash('sha256').update(ctx.prefix).update(ctx.suffix).digest('base64'));
 row('baseline: one sha256 of prefix + suffix', baseHash);
-row('exact hit (digest + LRU refresh)', time(() => cache.lookup(model, ctx.prefix, ctx.suffix)), baseHash);
-row('typed-ahead hit (12 characters of the suggestion typed)', time(() => cache.lookup(model, typedPrefix, ctx.suffix)), baseHash);
-row('miss', time(() => cache.lookup(model, ctx.prefix + 'zz', ctx.suffix)), baseHash);
+row(
+  'exact hit (digest + LRU refresh)',
+  time(() => cache.lookup(model, ctx.prefix, ctx.suffix)),
+  baseHash,
+);
+row(
+  'typed-ahead hit (12 characters of the suggestion typed)',
+  time(() => cache.lookup(model, typedPrefix, ctx.suffix)),
+  baseHash,
+);
+row(
+  'miss',
+  time(() => cache.lookup(model, ctx.prefix + 'zz', ctx.suffix)),
+  baseHash,
+);
 if (cache.lookup(model, typedPrefix, ctx.suffix)?.typedAhead !== 12) throw new Error('typed-ahead did not hit');
 
 // ---- context ----
 console.log('\n### context from a 100 KB document');
 const len = ctx.prefix.length + ctx.suffix.length;
-row('baseline: one slice of the same length', time(() => doc.slice(cursor - ctx.prefix.length, cursor - ctx.prefix.length + len).length));
-row('buildContext (prefix + suffix at line boundaries)', time(() => buildContext({ text: doc, offset: cursor })));
+row(
+  'baseline: one slice of the same length',
+  time(() => doc.slice(cursor - ctx.prefix.length, cursor - ctx.prefix.length + len).length),
+);
+row(
+  'buildContext (prefix + suffix at line boundaries)',
+  time(() => buildContext({ text: doc, offset: cursor })),
+);
 
 // ---- post-processing ----
 console.log('\n### post-processing');
@@ -116,8 +134,16 @@ const pre = 'function double(items: number[]) {';
 const post = '\n}\n\nexport { double };\n';
 const baseCut = time(() => cutAtStop(raw, stop));
 row('baseline: cut at the stop tokens only', baseCut);
-row('postProcess (all rules, multi-line)', time(() => postProcess({ completion: raw, prefix: pre, suffix: post, stop })), baseCut);
-row('postProcess on the real 100 KB context', time(() => postProcess({ completion: raw, prefix: ctx.prefix, suffix: ctx.suffix, stop })), baseCut);
+row(
+  'postProcess (all rules, multi-line)',
+  time(() => postProcess({ completion: raw, prefix: pre, suffix: post, stop })),
+  baseCut,
+);
+row(
+  'postProcess on the real 100 KB context',
+  time(() => postProcess({ completion: raw, prefix: ctx.prefix, suffix: ctx.suffix, stop })),
+  baseCut,
+);
 
 // ---- scheduler ----
 class FakeClock implements SchedulerClock {
@@ -242,7 +268,6 @@ async function typedAheadTable() {
   );
 }
 
-
 async function timeAsync(f: (i: number) => Promise<unknown>, n: number): Promise<{ p50: number; p99: number }> {
   for (let i = 0; i < 30; i++) await f(-1 - i);
   const xs: number[] = [];
@@ -274,7 +299,9 @@ async function interleaved(fs: ((i: number) => Promise<unknown>)[], n: number): 
 
 /** The same numbers, with the overhead over the baseline in ms as well as the ratio. */
 function overRow(label: string, r: { p50: number; p99: number }, base: { p50: number; p99: number }) {
-  console.log(`${label.padEnd(58)} p50 ${ms(r.p50)}  p99 ${ms(r.p99)}  (+${(r.p50 - base.p50).toFixed(3)} ms p50, +${(r.p99 - base.p99).toFixed(3)} ms p99, ${(r.p50 / base.p50).toFixed(2)}× direct)`);
+  console.log(
+    `${label.padEnd(58)} p50 ${ms(r.p50)}  p99 ${ms(r.p99)}  (+${(r.p50 - base.p50).toFixed(3)} ms p50, +${(r.p99 - base.p99).toFixed(3)} ms p99, ${(r.p50 / base.p50).toFixed(2)}× direct)`,
+  );
 }
 
 /** Debounce excluded from the overhead rows: it is waiting by design (the typing rows below measure it). */
@@ -282,7 +309,10 @@ const immediate: SchedulerClock = { now: () => performance.now(), setTimeout: (c
 
 async function wholePath() {
   const tokens = ['const', ' total', ' =', ' items', '.length;'];
-  const ollama = await startOllamaServer({ backend: scriptedBackend({ tokens }), models: [{ name: 'qwen2.5-coder:1.5b', contextLength: 32768, insert: true }] });
+  const ollama = await startOllamaServer({
+    backend: scriptedBackend({ tokens }),
+    models: [{ name: 'qwen2.5-coder:1.5b', contextLength: 32768, insert: true }],
+  });
   const llama = await startLlamaCppServer({ backend: scriptedBackend({ tokens }), modelAlias: 'qwen2.5-coder-1.5b-q8_0.gguf' });
   const down = `http://127.0.0.1:${await closedPort()}`;
   const settings = (complete: string[]) =>
@@ -297,11 +327,21 @@ async function wholePath() {
       'switchyard.privacy': 'local-only',
     }).config;
   const usage = new MemoryLedger();
-  const sy = new Switchyard({ config: settings(['ollama/qwen2.5-coder:1.5b']), secrets: { getApiKey: async () => undefined }, privacy: (c) => privacyContext(c), usage });
+  const sy = new Switchyard({
+    config: settings(['ollama/qwen2.5-coder:1.5b']),
+    secrets: { getApiKey: async () => undefined },
+    privacy: (c) => privacyContext(c),
+    usage,
+  });
   const before = doc.slice(0, cursor);
   const after = doc.slice(cursor);
   /** A distinct context per iteration (a cache miss every time): the cursor line ends differently. */
-  const editor = (i: number): EditorContext => ({ filePath: 'src/core/x.ts', languageId: 'typescript', prefix: `${before}  const v${i} = `, suffix: after });
+  const editor = (i: number): EditorContext => ({
+    filePath: 'src/core/x.ts',
+    languageId: 'typescript',
+    prefix: `${before}  const v${i} = `,
+    suffix: after,
+  });
   const n = Math.min(N, 400);
   const service = new CompletionService(sy, { usage, debounceMs: 0, clock: immediate });
   const sample = await service.complete(editor(0));
@@ -312,18 +352,35 @@ async function wholePath() {
   const cut = (i: number) => buildContext({ text: `${before}  const v${i} = ${after}`, offset: before.length + `  const v${i} = `.length });
   const ollamaBody = (i: number) => {
     const c = cut(i);
-    return JSON.stringify({ model: 'qwen2.5-coder:1.5b', prompt: c.prefix, suffix: c.suffix, stream: false, options: { num_ctx: 4096, num_predict: 64, temperature: 0.1, stop: [...FIM_TEMPLATES['qwen-coder'].stop, '\n'] } });
+    return JSON.stringify({
+      model: 'qwen2.5-coder:1.5b',
+      prompt: c.prefix,
+      suffix: c.suffix,
+      stream: false,
+      options: { num_ctx: 4096, num_predict: 64, temperature: 0.1, stop: [...FIM_TEMPLATES['qwen-coder'].stop, '\n'] },
+    });
   };
   const provider = sy.registry.get('ollama')!;
   const [direct, prov, whole] = await interleaved(
     [
       async (i) => {
-        const r = await fetch(`${ollama.url}/api/generate`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: ollamaBody(i) });
+        const r = await fetch(`${ollama.url}/api/generate`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: ollamaBody(i),
+        });
         await r.json();
       },
       async (i) => {
         const c = cut(i);
-        await provider.complete!({ model: 'qwen2.5-coder:1.5b', mode: 'suffix', prompt: c.prefix, suffix: c.suffix, maxTokens: 64, stop: [...FIM_TEMPLATES['qwen-coder'].stop, '\n'] });
+        await provider.complete!({
+          model: 'qwen2.5-coder:1.5b',
+          mode: 'suffix',
+          prompt: c.prefix,
+          suffix: c.suffix,
+          maxTokens: 64,
+          stop: [...FIM_TEMPLATES['qwen-coder'].stop, '\n'],
+        });
       },
       (i) => service.complete(editor(1000 + i)),
     ],
@@ -336,12 +393,25 @@ async function wholePath() {
   sy.setConfig(settings(['llamacpp/qwen2.5-coder-1.5b-q8_0.gguf']));
   const infillBody = (i: number) => {
     const c = cut(i);
-    return JSON.stringify({ input_prefix: c.prefix, input_suffix: c.suffix, input_extra: [], n_predict: 64, stop: [...FIM_TEMPLATES['qwen-coder'].stop, '\n'], temperature: 0.1, stream: false, cache_prompt: true });
+    return JSON.stringify({
+      input_prefix: c.prefix,
+      input_suffix: c.suffix,
+      input_extra: [],
+      n_predict: 64,
+      stop: [...FIM_TEMPLATES['qwen-coder'].stop, '\n'],
+      temperature: 0.1,
+      stream: false,
+      cache_prompt: true,
+    });
   };
   const [directInfill, wholeInfill] = await interleaved(
     [
       async (i) => {
-        const r = await fetch(`${llama.url}/infill`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: infillBody(i) });
+        const r = await fetch(`${llama.url}/infill`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: infillBody(i),
+        });
         await r.json();
       },
       (i) => service.complete(editor(5000 + i)),

@@ -38,7 +38,11 @@ async function directSetup(modelPath: string) {
     session.setChatHistory([]);
     const before = sequence.tokenMeter.getState();
     const t0 = performance.now();
-    await session.prompt(PROMPT, { maxTokens: MAX_TOKENS, temperature: 0, onTextChunk: () => (firstToken ??= performance.now() - started) });
+    await session.prompt(PROMPT, {
+      maxTokens: MAX_TOKENS,
+      temperature: 0,
+      onTextChunk: () => (firstToken ??= performance.now() - started),
+    });
     const elapsed = performance.now() - t0;
     const tokens = sequence.tokenMeter.diff(before).usedOutputTokens;
     session.dispose({ disposeSequence: false });
@@ -74,14 +78,25 @@ async function switchyardSetup(modelPath: string) {
   const run = async () => {
     const t0 = performance.now();
     let tokens = 0;
-    for await (const e of sy.router.chat({ task: 'chat', messages: [{ role: 'user', content: PROMPT }], maxTokens: MAX_TOKENS, temperature: 0 })) {
+    for await (const e of sy.router.chat({
+      task: 'chat',
+      messages: [{ role: 'user', content: PROMPT }],
+      maxTokens: MAX_TOKENS,
+      temperature: 0,
+    })) {
       if (e.type === 'text') firstToken ??= performance.now() - t0;
       if (e.type === 'done') tokens = e.usage.outputTokens ?? 0;
     }
     return { tokens, rate: tokens / ((performance.now() - t0) / 1000) };
   };
   await run();
-  return { run, coldFirstToken: firstToken!, worker: existsSync(bundled) ? 'dist/embeddedWorker.js' : 'worker.ts via tsx', stop: () => sy.embedded.stop('bench'), dispose: () => sy.dispose() };
+  return {
+    run,
+    coldFirstToken: firstToken!,
+    worker: existsSync(bundled) ? 'dist/embeddedWorker.js' : 'worker.ts via tsx',
+    stop: () => sy.embedded.stop('bench'),
+    dispose: () => sy.dispose(),
+  };
 }
 
 async function main() {
@@ -105,10 +120,18 @@ async function main() {
   sy.dispose();
   const dr = median(d.map((x) => x.rate));
   const sr = median(s.map((x) => x.rate));
-  console.log(`model: tiny GGUF, CPU, 1 thread, context 512, ${MAX_TOKENS}-token budget, greedy; ${N} requests each in alternating blocks, after a warm-up`);
-  console.log(`output tokens per request (median): direct ${median(d.map((x) => x.tokens))}, through Switchyard ${median(s.map((x) => x.tokens))}`);
-  console.log(`generation (median): direct node-llama-cpp ${dr.toFixed(0)} tok/s; through Switchyard (router → child process) ${sr.toFixed(0)} tok/s = ${((sr / dr) * 100).toFixed(1)} % of direct (target ≥ 95 %)`);
-  console.log(`cold start, first request → first token: through Switchyard ${sy.coldFirstToken.toFixed(0)} ms (fork + import + load; worker ${sy.worker}); direct in-process import + load ${direct.coldFirstToken.toFixed(0)} ms`);
+  console.log(
+    `model: tiny GGUF, CPU, 1 thread, context 512, ${MAX_TOKENS}-token budget, greedy; ${N} requests each in alternating blocks, after a warm-up`,
+  );
+  console.log(
+    `output tokens per request (median): direct ${median(d.map((x) => x.tokens))}, through Switchyard ${median(s.map((x) => x.tokens))}`,
+  );
+  console.log(
+    `generation (median): direct node-llama-cpp ${dr.toFixed(0)} tok/s; through Switchyard (router → child process) ${sr.toFixed(0)} tok/s = ${((sr / dr) * 100).toFixed(1)} % of direct (target ≥ 95 %)`,
+  );
+  console.log(
+    `cold start, first request → first token: through Switchyard ${sy.coldFirstToken.toFixed(0)} ms (fork + import + load; worker ${sy.worker}); direct in-process import + load ${direct.coldFirstToken.toFixed(0)} ms`,
+  );
 }
 
 main().catch((e) => {

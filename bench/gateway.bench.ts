@@ -52,7 +52,16 @@ const root = path.resolve(__dirname, '..');
 /** The gateway's first-token budget over the bare proxy, p50, at CONCURRENCY streams. */
 const TARGET_OVER_PROXY_MS = 0.5;
 /** What an agent's request offers (load 5): the test server answers it with a write_file call. */
-const WRITE_TOOL = [{ type: 'function' as const, function: { name: 'write_file', description: 'Write a file', parameters: { type: 'object', properties: { path: { type: 'string' }, content: { type: 'string' } }, required: ['path', 'content'] } } }];
+const WRITE_TOOL = [
+  {
+    type: 'function' as const,
+    function: {
+      name: 'write_file',
+      description: 'Write a file',
+      parameters: { type: 'object', properties: { path: { type: 'string' }, content: { type: 'string' } }, required: ['path', 'content'] },
+    },
+  },
+];
 type Kind = 'text' | 'tools';
 const cli = path.join(root, 'dist', 'cli.js');
 
@@ -91,7 +100,12 @@ async function one(client: OpenAI, model: string, kind: Kind = 'text'): Promise<
   const start = performance.now();
   let ttft = 0;
   let tokens = 0;
-  const stream = await client.chat.completions.create({ model, messages: [{ role: 'user', content: 'benchmark' }], stream: true, ...(kind === 'tools' ? { tools: WRITE_TOOL } : {}) });
+  const stream = await client.chat.completions.create({
+    model,
+    messages: [{ role: 'user', content: 'benchmark' }],
+    stream: true,
+    ...(kind === 'tools' ? { tools: WRITE_TOOL } : {}),
+  });
   for await (const ch of stream) {
     const delta = ch.choices[0]?.delta;
     if (delta?.content || delta?.tool_calls?.length) {
@@ -136,7 +150,9 @@ function staggered(spreadMs: number, kind: Kind = 'text'): Load {
 
 /** CPU time (user + system) the process has used, in ms. */
 function cpuMs(pid: number): { user: number; system: number } {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /, '').split(' ');
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8')
+    .replace(/^.*\) /, '')
+    .split(' ');
   // After the command name: state is field 3, utime 14 and stime 15 (1-based, man 5 proc) in clock ticks.
   return { user: Number(fields[11]) * 10, system: Number(fields[12]) * 10 };
 }
@@ -169,23 +185,58 @@ async function startServers(children: ChildProcess[], intervalMs: number, names:
   const upstreamUrl = await firstLine(upstream, 'the test server');
   const dir = mkdtempSync(path.join(tmpdir(), 'switchyard-bench-'));
   const cfg = path.join(dir, 'settings.json');
-  writeFileSync(cfg, JSON.stringify({ 'switchyard.providers': [{ id: 'srv', kind: 'openai-compatible', baseUrl: `${upstreamUrl}/v1` }], 'switchyard.tasks': { chat: ['srv/gpt-4.1-mini'] }, 'switchyard.gateway.relay': RELAY }));
-  const prof = profile && process.env.BENCH_PROFILE_DIR ? ['--cpu-prof', '--cpu-prof-interval=100', `--cpu-prof-dir=${process.env.BENCH_PROFILE_DIR}`] : [];
+  writeFileSync(
+    cfg,
+    JSON.stringify({
+      'switchyard.providers': [{ id: 'srv', kind: 'openai-compatible', baseUrl: `${upstreamUrl}/v1` }],
+      'switchyard.tasks': { chat: ['srv/gpt-4.1-mini'] },
+      'switchyard.gateway.relay': RELAY,
+    }),
+  );
+  const prof =
+    profile && process.env.BENCH_PROFILE_DIR
+      ? ['--cpu-prof', '--cpu-prof-interval=100', `--cpu-prof-dir=${process.env.BENCH_PROFILE_DIR}`]
+      : [];
   const heapFile = path.join(dir, 'heap.txt');
   writeFileSync(heapFile, '');
   const hops: Hop[] = [];
   for (const name of names) {
     const proc =
       name === 'pipe proxy'
-        ? spawn(process.execPath, [...prof, '--import', 'tsx', path.join(__dirname, 'gateway.pipeproxy.ts'), upstreamUrl], { stdio: ['ignore', 'pipe', 'inherit'] })
-        : spawn(process.execPath, [...prof, '--expose-gc', '--require', path.join(__dirname, 'gateway.heapprobe.cjs'), cli, 'serve', '--port', '0', '--config', cfg, '--token', TOKEN, ...(process.env.BENCH_LEDGER === '0' ? [] : ['--db', path.join(dir, 'usage.sqlite')])], {
-            cwd: root,
-            stdio: ['ignore', 'pipe', 'ignore'],
-            env: { ...process.env, BENCH_HEAP_FILE: heapFile },
-          });
+        ? spawn(process.execPath, [...prof, '--import', 'tsx', path.join(__dirname, 'gateway.pipeproxy.ts'), upstreamUrl], {
+            stdio: ['ignore', 'pipe', 'inherit'],
+          })
+        : spawn(
+            process.execPath,
+            [
+              ...prof,
+              '--expose-gc',
+              '--require',
+              path.join(__dirname, 'gateway.heapprobe.cjs'),
+              cli,
+              'serve',
+              '--port',
+              '0',
+              '--config',
+              cfg,
+              '--token',
+              TOKEN,
+              ...(process.env.BENCH_LEDGER === '0' ? [] : ['--db', path.join(dir, 'usage.sqlite')]),
+            ],
+            {
+              cwd: root,
+              stdio: ['ignore', 'pipe', 'ignore'],
+              env: { ...process.env, BENCH_HEAP_FILE: heapFile },
+            },
+          );
     children.push(proc);
     const url = await firstLine(proc, name);
-    hops.push({ name, proc, client: new OpenAI({ baseURL: url, apiKey: TOKEN, maxRetries: 0 }), model: name === 'pipe proxy' ? 'gpt-4.1-mini' : 'switchyard/chat' });
+    hops.push({
+      name,
+      proc,
+      client: new OpenAI({ baseURL: url, apiKey: TOKEN, maxRetries: 0 }),
+      model: name === 'pipe proxy' ? 'gpt-4.1-mini' : 'switchyard/chat',
+    });
   }
   return {
     upstream,
@@ -239,8 +290,12 @@ async function compare(name: string, s: Servers, load: Load, rounds: number): Pr
   const dT = stats(d.map((x) => x.total));
   const dRate = (tokens(d) * 1000) / dWall;
   const allTokens = tokens(d) + [...per.values()].reduce((n, acc) => n + tokens(acc.samples), 0);
-  console.log(`### ${name}: ${d.length} requests each way, ${d[0]!.tokens} tokens per answer${s.hops.length > 1 ? `; the ${s.hops.map((h) => h.name).join(' and the ')} in the same rounds` : ''}`);
-  console.log(`direct: time to first token p50 ${ms(dt.p50)} p99 ${ms(dt.p99)}; total p50 ${ms(dT.p50)} p99 ${ms(dT.p99)}; ${dRate.toFixed(0)} tokens/s`);
+  console.log(
+    `### ${name}: ${d.length} requests each way, ${d[0]!.tokens} tokens per answer${s.hops.length > 1 ? `; the ${s.hops.map((h) => h.name).join(' and the ')} in the same rounds` : ''}`,
+  );
+  console.log(
+    `direct: time to first token p50 ${ms(dt.p50)} p99 ${ms(dt.p99)}; total p50 ${ms(dT.p50)} p99 ${ms(dT.p99)}; ${dRate.toFixed(0)} tokens/s`,
+  );
   const added = new Map<HopName, Added>();
   for (const h of s.hops) {
     const acc = per.get(h.name)!;
@@ -254,15 +309,23 @@ async function compare(name: string, s: Servers, load: Load, rounds: number): Pr
     const gRate = (tokens(g) * 1000) / acc.wall;
     const cpuPerToken = (cpu * 1000) / tokens(g);
     added.set(h.name, { ttft50: gt.p50 - dt.p50, ttft99: gt.p99 - dt.p99, total50: gT.p50 - dT.p50, cpuPerToken, hopTtft50: gt.p50 });
-    console.log(`${h.name}: time to first token p50 ${ms(gt.p50)} p99 ${ms(gt.p99)}; total p50 ${ms(gT.p50)} p99 ${ms(gT.p99)}; ${gRate.toFixed(0)} tokens/s`);
-    console.log(`  added by the ${h.name}: first token p50 ${ms(gt.p50 - dt.p50)} p99 ${ms(gt.p99 - dt.p99)}; total p50 ${ms(gT.p50 - dT.p50)} p99 ${ms(gT.p99 - dT.p99)}${h.name === 'gateway' ? ' (target ≤ 1 ms p50, ≤ 5 ms p99)' : ''}; throughput ratio ${(gRate / dRate).toFixed(3)}`);
-    console.log(`  ${h.name} CPU: ${cpuPerToken.toFixed(1)} µs per token, ${(cpu / g.length).toFixed(2)} ms per request (user + system, ${((100 * system) / cpu).toFixed(0)} % in the kernel)`);
+    console.log(
+      `${h.name}: time to first token p50 ${ms(gt.p50)} p99 ${ms(gt.p99)}; total p50 ${ms(gT.p50)} p99 ${ms(gT.p99)}; ${gRate.toFixed(0)} tokens/s`,
+    );
+    console.log(
+      `  added by the ${h.name}: first token p50 ${ms(gt.p50 - dt.p50)} p99 ${ms(gt.p99 - dt.p99)}; total p50 ${ms(gT.p50 - dT.p50)} p99 ${ms(gT.p99 - dT.p99)}${h.name === 'gateway' ? ' (target ≤ 1 ms p50, ≤ 5 ms p99)' : ''}; throughput ratio ${(gRate / dRate).toFixed(3)}`,
+    );
+    console.log(
+      `  ${h.name} CPU: ${cpuPerToken.toFixed(1)} µs per token, ${(cpu / g.length).toFixed(2)} ms per request (user + system, ${((100 * system) / cpu).toFixed(0)} % in the kernel)`,
+    );
   }
   console.log(`the test server (node:http, no client side): ${((upstreamCpu * 1000) / allTokens).toFixed(1)} µs CPU per token`);
   const gw = added.get('gateway');
   const floor = added.get('pipe proxy');
   if (gw && floor) {
-    console.log(`gateway over the bare proxy: first token p50 ${ms(gw.ttft50 - floor.ttft50)} p99 ${ms(gw.ttft99 - floor.ttft99)}; total p50 ${ms(gw.total50 - floor.total50)}; CPU +${(gw.cpuPerToken - floor.cpuPerToken).toFixed(1)} µs per token`);
+    console.log(
+      `gateway over the bare proxy: first token p50 ${ms(gw.ttft50 - floor.ttft50)} p99 ${ms(gw.ttft99 - floor.ttft99)}; total p50 ${ms(gw.total50 - floor.total50)}; CPU +${(gw.cpuPerToken - floor.cpuPerToken).toFixed(1)} µs per token`,
+    );
   }
   return added;
 }
@@ -290,7 +353,10 @@ async function soak(s: Servers): Promise<void> {
     for (let i = 0; i < 100; i++) {
       const lines = readFileSync(s.heapFile, 'utf8').split('\n').filter(Boolean);
       if (lines.length > before) {
-        const [heap, external, committed, young] = lines.at(-1)!.split(' ').map((n) => Number(n) / 1024 / 1024);
+        const [heap, external, committed, young] = lines
+          .at(-1)!
+          .split(' ')
+          .map((n) => Number(n) / 1024 / 1024);
         return { heap: heap!, external: external!, committed: committed!, young: young! };
       }
       await new Promise((r) => setTimeout(r, 20));
@@ -318,9 +384,15 @@ async function soak(s: Servers): Promise<void> {
   console.log(`### soak: ${requests} streaming requests in ${SOAK_S} s through the gateway (saturated load)`);
   const mid = heaps[Math.floor(heaps.length / 2)]!;
   const end = heaps.at(-1)!;
-  console.log(`gateway live heap after GC: start ${heaps[0]!.heap.toFixed(1)} MB, samples ${heaps.map((h) => h.heap.toFixed(1)).join(' ')} MB (second half growth ${(end.heap - mid.heap).toFixed(2)} MB)`);
-  console.log(`gateway external memory (Buffers) after GC: samples ${heaps.map((h) => h.external.toFixed(1)).join(' ')} MB (second half growth ${(end.external - mid.external).toFixed(2)} MB)`);
-  console.log(`gateway V8 heap committed before GC (heapTotal; of it the young generation): ${heaps.map((h) => `${h.committed.toFixed(0)} (${h.young.toFixed(0)})`).join(' ')} MB`);
+  console.log(
+    `gateway live heap after GC: start ${heaps[0]!.heap.toFixed(1)} MB, samples ${heaps.map((h) => h.heap.toFixed(1)).join(' ')} MB (second half growth ${(end.heap - mid.heap).toFixed(2)} MB)`,
+  );
+  console.log(
+    `gateway external memory (Buffers) after GC: samples ${heaps.map((h) => h.external.toFixed(1)).join(' ')} MB (second half growth ${(end.external - mid.external).toFixed(2)} MB)`,
+  );
+  console.log(
+    `gateway V8 heap committed before GC (heapTotal; of it the young generation): ${heaps.map((h) => `${h.committed.toFixed(0)} (${h.young.toFixed(0)})`).join(' ')} MB`,
+  );
   // RSS steps when V8 doubles its young generation (up to its cap) under the allocation rate: a high-water mark, not a
   // leak. What RSS does after V8's last step is the part a leak would show in.
   let step = 0;
@@ -330,7 +402,9 @@ async function soak(s: Servers): Promise<void> {
   console.log(
     `gateway RSS after V8's last heap step (at ${(settled.t / 1000).toFixed(0)} s): ${(settled.rss / 1024).toFixed(1)} → ${(last.rss / 1024).toFixed(1)} MB in ${((last.t - settled.t) / 1000).toFixed(0)} s (${((last.rss - settled.rss) / 1024).toFixed(1)} MB)`,
   );
-  console.log(`gateway RSS: ${samples.map((x) => (x.rss / 1024).toFixed(0)).join(' ')} MB every 2 s (start ${(samples[0]!.rss / 1024).toFixed(1)} MB, after warm-up ${(first.rss / 1024).toFixed(1)} MB, middle ${(half.rss / 1024).toFixed(1)} MB, end ${(last.rss / 1024).toFixed(1)} MB; second half growth ${((last.rss - half.rss) / 1024).toFixed(1)} MB)`);
+  console.log(
+    `gateway RSS: ${samples.map((x) => (x.rss / 1024).toFixed(0)).join(' ')} MB every 2 s (start ${(samples[0]!.rss / 1024).toFixed(1)} MB, after warm-up ${(first.rss / 1024).toFixed(1)} MB, middle ${(half.rss / 1024).toFixed(1)} MB, end ${(last.rss / 1024).toFixed(1)} MB; second half growth ${((last.rss - half.rss) / 1024).toFixed(1)} MB)`,
+  );
 }
 
 async function main() {
@@ -342,17 +416,46 @@ async function main() {
     const answerMs = INTERVAL_MS * TOKENS;
     if (LOADS.has(1) || LOADS.has(2) || LOADS.has(5)) {
       const paced = await startServers(children, INTERVAL_MS, ['gateway', 'pipe proxy'], true);
-      const text = LOADS.has(1) ? await compare(`paced, ${CONCURRENCY} concurrent streams from independent clients (a token every ${INTERVAL_MS} ms per stream, first requests spread over ${answerMs} ms)`, paced, staggered(answerMs), PACED_ROUNDS) : undefined;
-      const tools = LOADS.has(5) ? await compare(`paced, ${CONCURRENCY} concurrent tool-call streams from independent clients (every request offers a tool; the call's arguments stream a piece every ${INTERVAL_MS} ms)`, paced, staggered(answerMs, 'tools'), PACED_ROUNDS) : undefined;
-      if (text || tools) console.log(`### first token over the bare proxy (usage ledger ${process.env.BENCH_LEDGER === '0' ? 'off' : 'on, SQLite as in VS Code'}${RELAY ? '' : ', relay off'})`);
+      const text = LOADS.has(1)
+        ? await compare(
+            `paced, ${CONCURRENCY} concurrent streams from independent clients (a token every ${INTERVAL_MS} ms per stream, first requests spread over ${answerMs} ms)`,
+            paced,
+            staggered(answerMs),
+            PACED_ROUNDS,
+          )
+        : undefined;
+      const tools = LOADS.has(5)
+        ? await compare(
+            `paced, ${CONCURRENCY} concurrent tool-call streams from independent clients (every request offers a tool; the call's arguments stream a piece every ${INTERVAL_MS} ms)`,
+            paced,
+            staggered(answerMs, 'tools'),
+            PACED_ROUNDS,
+          )
+        : undefined;
+      if (text || tools)
+        console.log(
+          `### first token over the bare proxy (usage ledger ${process.env.BENCH_LEDGER === '0' ? 'off' : 'on, SQLite as in VS Code'}${RELAY ? '' : ', relay off'})`,
+        );
       if (text) overProxy('text streams', text);
       if (tools) overProxy('tool-call streams', tools);
-      if (LOADS.has(2)) await compare(`paced, bursts (${CONCURRENCY} requests sent in the same millisecond, ${PACED_ROUNDS} times)`, paced, round, PACED_ROUNDS);
+      if (LOADS.has(2))
+        await compare(
+          `paced, bursts (${CONCURRENCY} requests sent in the same millisecond, ${PACED_ROUNDS} times)`,
+          paced,
+          round,
+          PACED_ROUNDS,
+        );
       stopAll();
     }
     if (LOADS.has(3) || LOADS.has(4)) {
       const saturated = await startServers(children, 0, ['gateway'], true);
-      if (LOADS.has(3)) await compare(`saturated, bursts (${CONCURRENCY} requests at once, tokens as fast as the upstream sends them, ${ROUNDS} times)`, saturated, round, ROUNDS);
+      if (LOADS.has(3))
+        await compare(
+          `saturated, bursts (${CONCURRENCY} requests at once, tokens as fast as the upstream sends them, ${ROUNDS} times)`,
+          saturated,
+          round,
+          ROUNDS,
+        );
       if (LOADS.has(4)) await soak(saturated);
     }
   } finally {

@@ -13,4 +13,6 @@ const intervalMs = Number(process.env.BENCH_TOKEN_INTERVAL_MS ?? 0);
  */
 const content = Array.from({ length: Number(process.env.BENCH_TOKENS ?? 32) }, (_, i) => `w${i}`).join(' ');
 const toolCalls = [{ name: 'write_file', arguments: { path: 'src/bench.ts', content } }];
-void startOpenAIServer({ backend: scriptedBackend({ tokens, intervalMs, toolCalls }), toolCalls: { fragmentIntervalMs: intervalMs } }).then((s) => process.stdout.write(`${s.url}\n`));
+void startOpenAIServer({ backend: scriptedBackend({ tokens, intervalMs, toolCalls }), toolCalls: { fragmentIntervalMs: intervalMs } }).then(
+  (s) => process.stdout.write(`${s.url}\n`),
+);

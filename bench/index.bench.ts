@@ -45,7 +45,10 @@ function corpus(work: string): string {
   fs.writeFileSync(path.join(prefix, 'package.json'), '{"name":"bench-corpus","private":true}');
   console.log(`installing ${PACKAGES.join(', ')} from the npm registry…`);
   const npm = process.platform === 'win32' ? 'npm.cmd' : 'npm';
-  const r = spawnSync(npm, ['install', '--no-save', '--no-package-lock', '--ignore-scripts', '--no-audit', '--no-fund', ...PACKAGES], { cwd: prefix, stdio: ['ignore', 'ignore', 'inherit'] });
+  const r = spawnSync(npm, ['install', '--no-save', '--no-package-lock', '--ignore-scripts', '--no-audit', '--no-fund', ...PACKAGES], {
+    cwd: prefix,
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
   if (r.status !== 0) throw new Error(`npm install ${PACKAGES.join(' ')} failed (exit ${r.status})`);
   return path.join(prefix, 'node_modules');
 }
@@ -53,11 +56,20 @@ function corpus(work: string): string {
 /** 100k distinct chunks (no vectors) in a fresh index at `db`, written through the store as the engine would. */
 function seedChunks(db: string, n: number): void {
   const e = new IndexEngine({ root: os.tmpdir(), dbPath: db, exclude: [], maxFileSizeKb: 512, chunkTokens: 400 });
-  const body = 'export function handler(request: Request): Response {\n  const url = new URL(request.url);\n  return route(url.pathname, request.method);\n}\n';
+  const body =
+    'export function handler(request: Request): Response {\n  const url = new URL(request.url);\n  return route(url.pathname, request.method);\n}\n';
   for (let f = 0; f * 10 < n; f++) {
     const chunks = Array.from({ length: Math.min(10, n - f * 10) }, (_, i) => {
       const text = `// chunk ${f}:${i}\n${body}`;
-      return { startLine: i * 5 + 1, endLine: i * 5 + 5, symbol: `handler${i}`, kind: 'function' as never, text, hash: `h${f}:${i}`, tokens: 40 };
+      return {
+        startLine: i * 5 + 1,
+        endLine: i * 5 + 5,
+        symbol: `handler${i}`,
+        kind: 'function' as never,
+        text,
+        hash: `h${f}:${i}`,
+        tokens: 40,
+      };
     });
     e.store.putFile({ path: `src/f${f}.ts`, hash: String(f), size: 1, mtimeMs: 1, language: 'typescript' }, chunks);
   }
@@ -149,7 +161,9 @@ async function main() {
     const counts = await idx.counts();
     const reasons = new Map<string, number>();
     for (const s of summary.skipped) reasons.set(s.reason, (reasons.get(s.reason) ?? 0) + 1);
-    console.log(`corpus: ${root}: ${summary.files} files read, ${summary.indexed} chunked, ${summary.skipped.length} skipped (${[...reasons].map(([r, n]) => `${n} ${r}`).join('; ')})`);
+    console.log(
+      `corpus: ${root}: ${summary.files} files read, ${summary.indexed} chunked, ${summary.skipped.length} skipped (${[...reasons].map(([r, n]) => `${n} ${r}`).join('; ')})`,
+    );
     console.log(
       `full index: ${summary.files} files, ${summary.chunks} chunks in ${ms(wall)}: ${(summary.files / (wall / 1000)).toFixed(0)} files/s read and decided, ${(summary.indexed / (wall / 1000)).toFixed(0)} files/s chunked, ${(summary.chunks / (wall / 1000)).toFixed(0)} chunks/s (embedding excluded; target ≥ 250 files/s)`,
     );
@@ -176,8 +190,18 @@ async function main() {
     // 3. 100k chunks with vectors: the real chunks repeated under new paths.
     const big = new IndexEngine({ root, dbPath: path.join(work, 'big.sqlite'), exclude: [], maxFileSizeKb: 512, chunkTokens: 400 });
     const real = new Database(db, { readonly: true });
-    const rows = real.prepare('select f.path, c.start_line as s, c.end_line as e, c.symbol, c.kind, c.language, c.text from chunks c join files f on f.id = c.file_id order by f.path, c.start_line').all() as {
-      path: string; s: number; e: number; symbol: string | null; kind: string | null; language: string; text: string;
+    const rows = real
+      .prepare(
+        'select f.path, c.start_line as s, c.end_line as e, c.symbol, c.kind, c.language, c.text from chunks c join files f on f.id = c.file_id order by f.path, c.start_line',
+      )
+      .all() as {
+      path: string;
+      s: number;
+      e: number;
+      symbol: string | null;
+      kind: string | null;
+      language: string;
+      text: string;
     }[];
     real.close();
     const byFile = new Map<string, typeof rows>();
@@ -192,7 +216,15 @@ async function main() {
         if (total >= TARGET_CHUNKS) break;
         const list = chunks.slice(0, TARGET_CHUNKS - total).map((c) => {
           const text = copy === 0 ? c.text : `// copy ${copy}\n${c.text}`;
-          return { startLine: c.s, endLine: c.e, symbol: c.symbol ?? undefined, kind: (c.kind ?? undefined) as never, text, hash: `${copy}:${file}:${c.s}`, tokens: 0 };
+          return {
+            startLine: c.s,
+            endLine: c.e,
+            symbol: c.symbol ?? undefined,
+            kind: (c.kind ?? undefined) as never,
+            text,
+            hash: `${copy}:${file}:${c.s}`,
+            tokens: 0,
+          };
         });
         big.store.putFile({ path: `copy${copy}/${file}`, hash: `${copy}`, size: 0, mtimeMs: 0, language: chunks[0]!.language }, list);
         for (const c of list) vectors.set(c.hash, hashEmbedding(c.text, DIMS));
@@ -208,7 +240,18 @@ async function main() {
     const bc = big.counts();
     console.log(`built a ${bc.chunks}-chunk index with ${bc.vectors} vectors of ${DIMS} dimensions in ${ms(performance.now() - fill)}`);
 
-    const queries = ['debounce function wait', 'deep clone object', 'observable subscribe error', 'merge map concurrency', 'throttle leading trailing', 'isEqual', 'combineLatest', 'parse http header', 'memoize resolver cache', 'scheduler async delay'];
+    const queries = [
+      'debounce function wait',
+      'deep clone object',
+      'observable subscribe error',
+      'merge map concurrency',
+      'throttle leading trailing',
+      'isEqual',
+      'combineLatest',
+      'parse http header',
+      'memoize resolver cache',
+      'scheduler async delay',
+    ];
     for (const q of queries) big.search({ query: q, vector: hashEmbedding(q, DIMS), k: 10 }); // warm
     const hybrid: number[] = [];
     const flat: number[] = [];
@@ -227,8 +270,12 @@ async function main() {
     }
     const h = stats(hybrid);
     const f = stats(flat);
-    console.log(`hybrid query at ${bc.chunks} chunks (bm25 + binary KNN + float re-score, fused): p50 ${ms(h.p50)}, p95 ${ms(h.p95)} (target p50 ≤ 20 ms)`);
-    console.log(`same query with a flat scan of the float vectors: p50 ${ms(f.p50)}, p95 ${ms(f.p95)}; same top result in ${agree}/${queries.length} queries`);
+    console.log(
+      `hybrid query at ${bc.chunks} chunks (bm25 + binary KNN + float re-score, fused): p50 ${ms(h.p50)}, p95 ${ms(h.p95)} (target p50 ≤ 20 ms)`,
+    );
+    console.log(
+      `same query with a flat scan of the float vectors: p50 ${ms(f.p50)}, p95 ${ms(f.p95)}; same top result in ${agree}/${queries.length} queries`,
+    );
     big.close();
 
     // 4. Embedding throughput.
@@ -243,7 +290,7 @@ async function main() {
 async function listIndexed(db: string): Promise<string[]> {
   const d = new Database(db, { readonly: true });
   try {
-    return (d.prepare('select path from files where skipped is null order by path').pluck().all() as string[]);
+    return d.prepare('select path from files where skipped is null order by path').pluck().all() as string[];
   } finally {
     d.close();
   }

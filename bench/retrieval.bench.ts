@@ -84,7 +84,10 @@ function loadSets(): QuestionSet[] {
     .readdirSync(dir)
     .filter((f) => f.endsWith('.json'))
     .sort()
-    .map((f) => ({ name: f.replace(/\.json$/, ''), ...(JSON.parse(fs.readFileSync(path.join(dir, f), 'utf8')) as Omit<QuestionSet, 'name'>) }))
+    .map((f) => ({
+      name: f.replace(/\.json$/, ''),
+      ...(JSON.parse(fs.readFileSync(path.join(dir, f), 'utf8')) as Omit<QuestionSet, 'name'>),
+    }))
     .filter((s) => !only || only.includes(s.name));
 }
 
@@ -104,7 +107,10 @@ function install(spec: string): string {
   fs.writeFileSync(path.join(prefix, 'package.json'), '{"name":"bench-retrieval-corpus","private":true}');
   console.log(`installing ${spec} from the npm registry into ${path.relative(process.cwd(), prefix)}…`);
   const npm = process.platform === 'win32' ? 'npm.cmd' : 'npm';
-  const r = spawnSync(npm, ['install', '--no-save', '--no-package-lock', '--ignore-scripts', '--no-audit', '--no-fund', spec], { cwd: prefix, stdio: ['ignore', 'ignore', 'inherit'] });
+  const r = spawnSync(npm, ['install', '--no-save', '--no-package-lock', '--ignore-scripts', '--no-audit', '--no-fund', spec], {
+    cwd: prefix,
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
   if (r.status !== 0) throw new Error(`npm install ${spec} failed (exit ${r.status})`);
   return prefix;
 }
@@ -125,7 +131,13 @@ function validate(set: QuestionSet, root: string, indexed: ReadonlySet<string>):
       const [s, e] = a.lines;
       const last = a.find.split(' >> ').pop()!;
       if (s < 1 || e > lines.length || s > e) problems.push(`${q.question}: ${a.file}:${s}-${e} is outside the file`);
-      else if (!lines.slice(s - 1, e).join('\n').includes(last)) problems.push(`${q.question}: "${last}" is not in ${a.file}:${s}-${e}`);
+      else if (
+        !lines
+          .slice(s - 1, e)
+          .join('\n')
+          .includes(last)
+      )
+        problems.push(`${q.question}: "${last}" is not in ${a.file}:${s}-${e}`);
     }
   }
   if (problems.length) throw new Error(`question set ${set.name}:\n  ${problems.join('\n  ')}`);
@@ -174,7 +186,7 @@ function evaluate(set: QuestionSet, search: (q: string) => Result[], chunkLevel 
 
 /** The words of a question as an FTS5 OR query (what a plain bm25 baseline is asked). */
 function orQuery(text: string): string {
-  const words = [...new Set((text.toLowerCase().match(/[\p{L}\p{N}]+/gu) ?? []))];
+  const words = [...new Set(text.toLowerCase().match(/[\p{L}\p{N}]+/gu) ?? [])];
   return words.map((w) => `"${w}"`).join(' OR ');
 }
 
@@ -219,7 +231,11 @@ async function embedAll(engine: IndexEngine, model: string, dims: number, embed:
     const batch = engine.pending(64);
     if (batch.length === 0) return;
     const vectors = await embed(batch.map((b) => b.text));
-    engine.putVectors(model, dims, batch.map((b, i) => ({ hash: b.hash, vector: vectors[i]! })));
+    engine.putVectors(
+      model,
+      dims,
+      batch.map((b, i) => ({ hash: b.hash, vector: vectors[i]! })),
+    );
   }
 }
 
@@ -243,7 +259,8 @@ function realEmbedder(): { label: string; model: string; embed: Embed } | undefi
   };
 }
 
-const hits = (h: SearchHit[]): Result[] => h.map((x) => ({ path: x.path, startLine: x.startLine, endLine: x.endLine, score: x.score, symbol: x.symbol }));
+const hits = (h: SearchHit[]): Result[] =>
+  h.map((x) => ({ path: x.path, startLine: x.startLine, endLine: x.endLine, score: x.score, symbol: x.symbol }));
 
 interface SetReport {
   set: string;
@@ -277,22 +294,36 @@ async function runSet(set: QuestionSet, work: string): Promise<SetReport> {
   const systems: SetReport['systems'] = {};
   try {
     const summary = await engine.sync();
-    const files = (engine.store.db.prepare('select path from files where skipped is null order by path').pluck().all() as string[]);
+    const files = engine.store.db.prepare('select path from files where skipped is null order by path').pluck().all() as string[];
     validate(set, root, new Set(files));
     const record = (name: string, run: Run) => {
       const sorted = [...run.ms].sort((a, b) => a - b);
-      systems[name] = { ...score(run), p50ms: sorted[Math.floor(sorted.length / 2)]!, positions: { file: run.file, chunk: run.chunk }, top: run.top };
+      systems[name] = {
+        ...score(run),
+        p50ms: sorted[Math.floor(sorted.length / 2)]!,
+        positions: { file: run.file, chunk: run.chunk },
+        top: run.top,
+      };
     };
 
-    record('keyword-only', evaluate(set, (q) => hits(engine.search({ query: q, k: K }))));
+    record(
+      'keyword-only',
+      evaluate(set, (q) => hits(engine.search({ query: q, k: K }))),
+    );
 
     await embedAll(engine, 'test/hash-bow-384', DIMS, async (texts) => texts.map((t) => hashEmbedding(t, DIMS)));
-    record('hybrid (test embeddings)', evaluate(set, (q) => hits(engine.search({ query: q, vector: hashEmbedding(q, DIMS), k: K }))));
+    record(
+      'hybrid (test embeddings)',
+      evaluate(set, (q) => hits(engine.search({ query: q, vector: hashEmbedding(q, DIMS), k: K }))),
+    );
 
     const wv = wordVectorModel();
     if (wv) {
       await embedAll(engine, 'bench/wink-sg-100d', wv.dims, async (texts) => texts.map((t) => wv.embed(t)));
-      record(WORD_VECTORS_LABEL, evaluate(set, (q) => hits(engine.search({ query: q, vector: wv.embed(q), k: K }))));
+      record(
+        WORD_VECTORS_LABEL,
+        evaluate(set, (q) => hits(engine.search({ query: q, vector: wv.embed(q), k: K }))),
+      );
     }
 
     const real = realEmbedder();
@@ -301,14 +332,23 @@ async function runSet(set: QuestionSet, work: string): Promise<SetReport> {
       await embedAll(engine, real.model, probe[0]!.length, real.embed);
       const qv = new Map<string, number[]>();
       for (const q of set.questions) qv.set(q.question, (await real.embed([q.question]))[0]!);
-      record(real.label, evaluate(set, (q) => hits(engine.search({ query: q, vector: qv.get(q), k: K }))));
+      record(
+        real.label,
+        evaluate(set, (q) => hits(engine.search({ query: q, vector: qv.get(q), k: K }))),
+      );
     }
 
     const whole = new Baseline(root, files);
-    record('baseline: bm25 whole files', evaluate(set, (q) => whole.search(q), false));
+    record(
+      'baseline: bm25 whole files',
+      evaluate(set, (q) => whole.search(q), false),
+    );
     whole.close();
     const windows = new Baseline(root, files, WINDOW);
-    record(`baseline: bm25 ${WINDOW}-line windows`, evaluate(set, (q) => windows.search(q)));
+    record(
+      `baseline: bm25 ${WINDOW}-line windows`,
+      evaluate(set, (q) => windows.search(q)),
+    );
     windows.close();
 
     if (process.env.BENCH_RETRIEVAL_VERBOSE) {
@@ -327,8 +367,12 @@ async function runSet(set: QuestionSet, work: string): Promise<SetReport> {
       set.questions.forEach((q, i) => {
         const p = kw.positions.file[i]!;
         if (p > 0 && p <= 5) return;
-        console.log(`\n  keyword-only, first hit ${p || 'none'} in the first ${K}: ${q.question} (answer: ${[...new Set(q.answers.map((a) => a.file))].join(', ')})`);
-        kw.top[i]!.forEach((r, j) => console.log(`    ${j + 1}. ${r.score?.toFixed(3) ?? ''} ${r.path}:${r.startLine}-${r.endLine} ${r.symbol ?? ''}`));
+        console.log(
+          `\n  keyword-only, first hit ${p || 'none'} in the first ${K}: ${q.question} (answer: ${[...new Set(q.answers.map((a) => a.file))].join(', ')})`,
+        );
+        kw.top[i]!.forEach((r, j) =>
+          console.log(`    ${j + 1}. ${r.score?.toFixed(3) ?? ''} ${r.path}:${r.startLine}-${r.endLine} ${r.symbol ?? ''}`),
+        );
       });
     }
     return { set: set.name, package: set.package, questions: set.questions.length, files: files.length, chunks: summary.chunks, systems };
@@ -344,7 +388,15 @@ function printTable(reports: SetReport[]): void {
   const overall = new Map<string, Run>();
   for (const r of reports) {
     for (const [name, s] of Object.entries(r.systems)) {
-      rows.push([`${r.set} (${r.questions} q)`, name, fmt(s.fileR5), fmt(s.fileMrr), fmt(s.chunkR5), fmt(s.chunkMrr), `${s.p50ms.toFixed(1)} ms`]);
+      rows.push([
+        `${r.set} (${r.questions} q)`,
+        name,
+        fmt(s.fileR5),
+        fmt(s.fileMrr),
+        fmt(s.chunkR5),
+        fmt(s.chunkMrr),
+        `${s.p50ms.toFixed(1)} ms`,
+      ]);
       const o = overall.get(name) ?? { file: [], chunk: s.positions.chunk ? [] : undefined, ms: [], top: [] };
       o.file.push(...s.positions.file);
       if (o.chunk && s.positions.chunk) o.chunk.push(...s.positions.chunk);
@@ -374,9 +426,17 @@ async function main() {
       console.log(`${set.name}: ${set.package} (${set.style}): ${r.files} files indexed, ${r.chunks} chunks, ${r.questions} questions`);
       reports.push(r);
     }
-    console.log(`\nhybrid (test embeddings) = the test servers' deterministic hashed bag-of-words vectors (${DIMS} dimensions), not a semantic model`);
-    if (wordVectors) console.log(`${WORD_VECTORS_LABEL} = ${WORD_VECTORS_PACKAGE}, trained English word vectors (100 dimensions), SIF-weighted means: semantic, not a code model`);
-    if (!realEmbedder()) console.log('hybrid with a real embedding model: not run (set BENCH_RETRIEVAL_EMBED_URL and BENCH_RETRIEVAL_EMBED_MODEL to an embedding server)');
+    console.log(
+      `\nhybrid (test embeddings) = the test servers' deterministic hashed bag-of-words vectors (${DIMS} dimensions), not a semantic model`,
+    );
+    if (wordVectors)
+      console.log(
+        `${WORD_VECTORS_LABEL} = ${WORD_VECTORS_PACKAGE}, trained English word vectors (100 dimensions), SIF-weighted means: semantic, not a code model`,
+      );
+    if (!realEmbedder())
+      console.log(
+        'hybrid with a real embedding model: not run (set BENCH_RETRIEVAL_EMBED_URL and BENCH_RETRIEVAL_EMBED_MODEL to an embedding server)',
+      );
     console.log('');
     printTable(reports);
     if (process.env.BENCH_RETRIEVAL_JSON) fs.writeFileSync(process.env.BENCH_RETRIEVAL_JSON, JSON.stringify(reports, null, 2));

@@ -50,7 +50,12 @@ async function main() {
   const direct = async () => {
     const t0 = performance.now();
     let ttft = 0;
-    const stream = await client.chat.completions.create({ model: 'gpt-4.1-mini', messages, stream: true, stream_options: { include_usage: true } });
+    const stream = await client.chat.completions.create({
+      model: 'gpt-4.1-mini',
+      messages,
+      stream: true,
+      stream_options: { include_usage: true },
+    });
     for await (const chunk of stream) if (!ttft && chunk.choices[0]?.delta?.content) ttft = performance.now() - t0;
     return { ttft, total: performance.now() - t0 };
   };
@@ -77,11 +82,17 @@ async function main() {
   const dA = stats(d.map((x) => x.total));
   const rA = stats(r.map((x) => x.total));
   console.log(`router overhead (${N} streamed chats of ${TOKENS.length} tokens, interleaved)`);
-  console.log(`  time to first token  direct p50 ${ms(dT.p50)}  router p50 ${ms(rT.p50)}  added ${ms(rT.p50 - dT.p50)} (target ≤ 1 ms)  ratio ${(rT.p50 / dT.p50).toFixed(3)}`);
-  console.log(`  total time           direct p50 ${ms(dA.p50)}  router p50 ${ms(rA.p50)}  added ${ms(rA.p50 - dA.p50)}  ratio ${(rA.p50 / dA.p50).toFixed(3)}`);
+  console.log(
+    `  time to first token  direct p50 ${ms(dT.p50)}  router p50 ${ms(rT.p50)}  added ${ms(rT.p50 - dT.p50)} (target ≤ 1 ms)  ratio ${(rT.p50 / dT.p50).toFixed(3)}`,
+  );
+  console.log(
+    `  total time           direct p50 ${ms(dA.p50)}  router p50 ${ms(rA.p50)}  added ${ms(rA.p50 - dA.p50)}  ratio ${(rA.p50 / dA.p50).toFixed(3)}`,
+  );
   const paired = stats(r.map((x, i) => x.total - d[i].total));
   const pairedT = stats(r.map((x, i) => x.ttft - d[i].ttft));
-  console.log(`  paired differences   first token p50 ${ms(pairedT.p50)}  total p50 ${ms(paired.p50)}  (median of router − direct, pair by pair)`);
+  console.log(
+    `  paired differences   first token p50 ${ms(pairedT.p50)}  total p50 ${ms(paired.p50)}  (median of router − direct, pair by pair)`,
+  );
   console.log(`  p95 total            direct ${ms(dA.p95)}  router ${ms(rA.p95)}`);
 
   // 2. Refused local → cloud. Health is cleared each time so that every request meets the refused port.
@@ -92,13 +103,17 @@ async function main() {
     f.push((await routed(fb)).ttft);
   }
   const fS = stats(f);
-  console.log(`refused local → cloud first token: p50 ${ms(fS.p50)}  p95 ${ms(fS.p95)}  (cloud alone p50 ${ms(dT.p50)}; added ${ms(fS.p50 - dT.p50)}, target ≤ 10 ms)`);
+  console.log(
+    `refused local → cloud first token: p50 ${ms(fS.p50)}  p95 ${ms(fS.p95)}  (cloud alone p50 ${ms(dT.p50)}; added ${ms(fS.p50 - dT.p50)}, target ≤ 10 ms)`,
+  );
 
   // 3. Hung local server, first-token timeout 250 ms.
   const hy = make(['hung/qwen2.5-coder:7b', 'srv/gpt-4.1-mini'], 250);
   const h: number[] = [];
   for (let i = 0; i < 5; i++) h.push((await routed(hy)).ttft);
-  console.log(`hung local (first-token timeout 250 ms): first request ${ms(h[0])}, next ${h.slice(1).map(ms).join(', ')}  (server asked ${hung.counts['POST /api/chat'] ?? 0} time(s))`);
+  console.log(
+    `hung local (first-token timeout 250 ms): first request ${ms(h[0])}, next ${h.slice(1).map(ms).join(', ')}  (server asked ${hung.counts['POST /api/chat'] ?? 0} time(s))`,
+  );
 
   await cloud.close();
   await hung.close();

@@ -21,8 +21,21 @@ const kb = (n: number) => `${(n / 1024).toFixed(1)} KB`;
 
 async function sizes(): Promise<void> {
   const out = fs.mkdtempSync(path.join(os.tmpdir(), 'switchyard-webview-bench-'));
-  const entries = fs.readdirSync(path.join(repoRoot, 'webview-ui')).filter((f) => /^[a-z-]+\.main\.ts$/.test(f)).map((f) => path.join(repoRoot, 'webview-ui', f));
-  await esbuild.build({ entryPoints: entries, outdir: out, bundle: true, minify: true, platform: 'browser', format: 'iife', target: 'es2022', loader: { '.ttf': 'file' }, logLevel: 'silent' });
+  const entries = fs
+    .readdirSync(path.join(repoRoot, 'webview-ui'))
+    .filter((f) => /^[a-z-]+\.main\.ts$/.test(f))
+    .map((f) => path.join(repoRoot, 'webview-ui', f));
+  await esbuild.build({
+    entryPoints: entries,
+    outdir: out,
+    bundle: true,
+    minify: true,
+    platform: 'browser',
+    format: 'iife',
+    target: 'es2022',
+    loader: { '.ttf': 'file' },
+    logLevel: 'silent',
+  });
   console.log('webview bundles (minified, as packaged):');
   let total = 0;
   for (const f of fs.readdirSync(out).sort()) {
@@ -39,13 +52,17 @@ const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.len
 async function firstPaint(): Promise<void> {
   const codeServer = path.join(repoRoot, 'tools', 'code-server', 'node_modules', 'code-server', 'out', 'node', 'entry.js');
   if (!fs.existsSync(mainVsix) || !fs.existsSync(codeServer)) {
-    console.log('open view → first paint: skipped (needs dist/switchyard.vsix and code-server: run `npm run package && node scripts/ensure-code-server.mjs`)');
+    console.log(
+      'open view → first paint: skipped (needs dist/switchyard.vsix and code-server: run `npm run package && node scripts/ensure-code-server.mjs`)',
+    );
     return;
   }
   const vs = await launchVSCode({ settings: { 'switchyard.providers': [], 'switchyard.privacy': 'local-only' } });
   try {
     await vs.waitForLog('Switchyard', /Switchyard activated in/, 60_000);
-    const icon = vs.page.locator('.activitybar .action-item a[aria-label^="Switchyard"], .activitybar .action-item[aria-label^="Switchyard"]').first();
+    const icon = vs.page
+      .locator('.activitybar .action-item a[aria-label^="Switchyard"], .activitybar .action-item[aria-label^="Switchyard"]')
+      .first();
     const paintAt = async (view: 'chat' | 'settings', after: number) => {
       const deadline = Date.now() + 30_000;
       while (Date.now() < deadline) {
@@ -66,12 +83,15 @@ async function firstPaint(): Promise<void> {
       const t0 = await vs.page.evaluate(() => Date.now());
       await icon.click(); // open
       const t1 = await paintAt('chat', t0);
-      if (i > 0) chat.push(t1 - t0); // the first open also loads the extension's view provider: reported apart
+      if (i > 0)
+        chat.push(t1 - t0); // the first open also loads the extension's view provider: reported apart
       else console.log(`chat view, first open in the window: ${(t1 - t0).toFixed(0)} ms`);
       await icon.click(); // close (disposes the webview)
       await sleep(500);
     }
-    console.log(`chat view, open → first paint: median ${median(chat).toFixed(0)} ms over ${chat.length} (${chat.map((x) => x.toFixed(0)).join(', ')})`);
+    console.log(
+      `chat view, open → first paint: median ${median(chat).toFixed(0)} ms over ${chat.length} (${chat.map((x) => x.toFixed(0)).join(', ')})`,
+    );
     const panel: number[] = [];
     for (let i = 0; i < RUNS; i++) {
       const t0 = await vs.page.evaluate(() => Date.now());
@@ -80,7 +100,9 @@ async function firstPaint(): Promise<void> {
       await vs.page.keyboard.press('Control+W');
       await sleep(500);
     }
-    console.log(`settings panel, command → first paint: median ${median(panel).toFixed(0)} ms over ${panel.length} (${panel.map((x) => x.toFixed(0)).join(', ')}; includes the command palette)`);
+    console.log(
+      `settings panel, command → first paint: median ${median(panel).toFixed(0)} ms over ${panel.length} (${panel.map((x) => x.toFixed(0)).join(', ')}; includes the command palette)`,
+    );
   } finally {
     await vs.close();
   }

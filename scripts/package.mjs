@@ -50,12 +50,22 @@ const targets = {
 // @node-llama-cpp/<platform> package of the target (CPU build). GPU builds (CUDA, Vulkan: hundreds of MB) do not
 // ship; llama/ keeps its JSON metadata and grammars, not the llama.cpp sources.
 const llamaPlatforms = {
-  'linux-x64': 'linux-x64', 'linux-arm64': 'linux-arm64', 'darwin-x64': 'mac-x64', 'darwin-arm64': 'mac-arm64-metal',
-  'win32-x64': 'win-x64', 'win32-arm64': 'win-arm64',
+  'linux-x64': 'linux-x64',
+  'linux-arm64': 'linux-arm64',
+  'darwin-x64': 'mac-x64',
+  'darwin-arm64': 'mac-arm64-metal',
+  'win32-x64': 'win-x64',
+  'win32-arm64': 'win-arm64',
 };
 function llamaAllowList(target) {
-  const lines = ['!node_modules/node-llama-cpp/package.json', '!node_modules/node-llama-cpp/LICENSE', '!node_modules/node-llama-cpp/dist/**',
-    '!node_modules/node-llama-cpp/llama/*.json', '!node_modules/node-llama-cpp/llama/grammars/**', '!node_modules/node-llama-cpp/templates/**'];
+  const lines = [
+    '!node_modules/node-llama-cpp/package.json',
+    '!node_modules/node-llama-cpp/LICENSE',
+    '!node_modules/node-llama-cpp/dist/**',
+    '!node_modules/node-llama-cpp/llama/*.json',
+    '!node_modules/node-llama-cpp/llama/grammars/**',
+    '!node_modules/node-llama-cpp/templates/**',
+  ];
   const platform = llamaPlatforms[target];
   if (platform) lines.push(`!node_modules/@node-llama-cpp/${platform}/**`);
   const seen = new Set();
@@ -64,7 +74,10 @@ function llamaAllowList(target) {
     let found;
     while (true) {
       const candidate = path.join(dir, 'node_modules', name);
-      if (fs.existsSync(path.join(candidate, 'package.json'))) { found = candidate; break; }
+      if (fs.existsSync(path.join(candidate, 'package.json'))) {
+        found = candidate;
+        break;
+      }
       const up = path.dirname(dir);
       if (up === dir || !up.startsWith(repo)) return; // an optional dependency for another platform
       dir = up;

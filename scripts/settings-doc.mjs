@@ -10,7 +10,11 @@ const props = manifest.contributes.configuration.properties;
 const BEGIN = '<!-- settings:begin (generated from package.json by scripts/settings-doc.mjs) -->';
 const END = '<!-- settings:end -->';
 
-const cell = (s) => String(s).replace(/\|/g, '\\|').replace(/\n+/g, ' ').replace(/#([a-z.A-Z]+)#/g, '`$1`');
+const cell = (s) =>
+  String(s)
+    .replace(/\|/g, '\\|')
+    .replace(/\n+/g, ' ')
+    .replace(/#([a-z.A-Z]+)#/g, '`$1`');
 const rows = Object.entries(props).map(([key, s]) => {
   const type = s.enum ? s.enum.map((e) => `\`${e}\``).join(' \\| ') : s.type;
   return `| \`${key}\` | ${type} | \`${cell(JSON.stringify(s.default))}\` | ${s.scope} | ${cell(s.markdownDescription ?? s.description ?? '')} |`;

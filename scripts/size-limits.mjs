@@ -67,10 +67,14 @@ const found = measure();
 if (update) {
   fs.mkdirSync(path.dirname(baselinePath), { recursive: true });
   fs.writeFileSync(baselinePath, `${JSON.stringify(found, null, 2)}\n`);
-  console.log(`size limits: baseline written (${Object.keys(found.files).length} files, ${Object.keys(found.functions).length} functions, ${Object.keys(found.longLines).length} files with long lines)`);
+  console.log(
+    `size limits: baseline written (${Object.keys(found.files).length} files, ${Object.keys(found.functions).length} functions, ${Object.keys(found.longLines).length} files with long lines)`,
+  );
   process.exit(0);
 }
-const baseline = fs.existsSync(baselinePath) ? JSON.parse(fs.readFileSync(baselinePath, 'utf8')) : { files: {}, functions: {}, longLines: {} };
+const baseline = fs.existsSync(baselinePath)
+  ? JSON.parse(fs.readFileSync(baselinePath, 'utf8'))
+  : { files: {}, functions: {}, longLines: {} };
 const problems = [];
 const lower = [];
 const check = (kind, what, unit) => {
@@ -90,5 +94,8 @@ if (problems.length > 0) {
   console.log(`size limits: ${problems.length} problem(s): split the file or function, wrap the line (CONTRIBUTING.md "Size")`);
   process.exit(1);
 }
-const listed = Object.keys(baseline.files ?? {}).length + Object.keys(baseline.functions ?? {}).length + Object.keys(baseline.longLines ?? {}).length;
-console.log(`size limits: clean (${listed} places still over a limit are listed in scripts/size-limits.baseline.json${lower.length ? `; ${lower.length} of them shrank: run node scripts/size-limits.mjs --update` : ''})`);
+const listed =
+  Object.keys(baseline.files ?? {}).length + Object.keys(baseline.functions ?? {}).length + Object.keys(baseline.longLines ?? {}).length;
+console.log(
+  `size limits: clean (${listed} places still over a limit are listed in scripts/size-limits.baseline.json${lower.length ? `; ${lower.length} of them shrank: run node scripts/size-limits.mjs --update` : ''})`,
+);

@@ -75,7 +75,16 @@ const settingsFile = path.join(userDataDir, 'User', 'settings.json');
 if (!fs.existsSync(settingsFile)) {
   fs.writeFileSync(settingsFile, JSON.stringify({ 'workbench.startupEditor': 'none', 'telemetry.telemetryLevel': 'off' }, null, 2));
 }
-const common = ['--config', config, '--user-data-dir', userDataDir, '--extensions-dir', extensionsDir, '--disable-telemetry', '--disable-update-check'];
+const common = [
+  '--config',
+  config,
+  '--user-data-dir',
+  userDataDir,
+  '--extensions-dir',
+  extensionsDir,
+  '--disable-telemetry',
+  '--disable-update-check',
+];
 
 step('installing dist/switchyard.vsix into .cache/start');
 run(node, [entry, ...common, '--install-extension', path.join(repo, 'dist', 'switchyard.vsix'), '--force']);
@@ -114,6 +123,9 @@ process.on('SIGINT', () => stop('SIGTERM'));
 process.on('SIGTERM', () => stop('SIGTERM'));
 process.on('exit', () => stop('SIGKILL'));
 server.on('exit', (c, sig) => {
-  if (!announced) process.stderr.write(`[start] code-server exited before serving (exit ${c ?? sig}); is port ${port} free? Set PORT=… to use another.\n`);
+  if (!announced)
+    process.stderr.write(
+      `[start] code-server exited before serving (exit ${c ?? sig}); is port ${port} free? Set PORT=… to use another.\n`,
+    );
   process.exit(announced ? 0 : 1);
 });

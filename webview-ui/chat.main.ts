@@ -4,7 +4,16 @@
  */
 import '@vscode/codicons/dist/codicon.css';
 import './chat.css';
-import type { ChatNotifications, ChatRequests, ChatState, CodeAction, ContextKind, EditorContext, ErrorAction, Turn } from '../src/protocol/chat';
+import type {
+  ChatNotifications,
+  ChatRequests,
+  ChatState,
+  CodeAction,
+  ContextKind,
+  EditorContext,
+  ErrorAction,
+  Turn,
+} from '../src/protocol/chat';
 import { createMarkdownRenderer } from './markdown';
 import { h, icon, Messenger } from './messenger';
 
@@ -34,27 +43,80 @@ const header = h(
   { class: 'toolbar' },
   routeLabel,
   h('span', { class: 'spacer' }),
-  h('button', { class: 'icon-button', id: 'history-toggle', title: 'History', 'aria-label': 'Show chat history', onclick: () => toggleHistory() }, icon('history')),
-  h('button', { class: 'icon-button', id: 'new-chat', title: 'New Chat', 'aria-label': 'New chat', onclick: () => void messenger.request('chat/new', {}) }, icon('add')),
+  h(
+    'button',
+    { class: 'icon-button', id: 'history-toggle', title: 'History', 'aria-label': 'Show chat history', onclick: () => toggleHistory() },
+    icon('history'),
+  ),
+  h(
+    'button',
+    {
+      class: 'icon-button',
+      id: 'new-chat',
+      title: 'New Chat',
+      'aria-label': 'New chat',
+      onclick: () => void messenger.request('chat/new', {}),
+    },
+    icon('add'),
+  ),
 );
 const historyList = h('nav', { class: 'history', id: 'history', 'aria-label': 'Chat history', hidden: true });
 const log = h('main', { class: 'log', id: 'log', role: 'log', 'aria-label': 'Conversation', 'aria-live': 'polite' });
-const prompt = h('textarea', { id: 'prompt', rows: '3', placeholder: 'Ask about your code… (@workspace to search the index)', 'aria-label': 'Message' });
+const prompt = h('textarea', {
+  id: 'prompt',
+  rows: '3',
+  placeholder: 'Ask about your code… (@workspace to search the index)',
+  'aria-label': 'Message',
+});
 const chips: Record<ContextKind, HTMLElement> = {
-  selection: h('button', { class: 'chip', id: 'attach-selection', 'aria-pressed': 'false', title: 'Attach the current selection to the next message', onclick: () => toggleAttach('selection') }, icon('selection'), h('span', { class: 'chip-label' }, 'Selection')),
-  file: h('button', { class: 'chip', id: 'attach-file', 'aria-pressed': 'false', title: 'Attach the current file to the next message', onclick: () => toggleAttach('file') }, icon('file'), h('span', { class: 'chip-label' }, 'File')),
+  selection: h(
+    'button',
+    {
+      class: 'chip',
+      id: 'attach-selection',
+      'aria-pressed': 'false',
+      title: 'Attach the current selection to the next message',
+      onclick: () => toggleAttach('selection'),
+    },
+    icon('selection'),
+    h('span', { class: 'chip-label' }, 'Selection'),
+  ),
+  file: h(
+    'button',
+    {
+      class: 'chip',
+      id: 'attach-file',
+      'aria-pressed': 'false',
+      title: 'Attach the current file to the next message',
+      onclick: () => toggleAttach('file'),
+    },
+    icon('file'),
+    h('span', { class: 'chip-label' }, 'File'),
+  ),
 };
 /** Exactly what the next message carries, each with a remove button. */
 const attachments = h('div', { class: 'attachments', id: 'attachments', 'aria-label': 'Attached to the next message' });
 const sendButton = h('button', { class: 'primary', id: 'send', title: 'Send (Enter)', onclick: () => send() }, icon('send'), 'Send');
-const stopButton = h('button', { class: 'secondary', id: 'stop', title: 'Stop (Escape)', hidden: true, onclick: () => stop() }, icon('debug-stop'), 'Stop');
+const stopButton = h(
+  'button',
+  { class: 'secondary', id: 'stop', title: 'Stop (Escape)', hidden: true, onclick: () => stop() },
+  icon('debug-stop'),
+  'Stop',
+);
 const indexNote = h('div', { class: 'index-note', id: 'index-note' });
 const composer = h(
   'footer',
   { class: 'composer' },
   attachments,
   prompt,
-  h('div', { class: 'composer-row' }, chips.selection, chips.file, h('span', { class: 'spacer' }), h('span', { class: 'send-buttons' }, stopButton, sendButton)),
+  h(
+    'div',
+    { class: 'composer-row' },
+    chips.selection,
+    chips.file,
+    h('span', { class: 'spacer' }),
+    h('span', { class: 'send-buttons' }, stopButton, sendButton),
+  ),
   indexNote,
 );
 app.append(header, historyList, log, composer);
@@ -98,7 +160,16 @@ function renderAttachments(): void {
           { class: `attachment${empty ? ' empty' : ''}`, 'data-kind': kind, title },
           icon(kind === 'selection' ? 'selection' : 'file'),
           h('span', { class: 'attachment-label' }, label),
-          h('button', { class: 'icon-button attachment-remove', title: 'Remove', 'aria-label': `Remove ${kind} ${label}`, onclick: () => toggleAttach(kind) }, icon('close')),
+          h(
+            'button',
+            {
+              class: 'icon-button attachment-remove',
+              title: 'Remove',
+              'aria-label': `Remove ${kind} ${label}`,
+              onclick: () => toggleAttach(kind),
+            },
+            icon('close'),
+          ),
         );
       }),
   );
@@ -158,12 +229,25 @@ function renderHistory(): void {
         { class: `history-item${current ? ' current' : ''}` },
         h(
           'button',
-          { class: 'link history-open', title: `${s.title} (${new Date(s.updatedAt).toLocaleString()})`, onclick: () => void messenger.request('chat/open', { conversationId: s.id }).then(() => toggleHistory()) },
+          {
+            class: 'link history-open',
+            title: `${s.title} (${new Date(s.updatedAt).toLocaleString()})`,
+            onclick: () => void messenger.request('chat/open', { conversationId: s.id }).then(() => toggleHistory()),
+          },
           h('span', { class: 'history-title' }, s.title.trim() || 'Untitled chat'),
           h('span', { class: 'history-date muted' }, whenText(s.updatedAt)),
         ),
         h('span', { class: 'muted history-count', title: `${s.turns} messages` }, `${s.turns}`),
-        h('button', { class: 'icon-button delete', title: 'Delete', 'aria-label': `Delete conversation ${s.title}`, onclick: () => void messenger.request('chat/delete', { conversationId: s.id }) }, icon('trash')),
+        h(
+          'button',
+          {
+            class: 'icon-button delete',
+            title: 'Delete',
+            'aria-label': `Delete conversation ${s.title}`,
+            onclick: () => void messenger.request('chat/delete', { conversationId: s.id }),
+          },
+          icon('trash'),
+        ),
       ),
     );
   }
@@ -178,14 +262,18 @@ function whenText(iso: string, now = new Date()): string {
   const days = Math.round((day(now) - day(at)) / 86_400_000);
   if (days === 0) return `Today ${time}`;
   if (days === 1) return `Yesterday ${time}`;
-  return at.toLocaleDateString(undefined, at.getFullYear() === now.getFullYear() ? { month: 'short', day: 'numeric' } : { year: 'numeric', month: 'short', day: 'numeric' });
+  return at.toLocaleDateString(
+    undefined,
+    at.getFullYear() === now.getFullYear() ? { month: 'short', day: 'numeric' } : { year: 'numeric', month: 'short', day: 'numeric' },
+  );
 }
 
 function meta(turn: Turn): HTMLElement | undefined {
   const a = turn.answer;
   if (!a) return undefined;
   const parts: string[] = [];
-  if (a.outputTokens !== undefined || a.inputTokens !== undefined) parts.push(`${a.inputTokens ?? '?'} → ${a.outputTokens ?? '?'} tokens${a.estimated ? ' (est.)' : ''}`);
+  if (a.outputTokens !== undefined || a.inputTokens !== undefined)
+    parts.push(`${a.inputTokens ?? '?'} → ${a.outputTokens ?? '?'} tokens${a.estimated ? ' (est.)' : ''}`);
   if (a.ms !== undefined) parts.push(`${(a.ms / 1000).toFixed(1)} s`);
   return h(
     'div',
@@ -229,7 +317,9 @@ function renderTurn(turn: Turn): HTMLElement {
       'section',
       { class: 'turn user', 'data-turn': turn.id },
       h('div', { class: 'user-text' }, turn.text),
-      turn.contextLabels?.length ? h('div', { class: 'context-labels muted' }, icon('paperclip'), turn.contextLabels.join(', ')) : undefined,
+      turn.contextLabels?.length
+        ? h('div', { class: 'context-labels muted' }, icon('paperclip'), turn.contextLabels.join(', '))
+        : undefined,
     );
   }
   const body = h('div', { class: 'markdown' });
@@ -252,7 +342,17 @@ function renderTurn(turn: Turn): HTMLElement {
               ? h(
                   'div',
                   { class: 'error-actions' },
-                  ...turn.answer.fallbackActions.map((a) => h('button', { class: 'secondary fallback-action', 'data-action': a.id, onclick: () => void messenger.request('chat/action', { turnId: turn.id, action: a }) }, a.label)),
+                  ...turn.answer.fallbackActions.map((a) =>
+                    h(
+                      'button',
+                      {
+                        class: 'secondary fallback-action',
+                        'data-action': a.id,
+                        onclick: () => void messenger.request('chat/action', { turnId: turn.id, action: a }),
+                      },
+                      a.label,
+                    ),
+                  ),
                 )
               : undefined,
           ),
@@ -261,7 +361,9 @@ function renderTurn(turn: Turn): HTMLElement {
     ...(turn.notices ?? []).map((n) => h('div', { class: 'notice muted', role: 'note' }, icon('info'), n)),
     reasoningBlock(turn),
     body,
-    turn.status === 'streaming' && !turn.text && !turn.reasoning ? h('div', { class: 'muted thinking' }, icon('loading codicon-modifier-spin'), 'Waiting for the model…') : undefined,
+    turn.status === 'streaming' && !turn.text && !turn.reasoning
+      ? h('div', { class: 'muted thinking' }, icon('loading codicon-modifier-spin'), 'Waiting for the model…')
+      : undefined,
     turn.status === 'stopped' ? h('div', { class: 'muted stopped' }, icon('debug-stop'), 'Stopped.') : undefined,
   );
   if (turn.citations?.length) {
@@ -271,7 +373,15 @@ function renderTurn(turn: Turn): HTMLElement {
         { class: 'citations' },
         h('span', { class: 'muted' }, 'Sources: '),
         ...turn.citations.map((c) =>
-          h('button', { class: 'citation link', title: `Open ${c.path} at line ${c.startLine}`, onclick: () => void messenger.request('chat/openCitation', c) }, `${c.path}:${c.startLine}-${c.endLine}`),
+          h(
+            'button',
+            {
+              class: 'citation link',
+              title: `Open ${c.path} at line ${c.startLine}`,
+              onclick: () => void messenger.request('chat/openCitation', c),
+            },
+            `${c.path}:${c.startLine}-${c.endLine}`,
+          ),
         ),
       ),
     );
@@ -285,13 +395,26 @@ function renderTurn(turn: Turn): HTMLElement {
           'div',
           { class: 'error-head' },
           icon('error'),
-          h('div', { class: 'error-body' }, turn.error.title ? h('div', { class: 'error-title' }, capitalize(turn.error.title)) : undefined, h('div', { class: 'error-message' }, turn.error.message)),
+          h(
+            'div',
+            { class: 'error-body' },
+            turn.error.title ? h('div', { class: 'error-title' }, capitalize(turn.error.title)) : undefined,
+            h('div', { class: 'error-message' }, turn.error.message),
+          ),
         ),
         h(
           'div',
           { class: 'error-actions' },
           ...turn.error.actions.map((a) =>
-            h('button', { class: 'secondary error-action', 'data-action': a.id, onclick: () => void messenger.request('chat/action', { turnId: turn.id, action: a }) }, a.label),
+            h(
+              'button',
+              {
+                class: 'secondary error-action',
+                'data-action': a.id,
+                onclick: () => void messenger.request('chat/action', { turnId: turn.id, action: a }),
+              },
+              a.label,
+            ),
           ),
         ),
       ),
@@ -317,7 +440,17 @@ function addCodeActions(root: HTMLElement): void {
     const code = pre.querySelector('code')?.textContent ?? '';
     const bar = h('div', { class: 'code-actions' });
     for (const [action, codicon, label] of actions) {
-      const button = h('button', { class: 'icon-button', title: label, 'aria-label': label, 'data-code-action': action, onclick: () => void codeAction(button, action, code, pre.dataset.lang) }, icon(codicon));
+      const button = h(
+        'button',
+        {
+          class: 'icon-button',
+          title: label,
+          'aria-label': label,
+          'data-code-action': action,
+          onclick: () => void codeAction(button, action, code, pre.dataset.lang),
+        },
+        icon(codicon),
+      );
       bar.append(button);
     }
     // One frame per block: a header with the language and the actions, then the code, on one background.
@@ -350,16 +483,41 @@ async function codeAction(button: HTMLElement, action: CodeAction, code: string,
 
 /** The empty conversation; on a first run with no model anywhere, how to get one. */
 function emptyState(noModel: boolean): HTMLElement {
-  if (!noModel) return h('div', { class: 'empty muted' }, icon('comment-discussion'), h('p', {}, 'Ask a question. Answers say which model gave them, local or cloud.'));
+  if (!noModel)
+    return h(
+      'div',
+      { class: 'empty muted' },
+      icon('comment-discussion'),
+      h('p', {}, 'Ask a question. Answers say which model gave them, local or cloud.'),
+    );
   const action = (id: ErrorAction['id'], label: string, primary = false) =>
-    h('button', { class: `${primary ? '' : 'secondary '}first-run-action`, 'data-action': id, onclick: () => void messenger.request('chat/action', { turnId: '', action: { id, label } }).catch(() => undefined) }, label);
+    h(
+      'button',
+      {
+        class: `${primary ? '' : 'secondary '}first-run-action`,
+        'data-action': id,
+        onclick: () => void messenger.request('chat/action', { turnId: '', action: { id, label } }).catch(() => undefined),
+      },
+      label,
+    );
   return h(
     'div',
     { class: 'empty first-run', id: 'first-run' },
     icon('server-environment'),
     h('h2', {}, 'No model found yet'),
-    h('p', { class: 'muted' }, 'Start a local server: Ollama (port 11434), a llama.cpp server (8080), LM Studio (1234) or vLLM (8000). It is found as soon as it answers. No server? Download a GGUF model and Switchyard runs it itself.'),
-    h('div', { class: 'first-run-actions' }, action('walkthrough', 'Get Started', true), action('startOllama', 'Start Ollama'), action('downloadGguf', 'Download a GGUF Model'), action('openSettings', 'Open Model Settings')),
+    h(
+      'p',
+      { class: 'muted' },
+      'Start a local server: Ollama (port 11434), a llama.cpp server (8080), LM Studio (1234) or vLLM (8000). It is found as soon as it answers. No server? Download a GGUF model and Switchyard runs it itself.',
+    ),
+    h(
+      'div',
+      { class: 'first-run-actions' },
+      action('walkthrough', 'Get Started', true),
+      action('startOllama', 'Start Ollama'),
+      action('downloadGguf', 'Download a GGUF Model'),
+      action('openSettings', 'Open Model Settings'),
+    ),
   );
 }
 

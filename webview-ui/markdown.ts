@@ -73,11 +73,17 @@ export function createMarkdownRenderer(win: unknown): MarkdownRenderer {
   purify.addHook('uponSanitizeElement', (node, data) => {
     if (data.tagName === 'img') {
       const src = (node as { getAttribute?(n: string): string | null }).getAttribute?.('src') ?? '';
-      if (!/^data:image\/(png|gif|jpeg|webp);base64,/i.test(src)) (node as { parentNode?: { removeChild(n: unknown): void } }).parentNode?.removeChild(node);
+      if (!/^data:image\/(png|gif|jpeg|webp);base64,/i.test(src))
+        (node as { parentNode?: { removeChild(n: unknown): void } }).parentNode?.removeChild(node);
     }
   });
   purify.addHook('afterSanitizeAttributes', (node) => {
-    const el = node as { tagName?: string; setAttribute?(n: string, v: string): void; getAttribute?(n: string): string | null; removeAttribute?(n: string): void };
+    const el = node as {
+      tagName?: string;
+      setAttribute?(n: string, v: string): void;
+      getAttribute?(n: string): string | null;
+      removeAttribute?(n: string): void;
+    };
     if (el.tagName === 'A') {
       const href = el.getAttribute?.('href') ?? '';
       if (!/^(https?:|mailto:)/i.test(href)) el.removeAttribute?.('href');
@@ -85,7 +91,22 @@ export function createMarkdownRenderer(win: unknown): MarkdownRenderer {
     }
   });
   const config = {
-    FORBID_TAGS: ['style', 'form', 'input', 'button', 'textarea', 'select', 'iframe', 'object', 'embed', 'link', 'meta', 'base', 'svg', 'math'],
+    FORBID_TAGS: [
+      'style',
+      'form',
+      'input',
+      'button',
+      'textarea',
+      'select',
+      'iframe',
+      'object',
+      'embed',
+      'link',
+      'meta',
+      'base',
+      'svg',
+      'math',
+    ],
     FORBID_ATTR: ['style', 'srcset', 'action', 'formaction', 'xlink:href'],
     ALLOW_DATA_ATTR: false,
     ADD_ATTR: ['data-lang'],

@@ -12,13 +12,19 @@ interface VsCodeApi {
 declare function acquireVsCodeApi(): VsCodeApi;
 
 export class RequestError extends Error {
-  constructor(readonly kind: string, message: string) {
+  constructor(
+    readonly kind: string,
+    message: string,
+  ) {
     super(message);
   }
 }
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
-export class Messenger<Requests extends { [K in keyof Requests]: [unknown, unknown] }, Notifications extends { [K in keyof Notifications]: unknown }> {
+export class Messenger<
+  Requests extends { [K in keyof Requests]: [unknown, unknown] },
+  Notifications extends { [K in keyof Notifications]: unknown },
+> {
   private readonly api: VsCodeApi = acquireVsCodeApi();
   private nextId = 1;
   private readonly pending = new Map<number, { resolve(v: unknown): void; reject(e: Error): void }>();

@@ -103,7 +103,14 @@ async function modelAction<T>(p: Promise<T>, ok: (v: T) => string | undefined): 
 function deleteButton(target: ModelTarget, label: string): HTMLElement {
   return h(
     'button',
-    { class: 'icon-button delete-model', title: `Delete ${label}`, 'aria-label': `Delete ${label}`, disabled: modelBusy, onclick: () => void modelAction(messenger.request('settings/deleteModel', { target }), (r) => (r.deleted ? `Deleted ${label}.` : undefined)) },
+    {
+      class: 'icon-button delete-model',
+      title: `Delete ${label}`,
+      'aria-label': `Delete ${label}`,
+      disabled: modelBusy,
+      onclick: () =>
+        void modelAction(messenger.request('settings/deleteModel', { target }), (r) => (r.deleted ? `Deleted ${label}.` : undefined)),
+    },
     icon('trash'),
   );
 }
@@ -121,9 +128,12 @@ function modelsSection(): HTMLElement {
     });
     const pull = () => {
       const model = input.value.trim();
-      if (!/^[A-Za-z0-9][A-Za-z0-9._:/@-]*$/.test(model)) return setStatus('An Ollama model name is letters, digits and . _ : / @ - (e.g. qwen2.5-coder:1.5b).');
+      if (!/^[A-Za-z0-9][A-Za-z0-9._:/@-]*$/.test(model))
+        return setStatus('An Ollama model name is letters, digits and . _ : / @ - (e.g. qwen2.5-coder:1.5b).');
       pullDrafts.delete(o.providerId);
-      void modelAction(messenger.request('settings/pullModel', { providerId: o.providerId, model }), (r) => (r.done ? `Pulled ${model} into ${o.providerId}.` : `Pull of ${model} did not finish.`));
+      void modelAction(messenger.request('settings/pullModel', { providerId: o.providerId, model }), (r) =>
+        r.done ? `Pulled ${model} into ${o.providerId}.` : `Pull of ${model} did not finish.`,
+      );
     };
     body.push(
       h(
@@ -147,7 +157,11 @@ function modelsSection(): HTMLElement {
                       h('td', { class: 'name' }, m.name),
                       h('td', { class: 'size' }, m.size),
                       h('td', { class: 'family' }, [m.family, m.parameterSize, m.quantization].filter(Boolean).join(' · ')),
-                      h('td', { class: 'actions' }, deleteButton({ kind: 'ollama', providerId: o.providerId, model: m.name }, `${m.name} from ${o.providerId}`)),
+                      h(
+                        'td',
+                        { class: 'actions' },
+                        deleteButton({ kind: 'ollama', providerId: o.providerId, model: m.name }, `${m.name} from ${o.providerId}`),
+                      ),
                     ),
                   ),
                 ),
@@ -168,7 +182,13 @@ function modelsSection(): HTMLElement {
       h(
         'div',
         { class: 'model-group', 'data-gguf-dir': g.dir },
-        h('h3', {}, icon('file-binary'), ' GGUF ', h('span', { class: 'muted small' }, `${g.providerIds.length ? `${g.providerIds.join(', ')} · ` : ''}${g.dir}`)),
+        h(
+          'h3',
+          {},
+          icon('file-binary'),
+          ' GGUF ',
+          h('span', { class: 'muted small' }, `${g.providerIds.length ? `${g.providerIds.join(', ')} · ` : ''}${g.dir}`),
+        ),
         g.files.length
           ? h(
               'table',
@@ -177,7 +197,14 @@ function modelsSection(): HTMLElement {
                 'tbody',
                 {},
                 ...g.files.map((f) =>
-                  h('tr', { class: 'installed-model', 'data-model': f.id }, h('td', { class: 'name' }, f.id), h('td', { class: 'size' }, f.size), h('td', { class: 'family' }, 'gguf'), h('td', { class: 'actions' }, deleteButton({ kind: 'gguf', dir: g.dir, id: f.id }, f.id))),
+                  h(
+                    'tr',
+                    { class: 'installed-model', 'data-model': f.id },
+                    h('td', { class: 'name' }, f.id),
+                    h('td', { class: 'size' }, f.size),
+                    h('td', { class: 'family' }, 'gguf'),
+                    h('td', { class: 'actions' }, deleteButton({ kind: 'gguf', dir: g.dir, id: f.id }, f.id)),
+                  ),
                 ),
               ),
             )
@@ -185,20 +212,51 @@ function modelsSection(): HTMLElement {
       ),
     );
   }
-  const url = h('input', { id: 'gguf-url', value: ggufDraft.url, placeholder: 'https://huggingface.co/…/resolve/main/model-q4_k_m.gguf', 'aria-label': 'GGUF file URL', oninput: (e: Event) => (ggufDraft.url = (e.target as HTMLInputElement).value) });
-  const sha = h('input', { id: 'gguf-sha256', value: ggufDraft.sha256, placeholder: 'sha256 (optional)', 'aria-label': 'sha256 of the file (optional)', oninput: (e: Event) => (ggufDraft.sha256 = (e.target as HTMLInputElement).value) });
+  const url = h('input', {
+    id: 'gguf-url',
+    value: ggufDraft.url,
+    placeholder: 'https://huggingface.co/…/resolve/main/model-q4_k_m.gguf',
+    'aria-label': 'GGUF file URL',
+    oninput: (e: Event) => (ggufDraft.url = (e.target as HTMLInputElement).value),
+  });
+  const sha = h('input', {
+    id: 'gguf-sha256',
+    value: ggufDraft.sha256,
+    placeholder: 'sha256 (optional)',
+    'aria-label': 'sha256 of the file (optional)',
+    oninput: (e: Event) => (ggufDraft.sha256 = (e.target as HTMLInputElement).value),
+  });
   const download = () => {
     const u = url.value.trim();
     const sum = sha.value.trim();
     if (!/^https?:\/\/\S+\.gguf(\?\S*)?$/i.test(u)) return setStatus('Give an http(s) URL of a .gguf file.');
     if (sum && !/^[0-9a-fA-F]{64}$/.test(sum)) return setStatus('A sha256 is 64 hex digits (or leave it empty).');
     ggufDraft = { url: '', sha256: '' };
-    void modelAction(messenger.request('settings/downloadGguf', { url: u, sha256: sum }), (r) => (r.done ? 'Downloaded the GGUF model.' : 'The download did not finish.'));
+    void modelAction(messenger.request('settings/downloadGguf', { url: u, sha256: sum }), (r) =>
+      r.done ? 'Downloaded the GGUF model.' : 'The download did not finish.',
+    );
   };
   return h(
     'section',
     { class: 'card', id: 'models', 'aria-labelledby': 'models-h' },
-    h('h2', { id: 'models-h' }, icon('package'), ' Models', h('span', { class: 'spacer' }), h('button', { class: 'icon-button', id: 'refresh-installed', title: 'List installed models again', 'aria-label': 'List installed models again', onclick: () => void loadInstalled() }, icon('refresh'))),
+    h(
+      'h2',
+      { id: 'models-h' },
+      icon('package'),
+      ' Models',
+      h('span', { class: 'spacer' }),
+      h(
+        'button',
+        {
+          class: 'icon-button',
+          id: 'refresh-installed',
+          title: 'List installed models again',
+          'aria-label': 'List installed models again',
+          onclick: () => void loadInstalled(),
+        },
+        icon('refresh'),
+      ),
+    ),
     ...body,
     h(
       'form',
@@ -229,7 +287,13 @@ function privacySection(s: SettingsState): HTMLElement {
         h(
           'label',
           { class: 'radio' },
-          h('input', { type: 'radio', name: 'privacy', value: mode, checked: s.privacy === mode, onchange: () => void act(messenger.request('settings/setPrivacy', { mode }), `Privacy set to ${mode} (user settings).`) }),
+          h('input', {
+            type: 'radio',
+            name: 'privacy',
+            value: mode,
+            checked: s.privacy === mode,
+            onchange: () => void act(messenger.request('settings/setPrivacy', { mode }), `Privacy set to ${mode} (user settings).`),
+          }),
           h('strong', {}, mode),
           h('span', { class: 'muted' }, ` — ${help}`),
         ),
@@ -247,8 +311,12 @@ function privacySection(s: SettingsState): HTMLElement {
       }),
       'Keep this workspace local-only (workspace setting)',
     ),
-    !s.trusted ? h('p', { class: 'warning' }, icon('warning'), ' This workspace is not trusted: it is local-only whatever is set here.') : undefined,
-    s.optOutAnywhere && !s.workspaceOptOut ? h('p', { class: 'muted' }, 'Another settings level opts this workspace out of cloud use.') : undefined,
+    !s.trusted
+      ? h('p', { class: 'warning' }, icon('warning'), ' This workspace is not trusted: it is local-only whatever is set here.')
+      : undefined,
+    s.optOutAnywhere && !s.workspaceOptOut
+      ? h('p', { class: 'muted' }, 'Another settings level opts this workspace out of cloud use.')
+      : undefined,
     h('p', { class: 'muted small' }, 'Privacy is saved in your user settings only, so no workspace can loosen it.'),
   );
 }
@@ -272,17 +340,58 @@ function providerRow(p: ProviderView): HTMLElement {
     h('td', {}, p.kind, p.preset ? h('span', { class: 'muted' }, ` · ${p.preset}`) : undefined),
     h('td', { class: 'url' }, p.effectiveBaseUrl),
     h('td', {}, h('span', { class: `badge ${cloud ? 'cloud' : 'local'}` }, cloud ? 'cloud' : 'local')),
-    h('td', {}, cloud || p.apiKeyEnv ? (p.hasStoredKey ? h('span', {}, icon('key'), ' stored') : h('span', { class: 'muted' }, p.apiKeyEnv ? `env ${p.apiKeyEnv}` : 'none')) : h('span', { class: 'muted' }, '—')),
+    h(
+      'td',
+      {},
+      cloud || p.apiKeyEnv
+        ? p.hasStoredKey
+          ? h('span', {}, icon('key'), ' stored')
+          : h('span', { class: 'muted' }, p.apiKeyEnv ? `env ${p.apiKeyEnv}` : 'none')
+        : h('span', { class: 'muted' }, '—'),
+    ),
     h(
       'td',
       { class: 'actions' },
       h('button', { class: 'secondary test', title: 'Test connection', onclick: () => void testProvider(p.id) }, icon('plug'), 'Test'),
       cloud || p.apiKeyEnv
-        ? h('button', { class: 'icon-button', title: p.hasStoredKey ? 'Replace API key' : 'Set API key', 'aria-label': 'Set API key', onclick: () => void act(messenger.request('settings/setKey', { providerId: p.id })) }, icon('key'))
+        ? h(
+            'button',
+            {
+              class: 'icon-button',
+              title: p.hasStoredKey ? 'Replace API key' : 'Set API key',
+              'aria-label': 'Set API key',
+              onclick: () => void act(messenger.request('settings/setKey', { providerId: p.id })),
+            },
+            icon('key'),
+          )
         : undefined,
-      p.hasStoredKey ? h('button', { class: 'icon-button', title: 'Clear API key', 'aria-label': 'Clear API key', onclick: () => void act(messenger.request('settings/clearKey', { providerId: p.id }), `Key for ${p.id} removed.`) }, icon('close')) : undefined,
-      !p.implicit ? h('button', { class: 'icon-button', title: 'Edit', 'aria-label': `Edit ${p.id}`, onclick: () => startEdit(p) }, icon('edit')) : undefined,
-      !p.implicit ? h('button', { class: 'icon-button', title: 'Remove', 'aria-label': `Remove ${p.id}`, onclick: () => void act(messenger.request('settings/removeProvider', { id: p.id }), `Removed ${p.id}.`) }, icon('trash')) : undefined,
+      p.hasStoredKey
+        ? h(
+            'button',
+            {
+              class: 'icon-button',
+              title: 'Clear API key',
+              'aria-label': 'Clear API key',
+              onclick: () => void act(messenger.request('settings/clearKey', { providerId: p.id }), `Key for ${p.id} removed.`),
+            },
+            icon('close'),
+          )
+        : undefined,
+      !p.implicit
+        ? h('button', { class: 'icon-button', title: 'Edit', 'aria-label': `Edit ${p.id}`, onclick: () => startEdit(p) }, icon('edit'))
+        : undefined,
+      !p.implicit
+        ? h(
+            'button',
+            {
+              class: 'icon-button',
+              title: 'Remove',
+              'aria-label': `Remove ${p.id}`,
+              onclick: () => void act(messenger.request('settings/removeProvider', { id: p.id }), `Removed ${p.id}.`),
+            },
+            icon('trash'),
+          )
+        : undefined,
       result,
     ),
   );
@@ -334,7 +443,11 @@ function providerForm(): HTMLElement | undefined {
     },
     ...PROVIDER_KINDS.filter((k) => k !== 'embedded').map((k) => h('option', { value: k, selected: d.kind === k }, k)),
   );
-  const preset = h('select', { id: 'provider-preset', onchange: keep((v) => (d.preset = v || undefined)) }, ...PRESETS.map((k) => h('option', { value: k, selected: (d.preset ?? '') === k }, k || '(none)')));
+  const preset = h(
+    'select',
+    { id: 'provider-preset', onchange: keep((v) => (d.preset = v || undefined)) },
+    ...PRESETS.map((k) => h('option', { value: k, selected: (d.preset ?? '') === k }, k || '(none)')),
+  );
   const local = h(
     'select',
     { id: 'provider-local', onchange: keep((v) => (d.local = v === '' ? undefined : v === 'true')) },
@@ -342,9 +455,26 @@ function providerForm(): HTMLElement | undefined {
     h('option', { value: 'true', selected: d.local === true }, 'local'),
     h('option', { value: 'false', selected: d.local === false }, 'cloud'),
   );
-  const id = h('input', { id: 'provider-id', value: d.id, placeholder: 'e.g. ollama', pattern: '[A-Za-z0-9][A-Za-z0-9._-]*', required: true, oninput: keep((v) => (d.id = v)) });
-  const url = h('input', { id: 'provider-url', value: d.baseUrl ?? '', placeholder: 'http://127.0.0.1:11434 (optional with a preset)', oninput: keep((v) => (d.baseUrl = v)) });
-  const env = h('input', { id: 'provider-env', value: d.apiKeyEnv ?? '', placeholder: 'optional, e.g. OPENAI_API_KEY', oninput: keep((v) => (d.apiKeyEnv = v)) });
+  const id = h('input', {
+    id: 'provider-id',
+    value: d.id,
+    placeholder: 'e.g. ollama',
+    pattern: '[A-Za-z0-9][A-Za-z0-9._-]*',
+    required: true,
+    oninput: keep((v) => (d.id = v)),
+  });
+  const url = h('input', {
+    id: 'provider-url',
+    value: d.baseUrl ?? '',
+    placeholder: 'http://127.0.0.1:11434 (optional with a preset)',
+    oninput: keep((v) => (d.baseUrl = v)),
+  });
+  const env = h('input', {
+    id: 'provider-env',
+    value: d.apiKeyEnv ?? '',
+    placeholder: 'optional, e.g. OPENAI_API_KEY',
+    oninput: keep((v) => (d.apiKeyEnv = v)),
+  });
   const save = async () => {
     const draft: ProviderEdit = {
       id: id.value.trim(),
@@ -356,7 +486,10 @@ function providerForm(): HTMLElement | undefined {
     };
     if (!/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(draft.id)) return setStatus('A provider id is letters, digits, ".", "_" or "-".');
     if (!draft.baseUrl && !draft.preset) return setStatus('Give a base URL or a preset.');
-    const ok = await act(messenger.request('settings/saveProvider', { previousId: editing?.previousId, provider: draft }), `Saved ${draft.id} (user settings).`);
+    const ok = await act(
+      messenger.request('settings/saveProvider', { previousId: editing?.previousId, provider: draft }),
+      `Saved ${draft.id} (user settings).`,
+    );
     if (ok !== undefined) {
       editing = undefined;
       render();
@@ -372,7 +505,12 @@ function providerForm(): HTMLElement | undefined {
     field('Base URL', url),
     field('Counts as', local),
     field('Key variable', env),
-    h('div', { class: 'row' }, h('button', { type: 'submit' }, 'Save'), h('button', { type: 'button', class: 'secondary', onclick: () => ((editing = undefined), render()) }, 'Cancel')),
+    h(
+      'div',
+      { class: 'row' },
+      h('button', { type: 'submit' }, 'Save'),
+      h('button', { type: 'button', class: 'secondary', onclick: () => ((editing = undefined), render()) }, 'Cancel'),
+    ),
     h('p', { class: 'muted small' }, 'API keys are set with the key button after saving; they go to SecretStorage, never to settings.'),
   );
 }
@@ -413,7 +551,13 @@ function saveTask(task: SettingsTask, list: CandidateView[]): void {
  * change or blur, so a re-render while they type (routes and discovery answers re-render the page) neither loses it
  * nor commits a half-typed value.
  */
-function numberInput(id: string, label: string, value: number | undefined, attrs: Record<string, string>, onSet: (v: number | undefined) => void): HTMLElement {
+function numberInput(
+  id: string,
+  label: string,
+  value: number | undefined,
+  attrs: Record<string, string>,
+  onSet: (v: number | undefined) => void,
+): HTMLElement {
   const saved = value === undefined ? '' : String(value);
   const commit = (e: Event) => {
     if (rendering || !paramDrafts.has(id)) return;
@@ -459,12 +603,49 @@ function candidateRow(task: SettingsTask, list: CandidateView[], i: number): HTM
     h('span', { class: 'model' }, c.model),
     option ? h('span', { class: `badge ${option.local ? 'local' : 'cloud'}` }, option.local ? 'local' : 'cloud') : undefined,
     h('span', { class: 'spacer' }),
-    task !== 'embed' ? numberInput(paramId('temperature'), 'temp', c.temperature, { min: '0', max: '2', step: '0.1', class: 'temperature' }, (v) => update({ temperature: v })) : undefined,
-    task !== 'embed' ? numberInput(paramId('max-tokens'), 'max tokens', c.maxTokens, { min: '1', step: '1', class: 'max-tokens' }, (v) => update({ maxTokens: v })) : undefined,
-    numberInput(paramId('context-size'), 'context', c.contextSize, { min: '256', step: '256', class: 'context-size' }, (v) => update({ contextSize: v })),
-    h('button', { class: 'icon-button up', title: 'Move up', 'aria-label': `Move ${c.model} up`, disabled: i === 0, onclick: () => move(i - 1) }, icon('arrow-up')),
-    h('button', { class: 'icon-button down', title: 'Move down', 'aria-label': `Move ${c.model} down`, disabled: i === list.length - 1, onclick: () => move(i + 1) }, icon('arrow-down')),
-    h('button', { class: 'icon-button remove', title: 'Remove', 'aria-label': `Remove ${c.model}`, onclick: () => saveTask(task, list.filter((_, j) => j !== i)) }, icon('close')),
+    task !== 'embed'
+      ? numberInput(paramId('temperature'), 'temp', c.temperature, { min: '0', max: '2', step: '0.1', class: 'temperature' }, (v) =>
+          update({ temperature: v }),
+        )
+      : undefined,
+    task !== 'embed'
+      ? numberInput(paramId('max-tokens'), 'max tokens', c.maxTokens, { min: '1', step: '1', class: 'max-tokens' }, (v) =>
+          update({ maxTokens: v }),
+        )
+      : undefined,
+    numberInput(paramId('context-size'), 'context', c.contextSize, { min: '256', step: '256', class: 'context-size' }, (v) =>
+      update({ contextSize: v }),
+    ),
+    h(
+      'button',
+      { class: 'icon-button up', title: 'Move up', 'aria-label': `Move ${c.model} up`, disabled: i === 0, onclick: () => move(i - 1) },
+      icon('arrow-up'),
+    ),
+    h(
+      'button',
+      {
+        class: 'icon-button down',
+        title: 'Move down',
+        'aria-label': `Move ${c.model} down`,
+        disabled: i === list.length - 1,
+        onclick: () => move(i + 1),
+      },
+      icon('arrow-down'),
+    ),
+    h(
+      'button',
+      {
+        class: 'icon-button remove',
+        title: 'Remove',
+        'aria-label': `Remove ${c.model}`,
+        onclick: () =>
+          saveTask(
+            task,
+            list.filter((_, j) => j !== i),
+          ),
+      },
+      icon('close'),
+    ),
   );
   li.addEventListener('dragstart', (e) => e.dataTransfer?.setData('text/x-switchyard-index', `${task}:${i}`));
   li.addEventListener('dragover', (e) => e.preventDefault());
@@ -502,7 +683,12 @@ function taskCard(s: SettingsState, task: SettingsTask): HTMLElement {
       'div',
       { class: 'row' },
       select,
-      h('button', { class: 'secondary add-model-button', onclick: () => select.value && saveTask(task, [...list, { model: select.value }]) }, icon('add'), 'Add'),
+      h(
+        'button',
+        { class: 'secondary add-model-button', onclick: () => select.value && saveTask(task, [...list, { model: select.value }]) },
+        icon('add'),
+        'Add',
+      ),
     ),
     h(
       'div',
@@ -526,11 +712,23 @@ function render(): void {
       { class: 'page-header' },
       h('h1', {}, 'Switchyard Model Settings'),
       h('span', { class: 'spacer' }),
-      h('button', { class: 'secondary', id: 'refresh-models', title: 'Discover models again', onclick: () => void loadModels(true).then(loadRoutes) }, icon('refresh'), 'Refresh'),
-      h('button', { class: 'secondary', id: 'open-json', onclick: () => void act(messenger.request('settings/openJson', {})) }, icon('json'), 'Open settings.json'),
+      h(
+        'button',
+        { class: 'secondary', id: 'refresh-models', title: 'Discover models again', onclick: () => void loadModels(true).then(loadRoutes) },
+        icon('refresh'),
+        'Refresh',
+      ),
+      h(
+        'button',
+        { class: 'secondary', id: 'open-json', onclick: () => void act(messenger.request('settings/openJson', {})) },
+        icon('json'),
+        'Open settings.json',
+      ),
     ),
     h('div', { id: 'status', class: 'status', role: 'status', 'aria-live': 'polite' }, status),
-    s.problems.length ? h('div', { class: 'problems', role: 'alert' }, ...s.problems.map((p) => h('p', {}, icon('warning'), ` ${p}`))) : undefined,
+    s.problems.length
+      ? h('div', { class: 'problems', role: 'alert' }, ...s.problems.map((p) => h('p', {}, icon('warning'), ` ${p}`)))
+      : undefined,
     privacySection(s),
     providersSection(s),
     modelsSection(),

@@ -5,7 +5,14 @@
  * the period (newest first, filtered by day and provider): time, task, provider/model, host, bytes, redactions and the
  * workspace files they carried. Self-contained: no network, text set via textContent only.
  */
-import type { EgressView, SuggestionGroupView, UsageDataView, UsageGroupView, UsageNotifications, UsageRequests } from '../src/protocol/usage';
+import type {
+  EgressView,
+  SuggestionGroupView,
+  UsageDataView,
+  UsageGroupView,
+  UsageNotifications,
+  UsageRequests,
+} from '../src/protocol/usage';
 import { Messenger } from './messenger';
 import './usage.css';
 
@@ -29,7 +36,8 @@ function svg(tag: string, attrs: Record<string, string | number>, text?: string)
 const fmtMs = (v?: number) => (v === undefined ? '–' : `${v.toFixed(0)} ms`);
 const fmtUsd = (v: number) => (v === 0 ? '$0' : v < 0.01 ? `$${v.toFixed(5)}` : `$${v.toFixed(2)}`);
 const pct = (a: number, b: number) => (b === 0 ? '–' : `${Math.round((100 * a) / b)}%`);
-const fmtBytes = (n: number) => (n < 1024 ? `${n} B` : n < 1024 * 1024 ? `${(n / 1024).toFixed(1)} KiB` : `${(n / 1024 / 1024).toFixed(1)} MiB`);
+const fmtBytes = (n: number) =>
+  n < 1024 ? `${n} B` : n < 1024 * 1024 ? `${(n / 1024).toFixed(1)} KiB` : `${(n / 1024 / 1024).toFixed(1)} MiB`;
 const fmtTime = (iso: string) => iso.replace('T', ' ').slice(0, 19);
 
 const DAY_MS = 86_400_000;
@@ -43,7 +51,17 @@ function daysOfRange(byDay: UsageGroupView[], rangeDays: number, now: number): U
   const have = new Map(byDay.map((d) => [d.key, d]));
   const keys = new Set(byDay.map((d) => d.key));
   for (let t = now - rangeDays * DAY_MS; utcDay(t) <= utcDay(now); t += DAY_MS) keys.add(utcDay(t));
-  const zero = (key: string): UsageGroupView => ({ key, requests: 0, ok: 0, failed: 0, local: 0, cloud: 0, inputTokens: 0, outputTokens: 0, costUsd: 0 });
+  const zero = (key: string): UsageGroupView => ({
+    key,
+    requests: 0,
+    ok: 0,
+    failed: 0,
+    local: 0,
+    cloud: 0,
+    inputTokens: 0,
+    outputTokens: 0,
+    costUsd: 0,
+  });
   return [...keys].sort().map((k) => have.get(k) ?? zero(k));
 }
 
@@ -59,7 +77,14 @@ function dayChart(days: UsageGroupView[]): SVGElement {
   const top = 22;
   const height = h + top + 40;
   // Drawn at its natural size, scaled down to the view's width (class "chart") so today's bar is never off-screen.
-  const root = svg('svg', { width: w, height, viewBox: `0 0 ${w} ${height}`, class: 'chart', role: 'img', 'aria-label': 'Local and cloud requests per day' });
+  const root = svg('svg', {
+    width: w,
+    height,
+    viewBox: `0 0 ${w} ${height}`,
+    class: 'chart',
+    role: 'img',
+    'aria-label': 'Local and cloud requests per day',
+  });
   root.append(
     svg('text', { x: 0, y: 10, class: 'axis axis-title y-title' }, 'Requests'),
     // Legend swatches are text (■) in the bars' colours, so the bars stay the only rects.
@@ -92,12 +117,26 @@ function costChart(providers: UsageGroupView[]): SVGElement {
   const top = 18;
   const h = Math.max(1, rows.length) * 22 + 4 + top;
   const max = Math.max(1e-9, ...rows.map((p) => p.costUsd));
-  const root = svg('svg', { width: 420, height: h, viewBox: `0 0 420 ${h}`, class: 'chart', role: 'img', 'aria-label': 'Estimated cost per provider' });
-  root.append(svg('text', { x: 0, y: 11, class: 'axis axis-title y-title' }, 'Provider'), svg('text', { x: 110, y: 11, class: 'axis axis-title x-title' }, 'Estimated cost (USD)'));
+  const root = svg('svg', {
+    width: 420,
+    height: h,
+    viewBox: `0 0 420 ${h}`,
+    class: 'chart',
+    role: 'img',
+    'aria-label': 'Estimated cost per provider',
+  });
+  root.append(
+    svg('text', { x: 0, y: 11, class: 'axis axis-title y-title' }, 'Provider'),
+    svg('text', { x: 110, y: 11, class: 'axis axis-title x-title' }, 'Estimated cost (USD)'),
+  );
   if (rows.length === 0) root.appendChild(svg('text', { x: 0, y: top + 16, class: 'axis' }, 'No cloud cost in this period.'));
   rows.forEach((p, i) => {
     const y = top + i * 22 + 2;
-    root.append(svg('text', { x: 0, y: y + 14, class: 'axis' }, p.key), svg('rect', { x: 110, y, width: Math.max(2, (p.costUsd / max) * 220), height: 16, class: 'bar-cost' }), svg('text', { x: 340, y: y + 14, class: 'axis' }, fmtUsd(p.costUsd)));
+    root.append(
+      svg('text', { x: 0, y: y + 14, class: 'axis' }, p.key),
+      svg('rect', { x: 110, y, width: Math.max(2, (p.costUsd / max) * 220), height: 16, class: 'bar-cost' }),
+      svg('text', { x: 340, y: y + 14, class: 'axis' }, fmtUsd(p.costUsd)),
+    );
   });
   return root;
 }
@@ -111,12 +150,35 @@ function table(title: string, groups: UsageGroupView[]): HTMLElement {
   }
   const t = el('table');
   const head = el('tr');
-  for (const [h, n] of [['', false], ['requests', true], ['failed', true], ['stopped', true], ['local', true], ['tokens in', true], ['tokens out', true], ['cost', true], ['TTFT p50', true], ['TTFT p95', true]] as const) head.appendChild(el('th', h, n ? 'n' : undefined));
+  for (const [h, n] of [
+    ['', false],
+    ['requests', true],
+    ['failed', true],
+    ['stopped', true],
+    ['local', true],
+    ['tokens in', true],
+    ['tokens out', true],
+    ['cost', true],
+    ['TTFT p50', true],
+    ['TTFT p95', true],
+  ] as const)
+    head.appendChild(el('th', h, n ? 'n' : undefined));
   t.appendChild(head);
   for (const g of groups) {
     const tr = el('tr');
     tr.appendChild(el('td', g.key));
-    for (const v of [String(g.requests), String(g.failed), String(g.stopped ?? 0), pct(g.local, g.local + g.cloud), String(g.inputTokens), String(g.outputTokens), fmtUsd(g.costUsd), fmtMs(g.ttftP50Ms), fmtMs(g.ttftP95Ms)]) tr.appendChild(el('td', v, 'n'));
+    for (const v of [
+      String(g.requests),
+      String(g.failed),
+      String(g.stopped ?? 0),
+      pct(g.local, g.local + g.cloud),
+      String(g.inputTokens),
+      String(g.outputTokens),
+      fmtUsd(g.costUsd),
+      fmtMs(g.ttftP50Ms),
+      fmtMs(g.ttftP95Ms),
+    ])
+      tr.appendChild(el('td', v, 'n'));
     t.appendChild(tr);
   }
   wrap.appendChild(t);
@@ -134,14 +196,29 @@ function completionsTable(c: UsageDataView['completions']): HTMLElement {
   }
   const t = el('table');
   const head = el('tr');
-  for (const [h, n] of [['', false], ['shown', true], ['accepted', true], ['accept rate', true], ['latency p50', true], ['chars accepted', true]] as const) head.appendChild(el('th', h, n ? 'n' : undefined));
+  for (const [h, n] of [
+    ['', false],
+    ['shown', true],
+    ['accepted', true],
+    ['accept rate', true],
+    ['latency p50', true],
+    ['chars accepted', true],
+  ] as const)
+    head.appendChild(el('th', h, n ? 'n' : undefined));
   t.appendChild(head);
   for (const g of [...c.byModel, c.total] as SuggestionGroupView[]) {
     const tr = el('tr');
     tr.dataset.model = g.key;
     tr.appendChild(el('td', g.key === 'all' ? 'all models' : `${g.key} (${g.local ? 'local' : 'cloud'})`));
     const rate = g.acceptRate === undefined ? '–' : `${Math.round(g.acceptRate * 100)}%`;
-    for (const v of [String(g.shown), g.partial ? `${g.accepted} (${g.partial} in part)` : String(g.accepted), rate, fmtMs(g.latencyP50Ms), String(g.acceptedChars)]) tr.appendChild(el('td', v, 'n'));
+    for (const v of [
+      String(g.shown),
+      g.partial ? `${g.accepted} (${g.partial} in part)` : String(g.accepted),
+      rate,
+      fmtMs(g.latencyP50Ms),
+      String(g.acceptedChars),
+    ])
+      tr.appendChild(el('td', v, 'n'));
     t.appendChild(tr);
   }
   wrap.appendChild(t);
@@ -163,7 +240,8 @@ const exportButton = el('button', 'Export CSV');
 exportButton.id = 'export-csv';
 exportButton.addEventListener('click', () => {
   host.request('usage/exportCsv', {}).then(
-    (file) => file && notes.replaceChildren(el('p', `Exported to ${file.path} and ${file.egressPath} (requests that left the machine)`, 'muted')),
+    (file) =>
+      file && notes.replaceChildren(el('p', `Exported to ${file.path} and ${file.egressPath} (requests that left the machine)`, 'muted')),
     (e: Error) => notes.replaceChildren(el('p', e.message, 'error')),
   );
 });
@@ -217,13 +295,33 @@ egressEmpty.id = 'egress-empty';
 const egressTable = el('table');
 egressTable.id = 'egress-table';
 const egressHead = el('tr');
-for (const [h, n] of [['time (UTC)', false], ['task', false], ['provider/model', false], ['host', false], ['bytes', true], ['redactions', false], ['files', false]] as const) egressHead.appendChild(el('th', h, n ? 'n' : undefined));
+for (const [h, n] of [
+  ['time (UTC)', false],
+  ['task', false],
+  ['provider/model', false],
+  ['host', false],
+  ['bytes', true],
+  ['redactions', false],
+  ['files', false],
+] as const)
+  egressHead.appendChild(el('th', h, n ? 'n' : undefined));
 const egressRows = el('tbody');
 egressRows.id = 'egress-rows';
 const thead = el('thead');
 thead.appendChild(egressHead);
 egressTable.append(thead, egressRows);
-egress.append(el('h2', 'What left this machine'), el('p', 'Every request sent to a cloud model, with the workspace files it carried and the secrets redacted from it (counts only).', 'muted'), filters, egressCount, egressEmpty, egressTable);
+egress.append(
+  el('h2', 'What left this machine'),
+  el(
+    'p',
+    'Every request sent to a cloud model, with the workspace files it carried and the secrets redacted from it (counts only).',
+    'muted',
+  ),
+  filters,
+  egressCount,
+  egressEmpty,
+  egressTable,
+);
 
 const saved = host.getState() as { view?: View } | undefined;
 let view: View = saved?.view === 'egress' ? 'egress' : 'summary';
@@ -254,15 +352,28 @@ const EMPTY = 'Nothing has left this machine in this period.';
 /** `error`: the ledger could not be read, so the list is unknown rather than empty. */
 function renderEgress(e: EgressView | undefined, error: string | undefined): void {
   const v: EgressView = e ?? { day: '', provider: '', days: [], providers: [], rows: [], total: 0 };
-  options(dayFilter, 'every day of the period', v.days.map((d) => ({ value: d.day, label: `${d.day} (${d.count})` })), v.day);
-  options(providerFilter, 'all providers', v.providers.map((p) => ({ value: p.provider, label: `${p.provider} (${p.count})` })), v.provider);
+  options(
+    dayFilter,
+    'every day of the period',
+    v.days.map((d) => ({ value: d.day, label: `${d.day} (${d.count})` })),
+    v.day,
+  );
+  options(
+    providerFilter,
+    'all providers',
+    v.providers.map((p) => ({ value: p.provider, label: `${p.provider} (${p.count})` })),
+    v.provider,
+  );
   egressEmpty.hidden = v.rows.length > 0;
   egressEmpty.textContent = error ?? EMPTY;
   egressEmpty.className = error ? 'error' : 'muted';
   egressTable.hidden = v.rows.length === 0;
   filters.hidden = v.days.length === 0;
   const requests = (n: number) => `${n} request${n === 1 ? '' : 's'}`;
-  egressCount.textContent = v.rows.length === 0 ? '' : `${requests(v.total)} left this machine${v.day ? ` on ${v.day}` : ' in this period'}${v.provider ? ` to ${v.provider}` : ''}${v.total > v.rows.length ? ` (the newest ${v.rows.length} shown)` : ''}.`;
+  egressCount.textContent =
+    v.rows.length === 0
+      ? ''
+      : `${requests(v.total)} left this machine${v.day ? ` on ${v.day}` : ' in this period'}${v.provider ? ` to ${v.provider}` : ''}${v.total > v.rows.length ? ` (the newest ${v.rows.length} shown)` : ''}.`;
   egressRows.replaceChildren();
   for (const r of v.rows) {
     const tr = el('tr', undefined, 'egress-row');
@@ -276,7 +387,15 @@ function renderEgress(e: EgressView | undefined, error: string | undefined): voi
       for (const f of r.files) ul.appendChild(el('li', f));
       files.appendChild(ul);
     }
-    tr.append(el('td', fmtTime(r.at), 'time'), el('td', r.task, 'task'), el('td', `${r.providerId}/${r.model}`, 'model'), el('td', r.host, 'host'), bytes, el('td', r.redactions, 'redactions'), files);
+    tr.append(
+      el('td', fmtTime(r.at), 'time'),
+      el('td', r.task, 'task'),
+      el('td', `${r.providerId}/${r.model}`, 'model'),
+      el('td', r.host, 'host'),
+      bytes,
+      el('td', r.redactions, 'redactions'),
+      files,
+    );
     egressRows.appendChild(tr);
   }
 }
@@ -292,7 +411,13 @@ function render(d: UsageDataView): void {
   const add = (...nodes: Node[]) => content.append(...nodes);
   if (d.error) add(el('p', d.error, 'error'));
   const t = d.total;
-  add(el('p', `${t.requests} requests (${t.failed} failed${t.stopped ? `, ${t.stopped} stopped` : ''}), ${pct(t.local, t.local + t.cloud)} local, ${t.inputTokens} tokens in / ${t.outputTokens} out, estimated cost ${fmtUsd(t.costUsd)}, time to first token p50 ${fmtMs(t.ttftP50Ms)} / p95 ${fmtMs(t.ttftP95Ms)}.`, 'summary'));
+  add(
+    el(
+      'p',
+      `${t.requests} requests (${t.failed} failed${t.stopped ? `, ${t.stopped} stopped` : ''}), ${pct(t.local, t.local + t.cloud)} local, ${t.inputTokens} tokens in / ${t.outputTokens} out, estimated cost ${fmtUsd(t.costUsd)}, time to first token p50 ${fmtMs(t.ttftP50Ms)} / p95 ${fmtMs(t.ttftP95Ms)}.`,
+      'summary',
+    ),
+  );
   const left = d.egress?.days.reduce((n, day) => n + day.count, 0) ?? 0;
   if (left > 0) {
     const p = el('p', `${left} request${left === 1 ? '' : 's'} left this machine in this period: `, 'egress-summary');

@@ -70,7 +70,8 @@ export function printable(text: string): string {
 }
 
 /** Markup of an HTML page (a proxy's or a web server's error page) that a model server's error body may carry. */
-const HTML_MARKUP = /<!--[\s\S]*?-->|<!DOCTYPE[^>]*>|<(script|style)\b[^>]*>[\s\S]*?<\/\1\s*>|<\/?(?:html|head|body|title|meta|link|div|span|p|a|b|i|em|strong|h[1-6]|hr|br|center|pre|code|table|tr|td|th|ul|ol|li|main|section|header|footer|nav|img|form|input|button|noscript)\b[^<>]{0,500}>/gi;
+const HTML_MARKUP =
+  /<!--[\s\S]*?-->|<!DOCTYPE[^>]*>|<(script|style)\b[^>]*>[\s\S]*?<\/\1\s*>|<\/?(?:html|head|body|title|meta|link|div|span|p|a|b|i|em|strong|h[1-6]|hr|br|center|pre|code|table|tr|td|th|ul|ol|li|main|section|header|footer|nav|img|form|input|button|noscript)\b[^<>]{0,500}>/gi;
 
 /**
  * One line of text from outside (an upstream error, a library's message) for the terminal: redacted, HTML markup
@@ -158,7 +159,13 @@ export function envSecrets(env: NodeJS.ProcessEnv): SecretSource {
 export function stderrLogger(io: Io, verbose: boolean): Logger {
   const write = (level: string) => (m: string) => io.stderr.write(`[${level}] ${printable(redact(m))}\n`);
   const none = () => {};
-  return { trace: none, debug: verbose ? write('debug') : none, info: verbose ? write('info') : none, warn: verbose ? write('warn') : none, error: write('error') };
+  return {
+    trace: none,
+    debug: verbose ? write('debug') : none,
+    info: verbose ? write('info') : none,
+    warn: verbose ? write('warn') : none,
+    error: write('error'),
+  };
 }
 
 /**
@@ -197,7 +204,9 @@ export async function readStdin(stdin: NodeJS.ReadableStream): Promise<string> {
 export function attemptLines(attempts: readonly RouteAttempt[]): string {
   return attempts
     .filter((a) => a.outcome !== 'answered')
-    .map((a) => `  ${a.outcome} ${candidateName({ providerId: a.providerId, model: printable(a.model) })}: ${a.kind ? `${a.kind}: ` : ''}${terminalLine(a.reason ?? '')}\n`)
+    .map(
+      (a) =>
+        `  ${a.outcome} ${candidateName({ providerId: a.providerId, model: printable(a.model) })}: ${a.kind ? `${a.kind}: ` : ''}${terminalLine(a.reason ?? '')}\n`,
+    )
     .join('');
 }
-

@@ -112,9 +112,7 @@ export async function run(argv: string[], io: Io): Promise<number> {
 
 // Runs when bundled as dist/cli.js; tests call run() directly.
 if (require.main === module) {
-  run(process.argv.slice(2), { stdout: process.stdout, stderr: process.stderr, stdin: process.stdin, env: process.env }).then(
-    (code) => {
-      process.exitCode = code;
-    },
-  );
+  run(process.argv.slice(2), { stdout: process.stdout, stderr: process.stderr, stdin: process.stdin, env: process.env }).then((code) => {
+    process.exitCode = code;
+  });
 }

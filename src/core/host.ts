@@ -70,10 +70,12 @@ export function redact(text: string, secrets: readonly string[] = []): string {
   for (const s of secrets) {
     if (s && s.length >= 4) out = out.replace(secretPattern(s), '***');
   }
-  return out
-    .replace(/(Bearer\s+)[A-Za-z0-9._~+/=-]{6,}/gi, '$1***')
-    .replace(/(Basic\s+)[A-Za-z0-9+/=]{6,}/gi, '$1***')
-    // Key shapes, also percent-encoded (`sk%2Dabc…`, `sk-abc%2Bdef…`).
-    .replace(/\b(sk|xai|gsk|pk|rk)(?:-|%2[dD])[A-Za-z0-9_%-]{8,}/g, '$1-***')
-    .replace(/([?&](?:key|api_key|apikey|token|access_token)=)[^&\s]+/gi, '$1***');
+  return (
+    out
+      .replace(/(Bearer\s+)[A-Za-z0-9._~+/=-]{6,}/gi, '$1***')
+      .replace(/(Basic\s+)[A-Za-z0-9+/=]{6,}/gi, '$1***')
+      // Key shapes, also percent-encoded (`sk%2Dabc…`, `sk-abc%2Bdef…`).
+      .replace(/\b(sk|xai|gsk|pk|rk)(?:-|%2[dD])[A-Za-z0-9_%-]{8,}/g, '$1-***')
+      .replace(/([?&](?:key|api_key|apikey|token|access_token)=)[^&\s]+/gi, '$1***')
+  );
 }

@@ -48,8 +48,19 @@ export class Switchyard {
   constructor(options: SwitchyardOptions) {
     this.current = options.config;
     const logger = options.logger ?? silentLogger;
-    this.embedded = new EmbeddedRuntime({ ...embeddedOptions(options.config), modelsDir: options.modelsDir, workerPath: options.embeddedWorkerPath, logger });
-    this.registry = new ProviderRegistry({ secrets: options.secrets, logger, fetch: options.fetch, create: options.createProvider, embedded: this.embedded });
+    this.embedded = new EmbeddedRuntime({
+      ...embeddedOptions(options.config),
+      modelsDir: options.modelsDir,
+      workerPath: options.embeddedWorkerPath,
+      logger,
+    });
+    this.registry = new ProviderRegistry({
+      secrets: options.secrets,
+      logger,
+      fetch: options.fetch,
+      create: options.createProvider,
+      embedded: this.embedded,
+    });
     this.registry.update(options.config);
     this.router = new Router({
       config: () => this.current,

@@ -22,7 +22,16 @@ export const PRIVACY_MODES = ['local-only', 'ask', 'allow'] as const;
 export type PrivacyMode = (typeof PRIVACY_MODES)[number];
 
 /** What an error (or the first-run view) offers to do; the chat view's host runs them (src/vscode/chat/actions.ts). */
-export const ERROR_ACTION_IDS = ['retry', 'startOllama', 'pullModel', 'setApiKey', 'openSettings', 'showLogs', 'downloadGguf', 'walkthrough'] as const;
+export const ERROR_ACTION_IDS = [
+  'retry',
+  'startOllama',
+  'pullModel',
+  'setApiKey',
+  'openSettings',
+  'showLogs',
+  'downloadGguf',
+  'walkthrough',
+] as const;
 export type ErrorActionId = (typeof ERROR_ACTION_IDS)[number];
 
 /** Whether a string is one of a list's names (narrowing it to the list's type). */

@@ -169,7 +169,8 @@ function coreCommands(
 /** Providers that take a key: configured cloud ones and every cloud preset. */
 function keyedProviders(switchyard: Switchyard): { id: string; label: string }[] {
   const out = new Map<string, string>();
-  for (const p of switchyard.registry.list()) if (!p.local || p.apiKeyEnv) out.set(p.id, p.preset ? getPreset(p.preset)?.label ?? p.id : p.id);
+  for (const p of switchyard.registry.list())
+    if (!p.local || p.apiKeyEnv) out.set(p.id, p.preset ? (getPreset(p.preset)?.label ?? p.id) : p.id);
   for (const preset of Object.values(PRESETS)) if (preset.requiresApiKey && !out.has(preset.id)) out.set(preset.id, preset.label);
   return [...out].map(([id, label]) => ({ id, label }));
 }

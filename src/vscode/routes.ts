@@ -97,7 +97,9 @@ export async function showRoutes(router: Router, log: Logger): Promise<void> {
     () => Promise.all(TASKS.map((t) => router.plan(t, { probe: true }))),
   );
   const items: vscode.QuickPickItem[] = plans.map((plan) => {
-    log.info(`route ${plan.task}: ${describePlan(plan)}${plan.skipped.length ? `; skipped ${plan.skipped.map(describeSkip).join('; ')}` : ''}`);
+    log.info(
+      `route ${plan.task}: ${describePlan(plan)}${plan.skipped.length ? `; skipped ${plan.skipped.map(describeSkip).join('; ')}` : ''}`,
+    );
     return {
       label: `${plan.candidate ? (plan.candidate.local ? '$(vm)' : '$(cloud)') : '$(circle-slash)'} ${plan.task}`,
       description: describePlan(plan),

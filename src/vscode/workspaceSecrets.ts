@@ -13,7 +13,13 @@ export class WorkspaceSecrets implements vscode.Disposable {
   constructor(private readonly storedKeys: () => readonly string[]) {
     const watcher = vscode.workspace.createFileSystemWatcher('**/{.env,.env.*,*.env,.envrc}');
     const forget = () => (this.cached = undefined);
-    this.disposables.push(watcher, watcher.onDidCreate(forget), watcher.onDidChange(forget), watcher.onDidDelete(forget), vscode.workspace.onDidChangeWorkspaceFolders(forget));
+    this.disposables.push(
+      watcher,
+      watcher.onDidCreate(forget),
+      watcher.onDidChange(forget),
+      watcher.onDidDelete(forget),
+      vscode.workspace.onDidChangeWorkspaceFolders(forget),
+    );
   }
 
   values(): readonly string[] {

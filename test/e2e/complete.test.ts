@@ -95,12 +95,20 @@ async function waitForCursor(re: RegExp): Promise<void> {
   await waitFor(`the cursor at ${re}`, async () => re.test(await status.innerText()), t(15_000), 100);
 }
 
-test('typing shows the local server\'s ghost text; Tab accepts it and the file holds it', { timeout: t(180_000) }, async () => {
+test("typing shows the local server's ghost text; Tab accepts it and the file holds it", { timeout: t(180_000) }, async () => {
   try {
-    await waitFor('the completions status bar item to show the model', async () => (await item().innerText()).includes(MODEL), t(30_000), 250);
+    await waitFor(
+      'the completions status bar item to show the model',
+      async () => (await item().innerText()).includes(MODEL),
+      t(30_000),
+      250,
+    );
     await vs.page.keyboard.press('Control+P');
     await vs.page.locator('.quick-input-widget input').fill(FILE);
-    await vs.page.locator('.quick-input-list .monaco-list-row', { hasText: FILE }).first().waitFor({ timeout: t(15_000) });
+    await vs.page
+      .locator('.quick-input-list .monaco-list-row', { hasText: FILE })
+      .first()
+      .waitFor({ timeout: t(15_000) });
     await vs.page.keyboard.press('Enter');
     const editor = vs.page.locator('.monaco-editor .view-lines', { hasText: 'export function mul' }).first();
     await editor.waitFor({ timeout: t(15_000) });
@@ -113,7 +121,18 @@ test('typing shows the local server\'s ghost text; Tab accepts it and the file h
 
     const before = generates().length;
     await vs.page.keyboard.type('return a', { delay: 40 });
-    await waitFor('the ghost text from the test server', async () => ((await ghost().allInnerTexts()).join('').replace(/\u00a0/g, ' ').includes('* b;') ? true : undefined), t(30_000), 100);
+    await waitFor(
+      'the ghost text from the test server',
+      async () =>
+        (await ghost().allInnerTexts())
+          .join('')
+          .replace(/\u00a0/g, ' ')
+          .includes('* b;')
+          ? true
+          : undefined,
+      t(30_000),
+      100,
+    );
     await vs.screenshot('complete-ghost-text');
 
     const sent = generates().slice(before);
@@ -127,10 +146,20 @@ test('typing shows the local server\'s ghost text; Tab accepts it and the file h
     await vs.page.keyboard.press('Tab');
     // The editor's lines render the ghost text too: its text counts only once the ghost is gone.
     await waitFor('the ghost text gone', async () => (await ghost().count()) === 0, t(10_000), 100);
-    await waitFor('the suggestion in the editor', async () => ((await editorText()).includes('return a * b;') ? true : undefined), t(15_000), 100);
+    await waitFor(
+      'the suggestion in the editor',
+      async () => ((await editorText()).includes('return a * b;') ? true : undefined),
+      t(15_000),
+      100,
+    );
     await waitForCursor(/Ln 2, Col 16/);
     await vs.page.keyboard.press('Control+S');
-    await waitFor(`${FILE} saved with the suggestion`, () => (fs.readFileSync(path.join(workspace, FILE), 'utf8').includes('  return a * b;\n}') ? true : undefined), t(15_000), 100);
+    await waitFor(
+      `${FILE} saved with the suggestion`,
+      () => (fs.readFileSync(path.join(workspace, FILE), 'utf8').includes('  return a * b;\n}') ? true : undefined),
+      t(15_000),
+      100,
+    );
     await vs.screenshot('complete-accepted');
   } catch (e) {
     await failureShot('complete-accept', e);
@@ -162,7 +191,12 @@ test('a failing server shows in the status bar item and the log, never as a noti
     const before = generates().length;
     await vs.page.keyboard.type(' =', { delay: 40 });
     await waitFor('the failed request', () => (generates().length > before ? true : undefined), t(30_000), 50);
-    await waitFor('the status bar item to warn', async () => ((await item().locator('.codicon-warning').count()) > 0 ? true : undefined), t(15_000), 100);
+    await waitFor(
+      'the status bar item to warn',
+      async () => ((await item().locator('.codicon-warning').count()) > 0 ? true : undefined),
+      t(15_000),
+      100,
+    );
     await vs.waitForLog('Switchyard', /completion failed \(server/, t(15_000));
     // The tooltip says why and what to do next.
     await item().hover();
@@ -181,12 +215,27 @@ test('a failing server shows in the status bar item and the log, never as a noti
     llama.setBehaviour({ mode: 'ok' }, 'POST /infill');
     backend.set([' 1;']);
     await vs.page.keyboard.type(' ', { delay: 40 });
-    await waitFor('the ghost text again', async () => ((await ghost().allInnerTexts()).join('').includes('1;') ? true : undefined), t(30_000), 100);
-    await waitFor('the warning gone', async () => ((await item().locator('.codicon-warning').count()) === 0 ? true : undefined), t(15_000), 100);
+    await waitFor(
+      'the ghost text again',
+      async () => ((await ghost().allInnerTexts()).join('').includes('1;') ? true : undefined),
+      t(30_000),
+      100,
+    );
+    await waitFor(
+      'the warning gone',
+      async () => ((await item().locator('.codicon-warning').count()) === 0 ? true : undefined),
+      t(15_000),
+      100,
+    );
     await vs.page.keyboard.press('Escape');
     // Saved, so closing the editors later asks nothing.
     await vs.page.keyboard.press('Control+S');
-    await waitFor(`${FILE} saved`, () => (fs.readFileSync(path.join(workspace, FILE), 'utf8').includes('const cx =') ? true : undefined), t(15_000), 100);
+    await waitFor(
+      `${FILE} saved`,
+      () => (fs.readFileSync(path.join(workspace, FILE), 'utf8').includes('const cx =') ? true : undefined),
+      t(15_000),
+      100,
+    );
   } catch (e) {
     await failureShot('complete-failure', e);
   } finally {
@@ -195,131 +244,202 @@ test('a failing server shows in the status bar item and the log, never as a noti
   }
 });
 
-test('Show Usage counts the suggestions shown and accepted, with the accept rate and p50 latency of the model', { timeout: t(120_000) }, async () => {
-  try {
-    await vs.runCommand('Switchyard: Show Usage');
-    const usage = await webviewFrame(vs.page, 'usage');
-    const row = usage.locator(`#completions tr[data-model="box/${MODEL}"]`);
-    await row.waitFor({ timeout: t(20_000) });
-    const cells = (await row.locator('td').allInnerTexts()).map((c) => c.trim());
-    assert.equal(cells[0], `box/${MODEL} (local)`);
-    const [shown, accepted] = [Number(cells[1]), Number(cells[2])];
-    assert.ok(shown >= 2, `at least the two suggestions seen: ${cells.join(' | ')}`);
-    assert.equal(accepted, 1, cells.join(' | '));
-    assert.equal(cells[3], `${Math.round((100 * accepted) / shown)}%`);
-    assert.match(cells[4]!, /^\d+ ms$/);
-    await row.scrollIntoViewIfNeeded();
-    await vs.screenshot('complete-usage');
-    assert.doesNotMatch(await vs.outputChannelText('Switchyard'), /return a/, 'no code in the log');
-    await vs.runCommand('View: Close All Editors');
-    await vs.page.locator('.monaco-editor .view-lines').waitFor({ state: 'detached', timeout: t(10_000) });
-  } catch (e) {
-    await failureShot('complete-usage', e);
-  }
-});
+test(
+  'Show Usage counts the suggestions shown and accepted, with the accept rate and p50 latency of the model',
+  { timeout: t(120_000) },
+  async () => {
+    try {
+      await vs.runCommand('Switchyard: Show Usage');
+      const usage = await webviewFrame(vs.page, 'usage');
+      const row = usage.locator(`#completions tr[data-model="box/${MODEL}"]`);
+      await row.waitFor({ timeout: t(20_000) });
+      const cells = (await row.locator('td').allInnerTexts()).map((c) => c.trim());
+      assert.equal(cells[0], `box/${MODEL} (local)`);
+      const [shown, accepted] = [Number(cells[1]), Number(cells[2])];
+      assert.ok(shown >= 2, `at least the two suggestions seen: ${cells.join(' | ')}`);
+      assert.equal(accepted, 1, cells.join(' | '));
+      assert.equal(cells[3], `${Math.round((100 * accepted) / shown)}%`);
+      assert.match(cells[4]!, /^\d+ ms$/);
+      await row.scrollIntoViewIfNeeded();
+      await vs.screenshot('complete-usage');
+      assert.doesNotMatch(await vs.outputChannelText('Switchyard'), /return a/, 'no code in the log');
+      await vs.runCommand('View: Close All Editors');
+      await vs.page.locator('.monaco-editor .view-lines').waitFor({ state: 'detached', timeout: t(10_000) });
+    } catch (e) {
+      await failureShot('complete-usage', e);
+    }
+  },
+);
 
 test('snooze and toggle show in the status bar item; toggle writes the setting', { timeout: t(120_000) }, async () => {
   try {
     await vs.runCommand('Switchyard: Snooze Inline Completions');
-    await waitFor('the item to say snoozed', async () => ((await item().innerText()).includes('snoozed') ? true : undefined), t(15_000), 100);
+    await waitFor(
+      'the item to say snoozed',
+      async () => ((await item().innerText()).includes('snoozed') ? true : undefined),
+      t(15_000),
+      100,
+    );
     await vs.runCommand('Switchyard: Toggle Inline Completions');
     await waitFor('the item to say off', async () => ((await item().innerText()).includes('off') ? true : undefined), t(15_000), 100);
-    await waitFor('switchyard.completion.enabled false in the user settings', () => (readUserSettings(vs)['switchyard.completion.enabled'] === false ? true : undefined), t(15_000), 100);
+    await waitFor(
+      'switchyard.completion.enabled false in the user settings',
+      () => (readUserSettings(vs)['switchyard.completion.enabled'] === false ? true : undefined),
+      t(15_000),
+      100,
+    );
     await vs.runCommand('Switchyard: Toggle Inline Completions');
-    await waitFor('the item to show the model again', async () => ((await item().innerText()).includes(MODEL) ? true : undefined), t(15_000), 100);
+    await waitFor(
+      'the item to show the model again',
+      async () => ((await item().innerText()).includes(MODEL) ? true : undefined),
+      t(15_000),
+      100,
+    );
     assert.equal(readUserSettings(vs)['switchyard.completion.enabled'], true);
   } catch (e) {
     await failureShot('complete-toggle', e);
   }
 });
 
-test('accept word by word (Ctrl+Right) takes part of the suggestion, and Show Usage counts it as accepted in part', { timeout: t(120_000) }, async () => {
-  try {
-    backend.set([' first', ' second', ' third;']);
-    await vs.page.keyboard.press('Control+P');
-    await vs.page.locator('.quick-input-widget input').fill(FILE);
-    await vs.page.locator('.quick-input-list .monaco-list-row', { hasText: FILE }).first().waitFor({ timeout: t(15_000) });
-    await vs.page.keyboard.press('Enter');
-    const editor = vs.page.locator('.monaco-editor .view-lines', { hasText: 'export function mul' }).first();
-    await editor.waitFor({ timeout: t(15_000) });
-    await editor.click();
-    await vs.page.locator('.monaco-editor.focused').waitFor({ timeout: t(15_000) });
-    await vs.page.keyboard.press('Control+Home');
-    await vs.page.keyboard.press('ArrowDown');
-    await vs.page.keyboard.press('End');
-    await waitForCursor(/Ln 2, Col 16/);
-    await vs.page.keyboard.press('Enter');
-    await vs.page.keyboard.type('let w =', { delay: 40 });
-    await waitFor('the ghost text', async () => ((await ghost().allInnerTexts()).join('').replace(/\u00a0/g, ' ').includes('first second third;') ? true : undefined), t(30_000), 100);
-    // VS Code's accept-next-word takes the leading space on its own first, then the word.
-    const cursor = vs.page.locator('[id="status.editor.selection"]');
-    for (let i = 0; i < 3 && !/Col 16\b/.test(await cursor.innerText()); i++) {
-      const before = await cursor.innerText();
-      await vs.page.keyboard.press('Control+ArrowRight');
-      await waitFor('the cursor to move past the accepted part', async () => ((await cursor.innerText()) !== before ? true : undefined), t(10_000), 50);
+test(
+  'accept word by word (Ctrl+Right) takes part of the suggestion, and Show Usage counts it as accepted in part',
+  { timeout: t(120_000) },
+  async () => {
+    try {
+      backend.set([' first', ' second', ' third;']);
+      await vs.page.keyboard.press('Control+P');
+      await vs.page.locator('.quick-input-widget input').fill(FILE);
+      await vs.page
+        .locator('.quick-input-list .monaco-list-row', { hasText: FILE })
+        .first()
+        .waitFor({ timeout: t(15_000) });
+      await vs.page.keyboard.press('Enter');
+      const editor = vs.page.locator('.monaco-editor .view-lines', { hasText: 'export function mul' }).first();
+      await editor.waitFor({ timeout: t(15_000) });
+      await editor.click();
+      await vs.page.locator('.monaco-editor.focused').waitFor({ timeout: t(15_000) });
+      await vs.page.keyboard.press('Control+Home');
+      await vs.page.keyboard.press('ArrowDown');
+      await vs.page.keyboard.press('End');
+      await waitForCursor(/Ln 2, Col 16/);
+      await vs.page.keyboard.press('Enter');
+      await vs.page.keyboard.type('let w =', { delay: 40 });
+      await waitFor(
+        'the ghost text',
+        async () =>
+          (await ghost().allInnerTexts())
+            .join('')
+            .replace(/\u00a0/g, ' ')
+            .includes('first second third;')
+            ? true
+            : undefined,
+        t(30_000),
+        100,
+      );
+      // VS Code's accept-next-word takes the leading space on its own first, then the word.
+      const cursor = vs.page.locator('[id="status.editor.selection"]');
+      for (let i = 0; i < 3 && !/Col 16\b/.test(await cursor.innerText()); i++) {
+        const before = await cursor.innerText();
+        await vs.page.keyboard.press('Control+ArrowRight');
+        await waitFor(
+          'the cursor to move past the accepted part',
+          async () => ((await cursor.innerText()) !== before ? true : undefined),
+          t(10_000),
+          50,
+        );
+      }
+      await waitForCursor(/Ln 3, Col 16/);
+      await vs.screenshot('complete-partial-accept');
+      // The rest is still offered; Escape hides it and leaves what was taken.
+      await vs.page.keyboard.press('Escape');
+      await waitFor('the ghost text gone', async () => (await ghost().count()) === 0, t(10_000), 100);
+      const text = await editorText();
+      assert.ok(text.includes('let w = first') && !text.includes('first second'), `only the first word was taken:\n${text}`);
+      // Typing something else ends the suggestion.
+      await vs.page.keyboard.type(';');
+
+      await vs.runCommand('Switchyard: Show Usage');
+      const usage = await webviewFrame(vs.page, 'usage');
+      const row = usage.locator(`#completions tr[data-model="box/${MODEL}"]`);
+      await waitFor(
+        'the partial accept counted',
+        async () =>
+          (
+            await row
+              .locator('td')
+              .nth(2)
+              .innerText()
+              .catch(() => '')
+          ).includes('(1 in part)')
+            ? true
+            : undefined,
+        t(20_000),
+        250,
+      );
+      const cells = (await row.locator('td').allInnerTexts()).map((c) => c.trim());
+      assert.equal(cells[2], '2 (1 in part)', cells.join(' | '));
+    } catch (e) {
+      await failureShot('complete-partial', e);
     }
-    await waitForCursor(/Ln 3, Col 16/);
-    await vs.screenshot('complete-partial-accept');
-    // The rest is still offered; Escape hides it and leaves what was taken.
-    await vs.page.keyboard.press('Escape');
-    await waitFor('the ghost text gone', async () => (await ghost().count()) === 0, t(10_000), 100);
-    const text = await editorText();
-    assert.ok(text.includes('let w = first') && !text.includes('first second'), `only the first word was taken:\n${text}`);
-    // Typing something else ends the suggestion.
-    await vs.page.keyboard.type(';');
+  },
+);
 
-    await vs.runCommand('Switchyard: Show Usage');
-    const usage = await webviewFrame(vs.page, 'usage');
-    const row = usage.locator(`#completions tr[data-model="box/${MODEL}"]`);
-    await waitFor('the partial accept counted', async () => ((await row.locator('td').nth(2).innerText().catch(() => '')).includes('(1 in part)') ? true : undefined), t(20_000), 250);
-    const cells = (await row.locator('td').allInnerTexts()).map((c) => c.trim());
-    assert.equal(cells[2], '2 (1 in part)', cells.join(' | '));
-  } catch (e) {
-    await failureShot('complete-partial', e);
-  }
-});
-
-test('a file edited a moment ago goes with the request (llama.cpp /infill input_extra, after a fallback)', { timeout: t(120_000) }, async () => {
-  try {
-    // Edit util.ts: its lines around the edit become context for the next completion elsewhere.
-    await vs.page.keyboard.press('Control+P');
-    await vs.page.locator('.quick-input-widget input').waitFor({ state: 'visible', timeout: t(10_000) });
-    await vs.page.locator('.quick-input-widget input').fill('util.ts');
-    await vs.page.locator('.quick-input-list .monaco-list-row', { hasText: 'util.ts' }).first().waitFor({ timeout: t(15_000) });
-    await vs.page.keyboard.press('Enter');
-    const util = vs.page.locator('.monaco-editor .view-lines', { hasText: 'parseSettings' }).first();
-    await util.waitFor({ timeout: t(15_000) });
-    await util.click();
-    await vs.page.locator('.monaco-editor.focused', { hasText: 'parseSettings' }).waitFor({ timeout: t(15_000) });
-    await vs.page.keyboard.press('Control+End');
-    await vs.page.keyboard.type('// RECENT_EDIT_MARKER', { delay: 10 });
-    await waitFor('util.ts edited', async () => ((await editorText()).includes('RECENT_EDIT_MARKER') ? true : undefined), t(10_000), 100);
-    await vs.page.keyboard.press('Escape');
-    // Back to calc.ts by its tab.
-    await vs.page.locator('.tabs-container .tab', { hasText: FILE }).first().click();
-    const calc = vs.page.locator('.monaco-editor .view-lines', { hasText: 'export function mul' }).first();
-    await calc.waitFor({ timeout: t(15_000) });
-    await calc.click();
-    await vs.page.locator('.monaco-editor.focused', { hasText: 'export function mul' }).waitFor({ timeout: t(15_000) });
-    await vs.page.keyboard.press('Control+End');
-    await waitForCursor(/Ln 6, Col 1/);
-    // Ollama fails: the router falls back to llama.cpp, which takes the other files as input_extra.
-    ollama.setBehaviour({ mode: 'error', status: 500 }, 'POST /api/generate');
-    const before = llama.requests.length;
-    await vs.page.keyboard.type('const n =', { delay: 40 });
-    await waitFor('the ghost text from llama.cpp', async () => ((await ghost().allInnerTexts()).join('').includes('42;') ? true : undefined), t(30_000), 100);
-    const infill = llama.requests.slice(before).filter((r) => r.path === '/infill').at(-1);
-    assert.ok(infill, 'an /infill request');
-    const extra = (infill.body as { input_extra?: { filename: string; text: string }[] }).input_extra ?? [];
-    const snippet = extra.find((e) => e.filename === 'util.ts');
-    assert.ok(snippet, `util.ts among input_extra: ${JSON.stringify(extra.map((e) => e.filename))}`);
-    assert.match(snippet.text, /parseSettings[\s\S]*RECENT_EDIT_MARKER/);
-    assert.ok(!extra.some((e) => e.filename === FILE), 'the current file is in the prefix and suffix, not in extra');
-    assert.match(String((infill.body as { input_prefix: string }).input_prefix), /const n =$/);
-    await vs.screenshot('complete-fallback-extra');
-  } catch (e) {
-    await failureShot('complete-extra', e);
-  } finally {
-    ollama.setBehaviour({ mode: 'ok' }, 'POST /api/generate');
-  }
-});
+test(
+  'a file edited a moment ago goes with the request (llama.cpp /infill input_extra, after a fallback)',
+  { timeout: t(120_000) },
+  async () => {
+    try {
+      // Edit util.ts: its lines around the edit become context for the next completion elsewhere.
+      await vs.page.keyboard.press('Control+P');
+      await vs.page.locator('.quick-input-widget input').waitFor({ state: 'visible', timeout: t(10_000) });
+      await vs.page.locator('.quick-input-widget input').fill('util.ts');
+      await vs.page
+        .locator('.quick-input-list .monaco-list-row', { hasText: 'util.ts' })
+        .first()
+        .waitFor({ timeout: t(15_000) });
+      await vs.page.keyboard.press('Enter');
+      const util = vs.page.locator('.monaco-editor .view-lines', { hasText: 'parseSettings' }).first();
+      await util.waitFor({ timeout: t(15_000) });
+      await util.click();
+      await vs.page.locator('.monaco-editor.focused', { hasText: 'parseSettings' }).waitFor({ timeout: t(15_000) });
+      await vs.page.keyboard.press('Control+End');
+      await vs.page.keyboard.type('// RECENT_EDIT_MARKER', { delay: 10 });
+      await waitFor('util.ts edited', async () => ((await editorText()).includes('RECENT_EDIT_MARKER') ? true : undefined), t(10_000), 100);
+      await vs.page.keyboard.press('Escape');
+      // Back to calc.ts by its tab.
+      await vs.page.locator('.tabs-container .tab', { hasText: FILE }).first().click();
+      const calc = vs.page.locator('.monaco-editor .view-lines', { hasText: 'export function mul' }).first();
+      await calc.waitFor({ timeout: t(15_000) });
+      await calc.click();
+      await vs.page.locator('.monaco-editor.focused', { hasText: 'export function mul' }).waitFor({ timeout: t(15_000) });
+      await vs.page.keyboard.press('Control+End');
+      await waitForCursor(/Ln 6, Col 1/);
+      // Ollama fails: the router falls back to llama.cpp, which takes the other files as input_extra.
+      ollama.setBehaviour({ mode: 'error', status: 500 }, 'POST /api/generate');
+      const before = llama.requests.length;
+      await vs.page.keyboard.type('const n =', { delay: 40 });
+      await waitFor(
+        'the ghost text from llama.cpp',
+        async () => ((await ghost().allInnerTexts()).join('').includes('42;') ? true : undefined),
+        t(30_000),
+        100,
+      );
+      const infill = llama.requests
+        .slice(before)
+        .filter((r) => r.path === '/infill')
+        .at(-1);
+      assert.ok(infill, 'an /infill request');
+      const extra = (infill.body as { input_extra?: { filename: string; text: string }[] }).input_extra ?? [];
+      const snippet = extra.find((e) => e.filename === 'util.ts');
+      assert.ok(snippet, `util.ts among input_extra: ${JSON.stringify(extra.map((e) => e.filename))}`);
+      assert.match(snippet.text, /parseSettings[\s\S]*RECENT_EDIT_MARKER/);
+      assert.ok(!extra.some((e) => e.filename === FILE), 'the current file is in the prefix and suffix, not in extra');
+      assert.match(String((infill.body as { input_prefix: string }).input_prefix), /const n =$/);
+      await vs.screenshot('complete-fallback-extra');
+    } catch (e) {
+      await failureShot('complete-extra', e);
+    } finally {
+      ollama.setBehaviour({ mode: 'ok' }, 'POST /api/generate');
+    }
+  },
+);

@@ -48,9 +48,18 @@ async function choose(dialog: Locator, label: string): Promise<void> {
   await dialog.waitFor({ state: 'hidden', timeout: t(10_000) });
 }
 
-const settled = (turn: Locator) => waitFor('the turn to settle', async () => ((await turn.getAttribute('data-status')) !== 'streaming' && (await turn.getAttribute('data-status')) !== null ? await turn.getAttribute('data-status') : undefined), t(40_000), 100);
+const settled = (turn: Locator) =>
+  waitFor(
+    'the turn to settle',
+    async () =>
+      (await turn.getAttribute('data-status')) !== 'streaming' && (await turn.getAttribute('data-status')) !== null
+        ? await turn.getAttribute('data-status')
+        : undefined,
+    t(40_000),
+    100,
+  );
 
-test('ask: the modal\'s default (Enter) is Stay Local: the cloud test server receives nothing', { timeout: t(120_000) }, async () => {
+test("ask: the modal's default (Enter) is Stay Local: the cloud test server receives nothing", { timeout: t(120_000) }, async () => {
   try {
     const turn = await sendChat(chat, 'a question answered by pressing Enter');
     const dialog = await consentDialog();
@@ -63,7 +72,11 @@ test('ask: the modal\'s default (Enter) is Stay Local: the cloud test server rec
     await vs.page.keyboard.press('Enter');
     await dialog.waitFor({ state: 'hidden', timeout: t(10_000) });
     const status = await settled(turn);
-    assert.equal(cloud.counts.total ?? 0, 0, `Enter: nothing reached the cloud (${JSON.stringify(cloud.requests.map((r) => r.method + ' ' + r.path))})`);
+    assert.equal(
+      cloud.counts.total ?? 0,
+      0,
+      `Enter: nothing reached the cloud (${JSON.stringify(cloud.requests.map((r) => r.method + ' ' + r.path))})`,
+    );
     assert.equal(status, 'error');
     assert.match(await turn.innerText(), /stay local/i);
     assert.equal(label, 'Stay Local', 'the focused (default) button');
@@ -73,35 +86,43 @@ test('ask: the modal\'s default (Enter) is Stay Local: the cloud test server rec
   }
 });
 
-test('ask: a modal before cloud use; Stay Local sends nothing, Allow Once asks again, Always stops asking', { timeout: t(240_000) }, async () => {
-  try {
-    // Stay Local: the request stays here and fails with a reason; the cloud server sees nothing.
-    const stayed = await sendChat(chat, 'first question');
-    const dialog = await consentDialog();
-    assert.match(await dialog.innerText(), /sent to cloud/);
-    await vs.screenshot('consent-modal');
-    await choose(dialog, 'Stay Local');
-    assert.notEqual(await settled(stayed), 'done');
-    assert.match(await stayed.innerText(), /stay local/i);
-    assert.equal(cloud.counts.total ?? 0, 0, `Stay Local: nothing reached the cloud (${JSON.stringify(cloud.requests.map((r) => r.method + ' ' + r.path))})`);
+test(
+  'ask: a modal before cloud use; Stay Local sends nothing, Allow Once asks again, Always stops asking',
+  { timeout: t(240_000) },
+  async () => {
+    try {
+      // Stay Local: the request stays here and fails with a reason; the cloud server sees nothing.
+      const stayed = await sendChat(chat, 'first question');
+      const dialog = await consentDialog();
+      assert.match(await dialog.innerText(), /sent to cloud/);
+      await vs.screenshot('consent-modal');
+      await choose(dialog, 'Stay Local');
+      assert.notEqual(await settled(stayed), 'done');
+      assert.match(await stayed.innerText(), /stay local/i);
+      assert.equal(
+        cloud.counts.total ?? 0,
+        0,
+        `Stay Local: nothing reached the cloud (${JSON.stringify(cloud.requests.map((r) => r.method + ' ' + r.path))})`,
+      );
 
-    // Allow Once: this request goes to the cloud; the next one asks again.
-    const once = await sendChat(chat, 'second question');
-    await choose(await consentDialog(), 'Allow Once');
-    assert.equal(await settled(once), 'done');
-    assert.equal((await once.locator('.markdown').innerText()).trim(), 'Cloud answer.');
-    assert.equal(cloud.counts['POST /v1/chat/completions'], 1);
+      // Allow Once: this request goes to the cloud; the next one asks again.
+      const once = await sendChat(chat, 'second question');
+      await choose(await consentDialog(), 'Allow Once');
+      assert.equal(await settled(once), 'done');
+      assert.equal((await once.locator('.markdown').innerText()).trim(), 'Cloud answer.');
+      assert.equal(cloud.counts['POST /v1/chat/completions'], 1);
 
-    // Always for This Workspace: asked once more, then never again in this workspace.
-    const always = await sendChat(chat, 'third question');
-    await choose(await consentDialog(), 'Always for This Workspace');
-    assert.equal(await settled(always), 'done');
-    const quiet = await sendChat(chat, 'fourth question');
-    assert.equal(await settled(quiet), 'done');
-    assert.equal(await vs.page.locator('.monaco-dialog-box').count(), 0, 'no modal after "Always"');
-    assert.equal(cloud.counts['POST /v1/chat/completions'], 3);
-  } catch (e) {
-    await vs.screenshot('consent-failure').catch(() => {});
-    throw e;
-  }
-});
+      // Always for This Workspace: asked once more, then never again in this workspace.
+      const always = await sendChat(chat, 'third question');
+      await choose(await consentDialog(), 'Always for This Workspace');
+      assert.equal(await settled(always), 'done');
+      const quiet = await sendChat(chat, 'fourth question');
+      assert.equal(await settled(quiet), 'done');
+      assert.equal(await vs.page.locator('.monaco-dialog-box').count(), 0, 'no modal after "Always"');
+      assert.equal(cloud.counts['POST /v1/chat/completions'], 3);
+    } catch (e) {
+      await vs.screenshot('consent-failure').catch(() => {});
+      throw e;
+    }
+  },
+);

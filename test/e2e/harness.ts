@@ -108,7 +108,12 @@ export async function freePort(): Promise<number> {
 
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
-export async function waitFor<T>(what: string, fn: () => Promise<T | undefined> | T | undefined, timeoutMs: number, everyMs = 200): Promise<T> {
+export async function waitFor<T>(
+  what: string,
+  fn: () => Promise<T | undefined> | T | undefined,
+  timeoutMs: number,
+  everyMs = 200,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   let lastError: unknown;
   while (Date.now() < deadline) {
@@ -174,7 +179,17 @@ function codeServerArgs(userDataDir: string, extensionsDir: string): string[] {
   // Our own (empty) config file, so code-server never reads or writes ~/.config/code-server.
   const config = path.join(path.dirname(userDataDir), 'code-server.yaml');
   if (!fs.existsSync(config)) fs.writeFileSync(config, '');
-  return [codeServerEntry, '--config', config, '--user-data-dir', userDataDir, '--extensions-dir', extensionsDir, '--disable-telemetry', '--disable-update-check'];
+  return [
+    codeServerEntry,
+    '--config',
+    config,
+    '--user-data-dir',
+    userDataDir,
+    '--extensions-dir',
+    extensionsDir,
+    '--disable-telemetry',
+    '--disable-update-check',
+  ];
 }
 
 /** `code-server --install-extension` for each .vsix (one process, several flags). */
@@ -330,7 +345,10 @@ export async function launchVSCode(options: LaunchOptions = {}): Promise<VSCode>
         } catch (first) {
           // ENVIRONMENT.md: the first command right after start-up can time out once.
           await vs.page.keyboard.press('Escape').catch(() => {});
-          await vs.page.locator('.quick-input-widget').waitFor({ state: 'hidden', timeout: t(10_000) }).catch(() => {});
+          await vs.page
+            .locator('.quick-input-widget')
+            .waitFor({ state: 'hidden', timeout: t(10_000) })
+            .catch(() => {});
           try {
             await runCommandOnce(vs.page, title);
           } catch (second) {
@@ -372,7 +390,11 @@ async function settle(page: Page): Promise<void> {
   await page.locator('.monaco-workbench').waitFor({ state: 'visible', timeout: t(60_000) });
   await page.locator('.statusbar').waitFor({ state: 'visible', timeout: t(30_000) });
   // The explorer shows the folder once the remote file system is connected.
-  await page.locator('.explorer-folders-view, .explorer-viewlet').first().waitFor({ state: 'attached', timeout: t(30_000) }).catch(() => {});
+  await page
+    .locator('.explorer-folders-view, .explorer-viewlet')
+    .first()
+    .waitFor({ state: 'attached', timeout: t(30_000) })
+    .catch(() => {});
   let quietSince = Date.now();
   const deadline = Date.now() + t(15_000);
   while (Date.now() < deadline) {
@@ -385,7 +407,10 @@ async function settle(page: Page): Promise<void> {
 
 async function runCommandOnce(page: Page, title: string): Promise<void> {
   const input = page.locator('.quick-input-widget input');
-  await page.locator('.monaco-workbench').click({ position: { x: 700, y: 300 } }).catch(() => {});
+  await page
+    .locator('.monaco-workbench')
+    .click({ position: { x: 700, y: 300 } })
+    .catch(() => {});
   await page.keyboard.press('F1');
   await input.waitFor({ state: 'visible', timeout: t(10_000) });
   await input.fill(`>${title}`);

@@ -34,10 +34,15 @@ after(async () => {
 });
 
 const settled = async (turn: Awaited<ReturnType<typeof sendChat>>) =>
-  waitFor('the turn to settle', async () => {
-    const s = await turn.getAttribute('data-status');
-    return s && s !== 'streaming' ? s : undefined;
-  }, t(40_000), 100);
+  waitFor(
+    'the turn to settle',
+    async () => {
+      const s = await turn.getAttribute('data-status');
+      return s && s !== 'streaming' ? s : undefined;
+    },
+    t(40_000),
+    100,
+  );
 
 test('a local server started after VS Code answers the next chat, with no reload', { timeout: t(180_000) }, async () => {
   try {
@@ -52,7 +57,12 @@ test('a local server started after VS Code answers the next chat, with no reload
     assert.equal((await second.locator('.markdown').innerText()).trim(), 'Late but here.');
     assert.ok((late.counts['POST /api/chat'] ?? 0) >= 1);
     // The status bar looks again on its own (back-off from 5 s up to 60 s) and shows the model.
-    await waitFor('the status bar to show the late server\'s model', async () => ((await vs.page.locator('.statusbar-item', { hasText: 'qwen2.5-coder:7b' }).count()) > 0 ? true : undefined), t(90_000), 250);
+    await waitFor(
+      "the status bar to show the late server's model",
+      async () => ((await vs.page.locator('.statusbar-item', { hasText: 'qwen2.5-coder:7b' }).count()) > 0 ? true : undefined),
+      t(90_000),
+      250,
+    );
   } catch (e) {
     await vs.screenshot('live-late-server-failure').catch(() => {});
     throw e;

@@ -25,12 +25,23 @@ export async function webviewFrame(page: Page, view: 'chat' | 'settings' | 'usag
 
 /** Shows the Switchyard container's chat view (activity bar), returns its frame once the UI has rendered. */
 export async function openChat(vs: VSCode): Promise<Frame> {
-  const item = vs.page.locator('.activitybar .action-item a[aria-label^="Switchyard"], .activitybar .action-item[aria-label^="Switchyard"]').first();
-  const active = vs.page.locator('.activitybar .action-item.checked a[aria-label^="Switchyard"], .activitybar .action-item.checked[aria-label^="Switchyard"]');
+  const item = vs.page
+    .locator('.activitybar .action-item a[aria-label^="Switchyard"], .activitybar .action-item[aria-label^="Switchyard"]')
+    .first();
+  const active = vs.page.locator(
+    '.activitybar .action-item.checked a[aria-label^="Switchyard"], .activitybar .action-item.checked[aria-label^="Switchyard"]',
+  );
   const deadline = Date.now() + t(60_000);
   for (let attempt = 0; Date.now() < deadline; attempt++) {
     const shown = await webviewFrame(vs.page, 'chat', t(4000)).catch(() => undefined);
-    if (shown && (await shown.locator('#prompt').isVisible().catch(() => false))) return shown;
+    if (
+      shown &&
+      (await shown
+        .locator('#prompt')
+        .isVisible()
+        .catch(() => false))
+    )
+      return shown;
     // Clicking the container's icon while it is showing would close the side bar: click only when it is not checked,
     // or every other attempt when the view stays blank (a restored but hidden side bar after a reload).
     if ((await active.count()) === 0 || attempt % 2 === 1) await item.click().catch(() => {});
@@ -54,7 +65,10 @@ export async function editUserSettings(vs: VSCode, edit: (s: Record<string, unkn
   const s = readUserSettings(vs);
   edit(s);
   const text = JSON.stringify(s, null, 2);
-  await vs.page.context().grantPermissions(['clipboard-read', 'clipboard-write']).catch(() => {});
+  await vs.page
+    .context()
+    .grantPermissions(['clipboard-read', 'clipboard-write'])
+    .catch(() => {});
   await vs.runCommand('Preferences: Open User Settings (JSON)');
   // VS Code 1.139 may show it as a modal editor over the workbench: find it by its content.
   const editor = vs.page.locator('.monaco-editor', { hasText: 'workbench.startupEditor' }).last();
@@ -76,12 +90,21 @@ export async function editUserSettings(vs: VSCode, edit: (s: Record<string, unkn
     t(15_000),
     250,
   );
-  await vs.page.evaluate((t) => (globalThis as unknown as { navigator: { clipboard: { writeText(s: string): Promise<void> } } }).navigator.clipboard.writeText(t), text);
+  await vs.page.evaluate(
+    (t) =>
+      (globalThis as unknown as { navigator: { clipboard: { writeText(s: string): Promise<void> } } }).navigator.clipboard.writeText(t),
+    text,
+  );
   await editor.locator('.view-lines').click();
   await vs.page.keyboard.press('Control+A');
   await vs.page.keyboard.press('Control+V');
   await vs.page.keyboard.press('Control+S');
-  await waitFor('settings.json saved', () => fs.readFileSync(userSettingsPath(vs), 'utf8').trim() === text.trim() || undefined, t(15_000), 100);
+  await waitFor(
+    'settings.json saved',
+    () => fs.readFileSync(userSettingsPath(vs), 'utf8').trim() === text.trim() || undefined,
+    t(15_000),
+    100,
+  );
   await vs.page.keyboard.press('Control+W');
   // Closed: the editor leaves the DOM. Still shown after that (a modal editor that kept its frame): Escape.
   await editor.waitFor({ state: 'hidden', timeout: t(5000) }).catch(() => {});

@@ -8,15 +8,19 @@ import { suite, t, test } from './framework';
 
 const ANSWER = 'Routed through Switchyard.';
 
-suite('Switchyard in VS Code\'s model picker and as a gateway', () => {
+suite("Switchyard in VS Code's model picker and as a gateway", () => {
   test('selectChatModels({ vendor: "switchyard" }) lists the routed virtual models and streams an answer from the test server', async () => {
     assert.ok(process.env.SWITCHYARD_ITEST_OPENAI_URL, 'the e2e runner did not start the test server');
     const ext = vscode.extensions.getExtension('switchyard.switchyard');
     assert.ok(ext);
     await ext.activate();
-    assert.equal(typeof vscode.lm?.registerLanguageModelChatProvider, 'function', `VS Code ${vscode.version} lacks the Language Model provider API`);
+    assert.equal(
+      typeof vscode.lm?.registerLanguageModelChatProvider,
+      'function',
+      `VS Code ${vscode.version} lacks the Language Model provider API`,
+    );
     let models: vscode.LanguageModelChat[] = [];
-    for (const end = Date.now() + t(10_000); models.length === 0 && Date.now() < end; ) {
+    for (const end = Date.now() + t(10_000); models.length === 0 && Date.now() < end;) {
       models = await vscode.lm.selectChatModels({ vendor: 'switchyard' });
       if (models.length === 0) await new Promise((r) => setTimeout(r, 200));
     }
@@ -28,7 +32,11 @@ suite('Switchyard in VS Code\'s model picker and as a gateway', () => {
     assert.equal(chat.vendor, 'switchyard');
     assert.ok(chat.maxInputTokens > 0);
 
-    const response = await chat.sendRequest([vscode.LanguageModelChatMessage.User('Say something')], {}, new vscode.CancellationTokenSource().token);
+    const response = await chat.sendRequest(
+      [vscode.LanguageModelChatMessage.User('Say something')],
+      {},
+      new vscode.CancellationTokenSource().token,
+    );
     const pieces: string[] = [];
     for await (const piece of response.text) pieces.push(piece);
     assert.equal(pieces.join(''), ANSWER);
@@ -36,13 +44,21 @@ suite('Switchyard in VS Code\'s model picker and as a gateway', () => {
     assert.ok((await chat.countTokens('hello world, four tokens?')) > 0);
 
     // Sampling options under OpenAI's names are checked as the gateway checks them, then passed on.
-    const seeded = await chat.sendRequest([vscode.LanguageModelChatMessage.User('Say something')], { modelOptions: { seed: 3, top_p: 0.5, stop: ['NEVER'] } }, new vscode.CancellationTokenSource().token);
+    const seeded = await chat.sendRequest(
+      [vscode.LanguageModelChatMessage.User('Say something')],
+      { modelOptions: { seed: 3, top_p: 0.5, stop: ['NEVER'] } },
+      new vscode.CancellationTokenSource().token,
+    );
     let seededText = '';
     for await (const piece of seeded.text) seededText += piece;
     assert.equal(seededText, ANSWER);
     await assert.rejects(
       (async () => {
-        const bad = await chat.sendRequest([vscode.LanguageModelChatMessage.User('Say something')], { modelOptions: { top_p: 5 } }, new vscode.CancellationTokenSource().token);
+        const bad = await chat.sendRequest(
+          [vscode.LanguageModelChatMessage.User('Say something')],
+          { modelOptions: { top_p: 5 } },
+          new vscode.CancellationTokenSource().token,
+        );
         for await (const piece of bad.text) void piece;
       })(),
       /top_p must be a number between 0 and 1/,
@@ -57,7 +73,11 @@ suite('Switchyard in VS Code\'s model picker and as a gateway', () => {
     const body = JSON.stringify({ model: 'switchyard/chat', messages: [{ role: 'user', content: 'hi' }] });
     const denied = await fetch(`${url}/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
     assert.equal(denied.status, 401);
-    const ok = await fetch(`${url}/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` }, body });
+    const ok = await fetch(`${url}/chat/completions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+      body,
+    });
     assert.equal(ok.status, 200);
     const json = (await ok.json()) as { choices: { message: { content: string } }[] };
     assert.equal(json.choices[0]!.message.content, ANSWER);
@@ -80,7 +100,11 @@ suite('Switchyard in VS Code\'s model picker and as a gateway', () => {
     await vscode.commands.executeCommand('switchyard.clearApiKey', 'itest-audit');
     assert.equal(await services.secrets.getApiKey('itest-audit'), undefined);
     const entries = ledger.auditList(20).filter((e) => e.key === 'API key of itest-audit');
-    assert.deepEqual(entries.map((e) => e.change.split(' ')[0]), ['cleared', 'set'], JSON.stringify(entries));
+    assert.deepEqual(
+      entries.map((e) => e.change.split(' ')[0]),
+      ['cleared', 'set'],
+      JSON.stringify(entries),
+    );
     assert.ok(!JSON.stringify(ledger.auditList(200)).includes(key), 'the key value is not in the audit list');
 
     // A settings change made through VS Code's API lands there too, as before → after.
@@ -88,7 +112,7 @@ suite('Switchyard in VS Code\'s model picker and as a gateway', () => {
     await cfg().update('routing.cooldownMs', 12345, vscode.ConfigurationTarget.Global);
     try {
       let change: string | undefined;
-      for (const end = Date.now() + t(5000); change === undefined && Date.now() < end; ) {
+      for (const end = Date.now() + t(5000); change === undefined && Date.now() < end;) {
         change = ledger.auditList(20).find((e) => e.key === 'switchyard.routing.cooldownMs')?.change;
         if (change === undefined) await new Promise((r) => setTimeout(r, 100));
       }
@@ -102,7 +126,7 @@ suite('Switchyard in VS Code\'s model picker and as a gateway', () => {
     await vscode.commands.executeCommand('switchyard.showUsage');
     // The tab model catches up with the new panel asynchronously.
     let tabs: string[] = [];
-    for (const end = Date.now() + t(5000); !tabs.includes('Switchyard Usage') && Date.now() < end; ) {
+    for (const end = Date.now() + t(5000); !tabs.includes('Switchyard Usage') && Date.now() < end;) {
       await new Promise((r) => setTimeout(r, 100));
       tabs = vscode.window.tabGroups.all.flatMap((g) => g.tabs).map((tab) => tab.label);
     }
@@ -111,8 +135,14 @@ suite('Switchyard in VS Code\'s model picker and as a gateway', () => {
     const target = vscode.Uri.file(`${dir}/switchyard-itest-usage-${Date.now()}.csv`);
     const written = (await vscode.commands.executeCommand('switchyard.exportUsageCsv', target)) as string | undefined;
     assert.equal(written, target.fsPath);
-    const csv = Buffer.from(await vscode.workspace.fs.readFile(target)).toString('utf8').trim().split('\n');
+    const csv = Buffer.from(await vscode.workspace.fs.readFile(target))
+      .toString('utf8')
+      .trim()
+      .split('\n');
     assert.match(csv[0]!, /^at,task,requested,provider,model,local,outcome/);
-    assert.ok(csv.slice(1).some((l) => l.includes(',switchyard/chat,itest,gpt-4.1-mini,1,ok,')), csv.join('\n'));
+    assert.ok(
+      csv.slice(1).some((l) => l.includes(',switchyard/chat,itest,gpt-4.1-mini,1,ok,')),
+      csv.join('\n'),
+    );
   });
 });

@@ -8,7 +8,7 @@ import { suite, test } from './framework';
 
 type DataPartClass = { image(data: Uint8Array, mimeType: string): unknown };
 
-suite('Images through VS Code\'s Language Model API', () => {
+suite("Images through VS Code's Language Model API", () => {
   test('an image data part of a user message reaches the routed model; the answer streams back', async () => {
     const ext = vscode.extensions.getExtension('switchyard.switchyard');
     assert.ok(ext);

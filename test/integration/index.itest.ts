@@ -36,8 +36,15 @@ suite('workspace index', () => {
     const file = path.join(folder.uri.fsPath, 'src', 'headers.ts');
     fs.mkdirSync(path.dirname(file), { recursive: true });
     const started = Date.now();
-    fs.writeFileSync(file, 'export function parseHttpHeader(line: string): [string, string] {\n  const i = line.indexOf(":");\n  return [line.slice(0, i), line.slice(i + 1)];\n}\n');
-    const hit = await until('the new file in search results', async () => (await index.search('parse http header', { k: 5 })).find((h) => h.path === 'src/headers.ts'), t(15_000));
+    fs.writeFileSync(
+      file,
+      'export function parseHttpHeader(line: string): [string, string] {\n  const i = line.indexOf(":");\n  return [line.slice(0, i), line.slice(i + 1)];\n}\n',
+    );
+    const hit = await until(
+      'the new file in search results',
+      async () => (await index.search('parse http header', { k: 5 })).find((h) => h.path === 'src/headers.ts'),
+      t(15_000),
+    );
     const latency = Date.now() - started;
     assert.equal(hit.symbol, 'parseHttpHeader');
     assert.equal(hit.language, 'typescript');
@@ -47,7 +54,11 @@ suite('workspace index', () => {
 
     // Deleting it removes it.
     fs.rmSync(file);
-    await until('the deleted file to leave the results', async () => !(await index.search('parseHttpHeader', { k: 5 })).some((h) => h.path === 'src/headers.ts'), t(15_000));
+    await until(
+      'the deleted file to leave the results',
+      async () => !(await index.search('parseHttpHeader', { k: 5 })).some((h) => h.path === 'src/headers.ts'),
+      t(15_000),
+    );
 
     // Whether vectors exist depends on which embedding server this window can reach; the status says which.
     const status = index.status();

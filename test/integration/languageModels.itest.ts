@@ -6,21 +6,32 @@ import assert from 'node:assert/strict';
 import * as vscode from 'vscode';
 import { suite, test } from './framework';
 
-suite('Switchyard models in VS Code\'s Language Model API', () => {
+suite("Switchyard models in VS Code's Language Model API", () => {
   test('<think> text from the model is not passed as answer text', async () => {
     const ext = vscode.extensions.getExtension('switchyard.switchyard');
     assert.ok(ext);
     await ext.activate();
     const [model] = await vscode.lm.selectChatModels({ vendor: 'switchyard', id: 'switchyard/summarize' });
     assert.ok(model, 'switchyard/summarize is offered');
-    const response = await model.sendRequest([vscode.LanguageModelChatMessage.User('What is 2 + 2?')], {}, new vscode.CancellationTokenSource().token);
+    const response = await model.sendRequest(
+      [vscode.LanguageModelChatMessage.User('What is 2 + 2?')],
+      {},
+      new vscode.CancellationTokenSource().token,
+    );
     const parts: unknown[] = [];
     for await (const part of response.stream) parts.push(part);
-    const text = parts.filter((p): p is vscode.LanguageModelTextPart => p instanceof vscode.LanguageModelTextPart).map((p) => p.value).join('');
+    const text = parts
+      .filter((p): p is vscode.LanguageModelTextPart => p instanceof vscode.LanguageModelTextPart)
+      .map((p) => p.value)
+      .join('');
     assert.equal(text, 'Four.');
-    const Thinking = (vscode as unknown as { LanguageModelThinkingPart?: new (v: string) => { value: string | string[] } }).LanguageModelThinkingPart;
+    const Thinking = (vscode as unknown as { LanguageModelThinkingPart?: new (v: string) => { value: string | string[] } })
+      .LanguageModelThinkingPart;
     if (Thinking) {
-      const thought = parts.filter((p) => p instanceof Thinking).map((p) => [(p as { value: string | string[] }).value].flat().join('')).join('');
+      const thought = parts
+        .filter((p) => p instanceof Thinking)
+        .map((p) => [(p as { value: string | string[] }).value].flat().join(''))
+        .join('');
       assert.equal(thought, 'pondering');
     }
     assert.ok(!JSON.stringify(parts).includes('<think>'), JSON.stringify(parts));

@@ -24,9 +24,7 @@ suite('native modules in the installed .vsix', () => {
       db.exec("create virtual table t using fts5(body); insert into t(body) values ('hello routing world')");
       const hit = db.prepare("select count(*) as n from t where t match 'routing'").get() as { n: number };
       assert.equal(hit.n, 1);
-      const knn = db
-        .prepare("select vec_distance_l2(vec_f32('[1,0,0]'), vec_f32('[0,1,0]')) as d")
-        .get() as { d: number };
+      const knn = db.prepare("select vec_distance_l2(vec_f32('[1,0,0]'), vec_f32('[0,1,0]')) as d").get() as { d: number };
       assert.ok(Math.abs(knn.d - Math.SQRT2) < 1e-6);
     } finally {
       db.close();

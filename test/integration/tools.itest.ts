@@ -20,7 +20,7 @@ async function parts(response: vscode.LanguageModelChatResponse): Promise<unknow
   return out;
 }
 
-suite('Tool calls through VS Code\'s Language Model API', () => {
+suite("Tool calls through VS Code's Language Model API", () => {
   test('a routed model calls a tool, gets its result in the history and answers (toolMode Required reaches the model)', async () => {
     const ext = vscode.extensions.getExtension('switchyard.switchyard');
     assert.ok(ext);
@@ -42,13 +42,18 @@ suite('Tool calls through VS Code\'s Language Model API', () => {
         [
           ask,
           vscode.LanguageModelChatMessage.Assistant([calls[0]!]),
-          vscode.LanguageModelChatMessage.User([new vscode.LanguageModelToolResultPart(calls[0]!.callId, [new vscode.LanguageModelTextPart('Sunny, 21 °C')])]),
+          vscode.LanguageModelChatMessage.User([
+            new vscode.LanguageModelToolResultPart(calls[0]!.callId, [new vscode.LanguageModelTextPart('Sunny, 21 °C')]),
+          ]),
         ],
         { tools: TOOLS },
         token,
       ),
     );
-    const text = second.filter((p): p is vscode.LanguageModelTextPart => p instanceof vscode.LanguageModelTextPart).map((p) => p.value).join('');
+    const text = second
+      .filter((p): p is vscode.LanguageModelTextPart => p instanceof vscode.LanguageModelTextPart)
+      .map((p) => p.value)
+      .join('');
     assert.equal(text, 'Routed through Switchyard.');
     assert.equal(second.filter((p) => p instanceof vscode.LanguageModelToolCallPart).length, 0, 'no second call after the result');
   });

@@ -57,9 +57,10 @@ describe('model catalog', () => {
       { id: 'my-finetune', providerId: 'openai', contextLength: 4096, capabilities: { chat: true }, inCatalog: false },
     );
 
-    const local = mergeWithDiscovered([
-      { id: 'nomic-embed-text:latest', providerId: 'ollama', contextLength: 2048, capabilities: {} },
-    ], 'ollama');
+    const local = mergeWithDiscovered(
+      [{ id: 'nomic-embed-text:latest', providerId: 'ollama', contextLength: 2048, capabilities: {} }],
+      'ollama',
+    );
     assert.equal(local[0].contextLength, 2048, 'discovered context length wins');
     assert.equal(local[0].capabilities.embeddings, true, 'catalog fills the capability an old server did not report');
     assert.deepEqual(local[0].price, { input: 0, output: 0 });

@@ -16,8 +16,16 @@ import { scriptedBackend, startLlamaCppServer, type FixtureServer } from '../fix
 let small: FixtureServer;
 let writer: FixtureServer;
 before(async () => {
-  small = await startLlamaCppServer({ contextSize: 2048, modelAlias: 'small', backend: scriptedBackend({ tokens: ['small', ' answers'] }) });
-  writer = await startLlamaCppServer({ contextSize: 32768, modelAlias: 'writer', backend: scriptedBackend({ tokens: ['The user', ' discussed', ' w0 to w99.'] }) });
+  small = await startLlamaCppServer({
+    contextSize: 2048,
+    modelAlias: 'small',
+    backend: scriptedBackend({ tokens: ['small', ' answers'] }),
+  });
+  writer = await startLlamaCppServer({
+    contextSize: 32768,
+    modelAlias: 'writer',
+    backend: scriptedBackend({ tokens: ['The user', ' discussed', ' w0 to w99.'] }),
+  });
 });
 after(async () => {
   await small.close();
@@ -30,10 +38,17 @@ beforeEach(() => {
 
 function setup(summarize: string[]): Switchyard {
   const { config } = parseConfig({
-    'switchyard.providers': [{ id: 'small', kind: 'llamacpp', baseUrl: small.url }, { id: 'writer', kind: 'llamacpp', baseUrl: writer.url }],
+    'switchyard.providers': [
+      { id: 'small', kind: 'llamacpp', baseUrl: small.url },
+      { id: 'writer', kind: 'llamacpp', baseUrl: writer.url },
+    ],
     'switchyard.tasks': { chat: ['small/small'], summarize },
   });
-  return new Switchyard({ config, secrets: { getApiKey: async () => undefined }, privacy: (c) => ({ mode: c.privacy, trusted: true, workspaceOptOut: false }) });
+  return new Switchyard({
+    config,
+    secrets: { getApiKey: async () => undefined },
+    privacy: (c) => ({ mode: c.privacy, trusted: true, workspaceOptOut: false }),
+  });
 }
 
 function longConversation(): Conversation {
@@ -47,18 +62,33 @@ function longConversation(): Conversation {
   return { id: 'c1', title: 'Long', createdAt: '', updatedAt: '', turns };
 }
 
-const hooks = (): ExchangeHooks => ({ begun: () => undefined, changed: () => undefined, piece: () => undefined, save: async () => undefined, error: (e) => ({ kind: 'error', message: String(e), actions: [] }) });
-const chatRequests = (s: FixtureServer) => s.requests.filter((r) => r.path === '/v1/chat/completions').map((r) => r.body.messages as ChatMessage[]);
+const hooks = (): ExchangeHooks => ({
+  begun: () => undefined,
+  changed: () => undefined,
+  piece: () => undefined,
+  save: async () => undefined,
+  error: (e) => ({ kind: 'error', message: String(e), actions: [] }),
+});
+const chatRequests = (s: FixtureServer) =>
+  s.requests.filter((r) => r.path === '/v1/chat/completions').map((r) => r.body.messages as ChatMessage[]);
 
 test('a chat that outgrew the window: older turns summarized by the summarize task, not dropped; the summary cached for the next turn', async () => {
   const sy = setup(['writer/writer']);
   const deps = { router: sy.router, providers: sy.registry };
   try {
     const c = longConversation();
-    const turn = await runExchange(deps, c, { task: 'chat', text: 'And now?', context: [], contextLabels: [] }, hooks(), new AbortController().signal);
+    const turn = await runExchange(
+      deps,
+      c,
+      { task: 'chat', text: 'And now?', context: [], contextLabels: [] },
+      hooks(),
+      new AbortController().signal,
+    );
     assert.equal(turn.status, 'done');
     assert.equal(turn.text, 'small answers');
-    const notice = turn.notices?.find((n) => /^Earlier turns summarized by writer\/writer \(\d+ messages\) to fit the model's 2048-token window\.$/.test(n));
+    const notice = turn.notices?.find((n) =>
+      /^Earlier turns summarized by writer\/writer \(\d+ messages\) to fit the model's 2048-token window\.$/.test(n),
+    );
     assert.ok(notice, JSON.stringify(turn.notices));
     assert.ok(!turn.notices?.some((n) => /left out/.test(n)), 'nothing dropped');
     // The summarize task got the older messages.
@@ -78,7 +108,13 @@ test('a chat that outgrew the window: older turns summarized by the summarize ta
     // The next turn reuses the summary: no new summarize request.
     writer.reset();
     small.reset();
-    const next = await runExchange(deps, c, { task: 'chat', text: 'One more?', context: [], contextLabels: [] }, hooks(), new AbortController().signal);
+    const next = await runExchange(
+      deps,
+      c,
+      { task: 'chat', text: 'One more?', context: [], contextLabels: [] },
+      hooks(),
+      new AbortController().signal,
+    );
     assert.equal(next.status, 'done');
     assert.equal(chatRequests(writer).length, 0, 'cached');
     assert.ok(next.notices?.some((n) => /^Earlier turns summarized by writer\/writer/.test(n)));
@@ -92,9 +128,18 @@ test('with no model for summarize, the older turns are dropped as before and the
   const sy = setup([]);
   try {
     const c = longConversation();
-    const turn = await runExchange({ router: sy.router, providers: sy.registry }, c, { task: 'chat', text: 'And now?', context: [], contextLabels: [] }, hooks(), new AbortController().signal);
+    const turn = await runExchange(
+      { router: sy.router, providers: sy.registry },
+      c,
+      { task: 'chat', text: 'And now?', context: [], contextLabels: [] },
+      hooks(),
+      new AbortController().signal,
+    );
     assert.equal(turn.status, 'done');
-    assert.ok(turn.notices?.some((n) => /^Earlier turns could not be summarized \(.*\), so they were left out\.$/.test(n)), JSON.stringify(turn.notices));
+    assert.ok(
+      turn.notices?.some((n) => /^Earlier turns could not be summarized \(.*\), so they were left out\.$/.test(n)),
+      JSON.stringify(turn.notices),
+    );
     assert.ok(turn.notices?.some((n) => /earlier messages left out/.test(n)));
     assert.equal(c.earlier, undefined);
   } finally {
@@ -102,8 +147,12 @@ test('with no model for summarize, the older turns are dropped as before and the
   }
 });
 
-test('summary pieces: the cache key follows the history\'s start; the transcript keeps the newest messages within its budget', () => {
-  const history: ChatMessage[] = [{ role: 'user', content: 'a' }, { role: 'assistant', content: 'b' }, { role: 'user', content: 'c' }];
+test("summary pieces: the cache key follows the history's start; the transcript keeps the newest messages within its budget", () => {
+  const history: ChatMessage[] = [
+    { role: 'user', content: 'a' },
+    { role: 'assistant', content: 'b' },
+    { role: 'user', content: 'c' },
+  ];
   const s = { messages: 2, key: historyKey(history, 2), text: 'sum', model: 'm' };
   assert.equal(validSummary(s, history), s);
   assert.equal(validSummary(s, [{ role: 'user', content: 'other' }, ...history.slice(1)]), undefined, 'another conversation start');

@@ -15,20 +15,29 @@ const words = (n: number, w = 'token') => Array.from({ length: n }, (_, i) => `$
 test('assemblePrompt keeps everything when it fits, with the system prompt first and context before the question', () => {
   const p = assemblePrompt({
     system: 'sys',
-    history: [{ role: 'user', content: 'q1' }, { role: 'assistant', content: 'a1' }],
+    history: [
+      { role: 'user', content: 'q1' },
+      { role: 'assistant', content: 'a1' },
+    ],
     context: [{ label: 'selection in a.ts:1-2', text: 'const a = 1;' }],
     question: 'what is a?',
     contextWindow: 4096,
     answerTokens: 512,
   });
   assert.equal(p.notice, undefined);
-  assert.deepEqual(p.messages.map((m) => m.role), ['system', 'user', 'assistant', 'user']);
+  assert.deepEqual(
+    p.messages.map((m) => m.role),
+    ['system', 'user', 'assistant', 'user'],
+  );
   assert.match(p.messages.at(-1)!.content, /selection in a\.ts:1-2[\s\S]*const a = 1;[\s\S]*what is a\?$/);
   assert.ok(estimateMessagesTokens(p.messages) <= p.budget);
 });
 
 test('assemblePrompt drops the oldest history and low-priority context to fit, and says what it dropped', () => {
-  const history = Array.from({ length: 10 }, (_, i) => ({ role: (i % 2 ? 'assistant' : 'user') as 'user' | 'assistant', content: `turn ${i} ${words(60)}` }));
+  const history = Array.from({ length: 10 }, (_, i) => ({
+    role: (i % 2 ? 'assistant' : 'user') as 'user' | 'assistant',
+    content: `turn ${i} ${words(60)}`,
+  }));
   const p = assemblePrompt({
     system: 'sys',
     history,
@@ -80,20 +89,29 @@ test('ConversationStore saves, lists newest first, reloads from the same storage
   const a = store.create();
   await store.save(a);
   assert.equal(store.list().length, 0, 'an empty conversation is not stored');
-  a.turns.push({ id: 't1', role: 'user', text: 'How do I parse JSON?\nmore', at: '' }, { id: 't2', role: 'assistant', text: 'Use JSON.parse', at: '', status: 'streaming' });
+  a.turns.push(
+    { id: 't1', role: 'user', text: 'How do I parse JSON?\nmore', at: '' },
+    { id: 't2', role: 'assistant', text: 'Use JSON.parse', at: '', status: 'streaming' },
+  );
   await store.save(a);
   const b = store.create();
   b.turns.push({ id: 't3', role: 'user', text: 'second', at: '' });
   await store.save(b);
 
   const reopened = new ConversationStore(kv); // a window reload: same storage, new objects
-  assert.deepEqual(reopened.list().map((s) => s.title), ['second', 'How do I parse JSON?']);
+  assert.deepEqual(
+    reopened.list().map((s) => s.title),
+    ['second', 'How do I parse JSON?'],
+  );
   const loaded = settleInterrupted(reopened.get(a.id)!);
   assert.equal(loaded.turns[1]!.status, 'stopped', 'an answer cut off by a reload shows as stopped');
   assert.equal(reopened.latest().id, b.id);
 
   await reopened.delete(b.id);
-  assert.deepEqual(reopened.list().map((s) => s.id), [a.id]);
+  assert.deepEqual(
+    reopened.list().map((s) => s.id),
+    [a.id],
+  );
   assert.equal(reopened.get(b.id), undefined);
 
   for (let i = 0; i < MAX_CONVERSATIONS + 3; i++) {
@@ -112,12 +130,19 @@ test('historyMessages leaves out failed answers and empty turns', () => {
     { id: '3', role: 'user', text: 'q2', at: '' },
     { id: '4', role: 'assistant', text: 'a2', at: '', status: 'done' },
   ]);
-  assert.deepEqual(msgs, [{ role: 'user', content: 'q' }, { role: 'user', content: 'q2' }, { role: 'assistant', content: 'a2' }]);
+  assert.deepEqual(msgs, [
+    { role: 'user', content: 'q' },
+    { role: 'user', content: 'q2' },
+    { role: 'assistant', content: 'a2' },
+  ]);
 });
 
 test('the host rejects malformed and unknown webview messages', () => {
   assert.equal(validateChatMessage({ kind: 'ready' }).ok, true);
-  assert.equal(validateChatMessage({ kind: 'request', id: 1, name: 'chat/send', payload: { text: 'hi', context: ['selection'] } }).ok, true);
+  assert.equal(
+    validateChatMessage({ kind: 'request', id: 1, name: 'chat/send', payload: { text: 'hi', context: ['selection'] } }).ok,
+    true,
+  );
   assert.equal(validateChatMessage({ kind: 'cancel', id: 3 }).ok, true);
   const bad: unknown[] = [
     null,
@@ -132,11 +157,43 @@ test('the host rejects malformed and unknown webview messages', () => {
     { kind: 'cancel', id: 'x' },
   ];
   for (const m of bad) assert.equal(validateChatMessage(m).ok, false, JSON.stringify(m));
-  assert.equal(validateSettingsMessage({ kind: 'request', id: 2, name: 'settings/setTask', payload: { task: 'chat', candidates: [{ model: 'box/m', temperature: 0.2 }] } }).ok, true);
-  assert.equal(validateSettingsMessage({ kind: 'request', id: 2, name: 'settings/setTask', payload: { task: 'chat', candidates: [{ model: 'nope' }] } }).ok, false);
-  assert.equal(validateSettingsMessage({ kind: 'request', id: 2, name: 'settings/setTask', payload: { task: 'chat', candidates: [{ model: 'a/b', temperature: 9 }] } }).ok, false);
+  assert.equal(
+    validateSettingsMessage({
+      kind: 'request',
+      id: 2,
+      name: 'settings/setTask',
+      payload: { task: 'chat', candidates: [{ model: 'box/m', temperature: 0.2 }] },
+    }).ok,
+    true,
+  );
+  assert.equal(
+    validateSettingsMessage({
+      kind: 'request',
+      id: 2,
+      name: 'settings/setTask',
+      payload: { task: 'chat', candidates: [{ model: 'nope' }] },
+    }).ok,
+    false,
+  );
+  assert.equal(
+    validateSettingsMessage({
+      kind: 'request',
+      id: 2,
+      name: 'settings/setTask',
+      payload: { task: 'chat', candidates: [{ model: 'a/b', temperature: 9 }] },
+    }).ok,
+    false,
+  );
   assert.equal(validateSettingsMessage({ kind: 'request', id: 2, name: 'settings/setPrivacy', payload: { mode: 'yolo' } }).ok, false);
-  assert.equal(validateSettingsMessage({ kind: 'request', id: 2, name: 'settings/saveProvider', payload: { provider: { id: 'x', kind: 'ollama', baseUrl: 'javascript:alert(1)' } } }).ok, false);
+  assert.equal(
+    validateSettingsMessage({
+      kind: 'request',
+      id: 2,
+      name: 'settings/saveProvider',
+      payload: { provider: { id: 'x', kind: 'ollama', baseUrl: 'javascript:alert(1)' } },
+    }).ok,
+    false,
+  );
 });
 
 test('errors map to actions by kind: Start Ollama, Pull Model only when the command exists, Set API Key, Open Settings, Retry', () => {
@@ -150,14 +207,25 @@ test('errors map to actions by kind: Start Ollama, Pull Model only when the comm
   ];
   const ids = (a: { id: string }[]) => a.map((x) => x.id);
   assert.deepEqual(ids(errorActions('unreachable', down, providers, { pullModel: false })), ['startOllama', 'openSettings', 'retry']);
-  assert.equal(errorActions('unreachable', down, providers, { pullModel: false }).find((a) => a.id === 'openSettings')?.label, 'Open Privacy Settings');
-  const missing: RouteAttempt[] = [{ providerId: 'box', model: 'qwen:7b', local: true, outcome: 'failed', kind: 'modelMissing', reason: 'no such model' }];
+  assert.equal(
+    errorActions('unreachable', down, providers, { pullModel: false }).find((a) => a.id === 'openSettings')?.label,
+    'Open Privacy Settings',
+  );
+  const missing: RouteAttempt[] = [
+    { providerId: 'box', model: 'qwen:7b', local: true, outcome: 'failed', kind: 'modelMissing', reason: 'no such model' },
+  ];
   assert.deepEqual(ids(errorActions('modelMissing', missing, providers, { pullModel: false })), ['openSettings', 'retry']);
   const pull = errorActions('modelMissing', missing, providers, { pullModel: true }).find((a) => a.id === 'pullModel');
   assert.equal(pull?.arg, 'box/qwen:7b');
   const auth: RouteAttempt[] = [{ providerId: 'cloud', model: 'c', local: false, outcome: 'failed', kind: 'auth', reason: '401' }];
-  assert.deepEqual(errorActions('auth', auth, providers, { pullModel: true }).find((a) => a.id === 'setApiKey'), { id: 'setApiKey', label: 'Set API Key', arg: 'cloud' });
+  assert.deepEqual(
+    errorActions('auth', auth, providers, { pullModel: true }).find((a) => a.id === 'setApiKey'),
+    { id: 'setApiKey', label: 'Set API Key', arg: 'cloud' },
+  );
   assert.ok(ids(errorActions('server', [], providers, { pullModel: false })).includes('showLogs'));
-  assert.equal(fallbackReason([{ ...down[0]! }, { providerId: 'cloud', model: 'c', local: false, outcome: 'answered' }]), 'box/m failed (server not reachable: refused)');
+  assert.equal(
+    fallbackReason([{ ...down[0]! }, { providerId: 'cloud', model: 'c', local: false, outcome: 'answered' }]),
+    'box/m failed (server not reachable: refused)',
+  );
   assert.equal(fallbackReason([{ providerId: 'cloud', model: 'c', local: false, outcome: 'answered' }]), undefined);
 });

@@ -25,17 +25,35 @@ before(async () => {
     'switchyard.privacy': 'local-only',
   });
   assert.deepEqual(problems, []);
-  sy = new Switchyard({ config, secrets: { getApiKey: async () => undefined }, privacy: (c) => ({ mode: c.privacy, trusted: true, workspaceOptOut: false }) });
+  sy = new Switchyard({
+    config,
+    secrets: { getApiKey: async () => undefined },
+    privacy: (c) => ({ mode: c.privacy, trusted: true, workspaceOptOut: false }),
+  });
 });
 after(() => ollama.close());
 
 test('a tool call in the chat view ends the turn with a notice naming the tool and where tools run', async () => {
   const conversation: Conversation = { id: 'c1', title: 'New chat', createdAt: '', updatedAt: '', turns: [] };
-  const hooks: ExchangeHooks = { begun() {}, changed() {}, piece() {}, save: async () => {}, error: (e) => ({ kind: 'server', message: String(e) }) as never };
-  const turn = await runExchange({ router: sy.router, providers: sy.registry }, conversation, { task: 'chat', text: 'open a.ts', context: [], contextLabels: [] }, hooks, new AbortController().signal);
+  const hooks: ExchangeHooks = {
+    begun() {},
+    changed() {},
+    piece() {},
+    save: async () => {},
+    error: (e) => ({ kind: 'server', message: String(e) }) as never,
+  };
+  const turn = await runExchange(
+    { router: sy.router, providers: sy.registry },
+    conversation,
+    { task: 'chat', text: 'open a.ts', context: [], contextLabels: [] },
+    hooks,
+    new AbortController().signal,
+  );
   assert.equal(turn.status, 'done', JSON.stringify(turn.error));
   assert.equal(turn.text, '');
-  assert.deepEqual(turn.notices, ['The model asked to call the tool "read_file". The Switchyard chat view does not run tools: use VS Code\'s Agent mode or the gateway for that.']);
+  assert.deepEqual(turn.notices, [
+    'The model asked to call the tool "read_file". The Switchyard chat view does not run tools: use VS Code\'s Agent mode or the gateway for that.',
+  ]);
   assert.equal(turn.answer?.model, 'qwen3:8b');
   const [request] = ollama.requests.filter((r) => r.path === '/api/chat');
   assert.equal(request!.body.tools, undefined, 'the chat view offered no tools');
@@ -44,7 +62,8 @@ test('a tool call in the chat view ends the turn with a notice naming the tool a
 test('a caller that offers tools gets the call and no notice', async () => {
   const tools = [{ name: 'read_file', parameters: { type: 'object', properties: { path: { type: 'string' } } } }];
   const events = [];
-  for await (const ev of runTurn({ router: sy.router, providers: sy.registry }, { task: 'chat', question: 'open a.ts', tools })) events.push(ev);
+  for await (const ev of runTurn({ router: sy.router, providers: sy.registry }, { task: 'chat', question: 'open a.ts', tools }))
+    events.push(ev);
   assert.ok(events.some((e) => e.type === 'toolCall' && e.name === 'read_file'));
   assert.ok(!events.some((e) => e.type === 'notice'), JSON.stringify(events.filter((e) => e.type === 'notice')));
 });

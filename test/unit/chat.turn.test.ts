@@ -24,11 +24,25 @@ let ollama: FixtureServer;
 let refused: number;
 
 before(async () => {
-  small = await startLlamaCppServer({ contextSize: 2048, modelAlias: 'small', backend: scriptedBackend({ tokens: ['small', ' answers'] }) });
+  small = await startLlamaCppServer({
+    contextSize: 2048,
+    modelAlias: 'small',
+    backend: scriptedBackend({ tokens: ['small', ' answers'] }),
+  });
   big = await startLlamaCppServer({ contextSize: 32768, modelAlias: 'big', backend: scriptedBackend({ tokens: ['big', ' answers'] }) });
   // A thinking model served without a reasoning parser: its thinking arrives as answer text in <think> tags.
-  thinker = await startLlamaCppServer({ contextSize: 4096, modelAlias: 'thinker', backend: scriptedBackend({ tokens: ['<think>', 'add', ' them', '</think>', '\n\n', 'Four', '.'] }) });
-  ollama = await startOllamaServer({ backend: scriptedBackend(), models: [{ name: 'qwen3:latest', contextLength: 40960 }, { name: 'tiny:1b', contextLength: 1024 }] });
+  thinker = await startLlamaCppServer({
+    contextSize: 4096,
+    modelAlias: 'thinker',
+    backend: scriptedBackend({ tokens: ['<think>', 'add', ' them', '</think>', '\n\n', 'Four', '.'] }),
+  });
+  ollama = await startOllamaServer({
+    backend: scriptedBackend(),
+    models: [
+      { name: 'qwen3:latest', contextLength: 40960 },
+      { name: 'tiny:1b', contextLength: 1024 },
+    ],
+  });
   refused = await closedPort();
 });
 after(async () => {
@@ -52,7 +66,11 @@ function setup(chat: unknown[]): Switchyard {
     'switchyard.privacy': 'local-only',
   });
   assert.deepEqual(problems, []);
-  return new Switchyard({ config, secrets: { getApiKey: async () => undefined }, privacy: (c) => ({ mode: c.privacy, trusted: true, workspaceOptOut: c.workspaceCloudOptOut }) });
+  return new Switchyard({
+    config,
+    secrets: { getApiKey: async () => undefined },
+    privacy: (c) => ({ mode: c.privacy, trusted: true, workspaceOptOut: c.workspaceCloudOptOut }),
+  });
 }
 
 const deps = (sy: Switchyard, index?: Retriever): TurnDeps => ({ router: sy.router, providers: sy.registry, index });
@@ -75,16 +93,26 @@ async function collect(events: AsyncIterable<TurnEvent>) {
   }
   const route = out.events.find((e) => e.type === 'route');
   const context = out.events.find((e) => e.type === 'context');
-  return { ...out, route: route?.type === 'route' ? route.route : undefined, context: context?.type === 'context' ? context.context : undefined };
+  return {
+    ...out,
+    route: route?.type === 'route' ? route.route : undefined,
+    context: context?.type === 'context' ? context.context : undefined,
+  };
 }
 
 function sentMessages(server: FixtureServer): { role: string; content: string }[][] {
   return server.requests.filter((r) => r.method === 'POST' && r.path === '/v1/chat/completions').map((r) => r.body.messages);
 }
 
-const request = (over: Partial<TurnRequest> = {}): TurnRequest => ({ task: 'chat', system: 'You are terse.', history: longHistory(), question: 'And now?', ...over });
+const request = (over: Partial<TurnRequest> = {}): TurnRequest => ({
+  task: 'chat',
+  system: 'You are terse.',
+  history: longHistory(),
+  question: 'And now?',
+  ...over,
+});
 
-test('fallback to a model with a smaller window: the prompt is assembled for that window (not the first candidate\'s), fits, and says what it left out', async () => {
+test("fallback to a model with a smaller window: the prompt is assembled for that window (not the first candidate's), fits, and says what it left out", async () => {
   // The first candidate is sized 32k (and down); the small one that answers has 2048 tokens.
   const sy = setup([{ model: 'down/qwen2.5-coder:7b', contextSize: 32768 }, 'small/small']);
   try {
@@ -96,13 +124,19 @@ test('fallback to a model with a smaller window: the prompt is assembled for tha
     const sent = sentMessages(small);
     assert.equal(sent.length, 1, 'one request, accepted (a prompt sized for 32k is refused by this server)');
     const messages = sent[0]!;
-    assert.ok(estimateMessagesTokens(messages as ChatMessage[]) <= 2048 - 1024, `${estimateMessagesTokens(messages as ChatMessage[])} tokens`);
+    assert.ok(
+      estimateMessagesTokens(messages as ChatMessage[]) <= 2048 - 1024,
+      `${estimateMessagesTokens(messages as ChatMessage[])} tokens`,
+    );
     assert.equal(messages[0]!.role, 'system');
     assert.equal(messages.at(-1)!.content, 'And now?');
     assert.match(messages.at(-2)!.content, /^message 39:/, 'the newest history is kept');
     assert.ok(!messages.some((m) => /^message 0:/.test(m.content)), 'the oldest is left out');
     assert.equal(messages[1]!.role, 'user', 'the kept history starts with a question, not an orphaned answer');
-    assert.ok(r.notices.some((n) => /To fit the model's 2048-token window: \d+ earlier messages left out/.test(n)), JSON.stringify(r.notices));
+    assert.ok(
+      r.notices.some((n) => /To fit the model's 2048-token window: \d+ earlier messages left out/.test(n)),
+      JSON.stringify(r.notices),
+    );
     // The notices come before the route event, which comes before the text: a view can show them with the route.
     const kinds = r.events.map((e) => e.type);
     assert.ok(kinds.indexOf('context') < kinds.indexOf('route') && kinds.lastIndexOf('notice') < kinds.indexOf('route'), kinds.join(','));
@@ -111,7 +145,7 @@ test('fallback to a model with a smaller window: the prompt is assembled for tha
   }
 });
 
-test('fallback to a model with a larger window: the whole history is sent, nothing cut for the first candidate\'s 1024 tokens', async () => {
+test("fallback to a model with a larger window: the whole history is sent, nothing cut for the first candidate's 1024 tokens", async () => {
   const sy = setup([{ model: 'down/qwen2.5-coder:7b', contextSize: 1024 }, 'big/big']);
   try {
     const r = await collect(runTurn(deps(sy), request()));
@@ -140,7 +174,10 @@ test('a candidate whose window cannot hold the question is not sent it: it fails
     // With nobody big enough, the error says what to do.
     const only = setup(['small/small']);
     try {
-      await assert.rejects(collect(runTurn(deps(only), { task: 'chat', question })), (e: unknown) => e instanceof RouteError && e.kind === 'contextOverflow' && /Shorten it/.test(e.message));
+      await assert.rejects(
+        collect(runTurn(deps(only), { task: 'chat', question })),
+        (e: unknown) => e instanceof RouteError && e.kind === 'contextOverflow' && /Shorten it/.test(e.message),
+      );
     } finally {
       only.dispose();
     }
@@ -177,7 +214,15 @@ test('one context-window lookup: discovery (an Ollama name without a tag is :lat
 
 /** An index that honours the token budget (about 1000 tokens a chunk), and records each search. */
 function fakeIndex(): Retriever & { budgets: number[] } {
-  const chunk = (i: number): RetrievedChunk => ({ path: `src/f${i}.ts`, root: '/ws', startLine: 1, endLine: 40, symbol: `f${i}`, text: Array.from({ length: 500 }, (_, j) => `c${j}`).join(' '), score: 10 - i });
+  const chunk = (i: number): RetrievedChunk => ({
+    path: `src/f${i}.ts`,
+    root: '/ws',
+    startLine: 1,
+    endLine: 40,
+    symbol: `f${i}`,
+    text: Array.from({ length: 500 }, (_, j) => `c${j}`).join(' '),
+    score: 10 - i,
+  });
   const budgets: number[] = [];
   return {
     budgets,
@@ -210,7 +255,10 @@ test('retrieval follows the answering candidate: searched again for a larger win
     const r = await collect(runTurn(deps(shrinking, index), { task: 'chat', question: 'where is f0?', retrieve: 'f0' }));
     assert.deepEqual(index.budgets, [Math.floor(32768 / 3)], 'a smaller window reuses what was found');
     // 2048 tokens, 1024 of them for the answer: the best chunk fits (~780 tokens by the estimate), the others do not.
-    assert.deepEqual(r.context?.citations.map((c) => c.path), ['src/f0.ts']);
+    assert.deepEqual(
+      r.context?.citations.map((c) => c.path),
+      ['src/f0.ts'],
+    );
     assert.match(r.notices.join('\n'), /context left out: src\/f1\.ts:1-40 \(f1\)/);
     assert.ok(estimateMessagesTokens(sentMessages(small)[0] as ChatMessage[]) <= 1024);
   } finally {
@@ -230,7 +278,7 @@ test('without an index, @workspace says so; <think> text is reasoning, never ans
   }
 });
 
-test('a tool loop as VS Code\'s Language Model API sends it: system, question, calls and results kept; history cut to the window', () => {
+test("a tool loop as VS Code's Language Model API sends it: system, question, calls and results kept; history cut to the window", () => {
   const history = longHistory();
   const messages: ChatMessage[] = [
     { role: 'system', content: 'Use tools.' },
@@ -243,9 +291,16 @@ test('a tool loop as VS Code\'s Language Model API sends it: system, question, c
   assert.equal(t.system, 'Use tools.');
   assert.equal(t.question, 'Weather in Oslo?');
   assert.equal(t.history!.length, 40);
-  assert.deepEqual(t.after!.map((m) => m.role), ['assistant', 'tool']);
+  assert.deepEqual(
+    t.after!.map((m) => m.role),
+    ['assistant', 'tool'],
+  );
   // No user message at all: everything is sent as it is.
-  assert.deepEqual(turnOfMessages([{ role: 'assistant', content: 'hi' }]), { system: '', history: [], after: [{ role: 'assistant', content: 'hi' }] });
+  assert.deepEqual(turnOfMessages([{ role: 'assistant', content: 'hi' }]), {
+    system: '',
+    history: [],
+    after: [{ role: 'assistant', content: 'hi' }],
+  });
 });
 
 test('the tool loop through the turn: the small model gets the calls, the result and the newest history that fits', async () => {
@@ -257,11 +312,16 @@ test('the tool loop through the turn: the small model gets the calls, the result
       { role: 'assistant', content: '', toolCalls: [{ id: 'c1', name: 'lookup_weather', arguments: '{"city":"Oslo"}' }] },
       { role: 'tool', content: 'Sunny', toolCallId: 'c1' },
     ];
-    const tools = [{ name: 'lookup_weather', description: 'The weather', parameters: { type: 'object', properties: { city: { type: 'string' } } } }];
+    const tools = [
+      { name: 'lookup_weather', description: 'The weather', parameters: { type: 'object', properties: { city: { type: 'string' } } } },
+    ];
     const r = await collect(runTurn(deps(sy), { task: 'chat', ...turnOfMessages(messages), tools }));
     assert.equal(r.route?.providerId, 'small');
     const sent = sentMessages(small)[0]!;
-    assert.deepEqual(sent.slice(-3).map((m) => m.role), ['user', 'assistant', 'tool']);
+    assert.deepEqual(
+      sent.slice(-3).map((m) => m.role),
+      ['user', 'assistant', 'tool'],
+    );
     assert.ok(sent.length < messages.length, 'history was cut');
     assert.equal(sent[0]!.role, 'user', 'no system message was given, none is sent');
   } finally {
@@ -286,24 +346,45 @@ function memoryHooks(): ExchangeHooks & { turns: Turn[]; pieces: string[]; saves
 
 const conversation = (turns: Turn[] = []): Conversation => ({ id: 'c1', title: 'New chat', createdAt: '', updatedAt: '', turns });
 
-test('the chat view\'s exchange runs the same turn: its history from the conversation fitted to the answering model, notices and route in the turn', async () => {
+test("the chat view's exchange runs the same turn: its history from the conversation fitted to the answering model, notices and route in the turn", async () => {
   const sy = setup([{ model: 'down/qwen2.5-coder:7b', contextSize: 32768 }, 'small/small']);
   try {
-    const earlier: Turn[] = longHistory().map((m, i) => ({ id: `t${i}`, role: m.role as 'user' | 'assistant', text: m.content, at: '', status: 'done' }));
+    const earlier: Turn[] = longHistory().map((m, i) => ({
+      id: `t${i}`,
+      role: m.role as 'user' | 'assistant',
+      text: m.content,
+      at: '',
+      status: 'done',
+    }));
     const c = conversation(earlier);
     const hooks = memoryHooks();
-    const turn = await runExchange(deps(sy), c, { task: 'chat', text: 'And now?', context: [], contextLabels: [] }, hooks, new AbortController().signal);
+    const turn = await runExchange(
+      deps(sy),
+      c,
+      { task: 'chat', text: 'And now?', context: [], contextLabels: [] },
+      hooks,
+      new AbortController().signal,
+    );
     assert.equal(turn.status, 'done');
     assert.equal(turn.text, 'small answers');
     assert.equal(turn.answer?.providerId, 'small');
     assert.equal(turn.answer?.fallbackReason, 'down failed');
-    assert.ok(turn.notices?.some((n) => /2048-token window/.test(n)), JSON.stringify(turn.notices));
+    assert.ok(
+      turn.notices?.some((n) => /2048-token window/.test(n)),
+      JSON.stringify(turn.notices),
+    );
     assert.equal(c.turns.length, 42);
     assert.deepEqual(hooks.pieces, ['text:small', 'text: answers']);
     assert.ok(hooks.saves >= 2);
     assert.ok(estimateMessagesTokens(sentMessages(small)[0] as ChatMessage[]) <= 1024);
     // Explain has its own system prompt.
-    await runExchange(deps(sy), conversation(), { task: 'explain', text: 'Explain this.', context: [{ label: 'file a.ts', text: 'const a = 1;' }], contextLabels: ['file a.ts'] }, memoryHooks(), new AbortController().signal);
+    await runExchange(
+      deps(sy),
+      conversation(),
+      { task: 'explain', text: 'Explain this.', context: [{ label: 'file a.ts', text: 'const a = 1;' }], contextLabels: ['file a.ts'] },
+      memoryHooks(),
+      new AbortController().signal,
+    );
     const sent = sentMessages(small).at(-1)!;
     assert.match(sent[0]!.content, /Explain the given code/);
     assert.match(sent.at(-1)!.content, /### file a\.ts[\s\S]*const a = 1;[\s\S]*Explain this\.$/);
@@ -312,22 +393,34 @@ test('the chat view\'s exchange runs the same turn: its history from the convers
   }
 });
 
-test('an exchange that no model can answer ends as an error turn with the hooks\' words; a stopped one as stopped', async () => {
+test("an exchange that no model can answer ends as an error turn with the hooks' words; a stopped one as stopped", async () => {
   const sy = setup(['down/qwen2.5-coder:7b']);
   try {
-    const turn = await runExchange(deps(sy), conversation(), { task: 'chat', text: 'hi', context: [], contextLabels: [] }, memoryHooks(), new AbortController().signal);
+    const turn = await runExchange(
+      deps(sy),
+      conversation(),
+      { task: 'chat', text: 'hi', context: [], contextLabels: [] },
+      memoryHooks(),
+      new AbortController().signal,
+    );
     assert.equal(turn.status, 'error');
     assert.equal(turn.error?.kind, 'unreachable');
     const controller = new AbortController();
     controller.abort();
-    const stopped = await runExchange(deps(setup(['small/small'])), conversation(), { task: 'chat', text: 'hi', context: [], contextLabels: [] }, memoryHooks(), controller.signal);
+    const stopped = await runExchange(
+      deps(setup(['small/small'])),
+      conversation(),
+      { task: 'chat', text: 'hi', context: [], contextLabels: [] },
+      memoryHooks(),
+      controller.signal,
+    );
     assert.equal(stopped.status, 'stopped');
   } finally {
     sy.dispose();
   }
 });
 
-test('the chat view\'s requests: @workspace asks for retrieval without the word; Retry takes the failed exchange out and asks again with its task', () => {
+test("the chat view's requests: @workspace asks for retrieval without the word; Retry takes the failed exchange out and asks again with its task", () => {
   assert.deepEqual(chatRequest('where is @workspace parse defined?', [{ label: 'file a.ts', text: 'x' }]), {
     task: 'chat',
     text: 'where is @workspace parse defined?',
@@ -345,6 +438,9 @@ test('the chat view\'s requests: @workspace asks for retrieval without the word;
   const again = retryRequest(c, 'a2');
   assert.equal(again.task, 'summarize');
   assert.equal(again.text, 'Summarize file a.ts');
-  assert.deepEqual(c.turns.map((t) => t.id), ['u1', 'a1']);
+  assert.deepEqual(
+    c.turns.map((t) => t.id),
+    ['u1', 'a1'],
+  );
   assert.throws(() => retryRequest(c, 'nope'), /Nothing to retry/);
 });

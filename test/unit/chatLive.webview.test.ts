@@ -12,7 +12,13 @@ const skip = !fs.existsSync(webviewBundle('chat')) && 'run esbuild first';
 const at = '2026-11-26T00:00:00.000Z';
 
 function state(turns: Turn[], extra: Partial<ChatState> = {}): ChatState {
-  return { conversation: { id: 'c1', title: 'New chat', createdAt: at, updatedAt: at, turns }, history: [], route: 'box/qwen (local)', workspaceIndex: { available: false, note: 'No workspace index yet: @workspace answers without workspace search.' }, ...extra };
+  return {
+    conversation: { id: 'c1', title: 'New chat', createdAt: at, updatedAt: at, turns },
+    history: [],
+    route: 'box/qwen (local)',
+    workspaceIndex: { available: false, note: 'No workspace index yet: @workspace answers without workspace search.' },
+    ...extra,
+  };
 }
 
 function open() {
@@ -64,7 +70,14 @@ test('chat view (jsdom): a route change mid-answer leaves the conversation as it
   const p = open();
   try {
     const user: Turn = { id: 'u1', role: 'user', text: 'hi', at };
-    const answer: Turn = { id: 'a1', role: 'assistant', text: 'Hel', at, status: 'streaming', answer: { providerId: 'box', model: 'qwen', local: true } };
+    const answer: Turn = {
+      id: 'a1',
+      role: 'assistant',
+      text: 'Hel',
+      at,
+      status: 'streaming',
+      answer: { providerId: 'box', model: 'qwen', local: true },
+    };
     p.notify('chat/state', state([user, answer], { streaming: 7 }));
     const before = p.doc.querySelector('[data-turn="a1"]');
     p.notify('chat/chunk', { turnId: 'a1', text: 'lo' });

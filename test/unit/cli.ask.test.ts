@@ -17,7 +17,11 @@ const dir = mkdtempSync(path.join(tmpdir(), 'switchyard-cli-ask-'));
 
 before(async () => {
   small = await startLlamaCppServer({ contextSize: 1024, modelAlias: 'small', backend: scriptedBackend({ tokens: ['small'] }) });
-  big = await startLlamaCppServer({ contextSize: 32768, modelAlias: 'big', backend: scriptedBackend({ tokens: ['<think>', 'long', ' question', '</think>', 'big', ' answers'] }) });
+  big = await startLlamaCppServer({
+    contextSize: 32768,
+    modelAlias: 'big',
+    backend: scriptedBackend({ tokens: ['<think>', 'long', ' question', '</think>', 'big', ' answers'] }),
+  });
 });
 after(async () => {
   await small.close();
@@ -28,12 +32,18 @@ beforeEach(() => {
   big.reset();
 });
 
-test('ask: a question longer than the first model\'s window is not sent to it; the larger model answers, its <think> text on stderr', async () => {
+test("ask: a question longer than the first model's window is not sent to it; the larger model answers, its <think> text on stderr", async () => {
   const cfg = path.join(dir, 'config.json');
-  writeFileSync(cfg, JSON.stringify({
-    'switchyard.providers': [{ id: 'small', kind: 'llamacpp', baseUrl: small.url }, { id: 'big', kind: 'llamacpp', baseUrl: big.url }],
-    'switchyard.tasks': { chat: ['small/small', 'big/big'] },
-  }));
+  writeFileSync(
+    cfg,
+    JSON.stringify({
+      'switchyard.providers': [
+        { id: 'small', kind: 'llamacpp', baseUrl: small.url },
+        { id: 'big', kind: 'llamacpp', baseUrl: big.url },
+      ],
+      'switchyard.tasks': { chat: ['small/small', 'big/big'] },
+    }),
+  );
   const question = Array.from({ length: 1500 }, (_, i) => `q${i}`).join(' ');
   const r = await runCli(['ask', '--config', cfg], { input: question });
   assert.equal(r.code, 0, r.stderr);

@@ -15,11 +15,21 @@ let server: FixtureServer;
 const dir = mkdtempSync(path.join(tmpdir(), 'switchyard-cli-commit-'));
 const repo = path.join(dir, 'repo');
 const cfg = path.join(dir, 'config.json');
-const git = (...args: string[]) => execFileSync('git', ['-C', repo, '-c', 'user.name=Test', '-c', 'user.email=test@example.invalid', ...args], { encoding: 'utf8' });
+const git = (...args: string[]) =>
+  execFileSync('git', ['-C', repo, '-c', 'user.name=Test', '-c', 'user.email=test@example.invalid', ...args], { encoding: 'utf8' });
 
 before(async () => {
-  server = await startLlamaCppServer({ modelAlias: 'writer', backend: scriptedBackend({ tokens: ['```\n', 'feat(math): add', ' subtraction', '\n```'] }) });
-  writeFileSync(cfg, JSON.stringify({ 'switchyard.providers': [{ id: 'writer', kind: 'llamacpp', baseUrl: server.url }], 'switchyard.tasks': { commitMessage: ['writer/writer'] } }));
+  server = await startLlamaCppServer({
+    modelAlias: 'writer',
+    backend: scriptedBackend({ tokens: ['```\n', 'feat(math): add', ' subtraction', '\n```'] }),
+  });
+  writeFileSync(
+    cfg,
+    JSON.stringify({
+      'switchyard.providers': [{ id: 'writer', kind: 'llamacpp', baseUrl: server.url }],
+      'switchyard.tasks': { commitMessage: ['writer/writer'] },
+    }),
+  );
   execFileSync('git', ['init', '-q', repo]);
   writeFileSync(path.join(repo, 'math.ts'), 'export const add = (a: number, b: number) => a + b;\n');
   git('add', '.');
@@ -30,10 +40,13 @@ after(async () => {
 });
 beforeEach(() => server.reset());
 
-const prompt = () => (server.requests.find((r) => r.path === '/v1/chat/completions')!.body.messages as { role: string; content: string }[]);
+const prompt = () => server.requests.find((r) => r.path === '/v1/chat/completions')!.body.messages as { role: string; content: string }[];
 
 test('commit-message: the staged diff, the last subjects and Conventional Commits reach the model; the message alone on stdout', async () => {
-  writeFileSync(path.join(repo, 'math.ts'), 'export const add = (a: number, b: number) => a + b;\nexport const sub = (a: number, b: number) => a - b;\n');
+  writeFileSync(
+    path.join(repo, 'math.ts'),
+    'export const add = (a: number, b: number) => a + b;\nexport const sub = (a: number, b: number) => a - b;\n',
+  );
   git('add', 'math.ts');
   writeFileSync(path.join(repo, 'draft.md'), 'not staged\n');
   const r = await runCli(['commit-message', '--repo', repo, '--config', cfg]);

@@ -21,10 +21,7 @@ writeFileSync(file, SOURCE);
 before(async () => {
   ollama = await startOllamaServer({
     backend: scriptedBackend({ tokens: ['a', ' *', ' b;'] }),
-    models: [
-      { name: 'qwen2.5-coder:7b', insert: true },
-      { name: 'llama3.2:3b' },
-    ],
+    models: [{ name: 'qwen2.5-coder:7b', insert: true }, { name: 'llama3.2:3b' }],
   });
   refused = await closedPort();
 });
@@ -49,7 +46,17 @@ function configFile(complete: string[], extra: Record<string, unknown> = {}): st
 }
 
 test('prints the suggestion at line 2, column 10 (after "  return "), through a fallback; the route on stderr', async () => {
-  const r = await runCli(['complete', '--file', file, '--line', '2', '--column', '10', '--config', configFile(['gone/qwen2.5-coder:7b', 'up/qwen2.5-coder:7b'])]);
+  const r = await runCli([
+    'complete',
+    '--file',
+    file,
+    '--line',
+    '2',
+    '--column',
+    '10',
+    '--config',
+    configFile(['gone/qwen2.5-coder:7b', 'up/qwen2.5-coder:7b']),
+  ]);
   assert.equal(r.code, 0, r.stderr);
   assert.equal(r.stdout, 'a * b;\n');
   assert.match(r.stderr, /^route: complete answered by up\/qwen2\.5-coder:7b \(local\) in \d+ ms$/m);
@@ -59,7 +66,18 @@ test('prints the suggestion at line 2, column 10 (after "  return "), through a 
 });
 
 test('--json: text, source, route and latency; null text with the reason when there is nothing to show', async () => {
-  const r = await runCli(['complete', '--file', file, '--line', '2', '--column', '10', '--config', configFile(['up/qwen2.5-coder:7b']), '--json']);
+  const r = await runCli([
+    'complete',
+    '--file',
+    file,
+    '--line',
+    '2',
+    '--column',
+    '10',
+    '--config',
+    configFile(['up/qwen2.5-coder:7b']),
+    '--json',
+  ]);
   assert.equal(r.code, 0, r.stderr);
   const out = JSON.parse(r.stdout);
   assert.equal(out.text, 'a * b;');
@@ -67,7 +85,18 @@ test('--json: text, source, route and latency; null text with the reason when th
   assert.deepEqual(out.route, { providerId: 'up', model: 'qwen2.5-coder:7b', local: true });
   assert.equal(typeof out.latencyMs, 'number');
 
-  const off = await runCli(['complete', '--file', file, '--line', '2', '--column', '10', '--json', '--config', configFile(['up/qwen2.5-coder:7b'], { 'switchyard.completion.enabled': false })]);
+  const off = await runCli([
+    'complete',
+    '--file',
+    file,
+    '--line',
+    '2',
+    '--column',
+    '10',
+    '--json',
+    '--config',
+    configFile(['up/qwen2.5-coder:7b'], { 'switchyard.completion.enabled': false }),
+  ]);
   assert.equal(off.code, 0, off.stderr);
   assert.deepEqual(JSON.parse(off.stdout), { text: null, reason: 'completions are off (switchyard.completion.enabled is false)' });
   assert.equal(ollama.counts['POST /api/generate'], 1, 'nothing asked while off');

@@ -182,7 +182,12 @@ test('serve stops on SIGTERM with a stream in flight, and on SIGINT, ending the 
   for (const signal of ['SIGTERM', 'SIGINT'] as const) {
     const s = await startServe(['--config', configFile(embeddedSettings())]);
     const client = new OpenAI({ baseURL: s.url, apiKey: 'hardening-token-123', maxRetries: 0 });
-    const stream = await client.chat.completions.create({ model: 'switchyard/chat', messages: [{ role: 'user', content: 'hello' }], max_tokens: 400, stream: true });
+    const stream = await client.chat.completions.create({
+      model: 'switchyard/chat',
+      messages: [{ role: 'user', content: 'hello' }],
+      max_tokens: 400,
+      stream: true,
+    });
     const reading = (async () => {
       try {
         for await (const _ of stream) {
@@ -208,7 +213,9 @@ test('serve stops on SIGTERM with a stream in flight, and on SIGINT, ending the 
 // ---- 2. Node 20: a line, not a segfault ----
 
 const SYSTEM_NODE = '/usr/bin/node';
-const systemNodeVersion = fs.existsSync(SYSTEM_NODE) ? spawnSync(SYSTEM_NODE, ['-p', 'process.versions.node'], { encoding: 'utf8' }).stdout.trim() : '';
+const systemNodeVersion = fs.existsSync(SYSTEM_NODE)
+  ? spawnSync(SYSTEM_NODE, ['-p', 'process.versions.node'], { encoding: 'utf8' }).stdout.trim()
+  : '';
 const oldNodeSkip = !systemNodeVersion
   ? `no ${SYSTEM_NODE} on this machine`
   : Number(systemNodeVersion.split('.')[0]) >= 22
@@ -219,14 +226,25 @@ test('on Node < 22, index and search exit 2 with one line saying how to run them
   const folder = fs.mkdtempSync(path.join(dir, 'node20-'));
   fs.writeFileSync(path.join(folder, 'a.ts'), 'export const x = 1;\n');
   const db = path.join(dir, `node20-${Date.now()}.sqlite`);
-  const cfg = configFile({ 'switchyard.providers': [{ id: 'up', kind: 'ollama', baseUrl: ollama.url }], 'switchyard.tasks': { chat: ['up/qwen2.5-coder:7b'], embed: [] } });
-  for (const args of [['index', folder, '--db', db, '--config', cfg], ['search', folder, 'x', '--db', db, '--config', cfg]]) {
+  const cfg = configFile({
+    'switchyard.providers': [{ id: 'up', kind: 'ollama', baseUrl: ollama.url }],
+    'switchyard.tasks': { chat: ['up/qwen2.5-coder:7b'], embed: [] },
+  });
+  for (const args of [
+    ['index', folder, '--db', db, '--config', cfg],
+    ['search', folder, 'x', '--db', db, '--config', cfg],
+  ]) {
     const s = spawnCli(args, SYSTEM_NODE);
     const code = await exitOf(s, `${args[0]} on Node ${systemNodeVersion}`);
     assert.equal(code, 2, `${args[0]}: exit ${code} (SIGSEGV is the old crash); stderr: ${s.stderr()}`);
     const lines = s.stderr().trim().split('\n');
     assert.equal(lines.length, 1, s.stderr());
-    assert.match(lines[0]!, new RegExp(`^switchyard: ${args[0]} needs Node\\.js 22 or newer \\(this is ${systemNodeVersion.replace(/\./g, '\\.')}\\): run it as \`npx switchyard ${args[0]}`));
+    assert.match(
+      lines[0]!,
+      new RegExp(
+        `^switchyard: ${args[0]} needs Node\\.js 22 or newer \\(this is ${systemNodeVersion.replace(/\./g, '\\.')}\\): run it as \`npx switchyard ${args[0]}`,
+      ),
+    );
   }
   const route = spawnCli(['route', 'chat', '--config', cfg], SYSTEM_NODE);
   assert.equal(await exitOf(route, 'route on Node 20'), 0, route.stderr());
@@ -240,11 +258,18 @@ const STACK_LINE = /^\s+at /m;
 const CONTROL = /[\u0000-\u0009\u000b-\u001f\u007f-\u009f]/;
 
 function assertClean(r: { stdout: string; stderr: string }, what: string): void {
-  for (const [name, text] of [['stderr', r.stderr], ['stdout', r.stdout]] as const) {
+  for (const [name, text] of [
+    ['stderr', r.stderr],
+    ['stdout', r.stdout],
+  ] as const) {
     assert.doesNotMatch(text, STACK_LINE, `${what}: a stack trace on ${name}:\n${text}`);
     assert.doesNotMatch(text, /<html|<body|<\/div>/i, `${what}: raw HTML on ${name}:\n${text}`);
     assert.doesNotMatch(text, CONTROL, `${what}: raw control bytes on ${name}: ${JSON.stringify(text)}`);
-    assert.doesNotMatch(text, /error parsing url|invalid json:|Failed to parse error response|Getting text from response|Could not parse message into JSON|From chunk:/, `${what}: a library's console output on ${name}:\n${text}`);
+    assert.doesNotMatch(
+      text,
+      /error parsing url|invalid json:|Failed to parse error response|Getting text from response|Could not parse message into JSON|From chunk:/,
+      `${what}: a library's console output on ${name}:\n${text}`,
+    );
   }
 }
 
@@ -270,7 +295,10 @@ const HTML = '<!DOCTYPE html>\n<html><head><title>502 Bad Gateway</title></head>
 const RANDOM = Buffer.from(Array.from({ length: 600 }, (_, i) => (i * 197 + 13) % 256));
 
 test('an ollama server answering HTML or random bytes on /api/chat: one line per failure, no raw bytes', async () => {
-  const cfg = configFile({ 'switchyard.providers': [{ id: 'up', kind: 'ollama', baseUrl: ollama.url }], 'switchyard.tasks': { chat: ['up/qwen2.5-coder:7b'] } });
+  const cfg = configFile({
+    'switchyard.providers': [{ id: 'up', kind: 'ollama', baseUrl: ollama.url }],
+    'switchyard.tasks': { chat: ['up/qwen2.5-coder:7b'] },
+  });
   const cases = [
     { name: 'HTML with 200', b: { mode: 'raw', status: 200, contentType: 'text/html', body: HTML } },
     { name: 'HTML with 502', b: { mode: 'raw', status: 502, contentType: 'text/html', body: HTML } },
@@ -283,12 +311,16 @@ test('an ollama server answering HTML or random bytes on /api/chat: one line per
     const r = await run(['ask', '--config', cfg, 'hi']);
     assert.equal(ollama.counts['POST /api/chat'], 1, c.name);
     assertClean(r, `ask against ${c.name}`);
-    if (r.code !== 0) assert.match(r.stderr.trim().split('\n').at(-1)!, /^switchyard: \w+: No model could answer chat/, `${c.name}:\n${r.stderr}`);
+    if (r.code !== 0)
+      assert.match(r.stderr.trim().split('\n').at(-1)!, /^switchyard: \w+: No model could answer chat/, `${c.name}:\n${r.stderr}`);
   }
 });
 
 test('an OpenAI-compatible server streaming HTML or random bytes as SSE data: no library console output (a guard: this already held)', async () => {
-  const cfg = configFile({ 'switchyard.providers': [{ id: 'oai', kind: 'openai-compatible', baseUrl: `${cloud.url}/v1` }], 'switchyard.tasks': { chat: ['oai/gpt-4.1-mini'] } });
+  const cfg = configFile({
+    'switchyard.providers': [{ id: 'oai', kind: 'openai-compatible', baseUrl: `${cloud.url}/v1` }],
+    'switchyard.tasks': { chat: ['oai/gpt-4.1-mini'] },
+  });
   for (const body of [`data: ${HTML.replace(/\n/g, ' ')}\n\n`, Buffer.concat([Buffer.from('data: '), RANDOM, Buffer.from('\n\n')])]) {
     cloud.reset();
     cloud.setBehaviour({ mode: 'raw', status: 200, contentType: 'text/event-stream', body }, 'POST /v1/chat/completions');
@@ -312,7 +344,15 @@ test('--verbose shows a library console line as one redacted debug line, never a
 // ---- 4. Usage errors: the reason and a pointer, not the whole usage ----
 
 test('usage errors print the reason and one line pointing to --help (exit 2)', async () => {
-  for (const args of [['frobnicate'], ['ask', '--bogus', 'x'], ['serve', '--port', 'abc'], ['search'], ['route'], ['pull'], ['index', path.join(dir, 'no-such-folder')]]) {
+  for (const args of [
+    ['frobnicate'],
+    ['ask', '--bogus', 'x'],
+    ['serve', '--port', 'abc'],
+    ['search'],
+    ['route'],
+    ['pull'],
+    ['index', path.join(dir, 'no-such-folder')],
+  ]) {
     const r = await run(args, '');
     assert.equal(r.code, 2, `${args.join(' ')}: ${r.stderr}`);
     const lines = r.stderr.trim().split('\n');
@@ -348,7 +388,12 @@ test('redact catches a known key percent-encoded (either form, either case) and 
     for (const text of [`echo: ${b64}`, `echo: ${b64.replace(/\+/g, '-').replace(/\//g, '_')}`, `Authorization: Basic ${b64}`]) {
       const out = redact(text, [KEY]);
       assert.ok(!out.includes(b64.slice(8, -4)), `base64 of "${user}:key" left in: ${out}`);
-      assert.ok(!Buffer.from(out.replace(/^.*?: (Basic )?/, ''), 'base64').toString('latin1').includes(KEY.slice(4, -4)), `decodable: ${out}`);
+      assert.ok(
+        !Buffer.from(out.replace(/^.*?: (Basic )?/, ''), 'base64')
+          .toString('latin1')
+          .includes(KEY.slice(4, -4)),
+        `decodable: ${out}`,
+      );
     }
   }
   // An sk- key a server percent-encoded, with no known value to go by.
@@ -357,10 +402,29 @@ test('redact catches a known key percent-encoded (either form, either case) and 
 });
 
 test('a key the server echoes URL-encoded in its error never reaches stderr', async () => {
-  const cfg = configFile({ 'switchyard.providers': [{ id: 'cloud', kind: 'openai-compatible', baseUrl: `${cloud.url}/v1`, local: false, apiKeyEnv: 'SY_HARD_KEY' }], 'switchyard.tasks': { chat: ['cloud/gpt-4.1-mini'] }, 'switchyard.privacy': 'allow' });
+  const cfg = configFile({
+    'switchyard.providers': [
+      { id: 'cloud', kind: 'openai-compatible', baseUrl: `${cloud.url}/v1`, local: false, apiKeyEnv: 'SY_HARD_KEY' },
+    ],
+    'switchyard.tasks': { chat: ['cloud/gpt-4.1-mini'] },
+    'switchyard.privacy': 'allow',
+  });
   for (const echoed of [encodeURIComponent(KEY), new URLSearchParams({ k: KEY }).toString().slice(2)]) {
     cloud.reset();
-    cloud.setBehaviour({ mode: 'error', status: 401, body: { error: { message: `Incorrect API key provided: ${echoed}. See https://example.invalid/keys?key=${echoed}`, type: 'invalid_request_error', code: 'invalid_api_key' } } }, 'POST /v1/chat/completions');
+    cloud.setBehaviour(
+      {
+        mode: 'error',
+        status: 401,
+        body: {
+          error: {
+            message: `Incorrect API key provided: ${echoed}. See https://example.invalid/keys?key=${echoed}`,
+            type: 'invalid_request_error',
+            code: 'invalid_api_key',
+          },
+        },
+      },
+      'POST /v1/chat/completions',
+    );
     const r = await runCli(['ask', '--config', cfg, 'hi'], { env: { ...env, SY_HARD_KEY: KEY } });
     assert.equal(r.code, 1);
     assert.equal(cloud.counts['POST /v1/chat/completions'], 1);
@@ -434,7 +498,12 @@ test('every kind of config problem is exit 2 naming its key: a number as privacy
     [{ 'switchyard.tasks': { chat: ['cloud/gpt-4.1-mini'], dance: ['cloud/x'] } }, /switchyard\.tasks/],
   ];
   for (const [settings, key] of cases) {
-    const cfg = configFile({ 'switchyard.providers': providers, 'switchyard.tasks': { chat: ['cloud/gpt-4.1-mini'] }, 'switchyard.privacy': 'allow', ...settings });
+    const cfg = configFile({
+      'switchyard.providers': providers,
+      'switchyard.tasks': { chat: ['cloud/gpt-4.1-mini'] },
+      'switchyard.privacy': 'allow',
+      ...settings,
+    });
     const r = await run(['ask', '--config', cfg, '--allow-cloud', 'hi']);
     assert.equal(r.code, 2, `${JSON.stringify(settings)}:\n${r.stderr}`);
     const lines = r.stderr.trim().split('\n');
@@ -446,7 +515,10 @@ test('every kind of config problem is exit 2 naming its key: a number as privacy
 });
 
 test('serve keeps its settings when the --config file is edited into an invalid one', async () => {
-  const cfg = configFile({ 'switchyard.providers': [{ id: 'up', kind: 'ollama', baseUrl: ollama.url }], 'switchyard.tasks': { chat: ['up/qwen2.5-coder:7b'] } });
+  const cfg = configFile({
+    'switchyard.providers': [{ id: 'up', kind: 'ollama', baseUrl: ollama.url }],
+    'switchyard.tasks': { chat: ['up/qwen2.5-coder:7b'] },
+  });
   const s = await startServe(['--config', cfg]);
   try {
     const warned = new Promise<void>((resolve) => {

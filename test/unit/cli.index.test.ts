@@ -63,13 +63,22 @@ function project(n: number): string {
   }
   fs.writeFileSync(path.join(root, 'README.md'), '# Demo\n\n## Parsing\nWe parse the HTTP header here.\n');
   fs.mkdirSync(path.join(root, 'lib'));
-  fs.writeFileSync(path.join(root, 'lib', 'http.ts'), 'export function parseHttpHeader(line: string): [string, string] {\n  const i = line.indexOf(":");\n  return [line.slice(0, i), line.slice(i + 1)];\n}\n');
-  fs.writeFileSync(path.join(root, 'lib', 'use.ts'), 'import { parseHttpHeader } from "./http";\nexport function headers(lines: string[]) {\n  return lines.map((l) => parseHttpHeader(l)).filter((h) => parseHttpHeader(h[0]));\n}\n');
+  fs.writeFileSync(
+    path.join(root, 'lib', 'http.ts'),
+    'export function parseHttpHeader(line: string): [string, string] {\n  const i = line.indexOf(":");\n  return [line.slice(0, i), line.slice(i + 1)];\n}\n',
+  );
+  fs.writeFileSync(
+    path.join(root, 'lib', 'use.ts'),
+    'import { parseHttpHeader } from "./http";\nexport function headers(lines: string[]) {\n  return lines.map((l) => parseHttpHeader(l)).filter((h) => parseHttpHeader(h[0]));\n}\n',
+  );
   return root;
 }
 
 const embedConfig = () =>
-  configFile({ 'switchyard.providers': [{ id: 'box', kind: 'ollama', baseUrl: ollama.url }], 'switchyard.tasks': { embed: ['box/nomic-embed-text:latest'] } });
+  configFile({
+    'switchyard.providers': [{ id: 'box', kind: 'ollama', baseUrl: ollama.url }],
+    'switchyard.tasks': { embed: ['box/nomic-embed-text:latest'] },
+  });
 
 test('index prints progress and a summary; search --json answers the contract, best first, paths relative', async () => {
   const root = project(30);
@@ -78,7 +87,12 @@ test('index prints progress and a summary; search --json answers the contract, b
   const r = await run(['index', root, '--db', db, '--config', cfg]);
   assert.equal(r.code, 0, r.stderr);
   assert.match(r.stderr, /indexing: \d+\/33 files, \d+ chunks/);
-  assert.match(r.stdout, new RegExp(`^indexed ${root.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: 33 files, \\d+ chunks \\(33 files re-indexed, 0 unchanged, 0 removed\\)`));
+  assert.match(
+    r.stdout,
+    new RegExp(
+      `^indexed ${root.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: 33 files, \\d+ chunks \\(33 files re-indexed, 0 unchanged, 0 removed\\)`,
+    ),
+  );
   assert.match(r.stdout, /vectors: every chunk embedded with box\/nomic-embed-text:latest \(16 dimensions\)/);
   assert.match(r.stdout, new RegExp(`database: ${db.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}`));
 
@@ -140,52 +154,62 @@ test('usage errors exit 2, failures exit 1, each with a one-line reason', async 
   assert.match(noIndex.stderr, /^switchyard: no index of .* run `switchyard index .*` first\n$/);
 });
 
-test('killed at random points mid-index (SIGKILL of the CLI and its worker), the index reopens consistent and resumes', { timeout: 180_000 }, async () => {
-  const root = project(600);
-  const cfg = configFile({ 'switchyard.tasks': { embed: [] } });
-  const full = path.join(dir, 'full.sqlite');
-  const complete = await run(['index', root, '--db', full, '--config', cfg]);
-  assert.equal(complete.code, 0, complete.stderr);
-  const reference = IndexStore.open(full);
-  const want = reference.counts();
-  reference.close();
-  assert.equal(want.indexedFiles, 603);
+test(
+  'killed at random points mid-index (SIGKILL of the CLI and its worker), the index reopens consistent and resumes',
+  { timeout: 180_000 },
+  async () => {
+    const root = project(600);
+    const cfg = configFile({ 'switchyard.tasks': { embed: [] } });
+    const full = path.join(dir, 'full.sqlite');
+    const complete = await run(['index', root, '--db', full, '--config', cfg]);
+    assert.equal(complete.code, 0, complete.stderr);
+    const reference = IndexStore.open(full);
+    const want = reference.counts();
+    reference.close();
+    assert.equal(want.indexedFiles, 603);
 
-  let midway = 0;
-  const delays = [300, 600, 900, 1200, 1500, 1800].map((d) => d + Math.floor(Math.random() * 300));
-  for (const delay of delays) {
-    const db = path.join(dir, `crash-${delay}.sqlite`);
-    const child = spawn(process.execPath, [CLI, 'index', root, '--db', db, '--config', cfg], { stdio: 'ignore' });
-    await new Promise((r) => setTimeout(r, delay));
-    child.kill('SIGKILL');
-    await new Promise((r) => child.once('close', r));
-    if (!fs.existsSync(db)) continue;
-    const store = IndexStore.open(db);
-    try {
-      assert.deepEqual(store.messages, [], 'a killed index is not corrupt');
-      assert.deepEqual(store.verify(), [], `consistent after a kill at ${delay} ms`);
-      const c = store.counts();
-      if (c.files > 0 && c.files < 603) midway++;
-    } finally {
-      store.close();
+    let midway = 0;
+    const delays = [300, 600, 900, 1200, 1500, 1800].map((d) => d + Math.floor(Math.random() * 300));
+    for (const delay of delays) {
+      const db = path.join(dir, `crash-${delay}.sqlite`);
+      const child = spawn(process.execPath, [CLI, 'index', root, '--db', db, '--config', cfg], { stdio: 'ignore' });
+      await new Promise((r) => setTimeout(r, delay));
+      child.kill('SIGKILL');
+      await new Promise((r) => child.once('close', r));
+      if (!fs.existsSync(db)) continue;
+      const store = IndexStore.open(db);
+      try {
+        assert.deepEqual(store.messages, [], 'a killed index is not corrupt');
+        assert.deepEqual(store.verify(), [], `consistent after a kill at ${delay} ms`);
+        const c = store.counts();
+        if (c.files > 0 && c.files < 603) midway++;
+      } finally {
+        store.close();
+      }
+      // Resuming finishes the job: the same chunks as an index that was never interrupted.
+      const resumed = await run(['index', root, '--db', db, '--config', cfg]);
+      assert.equal(resumed.code, 0, resumed.stderr);
+      const after = IndexStore.open(db);
+      try {
+        const c = after.counts();
+        assert.deepEqual([c.indexedFiles, c.chunks], [want.indexedFiles, want.chunks]);
+        assert.deepEqual(after.verify(), []);
+      } finally {
+        after.close();
+      }
     }
-    // Resuming finishes the job: the same chunks as an index that was never interrupted.
-    const resumed = await run(['index', root, '--db', db, '--config', cfg]);
-    assert.equal(resumed.code, 0, resumed.stderr);
-    const after = IndexStore.open(db);
-    try {
-      const c = after.counts();
-      assert.deepEqual([c.indexedFiles, c.chunks], [want.indexedFiles, want.chunks]);
-      assert.deepEqual(after.verify(), []);
-    } finally {
-      after.close();
-    }
-  }
-  assert.ok(midway >= 1, 'at least one kill landed while files were being indexed');
-});
+    assert.ok(midway >= 1, 'at least one kill landed while files were being indexed');
+  },
+);
 
 /** Spawns `switchyard index` and resolves with the first stderr progress line that matches `re` (and the child). */
-function spawnIndex(args: string[]): { child: ReturnType<typeof spawn>; stdout: () => string; stderr: () => string; progress(re: RegExp): Promise<RegExpMatchArray>; exit: Promise<[number | null, string | null]> } {
+function spawnIndex(args: string[]): {
+  child: ReturnType<typeof spawn>;
+  stdout: () => string;
+  stderr: () => string;
+  progress(re: RegExp): Promise<RegExpMatchArray>;
+  exit: Promise<[number | null, string | null]>;
+} {
   const child = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   let err = '';
@@ -217,60 +241,71 @@ function spawnIndex(args: string[]): { child: ReturnType<typeof spawn>; stdout: 
   };
 }
 
-test('Ctrl+C (SIGINT) stops index within a second (1.5 s allowed), exit 130 with one line; the database is consistent and a rerun finishes', { timeout: 180_000 }, async () => {
-  const root = project(3000);
-  const cfg = configFile({ 'switchyard.tasks': { embed: [] } });
-  const db = path.join(dir, 'sigint.sqlite');
-  const run1 = spawnIndex(['index', root, '--db', db, '--config', cfg]);
-  await run1.progress(/indexing: \d+\/3003 files/);
-  const sent = performance.now();
-  run1.child.kill('SIGINT');
-  const [code, signal] = await run1.exit;
-  const took = performance.now() - sent;
-  assert.ok(took < 1500, `exited ${took.toFixed(0)} ms after SIGINT`);
-  assert.equal(signal, null, run1.stderr());
-  assert.equal(code, 130, run1.stderr());
-  const lines = run1.stderr().split('\n').filter((l) => l.startsWith('switchyard:'));
-  assert.deepEqual(lines, ['switchyard: canceled; what was indexed is kept']);
-  assert.match(run1.stdout(), /^canceled /);
-  const store = IndexStore.open(db);
-  try {
-    assert.deepEqual(store.messages, []);
-    assert.deepEqual(store.verify(), [], 'integrity_check ok, no torn file');
-    assert.ok(store.counts().files < 3003, 'stopped before the end');
-  } finally {
-    store.close();
-  }
-  const resumed = await run(['index', root, '--db', db, '--config', cfg]);
-  assert.equal(resumed.code, 0, resumed.stderr);
-  assert.match(resumed.stdout, /^indexed .*: 3003 files/);
-  const s = await run(['search', root, 'parseHttpHeader', '--db', db, '--config', cfg, '-k', '1']);
-  assert.equal(s.code, 0, s.stderr);
-  assert.match(s.stdout, /^lib\/http\.ts:1-4/);
-});
+test(
+  'Ctrl+C (SIGINT) stops index within a second (1.5 s allowed), exit 130 with one line; the database is consistent and a rerun finishes',
+  { timeout: 180_000 },
+  async () => {
+    const root = project(3000);
+    const cfg = configFile({ 'switchyard.tasks': { embed: [] } });
+    const db = path.join(dir, 'sigint.sqlite');
+    const run1 = spawnIndex(['index', root, '--db', db, '--config', cfg]);
+    await run1.progress(/indexing: \d+\/3003 files/);
+    const sent = performance.now();
+    run1.child.kill('SIGINT');
+    const [code, signal] = await run1.exit;
+    const took = performance.now() - sent;
+    assert.ok(took < 1500, `exited ${took.toFixed(0)} ms after SIGINT`);
+    assert.equal(signal, null, run1.stderr());
+    assert.equal(code, 130, run1.stderr());
+    const lines = run1
+      .stderr()
+      .split('\n')
+      .filter((l) => l.startsWith('switchyard:'));
+    assert.deepEqual(lines, ['switchyard: canceled; what was indexed is kept']);
+    assert.match(run1.stdout(), /^canceled /);
+    const store = IndexStore.open(db);
+    try {
+      assert.deepEqual(store.messages, []);
+      assert.deepEqual(store.verify(), [], 'integrity_check ok, no torn file');
+      assert.ok(store.counts().files < 3003, 'stopped before the end');
+    } finally {
+      store.close();
+    }
+    const resumed = await run(['index', root, '--db', db, '--config', cfg]);
+    assert.equal(resumed.code, 0, resumed.stderr);
+    assert.match(resumed.stdout, /^indexed .*: 3003 files/);
+    const s = await run(['search', root, 'parseHttpHeader', '--db', db, '--config', cfg, '-k', '1']);
+    assert.equal(s.code, 0, s.stderr);
+    assert.match(s.stdout, /^lib\/http\.ts:1-4/);
+  },
+);
 
-test('killed with SIGKILL during a first index, a rerun re-chunks only the files that were not committed', { timeout: 180_000 }, async () => {
-  const root = project(2000);
-  const cfg = configFile({ 'switchyard.tasks': { embed: [] } });
-  const db = path.join(dir, 'resume.sqlite');
-  const first = spawnIndex(['index', root, '--db', db, '--config', cfg]);
-  // The first progress line comes after the first file was committed; kill at the one after it (about a second in).
-  await first.progress(/indexing: \d+\/2003 files[^]*indexing: \d+\/2003 files/);
-  first.child.kill('SIGKILL');
-  await first.exit;
-  const store = IndexStore.open(db);
-  let committed: number;
-  try {
-    assert.deepEqual(store.verify(), []);
-    committed = store.counts().files;
-  } finally {
-    store.close();
-  }
-  assert.ok(committed > 0 && committed < 2003, `${committed} files committed before the kill`);
-  const rerun = await run(['index', root, '--db', db, '--config', cfg]);
-  assert.equal(rerun.code, 0, rerun.stderr);
-  const m = rerun.stdout.match(/\((\d+) files re-indexed, (\d+) unchanged, 0 removed\)/);
-  assert.ok(m, rerun.stdout);
-  assert.equal(Number(m[2]), committed, 'every committed file is unchanged');
-  assert.equal(Number(m[1]), 2003 - committed, 'only the rest is chunked');
-});
+test(
+  'killed with SIGKILL during a first index, a rerun re-chunks only the files that were not committed',
+  { timeout: 180_000 },
+  async () => {
+    const root = project(2000);
+    const cfg = configFile({ 'switchyard.tasks': { embed: [] } });
+    const db = path.join(dir, 'resume.sqlite');
+    const first = spawnIndex(['index', root, '--db', db, '--config', cfg]);
+    // The first progress line comes after the first file was committed; kill at the one after it (about a second in).
+    await first.progress(/indexing: \d+\/2003 files[^]*indexing: \d+\/2003 files/);
+    first.child.kill('SIGKILL');
+    await first.exit;
+    const store = IndexStore.open(db);
+    let committed: number;
+    try {
+      assert.deepEqual(store.verify(), []);
+      committed = store.counts().files;
+    } finally {
+      store.close();
+    }
+    assert.ok(committed > 0 && committed < 2003, `${committed} files committed before the kill`);
+    const rerun = await run(['index', root, '--db', db, '--config', cfg]);
+    assert.equal(rerun.code, 0, rerun.stderr);
+    const m = rerun.stdout.match(/\((\d+) files re-indexed, (\d+) unchanged, 0 removed\)/);
+    assert.ok(m, rerun.stdout);
+    assert.equal(Number(m[2]), committed, 'every committed file is unchanged');
+    assert.equal(Number(m[1]), 2003 - committed, 'only the rest is chunked');
+  },
+);

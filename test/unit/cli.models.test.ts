@@ -7,7 +7,15 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { scriptedBackend, sha256Hex, startFileServer, startOllamaServer, tinyModelBytes, type FileServer, type FixtureServer } from '../fixtures';
+import {
+  scriptedBackend,
+  sha256Hex,
+  startFileServer,
+  startOllamaServer,
+  tinyModelBytes,
+  type FileServer,
+  type FixtureServer,
+} from '../fixtures';
 import { runCli, type CliResult } from '../fixtures/cli';
 
 const MODEL = tinyModelBytes();
@@ -43,7 +51,7 @@ test('pull <ollama model> shows progress on stderr in order and prints the model
   assert.match(r.stderr, /\(100 %\)/);
 });
 
-test('pull of a model the registry lacks fails with exit 1 and Ollama\'s words', async () => {
+test("pull of a model the registry lacks fails with exit 1 and Ollama's words", async () => {
   const r = await run(['pull', 'no-such-model', '--config', config]);
   assert.equal(r.code, 1);
   assert.match(r.stderr, /file does not exist/);
@@ -59,7 +67,10 @@ test('pull <url> downloads a GGUF into the models folder with a sha256 check; th
   writeFileSync(withEmbedded, JSON.stringify({ 'switchyard.providers': [{ id: 'emb', kind: 'embedded' }] }));
   const models = await run(['models', '--json', '--config', withEmbedded]);
   const rows = JSON.parse(models.stdout) as { id: string; models: { id: string }[] }[];
-  assert.deepEqual(rows.find((x) => x.id === 'emb')!.models.map((m) => m.id), ['tiny']);
+  assert.deepEqual(
+    rows.find((x) => x.id === 'emb')!.models.map((m) => m.id),
+    ['tiny'],
+  );
 });
 
 test('a wrong --sha256 exits 1 and leaves no file; a malformed one is a usage error', async () => {

@@ -48,7 +48,11 @@ function run(args: string[], input?: string): Promise<CliResult> {
 }
 
 test('ask falls back from a refused local port to the cloud test server and says so on stderr', async () => {
-  const cfg = configFile({ 'switchyard.providers': providers(), 'switchyard.tasks': { chat: ['local/qwen2.5-coder:7b', 'cloud/gpt-4.1-mini'] }, 'switchyard.privacy': 'ask' });
+  const cfg = configFile({
+    'switchyard.providers': providers(),
+    'switchyard.tasks': { chat: ['local/qwen2.5-coder:7b', 'cloud/gpt-4.1-mini'] },
+    'switchyard.privacy': 'ask',
+  });
   const r = await run(['ask', '--config', cfg, '--allow-cloud', 'hello there']);
   assert.equal(r.code, 0, r.stderr);
   assert.equal(r.stdout, 'from the cloud\n');
@@ -60,7 +64,11 @@ test('ask falls back from a refused local port to the cloud test server and says
 });
 
 test('local-only refuses the cloud with exit 1 and one line naming what to fix; zero cloud requests', async () => {
-  const cfg = configFile({ 'switchyard.providers': providers(), 'switchyard.tasks': { chat: ['local/qwen2.5-coder:7b', 'cloud/gpt-4.1-mini'] }, 'switchyard.privacy': 'local-only' });
+  const cfg = configFile({
+    'switchyard.providers': providers(),
+    'switchyard.tasks': { chat: ['local/qwen2.5-coder:7b', 'cloud/gpt-4.1-mini'] },
+    'switchyard.privacy': 'local-only',
+  });
   const r = await run(['ask', '--config', cfg, '--allow-cloud', 'hello']);
   assert.equal(r.code, 1);
   const last = r.stderr.trim().split('\n').at(-1)!;
@@ -86,13 +94,19 @@ test('ask reads the prompt from stdin and takes --task', async () => {
 });
 
 test('route --json prints the contract: candidate and skipped with reasons', async () => {
-  const cfg = configFile({ 'switchyard.providers': providers(), 'switchyard.tasks': { chat: ['local/qwen2.5-coder:7b', 'up/missing:1b', 'up/qwen2.5-coder:7b', 'cloud/gpt-4.1-mini'] }, 'switchyard.privacy': 'local-only' });
+  const cfg = configFile({
+    'switchyard.providers': providers(),
+    'switchyard.tasks': { chat: ['local/qwen2.5-coder:7b', 'up/missing:1b', 'up/qwen2.5-coder:7b', 'cloud/gpt-4.1-mini'] },
+    'switchyard.privacy': 'local-only',
+  });
   const r = await run(['route', 'chat', '--config', cfg, '--json']);
   assert.equal(r.code, 0, r.stderr);
   const out = JSON.parse(r.stdout);
   assert.deepEqual(out.candidate, { provider: 'up', model: 'qwen2.5-coder:7b', local: true });
   assert.equal(out.task, 'chat');
-  const reasons = Object.fromEntries(out.skipped.map((s: { provider: string; model: string; reason: string }) => [`${s.provider}/${s.model}`, s.reason]));
+  const reasons = Object.fromEntries(
+    out.skipped.map((s: { provider: string; model: string; reason: string }) => [`${s.provider}/${s.model}`, s.reason]),
+  );
   assert.match(reasons['local/qwen2.5-coder:7b'], /ECONNREFUSED|cannot reach/);
   assert.match(reasons['up/missing:1b'], /not on up/);
   assert.match(reasons['cloud/gpt-4.1-mini'], /local-only/);
@@ -131,7 +145,11 @@ test('usage and configuration errors exit 2 with a reason', async () => {
 });
 
 test('an invalid setting is a configuration error naming the key (exit 2, one line); nothing runs', async () => {
-  const cfg = configFile({ 'switchyard.providers': providers(), 'switchyard.tasks': { chat: ['up/qwen2.5-coder:7b'] }, 'switchyard.privacy': 'maybe' });
+  const cfg = configFile({
+    'switchyard.providers': providers(),
+    'switchyard.tasks': { chat: ['up/qwen2.5-coder:7b'] },
+    'switchyard.privacy': 'maybe',
+  });
   const r = await run(['ask', '--config', cfg, 'hi']);
   assert.equal(r.code, 2, r.stderr);
   assert.match(r.stderr, /^switchyard: invalid setting in --config \S+: switchyard\.privacy: "maybe" is not one of/);

@@ -64,13 +64,16 @@ test('parseDiff: files, statuses, renames, binaries and line counts as git write
     '',
   ].join('\n');
   const files = parseDiff(diff);
-  assert.deepEqual(files.map((f) => [f.path, f.status, f.hunks.length, f.added, f.removed]), [
-    ['src/a.ts', 'modified', 2, 6, 6],
-    ['src/new.ts', 'added', 1, 2, 2],
-    ['new.txt', 'renamed', 0, 0, 0],
-    ['logo.png', 'modified', 0, 0, 0],
-    ['gone.ts', 'deleted', 1, 0, 1],
-  ]);
+  assert.deepEqual(
+    files.map((f) => [f.path, f.status, f.hunks.length, f.added, f.removed]),
+    [
+      ['src/a.ts', 'modified', 2, 6, 6],
+      ['src/new.ts', 'added', 1, 2, 2],
+      ['new.txt', 'renamed', 0, 0, 0],
+      ['logo.png', 'modified', 0, 0, 0],
+      ['gone.ts', 'deleted', 1, 0, 1],
+    ],
+  );
   assert.equal(files[2]!.from, 'old.txt');
   assert.equal(files[3]!.binary, true);
   assert.equal(summarizedKind(files[3]!), 'binary file');
@@ -91,25 +94,39 @@ test('fitDiff: a large diff fits the budget: every file listed, the most informa
     fileDiff('src/small.ts', 1, 1, { word: 'small' }),
     LOCK,
     fileDiff('dist/bundle.min.js', 1, 50),
-    ['diff --git a/src/whitespace.ts b/src/whitespace.ts', 'index 1..2 100644', '--- a/src/whitespace.ts', '+++ b/src/whitespace.ts', '@@ -1,40 +1,40 @@', ...Array.from({ length: 40 }, () => ['-  ', '+    ']).flat()].join('\n'),
+    [
+      'diff --git a/src/whitespace.ts b/src/whitespace.ts',
+      'index 1..2 100644',
+      '--- a/src/whitespace.ts',
+      '+++ b/src/whitespace.ts',
+      '@@ -1,40 +1,40 @@',
+      ...Array.from({ length: 40 }, () => ['-  ', '+    ']).flat(),
+    ].join('\n'),
   ].join('\n');
   const files = parseDiff(diff);
   const budget = 2000;
   const fitted = fitDiff(files, budget, ['notes.md']);
   assert.ok(estimateTokens(fitted.text) <= budget, `${estimateTokens(fitted.text)} tokens`);
-  for (const name of ['src/big.ts', 'src/small.ts', 'package-lock.json', 'dist/bundle.min.js', 'src/whitespace.ts', 'notes.md']) assert.ok(fitted.text.includes(name), name);
+  for (const name of ['src/big.ts', 'src/small.ts', 'package-lock.json', 'dist/bundle.min.js', 'src/whitespace.ts', 'notes.md'])
+    assert.ok(fitted.text.includes(name), name);
   assert.match(fitted.text, /M package-lock\.json \(\+1 −1\): lock file, not shown/);
   assert.match(fitted.text, /M dist\/bundle\.min\.js \(\+50 −50\): generated file, not shown/);
   assert.match(fitted.text, /\? notes\.md \(untracked, not in the diff\)/);
-  assert.ok(!fitted.text.includes('"version": "1.0.1"'), 'the lock file\'s lines are not shown');
+  assert.ok(!fitted.text.includes('"version": "1.0.1"'), "the lock file's lines are not shown");
   // Each source file is represented before the big one gets more of its hunks.
   assert.match(fitted.text, /\+  new small 0\.0/);
   assert.ok(fitted.hunksShown > 1 && fitted.hunksShown < fitted.hunksTotal, `${fitted.hunksShown}/${fitted.hunksTotal}`);
   assert.match(fitted.text, /# \d+ of 30 hunks of this file left out/);
-  assert.match(fitted.notice!, /^The diff was fitted to the model's window: \d+ of 32 hunks shown; package-lock\.json \(lock file\), dist\/bundle\.min\.js \(generated file\) summarized as one line\.$/);
+  assert.match(
+    fitted.notice!,
+    /^The diff was fitted to the model's window: \d+ of 32 hunks shown; package-lock\.json \(lock file\), dist\/bundle\.min\.js \(generated file\) summarized as one line\.$/,
+  );
   // Shown hunks keep their order in the file.
   const order = [...fitted.text.matchAll(/\+  new big (\d+)\.0/g)].map((m) => Number(m[1]));
-  assert.deepEqual(order, [...order].sort((a, b) => a - b));
+  assert.deepEqual(
+    order,
+    [...order].sort((a, b) => a - b),
+  );
 });
 
 test('a generated file is recognised by its marker line', () => {
@@ -121,14 +138,23 @@ test('Conventional Commits is detected from the history; the answer is cleaned o
   assert.equal(usesConventionalCommits(['feat(ui): add a button', 'fix: crash on start', 'chore: bump deps', 'Update README']), true);
   assert.equal(usesConventionalCommits(['Add a button', 'Fix the crash', 'fix: one', 'Bump deps']), false);
   assert.equal(usesConventionalCommits(['feat: one', 'fix: two']), false, 'too few to tell');
-  assert.equal(cleanCommitMessage('```\nfix: crash on start\n\nThe handler was null.\n```'), 'fix: crash on start\n\nThe handler was null.');
+  assert.equal(
+    cleanCommitMessage('```\nfix: crash on start\n\nThe handler was null.\n```'),
+    'fix: crash on start\n\nThe handler was null.',
+  );
   assert.equal(cleanCommitMessage('Commit message: "Add a button"'), 'Add a button');
   assert.equal(cleanCommitMessage('```text\nAdd a but'), 'Add a but', 'while it streams');
   assert.equal(cleanCommitMessage('  Add a button   \nBody  '), 'Add a button\nBody');
 });
 
 test('commitMessageTurn: subjects, the hint and "nothing staged" are in the prompt; an empty diff is refused', () => {
-  const t = commitMessageTurn({ diff: fileDiff('src/a.ts', 1, 1), staged: false, untracked: ['n.md'], subjects: ['feat: a', 'fix: b', 'docs: c'], hint: 'mention the cache' });
+  const t = commitMessageTurn({
+    diff: fileDiff('src/a.ts', 1, 1),
+    staged: false,
+    untracked: ['n.md'],
+    subjects: ['feat: a', 'fix: b', 'docs: c'],
+    hint: 'mention the cache',
+  });
   assert.equal(t.task, 'commitMessage');
   assert.match(t.system!, /Conventional Commits/);
   const q = t.questionFor!(10_000);
@@ -142,7 +168,11 @@ test('commitMessageTurn: subjects, the hint and "nothing staged" are in the prom
 let small: FixtureServer;
 let big: FixtureServer;
 before(async () => {
-  small = await startLlamaCppServer({ contextSize: 2048, modelAlias: 'small', backend: scriptedBackend({ tokens: ['```\n', 'fix: small', '\n```'] }) });
+  small = await startLlamaCppServer({
+    contextSize: 2048,
+    modelAlias: 'small',
+    backend: scriptedBackend({ tokens: ['```\n', 'fix: small', '\n```'] }),
+  });
   big = await startLlamaCppServer({ contextSize: 65536, modelAlias: 'big', backend: scriptedBackend({ tokens: ['fix: big'] }) });
 });
 after(async () => {
@@ -156,20 +186,33 @@ beforeEach(() => {
 
 function setup(commitMessage: string[]): Switchyard {
   const { config } = parseConfig({
-    'switchyard.providers': [{ id: 'small', kind: 'llamacpp', baseUrl: small.url }, { id: 'big', kind: 'llamacpp', baseUrl: big.url }],
+    'switchyard.providers': [
+      { id: 'small', kind: 'llamacpp', baseUrl: small.url },
+      { id: 'big', kind: 'llamacpp', baseUrl: big.url },
+    ],
     'switchyard.tasks': { commitMessage },
   });
-  return new Switchyard({ config, secrets: { getApiKey: async () => undefined }, privacy: (c) => ({ mode: c.privacy, trusted: true, workspaceOptOut: false }) });
+  return new Switchyard({
+    config,
+    secrets: { getApiKey: async () => undefined },
+    privacy: (c) => ({ mode: c.privacy, trusted: true, workspaceOptOut: false }),
+  });
 }
 
-test('through the turn: a large diff fits the small model\'s window and says so; the large model gets all of it', async () => {
+test("through the turn: a large diff fits the small model's window and says so; the large model gets all of it", async () => {
   const diff = [fileDiff('src/big.ts', 40, 15), LOCK].join('\n');
-  for (const [task, server, expectFitted] of [['small/small', small, true], ['big/big', big, false]] as const) {
+  for (const [task, server, expectFitted] of [
+    ['small/small', small, true],
+    ['big/big', big, false],
+  ] as const) {
     const sy = setup([task]);
     try {
       let text = '';
       const notices: string[] = [];
-      for await (const ev of runTurn({ router: sy.router, providers: sy.registry }, commitMessageTurn({ diff, staged: true, subjects: ['Add x', 'Fix y'] }))) {
+      for await (const ev of runTurn(
+        { router: sy.router, providers: sy.registry },
+        commitMessageTurn({ diff, staged: true, subjects: ['Add x', 'Fix y'] }),
+      )) {
         if (ev.type === 'text') text += ev.text;
         if (ev.type === 'notice') notices.push(ev.text);
       }
@@ -177,11 +220,18 @@ test('through the turn: a large diff fits the small model\'s window and says so;
       if (expectFitted) {
         assert.equal(cleanCommitMessage(text), 'fix: small');
         assert.ok(estimateMessagesTokens(sent) <= 2048 - 1024, `${estimateMessagesTokens(sent)} tokens`);
-        assert.match(notices.join('\n'), /The diff was fitted to the model's window: \d+ of 40 hunks shown; package-lock\.json \(lock file\) summarized/);
+        assert.match(
+          notices.join('\n'),
+          /The diff was fitted to the model's window: \d+ of 40 hunks shown; package-lock\.json \(lock file\) summarized/,
+        );
       } else {
         assert.equal(text, 'fix: big');
         assert.match(sent.at(-1)!.content, /\+  new value 39\.14/, 'the last hunk too');
-        assert.deepEqual(notices, ["The diff was fitted to the model's window: package-lock.json (lock file) summarized as one line."], 'every hunk shown');
+        assert.deepEqual(
+          notices,
+          ["The diff was fitted to the model's window: package-lock.json (lock file) summarized as one line."],
+          'every hunk shown',
+        );
       }
     } finally {
       sy.dispose();

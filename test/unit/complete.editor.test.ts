@@ -8,7 +8,14 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { buildContext } from '../../src/core/complete/context';
 import { postProcess } from '../../src/core/complete/postprocess';
-import { IndexSnippets, RecentFiles, linesAround, nearbyIdentifiers, recentSnippets, type IndexHit } from '../../src/vscode/complete/context';
+import {
+  IndexSnippets,
+  RecentFiles,
+  linesAround,
+  nearbyIdentifiers,
+  recentSnippets,
+  type IndexHit,
+} from '../../src/vscode/complete/context';
 import { contextAround, inlineEdit } from '../../src/vscode/complete/range';
 import { nextStep, statusView } from '../../src/vscode/complete/statusText';
 import { SuggestionTracker, type TrackedCompletion } from '../../src/vscode/complete/tracker';
@@ -25,7 +32,7 @@ describe('inlineEdit: the item replaces the line up to the cursor and never the 
     assert.ok(e.insertText.startsWith('  return a'));
   });
 
-  it('before a closer the suffix already has: post-processing dropped the model\'s copy, the line ends balanced', () => {
+  it("before a closer the suffix already has: post-processing dropped the model's copy, the line ends balanced", () => {
     const line = 'console.log(';
     const suffix = ')';
     const text = postProcess({ completion: '"hello")', prefix: line, suffix })!;
@@ -50,7 +57,7 @@ describe('inlineEdit: the item replaces the line up to the cursor and never the 
     assert.equal(apply('  if (x) {', inlineEdit('  if (x) {', 10, '\n    go();')), '  if (x) {\n    go();');
   });
 
-  it('with the suggest widget open the item keeps the widget item\'s range and extends its text', () => {
+  it("with the suggest widget open the item keeps the widget item's range and extends its text", () => {
     // `console.lo|` with "log" selected, replacing "lo".
     const line = 'console.lo';
     const e = inlineEdit(line, 10, '("hi");', { startCharacter: 8, endCharacter: 10, text: 'log' });
@@ -135,12 +142,22 @@ describe('recent files and index snippets', () => {
     r.edited('b', 'b.ts', 4);
     r.seen('c', 'c.ts', 1);
     r.edited('d', 'd.ts', 2);
-    assert.deepEqual(r.list().map((f) => f.key), ['d', 'b', 'c'], 'capacity 3 dropped the oldest');
-    assert.deepEqual(r.list('d').map((f) => f.key), ['b', 'c']);
+    assert.deepEqual(
+      r.list().map((f) => f.key),
+      ['d', 'b', 'c'],
+      'capacity 3 dropped the oldest',
+    );
+    assert.deepEqual(
+      r.list('d').map((f) => f.key),
+      ['b', 'c'],
+    );
     r.seen('b', 'b.ts', 99);
-    assert.equal(r.list().find((f) => f.key === 'b')!.line, 4, 'seeing an edited file keeps the edit\'s place');
+    assert.equal(r.list().find((f) => f.key === 'b')!.line, 4, "seeing an edited file keeps the edit's place");
     r.forget('b');
-    assert.deepEqual(r.list().map((f) => f.key), ['d', 'c']);
+    assert.deepEqual(
+      r.list().map((f) => f.key),
+      ['d', 'c'],
+    );
   });
 
   it('a snippet is the lines around the last edit, and the core fits the snippets to its budget', () => {
@@ -153,14 +170,19 @@ describe('recent files and index snippets', () => {
     r.edited('file:///w/cur.ts', 'cur.ts', 3);
     const texts: Record<string, string> = { 'file:///w/util.ts': text, 'file:///w/cur.ts': 'current' };
     const snippets = recentSnippets(r, (k) => texts[k], 'file:///w/cur.ts');
-    assert.deepEqual(snippets.map((s) => s.filename), ['util.ts'], 'the current file and a closed one are left out');
+    assert.deepEqual(
+      snippets.map((s) => s.filename),
+      ['util.ts'],
+      'the current file and a closed one are left out',
+    );
     assert.match(snippets[0]!.text, /^line 38\n[\s\S]*\nline 62$/);
     const ctx = buildContext({ text: 'const x = ', offset: 10, extra: snippets, maxExtraTokens: 40 });
     assert.ok(ctx.extra.length === 1 && ctx.extra[0]!.text.length < snippets[0]!.text.length && ctx.extra[0]!.text.startsWith('line 38'));
   });
 
   it('identifiers near the cursor, nearest first, common words left out', () => {
-    const prefix = 'import { parseConfig } from "./config";\nfunction loadSettings(path: string) {\n  const raw = readFile(path);\n  return parse';
+    const prefix =
+      'import { parseConfig } from "./config";\nfunction loadSettings(path: string) {\n  const raw = readFile(path);\n  return parse';
     assert.deepEqual(nearbyIdentifiers(prefix, 'Config(raw);\n}\n'), ['parse', 'path', 'readFile', 'raw']);
     assert.deepEqual(nearbyIdentifiers('x = ', 'computeTotal(items)\n'), ['computeTotal', 'items']);
     assert.deepEqual(nearbyIdentifiers('', ''), []);
@@ -219,7 +241,10 @@ describe('status bar words', () => {
     assert.equal(none.warning, false, 'no code model is a state, not an alarm');
     assert.match(none.text, /no model/);
     assert.match(none.tooltip[0]!, /instruct-only/);
-    const failed = statusView({ state: 'enabled', route, debounceMs: 250 }, { kind: 'unreachable', message: 'box/qwen2.5-coder:7b failed' });
+    const failed = statusView(
+      { state: 'enabled', route, debounceMs: 250 },
+      { kind: 'unreachable', message: 'box/qwen2.5-coder:7b failed' },
+    );
     assert.equal(failed.warning, true);
     assert.match(failed.tooltip[0]!, /server not reachable/);
     assert.match(failed.tooltip[1]!, /Start the model server/);

@@ -39,7 +39,13 @@ before(async () => {
     'switchyard.embedded.gpu': 'off',
   });
   assert.deepEqual(problems, []);
-  sy = new Switchyard({ config, secrets: { getApiKey: async () => undefined }, privacy: (c) => privacyContext(c), usage, embeddedWorkerPath: path.resolve(__dirname, '../../dist/embeddedWorker.js') });
+  sy = new Switchyard({
+    config,
+    secrets: { getApiKey: async () => undefined },
+    privacy: (c) => privacyContext(c),
+    usage,
+    embeddedWorkerPath: path.resolve(__dirname, '../../dist/embeddedWorker.js'),
+  });
   service = new CompletionService(sy, { usage, debounceMs: 0 });
 });
 after(() => {
@@ -73,7 +79,10 @@ test('the FIM model answers after the plain one is refused (unsupported), then t
 });
 
 test('router level: suffix mode on the FIM model gives raw text within the budget; an aborted request is canceled, not answered', async () => {
-  const result = await sy.router.complete({ only: 'emb/tiny-fim', prompt: (choice) => ({ mode: choice.mode, prompt: 'hello ', suffix: ' world', maxTokens: 6, stop: [] }) });
+  const result = await sy.router.complete({
+    only: 'emb/tiny-fim',
+    prompt: (choice) => ({ mode: choice.mode, prompt: 'hello ', suffix: ' world', maxTokens: 6, stop: [] }),
+  });
   assert.equal(result.choice.mode, 'suffix', 'the embedded provider fills in with the model own FIM tokens');
   assert.equal(typeof result.text, 'string');
   assert.ok(result.usage.outputTokens! >= 1 && result.usage.outputTokens! <= 7, JSON.stringify(result.usage));
@@ -82,7 +91,11 @@ test('router level: suffix mode on the FIM model gives raw text within the budge
   const controller = new AbortController();
   controller.abort();
   await assert.rejects(
-    sy.router.complete({ only: 'emb/tiny-fim', signal: controller.signal, prompt: (choice) => ({ mode: choice.mode, prompt: 'hello ', suffix: ' world', maxTokens: 200 }) }),
+    sy.router.complete({
+      only: 'emb/tiny-fim',
+      signal: controller.signal,
+      prompt: (choice) => ({ mode: choice.mode, prompt: 'hello ', suffix: ' world', maxTokens: 200 }),
+    }),
     (e: unknown) => (e as { kind?: string }).kind === 'canceled',
   );
 });

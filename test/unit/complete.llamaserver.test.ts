@@ -24,12 +24,17 @@ let sy: Switchyard | undefined;
 
 async function start(model: string): Promise<string> {
   const port = await closedPort();
-  const child = spawn(BINARY!, ['-m', model, '--host', '127.0.0.1', '--port', String(port), '-c', '512', '-t', '1', '-np', '1'], { stdio: 'ignore' });
+  const child = spawn(BINARY!, ['-m', model, '--host', '127.0.0.1', '--port', String(port), '-c', '512', '-t', '1', '-np', '1'], {
+    stdio: 'ignore',
+  });
   servers.push(child);
   const url = `http://127.0.0.1:${port}`;
   const end = Date.now() + 30_000;
   for (;;) {
-    const ok = await fetch(`${url}/health`).then((r) => r.ok, () => false);
+    const ok = await fetch(`${url}/health`).then(
+      (r) => r.ok,
+      () => false,
+    );
     if (ok) return url;
     if (Date.now() > end) throw new Error(`llama-server on ${port} did not come up`);
     await new Promise((r) => setTimeout(r, 100));
@@ -59,23 +64,37 @@ after(() => {
   for (const s of servers) s.kill();
 });
 
-test('real llama-server: the model without FIM tokens is refused (501 → unsupported, remembered); /infill answers on the FIM one', { skip: !BINARY && 'SWITCHYARD_LLAMA_SERVER is not set' }, async () => {
-  const router = sy!.router;
-  const { list } = await router.candidates('complete');
-  assert.deepEqual(list.map((c) => c.providerId).sort(), ['llamacpp', 'plain'], 'auto found both servers');
-  // Ask the plain server first explicitly, then the route as a whole.
-  const plainModel = list.find((c) => c.providerId === 'plain')!.model;
-  await assert.rejects(
-    router.complete({ only: `plain/${plainModel}`, temperature: 0, prompt: (choice) => ({ mode: choice.mode, prompt: 'hello ', suffix: ' world', maxTokens: 1, stop: [] }) }),
-    (e: unknown) => (e as { attempts?: { kind?: string; reason?: string }[] }).attempts?.some((a) => a.kind === 'unsupported' && /Infill is not supported by this model/.test(a.reason ?? '')) === true,
-  );
-  const result = await router.complete({ temperature: 0, prompt: (choice) => ({ mode: choice.mode, prompt: 'hello ', suffix: ' world', maxTokens: 1, stop: [] }) });
-  assert.equal(result.providerId, 'llamacpp');
-  assert.equal(result.choice.mode, 'suffix');
-  assert.equal(typeof result.text, 'string');
-  assert.equal(result.usage.outputTokens, 1);
-  assert.ok(result.usage.inputTokens! >= 5, 'prefix, suffix and the FIM tokens were evaluated');
-  assert.equal(result.finishReason, 'length');
-  const skipped = result.route.attempts.find((a) => a.providerId === 'plain');
-  assert.match(skipped?.reason ?? '', /^no fill-in-the-middle: /);
-});
+test(
+  'real llama-server: the model without FIM tokens is refused (501 → unsupported, remembered); /infill answers on the FIM one',
+  { skip: !BINARY && 'SWITCHYARD_LLAMA_SERVER is not set' },
+  async () => {
+    const router = sy!.router;
+    const { list } = await router.candidates('complete');
+    assert.deepEqual(list.map((c) => c.providerId).sort(), ['llamacpp', 'plain'], 'auto found both servers');
+    // Ask the plain server first explicitly, then the route as a whole.
+    const plainModel = list.find((c) => c.providerId === 'plain')!.model;
+    await assert.rejects(
+      router.complete({
+        only: `plain/${plainModel}`,
+        temperature: 0,
+        prompt: (choice) => ({ mode: choice.mode, prompt: 'hello ', suffix: ' world', maxTokens: 1, stop: [] }),
+      }),
+      (e: unknown) =>
+        (e as { attempts?: { kind?: string; reason?: string }[] }).attempts?.some(
+          (a) => a.kind === 'unsupported' && /Infill is not supported by this model/.test(a.reason ?? ''),
+        ) === true,
+    );
+    const result = await router.complete({
+      temperature: 0,
+      prompt: (choice) => ({ mode: choice.mode, prompt: 'hello ', suffix: ' world', maxTokens: 1, stop: [] }),
+    });
+    assert.equal(result.providerId, 'llamacpp');
+    assert.equal(result.choice.mode, 'suffix');
+    assert.equal(typeof result.text, 'string');
+    assert.equal(result.usage.outputTokens, 1);
+    assert.ok(result.usage.inputTokens! >= 5, 'prefix, suffix and the FIM tokens were evaluated');
+    assert.equal(result.finishReason, 'length');
+    const skipped = result.route.attempts.find((a) => a.providerId === 'plain');
+    assert.match(skipped?.reason ?? '', /^no fill-in-the-middle: /);
+  },
+);

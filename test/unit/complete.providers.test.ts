@@ -109,7 +109,11 @@ describe('Ollama: /api/generate fill-in-the-middle', () => {
     assert.match(fim.template ?? '', /\.Suffix/);
     const chat = models.find((m) => m.id === CHAT_MODEL)!;
     assert.equal(chat.capabilities.fim, false);
-    const choice = chooseFimTemplate({ model: fim.id, ollamaTemplate: fim.template, ollamaCapabilities: fim.capabilities.fim ? ['insert'] : [] });
+    const choice = chooseFimTemplate({
+      model: fim.id,
+      ollamaTemplate: fim.template,
+      ollamaCapabilities: fim.capabilities.fim ? ['insert'] : [],
+    });
     assert.equal(choice.usable && choice.mode, 'suffix');
     const refused = chooseFimTemplate({ model: chat.id, ollamaTemplate: chat.template });
     assert.equal(refused.usable, false);
@@ -172,7 +176,12 @@ describe('Ollama: /api/generate fill-in-the-middle', () => {
 
   it('cancel: aborting reaches the server', async () => {
     await p.listModels(); // /api/show cached: only /api/generate hangs
-    await cancelReachesServer(p, request(FIM_MODEL, fimFor({ model: FIM_MODEL, ollamaCapabilities: ['insert'] })), server, 'POST /api/generate');
+    await cancelReachesServer(
+      p,
+      request(FIM_MODEL, fimFor({ model: FIM_MODEL, ollamaCapabilities: ['insert'] })),
+      server,
+      'POST /api/generate',
+    );
   });
 });
 
@@ -246,7 +255,10 @@ describe('llama.cpp: /infill', () => {
     const answer = await fetch(`${server.url}/infill`, { method: 'POST', body: JSON.stringify({ input_suffix: '' }) });
     assert.equal(answer.status, 400);
     assert.match(JSON.stringify(await answer.json()), /"input_prefix\\" is required/);
-    const bad = await fetch(`${server.url}/infill`, { method: 'POST', body: JSON.stringify({ input_prefix: '', input_suffix: '', input_extra: [{ filename: 'a' }] }) });
+    const bad = await fetch(`${server.url}/infill`, {
+      method: 'POST',
+      body: JSON.stringify({ input_prefix: '', input_suffix: '', input_extra: [{ filename: 'a' }] }),
+    });
     assert.equal(bad.status, 400);
     await bad.body?.cancel();
   });
@@ -331,7 +343,12 @@ describe('OpenAI-compatible: /v1/completions', () => {
   });
 
   it('cancel: aborting reaches the server', async () => {
-    await cancelReachesServer(provider(false), request(INSTRUCT, fimFor({ model: INSTRUCT, serverInfill: true })), server, 'POST /v1/completions');
+    await cancelReachesServer(
+      provider(false),
+      request(INSTRUCT, fimFor({ model: INSTRUCT, serverInfill: true })),
+      server,
+      'POST /v1/completions',
+    );
   });
 });
 
@@ -357,13 +374,21 @@ describe('embedded: node-llama-cpp infill on the tiny test models (real inferenc
   });
 
   it('suffix mode on a model without FIM tokens: unsupported (not a crash, not garbage)', async () => {
-    const error = await rejectsWith(p.complete({ model: 'tiny', mode: 'suffix', prompt: 'hello ', suffix: ' world', maxTokens: 4 }), 'unsupported');
+    const error = await rejectsWith(
+      p.complete({ model: 'tiny', mode: 'suffix', prompt: 'hello ', suffix: ' world', maxTokens: 4 }),
+      'unsupported',
+    );
     assert.match(error.message, /fill-in-the-middle tokens/);
     assert.equal(error.providerId, 'emb');
   });
 
   it('raw mode: the caller-built FIM string is evaluated as is, on any model', async () => {
-    const result = await p.complete({ model: 'tiny-fim', mode: 'raw', prompt: '<|fim_prefix|>hello <|fim_suffix|> world<|fim_middle|>', maxTokens: 4 });
+    const result = await p.complete({
+      model: 'tiny-fim',
+      mode: 'raw',
+      prompt: '<|fim_prefix|>hello <|fim_suffix|> world<|fim_middle|>',
+      maxTokens: 4,
+    });
     assert.equal(typeof result.text, 'string');
     // The control tokens are single special tokens, not spelled out (that would be ~15 tokens each way).
     assert.ok(result.inputTokens! <= 10, `inputTokens ${result.inputTokens}`);
@@ -374,7 +399,14 @@ describe('embedded: node-llama-cpp infill on the tiny test models (real inferenc
 
   it('cancel: an aborted completion fails canceled and the child serves the next one', async () => {
     const controller = new AbortController();
-    const pending = p.complete({ model: 'tiny-fim', mode: 'suffix', prompt: 'hello ', suffix: ' world', maxTokens: 400, signal: controller.signal });
+    const pending = p.complete({
+      model: 'tiny-fim',
+      mode: 'suffix',
+      prompt: 'hello ',
+      suffix: ' world',
+      maxTokens: 400,
+      signal: controller.signal,
+    });
     controller.abort();
     await rejectsWith(pending, 'canceled');
     const next = await p.complete({ model: 'tiny-fim', mode: 'suffix', prompt: 'code ', suffix: '', maxTokens: 2 });

@@ -71,7 +71,10 @@ test('a call waiting for its debounce is superseded by the next: it resolves und
   assert.equal(m.calls.length, 0, 'still debouncing b');
   await clock.advance(1 + 10);
   assert.equal(await b, 'after b');
-  assert.deepEqual(m.calls.map((c) => c.request), ['b']);
+  assert.deepEqual(
+    m.calls.map((c) => c.request),
+    ['b'],
+  );
 });
 
 test('a new call aborts the request in flight (its signal), which resolves undefined', async () => {
@@ -113,9 +116,12 @@ test("the caller's signal cancels: waiting or in flight, the result is undefined
 
 test('an error that is not an abort reaches the caller', async () => {
   const clock = new FakeClock();
-  const s = new CompletionScheduler<string, string>(async () => {
-    throw new Error('unreachable');
-  }, { clock });
+  const s = new CompletionScheduler<string, string>(
+    async () => {
+      throw new Error('unreachable');
+    },
+    { clock },
+  );
   const p = s.schedule('a');
   const settled = p.then(
     () => 'resolved',
@@ -124,9 +130,12 @@ test('an error that is not an abort reaches the caller', async () => {
   await clock.advance(DEFAULT_DEBOUNCE_MS);
   assert.equal(await settled, 'unreachable');
   // A run that throws synchronously rejects the same way (no uncaught exception from the timer).
-  const sync = new CompletionScheduler<string, string>(() => {
-    throw new Error('bad request');
-  }, { clock });
+  const sync = new CompletionScheduler<string, string>(
+    () => {
+      throw new Error('bad request');
+    },
+    { clock },
+  );
   const q = sync.schedule('a').then(
     () => 'resolved',
     (e: Error) => e.message,
@@ -153,8 +162,14 @@ test('typing 20 characters at 60 ms intervals makes one request (the last), what
   for (const latency of [50, 300, 2000]) {
     const { s, m, values } = await typingBurst(latency);
     assert.equal(s.started, 1, `latency ${latency}`);
-    assert.deepEqual(m.calls.map((c) => c.request), ['prefix+20']);
-    assert.deepEqual(values.filter((v) => v !== undefined), ['after prefix+20']);
+    assert.deepEqual(
+      m.calls.map((c) => c.request),
+      ['prefix+20'],
+    );
+    assert.deepEqual(
+      values.filter((v) => v !== undefined),
+      ['after prefix+20'],
+    );
   }
 });
 
@@ -206,10 +221,13 @@ test('the cancel reaches the fetch: a superseded request is disconnected at a re
   t.after(() => server.close());
   const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   const clock = new FakeClock();
-  const s = new CompletionScheduler<string, string>(async (id, signal) => {
-    const r = await fetch(`${base}/${id}`, { signal });
-    return r.text();
-  }, { clock });
+  const s = new CompletionScheduler<string, string>(
+    async (id, signal) => {
+      const r = await fetch(`${base}/${id}`, { signal });
+      return r.text();
+    },
+    { clock },
+  );
   const heldA = once(server, 'held');
   const a = s.schedule('a');
   await clock.advance(DEFAULT_DEBOUNCE_MS);

@@ -30,7 +30,13 @@ const FILE = [
 const CURSOR = FILE.indexOf('return ', FILE.indexOf('mul')) + 'return '.length;
 
 function at(text: string, offset: number, extra?: EditorContext['extra']): EditorContext {
-  return { filePath: 'src/math/ops.ts', languageId: 'typescript', prefix: text.slice(0, offset), suffix: text.slice(offset), ...(extra ? { extra } : {}) };
+  return {
+    filePath: 'src/math/ops.ts',
+    languageId: 'typescript',
+    prefix: text.slice(0, offset),
+    suffix: text.slice(offset),
+    ...(extra ? { extra } : {}),
+  };
 }
 const CTX = at(FILE, CURSOR);
 
@@ -54,8 +60,15 @@ before(async () => {
   });
   llama = await startLlamaCppServer({ backend: scriptedBackend({ tokens: ['a', ' *', ' b;'] }), modelAlias: 'fixture-model.gguf' });
   noFimLlama = await startLlamaCppServer({ infill: false, modelAlias: 'plain-model.gguf' });
-  compat = await startOpenAIServer({ backend: scriptedBackend({ tokens: ['a', ' *', ' b;'] }), models: [{ name: 'starcoder2-3b', completions: true }] });
-  cloud = await startOpenAIServer({ backend: scriptedBackend({ tokens: ['a', ' *', ' b;'] }), apiKey: KEY, models: [{ name: 'codestral-2501', completions: true }] });
+  compat = await startOpenAIServer({
+    backend: scriptedBackend({ tokens: ['a', ' *', ' b;'] }),
+    models: [{ name: 'starcoder2-3b', completions: true }],
+  });
+  cloud = await startOpenAIServer({
+    backend: scriptedBackend({ tokens: ['a', ' *', ' b;'] }),
+    apiKey: KEY,
+    models: [{ name: 'codestral-2501', completions: true }],
+  });
   refused = await closedPort();
 });
 after(async () => {
@@ -205,7 +218,11 @@ describe('the complete route', () => {
   it('auto: fill-in-the-middle models first; an instruct-only model is skipped with "no fill-in-the-middle", embeddings not listed', async () => {
     const { sy } = setup({ complete: ['auto'] });
     const plan = await sy.router.plan('complete');
-    assert.equal(`${plan.candidate?.providerId}/${plan.candidate?.model}`, 'ollama/qwen2.5-coder:7b', 'the insert model before the one listed first');
+    assert.equal(
+      `${plan.candidate?.providerId}/${plan.candidate?.model}`,
+      'ollama/qwen2.5-coder:7b',
+      'the insert model before the one listed first',
+    );
     const instruct = plan.skipped.find((s) => s.model === 'llama3.2:3b');
     assert.ok(instruct, JSON.stringify(plan.skipped));
     assert.match(instruct.reason, /^no fill-in-the-middle: /);
@@ -231,7 +248,10 @@ describe('the complete route', () => {
     const status = await service.status();
     assert.equal(status.state, 'noModel');
     assert.match((status as { reason: string }).reason, /llama3\.2:3b: no fill-in-the-middle/);
-    await assert.rejects(service.complete(CTX), (e: unknown) => e instanceof RouteError && e.kind === 'unsupported' && /no fill-in-the-middle/.test(e.message));
+    await assert.rejects(
+      service.complete(CTX),
+      (e: unknown) => e instanceof RouteError && e.kind === 'unsupported' && /no fill-in-the-middle/.test(e.message),
+    );
     assert.equal(generated(ollama, 'POST /api/generate').length, 0);
   });
 
@@ -271,7 +291,10 @@ describe('the complete route', () => {
     await sy.router.plan('complete'); // discovery done: only /api/generate hangs
     ollama.setBehaviour({ mode: 'hang' }, 'POST /api/generate');
     const controller = new AbortController();
-    const pending = sy.router.complete({ prompt: (choice) => ({ mode: choice.mode, prompt: 'x', suffix: 'y' }), signal: controller.signal });
+    const pending = sy.router.complete({
+      prompt: (choice) => ({ mode: choice.mode, prompt: 'x', suffix: 'y' }),
+      signal: controller.signal,
+    });
     await until(() => (ollama.counts['POST /api/generate'] ?? 0) > 0, 'the request reached Ollama');
     controller.abort();
     await assert.rejects(pending, (e: unknown) => e instanceof RouteError && e.kind === 'canceled');
@@ -297,7 +320,10 @@ describe('cancellation and the scheduler', () => {
   });
 
   it('disabled, snoozed or an excluded language: nothing is asked; status says which', async () => {
-    const { service, sy } = setup({ complete: ['ollama/qwen2.5-coder:7b'], settings: { 'switchyard.completion.excludeLanguages': ['markdown'] } });
+    const { service, sy } = setup({
+      complete: ['ollama/qwen2.5-coder:7b'],
+      settings: { 'switchyard.completion.excludeLanguages': ['markdown'] },
+    });
     const seen: string[] = [];
     service.onDidChangeStatus((s) => seen.push(s.state));
     const on = await service.status();
@@ -337,7 +363,11 @@ describe('privacy: a cloud candidate serves completions only when the policy and
   ];
   for (const c of cases) {
     it(`privacy ${c.privacy}, allowCloud ${c.allowCloud}: cloud ${c.used ? 'answers after the refused local server (redacted, recorded)' : 'is never contacted'}`, async () => {
-      const { service, usage } = setup({ complete: ['down/qwen2.5-coder:7b', 'cloud/codestral-2501'], privacy: c.privacy, allowCloud: c.allowCloud });
+      const { service, usage } = setup({
+        complete: ['down/qwen2.5-coder:7b', 'cloud/codestral-2501'],
+        privacy: c.privacy,
+        allowCloud: c.allowCloud,
+      });
       const ctx = at(secretFile, secretFile.indexOf('return ', secretFile.indexOf('mul')) + 'return '.length);
       if (c.used) {
         const answer = await service.complete(ctx);
@@ -348,7 +378,11 @@ describe('privacy: a cloud candidate serves completions only when the policy and
         const egress = usage.egressRecords.filter((e) => e.task === 'complete');
         assert.equal(egress.length, 1);
         assert.equal(egress[0]!.redactions['github-token'], 1);
-        assert.deepEqual(egress[0]!.sources[0], { path: 'src/math/ops.ts', startLine: 1, endLine: 8 }, 'the file from its first line to the closing brace after the cursor');
+        assert.deepEqual(
+          egress[0]!.sources[0],
+          { path: 'src/math/ops.ts', startLine: 1, endLine: 8 },
+          'the file from its first line to the closing brace after the cursor',
+        );
       } else {
         await assert.rejects(service.complete(ctx), RouteError);
         assert.equal(cloud.counts.total ?? 0, 0, 'nothing was sent to the cloud server');

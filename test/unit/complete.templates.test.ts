@@ -36,7 +36,17 @@ const EXPECTED: Record<FimFamilyId, { model: string; prompt: string; stops: stri
   'qwen-coder': {
     model: 'qwen2.5-coder:7b',
     prompt: `<|fim_prefix|>${PREFIX}<|fim_suffix|>${SUFFIX}<|fim_middle|>`,
-    stops: ['<|endoftext|>', '<|fim_prefix|>', '<|fim_middle|>', '<|fim_suffix|>', '<|fim_pad|>', '<|repo_name|>', '<|file_sep|>', '<|im_start|>', '<|im_end|>'],
+    stops: [
+      '<|endoftext|>',
+      '<|fim_prefix|>',
+      '<|fim_middle|>',
+      '<|fim_suffix|>',
+      '<|fim_pad|>',
+      '<|repo_name|>',
+      '<|file_sep|>',
+      '<|im_start|>',
+      '<|im_end|>',
+    ],
   },
   codellama: {
     model: 'codellama:7b-code',
@@ -84,7 +94,11 @@ for (const family of FIM_FAMILIES) {
     assert.equal(p.multiline, true, 'the cursor is on an empty line');
     // Each stop applied: the output ends before it.
     for (const s of e.stops) {
-      assert.equal(postProcess({ completion: `return a + b${s}\nprint(1)`, prefix: PREFIX, suffix: SUFFIX, stop: p.stop }), 'return a + b', s);
+      assert.equal(
+        postProcess({ completion: `return a + b${s}\nprint(1)`, prefix: PREFIX, suffix: SUFFIX, stop: p.stop }),
+        'return a + b',
+        s,
+      );
     }
   });
 }
@@ -143,12 +157,15 @@ test('an Ollama template with .Suffix means the server fills in the middle: suff
   const c = chooseFimTemplate({ model: 'qwen2.5-coder:7b', ollamaTemplate });
   assert.ok(c.usable && c.mode === 'suffix');
   const p = buildFimPrompt(c, ctx());
-  assert.deepEqual({ mode: p.mode, prompt: p.prompt, suffix: p.suffix, family: p.family }, {
-    mode: 'suffix',
-    prompt: PREFIX,
-    suffix: SUFFIX,
-    family: 'qwen-coder',
-  });
+  assert.deepEqual(
+    { mode: p.mode, prompt: p.prompt, suffix: p.suffix, family: p.family },
+    {
+      mode: 'suffix',
+      prompt: PREFIX,
+      suffix: SUFFIX,
+      family: 'qwen-coder',
+    },
+  );
   assert.ok(p.stop.includes('<|endoftext|>'));
   // A custom name with a .Suffix template is usable too; the family comes from the tokens the template holds.
   const custom = chooseFimTemplate({ model: 'my-completer:latest', ollamaTemplate: '[SUFFIX]{{ .Suffix }}[PREFIX] {{ .Prompt }}' });
@@ -183,7 +200,11 @@ test('an instruct-only model (no FIM family, no .Suffix) is not usable, with a r
 });
 
 test('repo-level Qwen: other files under <|repo_name|>/<|file_sep|> before the current file', () => {
-  const c = ctx({ extra: [{ filename: 'src/math.py', text: 'def sub(a, b):\n    return a - b\n' }], filename: 'src/main.py', repo: 'demo' });
+  const c = ctx({
+    extra: [{ filename: 'src/math.py', text: 'def sub(a, b):\n    return a - b\n' }],
+    filename: 'src/main.py',
+    repo: 'demo',
+  });
   const p = buildFimPrompt(raw('qwen2.5-coder:7b'), c);
   assert.equal(
     p.prompt,
@@ -209,7 +230,8 @@ test('a family without a repo-level form keeps snippets as input_extra entries; 
 
 // ---- context within budgets ----
 
-const lines = (n: number, width = 29) => Array.from({ length: n }, (_, i) => `${String(i).padStart(3, '0')}${'x'.repeat(width - 3)}\n`).join('');
+const lines = (n: number, width = 29) =>
+  Array.from({ length: n }, (_, i) => `${String(i).padStart(3, '0')}${'x'.repeat(width - 3)}\n`).join('');
 
 test('prefix: whole lines upward from the cursor within the budget (the project token estimate)', () => {
   const text = lines(100); // 30 chars a line = 10 tokens
@@ -255,7 +277,13 @@ test('buildContext: prefix, suffix and extra from the document and cursor, with 
   const text = 'a\nb\ncd|ef\ng\n'.replace('|', '');
   const offset = text.indexOf('ef');
   const c = buildContext({ text, offset, filename: 'f.ts', extra: [{ filename: 'x', text: 'y\n' }] });
-  assert.deepEqual(c, { prefix: 'a\nb\ncd', suffix: 'ef\ng\n', extra: [{ filename: 'x', text: 'y\n' }], filename: 'f.ts', repo: undefined });
+  assert.deepEqual(c, {
+    prefix: 'a\nb\ncd',
+    suffix: 'ef\ng\n',
+    extra: [{ filename: 'x', text: 'y\n' }],
+    filename: 'f.ts',
+    repo: undefined,
+  });
 });
 
 test('offsetAt: 1-based line and column as editors show them, clamped to the line and the text', () => {

@@ -7,11 +7,40 @@ import type { SuggestionGroupView, UsageDataView, UsageGroupView } from '../../s
 import { loadWebview, webviewBundle } from '../fixtures/webviewDom';
 
 const skip = !fs.existsSync(webviewBundle('usage')) && 'run esbuild first';
-const group = (key: string): UsageGroupView => ({ key, requests: 0, ok: 0, failed: 0, local: 0, cloud: 0, inputTokens: 0, outputTokens: 0, costUsd: 0 });
-const sugg = (key: string, over: Partial<SuggestionGroupView>): SuggestionGroupView => ({ key, local: true, shown: 0, accepted: 0, partial: 0, acceptedChars: 0, ...over });
+const group = (key: string): UsageGroupView => ({
+  key,
+  requests: 0,
+  ok: 0,
+  failed: 0,
+  local: 0,
+  cloud: 0,
+  inputTokens: 0,
+  outputTokens: 0,
+  costUsd: 0,
+});
+const sugg = (key: string, over: Partial<SuggestionGroupView>): SuggestionGroupView => ({
+  key,
+  local: true,
+  shown: 0,
+  accepted: 0,
+  partial: 0,
+  acceptedChars: 0,
+  ...over,
+});
 
 function data(completions: UsageDataView['completions']): UsageDataView {
-  return { rangeDays: 7, dbPath: '/tmp/u.sqlite', total: group('all'), byTask: [], byProvider: [], byModel: [], byDay: [], failuresByKind: [], audit: [], completions };
+  return {
+    rangeDays: 7,
+    dbPath: '/tmp/u.sqlite',
+    total: group('all'),
+    byTask: [],
+    byProvider: [],
+    byModel: [],
+    byDay: [],
+    failuresByKind: [],
+    audit: [],
+    completions,
+  };
 }
 
 test('usage view (jsdom): inline completions per model with accept rate and p50 latency', { skip }, () => {
@@ -30,7 +59,9 @@ test('usage view (jsdom): inline completions per model with accept rate and p50 
         ],
       }),
     });
-    const rows = [...page.byId('completions').querySelectorAll('tr')].slice(1).map((tr) => [...tr.querySelectorAll('td')].map((td) => td.textContent));
+    const rows = [...page.byId('completions').querySelectorAll('tr')]
+      .slice(1)
+      .map((tr) => [...tr.querySelectorAll('td')].map((td) => td.textContent));
     assert.deepEqual(rows, [
       ['box/qwen2.5-coder:7b (local)', '6', '3 (1 in part)', '50%', '120 ms', '61'],
       ['cloud/codestral (cloud)', '2', '0', '0%', '410 ms', '0'],

@@ -10,7 +10,10 @@ const ollama = { id: 'ollama', kind: 'ollama', baseUrl: 'http://127.0.0.1:11434'
 test('invalid switchyard.tasks: one message that lists every problem with the task name and index, in words', () => {
   const { config, problems } = parseConfig({
     'switchyard.providers': [ollama],
-    'switchyard.tasks': { chat: ['ollama/llama3', 42, 'qwen2.5-coder:7b', { model: 'ollama/x', temperature: 'hot' }, { temperature: 1 }], chatt: ['ollama/x'] },
+    'switchyard.tasks': {
+      chat: ['ollama/llama3', 42, 'qwen2.5-coder:7b', { model: 'ollama/x', temperature: 'hot' }, { temperature: 1 }],
+      chatt: ['ollama/x'],
+    },
   });
   const tasks = problems.filter((p) => p.key === 'switchyard.tasks');
   assert.equal(tasks.length, 1, 'one message for switchyard.tasks');
@@ -27,12 +30,18 @@ test('invalid switchyard.tasks: one message that lists every problem with the ta
 });
 
 test('a close provider id gets a "did you mean"; the entry is kept for the router to skip', () => {
-  const { config, problems } = parseConfig({ 'switchyard.providers': [ollama], 'switchyard.tasks': { chat: ['olama/qwen2.5-coder:7b', 'openai/gpt-4.1-mini'], explain: ['Auto'] } });
+  const { config, problems } = parseConfig({
+    'switchyard.providers': [ollama],
+    'switchyard.tasks': { chat: ['olama/qwen2.5-coder:7b', 'openai/gpt-4.1-mini'], explain: ['Auto'] },
+  });
   const m = problems.map((p) => p.message).join('\n');
   assert.match(m, /switchyard\.tasks\.chat\[0\]: there is no provider "olama"; did you mean "ollama\/qwen2\.5-coder:7b"\?/);
   assert.doesNotMatch(m, /openai/, 'a preset id is a known provider');
   assert.match(m, /switchyard\.tasks\.explain\[0\]: "Auto" is not a model reference .*did you mean "auto"\?/);
-  assert.deepEqual(config.tasks.chat.map((c) => c.ref), ['olama/qwen2.5-coder:7b', 'openai/gpt-4.1-mini']);
+  assert.deepEqual(
+    config.tasks.chat.map((c) => c.ref),
+    ['olama/qwen2.5-coder:7b', 'openai/gpt-4.1-mini'],
+  );
 });
 
 test('an ignored embed entry names switchyard.tasks.embed[0] and says the index is keyword-only now', () => {

@@ -4,7 +4,9 @@ import manifest from '../../package.json';
 import { TASKS, defaultConfig, parseConfig } from '../../src/core/config/config';
 import { SETTINGS, SETTING_KEYS, validateAgainst } from '../../src/core/config/schema';
 
-const props = (manifest as unknown as { contributes: { configuration: { properties: Record<string, { default: unknown; scope?: string }> } } }).contributes.configuration.properties;
+const props = (
+  manifest as unknown as { contributes: { configuration: { properties: Record<string, { default: unknown; scope?: string }> } } }
+).contributes.configuration.properties;
 
 test('every setting in the manifest has a default, a scope and a description', () => {
   assert.ok(SETTING_KEYS.length >= 10);
@@ -48,12 +50,22 @@ test('code defaults are the manifest defaults', () => {
     'switchyard.completion.maxSuffixTokens': c.completion.maxSuffixTokens,
     'switchyard.completion.excludeLanguages': c.completion.excludeLanguages,
   };
-  assert.deepEqual(Object.keys(fromCode).sort(), [...SETTING_KEYS].sort(), 'a setting is read by code but not declared, or declared but not read');
+  assert.deepEqual(
+    Object.keys(fromCode).sort(),
+    [...SETTING_KEYS].sort(),
+    'a setting is read by code but not declared, or declared but not read',
+  );
   for (const key of SETTING_KEYS) assert.deepEqual(fromCode[key], props[key].default, `${key}: code and manifest defaults differ`);
 });
 
 test('endpoints, keys and the privacy switch cannot be set by a workspace', () => {
-  for (const key of ['switchyard.providers', 'switchyard.privacy', 'switchyard.localHosts', 'switchyard.aliases', 'switchyard.completion.allowCloud']) {
+  for (const key of [
+    'switchyard.providers',
+    'switchyard.privacy',
+    'switchyard.localHosts',
+    'switchyard.aliases',
+    'switchyard.completion.allowCloud',
+  ]) {
     assert.ok(['application', 'machine'].includes(props[key].scope!), `${key} must be application or machine scoped`);
   }
 });
@@ -88,7 +100,10 @@ test('each invalid setting gives one problem naming its key, and the rest keeps 
     'switchyard.aliases': { fast: 'chat', odd: 'dance' },
     'switchyard.nonsense': 1,
   });
-  assert.deepEqual(config.providers.map((p) => p.id), ['good']);
+  assert.deepEqual(
+    config.providers.map((p) => p.id),
+    ['good'],
+  );
   assert.deepEqual(config.tasks.chat, [{ ref: 'good/llama3' }]);
   assert.equal(config.privacy, 'local-only', 'an invalid privacy value fails closed: local-only until it is fixed');
   assert.equal(config.firstTokenTimeoutMs, 30000);
@@ -140,9 +155,10 @@ test('completion settings: invalid values give the safe default with one problem
   assert.equal(config.completion.multiline, 'auto');
   assert.equal(config.completion.maxLines, 3);
   assert.deepEqual(config.completion.excludeLanguages, ['markdown']);
-  assert.deepEqual(
-    problems.map((p) => p.key).sort(),
-    ['switchyard.completion.allowCloud', 'switchyard.completion.debounceMs', 'switchyard.completion.multiline'],
-  );
+  assert.deepEqual(problems.map((p) => p.key).sort(), [
+    'switchyard.completion.allowCloud',
+    'switchyard.completion.debounceMs',
+    'switchyard.completion.multiline',
+  ]);
   assert.deepEqual(config.tasks.complete, [{ ref: 'auto' }], 'the complete task defaults to auto');
 });

@@ -27,7 +27,13 @@ test('attempts read the same for logs (kind identifiers), the editor (kinds in w
     { providerId: 'lan', model: '', local: true, outcome: 'skipped' as const, reason: 'unhealthy' },
     { ...cloud, outcome: 'answered' as const },
   ];
-  assert.equal(describeAttempts(attempts), 'box/qwen2.5-coder:7b failed (unreachable: connection refused); lan skipped (unhealthy); openai/gpt-4.1-mini answered');
-  assert.equal(attemptsInWords(attempts.slice(0, 2)), 'box/qwen2.5-coder:7b failed (server not reachable: connection refused); lan skipped (unhealthy)');
+  assert.equal(
+    describeAttempts(attempts),
+    'box/qwen2.5-coder:7b failed (unreachable: connection refused); lan skipped (unhealthy); openai/gpt-4.1-mini answered',
+  );
+  assert.equal(
+    attemptsInWords(attempts.slice(0, 2)),
+    'box/qwen2.5-coder:7b failed (server not reachable: connection refused); lan skipped (unhealthy)',
+  );
   assert.equal(attemptLines(attempts), '  failed box/qwen2.5-coder:7b: unreachable: connection refused\n  skipped lan: unhealthy\n');
 });

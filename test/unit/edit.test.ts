@@ -22,7 +22,11 @@ test('extractCodeBlock while streaming: what has arrived of the block, the start
   assert.equal(extractCodeBlock('Here:\n```ts\nconst a', false), 'const a');
   assert.equal(extractCodeBlock('```ts\nconst a = 1;\n`', false), 'const a = 1;');
   assert.equal(extractCodeBlock('```ts\nconst a = 1;\n```\nDone', false), 'const a = 1;');
-  assert.equal(extractCodeBlock('```ts\nconst a = 1;\nconst b', true), 'const a = 1;\nconst b', 'an unclosed block at the end is what it holds');
+  assert.equal(
+    extractCodeBlock('```ts\nconst a = 1;\nconst b', true),
+    'const a = 1;\nconst b',
+    'an unclosed block at the end is what it holds',
+  );
 });
 
 test('fitToOriginal: indentation a flush-left answer lost is put back; the final newline follows the original', () => {
@@ -34,8 +38,15 @@ test('fitToOriginal: indentation a flush-left answer lost is put back; the final
   assert.equal(fitToOriginal('a\n\nb', '  a\n  b'), '  a\n\n  b', 'blank lines stay blank');
 });
 
-test('editTurn: the code, its file, the context around it and the instruction; fences longer than the code\'s backticks', () => {
-  const t = editTurn({ code: "const s = '```b```';\n", instruction: ' rename s to t ', path: 'src/a.ts', language: 'typescript', before: 'import x;\n', after: '' });
+test("editTurn: the code, its file, the context around it and the instruction; fences longer than the code's backticks", () => {
+  const t = editTurn({
+    code: "const s = '```b```';\n",
+    instruction: ' rename s to t ',
+    path: 'src/a.ts',
+    language: 'typescript',
+    before: 'import x;\n',
+    after: '',
+  });
   assert.equal(t.task, 'edit');
   assert.match(t.system!, /one fenced code block/);
   assert.match(t.question!, /^File: src\/a\.ts \(typescript\)/);
@@ -45,14 +56,27 @@ test('editTurn: the code, its file, the context around it and the instruction; f
   assert.match(t.question!, /Instruction: rename s to t\n/);
 });
 
-test('through the turn: the edit task\'s answer reduced to its code block', async () => {
-  const server = await startLlamaCppServer({ modelAlias: 'coder', backend: scriptedBackend({ tokens: ['Here you go:\n', '```ts\n', 'const t', ' = 1;\n', '```', '\nRenamed.'] }) });
-  const { config } = parseConfig({ 'switchyard.providers': [{ id: 'coder', kind: 'llamacpp', baseUrl: server.url }], 'switchyard.tasks': { edit: ['coder/coder'] } });
-  const sy = new Switchyard({ config, secrets: { getApiKey: async () => undefined }, privacy: (c) => ({ mode: c.privacy, trusted: true, workspaceOptOut: false }) });
+test("through the turn: the edit task's answer reduced to its code block", async () => {
+  const server = await startLlamaCppServer({
+    modelAlias: 'coder',
+    backend: scriptedBackend({ tokens: ['Here you go:\n', '```ts\n', 'const t', ' = 1;\n', '```', '\nRenamed.'] }),
+  });
+  const { config } = parseConfig({
+    'switchyard.providers': [{ id: 'coder', kind: 'llamacpp', baseUrl: server.url }],
+    'switchyard.tasks': { edit: ['coder/coder'] },
+  });
+  const sy = new Switchyard({
+    config,
+    secrets: { getApiKey: async () => undefined },
+    privacy: (c) => ({ mode: c.privacy, trusted: true, workspaceOptOut: false }),
+  });
   try {
     let text = '';
     const partial: (string | undefined)[] = [];
-    for await (const ev of runTurn({ router: sy.router, providers: sy.registry }, editTurn({ code: 'const s = 1;\n', instruction: 'rename s to t', path: 'a.ts', language: 'ts' }))) {
+    for await (const ev of runTurn(
+      { router: sy.router, providers: sy.registry },
+      editTurn({ code: 'const s = 1;\n', instruction: 'rename s to t', path: 'a.ts', language: 'ts' }),
+    )) {
       if (ev.type === 'text') {
         text += ev.text;
         partial.push(extractCodeBlock(text, false));

@@ -28,7 +28,10 @@ before(async () => {
   modelsDir = mkdtempSync(path.join(tmpdir(), 'switchyard-embedded-'));
   copyFileSync(modelPath, path.join(modelsDir, 'tiny.gguf'));
   runtime = new EmbeddedRuntime({ gpu: false, maxThreads: 1, idleTimeoutMs: 0, modelsDir });
-  provider = new EmbeddedProvider({ id: 'emb', kind: 'embedded', baseUrl: 'embedded:', local: true }, { secrets, logger: silent(), embedded: runtime });
+  provider = new EmbeddedProvider(
+    { id: 'emb', kind: 'embedded', baseUrl: 'embedded:', local: true },
+    { secrets, logger: silent(), embedded: runtime },
+  );
   ollama = await startOllamaServer({ backend: scriptedBackend() });
 });
 after(async () => {
@@ -55,12 +58,17 @@ async function collect(events: AsyncIterable<ChatEvent>): Promise<{ text: string
 
 test('lists the GGUF files of its folder as models', async () => {
   const models = await provider.listModels();
-  assert.deepEqual(models.map((m) => m.id), ['tiny']);
+  assert.deepEqual(
+    models.map((m) => m.id),
+    ['tiny'],
+  );
   assert.ok(models[0]!.sizeBytes! > 100_000);
 });
 
 test('answers a chat with real llama.cpp in a child process, streaming, with exact token counts', async () => {
-  const result = await collect(provider.chat({ model: 'tiny', messages: [{ role: 'user', content: 'hello world' }], maxTokens: 12, temperature: 0 }));
+  const result = await collect(
+    provider.chat({ model: 'tiny', messages: [{ role: 'user', content: 'hello world' }], maxTokens: 12, temperature: 0 }),
+  );
   assert.ok(result.chunks >= 1, 'at least one streamed chunk');
   assert.ok(runtime.pid !== undefined && runtime.pid !== process.pid, 'runs in another process');
   assert.equal(result.usage?.type, 'usage');
@@ -81,13 +89,24 @@ test('sampling options reach llama.cpp: a stop string ends the real answer befor
   assert.ok(full.indexOf(stop) > 0);
   assert.equal(cut.trimEnd(), full.slice(0, full.indexOf(stop)).trimEnd(), `${JSON.stringify(full)} cut before ${JSON.stringify(stop)}`);
   // Sampling (temperature 1): the seed decides the answer (the same seed repeats it, another changes it).
-  const seeded = async (seed: number) => (await collect(provider.chat({ model: 'tiny', messages: [{ role: 'user', content: 'hello' }], maxTokens: 16, temperature: 1, sampling: { seed, topP: 0.95 } }))).text;
+  const seeded = async (seed: number) =>
+    (
+      await collect(
+        provider.chat({
+          model: 'tiny',
+          messages: [{ role: 'user', content: 'hello' }],
+          maxTokens: 16,
+          temperature: 1,
+          sampling: { seed, topP: 0.95 },
+        }),
+      )
+    ).text;
   const seven = await seeded(7);
   assert.equal(await seeded(7), seven);
   assert.notEqual(await seeded(8), seven);
 });
 
-test('embeds with the model\'s embedding width and counts tokens with its tokenizer', async () => {
+test("embeds with the model's embedding width and counts tokens with its tokenizer", async () => {
   const result = await provider.embed({ model: 'tiny', input: ['hello world', 'the test server', ''] });
   assert.equal(result.vectors.length, 3);
   for (const v of result.vectors) assert.equal(v.length, 64);
@@ -103,7 +122,13 @@ test('aborting mid-answer stops the stream with kind canceled; the process stays
   const pid = runtime.pid;
   await assert.rejects(
     (async () => {
-      for await (const e of provider.chat({ model: 'tiny', messages: [{ role: 'user', content: 'write code' }], maxTokens: 400, temperature: 0.8, signal: controller.signal })) {
+      for await (const e of provider.chat({
+        model: 'tiny',
+        messages: [{ role: 'user', content: 'write code' }],
+        maxTokens: 400,
+        temperature: 0.8,
+        signal: controller.signal,
+      })) {
         if (e.type === 'text') controller.abort();
       }
     })(),
@@ -120,7 +145,12 @@ test('killing the child mid-answer gives a typed server error, and the next requ
   let got = 0;
   await assert.rejects(
     (async () => {
-      for await (const e of provider.chat({ model: 'tiny', messages: [{ role: 'user', content: 'explain the code' }], maxTokens: 400, temperature: 0.8 })) {
+      for await (const e of provider.chat({
+        model: 'tiny',
+        messages: [{ role: 'user', content: 'explain the code' }],
+        maxTokens: 400,
+        temperature: 0.8,
+      })) {
         if (e.type === 'text' && got++ === 0) process.kill(first, 'SIGKILL');
       }
     })(),
@@ -141,9 +171,18 @@ test('killing the child mid-answer gives a typed server error, and the next requ
 
 test('a missing model is modelMissing, without starting a process', async () => {
   const fresh = new EmbeddedRuntime({ gpu: false, modelsDir });
-  const p = new EmbeddedProvider({ id: 'emb2', kind: 'embedded', baseUrl: 'embedded:', local: true }, { secrets, logger: silent(), embedded: fresh });
-  await assert.rejects(collect(p.chat({ model: 'nope', messages: [{ role: 'user', content: 'hi' }] })), (e: unknown) => e instanceof ProviderError && e.kind === 'modelMissing' && /Download GGUF Model/.test(e.message));
-  await assert.rejects(p.embed({ model: '../tiny', input: ['x'] }), (e: unknown) => e instanceof ProviderError && e.kind === 'modelMissing');
+  const p = new EmbeddedProvider(
+    { id: 'emb2', kind: 'embedded', baseUrl: 'embedded:', local: true },
+    { secrets, logger: silent(), embedded: fresh },
+  );
+  await assert.rejects(
+    collect(p.chat({ model: 'nope', messages: [{ role: 'user', content: 'hi' }] })),
+    (e: unknown) => e instanceof ProviderError && e.kind === 'modelMissing' && /Download GGUF Model/.test(e.message),
+  );
+  await assert.rejects(
+    p.embed({ model: '../tiny', input: ['x'] }),
+    (e: unknown) => e instanceof ProviderError && e.kind === 'modelMissing',
+  );
   assert.equal(fresh.starts, 0);
 });
 
@@ -187,7 +226,12 @@ test('the router answers from an embedded model in a Switchyard (config → regi
   assert.deepEqual(problems, []);
   // The bundled worker (esbuild's embeddedWorker entry; npm run test:unit builds first), as the extension runs it.
   const embeddedWorkerPath = path.resolve(__dirname, '../../dist/embeddedWorker.js');
-  const sy = new Switchyard({ config, secrets, embeddedWorkerPath, privacy: (c) => ({ mode: c.privacy, trusted: true, workspaceOptOut: false }) });
+  const sy = new Switchyard({
+    config,
+    secrets,
+    embeddedWorkerPath,
+    privacy: (c) => ({ mode: c.privacy, trusted: true, workspaceOptOut: false }),
+  });
   try {
     let route;
     let done;
@@ -213,7 +257,10 @@ test('settings: embedded entries take modelPath, not baseUrl; modelPath is for e
       { id: 'c', kind: 'ollama', baseUrl: 'http://127.0.0.1:11434', modelPath: '/x.gguf' },
     ],
   });
-  assert.deepEqual(config.providers.map((p) => p.id), ['a']);
+  assert.deepEqual(
+    config.providers.map((p) => p.id),
+    ['a'],
+  );
   assert.equal(problems.length, 2);
   assert.match(problems[0]!.message, /kind "embedded".*modelPath/);
   assert.match(problems[1]!.message, /modelPath is for kind "embedded" only/);
@@ -221,11 +268,18 @@ test('settings: embedded entries take modelPath, not baseUrl; modelPath is for e
 
 test('close() resolves once the child process has exited (deactivate awaits it)', async () => {
   const own = new EmbeddedRuntime({ gpu: false, maxThreads: 1, idleTimeoutMs: 0, modelsDir });
-  const p = new EmbeddedProvider({ id: 'emb3', kind: 'embedded', baseUrl: 'embedded:', local: true }, { secrets, logger: silent(), embedded: own });
+  const p = new EmbeddedProvider(
+    { id: 'emb3', kind: 'embedded', baseUrl: 'embedded:', local: true },
+    { secrets, logger: silent(), embedded: own },
+  );
   assert.ok((await collect(p.chat({ model: 'tiny', messages: [{ role: 'user', content: 'hi' }], maxTokens: 2 }))).chunks >= 1);
   const pid = own.pid!;
   await own.close();
   assert.equal(own.pid, undefined);
-  assert.throws(() => process.kill(pid, 0), (e: NodeJS.ErrnoException) => e.code === 'ESRCH', 'the child is gone when close() resolves');
+  assert.throws(
+    () => process.kill(pid, 0),
+    (e: NodeJS.ErrnoException) => e.code === 'ESRCH',
+    'the child is gone when close() resolves',
+  );
   await own.close();
 });

@@ -115,7 +115,12 @@ test('ollama: streaming chat with real inference through the ollama client', asy
   assert.equal(s.counts.total, 1);
   assert.equal(s.requests[0]!.body.options.num_ctx, 4096);
 
-  const whole = await client.chat({ model: 'qwen2.5-coder:7b', messages: [{ role: 'user', content: 'hi' }], stream: false, options: { num_predict: 4 } });
+  const whole = await client.chat({
+    model: 'qwen2.5-coder:7b',
+    messages: [{ role: 'user', content: 'hi' }],
+    stream: false,
+    options: { num_predict: 4 },
+  });
   assert.equal(whole.done, true);
   assert.ok(whole.eval_count > 0);
   assert.equal(s.counts['POST /api/chat'], 2);
@@ -129,7 +134,10 @@ test('ollama: model discovery, embeddings, pull, delete, errors', async () => {
   assert.match(version.version, /^\d+\.\d+\.\d+$/);
 
   const list = await client.list();
-  assert.deepEqual(list.models.map((m) => m.name), ['qwen2.5-coder:7b', 'nomic-embed-text:latest']);
+  assert.deepEqual(
+    list.models.map((m) => m.name),
+    ['qwen2.5-coder:7b', 'nomic-embed-text:latest'],
+  );
   assert.equal(list.models[0]!.details.format, 'gguf');
   assert.match(list.models[0]!.digest, /^[0-9a-f]{64}$/);
 
@@ -183,7 +191,10 @@ test('ollama: failures (error, hang + abort, failMidStream, hangAfterHeaders)', 
   const msg = [{ role: 'user', content: 'hi' }];
 
   s.setBehaviour({ mode: 'error', status: 500 }, 'POST /api/chat');
-  await assert.rejects(client.chat({ model: 'qwen2.5-coder:7b', messages: msg }), (e: Error & { status_code?: number }) => e.status_code === 500);
+  await assert.rejects(
+    client.chat({ model: 'qwen2.5-coder:7b', messages: msg }),
+    (e: Error & { status_code?: number }) => e.status_code === 500,
+  );
   assert.ok((await client.list()).models.length > 0, 'other routes unaffected');
 
   s.reset();
@@ -256,7 +267,10 @@ test('openai: streaming chat with real inference, usage from llama.cpp', async (
   assert.ok(whole.usage!.completion_tokens > 0 && whole.usage!.completion_tokens <= 4);
 
   const models = await client.models.list();
-  assert.deepEqual(models.data.map((m) => m.id), ['gpt-4.1-mini', 'text-embedding-3-small']);
+  assert.deepEqual(
+    models.data.map((m) => m.id),
+    ['gpt-4.1-mini', 'text-embedding-3-small'],
+  );
 });
 
 test('openai: embeddings, base64 (client default) and float, from llama.cpp', async () => {
@@ -264,7 +278,11 @@ test('openai: embeddings, base64 (client default) and float, from llama.cpp', as
   const client = openai(s);
   const b64 = await client.embeddings.create({ model: 'text-embedding-3-small', input: ['hello world', 'the test'] });
   assert.equal(s.requests[0]!.body.encoding_format, 'base64');
-  const flt = await client.embeddings.create({ model: 'text-embedding-3-small', input: ['hello world', 'the test'], encoding_format: 'float' });
+  const flt = await client.embeddings.create({
+    model: 'text-embedding-3-small',
+    input: ['hello world', 'the test'],
+    encoding_format: 'float',
+  });
   assert.equal(b64.data.length, 2);
   assert.equal(b64.data[0]!.embedding.length, 64);
   assert.equal(flt.data[0]!.embedding.length, 64);
@@ -278,7 +296,13 @@ test('openai: embeddings, base64 (client default) and float, from llama.cpp', as
 
 test('openai: 401, 404, 429, 500, context_length_exceeded', async () => {
   const s = await track(
-    startOpenAIServer({ apiKey: 'sk-right', models: [{ name: 'small-model', contextLength: 20 }, { name: 'text-embedding-3-small', embedding: true }] }),
+    startOpenAIServer({
+      apiKey: 'sk-right',
+      models: [
+        { name: 'small-model', contextLength: 20 },
+        { name: 'text-embedding-3-small', embedding: true },
+      ],
+    }),
   );
   const msg: OpenAI.ChatCompletionMessageParam[] = [{ role: 'user', content: 'hi' }];
 
@@ -360,7 +384,10 @@ test('openai: hang + abort reaches the server, failMidStream, slow, closed port'
   assert.ok(Date.now() - t0 >= 290, 'delay between tokens too');
 
   const port = await closedPort();
-  await assert.rejects(openai({ url: `http://127.0.0.1:${port}` } as FixtureServer).models.list(), (e: unknown) => e instanceof OpenAI.APIConnectionError);
+  await assert.rejects(
+    openai({ url: `http://127.0.0.1:${port}` } as FixtureServer).models.list(),
+    (e: unknown) => e instanceof OpenAI.APIConnectionError,
+  );
 });
 
 test('cancellation mid-stream stops real inference and is counted', async () => {
@@ -442,7 +469,11 @@ test('llama.cpp server: health, loading, props, models, chat and embeddings', as
 test('scripted backend: deterministic tokens and hash embeddings; reset clears state', async () => {
   const b = scriptedBackend({ tokens: ['a', 'b', 'c'], dims: 16 });
   const got: string[] = [];
-  const r = await b.chat([{ role: 'user', content: 'x y' }], { maxTokens: 2, signal: new AbortController().signal, onToken: (t) => got.push(t) });
+  const r = await b.chat([{ role: 'user', content: 'x y' }], {
+    maxTokens: 2,
+    signal: new AbortController().signal,
+    onToken: (t) => got.push(t),
+  });
   assert.deepEqual(got, ['a', 'b']);
   assert.equal(r.completionTokens, 2);
   const [v1, v2] = await b.embed(['same text', 'same text']);
@@ -459,7 +490,7 @@ test('scripted backend: deterministic tokens and hash embeddings; reset clears s
   await s.close();
 });
 
-test('closedPort: refuses connections, lies below the kernel\'s ephemeral range (so no port-0 server can get it), never repeats', async () => {
+test("closedPort: refuses connections, lies below the kernel's ephemeral range (so no port-0 server can get it), never repeats", async () => {
   let range: number[] | undefined;
   try {
     range = readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/).map(Number);
@@ -470,6 +501,9 @@ test('closedPort: refuses connections, lies below the kernel\'s ephemeral range 
   assert.equal(new Set(ports).size, 3);
   for (const port of ports) {
     if (range && range[0]! > 4096) assert.ok(port < range[0]!, `${port} is below ${range[0]}`);
-    await assert.rejects(fetch(`http://127.0.0.1:${port}/`), (e: Error) => (e.cause as NodeJS.ErrnoException | undefined)?.code === 'ECONNREFUSED');
+    await assert.rejects(
+      fetch(`http://127.0.0.1:${port}/`),
+      (e: Error) => (e.cause as NodeJS.ErrnoException | undefined)?.code === 'ECONNREFUSED',
+    );
   }
 });

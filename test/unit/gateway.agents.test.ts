@@ -22,8 +22,24 @@ let gateway: Gateway;
 
 before(async () => {
   // Each agent's model calls that agent's edit tool (qwen-code: file_path/old_string/new_string; opencode: camelCase).
-  qwen = await startLlamaCppServer({ backend: scriptedBackend({ tokens: ANSWER, toolCalls: [{ name: 'edit', arguments: { file_path: FILE, old_string: 'Hello world', new_string: 'Hello Switchyard' } }] }), modelAlias: 'qwen3-coder', toolCapable: true, contextSize: 262144 });
-  opencode = await startLlamaCppServer({ backend: scriptedBackend({ tokens: ANSWER, toolCalls: [{ name: 'edit', arguments: { filePath: FILE, oldString: 'Hello world', newString: 'Hello Switchyard' } }] }), modelAlias: 'qwen3-coder', toolCapable: true, contextSize: 262144 });
+  qwen = await startLlamaCppServer({
+    backend: scriptedBackend({
+      tokens: ANSWER,
+      toolCalls: [{ name: 'edit', arguments: { file_path: FILE, old_string: 'Hello world', new_string: 'Hello Switchyard' } }],
+    }),
+    modelAlias: 'qwen3-coder',
+    toolCapable: true,
+    contextSize: 262144,
+  });
+  opencode = await startLlamaCppServer({
+    backend: scriptedBackend({
+      tokens: ANSWER,
+      toolCalls: [{ name: 'edit', arguments: { filePath: FILE, oldString: 'Hello world', newString: 'Hello Switchyard' } }],
+    }),
+    modelAlias: 'qwen3-coder',
+    toolCapable: true,
+    contextSize: 262144,
+  });
   const { config, problems } = parseConfig({
     'switchyard.providers': [
       { id: 'q', kind: 'llamacpp', baseUrl: qwen.url },
@@ -35,7 +51,11 @@ before(async () => {
     'switchyard.privacy': 'local-only',
   });
   assert.deepEqual(problems, []);
-  const sy = new Switchyard({ config, secrets: { getApiKey: async () => undefined }, privacy: (c) => ({ mode: c.privacy, trusted: true, workspaceOptOut: false }) });
+  const sy = new Switchyard({
+    config,
+    secrets: { getApiKey: async () => undefined },
+    privacy: (c) => ({ mode: c.privacy, trusted: true, workspaceOptOut: false }),
+  });
   gateway = new Gateway({ source: sy, token: TOKEN, port: 0 });
   await gateway.start();
 });
@@ -49,13 +69,26 @@ beforeEach(() => {
 });
 
 /** Sends a recorded request as the agent did (its headers, our token), returning the SSE events' data. */
-async function replay(path: string, recorded: RecordedAgentRequest, body: Record<string, unknown>): Promise<{ status: number; events: any[]; headers: Headers }> {
-  const res = await fetch(`http://127.0.0.1:${gateway.port}${path}`, { method: 'POST', headers: { ...recorded.headers, 'content-type': 'application/json', authorization: `Bearer ${TOKEN}` }, body: JSON.stringify(body) });
+async function replay(
+  path: string,
+  recorded: RecordedAgentRequest,
+  body: Record<string, unknown>,
+): Promise<{ status: number; events: any[]; headers: Headers }> {
+  const res = await fetch(`http://127.0.0.1:${gateway.port}${path}`, {
+    method: 'POST',
+    headers: { ...recorded.headers, 'content-type': 'application/json', authorization: `Bearer ${TOKEN}` },
+    body: JSON.stringify(body),
+  });
   const text = await res.text();
   if (!res.ok) return { status: res.status, events: [JSON.parse(text)], headers: res.headers };
   const events = text
     .split('\n\n')
-    .map((frame) => frame.split('\n').find((l) => l.startsWith('data: '))?.slice(6))
+    .map((frame) =>
+      frame
+        .split('\n')
+        .find((l) => l.startsWith('data: '))
+        ?.slice(6),
+    )
     .filter((d): d is string => d !== undefined && d !== '[DONE]')
     .map((d) => JSON.parse(d));
   return { status: res.status, events, headers: res.headers };
@@ -107,11 +140,19 @@ for (const [name, key, server, model] of [
     assert.equal(answer.finish, 'stop');
     assert.ok(last.events.at(-1).usage.completion_tokens > 0, 'stream_options.include_usage honoured');
 
-    const sent = server().requests.filter((r) => r.path === '/v1/chat/completions').at(-1)!.body;
-    assert.deepEqual(sent.tools.map((t: any) => t.function.name), recorded.body.tools.map((t: any) => t.function.name));
+    const sent = server()
+      .requests.filter((r) => r.path === '/v1/chat/completions')
+      .at(-1)!.body;
+    assert.deepEqual(
+      sent.tools.map((t: any) => t.function.name),
+      recorded.body.tools.map((t: any) => t.function.name),
+    );
     assert.equal(sent.max_tokens, 32000);
     const roles = sent.messages.map((m: any) => m.role);
-    assert.deepEqual(roles, recorded.body.messages.map((m: any) => m.role));
+    assert.deepEqual(
+      roles,
+      recorded.body.messages.map((m: any) => m.role),
+    );
     // qwen-code sends the user's and the tools' content as arrays of text parts: joined into one text.
     const tool = sent.messages.findLast((m: any) => m.role === 'tool');
     assert.equal(typeof tool.content, 'string');
@@ -147,7 +188,10 @@ for (const [name, key, server, model] of [
     assert.equal(calls.length, 1);
     assert.equal(calls[0].name, 'edit');
     assert.equal(JSON.parse(calls[0].arguments)[key === 'qwenResponses' ? 'file_path' : 'filePath'], FILE);
-    const delta = first.events.filter((e) => e.type === 'response.function_call_arguments.delta').map((e) => e.delta).join('');
+    const delta = first.events
+      .filter((e) => e.type === 'response.function_call_arguments.delta')
+      .map((e) => e.delta)
+      .join('');
     assert.equal(delta, calls[0].arguments);
 
     const last = await replay('/v1/responses', recorded, { ...recorded.body, model });
@@ -157,8 +201,13 @@ for (const [name, key, server, model] of [
     assert.equal(msg.content[0].text, ANSWER.join(''));
     assert.ok(r2.usage.output_tokens > 0);
 
-    const sent = server().requests.filter((r) => r.path === '/v1/chat/completions').at(-1)!.body;
-    assert.deepEqual(sent.tools.map((t: any) => t.function.name), recorded.body.tools.map((t: any) => t.name));
+    const sent = server()
+      .requests.filter((r) => r.path === '/v1/chat/completions')
+      .at(-1)!.body;
+    assert.deepEqual(
+      sent.tools.map((t: any) => t.function.name),
+      recorded.body.tools.map((t: any) => t.name),
+    );
     assert.equal(sent.max_tokens, 32000, 'max_output_tokens');
     assert.equal(sent.messages[0].role, 'system');
     if (key === 'qwenResponses') {
@@ -171,7 +220,9 @@ for (const [name, key, server, model] of [
       assert.match(sent.messages[0].content, /^You are opencode/);
       assert.ok(sent.messages.some((m: any) => m.role === 'assistant' && m.content === 'Let me look.'));
     }
-    const calledThenAnswered = sent.messages.filter((m: any) => m.role === 'assistant' && m.tool_calls).flatMap((m: any) => m.tool_calls.map((c: any) => c.function.name));
+    const calledThenAnswered = sent.messages
+      .filter((m: any) => m.role === 'assistant' && m.tool_calls)
+      .flatMap((m: any) => m.tool_calls.map((c: any) => c.function.name));
     assert.deepEqual(calledThenAnswered, key === 'qwenResponses' ? ['read_file', 'edit'] : ['read', 'edit']);
     assert.deepEqual(
       sent.messages.filter((m: any) => m.role === 'tool').map((m: any) => m.tool_call_id),
@@ -191,5 +242,8 @@ test("opencode's title request (no tools, system and user items in input) gets p
   );
   const sent = opencode.requests.find((q) => q.path === '/v1/chat/completions')!.body;
   assert.equal(sent.tools, undefined);
-  assert.deepEqual(sent.messages.map((m: any) => m.role), ['system', 'user', 'user']);
+  assert.deepEqual(
+    sent.messages.map((m: any) => m.role),
+    ['system', 'user', 'user'],
+  );
 });

@@ -60,7 +60,12 @@ before(async () => {
   llama = await startLlamaCppServer({ backend: scriptedBackend({ tokens: ['a', ' *', ' b'] }), modelAlias: 'fixture-model.gguf' });
   refused = await closedPort();
   const { config } = parseConfig(settings(['gone/qwen2.5-coder:7b', 'box/qwen2.5-coder:7b']));
-  sy = new Switchyard({ config, secrets: { getApiKey: async () => undefined }, privacy: (c) => ({ mode: c.privacy, trusted: true, workspaceOptOut: false }), usage });
+  sy = new Switchyard({
+    config,
+    secrets: { getApiKey: async () => undefined },
+    privacy: (c) => ({ mode: c.privacy, trusted: true, workspaceOptOut: false }),
+    usage,
+  });
   gateway = new Gateway({ source: sy, token: TOKEN, port: 0 });
   await gateway.start();
 });
@@ -97,7 +102,11 @@ test('non-streamed: prompt and suffix fill in the middle through the complete ro
   assert.equal(body.prompt, PROMPT);
   assert.equal(body.suffix, SUFFIX);
   assert.equal(body.options.num_predict, 20);
-  assert.deepEqual(body.options.stop, ['\n\n', ...FIM_TEMPLATES['qwen-coder'].stop], "the client's stops, then the family's (no single-line stop)");
+  assert.deepEqual(
+    body.options.stop,
+    ['\n\n', ...FIM_TEMPLATES['qwen-coder'].stop],
+    "the client's stops, then the family's (no single-line stop)",
+  );
   const record = usage.records.filter((r) => r.task === 'complete').at(-1)!;
   assert.equal(record.requested, 'switchyard/complete');
   assert.equal(record.outcome, 'ok');
@@ -112,16 +121,28 @@ test('max_tokens reached: finish_reason "length"; OpenAI\'s default max_tokens i
 });
 
 test('streamed: text_completion chunks, the finish chunk, usage when asked, then [DONE]', async () => {
-  const stream = await client().completions.create({ model: 'switchyard/fim', prompt: PROMPT, suffix: SUFFIX, stream: true, stream_options: { include_usage: true } });
+  const stream = await client().completions.create({
+    model: 'switchyard/fim',
+    prompt: PROMPT,
+    suffix: SUFFIX,
+    stream: true,
+    stream_options: { include_usage: true },
+  });
   const chunks = [];
   for await (const c of stream) chunks.push(c);
   assert.ok(chunks.every((c) => c.object === 'text_completion' && c.model === 'box/qwen2.5-coder:7b'));
-  const texts = chunks.filter((c) => c.choices.length > 0).map((c) => c.choices[0]!.text).join('');
+  const texts = chunks
+    .filter((c) => c.choices.length > 0)
+    .map((c) => c.choices[0]!.text)
+    .join('');
   assert.equal(texts, 'a * b');
   const finishes = chunks.filter((c) => c.choices[0]?.finish_reason);
   assert.equal(finishes.length, 1);
   assert.equal(finishes[0]!.choices[0]!.finish_reason, 'stop');
-  assert.ok(chunks.slice(0, -1).every((c) => c.usage === undefined), 'usage only on the last chunk');
+  assert.ok(
+    chunks.slice(0, -1).every((c) => c.usage === undefined),
+    'usage only on the last chunk',
+  );
   const last = chunks.at(-1)!;
   assert.deepEqual(last.choices, []);
   assert.ok(last.usage && last.usage.completion_tokens > 0);
@@ -179,7 +200,9 @@ test("errors come in OpenAI's shape: a chat task, a missing prompt, n > 1, no mo
   assert.equal(many.status, 400);
   assert.equal(many.code, 'unsupported_parameter');
 
-  const reverse = await openaiError(client().chat.completions.create({ model: 'switchyard/complete', messages: [{ role: 'user', content: 'hi' }] }));
+  const reverse = await openaiError(
+    client().chat.completions.create({ model: 'switchyard/complete', messages: [{ role: 'user', content: 'hi' }] }),
+  );
   assert.equal(reverse.status, 400);
   assert.match(reverse.message, /\/v1\/completions/);
 

@@ -26,7 +26,13 @@ let sy: Switchyard;
 let gateway: Gateway;
 const logs: string[] = [];
 const gateways: Gateway[] = [];
-const logger = { trace() {}, debug() {}, info: (m: string) => logs.push(m), warn: (m: string) => logs.push(m), error: (m: string) => logs.push(m) };
+const logger = {
+  trace() {},
+  debug() {},
+  info: (m: string) => logs.push(m),
+  warn: (m: string) => logs.push(m),
+  error: (m: string) => logs.push(m),
+};
 
 before(async () => {
   box = await startOllamaServer({ backend: scriptedBackend({ tokens: ['One', ' from', ' box', '.'], dims: 8 }) });
@@ -58,7 +64,12 @@ before(async () => {
     'switchyard.privacy': 'local-only',
   });
   assert.deepEqual(problems, []);
-  sy = new Switchyard({ config, secrets: { getApiKey: async () => undefined }, privacy: (c) => ({ mode: c.privacy, trusted: true, workspaceOptOut: false }), logger });
+  sy = new Switchyard({
+    config,
+    secrets: { getApiKey: async () => undefined },
+    privacy: (c) => ({ mode: c.privacy, trusted: true, workspaceOptOut: false }),
+    logger,
+  });
   gateway = await startGateway();
 });
 after(async () => {
@@ -138,23 +149,39 @@ async function endlessBody(g: Gateway, head: string, limit: number): Promise<{ r
 test('an endless body after a 401 (no token) or on a GET is not read: the answer says Connection: close and the socket is closed', async () => {
   const limit = 256 * 1024 * 1024;
   const host = `Host: 127.0.0.1:${gateway.port}\r\n`;
-  const unauthorized = await endlessBody(gateway, `POST /v1/chat/completions HTTP/1.1\r\n${host}Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n`, limit);
+  const unauthorized = await endlessBody(
+    gateway,
+    `POST /v1/chat/completions HTTP/1.1\r\n${host}Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n`,
+    limit,
+  );
   assert.ok(unauthorized.closed, `the server kept reading: ${unauthorized.written} bytes went out and the connection stayed open`);
   assert.match(unauthorized.response, /^HTTP\/1\.1 401 /);
   assert.match(unauthorized.response, /\r\nconnection: close\r\n/i);
   assert.ok(unauthorized.written < limit / 8, `${unauthorized.written} bytes were taken before the close`);
 
-  const get = await endlessBody(gateway, `GET /v1/models HTTP/1.1\r\n${host}Authorization: Bearer ${TOKEN}\r\nTransfer-Encoding: chunked\r\n\r\n`, limit);
+  const get = await endlessBody(
+    gateway,
+    `GET /v1/models HTTP/1.1\r\n${host}Authorization: Bearer ${TOKEN}\r\nTransfer-Encoding: chunked\r\n\r\n`,
+    limit,
+  );
   assert.ok(get.closed, `the server kept reading a GET's body: ${get.written} bytes`);
   assert.match(get.response, /^HTTP\/1\.1 200 /);
   assert.match(get.response, /\r\nconnection: close\r\n/i);
   assert.ok(get.written < limit / 8, `${get.written} bytes were taken before the close`);
 
   // A refused Host and a wrong method shed the same way.
-  const foreign = await endlessBody(gateway, `POST /v1/chat/completions HTTP/1.1\r\nHost: evil.example\r\nAuthorization: Bearer ${TOKEN}\r\nTransfer-Encoding: chunked\r\n\r\n`, limit);
+  const foreign = await endlessBody(
+    gateway,
+    `POST /v1/chat/completions HTTP/1.1\r\nHost: evil.example\r\nAuthorization: Bearer ${TOKEN}\r\nTransfer-Encoding: chunked\r\n\r\n`,
+    limit,
+  );
   assert.ok(foreign.closed);
   assert.match(foreign.response, /^HTTP\/1\.1 403 /);
-  const wrongMethod = await endlessBody(gateway, `PUT /v1/models HTTP/1.1\r\n${host}Authorization: Bearer ${TOKEN}\r\nTransfer-Encoding: chunked\r\n\r\n`, limit);
+  const wrongMethod = await endlessBody(
+    gateway,
+    `PUT /v1/models HTTP/1.1\r\n${host}Authorization: Bearer ${TOKEN}\r\nTransfer-Encoding: chunked\r\n\r\n`,
+    limit,
+  );
   assert.ok(wrongMethod.closed);
   assert.match(wrongMethod.response, /^HTTP\/1\.1 405 /);
 
@@ -165,60 +192,76 @@ test('an endless body after a 401 (no token) or on a GET is not read: the answer
   await models.arrayBuffer();
 });
 
-test('a stream whose upstream stalls after its first token ends with an OpenAI error event after the idle timeout, and the upstream is aborted', { timeout: 30_000 }, async () => {
-  const idle = await startGateway({ idleTimeoutMs: 300 });
-  box.setBehaviour({ mode: 'stallAfterTokens', afterTokens: 1 }, 'POST /api/chat');
-  const stream = await client(idle).chat.completions.create({ model: 'switchyard/explain', messages: hi, stream: true });
-  let text = '';
-  const failure = await (async () => {
-    try {
-      for await (const ch of stream) text += ch.choices[0]?.delta.content ?? '';
-    } catch (e) {
-      return e;
-    }
-    return undefined;
-  })();
-  assert.equal(text, 'One');
-  assert.ok(failure instanceof OpenAI.APIError, `expected an APIError from the error event, got ${String(failure)}`);
-  assert.match(failure.message, /sent nothing for 0\.3 s/);
-  assert.equal((failure.error as { code?: string } | undefined)?.code, 'upstream_timeout');
-  // The upstream request is canceled: the test server sees its client leave.
-  while (box.aborted === 0) await new Promise((resolve) => setImmediate(resolve));
-  assert.ok(logs.some((l) => /stalled for 0\.3 s mid-answer/.test(l)), logs.join('\n'));
+test(
+  'a stream whose upstream stalls after its first token ends with an OpenAI error event after the idle timeout, and the upstream is aborted',
+  { timeout: 30_000 },
+  async () => {
+    const idle = await startGateway({ idleTimeoutMs: 300 });
+    box.setBehaviour({ mode: 'stallAfterTokens', afterTokens: 1 }, 'POST /api/chat');
+    const stream = await client(idle).chat.completions.create({ model: 'switchyard/explain', messages: hi, stream: true });
+    let text = '';
+    const failure = await (async () => {
+      try {
+        for await (const ch of stream) text += ch.choices[0]?.delta.content ?? '';
+      } catch (e) {
+        return e;
+      }
+      return undefined;
+    })();
+    assert.equal(text, 'One');
+    assert.ok(failure instanceof OpenAI.APIError, `expected an APIError from the error event, got ${String(failure)}`);
+    assert.match(failure.message, /sent nothing for 0\.3 s/);
+    assert.equal((failure.error as { code?: string } | undefined)?.code, 'upstream_timeout');
+    // The upstream request is canceled: the test server sees its client leave.
+    while (box.aborted === 0) await new Promise((resolve) => setImmediate(resolve));
+    assert.ok(
+      logs.some((l) => /stalled for 0\.3 s mid-answer/.test(l)),
+      logs.join('\n'),
+    );
 
-  // A relayed stream (OpenAI-compatible server, the server's own events piped through) is cut the same way.
-  cloud.setBehaviour({ mode: 'stallAfterTokens', afterTokens: 1 }, 'POST /v1/chat/completions');
-  const relayed = await client(idle).chat.completions.create({ model: 'switchyard/commitMessage', messages: hi, stream: true });
-  let relayedText = '';
-  const relayFailure = await (async () => {
-    try {
-      for await (const ch of relayed) relayedText += ch.choices[0]?.delta.content ?? '';
-    } catch (e) {
-      return e;
-    }
-    return undefined;
-  })();
-  assert.equal(relayedText, 'Cloud');
-  assert.ok(relayFailure instanceof OpenAI.APIError, String(relayFailure));
-  assert.equal((relayFailure.error as { code?: string } | undefined)?.code, 'upstream_timeout');
-  while (cloud.aborted === 0) await new Promise((resolve) => setImmediate(resolve));
+    // A relayed stream (OpenAI-compatible server, the server's own events piped through) is cut the same way.
+    cloud.setBehaviour({ mode: 'stallAfterTokens', afterTokens: 1 }, 'POST /v1/chat/completions');
+    const relayed = await client(idle).chat.completions.create({ model: 'switchyard/commitMessage', messages: hi, stream: true });
+    let relayedText = '';
+    const relayFailure = await (async () => {
+      try {
+        for await (const ch of relayed) relayedText += ch.choices[0]?.delta.content ?? '';
+      } catch (e) {
+        return e;
+      }
+      return undefined;
+    })();
+    assert.equal(relayedText, 'Cloud');
+    assert.ok(relayFailure instanceof OpenAI.APIError, String(relayFailure));
+    assert.equal((relayFailure.error as { code?: string } | undefined)?.code, 'upstream_timeout');
+    while (cloud.aborted === 0) await new Promise((resolve) => setImmediate(resolve));
 
-  // Non-streamed: an OpenAI error body (504).
-  const e = await client(idle)
-    .chat.completions.create({ model: 'switchyard/explain', messages: hi })
-    .then(() => undefined, (err: unknown) => err);
-  assert.ok(e instanceof OpenAI.APIError, String(e));
-  assert.equal(e.status, 504);
-  assert.equal((e.error as { code?: string } | undefined)?.code, 'upstream_timeout');
-});
+    // Non-streamed: an OpenAI error body (504).
+    const e = await client(idle)
+      .chat.completions.create({ model: 'switchyard/explain', messages: hi })
+      .then(
+        () => undefined,
+        (err: unknown) => err,
+      );
+    assert.ok(e instanceof OpenAI.APIError, String(e));
+    assert.equal(e.status, 504);
+    assert.equal((e.error as { code?: string } | undefined)?.code, 'upstream_timeout');
+  },
+);
 
 test('headers and bodies that arrive too slowly are answered 408 and the connection is closed', { timeout: 30_000 }, async () => {
   const slow = await startGateway({ headersTimeoutMs: 200, requestTimeoutMs: 400 });
   // Headers that never finish.
-  const headers = await raw(slow, `POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1:${slow.port}\r\nAuthorization: Bearer ${TOKEN}\r\n`);
+  const headers = await raw(
+    slow,
+    `POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1:${slow.port}\r\nAuthorization: Bearer ${TOKEN}\r\n`,
+  );
   assert.equal(headers.status, 408, headers.text);
   // A body that never finishes.
-  const body = await raw(slow, `POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1:${slow.port}\r\nAuthorization: Bearer ${TOKEN}\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{"model":`);
+  const body = await raw(
+    slow,
+    `POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1:${slow.port}\r\nAuthorization: Bearer ${TOKEN}\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{"model":`,
+  );
   assert.equal(body.status, 408, body.text);
   assert.match(body.text, /"code":"request_timeout"/);
   // The bound is on receiving the request: an answer that streams for longer than it is not cut.
@@ -244,7 +287,10 @@ test('roles that name Object.prototype members ("__proto__", "constructor", …)
   }
   const e = await client()
     .chat.completions.create({ model: 'switchyard/chat', messages: [{ role: '__proto__' as 'user', content: 'hi' }] })
-    .then(() => undefined, (err: unknown) => err);
+    .then(
+      () => undefined,
+      (err: unknown) => err,
+    );
   assert.ok(e instanceof OpenAI.BadRequestError, String(e));
   assert.equal(box.counts['POST /api/chat'], 0);
 });
@@ -252,7 +298,8 @@ test('roles that name Object.prototype members ("__proto__", "constructor", …)
 test('malformed requests get a 4xx, never a 5xx, and never put a stack trace in the log', { timeout: 60_000 }, async () => {
   const port = gateway.port;
   const h = `Host: 127.0.0.1:${port}\r\nAuthorization: Bearer ${TOKEN}\r\nConnection: close\r\n`;
-  const post = (body: string) => `POST /v1/chat/completions HTTP/1.1\r\n${h}Content-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`;
+  const post = (body: string) =>
+    `POST /v1/chat/completions HTTP/1.1\r\n${h}Content-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`;
   const cases: [string, string][] = [
     ['bad percent-encoding', `GET /v1/models/%ZZ HTTP/1.1\r\n${h}\r\n`],
     ['truncated percent-encoding', `GET /v1/models/switchyard%2 HTTP/1.1\r\n${h}\r\n`],
@@ -280,7 +327,10 @@ test('malformed requests get a 4xx, never a 5xx, and never put a stack trace in 
     ['a constructor alias', post('{"model":"switchyard/constructor","messages":[{"role":"user","content":"hi"}]}')],
     ['a model that is not a string', post('{"model":{"toString":1},"messages":[{"role":"user","content":"hi"}]}')],
     ['a __proto__ body', post('{"__proto__":{"model":"switchyard/chat"},"messages":[{"role":"user","content":"hi"}]}')],
-    ['bad embeddings input', `POST /v1/embeddings HTTP/1.1\r\n${h}Content-Type: application/json\r\nContent-Length: 47\r\n\r\n{"model":"switchyard/embed","input":[[1,2],{}]}`],
+    [
+      'bad embeddings input',
+      `POST /v1/embeddings HTTP/1.1\r\n${h}Content-Type: application/json\r\nContent-Length: 47\r\n\r\n{"model":"switchyard/embed","input":[[1,2],{}]}`,
+    ],
   ];
   for (const [what, bytes] of cases) {
     const r = await raw(gateway, bytes);
@@ -297,7 +347,8 @@ test('malformed requests get a 4xx, never a 5xx, and never put a stack trace in 
 
 async function routeOf(task: string, extra: { buffered?: boolean } = {}): Promise<RouteEvent[]> {
   const routes: RouteEvent[] = [];
-  for await (const ev of sy.router.chat({ task, messages: hi, ...extra }) as AsyncIterable<RoutedChatEvent>) if (ev.type === 'route') routes.push(ev.route);
+  for await (const ev of sy.router.chat({ task, messages: hi, ...extra }) as AsyncIterable<RoutedChatEvent>)
+    if (ev.type === 'route') routes.push(ev.route);
   return routes;
 }
 
@@ -322,7 +373,10 @@ test('x-switchyard-fallback means an earlier candidate was skipped or failed: a 
   // The router directly: the skip is still recorded in the attempts.
   const [chatRoute] = await routeOf('chat');
   assert.equal(chatRoute!.fallback, false);
-  assert.deepEqual(chatRoute!.attempts.map((a) => `${a.providerId}:${a.outcome}`), ['cloud:skipped', 'box:answered']);
+  assert.deepEqual(
+    chatRoute!.attempts.map((a) => `${a.providerId}:${a.outcome}`),
+    ['cloud:skipped', 'box:answered'],
+  );
   const [editRoute] = await routeOf('edit');
   assert.equal(editRoute!.fallback, true);
   sy.router.health.clear();
@@ -333,7 +387,10 @@ test('x-switchyard-fallback means an earlier candidate was skipped or failed: a 
 });
 
 test('a model whose name is not ASCII answers with its route header percent-encoded, not a 500', async () => {
-  const named = await startOllamaServer({ models: [{ name: 'modèle-\u{1F600}:7b' }], backend: scriptedBackend({ tokens: ['Oui', '.'], dims: 8 }) });
+  const named = await startOllamaServer({
+    models: [{ name: 'modèle-\u{1F600}:7b' }],
+    backend: scriptedBackend({ tokens: ['Oui', '.'], dims: 8 }),
+  });
   try {
     const { config, problems } = parseConfig({
       'switchyard.providers': [{ id: 'box', kind: 'ollama', baseUrl: named.url }],
@@ -341,7 +398,12 @@ test('a model whose name is not ASCII answers with its route header percent-enco
       'switchyard.privacy': 'local-only',
     });
     assert.deepEqual(problems, []);
-    const other = new Switchyard({ config, secrets: { getApiKey: async () => undefined }, privacy: (c) => ({ mode: c.privacy, trusted: true, workspaceOptOut: false }), logger });
+    const other = new Switchyard({
+      config,
+      secrets: { getApiKey: async () => undefined },
+      privacy: (c) => ({ mode: c.privacy, trusted: true, workspaceOptOut: false }),
+      logger,
+    });
     const g = await startGateway({ source: other });
     const c = await client(g).chat.completions.create({ model: 'switchyard/chat', messages: hi }).withResponse();
     assert.equal(c.data.choices[0]!.message.content, 'Oui.');
@@ -378,7 +440,10 @@ test('a non-streamed answer whose model dies mid-answer comes whole from the nex
   assert.equal(c.response.headers.get('x-switchyard-fallback'), 'true');
   assert.equal(box.counts['POST /api/chat'], 1);
   assert.equal(box2.counts['POST /api/chat'], 1);
-  assert.ok(logs.some((l) => /gateway chat: switchyard\/summarize → box2\/.* after box\/.* failed/.test(l)), logs.join('\n'));
+  assert.ok(
+    logs.some((l) => /gateway chat: switchyard\/summarize → box2\/.* after box\/.* failed/.test(l)),
+    logs.join('\n'),
+  );
 
   // Streamed: the client has the first tokens already, so no other model may continue them.
   sy.router.health.clear();
@@ -405,7 +470,13 @@ test('a non-streamed answer whose model dies mid-answer comes whole from the nex
   box.reset();
   box.setBehaviour({ mode: 'failMidStream', afterTokens: 2 }, 'POST /api/chat');
   const routes = await routeOf('summarize', { buffered: true });
-  assert.deepEqual(routes.map((r) => r.providerId), ['box', 'box2']);
-  assert.deepEqual(routes[1]!.attempts.map((a) => `${a.providerId}:${a.outcome}`), ['box:failed', 'box2:answered']);
+  assert.deepEqual(
+    routes.map((r) => r.providerId),
+    ['box', 'box2'],
+  );
+  assert.deepEqual(
+    routes[1]!.attempts.map((a) => `${a.providerId}:${a.outcome}`),
+    ['box:failed', 'box2:answered'],
+  );
   assert.equal(routes[1]!.fallback, true);
 });

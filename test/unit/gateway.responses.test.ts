@@ -11,7 +11,13 @@ import { test, before, after, beforeEach } from 'node:test';
 import assert from 'node:assert/strict';
 import { request as httpRequest } from 'node:http';
 import OpenAI from 'openai';
-import type { FunctionTool, Response, ResponseFunctionToolCall, ResponseInputItem, ResponseStreamEvent } from 'openai/resources/responses/responses';
+import type {
+  FunctionTool,
+  Response,
+  ResponseFunctionToolCall,
+  ResponseInputItem,
+  ResponseStreamEvent,
+} from 'openai/resources/responses/responses';
 import { parseConfig } from '../../src/core/config/config';
 import { Switchyard } from '../../src/core/switchyard';
 import { MemoryLedger } from '../../src/core/usage/ledger';
@@ -22,7 +28,13 @@ import { TIME_TOOL, WEATHER_TOOL } from '../fixtures/toolCallAssert';
 const TOKEN = 'sy-gw-responses-token-0123456789';
 const weather = { name: 'get_weather', arguments: { city: 'Toronto', unit: 'celsius' } };
 const time = { name: 'get_time', arguments: { city: 'Paris' } };
-const TOOLS: FunctionTool[] = [WEATHER_TOOL, TIME_TOOL].map((f) => ({ type: 'function', name: f.name, description: f.description, parameters: f.parameters, strict: false }));
+const TOOLS: FunctionTool[] = [WEATHER_TOOL, TIME_TOOL].map((f) => ({
+  type: 'function',
+  name: f.name,
+  description: f.description,
+  parameters: f.parameters,
+  strict: false,
+}));
 const ANSWER = ['It', ' is', ' 21°C', ' in', ' Toronto', ' and', ' 18:00', ' in', ' Paris', '.'];
 const FINAL = ANSWER.join('');
 const THOUGHT = ['Let', ' me', ' think', '.'];
@@ -38,12 +50,23 @@ let usage: MemoryLedger;
 
 before(async () => {
   const backend = scriptedBackend({ tokens: ANSWER, toolCalls: [weather, time] });
-  ollama = await startOllamaServer({ backend, models: [{ name: 'qwen2.5-coder:7b', contextLength: 32768 }, { name: 'qwen3:8b', contextLength: 40960, tools: true }], toolCallStyle: 'legacy' });
+  ollama = await startOllamaServer({
+    backend,
+    models: [
+      { name: 'qwen2.5-coder:7b', contextLength: 32768 },
+      { name: 'qwen3:8b', contextLength: 40960, tools: true },
+    ],
+    toolCallStyle: 'legacy',
+  });
   llama = await startLlamaCppServer({ backend, modelAlias: 'qwen', toolCapable: true, toolCalls: { stream: 'interleaved' } });
   llamaPlain = await startLlamaCppServer({ backend, modelAlias: 'qwen', toolCapable: false });
   thinker = await startLlamaCppServer({ backend: scriptedBackend({ reasoning: THOUGHT, tokens: ANSWER }), modelAlias: 'thinker' });
   // Makes its calls, then the connection is cut (a test opens `cut` when its client saw them).
-  crashing = await startLlamaCppServer({ backend: scriptedBackend({ toolCalls: [weather], afterToolCalls: () => new Promise<void>((_, reject) => (cut = reject)) }), modelAlias: 'crashy', toolCapable: true });
+  crashing = await startLlamaCppServer({
+    backend: scriptedBackend({ toolCalls: [weather], afterToolCalls: () => new Promise<void>((_, reject) => (cut = reject)) }),
+    modelAlias: 'crashy',
+    toolCapable: true,
+  });
   refused = await closedPort();
   usage = new MemoryLedger();
   const { config, problems } = parseConfig({
@@ -65,7 +88,12 @@ before(async () => {
     'switchyard.aliases': { agent: 'explain', thinker: 'summarize', crashy: 'edit' },
   });
   assert.deepEqual(problems, []);
-  const sy = new Switchyard({ config, secrets: { getApiKey: async () => undefined }, privacy: (c) => ({ mode: c.privacy, trusted: true, workspaceOptOut: false }), usage });
+  const sy = new Switchyard({
+    config,
+    secrets: { getApiKey: async () => undefined },
+    privacy: (c) => ({ mode: c.privacy, trusted: true, workspaceOptOut: false }),
+    usage,
+  });
   gateway = new Gateway({ source: sy, token: TOKEN, port: 0, maxBodyBytes: 64 * 1024 });
   await gateway.start();
 });
@@ -119,7 +147,12 @@ function checkSequence(events: ResponseStreamEvent[]): void {
     assert.ok(open, `${e.type} inside an item`);
     if ('output_index' in e) assert.equal(e.output_index, open.index, `${e.type} belongs to the open item`);
     if ('item_id' in e) assert.equal(e.item_id, open.id);
-    if (e.type === 'response.output_text.delta' || e.type === 'response.function_call_arguments.delta' || e.type === 'response.reasoning_text.delta') open.text += e.delta;
+    if (
+      e.type === 'response.output_text.delta' ||
+      e.type === 'response.function_call_arguments.delta' ||
+      e.type === 'response.reasoning_text.delta'
+    )
+      open.text += e.delta;
     if (e.type === 'response.output_text.done' || e.type === 'response.reasoning_text.done') assert.equal(e.text, open.text);
     if (e.type === 'response.function_call_arguments.done') assert.equal(e.arguments, open.text);
     if (e.type === 'response.output_item.done') {
@@ -142,7 +175,10 @@ async function streamed(params: Record<string, unknown>): Promise<{ events: Resp
 }
 
 /** One request of a loop, streamed or not: the final response object and the headers. */
-async function respond(params: Record<string, unknown>, stream: boolean): Promise<{ response: Response; headers: Headers; events?: ResponseStreamEvent[] }> {
+async function respond(
+  params: Record<string, unknown>,
+  stream: boolean,
+): Promise<{ response: Response; headers: Headers; events?: ResponseStreamEvent[] }> {
   if (!stream) {
     const { data, response } = await client()
       .responses.create(params as never)
@@ -186,12 +222,25 @@ test('text, not streamed: a response with one message item, usage and status', a
 });
 
 test("text, streamed: OpenAI's event sequence, and responses.stream() accumulates the same response", async () => {
-  const { events, headers } = await streamed({ model: 'switchyard/chat', input: [{ role: 'user', content: [{ type: 'input_text', text: 'Weather?' }] }] });
+  const { events, headers } = await streamed({
+    model: 'switchyard/chat',
+    input: [{ role: 'user', content: [{ type: 'input_text', text: 'Weather?' }] }],
+  });
   assert.equal(headers.get('content-type'), 'text/event-stream; charset=utf-8');
   assert.equal(headers.get('x-switchyard-route'), 'box/qwen2.5-coder:7b');
   assert.deepEqual(
     [...new Set(events.map((e) => e.type))],
-    ['response.created', 'response.in_progress', 'response.output_item.added', 'response.content_part.added', 'response.output_text.delta', 'response.output_text.done', 'response.content_part.done', 'response.output_item.done', 'response.completed'],
+    [
+      'response.created',
+      'response.in_progress',
+      'response.output_item.added',
+      'response.content_part.added',
+      'response.output_text.delta',
+      'response.output_text.done',
+      'response.content_part.done',
+      'response.output_item.done',
+      'response.completed',
+    ],
   );
   assert.equal(events.filter((e) => e.type === 'response.output_text.delta').length, ANSWER.length, 'one delta per token');
   const created = events[0] as Extract<ResponseStreamEvent, { type: 'response.created' }>;
@@ -213,14 +262,23 @@ test("text, streamed: OpenAI's event sequence, and responses.stream() accumulate
 
 const upstreams = [
   { name: 'Ollama (legacy tool calls)', model: 'switchyard/chat', server: () => ollama, chatPath: '/api/chat', answered: 'box/qwen3:8b' },
-  { name: 'llama.cpp (interleaved fragments)', model: 'switchyard/agent', server: () => llama, chatPath: '/v1/chat/completions', answered: 'llama/qwen' },
+  {
+    name: 'llama.cpp (interleaved fragments)',
+    model: 'switchyard/agent',
+    server: () => llama,
+    chatPath: '/v1/chat/completions',
+    answered: 'llama/qwen',
+  },
 ];
 
 for (const up of upstreams) {
   for (const stream of [false, true]) {
     test(`tool loop through /v1/responses, ${up.name}, ${stream ? 'streamed' : 'not streamed'}: function_call items, function_call_output inputs, the final text`, async () => {
       const input: ResponseInputItem[] = [{ role: 'user', content: 'What is the weather in Toronto and the time in Paris?' }];
-      const first = await respond({ model: up.model, input, tools: TOOLS, parallel_tool_calls: true, instructions: 'Use the tools.', store: false }, stream);
+      const first = await respond(
+        { model: up.model, input, tools: TOOLS, parallel_tool_calls: true, instructions: 'Use the tools.', store: false },
+        stream,
+      );
       assert.equal(first.headers.get('x-switchyard-route'), up.answered);
       assert.equal(first.headers.get('x-switchyard-fallback'), 'true', 'the refused server and the model without tools were passed');
       assert.equal(first.response.status, 'completed');
@@ -259,21 +317,44 @@ for (const up of upstreams) {
       assert.equal(msg.content[0].text, FINAL);
 
       // The upstream got the tools, then the calls and results in its own format.
-      const bodies = up.server().requests.filter((r) => r.method === 'POST' && r.path === up.chatPath).map((r) => r.body);
+      const bodies = up
+        .server()
+        .requests.filter((r) => r.method === 'POST' && r.path === up.chatPath)
+        .map((r) => r.body);
       assert.equal(bodies.length, 2);
-      assert.deepEqual(bodies[0].tools.map((t: any) => t.function.name), ['get_weather', 'get_time']);
+      assert.deepEqual(
+        bodies[0].tools.map((t: any) => t.function.name),
+        ['get_weather', 'get_time'],
+      );
       const sent = bodies[1].messages as any[];
       assert.equal(bodies[0].messages[0].role, 'system', 'instructions are the system message');
-      assert.deepEqual(sent.map((m) => m.role), ['user', 'assistant', 'tool', 'tool'], 'instructions are per request (the second sent none)');
+      assert.deepEqual(
+        sent.map((m) => m.role),
+        ['user', 'assistant', 'tool', 'tool'],
+        'instructions are per request (the second sent none)',
+      );
       const assistant = sent[1];
-      assert.deepEqual(assistant.tool_calls.map((c: any) => c.function.name), ['get_weather', 'get_time']);
+      assert.deepEqual(
+        assistant.tool_calls.map((c: any) => c.function.name),
+        ['get_weather', 'get_time'],
+      );
       if (up.chatPath === '/api/chat') {
         assert.deepEqual(assistant.tool_calls[0].function.arguments, weather.arguments);
-        assert.deepEqual(sent.slice(2).map((m) => m.tool_name), ['get_weather', 'get_time']);
+        assert.deepEqual(
+          sent.slice(2).map((m) => m.tool_name),
+          ['get_weather', 'get_time'],
+        );
       } else {
-        assert.deepEqual(sent.slice(2).map((m) => m.tool_call_id), calls.map((c) => c.call_id));
+        assert.deepEqual(
+          sent.slice(2).map((m) => m.tool_call_id),
+          calls.map((c) => c.call_id),
+        );
         assert.equal(bodies[0].parallel_tool_calls, true);
-        assert.equal(llamaPlain.requests.filter((r) => r.path === '/v1/chat/completions').length, 0, 'the model without tool support got nothing');
+        assert.equal(
+          llamaPlain.requests.filter((r) => r.path === '/v1/chat/completions').length,
+          0,
+          'the model without tool support got nothing',
+        );
       }
       assert.equal(`${usage.records.at(-1)!.providerId}/${usage.records.at(-1)!.model}`, up.answered);
     });
@@ -281,7 +362,11 @@ for (const up of upstreams) {
 }
 
 test('previous_response_id continues a remembered answer (function_call_output only); an unknown one is a clear 400', async () => {
-  const first = await client().responses.create({ model: 'switchyard/agent', input: 'Weather in Toronto and time in Paris?', tools: TOOLS });
+  const first = await client().responses.create({
+    model: 'switchyard/agent',
+    input: 'Weather in Toronto and time in Paris?',
+    tools: TOOLS,
+  });
   const calls = first.output.filter((o): o is ResponseFunctionToolCall => o.type === 'function_call');
   assert.equal(calls.length, 2);
   const second = await client().responses.create({
@@ -293,23 +378,38 @@ test('previous_response_id continues a remembered answer (function_call_output o
   assert.equal(second.output_text, FINAL);
   assert.equal(second.previous_response_id, first.id);
   const sent = llama.requests.filter((r) => r.path === '/v1/chat/completions').at(-1)!.body.messages as any[];
-  assert.deepEqual(sent.map((m) => m.role), ['user', 'assistant', 'tool', 'tool']);
+  assert.deepEqual(
+    sent.map((m) => m.role),
+    ['user', 'assistant', 'tool', 'tool'],
+  );
 
-  const err = await apiError(client().responses.create({ model: 'switchyard/agent', previous_response_id: 'resp_unknown', input: 'and now?' }));
+  const err = await apiError(
+    client().responses.create({ model: 'switchyard/agent', previous_response_id: 'resp_unknown', input: 'and now?' }),
+  );
   assert.equal(err.status, 400);
   assert.equal(err.code, 'previous_response_not_found');
   assert.equal(err.param, 'previous_response_id');
   assert.match(err.message, /stateless/);
   // With store: false nothing is remembered.
   const unstored = await client().responses.create({ model: 'switchyard/chat', input: 'hi', store: false });
-  assert.equal((await apiError(client().responses.create({ model: 'switchyard/chat', previous_response_id: unstored.id, input: 'again' }))).code, 'previous_response_not_found');
+  assert.equal(
+    (await apiError(client().responses.create({ model: 'switchyard/chat', previous_response_id: unstored.id, input: 'again' }))).code,
+    'previous_response_not_found',
+  );
 });
 
 test("item_reference to the gateway's own earlier items (the AI SDK's default with store) resolves; an unknown item is a 400", async () => {
   const first = await client().responses.create({ model: 'switchyard/chat', input: 'Weather?' });
   const msgId = first.output[0]!.id!;
   ollama.reset();
-  await client().responses.create({ model: 'switchyard/chat', input: [{ role: 'user', content: 'Weather?' }, { type: 'item_reference', id: msgId }, { role: 'user', content: 'And tomorrow?' }] });
+  await client().responses.create({
+    model: 'switchyard/chat',
+    input: [
+      { role: 'user', content: 'Weather?' },
+      { type: 'item_reference', id: msgId },
+      { role: 'user', content: 'And tomorrow?' },
+    ],
+  });
   const sent = ollama.requests.find((r) => r.path === '/api/chat')!.body.messages as any[];
   assert.deepEqual(
     sent.map((m) => [m.role, m.content]),
@@ -348,30 +448,56 @@ test('a thinking model: its reasoning is a reasoning item before the message, st
 
   // Sent back as input, a reasoning item is dropped (as reasoning is on the chat path).
   thinker.reset();
-  await client().responses.create({ model: 'switchyard/thinker', input: [{ role: 'user', content: 'Think.' }, ...(r.output as ResponseInputItem[]), { role: 'user', content: 'More.' }] });
+  await client().responses.create({
+    model: 'switchyard/thinker',
+    input: [{ role: 'user', content: 'Think.' }, ...(r.output as ResponseInputItem[]), { role: 'user', content: 'More.' }],
+  });
   const sent = thinker.requests.find((q) => q.path === '/v1/chat/completions')!.body.messages as any[];
-  assert.deepEqual(sent.map((m) => m.role), ['user', 'assistant', 'user']);
+  assert.deepEqual(
+    sent.map((m) => m.role),
+    ['user', 'assistant', 'user'],
+  );
   assert.equal(sent[1].content, FINAL);
 });
 
 test('text.format json_schema / json_object become the structured output the chat path sends; tool_choice reaches the upstream', async () => {
   const schema = { type: 'object', properties: { answer: { type: 'string' } }, required: ['answer'], additionalProperties: false };
-  const r = await client().responses.create({ model: 'switchyard/chat', input: 'x', text: { format: { type: 'json_schema', name: 'answer', schema, strict: true } } });
+  const r = await client().responses.create({
+    model: 'switchyard/chat',
+    input: 'x',
+    text: { format: { type: 'json_schema', name: 'answer', schema, strict: true } },
+  });
   assert.deepEqual(r.text?.format, { type: 'json_schema', name: 'answer', schema, strict: true });
   assert.deepEqual(ollama.requests.find((q) => q.path === '/api/chat')!.body.format, schema);
   ollama.reset();
   await client().responses.create({ model: 'switchyard/chat', input: 'x', text: { format: { type: 'json_object' } } });
   assert.equal(ollama.requests.find((q) => q.path === '/api/chat')!.body.format, 'json');
 
-  await client().responses.create({ model: 'switchyard/agent', input: 'x', tools: TOOLS, tool_choice: { type: 'function', name: 'get_time' } });
+  await client().responses.create({
+    model: 'switchyard/agent',
+    input: 'x',
+    tools: TOOLS,
+    tool_choice: { type: 'function', name: 'get_time' },
+  });
   // The llamacpp kind sends a named choice as that tool alone with "required" (llama-server reads only string choices).
   const named = llama.requests.filter((q) => q.path === '/v1/chat/completions').at(-1)!.body;
   assert.equal(named.tool_choice, 'required');
-  assert.deepEqual(named.tools.map((t: { function: { name: string } }) => t.function.name), ['get_time']);
+  assert.deepEqual(
+    named.tools.map((t: { function: { name: string } }) => t.function.name),
+    ['get_time'],
+  );
   // allowed_tools narrows the tools offered.
-  await client().responses.create({ model: 'switchyard/agent', input: 'x', tools: TOOLS, tool_choice: { type: 'allowed_tools', mode: 'required', tools: [{ type: 'function', name: 'get_weather' }] } });
+  await client().responses.create({
+    model: 'switchyard/agent',
+    input: 'x',
+    tools: TOOLS,
+    tool_choice: { type: 'allowed_tools', mode: 'required', tools: [{ type: 'function', name: 'get_weather' }] },
+  });
   const narrowed = llama.requests.filter((q) => q.path === '/v1/chat/completions').at(-1)!.body;
-  assert.deepEqual(narrowed.tools.map((t: any) => t.function.name), ['get_weather']);
+  assert.deepEqual(
+    narrowed.tools.map((t: any) => t.function.name),
+    ['get_weather'],
+  );
   assert.equal(narrowed.tool_choice, 'required');
 });
 
@@ -393,9 +519,7 @@ test('max_output_tokens: the answer budget reaches the upstream and a cut answer
 });
 
 test('a model that fails mid-answer: the stream ends with response.failed carrying the error', async () => {
-  const { data } = await client()
-    .responses.create({ model: 'switchyard/crashy', input: 'x', tools: TOOLS, stream: true })
-    .withResponse();
+  const { data } = await client().responses.create({ model: 'switchyard/crashy', input: 'x', tools: TOOLS, stream: true }).withResponse();
   const events: ResponseStreamEvent[] = [];
   for await (const e of data) {
     events.push(e);
@@ -421,7 +545,11 @@ test('what the router cannot give is a clear 400 naming the parameter, and nothi
     [{ conversation: 'conv_1' }, 'conversation', /stateless/],
     [{ tools: TOOLS, tool_choice: { type: 'web_search_preview' } }, 'tool_choice', /built-in/],
     [{ tools: TOOLS, tool_choice: { type: 'function', name: 'nope' } }, 'tool_choice.name', /not among the tools/],
-    [{ input: [{ role: 'user', content: [{ type: 'input_image', image_url: 'data:image/png;base64,AAAA', detail: 'auto' }] }] }, 'input[0].content[0].type', /input_image/],
+    [
+      { input: [{ role: 'user', content: [{ type: 'input_image', image_url: 'data:image/png;base64,AAAA', detail: 'auto' }] }] },
+      'input[0].content[0].type',
+      /input_image/,
+    ],
     [{ input: [{ type: 'computer_call_output', call_id: 'c', output: {} }] }, 'input[0].type', /computer_call_output/],
     [{ input: [{ type: 'function_call_output', output: 'x' }] }, 'input[0].call_id', /call_id/],
     [{ text: { format: { type: 'json_schema', name: 'x' } } }, 'text.format.schema', /schema/],
@@ -440,18 +568,32 @@ test('what the router cannot give is a clear 400 naming the parameter, and nothi
   assert.match(got.message, /does not store responses/);
   assert.equal(ollama.counts.total, 0);
   // Harmless parameters clients send by default pass: store, include of encrypted reasoning, reasoning, metadata, truncation.
-  const ok = await client().responses.create({ model: 'switchyard/chat', input: 'x', store: true, include: ['reasoning.encrypted_content'], reasoning: { effort: 'low' }, metadata: { a: 'b' }, truncation: 'auto', user: 'u', service_tier: 'auto' });
+  const ok = await client().responses.create({
+    model: 'switchyard/chat',
+    input: 'x',
+    store: true,
+    include: ['reasoning.encrypted_content'],
+    reasoning: { effort: 'low' },
+    metadata: { a: 'b' },
+    truncation: 'auto',
+    user: 'u',
+    service_tier: 'auto',
+  });
   assert.equal(ok.status, 'completed');
   assert.deepEqual(ok.metadata, { a: 'b' });
 });
 
-test('the route keeps the tool-capability rule: with no model that calls tools the request is the client\'s 400', async () => {
+test("the route keeps the tool-capability rule: with no model that calls tools the request is the client's 400", async () => {
   const { config } = parseConfig({
     'switchyard.providers': [{ id: 'box', kind: 'ollama', baseUrl: ollama.url }],
     'switchyard.tasks': { chat: ['box/qwen2.5-coder:7b'] },
     'switchyard.privacy': 'local-only',
   });
-  const sy = new Switchyard({ config, secrets: { getApiKey: async () => undefined }, privacy: (c) => ({ mode: c.privacy, trusted: true, workspaceOptOut: false }) });
+  const sy = new Switchyard({
+    config,
+    secrets: { getApiKey: async () => undefined },
+    privacy: (c) => ({ mode: c.privacy, trusted: true, workspaceOptOut: false }),
+  });
   const gw = new Gateway({ source: sy, token: TOKEN, port: 0 });
   await gw.start();
   try {
@@ -468,13 +610,27 @@ test('the route keeps the tool-capability rule: with no model that calls tools t
 });
 
 /** A raw request to the gateway (for what the SDK would not send: a wrong Host, an Origin, no token). */
-function raw(opts: { headers?: Record<string, string>; body?: string; method?: string; path?: string }): Promise<{ status: number; body: any }> {
+function raw(opts: {
+  headers?: Record<string, string>;
+  body?: string;
+  method?: string;
+  path?: string;
+}): Promise<{ status: number; body: any }> {
   return new Promise((resolve, reject) => {
-    const req = httpRequest({ host: '127.0.0.1', port: gateway.port, method: opts.method ?? 'POST', path: opts.path ?? '/v1/responses', headers: { 'content-type': 'application/json', authorization: `Bearer ${TOKEN}`, ...opts.headers } }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => resolve({ status: res.statusCode!, body: JSON.parse(Buffer.concat(chunks).toString() || 'null') }));
-    });
+    const req = httpRequest(
+      {
+        host: '127.0.0.1',
+        port: gateway.port,
+        method: opts.method ?? 'POST',
+        path: opts.path ?? '/v1/responses',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${TOKEN}`, ...opts.headers },
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => resolve({ status: res.statusCode!, body: JSON.parse(Buffer.concat(chunks).toString() || 'null') }));
+      },
+    );
     req.on('error', reject);
     req.end(opts.body ?? JSON.stringify({ model: 'switchyard/chat', input: 'x' }));
   });

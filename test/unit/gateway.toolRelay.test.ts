@@ -34,10 +34,21 @@ interface Upstream {
 const UPSTREAMS: Upstream[] = [
   { name: 'OpenAI (sequential calls)', kind: 'openai-compatible', wire: {}, wellFormed: true },
   { name: 'llama.cpp (interleaved parallel calls)', kind: 'llamacpp', wire: { stream: 'interleaved' }, wellFormed: true },
-  { name: 'llama.cpp, a thinking model (reasoning, then calls)', kind: 'llamacpp', wire: { stream: 'interleaved' }, wellFormed: true, reasoning: ['Weather', ' and time.'] },
+  {
+    name: 'llama.cpp, a thinking model (reasoning, then calls)',
+    kind: 'llamacpp',
+    wire: { stream: 'interleaved' },
+    wellFormed: true,
+    reasoning: ['Weather', ' and time.'],
+  },
   { name: 'llama.cpp object arguments (llama.cpp#20198)', kind: 'llamacpp', wire: { arguments: 'object' }, wellFormed: false },
   { name: 'calls without ids', kind: 'openai-compatible', wire: { ids: 'missing' }, wellFormed: false },
-  { name: 'indexes from 1, finish "stop" after the calls', kind: 'openai-compatible', wire: { firstIndex: 1, finishAfterCalls: 'stop' }, wellFormed: false },
+  {
+    name: 'indexes from 1, finish "stop" after the calls',
+    kind: 'openai-compatible',
+    wire: { firstIndex: 1, finishAfterCalls: 'stop' },
+    wellFormed: false,
+  },
 ];
 
 const servers: FixtureServer[] = [];
@@ -47,8 +58,15 @@ const routes = new Map<string, { relayed: Gateway; framed: Gateway }>();
 
 before(async () => {
   for (const up of UPSTREAMS) {
-    const backend = scriptedBackend({ tokens: ['Done', '.'], toolCalls: [weather, time], ...(up.reasoning ? { reasoning: up.reasoning } : {}) });
-    const server = up.kind === 'llamacpp' ? await startLlamaCppServer({ backend, modelAlias: 'qwen', toolCapable: true, toolCalls: up.wire }) : await startOpenAIServer({ backend, toolCalls: up.wire });
+    const backend = scriptedBackend({
+      tokens: ['Done', '.'],
+      toolCalls: [weather, time],
+      ...(up.reasoning ? { reasoning: up.reasoning } : {}),
+    });
+    const server =
+      up.kind === 'llamacpp'
+        ? await startLlamaCppServer({ backend, modelAlias: 'qwen', toolCapable: true, toolCalls: up.wire })
+        : await startOpenAIServer({ backend, toolCalls: up.wire });
     servers.push(server);
     const pair: Gateway[] = [];
     for (const relay of [true, false]) {
@@ -59,7 +77,11 @@ before(async () => {
         'switchyard.gateway.relay': relay,
       });
       assert.deepEqual(problems, []);
-      const sy = new Switchyard({ config, secrets: { getApiKey: async () => undefined }, privacy: (c) => ({ mode: c.privacy, trusted: true, workspaceOptOut: false }) });
+      const sy = new Switchyard({
+        config,
+        secrets: { getApiKey: async () => undefined },
+        privacy: (c) => ({ mode: c.privacy, trusted: true, workspaceOptOut: false }),
+      });
       const gw = new Gateway({ source: sy, token: TOKEN, port: 0 });
       await gw.start();
       gateways.push(gw);
@@ -82,7 +104,12 @@ interface Seen {
 
 async function ask(gw: Gateway): Promise<Seen> {
   const client = new OpenAI({ baseURL: gw.url, apiKey: TOKEN, maxRetries: 0 });
-  const stream = client.chat.completions.stream({ model: 'switchyard/chat', messages: [{ role: 'user', content: 'weather and time?' }], tools: TOOLS, stream_options: { include_usage: true } });
+  const stream = client.chat.completions.stream({
+    model: 'switchyard/chat',
+    messages: [{ role: 'user', content: 'weather and time?' }],
+    tools: TOOLS,
+    stream_options: { include_usage: true },
+  });
   const chunks: ChatCompletionChunk[] = [];
   stream.on('chunk', (c) => chunks.push(c));
   const final = await stream.finalChatCompletion();
@@ -103,7 +130,11 @@ function assertOpenAIFraming(chunks: ChatCompletionChunk[]): void {
         assert.ok(piece.function?.name);
         assert.equal(typeof piece.function?.arguments, 'string');
       } else {
-        assert.deepEqual(Object.keys(piece).sort(), ['function', 'index'], `later pieces carry index and arguments only: ${JSON.stringify(piece)}`);
+        assert.deepEqual(
+          Object.keys(piece).sort(),
+          ['function', 'index'],
+          `later pieces carry index and arguments only: ${JSON.stringify(piece)}`,
+        );
         assert.equal(typeof piece.function?.arguments, 'string');
       }
     }
@@ -118,8 +149,15 @@ function outcome(seen: Seen): unknown {
   for (const c of calls) assert.ok(typeof c.id === 'string' && c.id.length > 0);
   return {
     content: seen.message.content,
-    reasoning: seen.chunks.map((c) => (c.choices[0]?.delta as { reasoning_content?: string } | undefined)?.reasoning_content ?? '').join('') || undefined,
-    calls: calls.map((c) => ({ type: c.type, name: c.function.name, arguments: JSON.parse(c.function.arguments) as unknown, argumentsType: typeof c.function.arguments })),
+    reasoning:
+      seen.chunks.map((c) => (c.choices[0]?.delta as { reasoning_content?: string } | undefined)?.reasoning_content ?? '').join('') ||
+      undefined,
+    calls: calls.map((c) => ({
+      type: c.type,
+      name: c.function.name,
+      arguments: JSON.parse(c.function.arguments) as unknown,
+      argumentsType: typeof c.function.arguments,
+    })),
     finish: seen.finish,
     usage: seen.chunks.some((c) => (c.usage?.completion_tokens ?? 0) > 0),
   };
@@ -145,26 +183,50 @@ for (const up of UPSTREAMS) {
     });
     // The gateway frames with its own chunk ids; a relayed stream keeps the server's. Only well-formed streams have
     // every tool-call chunk passed on as the server sent it.
-    assert.ok(b.chunks.every((c) => c.id.startsWith('chatcmpl-sy')), 'relay off: the gateway framed every chunk');
+    assert.ok(
+      b.chunks.every((c) => c.id.startsWith('chatcmpl-sy')),
+      'relay off: the gateway framed every chunk',
+    );
     const callChunks = a.chunks.filter((c) => c.choices[0]?.delta.tool_calls?.length);
-    assert.ok(callChunks.every((c) => !c.id.startsWith('chatcmpl-sy')), 'relayed: chunks keep the server\'s id');
-    assert.ok(a.chunks.every((c) => c.model === 'up/' + (up.kind === 'llamacpp' ? 'qwen' : 'gpt-4.1-mini')), 'relayed: every chunk names the route');
+    assert.ok(
+      callChunks.every((c) => !c.id.startsWith('chatcmpl-sy')),
+      "relayed: chunks keep the server's id",
+    );
+    assert.ok(
+      a.chunks.every((c) => c.model === 'up/' + (up.kind === 'llamacpp' ? 'qwen' : 'gpt-4.1-mini')),
+      'relayed: every chunk names the route',
+    );
     const ids = a.message.tool_calls!.map((c) => c.id);
     // The server's own ids (llama.cpp: 32 letters and digits), or ids made where it sent none.
-    if (up.kind === 'llamacpp') assert.ok(ids.every((id) => /^[A-Za-z0-9]{32}$/.test(id)), ids.join());
-    if (up.wire.ids === 'missing') assert.ok(ids.every((id) => /^call_[A-Za-z0-9_-]{24}$/.test(id)), ids.join());
+    if (up.kind === 'llamacpp')
+      assert.ok(
+        ids.every((id) => /^[A-Za-z0-9]{32}$/.test(id)),
+        ids.join(),
+      );
+    if (up.wire.ids === 'missing')
+      assert.ok(
+        ids.every((id) => /^call_[A-Za-z0-9_-]{24}$/.test(id)),
+        ids.join(),
+      );
   });
 }
 
-test('a relayed well-formed tool-call stream is the server\'s stream: its pieces arrive unchanged, chunk for chunk', async () => {
+test("a relayed well-formed tool-call stream is the server's stream: its pieces arrive unchanged, chunk for chunk", async () => {
   const up = UPSTREAMS[1]!;
   const server = servers[1]!;
   const direct = new OpenAI({ baseURL: `${server.url}/v1`, apiKey: 'none', maxRetries: 0 });
   const wire: unknown[] = [];
-  for await (const c of await direct.chat.completions.create({ model: 'qwen', messages: [{ role: 'user', content: 'weather and time?' }], tools: TOOLS, stream: true })) {
+  for await (const c of await direct.chat.completions.create({
+    model: 'qwen',
+    messages: [{ role: 'user', content: 'weather and time?' }],
+    tools: TOOLS,
+    stream: true,
+  })) {
     for (const p of c.choices[0]?.delta.tool_calls ?? []) wire.push({ ...p, id: p.id === undefined ? undefined : 'id' });
   }
   const seen = await ask(routes.get(up.name)!.relayed);
-  const relayed = seen.chunks.flatMap((c) => c.choices[0]?.delta.tool_calls ?? []).map((p) => ({ ...p, id: p.id === undefined ? undefined : 'id' }));
+  const relayed = seen.chunks
+    .flatMap((c) => c.choices[0]?.delta.tool_calls ?? [])
+    .map((p) => ({ ...p, id: p.id === undefined ? undefined : 'id' }));
   assert.deepEqual(relayed, wire);
 });

@@ -9,7 +9,12 @@
 import { test, before, after, beforeEach } from 'node:test';
 import assert from 'node:assert/strict';
 import OpenAI from 'openai';
-import type { ChatCompletionChunk, ChatCompletionMessageParam, ChatCompletionMessageFunctionToolCall, ChatCompletionTool } from 'openai/resources/chat/completions';
+import type {
+  ChatCompletionChunk,
+  ChatCompletionMessageParam,
+  ChatCompletionMessageFunctionToolCall,
+  ChatCompletionTool,
+} from 'openai/resources/chat/completions';
 import { parseConfig } from '../../src/core/config/config';
 import { Switchyard } from '../../src/core/switchyard';
 import { MemoryLedger } from '../../src/core/usage/ledger';
@@ -30,9 +35,19 @@ let gateway: Gateway;
 let usage: MemoryLedger;
 
 before(async () => {
-  const backend = scriptedBackend({ tokens: ['It', ' is', ' 21°C', ' in', ' Toronto', ' and', ' 18:00', ' in', ' Paris', '.'], toolCalls: [weather, time] });
+  const backend = scriptedBackend({
+    tokens: ['It', ' is', ' 21°C', ' in', ' Toronto', ' and', ' 18:00', ' in', ' Paris', '.'],
+    toolCalls: [weather, time],
+  });
   // qwen3:8b lists the `tools` capability in /api/show; qwen2.5-coder:7b does not (skipped for tool requests).
-  ollama = await startOllamaServer({ backend, models: [{ name: 'qwen2.5-coder:7b', contextLength: 32768 }, { name: 'qwen3:8b', contextLength: 40960, tools: true }], toolCallStyle: 'legacy' });
+  ollama = await startOllamaServer({
+    backend,
+    models: [
+      { name: 'qwen2.5-coder:7b', contextLength: 32768 },
+      { name: 'qwen3:8b', contextLength: 40960, tools: true },
+    ],
+    toolCallStyle: 'legacy',
+  });
   llama = await startLlamaCppServer({ backend, modelAlias: 'qwen', toolCapable: true, toolCalls: { stream: 'interleaved' } });
   llamaPlain = await startLlamaCppServer({ backend, modelAlias: 'qwen', toolCapable: false });
   refused = await closedPort();
@@ -52,7 +67,12 @@ before(async () => {
     'switchyard.aliases': { agent: 'explain' },
   });
   assert.deepEqual(problems, []);
-  const sy = new Switchyard({ config, secrets: { getApiKey: async () => undefined }, privacy: (c) => ({ mode: c.privacy, trusted: true, workspaceOptOut: false }), usage });
+  const sy = new Switchyard({
+    config,
+    secrets: { getApiKey: async () => undefined },
+    privacy: (c) => ({ mode: c.privacy, trusted: true, workspaceOptOut: false }),
+    usage,
+  });
   gateway = new Gateway({ source: sy, token: TOKEN, port: 0 });
   await gateway.start();
 });
@@ -81,14 +101,30 @@ interface Turn {
  * first piece carries index, id, type "function", the name and empty arguments; later pieces only index and
  * arguments; the finish chunk says tool_calls.
  */
-async function turn(model: string, messages: ChatCompletionMessageParam[], stream: boolean, extra: Record<string, unknown> = {}): Promise<Turn> {
+async function turn(
+  model: string,
+  messages: ChatCompletionMessageParam[],
+  stream: boolean,
+  extra: Record<string, unknown> = {},
+): Promise<Turn> {
   if (!stream) {
-    const { data, response } = await client().chat.completions.create({ model, messages, tools: TOOLS, ...extra }).withResponse();
+    const { data, response } = await client()
+      .chat.completions.create({ model, messages, tools: TOOLS, ...extra })
+      .withResponse();
     const choice = data.choices[0]!;
-    for (const c of choice.message.tool_calls ?? []) assert.equal(typeof (c as { function: { arguments: unknown } }).function.arguments, 'string', 'arguments are a JSON string');
-    return { content: choice.message.content, toolCalls: (choice.message.tool_calls ?? []) as ChatCompletionMessageFunctionToolCall[], finish: choice.finish_reason, headers: response.headers, usage: data.usage };
+    for (const c of choice.message.tool_calls ?? [])
+      assert.equal(typeof (c as { function: { arguments: unknown } }).function.arguments, 'string', 'arguments are a JSON string');
+    return {
+      content: choice.message.content,
+      toolCalls: (choice.message.tool_calls ?? []) as ChatCompletionMessageFunctionToolCall[],
+      finish: choice.finish_reason,
+      headers: response.headers,
+      usage: data.usage,
+    };
   }
-  const { data, response } = await client().chat.completions.create({ model, messages, tools: TOOLS, stream: true, stream_options: { include_usage: true }, ...extra }).withResponse();
+  const { data, response } = await client()
+    .chat.completions.create({ model, messages, tools: TOOLS, stream: true, stream_options: { include_usage: true }, ...extra })
+    .withResponse();
   const calls: { id: string; type: 'function'; function: { name: string; arguments: string } }[] = [];
   let content: string | null = null;
   let finish: string | null | undefined;
@@ -108,9 +144,17 @@ async function turn(model: string, messages: ChatCompletionMessageParam[], strea
           assert.equal(piece.type, 'function');
           assert.ok(piece.function?.name, 'first piece has the name');
           assert.equal(typeof piece.function?.arguments, 'string');
-          calls[piece.index] = { id: piece.id!, type: 'function', function: { name: piece.function!.name!, arguments: piece.function!.arguments ?? '' } };
+          calls[piece.index] = {
+            id: piece.id!,
+            type: 'function',
+            function: { name: piece.function!.name!, arguments: piece.function!.arguments ?? '' },
+          };
         } else {
-          assert.deepEqual(Object.keys(piece).sort(), ['function', 'index'], `later pieces carry index and arguments only: ${JSON.stringify(piece)}`);
+          assert.deepEqual(
+            Object.keys(piece).sort(),
+            ['function', 'index'],
+            `later pieces carry index and arguments only: ${JSON.stringify(piece)}`,
+          );
           assert.deepEqual(Object.keys(piece.function!), ['arguments']);
           known.function.arguments += piece.function!.arguments;
         }
@@ -128,12 +172,28 @@ async function turn(model: string, messages: ChatCompletionMessageParam[], strea
 /** What the tools answer (the agent's side of the loop). */
 function runTool(call: ChatCompletionMessageFunctionToolCall): string {
   const args = JSON.parse(call.function.arguments) as { city: string };
-  return call.function.name === 'get_weather' ? JSON.stringify({ city: args.city, temperature: 21 }) : JSON.stringify({ city: args.city, time: '18:00' });
+  return call.function.name === 'get_weather'
+    ? JSON.stringify({ city: args.city, temperature: 21 })
+    : JSON.stringify({ city: args.city, time: '18:00' });
 }
 
 const upstreams = [
-  { name: 'Ollama (legacy tool calls)', model: 'switchyard/chat', server: () => ollama, chatPath: '/api/chat', answered: 'box/qwen3:8b', skippedModel: 'box/qwen2.5-coder:7b' },
-  { name: 'llama.cpp (interleaved fragments)', model: 'switchyard/agent', server: () => llama, chatPath: '/v1/chat/completions', answered: 'llama/qwen', skippedModel: 'plain/qwen' },
+  {
+    name: 'Ollama (legacy tool calls)',
+    model: 'switchyard/chat',
+    server: () => ollama,
+    chatPath: '/api/chat',
+    answered: 'box/qwen3:8b',
+    skippedModel: 'box/qwen2.5-coder:7b',
+  },
+  {
+    name: 'llama.cpp (interleaved fragments)',
+    model: 'switchyard/agent',
+    server: () => llama,
+    chatPath: '/v1/chat/completions',
+    answered: 'llama/qwen',
+    skippedModel: 'plain/qwen',
+  },
 ];
 
 for (const up of upstreams) {
@@ -169,9 +229,15 @@ for (const up of upstreams) {
       assert.deepEqual(second.toolCalls, []);
 
       // The upstream got the tools, then the calls and results in its own format; the skipped models got nothing.
-      const bodies = up.server().requests.filter((r) => r.method === 'POST' && r.path === up.chatPath).map((r) => r.body);
+      const bodies = up
+        .server()
+        .requests.filter((r) => r.method === 'POST' && r.path === up.chatPath)
+        .map((r) => r.body);
       assert.equal(bodies.length, 2);
-      assert.deepEqual(bodies[0].tools.map((t: any) => t.function.name), ['get_weather', 'get_time']);
+      assert.deepEqual(
+        bodies[0].tools.map((t: any) => t.function.name),
+        ['get_weather', 'get_time'],
+      );
       const sent = bodies[1].messages as any[];
       const assistant = sent.find((m) => m.role === 'assistant');
       assert.deepEqual(
@@ -180,12 +246,21 @@ for (const up of upstreams) {
       );
       const results = sent.filter((m) => m.role === 'tool');
       assert.equal(results.length, 2);
-      assert.deepEqual(results.map((m) => m.tool_call_id), first.toolCalls.map((c) => c.id));
+      assert.deepEqual(
+        results.map((m) => m.tool_call_id),
+        first.toolCalls.map((c) => c.id),
+      );
       if (up.chatPath === '/api/chat') {
         // Ollama takes arguments as objects and the result's function name.
         assert.deepEqual(assistant.tool_calls[0].function.arguments, weather.arguments);
-        assert.deepEqual(results.map((m) => m.tool_name), ['get_weather', 'get_time']);
-        assert.deepEqual(bodies.map((b) => b.model), ['qwen3:8b', 'qwen3:8b']);
+        assert.deepEqual(
+          results.map((m) => m.tool_name),
+          ['get_weather', 'get_time'],
+        );
+        assert.deepEqual(
+          bodies.map((b) => b.model),
+          ['qwen3:8b', 'qwen3:8b'],
+        );
       } else {
         assert.equal(typeof assistant.tool_calls[0].function.arguments, 'string');
         assert.equal(bodies[0].parallel_tool_calls, true);
@@ -230,15 +305,21 @@ test('a model without tool support is skipped, not sent the tools; with none lef
     'switchyard.tasks': { chat: ['box/qwen2.5-coder:7b'] },
     'switchyard.privacy': 'local-only',
   });
-  const sy = new Switchyard({ config, secrets: { getApiKey: async () => undefined }, privacy: (c) => ({ mode: c.privacy, trusted: true, workspaceOptOut: false }) });
+  const sy = new Switchyard({
+    config,
+    secrets: { getApiKey: async () => undefined },
+    privacy: (c) => ({ mode: c.privacy, trusted: true, workspaceOptOut: false }),
+  });
   const gw = new Gateway({ source: sy, token: TOKEN, port: 0 });
   await gw.start();
   try {
     const c = new OpenAI({ baseURL: gw.url, apiKey: TOKEN, maxRetries: 0 });
-    const err = await c.chat.completions.create({ model: 'switchyard/chat', messages: [{ role: 'user', content: 'weather?' }], tools: TOOLS }).then(
-      () => assert.fail('expected an error'),
-      (e: unknown) => e as InstanceType<typeof OpenAI.APIError>,
-    );
+    const err = await c.chat.completions
+      .create({ model: 'switchyard/chat', messages: [{ role: 'user', content: 'weather?' }], tools: TOOLS })
+      .then(
+        () => assert.fail('expected an error'),
+        (e: unknown) => e as InstanceType<typeof OpenAI.APIError>,
+      );
     assert.ok(err instanceof OpenAI.APIError);
     assert.match(err.message, /no tool calling/);
     assert.equal(err.status, 400);
@@ -264,7 +345,10 @@ test('legacy functions / function_call: mapped to tools, answered with message.f
   assert.deepEqual(JSON.parse(choice.message.function_call!.arguments), weather.arguments);
   assert.equal(choice.message.tool_calls, undefined);
   const [body] = ollama.requests.filter((r) => r.path === '/api/chat').map((r) => r.body);
-  assert.deepEqual(body.tools.map((t: any) => t.function.name), ['get_weather']);
+  assert.deepEqual(
+    body.tools.map((t: any) => t.function.name),
+    ['get_weather'],
+  );
 
   const stream = await client().chat.completions.create({ model: 'switchyard/chat', messages, functions, stream: true });
   let name = '';
@@ -287,7 +371,11 @@ test('legacy functions / function_call: mapped to tools, answered with message.f
   const after = await client().chat.completions.create({
     model: 'switchyard/chat',
     functions,
-    messages: [...messages, { role: 'assistant', content: null, function_call: choice.message.function_call! }, { role: 'function', name: 'get_weather', content: '{"temperature":21}' }],
+    messages: [
+      ...messages,
+      { role: 'assistant', content: null, function_call: choice.message.function_call! },
+      { role: 'function', name: 'get_weather', content: '{"temperature":21}' },
+    ],
   });
   assert.equal(after.choices[0]!.message.content, FINAL);
   const sent = ollama.requests.find((r) => r.path === '/api/chat')!.body.messages as any[];
@@ -296,19 +384,35 @@ test('legacy functions / function_call: mapped to tools, answered with message.f
 });
 
 test('tool_choice and response_format reach the upstream; bad tool parameters get a clear 400, logprobs keeps its 400', async () => {
-  await client().chat.completions.create({ model: 'switchyard/agent', messages: [{ role: 'user', content: 'x' }], tools: TOOLS, tool_choice: { type: 'function', function: { name: 'get_time' } } });
+  await client().chat.completions.create({
+    model: 'switchyard/agent',
+    messages: [{ role: 'user', content: 'x' }],
+    tools: TOOLS,
+    tool_choice: { type: 'function', function: { name: 'get_time' } },
+  });
   const [body] = llama.requests.filter((r) => r.path === '/v1/chat/completions').map((r) => r.body);
   // llama-server takes tool_choice as a string only (an object is read as "auto"): a named choice goes as that tool, required.
   assert.equal(body.tool_choice, 'required');
-  assert.deepEqual(body.tools.map((t: { function: { name: string } }) => t.function.name), ['get_time']);
+  assert.deepEqual(
+    body.tools.map((t: { function: { name: string } }) => t.function.name),
+    ['get_time'],
+  );
 
   const schema = { type: 'object', properties: { answer: { type: 'string' } }, required: ['answer'], additionalProperties: false };
   ollama.reset();
-  const json = await client().chat.completions.create({ model: 'switchyard/chat', messages: [{ role: 'user', content: 'x' }], response_format: { type: 'json_schema', json_schema: { name: 'answer', schema, strict: true } } });
+  const json = await client().chat.completions.create({
+    model: 'switchyard/chat',
+    messages: [{ role: 'user', content: 'x' }],
+    response_format: { type: 'json_schema', json_schema: { name: 'answer', schema, strict: true } },
+  });
   assert.equal(json.choices[0]!.finish_reason, 'stop');
   assert.deepEqual(ollama.requests.find((r) => r.path === '/api/chat')!.body.format, schema);
   ollama.reset();
-  await client().chat.completions.create({ model: 'switchyard/chat', messages: [{ role: 'user', content: 'x' }], response_format: { type: 'json_object' } });
+  await client().chat.completions.create({
+    model: 'switchyard/chat',
+    messages: [{ role: 'user', content: 'x' }],
+    response_format: { type: 'json_object' },
+  });
   assert.equal(ollama.requests.find((r) => r.path === '/api/chat')!.body.format, 'json');
 
   ollama.reset();
@@ -324,7 +428,14 @@ test('tool_choice and response_format reach the upstream; bad tool parameters ge
     [{ tools: [{ type: 'web_search' }] }, undefined, 'tools[0].type'],
     [{ tools: TOOLS, tool_choice: { type: 'function', function: { name: 'nope' } } }, undefined, 'tool_choice'],
     [{ response_format: { type: 'json_schema' } }, undefined, 'response_format.json_schema'],
-    [{}, [{ role: 'user', content: 'x' }, { role: 'tool', content: 'result' }], 'messages[1].tool_call_id'],
+    [
+      {},
+      [
+        { role: 'user', content: 'x' },
+        { role: 'tool', content: 'result' },
+      ],
+      'messages[1].tool_call_id',
+    ],
     [{ logprobs: true }, undefined, 'logprobs'],
   ];
   for (const [extra, messages, param] of cases) {

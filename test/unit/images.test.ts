@@ -38,10 +38,23 @@ let modelsDir: string;
 before(async () => {
   const backend = scriptedBackend({ tokens: ['A', ' red', ' dot', '.'] });
   // llava:7b lists `vision` in /api/show; qwen2.5-coder:7b does not.
-  ollama = await startOllamaServer({ backend, models: [{ name: 'qwen2.5-coder:7b', contextLength: 32768 }, { name: 'llava:7b', contextLength: 4096, vision: true }] });
+  ollama = await startOllamaServer({
+    backend,
+    models: [
+      { name: 'qwen2.5-coder:7b', contextLength: 32768 },
+      { name: 'llava:7b', contextLength: 4096, vision: true },
+    ],
+  });
   llamaVision = await startLlamaCppServer({ backend, modelAlias: 'gemma', vision: true });
   llamaPlain = await startLlamaCppServer({ backend, modelAlias: 'qwen' });
-  cloud = await startOpenAIServer({ backend, apiKey: KEY, models: [{ name: 'gpt-4.1-mini', contextLength: 1047576 }, { name: 'grok-code-fast-1', contextLength: 256000 }] });
+  cloud = await startOpenAIServer({
+    backend,
+    apiKey: KEY,
+    models: [
+      { name: 'gpt-4.1-mini', contextLength: 1047576 },
+      { name: 'grok-code-fast-1', contextLength: 256000 },
+    ],
+  });
   modelsDir = mkdtempSync(path.join(tmpdir(), 'switchyard-images-'));
   copyFileSync(await tinyModelPath(), path.join(modelsDir, 'tiny.gguf'));
 });
@@ -130,7 +143,9 @@ test('Ollama: image data that names a file on this machine is sent as those byte
   writeFileSync(file, 'the private key of this machine');
   assert.ok(!('error' in parseImageUrl(`data:image/png;base64,${file}`)), 'the path is valid base64');
   const { sy } = setup(['box/llava:7b']);
-  await run(sy.router.chat({ task: 'chat', messages: [{ role: 'user', content: 'see', imageParts: [{ mimeType: 'image/png', data: file }] }] }));
+  await run(
+    sy.router.chat({ task: 'chat', messages: [{ role: 'user', content: 'see', imageParts: [{ mimeType: 'image/png', data: file }] }] }),
+  );
   const [body] = bodies(ollama, '/api/chat');
   assert.equal(body.messages[0].images[0], Buffer.from(file, 'base64').toString('base64'));
   assert.notEqual(body.messages[0].images[0], Buffer.from('the private key of this machine').toString('base64'));
@@ -138,7 +153,9 @@ test('Ollama: image data that names a file on this machine is sent as those byte
 
 test('llama.cpp: /props modalities.vision decides; a multimodal server gets OpenAI content parts, a plain one is skipped', async () => {
   const { sy } = setup(['plain/qwen', 'eye/gemma']);
-  const r = await run(sy.router.chat({ task: 'chat', messages: [{ role: 'user', content: 'Describe', imageParts: [{ ...IMAGE, detail: 'high' }] }] }));
+  const r = await run(
+    sy.router.chat({ task: 'chat', messages: [{ role: 'user', content: 'Describe', imageParts: [{ ...IMAGE, detail: 'high' }] }] }),
+  );
   assert.equal(r.route.providerId, 'eye');
   assert.match(r.route.attempts[0]!.reason!, /^no image input \(plain reports that qwen takes no images\)/);
   assert.equal(bodies(llamaPlain, '/v1/chat/completions').length, 0);
@@ -173,7 +190,10 @@ test('"vision": false in switchyard.tasks skips a vision model; the embedded pro
   assert.match(f.route.attempts[0]!.reason!, /takes no images/);
   // Nothing at all can take the image: the route error says why for each.
   const { sy: none } = setup(['box/qwen2.5-coder:7b', 'plain/qwen']);
-  await assert.rejects(run(none.router.chat({ task: 'chat', messages: withImage })), (e: unknown) => e instanceof RouteError && e.attempts.every((a) => a.missing === 'images'));
+  await assert.rejects(
+    run(none.router.chat({ task: 'chat', messages: withImage })),
+    (e: unknown) => e instanceof RouteError && e.attempts.every((a) => a.missing === 'images'),
+  );
 });
 
 test('cloud: privacy unchanged (local-only never sends the image), the catalog decides vision, and egress names the image as not redacted', async () => {
@@ -188,7 +208,9 @@ test('cloud: privacy unchanged (local-only never sends the image), the catalog d
   const { sy: allow, usage: ledger } = setup(['xai/grok-code-fast-1', 'openai/gpt-4.1-mini', 'box/llava:7b'], 'allow');
   // AWS's documented example key id, put together at run time so no key-shaped string is committed.
   const secret = ['AKIA', 'IOSFODNN7EXAMPLE'].join('');
-  const r = await run(allow.router.chat({ task: 'chat', messages: [{ role: 'user', content: `key ${secret}, and this:`, imageParts: [IMAGE] }] }));
+  const r = await run(
+    allow.router.chat({ task: 'chat', messages: [{ role: 'user', content: `key ${secret}, and this:`, imageParts: [IMAGE] }] }),
+  );
   assert.equal(r.route.providerId, 'openai');
   assert.match(r.route.attempts[0]!.reason!, /^no image input \(the model catalog lists grok-code-fast-1 without vision\)/);
   const [body] = bodies(cloud, '/v1/chat/completions');
@@ -222,7 +244,12 @@ test('the gateway: the real openai client sends image parts; remote URLs, images
     // Streamed too.
     ollama.reset();
     let streamed = '';
-    for await (const chunk of await client.chat.completions.create({ model: 'switchyard/chat', messages: [{ role: 'user', content }], stream: true })) streamed += chunk.choices[0]?.delta.content ?? '';
+    for await (const chunk of await client.chat.completions.create({
+      model: 'switchyard/chat',
+      messages: [{ role: 'user', content }],
+      stream: true,
+    }))
+      streamed += chunk.choices[0]?.delta.content ?? '';
     assert.equal(streamed, 'A red dot.');
     assert.equal(bodies(ollama, '/api/chat')[0].model, 'llava:7b');
 
@@ -243,7 +270,10 @@ test('the gateway: the real openai client sends image parts; remote URLs, images
     assert.match(remote.message, /not fetched.*data URL/);
     const broken = await refused([{ role: 'user', content: [{ type: 'image_url', image_url: { url: 'data:image/png;base64,%%%' } }] }]);
     assert.equal(broken.code, 'invalid_image_url');
-    const system = await refused([{ role: 'system', content: [{ type: 'image_url', image_url: { url: `data:image/png;base64,${PNG}` } }] as never }, { role: 'user', content: 'hi' }]);
+    const system = await refused([
+      { role: 'system', content: [{ type: 'image_url', image_url: { url: `data:image/png;base64,${PNG}` } }] as never },
+      { role: 'user', content: 'hi' },
+    ]);
     assert.equal(system.status, 400);
     assert.match(system.message, /only allowed in user messages/);
     assert.equal(bodies(ollama, '/api/chat').length, 0, 'nothing was sent for a refused request');
@@ -256,20 +286,25 @@ test('the gateway: the real openai client sends image parts; remote URLs, images
   try {
     const client = new OpenAI({ baseURL: gw.url, apiKey: 'sy-gw-images-0123456789', maxRetries: 0 });
     await assert.rejects(
-      client.chat.completions.create({ model: 'switchyard/chat', messages: [{ role: 'user', content: [{ type: 'image_url', image_url: { url: `data:image/png;base64,${PNG}` } }] }] }),
-      (e: unknown) => e instanceof OpenAI.APIError && e.status === 400 && e.code === 'image_input_not_supported' && /no image input/.test(e.message),
+      client.chat.completions.create({
+        model: 'switchyard/chat',
+        messages: [{ role: 'user', content: [{ type: 'image_url', image_url: { url: `data:image/png;base64,${PNG}` } }] }],
+      }),
+      (e: unknown) =>
+        e instanceof OpenAI.APIError && e.status === 400 && e.code === 'image_input_not_supported' && /no image input/.test(e.message),
     );
   } finally {
     await gw.stop();
   }
 });
 
-test('a whole message list (VS Code\'s Language Model API) keeps the question\'s images, and the turn routes them to a vision model', async () => {
+test("a whole message list (VS Code's Language Model API) keeps the question's images, and the turn routes them to a vision model", async () => {
   const turn = turnOfMessages([{ role: 'system', content: 'terse' }, ...withImage]);
   assert.deepEqual(turn.questionImages, [IMAGE]);
   const { sy } = setup(['box/qwen2.5-coder:7b', 'box/llava:7b']);
   let model = '';
-  for await (const ev of runTurn({ router: sy.router, providers: sy.registry }, { task: 'chat', ...turn })) if (ev.type === 'route') model = ev.route.model;
+  for await (const ev of runTurn({ router: sy.router, providers: sy.registry }, { task: 'chat', ...turn }))
+    if (ev.type === 'route') model = ev.route.model;
   assert.equal(model, 'llava:7b');
   assert.deepEqual(bodies(ollama, '/api/chat')[0].messages.at(-1).images, [PNG]);
   // What VS Code's model picker reports as imageInput: a known vision candidate the policy may reach.
@@ -279,12 +314,26 @@ test('a whole message list (VS Code\'s Language Model API) keeps the question\'s
 });
 
 test('settings: a candidate\'s "vision" is read as a boolean, reported otherwise, and kept by the settings panel\'s setTask check', () => {
-  const ok = parseConfig({ 'switchyard.tasks': { chat: [{ model: 'box/llava:7b', vision: true }, { model: 'box/qwen2.5-coder:7b', vision: false }] } });
+  const ok = parseConfig({
+    'switchyard.tasks': {
+      chat: [
+        { model: 'box/llava:7b', vision: true },
+        { model: 'box/qwen2.5-coder:7b', vision: false },
+      ],
+    },
+  });
   assert.deepEqual(ok.problems, []);
-  assert.deepEqual(ok.config.tasks.chat, [{ ref: 'box/llava:7b', vision: true }, { ref: 'box/qwen2.5-coder:7b', vision: false }]);
+  assert.deepEqual(ok.config.tasks.chat, [
+    { ref: 'box/llava:7b', vision: true },
+    { ref: 'box/qwen2.5-coder:7b', vision: false },
+  ]);
   const bad = parseConfig({ 'switchyard.tasks': { chat: [{ model: 'box/llava:7b', vision: 'yes' }] } });
-  assert.ok(bad.problems.some((p) => p.key === 'switchyard.tasks'), JSON.stringify(bad.problems));
-  const req = (candidates: unknown) => validateSettingsMessage({ kind: 'request', id: 1, name: 'settings/setTask', payload: { task: 'chat', candidates } });
+  assert.ok(
+    bad.problems.some((p) => p.key === 'switchyard.tasks'),
+    JSON.stringify(bad.problems),
+  );
+  const req = (candidates: unknown) =>
+    validateSettingsMessage({ kind: 'request', id: 1, name: 'settings/setTask', payload: { task: 'chat', candidates } });
   assert.equal(req([{ model: 'box/llava:7b', vision: true }]).ok, true);
   assert.equal(req([{ model: 'box/llava:7b', vision: 'yes' }]).ok, false);
 });

@@ -40,7 +40,8 @@ test('languages by file name', () => {
 });
 
 test('TypeScript: imports as glue, each declaration one chunk with its doc comment, arrow functions named', async () => {
-  const chunks = await cut(`
+  const chunks = await cut(
+    `
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 
@@ -67,7 +68,9 @@ export class HeaderBag {
 }
 
 enum Method { Get, Post }
-`, 'typescript');
+`,
+    'typescript',
+  );
   assert.deepEqual(symbols(chunks), [
     'function parseHttpHeader 4-8',
     'interface Header 10-13',
@@ -82,15 +85,19 @@ enum Method { Get, Post }
 });
 
 test('TSX and JavaScript', async () => {
-  const tsx = await cut(`
+  const tsx = await cut(
+    `
 import React from 'react';
 export function Button({ label }: { label: string }) {
   return <button className="b">{label}</button>;
 }
 export const Card = () => <div>card</div>;
-`, 'tsx');
+`,
+    'tsx',
+  );
   assert.deepEqual(symbols(tsx), ['function Button 2-4', 'function Card 5-5']);
-  const js = await cut(`
+  const js = await cut(
+    `
 const fs = require('fs');
 function load(file) {
   return JSON.parse(fs.readFileSync(file, 'utf8'));
@@ -99,13 +106,16 @@ class Cache {
   get(key) { return this.map.get(key); }
 }
 module.exports = { load, Cache };
-`, 'javascript');
+`,
+    'javascript',
+  );
   assert.deepEqual(symbols(js), ['function load 2-4', 'class Cache 5-7']);
   assert.equal(js.filter((c) => !c.symbol).length, 2);
 });
 
 test('Python: functions, classes, decorated definitions; methods named Class.method when a class is split', async () => {
-  const py = await cut(`
+  const py = await cut(
+    `
 import os
 
 @dataclass
@@ -120,9 +130,14 @@ def load(path):
 
 async def fetch(url):
     return await get(url)
-`, 'python');
+`,
+    'python',
+  );
   assert.deepEqual(symbols(py), ['class Item 3-6', 'function load 8-11', 'function fetch 13-14']);
-  const body = Array.from({ length: 40 }, (_, i) => `    def method_${i}(self, value):\n        return self.compute(value, ${i}) + sum(range(${i}))\n`).join('\n');
+  const body = Array.from(
+    { length: 40 },
+    (_, i) => `    def method_${i}(self, value):\n        return self.compute(value, ${i}) + sum(range(${i}))\n`,
+  ).join('\n');
   const big = await cut(`class Calculator(Base):\n    """Many methods."""\n\n${body}`, 'python', 120);
   const methods = big.filter((c) => c.kind === 'method');
   assert.ok(methods.length >= 10, `expected the class to split into methods, got ${symbols(big).join(', ')}`);
@@ -131,7 +146,8 @@ async def fetch(url):
 });
 
 test('Go, Rust, Java', async () => {
-  const go = await cut(`
+  const go = await cut(
+    `
 package main
 
 import "fmt"
@@ -149,9 +165,12 @@ func main() {
 	s := &Server{addr: ":8080"}
 	_ = s.Start()
 }
-`, 'go');
+`,
+    'go',
+  );
   assert.deepEqual(symbols(go), ['type Server 5-7', 'method Start 9-12', 'function main 14-17']);
-  const rust = await cut(`
+  const rust = await cut(
+    `
 use std::fmt;
 
 pub struct Point { x: i32, y: i32 }
@@ -171,9 +190,18 @@ pub fn distance(a: &Point, b: &Point) -> f64 {
 }
 
 mod tests {}
-`, 'rust');
-  assert.deepEqual(symbols(rust), ['struct Point 3-3', 'impl fmt::Display for Point 5-9', 'trait Shape 11-13', 'function distance 15-17', 'module tests 19-19']);
-  const java = await cut(`
+`,
+    'rust',
+  );
+  assert.deepEqual(symbols(rust), [
+    'struct Point 3-3',
+    'impl fmt::Display for Point 5-9',
+    'trait Shape 11-13',
+    'function distance 15-17',
+    'module tests 19-19',
+  ]);
+  const java = await cut(
+    `
 package com.example;
 
 import java.util.List;
@@ -191,12 +219,15 @@ public class Inventory {
 }
 
 interface Store { void save(); }
-`, 'java');
+`,
+    'java',
+  );
   assert.deepEqual(symbols(java), ['class Inventory 5-15', 'interface Store 17-17']);
 });
 
 test('C (through the C++ grammar), C++, C#', async () => {
-  const c = await cut(`
+  const c = await cut(
+    `
 #include <stdio.h>
 
 struct point { int x; int y; };
@@ -209,9 +240,12 @@ int main(void) {
     printf("%d\\n", add(1, 2));
     return 0;
 }
-`, 'c');
+`,
+    'c',
+  );
   assert.deepEqual(symbols(c), ['struct point 3-3', 'function add 5-7', 'function main 9-12']);
-  const cpp = await cut(`
+  const cpp = await cut(
+    `
 #include <string>
 namespace geo {
 template <typename T>
@@ -224,9 +258,12 @@ public:
 std::string Greeter::greet(const std::string& name) {
     return "hello " + name;
 }
-`, 'cpp');
+`,
+    'cpp',
+  );
   assert.deepEqual(symbols(cpp), ['namespace geo 2-9', 'function Greeter::greet 10-12']);
-  const cs = await cut(`
+  const cs = await cut(
+    `
 using System;
 
 namespace Shop
@@ -236,12 +273,15 @@ namespace Shop
         public decimal Total() { return 0m; }
     }
 }
-`, 'csharp');
+`,
+    'csharp',
+  );
   assert.deepEqual(symbols(cs), ['namespace Shop 3-9']);
 });
 
 test('Ruby and PHP', async () => {
-  const rb = await cut(`
+  const rb = await cut(
+    `
 require 'json'
 
 module Billing
@@ -255,9 +295,12 @@ end
 def helper(x)
   x * 2
 end
-`, 'ruby');
+`,
+    'ruby',
+  );
   assert.deepEqual(symbols(rb), ['module Billing 3-9', 'method helper 11-13']);
-  const php = await cut(`
+  const php = await cut(
+    `
 <?php
 namespace App;
 
@@ -268,8 +311,13 @@ function greet(string $name): string {
 class User {
     public function name(): string { return $this->name; }
 }
-`, 'php');
-  assert.deepEqual(symbols(php).filter((s) => !s.startsWith('namespace')), ['function greet 4-6', 'class User 8-10']);
+`,
+    'php',
+  );
+  assert.deepEqual(
+    symbols(php).filter((s) => !s.startsWith('namespace')),
+    ['function greet 4-6', 'class User 8-10'],
+  );
 });
 
 test('a symbol larger than the budget is split at child boundaries; every chunk fits the budget', async () => {
@@ -277,18 +325,26 @@ test('a symbol larger than the budget is split at child boundaries; every chunk 
   const budget = 200;
   const chunks = await chunker.chunk(source, 'typescript', budget);
   const router = chunks.filter((c) => c.symbol?.startsWith('Router.'));
-  assert.ok(router.some((c) => c.symbol === 'Router.embed' && c.kind === 'method'), 'methods of the big class are their own chunks');
+  assert.ok(
+    router.some((c) => c.symbol === 'Router.embed' && c.kind === 'method'),
+    'methods of the big class are their own chunks',
+  );
   for (const c of router) assert.match(c.text, /^export class Router \{/, 'class signature kept as context');
-  for (const c of chunks) assert.ok(estimateTokens(c.text) <= budget + 40, `${c.symbol} ${c.startLine}-${c.endLine} has ${c.tokens} tokens`);
+  for (const c of chunks)
+    assert.ok(estimateTokens(c.text) <= budget + 40, `${c.symbol} ${c.startLine}-${c.endLine} has ${c.tokens} tokens`);
   // Lines are covered in order, without overlap.
   for (let i = 1; i < chunks.length; i++) assert.ok(chunks[i]!.startLine > chunks[i - 1]!.endLine, `chunk ${i} overlaps the previous one`);
   // Same text, same hashes: the content hash is stable.
   const again = await chunker.chunk(source, 'typescript', budget);
-  assert.deepEqual(again.map((c) => c.hash), chunks.map((c) => c.hash));
+  assert.deepEqual(
+    again.map((c) => c.hash),
+    chunks.map((c) => c.hash),
+  );
 });
 
 test('Markdown by headings (not inside code fences), other text by line windows within the budget', async () => {
-  const md = await cut(`
+  const md = await cut(
+    `
 # Title
 Intro text.
 
@@ -300,7 +356,9 @@ npm install
 
 ## Use
 Run it.
-`, 'markdown');
+`,
+    'markdown',
+  );
   assert.deepEqual(symbols(md), ['section Title 1-2', 'section Install 4-8', 'section Use 10-11']);
   const text = Array.from({ length: 300 }, (_, i) => `line ${i} of a plain text file with some words`).join('\n');
   const windows = await chunker.chunk(text, 'text', 100);

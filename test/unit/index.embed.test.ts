@@ -12,7 +12,15 @@ import path from 'node:path';
 import { parseConfig } from '../../src/core/config/config';
 import { WorkspaceIndex, type WorkspaceIndexOptions } from '../../src/core/index/service';
 import { Switchyard } from '../../src/core/switchyard';
-import { llamaBackend, scriptedBackend, startLlamaCppServer, startOllamaServer, startOpenAIServer, type Backend, type FixtureServer } from '../fixtures';
+import {
+  llamaBackend,
+  scriptedBackend,
+  startLlamaCppServer,
+  startOllamaServer,
+  startOpenAIServer,
+  type Backend,
+  type FixtureServer,
+} from '../fixtures';
 
 const servers: FixtureServer[] = [];
 const indexes: WorkspaceIndex[] = [];
@@ -91,8 +99,15 @@ test('hybrid: chunks are embedded in batches through the router, search fuses bm
   assert.equal(counts.model, 'box/nomic-embed-text:latest');
   assert.equal(counts.dims, 32);
   const batches = ollama.requests.filter((r) => r.path === '/api/embed').map((r) => (r.body as { input: string[] }).input.length);
-  assert.ok(batches.every((n) => n <= 8), `batches of at most 8: ${batches.join(',')}`);
-  assert.equal(batches.reduce((a, b) => a + b, 0), counts.vectors, 'each distinct chunk embedded once');
+  assert.ok(
+    batches.every((n) => n <= 8),
+    `batches of at most 8: ${batches.join(',')}`,
+  );
+  assert.equal(
+    batches.reduce((a, b) => a + b, 0),
+    counts.vectors,
+    'each distinct chunk embedded once',
+  );
 
   const hits = await idx.search('vector search helpers', { k: 3 });
   assert.equal(idx.lastSearchHybrid, true);
@@ -106,7 +121,10 @@ test('hybrid: chunks are embedded in batches through the router, search fuses bm
   fs.writeFileSync(file, fs.readFileSync(file, 'utf8').replace('return 3;', 'return 33;'));
   await idx.update([file]);
   await idx.embeddingsSettled();
-  const embedded = ollama.requests.slice(before).filter((r) => r.path === '/api/embed').flatMap((r) => (r.body as { input: string[] }).input);
+  const embedded = ollama.requests
+    .slice(before)
+    .filter((r) => r.path === '/api/embed')
+    .flatMap((r) => (r.body as { input: string[] }).input);
   assert.equal(embedded.length, 1);
   assert.match(embedded[0]!, /return 33/);
 });
@@ -114,7 +132,11 @@ test('hybrid: chunks are embedded in batches through the router, search fuses bm
 test('privacy local-only: a cloud embedder gets zero requests; the index is keyword-only and says why', async () => {
   const cloud = await startOpenAIServer({ backend: scriptedBackend({ dims: 16 }) });
   servers.push(cloud);
-  const sy = switchyard([{ id: 'cloud', kind: 'openai-compatible', baseUrl: `${cloud.url}/v1`, local: false }], ['cloud/text-embedding-3-small'], 'local-only');
+  const sy = switchyard(
+    [{ id: 'cloud', kind: 'openai-compatible', baseUrl: `${cloud.url}/v1`, local: false }],
+    ['cloud/text-embedding-3-small'],
+    'local-only',
+  );
   const idx = await open(project(), sy);
   await idx.sync();
   await idx.embeddingsSettled({ untilPaused: true });
@@ -190,33 +212,40 @@ test('a server that fails everything pauses embedding (keyword-only), then the i
   assert.equal(idx.status().keywordOnly, false);
 });
 
-test('real llama.cpp embeddings (tiny GGUF behind the llama.cpp test server): vectors of the model\'s dimension', { timeout: 120_000 }, async () => {
-  const backend = await llamaBackend();
-  const server = await startLlamaCppServer({ backend, modelAlias: 'tiny-embed' });
-  servers.push(server);
-  try {
-    const sy = switchyard([{ id: 'llama', kind: 'llamacpp', baseUrl: server.url }], ['llama/tiny-embed']);
-    const idx = await open(project(), sy, { embedTimeoutMs: 30_000, queryTimeoutMs: 30_000 });
-    await idx.sync();
-    await idx.embeddingsSettled();
-    const counts = await idx.counts();
-    assert.equal(counts.pending, 0);
-    assert.equal(counts.dims, backend.dims);
-    assert.equal(counts.model, 'llama/tiny-embed');
-    const hits = await idx.search('router fallback helpers', { k: 3 });
-    assert.equal(idx.lastSearchHybrid, true);
-    assert.equal(hits.length, 3);
-  } finally {
-    await backend.dispose();
-  }
-});
+test(
+  "real llama.cpp embeddings (tiny GGUF behind the llama.cpp test server): vectors of the model's dimension",
+  { timeout: 120_000 },
+  async () => {
+    const backend = await llamaBackend();
+    const server = await startLlamaCppServer({ backend, modelAlias: 'tiny-embed' });
+    servers.push(server);
+    try {
+      const sy = switchyard([{ id: 'llama', kind: 'llamacpp', baseUrl: server.url }], ['llama/tiny-embed']);
+      const idx = await open(project(), sy, { embedTimeoutMs: 30_000, queryTimeoutMs: 30_000 });
+      await idx.sync();
+      await idx.embeddingsSettled();
+      const counts = await idx.counts();
+      assert.equal(counts.pending, 0);
+      assert.equal(counts.dims, backend.dims);
+      assert.equal(counts.model, 'llama/tiny-embed');
+      const hits = await idx.search('router fallback helpers', { k: 3 });
+      assert.equal(idx.lastSearchHybrid, true);
+      assert.equal(hits.length, 3);
+    } finally {
+      await backend.dispose();
+    }
+  },
+);
 
-test('a multi-root workspace: one Retriever over every folder\'s index, merged by score, within the token budget', async () => {
+test("a multi-root workspace: one Retriever over every folder's index, merged by score, within the token budget", async () => {
   const { CombinedRetriever } = await import('../../src/core/index/combined');
   const sy = switchyard([], []);
   const a = await open(project(), sy);
   const b = await open(project(), sy);
-  fs.writeFileSync(path.join(b.root, 'src', 'only-b.ts'), 'export function gatewayTokenRotation() {\n  return "gateway token rotation, only in folder B";\n}\n');
+  fs.writeFileSync(
+    path.join(b.root, 'src', 'only-b.ts'),
+    'export function gatewayTokenRotation() {\n  return "gateway token rotation, only in folder B";\n}\n',
+  );
   await a.sync();
   await b.sync();
   const both = new CombinedRetriever(() => [a, b]);

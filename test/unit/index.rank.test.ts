@@ -10,7 +10,18 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { IndexEngine } from '../../src/core/index/engine';
-import { blend, diversify, EXPANSION_WEIGHT, fileKind, fuse, LIFT_TO, LIFT_Z, MAX_PER_FILE, prior, queryAsks } from '../../src/core/index/rank';
+import {
+  blend,
+  diversify,
+  EXPANSION_WEIGHT,
+  fileKind,
+  fuse,
+  LIFT_TO,
+  LIFT_Z,
+  MAX_PER_FILE,
+  prior,
+  queryAsks,
+} from '../../src/core/index/rank';
 import { SYNONYMS } from '../../src/core/index/synonyms';
 import { expansionTerms, thesaurus } from '../../src/core/index/tokens';
 import { fieldWeights, IndexStore, SCHEMA_VERSION } from '../../src/core/index/store';
@@ -74,7 +85,8 @@ test('a sentence weighs a symbol like text: words it shares with a symbol by acc
     'wrap.js': 'function readByPath(object, path) {\n  return clone(object, path);\n}\n',
     'setValue.js': '/** Sets the value at `key`. */\nfunction setValue(object, key, value) {\n  object[key] = value;\n}\n',
   };
-  for (let i = 0; i < 20; i++) files[`other${i}.js`] = `function other${i}(a, b) {\n  // returns the value of a plus b\n  return a + b + ${i};\n}\n`;
+  for (let i = 0; i < 20; i++)
+    files[`other${i}.js`] = `function other${i}(a, b) {\n  // returns the value of a plus b\n  return a + b + ${i};\n}\n`;
   const e = await engine(files);
   try {
     const hits = e.search({ query: 'read a value by its path and fall back to a default when it is missing', k: 3 });
@@ -113,7 +125,9 @@ test('kinds of file and what a question asks for', () => {
 });
 
 test('code questions find code before a changelog and a README that repeat their words; a question about the changelog finds it', async () => {
-  const history = Array.from({ length: 30 }, (_, i) => `## 1.${i}.0\n\n- fix parsing of the request body when the body is empty\n`).join('\n');
+  const history = Array.from({ length: 30 }, (_, i) => `## 1.${i}.0\n\n- fix parsing of the request body when the body is empty\n`).join(
+    '\n',
+  );
   const e = await engine({
     'History.md': history,
     'README.md': '# Parse the request body\n\nParse the request body: parse request body.\n',
@@ -152,26 +166,45 @@ test('diversity: no more than MAX_PER_FILE chunks of one file before another fil
     const hits = e.search({ query: 'retry backoff jitter docs', k: MAX_PER_FILE + 1 });
     const fromDocs = hits.filter((h) => h.path === 'docs/retry.md').length;
     assert.ok(fromDocs <= MAX_PER_FILE, `${fromDocs} chunks of one file`);
-    assert.ok(hits.some((h) => h.path === 'src/retry.ts'), hits.map((h) => h.path).join(', '));
+    assert.ok(
+      hits.some((h) => h.path === 'src/retry.ts'),
+      hits.map((h) => h.path).join(', '),
+    );
   } finally {
     e.close();
   }
   const items = ['a1', 'a2', 'a3', 'a4', 'b1', 'a5', 'c1'];
-  assert.deepEqual(diversify(items, (s) => s[0]!, 1), ['a1', 'b1', 'c1', 'a2', 'a3', 'a4', 'a5']);
-  assert.deepEqual(diversify(items, (s) => s[0]!, 3), ['a1', 'a2', 'a3', 'b1', 'c1', 'a4', 'a5']);
-  assert.deepEqual(diversify(['a1', 'a2'], (s) => s[0]!, 1), ['a1', 'a2'], 'one file only: all of it, in order');
+  assert.deepEqual(
+    diversify(items, (s) => s[0]!, 1),
+    ['a1', 'b1', 'c1', 'a2', 'a3', 'a4', 'a5'],
+  );
+  assert.deepEqual(
+    diversify(items, (s) => s[0]!, 3),
+    ['a1', 'a2', 'a3', 'b1', 'c1', 'a4', 'a5'],
+  );
+  assert.deepEqual(
+    diversify(['a1', 'a2'], (s) => s[0]!, 1),
+    ['a1', 'a2'],
+    'one file only: all of it, in order',
+  );
 });
 
-test('fusion: bm25 keeps its margin, synonyms weigh less than the question\'s words, the named symbol gets a bonus; scores stay within 0..1', () => {
+test("fusion: bm25 keeps its margin, synonyms weigh less than the question's words, the named symbol gets a bonus; scores stay within 0..1", () => {
   const words = [
     { id: 1, raw: -10 },
     { id: 2, raw: -4 },
     { id: 3, raw: -4 },
   ];
-  const s = fuse({ words, expanded: [{ id: 4, raw: -10 }, { id: 2, raw: -10 }] });
-  assert.ok(s.get(1)! > s.get(4)!, 'a synonym as strong as the question\'s word counts less');
+  const s = fuse({
+    words,
+    expanded: [
+      { id: 4, raw: -10 },
+      { id: 2, raw: -10 },
+    ],
+  });
+  assert.ok(s.get(1)! > s.get(4)!, "a synonym as strong as the question's word counts less");
   assert.ok(s.get(2)! > s.get(3)!, 'a chunk with the words and a synonym passes one with the words only');
-  assert.ok(Math.abs(s.get(4)! / s.get(1)! - EXPANSION_WEIGHT) < 1e-9, 'a synonym\'s bm25 counts EXPANSION_WEIGHT of a word\'s');
+  assert.ok(Math.abs(s.get(4)! / s.get(1)! - EXPANSION_WEIGHT) < 1e-9, "a synonym's bm25 counts EXPANSION_WEIGHT of a word's");
   for (const x of s.values()) assert.ok(x >= 0 && x <= 1);
   const named = fuse({ words, symbols: [{ id: 3, raw: -1 }] });
   assert.ok(named.get(3)! > named.get(2)!, 'the chunk whose symbol the query names gets the bonus');
@@ -180,20 +213,34 @@ test('fusion: bm25 keeps its margin, synonyms weigh less than the question\'s wo
 
 const orderOf = (m: ReadonlyMap<number, number>) => [...m].sort((a, b) => b[1] - a[1] || a[0] - b[0]).map(([id]) => id);
 
-test('hybrid keeps the keyword order unless a vector chunk stands out; then keyword\'s first LIFT_TO - 1 stay first', () => {
+test("hybrid keeps the keyword order unless a vector chunk stands out; then keyword's first LIFT_TO - 1 stay first", () => {
   // Keyword: 1 just ahead of 2 (a near-tie), 3 and 4 tie exactly, then 5..30.
-  const keyword = new Map<number, number>([[1, 0.9], [2, 0.89], [3, 0.5], [4, 0.5], ...Array.from({ length: 26 }, (_, i) => [i + 5, 0.4 - i * 0.01] as [number, number])]);
+  const keyword = new Map<number, number>([
+    [1, 0.9],
+    [2, 0.89],
+    [3, 0.5],
+    [4, 0.5],
+    ...Array.from({ length: 26 }, (_, i) => [i + 5, 0.4 - i * 0.01] as [number, number]),
+  ]);
   // Vectors that agree with bm25 but prefer 2 over 1 and 4 over 3, spread evenly (nothing stands out), plus 99 they
   // alone found.
   const even = [2, 1, 4, 3, 99, ...Array.from({ length: 26 }, (_, i) => i + 5)].map((id, i) => ({ id, raw: 0.1 + i * 0.01 }));
   const b = orderOf(blend(keyword, even));
-  assert.deepEqual(b.slice(0, 4), [1, 2, 4, 3], 'a near-tie stands (the old weighted sum put 2 first); an exact tie goes to the nearer vector');
-  assert.deepEqual(b.filter((id) => id !== 99), orderOf(keyword).sort((x, y) => (x === 3 && y === 4 ? 1 : x === 4 && y === 3 ? -1 : 0)), 'every keyword hit keeps its place');
+  assert.deepEqual(
+    b.slice(0, 4),
+    [1, 2, 4, 3],
+    'a near-tie stands (the old weighted sum put 2 first); an exact tie goes to the nearer vector',
+  );
+  assert.deepEqual(
+    b.filter((id) => id !== 99),
+    orderOf(keyword).sort((x, y) => (x === 3 && y === 4 ? 1 : x === 4 && y === 3 ? -1 : 0)),
+    'every keyword hit keeps its place',
+  );
   assert.equal(b.at(-1), 99, 'a chunk only the vectors found comes after the keyword hits');
 
   // Random keyword scores (no exact ties) and vector lists with no outlier: the order is keyword-only's.
   let seed = 7;
-  const rand = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+  const rand = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
   for (let round = 0; round < 50; round++) {
     const kw = new Map(Array.from({ length: 40 }, (_, i) => [i, rand()] as [number, number]));
     const ids = [...kw.keys()].sort(() => rand() - 0.5);
@@ -206,22 +253,34 @@ test('hybrid keeps the keyword order unless a vector chunk stands out; then keyw
   const outlier = [{ id: 20, raw: 0.01 }, ...Array.from({ length: 49 }, (_, i) => ({ id: 100 + i, raw: 0.6 + i * 0.001 }))];
   const lifted = orderOf(blend(ranks, outlier));
   assert.equal(lifted.indexOf(20), LIFT_TO - 1);
-  assert.deepEqual(lifted.filter((id) => id !== 20 && id < 100), orderOf(ranks).filter((id) => id !== 20), 'the rest keep their order');
-  assert.equal(orderOf(blend(ranks, [{ id: 999, raw: 0.01 }, ...outlier.slice(1)])).indexOf(999), LIFT_TO - 1, 'also one keyword did not find');
+  assert.deepEqual(
+    lifted.filter((id) => id !== 20 && id < 100),
+    orderOf(ranks).filter((id) => id !== 20),
+    'the rest keep their order',
+  );
+  assert.equal(
+    orderOf(blend(ranks, [{ id: 999, raw: 0.01 }, ...outlier.slice(1)])).indexOf(999),
+    LIFT_TO - 1,
+    'also one keyword did not find',
+  );
   // The same outlier already in keyword's first LIFT_TO stays where keyword put it.
   const high = [{ id: 2, raw: 0.01 }, ...outlier.slice(1)];
   assert.deepEqual(orderOf(blend(ranks, high)).slice(0, 30), orderOf(ranks));
-  assert.ok(LIFT_Z >= 3 && LIFT_Z < Math.sqrt(49), 'an outlier is several standard deviations out, and one alone among 50 (the search depth) can be');
+  assert.ok(
+    LIFT_Z >= 3 && LIFT_Z < Math.sqrt(49),
+    'an outlier is several standard deviations out, and one alone among 50 (the search depth) can be',
+  );
 
   // No keyword hit: the vectors' order.
   assert.deepEqual(orderOf(blend(new Map(), even)).slice(0, 3), [2, 1, 4]);
   for (const x of blend(keyword, outlier).values()) assert.ok(x >= 0 && x <= 1);
 });
 
-test('thesaurus: a question\'s word finds the code that says it otherwise (copy → clone, leaving out → omit), by stem and camelCase part, below code with the word itself', async () => {
+test("thesaurus: a question's word finds the code that says it otherwise (copy → clone, leaving out → omit), by stem and camelCase part, below code with the word itself", async () => {
   const e = await engine({
     'src/cloneObject.js': 'export function cloneObject(source) {\n  return structuredClone(source);\n}\n',
-    'src/omit.js': 'export function omitKeys(source, keys) {\n  return Object.fromEntries(Object.entries(source).filter(([k]) => !keys.includes(k)));\n}\n',
+    'src/omit.js':
+      'export function omitKeys(source, keys) {\n  return Object.fromEntries(Object.entries(source).filter(([k]) => !keys.includes(k)));\n}\n',
     'src/copyFile.js': 'export function copyObject(source) {\n  return { ...source };\n}\n',
     'src/other.js': 'export function unrelatedHelper(source) {\n  return source;\n}\n',
   });
@@ -246,8 +305,14 @@ test('thesaurus entries: general words, several dozen groups, each word of three
   }
   // A toy stemmer (strip -ing/-s) is enough to show the lookup: stems on both sides, the query's own words left out.
   const stem = (ws: readonly string[]) => new Map(ws.map((w) => [w, w.replace(/(ing|s)$/, '')]));
-  const th = thesaurus([['copy', 'clone', 'duplicate'], ['omit', 'leave out']], stem);
-  assert.deepEqual(expansionTerms('copying clones', th, stem), ['duplicate'], 'copy and clone are the query\'s own');
+  const th = thesaurus(
+    [
+      ['copy', 'clone', 'duplicate'],
+      ['omit', 'leave out'],
+    ],
+    stem,
+  );
+  assert.deepEqual(expansionTerms('copying clones', th, stem), ['duplicate'], "copy and clone are the query's own");
   assert.deepEqual(expansionTerms('leave out keys', th, stem), ['omit']);
   assert.deepEqual(expansionTerms('deepCopy', th, stem), ['clone', 'duplicate']);
   assert.deepEqual(expansionTerms('nothing here', th, stem), []);
@@ -255,20 +320,36 @@ test('thesaurus entries: general words, several dozen groups, each word of three
 
 test('a schema-2 database is upgraded in place: files, chunks and vectors kept, the full-text index rebuilt with stemming', async () => {
   const root = tmp('upgrade');
-  write(root, 'src/clone.ts', 'export function cloneDeep(value: unknown) {\n  // copy every nested array\n  return structuredClone(value);\n}\n');
+  write(
+    root,
+    'src/clone.ts',
+    'export function cloneDeep(value: unknown) {\n  // copy every nested array\n  return structuredClone(value);\n}\n',
+  );
   const db = path.join(tmp('upgrade-db'), 'index.sqlite');
   const e = new IndexEngine({ root, dbPath: db, exclude: [], maxFileSizeKb: 512, chunkTokens: 400 });
   await e.sync();
   const pending = e.pending(10);
-  e.putVectors('test/model', 4, pending.map((p) => ({ hash: p.hash, vector: [1, 0, 0, 0] })));
+  e.putVectors(
+    'test/model',
+    4,
+    pending.map((p) => ({ hash: p.hash, vector: [1, 0, 0, 0] })),
+  );
   e.close();
   // Make it what schema 2 wrote: the full-text index without stemming, and the version.
   const raw = new Database(db);
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   (require('sqlite-vec') as { load(d: unknown): void }).load(raw);
-  const rows = raw.prepare('select c.id, c.symbol, c.text, f.path from chunks c join files f on f.id = c.file_id').all() as { id: number; symbol: string | null; text: string; path: string }[];
-  raw.exec("drop table chunks_fts; create virtual table chunks_fts using fts5(symbol, body, path, content='', contentless_delete=1, tokenize='unicode61 remove_diacritics 2')");
-  for (const r of rows) raw.prepare('insert into chunks_fts(rowid, symbol, body, path) values (?, ?, ?, ?)').run(r.id, r.symbol ?? '', r.text, r.path);
+  const rows = raw.prepare('select c.id, c.symbol, c.text, f.path from chunks c join files f on f.id = c.file_id').all() as {
+    id: number;
+    symbol: string | null;
+    text: string;
+    path: string;
+  }[];
+  raw.exec(
+    "drop table chunks_fts; create virtual table chunks_fts using fts5(symbol, body, path, content='', contentless_delete=1, tokenize='unicode61 remove_diacritics 2')",
+  );
+  for (const r of rows)
+    raw.prepare('insert into chunks_fts(rowid, symbol, body, path) values (?, ?, ?, ?)').run(r.id, r.symbol ?? '', r.text, r.path);
   raw.prepare("update meta set value = '2' where key = 'schema'").run();
   raw.close();
 

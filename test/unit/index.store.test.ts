@@ -24,7 +24,11 @@ function write(root: string, rel: string, content: string | Buffer): string {
   return file;
 }
 
-function engine(root: string, db = path.join(tmp('db'), 'index.sqlite'), extra: Partial<ConstructorParameters<typeof IndexEngine>[0]> = {}): IndexEngine {
+function engine(
+  root: string,
+  db = path.join(tmp('db'), 'index.sqlite'),
+  extra: Partial<ConstructorParameters<typeof IndexEngine>[0]> = {},
+): IndexEngine {
   return new IndexEngine({ root, dbPath: db, exclude: [], maxFileSizeKb: 512, chunkTokens: 400, ...extra });
 }
 
@@ -45,12 +49,21 @@ test('parseHttpHeader, parse_http_header and "parse http header" meet in keyword
   try {
     await e.sync();
     for (const q of ['parseHttpHeader', 'parse_http_header', 'parse http header', 'ParseHTTPHeader']) {
-      const paths = e.search({ query: q, k: 10 }).map((h) => h.path).sort();
+      const paths = e
+        .search({ query: q, k: 10 })
+        .map((h) => h.path)
+        .sort();
       assert.deepEqual(paths, ['a.ts', 'b.py', 'c.md'], `query ${q}`);
     }
     // Filters: language and path globs.
-    assert.deepEqual(e.search({ query: 'parse http header', k: 10, languages: ['python'] }).map((h) => h.path), ['b.py']);
-    assert.deepEqual(e.search({ query: 'parse http header', k: 10, paths: ['**/*.md'] }).map((h) => h.path), ['c.md']);
+    assert.deepEqual(
+      e.search({ query: 'parse http header', k: 10, languages: ['python'] }).map((h) => h.path),
+      ['b.py'],
+    );
+    assert.deepEqual(
+      e.search({ query: 'parse http header', k: 10, paths: ['**/*.md'] }).map((h) => h.path),
+      ['c.md'],
+    );
     // The token budget stops adding chunks.
     assert.equal(e.search({ query: 'parse http header', k: 10, tokenBudget: 30 }).length, 1);
   } finally {
@@ -60,7 +73,12 @@ test('parseHttpHeader, parse_http_header and "parse http header" meet in keyword
 
 test('vectors: keyed by chunk hash, exact and binary-quantized KNN agree on the nearest, a model change drops them', async () => {
   const root = tmp('vec');
-  const topics = ['router fallback timeout provider', 'sqlite vector index search', 'webview chat message render', 'gguf model download resume'];
+  const topics = [
+    'router fallback timeout provider',
+    'sqlite vector index search',
+    'webview chat message render',
+    'gguf model download resume',
+  ];
   topics.forEach((t, i) => write(root, `f${i}.ts`, `export function f${i}() {\n  return '${t}';\n}\n`));
   const e = engine(root);
   try {
@@ -68,7 +86,14 @@ test('vectors: keyed by chunk hash, exact and binary-quantized KNN agree on the 
     const pending = e.pending(100);
     assert.equal(pending.length, 4);
     assert.equal(e.pending(100).length, 0, 'handed-out chunks are not handed out twice');
-    assert.equal(e.putVectors('srv/embed-a', 64, pending.map((p) => ({ hash: p.hash, vector: hashEmbedding(p.text, 64) }))), undefined);
+    assert.equal(
+      e.putVectors(
+        'srv/embed-a',
+        64,
+        pending.map((p) => ({ hash: p.hash, vector: hashEmbedding(p.text, 64) })),
+      ),
+      undefined,
+    );
     assert.equal(e.counts().vectors, 4);
     assert.equal(e.counts().pending, 0);
     const q = hashEmbedding("return 'sqlite vector index search'", 64);
@@ -92,13 +117,22 @@ test('vectors: keyed by chunk hash, exact and binary-quantized KNN agree on the 
 
 test('incremental: only changed files are re-chunked, only changed chunks need new vectors, deletions and renames apply', async () => {
   const root = tmp('inc');
-  for (let i = 0; i < 20; i++) write(root, `src/m${i}.ts`, `export function m${i}(x: number) {\n  return x + ${i};\n}\n\nexport function n${i}() {\n  return ${i};\n}\n`);
+  for (let i = 0; i < 20; i++)
+    write(
+      root,
+      `src/m${i}.ts`,
+      `export function m${i}(x: number) {\n  return x + ${i};\n}\n\nexport function n${i}() {\n  return ${i};\n}\n`,
+    );
   const e = engine(root);
   try {
     const first = await e.sync();
     assert.equal(first.indexed, 20);
     const all = e.pending(1000);
-    e.putVectors('srv/m', 16, all.map((p) => ({ hash: p.hash, vector: hashEmbedding(p.text, 16) })));
+    e.putVectors(
+      'srv/m',
+      16,
+      all.map((p) => ({ hash: p.hash, vector: hashEmbedding(p.text, 16) })),
+    );
     assert.equal(e.counts().pending, 0);
 
     const again = await e.sync();
@@ -170,7 +204,10 @@ test('awkward inputs: binary, 50 MB, non-UTF-8, UTF-16, minified, lock files, sy
     const decoded = Object.fromEntries(s.decoded.map((x) => [x.rel, x.reason]));
     assert.match(decoded['latin1.txt']!, /Windows-1252/);
     assert.match(decoded['utf16.txt']!, /UTF-16LE/);
-    const indexed = [...e.store.files().values()].filter((f) => !f.skipped).map((f) => f.path).sort();
+    const indexed = [...e.store.files().values()]
+      .filter((f) => !f.skipped)
+      .map((f) => f.path)
+      .sort();
     assert.deepEqual(indexed, ['.gitignore', 'latin1.txt', 'ok.ts', 'pkg/.gitignore', 'pkg/visible.ts', 'utf16.txt']);
     assert.equal(e.search({ query: 'crème brûlée', k: 3 })[0]?.path, 'latin1.txt', 'decoded text is searchable');
     assert.equal(e.search({ query: 'wide characters', k: 3 })[0]?.path, 'utf16.txt');

@@ -23,8 +23,14 @@ test('the index worker bundle carries no provider, router or HTTP client code (o
   });
   // What the bundle holds (an input tree-shaken away to nothing, such as a module of types, does not count).
   const output = Object.values(result.metafile.outputs)[0]!;
-  const inputs = Object.entries(output.inputs).filter(([, v]) => v.bytesInOutput > 0).map(([f]) => f);
+  const inputs = Object.entries(output.inputs)
+    .filter(([, v]) => v.bytesInOutput > 0)
+    .map(([f]) => f);
   assert.ok(inputs.includes('src/core/index/engine.ts'), inputs.join('\n'));
-  const carried = inputs.filter((f) => /node_modules\/(openai|ollama)\/|src\/core\/(routing|usage|gateway|chat)\/|src\/core\/providers\/(?!tokenEstimate\.ts|types\.ts)/.test(f));
+  const carried = inputs.filter((f) =>
+    /node_modules\/(openai|ollama)\/|src\/core\/(routing|usage|gateway|chat)\/|src\/core\/providers\/(?!tokenEstimate\.ts|types\.ts)/.test(
+      f,
+    ),
+  );
   assert.deepEqual(carried, []);
 });

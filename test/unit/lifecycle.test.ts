@@ -19,7 +19,10 @@ test('a store ends its items once, the last added first, and a failing one does 
   await store.close();
   store.dispose();
   assert.deepEqual(ended, ['c', 'a']);
-  assert.deepEqual(errors.map((e) => (e as Error).message), ['b failed']);
+  assert.deepEqual(
+    errors.map((e) => (e as Error).message),
+    ['b failed'],
+  );
   assert.equal(store.isDisposed, true);
 });
 

@@ -32,7 +32,8 @@ test('a clean tree passes', () => {
     'src/protocol/shared.ts': 'export type Y = string;\n',
     'src/vscode/extension.ts': "import * as vscode from 'vscode';\nimport { x } from '../core/util';\n",
     'src/cli/main.ts': "process.stdout.write('ok\\n');\n",
-    'webview-ui/chat.main.ts': "import type { X } from '../src/protocol/chat';\nimport { marked } from 'marked';\nimport { h } from './dom';\n",
+    'webview-ui/chat.main.ts':
+      "import type { X } from '../src/protocol/chat';\nimport { marked } from 'marked';\nimport { h } from './dom';\n",
     'webview-ui/dom.ts': 'export const h = 1;\n',
   });
   assert.equal(r.status, 0, r.out);
@@ -65,7 +66,8 @@ test('core importing the adapters fails', () => {
 
 test('webview-ui importing outside src/protocol fails', () => {
   const r = lintTree({
-    'webview-ui/chat.main.ts': "import { Router } from '../src/core/routing/router';\nimport * as vscode from 'vscode';\nimport fs from 'node:fs';\n",
+    'webview-ui/chat.main.ts':
+      "import { Router } from '../src/core/routing/router';\nimport * as vscode from 'vscode';\nimport fs from 'node:fs';\n",
   });
   assert.equal(r.status, 1, r.out);
   assert.match(r.out, /chat\.main\.ts:1: webview-ui may import only from src\/protocol/);

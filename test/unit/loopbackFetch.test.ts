@@ -108,14 +108,27 @@ async function until(check: () => boolean, ms = 2000): Promise<void> {
 }
 
 test('isLoopbackHttp: plain http on 127.0.0.1, localhost and [::1] only', () => {
-  for (const u of ['http://127.0.0.1:11434/api', 'http://localhost:8080/v1', 'http://[::1]:1234/']) assert.equal(isLoopbackHttp(new URL(u)), true, u);
-  for (const u of ['https://127.0.0.1/v1', 'http://192.168.1.5:11434', 'http://api.openai.com/v1', 'http://user:pw@127.0.0.1/', 'http://127.0.0.2/', 'http://localhost.example.com/']) assert.equal(isLoopbackHttp(new URL(u)), false, u);
+  for (const u of ['http://127.0.0.1:11434/api', 'http://localhost:8080/v1', 'http://[::1]:1234/'])
+    assert.equal(isLoopbackHttp(new URL(u)), true, u);
+  for (const u of [
+    'https://127.0.0.1/v1',
+    'http://192.168.1.5:11434',
+    'http://api.openai.com/v1',
+    'http://user:pw@127.0.0.1/',
+    'http://127.0.0.2/',
+    'http://localhost.example.com/',
+  ])
+    assert.equal(isLoopbackHttp(new URL(u)), false, u);
 });
 
 test('a loopback request goes over node:http: method, headers and body arrive; status, headers and body come back', async () => {
   const spy = spyFallback();
   const f = loopbackFetch(spy.f);
-  const res = await f(`${base}/echo`, { method: 'post', headers: new Headers({ authorization: 'Bearer k', 'content-type': 'application/json' }), body: '{"q":"ünï"}' });
+  const res = await f(`${base}/echo`, {
+    method: 'post',
+    headers: new Headers({ authorization: 'Bearer k', 'content-type': 'application/json' }),
+    body: '{"q":"ünï"}',
+  });
   assert.equal(res.status, 201);
   assert.equal(res.headers.get('content-type'), 'application/json');
   assert.equal(res.headers.get('x-multi'), 'a, b');
@@ -126,7 +139,7 @@ test('a loopback request goes over node:http: method, headers and body arrive; s
   assert.equal(((await bytes.json()) as { body: string }).body, 'raw bytes');
 });
 
-test('other hosts, https and streamed bodies go to the fallback, as do redirects (whose rules stay the platform fetch\'s)', async () => {
+test("other hosts, https and streamed bodies go to the fallback, as do redirects (whose rules stay the platform fetch's)", async () => {
   const spy = spyFallback();
   const calls: string[] = [];
   const f = loopbackFetch((input, init) => {
@@ -163,7 +176,7 @@ test('a refused connection rejects like fetch: TypeError("fetch failed") with th
   });
 });
 
-test('aborting before the answer rejects with the signal\'s reason, and an already-aborted signal sends nothing', async () => {
+test("aborting before the answer rejects with the signal's reason, and an already-aborted signal sends nothing", async () => {
   const f = loopbackFetch();
   const ac = new AbortController();
   const pending = f(`${base}/hang`, { signal: ac.signal });
@@ -186,9 +199,12 @@ test('aborting mid-body errors the stream with the reason and closes the connect
   const reader = res.body!.getReader();
   assert.match(new TextDecoder().decode((await reader.read()).value), /data: 1/);
   ac.abort();
-  await assert.rejects(async () => {
-    for (;;) if ((await reader.read()).done) break;
-  }, { name: 'AbortError' });
+  await assert.rejects(
+    async () => {
+      for (;;) if ((await reader.read()).done) break;
+    },
+    { name: 'AbortError' },
+  );
   await until(() => closedEarly === 1);
 });
 
@@ -231,9 +247,15 @@ test('a kept-alive socket the server dropped is retried once on a fresh one; a f
   assert.equal(await (await f(`${base}/once-per-socket`, { method: 'POST', body: 'one' })).text(), 'answer 1');
   // The next request reuses the socket, which the server drops on sight: a second attempt on a new socket answers.
   assert.equal(await (await f(`${base}/once-per-socket`, { method: 'POST', body: 'two' })).text(), 'answer 3');
-  assert.deepEqual(seen.map((r) => r.body), ['one', 'two', 'two']);
+  assert.deepEqual(
+    seen.map((r) => r.body),
+    ['one', 'two', 'two'],
+  );
   // A server that drops every connection: one more try at most, then fetch's error.
   seen.length = 0;
-  await assert.rejects(f(`${base}/drop`, { method: 'POST', body: 'x' }), (e: unknown) => e instanceof TypeError && e.message === 'fetch failed');
+  await assert.rejects(
+    f(`${base}/drop`, { method: 'POST', body: 'x' }),
+    (e: unknown) => e instanceof TypeError && e.message === 'fetch failed',
+  );
   assert.equal(seen.length, 2, 'the reused socket, then one fresh one');
 });

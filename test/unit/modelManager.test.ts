@@ -13,7 +13,7 @@ const providers = [
   { id: 'one-file', kind: 'embedded' as const, modelPath: '/data/one/model.GGUF' },
 ];
 
-test('model manager: a GGUF file goes to its embedded provider\'s folder, else to global storage', () => {
+test("model manager: a GGUF file goes to its embedded provider's folder, else to global storage", () => {
   assert.equal(ggufDirFor(providers, STORAGE, 'mine'), '/data/gguf');
   assert.equal(ggufDirFor(providers, STORAGE, 'embedded'), STORAGE, 'no modelPath: global storage');
   assert.equal(ggufDirFor(providers, STORAGE, 'one-file'), STORAGE, 'a modelPath naming one .gguf file is not a folder');
@@ -30,7 +30,7 @@ test('model manager: the GGUF folders are global storage first, then each folder
   assert.deepEqual(ggufFolders([], STORAGE), [{ dir: STORAGE, providerIds: [] }], 'global storage is listed with no provider');
 });
 
-test('model manager: a pull\'s bar follows each layer from 0 to 100, never going back, and status lines without bytes move nothing', () => {
+test("model manager: a pull's bar follows each layer from 0 to 100, never going back, and status lines without bytes move nothing", () => {
   const step = pullSteps();
   const MB = 1024 * 1024;
   assert.deepEqual(step({ status: 'pulling manifest' }), { message: 'pulling manifest', increment: undefined });
@@ -38,7 +38,11 @@ test('model manager: a pull\'s bar follows each layer from 0 to 100, never going
   assert.equal(a.increment, 25);
   assert.match(a.message, /^pulling aaa 25(\.0)? MB \/ 100(\.0)? MB$/);
   assert.equal(step({ status: 'pulling aaa', digest: 'aaa', totalBytes: 100 * MB, completedBytes: 60 * MB }).increment, 35);
-  assert.equal(step({ status: 'pulling aaa', digest: 'aaa', totalBytes: 100 * MB, completedBytes: 50 * MB }).increment, 0, 'never negative');
+  assert.equal(
+    step({ status: 'pulling aaa', digest: 'aaa', totalBytes: 100 * MB, completedBytes: 50 * MB }).increment,
+    0,
+    'never negative',
+  );
   // The next layer starts again from 0.
   assert.equal(step({ status: 'pulling bbb', digest: 'bbb', totalBytes: 10 * MB, completedBytes: 5 * MB }).increment, 50);
   assert.deepEqual(step({ status: 'success' }), { message: 'success', increment: undefined });

@@ -44,8 +44,12 @@ test('downloads with progress, verifies the sha256 and lists the model', async (
   assert.ok(progress.length >= 3);
   assert.equal(progress.at(-1)!.receivedBytes, MODEL.length);
   assert.equal(progress.at(-1)!.totalBytes, MODEL.length);
-  for (let i = 1; i < progress.length; i++) assert.ok(progress[i]!.receivedBytes >= progress[i - 1]!.receivedBytes, 'progress never goes back');
-  assert.deepEqual(listLocalModels(dir).map((m) => m.id), ['tiny-q8']);
+  for (let i = 1; i < progress.length; i++)
+    assert.ok(progress[i]!.receivedBytes >= progress[i - 1]!.receivedBytes, 'progress never goes back');
+  assert.deepEqual(
+    listLocalModels(dir).map((m) => m.id),
+    ['tiny-q8'],
+  );
   assert.deepEqual(readdirSync(dir), ['tiny-q8.gguf'], 'no partial or meta file left');
 });
 
@@ -66,7 +70,10 @@ test('an interrupted download resumes with a Range request and completes with th
 test('a download interrupted for good keeps its partial file, and the next run resumes it', async () => {
   const dir = freshDir();
   server.dropAfter(150_000, 10);
-  await assert.rejects(downloadGguf({ url: url(), dir, sha256: SHA, retries: 0 }), (e: unknown) => isModelError('unreachable')(e) && (e as ModelError).details.resumable === true);
+  await assert.rejects(
+    downloadGguf({ url: url(), dir, sha256: SHA, retries: 0 }),
+    (e: unknown) => isModelError('unreachable')(e) && (e as ModelError).details.resumable === true,
+  );
   const partials = await listPartialDownloads(dir);
   assert.equal(partials.length, 1);
   assert.equal(partials[0]!.fileName, 'tiny-q8.gguf');
@@ -127,7 +134,10 @@ test('a server without range support restarts the download from the beginning af
   server.setRanges(false);
   server.dropAfter(100_000, 1);
   // Without ranges an interruption is not resumable: the half file goes and the error says so.
-  await assert.rejects(downloadGguf({ url: url(), dir, sha256: SHA }), (e: unknown) => isModelError('unreachable')(e) && (e as ModelError).details.resumable === false);
+  await assert.rejects(
+    downloadGguf({ url: url(), dir, sha256: SHA }),
+    (e: unknown) => isModelError('unreachable')(e) && (e as ModelError).details.resumable === false,
+  );
   assert.deepEqual(readdirSync(dir), []);
   const result = await downloadGguf({ url: url(), dir, sha256: SHA });
   assert.ok(readFileSync(result.path).equals(MODEL));

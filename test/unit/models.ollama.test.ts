@@ -6,7 +6,13 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { deleteOllamaModel, findOllamaExecutable, listOllamaModels, pullOllamaModel, type PullProgress } from '../../src/core/models/ollama';
+import {
+  deleteOllamaModel,
+  findOllamaExecutable,
+  listOllamaModels,
+  pullOllamaModel,
+  type PullProgress,
+} from '../../src/core/models/ollama';
 import { ModelError } from '../../src/core/models/errors';
 import { closedPort, scriptedBackend, startOllamaServer, type FixtureServer } from '../fixtures';
 
@@ -64,8 +70,11 @@ test('cancel mid-pull rejects with canceled and the model is not added', async (
   assert.ok(!(await listOllamaModels({ baseUrl: server.url })).some((m) => m.name === 'qwen2.5-coder:1.5b'));
 });
 
-test('a model the registry does not have is a server error carrying Ollama\'s words', async () => {
-  await assert.rejects(pullOllamaModel({ baseUrl: server.url }, 'no-such-model'), (e: unknown) => kindIs('server')(e) && /file does not exist/.test((e as Error).message));
+test("a model the registry does not have is a server error carrying Ollama's words", async () => {
+  await assert.rejects(
+    pullOllamaModel({ baseUrl: server.url }, 'no-such-model'),
+    (e: unknown) => kindIs('server')(e) && /file does not exist/.test((e as Error).message),
+  );
 });
 
 test('delete removes a model; deleting it again is notFound', async () => {
@@ -77,7 +86,10 @@ test('delete removes a model; deleting it again is notFound', async () => {
 
 test('Ollama not running is unreachable with a next step', async () => {
   const port = await closedPort();
-  await assert.rejects(pullOllamaModel({ baseUrl: `http://127.0.0.1:${port}` }, 'tinyllama'), (e: unknown) => kindIs('unreachable')(e) && /ollama serve/.test((e as Error).message));
+  await assert.rejects(
+    pullOllamaModel({ baseUrl: `http://127.0.0.1:${port}` }, 'tinyllama'),
+    (e: unknown) => kindIs('unreachable')(e) && /ollama serve/.test((e as Error).message),
+  );
 });
 
 test('findOllamaExecutable: the first executable ollama on PATH; none when absent or not executable; PATHEXT on Windows', () => {
@@ -90,7 +102,11 @@ test('findOllamaExecutable: the first executable ollama on PATH; none when absen
     fs.writeFileSync(path.join(plain, 'ollama'), '#!/bin/sh\n', { mode: 0o644 });
     fs.writeFileSync(path.join(bin, 'ollama'), '#!/bin/sh\n', { mode: 0o755 });
     fs.writeFileSync(path.join(win, 'ollama.exe'), 'MZ');
-    assert.equal(findOllamaExecutable({ PATH: `${empty}:${plain}` }, 'linux'), undefined, 'a file without the executable bit is not a command');
+    assert.equal(
+      findOllamaExecutable({ PATH: `${empty}:${plain}` }, 'linux'),
+      undefined,
+      'a file without the executable bit is not a command',
+    );
     assert.equal(findOllamaExecutable({ PATH: `${empty}::${plain}:${bin}` }, 'linux'), path.join(bin, 'ollama'));
     assert.equal(findOllamaExecutable({}, 'linux'), undefined);
     assert.equal(findOllamaExecutable({ Path: `${empty};${win}`, PATHEXT: '.COM;.EXE' }, 'win32'), path.join(win, 'ollama.exe'));

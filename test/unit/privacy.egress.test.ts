@@ -35,7 +35,8 @@ beforeEach(() => {
 });
 
 // Built from pieces: nothing secret-shaped is committed verbatim.
-const r = (n: number, alphabet = 'aB3dE5fG7hJ9kL2mN4pQ6rS8tU0vW1xY') => Array.from({ length: n }, (_, i) => alphabet[(i * 7 + 3) % alphabet.length]).join('');
+const r = (n: number, alphabet = 'aB3dE5fG7hJ9kL2mN4pQ6rS8tU0vW1xY') =>
+  Array.from({ length: n }, (_, i) => alphabet[(i * 7 + 3) % alphabet.length]).join('');
 const b64url = (o: unknown) => Buffer.from(JSON.stringify(o)).toString('base64url');
 const PEM = ['-----BEGIN', 'RSA PRIVATE KEY-----'].join(' ');
 const PEM_END = ['-----END', 'RSA PRIVATE KEY-----'].join(' ');
@@ -52,7 +53,11 @@ const SAMPLES: { kind: string; text: (v: string) => string; value: string }[] = 
   { kind: 'stripe-key', value: `sk${'_live_'}${r(24)}`, text: (v) => `stripe(${JSON.stringify(v)})` },
   { kind: 'aws-access-key-id', value: `AK${'IA'}${r(16, 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567')}`, text: (v) => `aws_access_key_id = ${v}` },
   { kind: 'aws-secret-access-key', value: `${r(30)}/${r(9)}`, text: (v) => `aws_secret_access_key = ${v}` },
-  { kind: 'jwt', value: `${b64url({ alg: 'HS256', typ: 'JWT' })}.${b64url({ sub: '1234567890', name: 'x', iat: 1516239022 })}.${r(43)}`, text: (v) => `curl -H "x-session: ${v}" http://api` },
+  {
+    kind: 'jwt',
+    value: `${b64url({ alg: 'HS256', typ: 'JWT' })}.${b64url({ sub: '1234567890', name: 'x', iat: 1516239022 })}.${r(43)}`,
+    text: (v) => `curl -H "x-session: ${v}" http://api`,
+  },
   { kind: 'private-key', value: `${PEM}\n${r(64)}\n${r(64)}\n${PEM_END}`, text: (v) => `// deploy key\n${v}\n` },
 ];
 
@@ -80,7 +85,14 @@ function build(raw: Record<string, unknown>, options: { secretValues?: string[] 
 async function ask(sy: Switchyard, content: string, sources?: { path: string; startLine?: number; endLine?: number }[]) {
   let text = '';
   let route: Extract<RoutedChatEvent, { type: 'route' }>['route'] | undefined;
-  for await (const ev of sy.router.chat({ task: 'chat', messages: [{ role: 'system', content: 'Be brief.' }, { role: 'user', content }], sources })) {
+  for await (const ev of sy.router.chat({
+    task: 'chat',
+    messages: [
+      { role: 'system', content: 'Be brief.' },
+      { role: 'user', content },
+    ],
+    sources,
+  })) {
     if (ev.type === 'text') text += ev.text;
     else if (ev.type === 'route') route = ev.route;
   }
@@ -102,7 +114,10 @@ test('each secret kind is redacted in what the cloud receives, named by kind, an
     assert.ok(body.includes(`[redacted: ${s.kind}]`), `${s.kind}: no placeholder in ${body.slice(0, 400)}`);
     assert.ok(body.includes('Why does this fail?'), 'the rest of the prompt is sent');
     await ask(toLocal.sy, prompt);
-    assert.ok(sentTo(ollama, '/api/chat').includes(JSON.stringify(s.value).slice(1, -1)), `${s.kind}: a local candidate gets the text unchanged`);
+    assert.ok(
+      sentTo(ollama, '/api/chat').includes(JSON.stringify(s.value).slice(1, -1)),
+      `${s.kind}: a local candidate gets the text unchanged`,
+    );
   }
   const records = toCloud.usage.egressRecords;
   assert.equal(records.length, SAMPLES.length);
@@ -133,7 +148,10 @@ test('the values of the workspace .env files are redacted as env-value; template
 test('block refuses a cloud request that carries a secret: the next local candidate answers, or a policy error says why', async () => {
   const secret = SAMPLES[0]!;
   const prompt = secret.text(secret.value);
-  const withLocal = build({ 'switchyard.redactSecrets': 'block', 'switchyard.tasks': { chat: ['openai/gpt-4.1-mini', 'local/qwen2.5-coder:7b'] } });
+  const withLocal = build({
+    'switchyard.redactSecrets': 'block',
+    'switchyard.tasks': { chat: ['openai/gpt-4.1-mini', 'local/qwen2.5-coder:7b'] },
+  });
   const { route } = await ask(withLocal.sy, prompt);
   assert.equal(route?.providerId, 'local');
   assert.match(route!.attempts[0]!.reason!, /carries secrets \(openai-api-key ×1\) and switchyard\.redactSecrets is "block"/);
@@ -141,7 +159,11 @@ test('block refuses a cloud request that carries a secret: the next local candid
   assert.equal(withLocal.usage.egressRecords.length, 0);
 
   const cloudOnly = build({ 'switchyard.redactSecrets': 'block', 'switchyard.tasks': { chat: ['openai/gpt-4.1-mini'] } });
-  await assert.rejects(ask(cloudOnly.sy, prompt), (e: unknown) => e instanceof RouteError && e.kind === 'policy' && /redactSecrets is "block"/.test(e.message) && !e.message.includes(secret.value));
+  await assert.rejects(
+    ask(cloudOnly.sy, prompt),
+    (e: unknown) =>
+      e instanceof RouteError && e.kind === 'policy' && /redactSecrets is "block"/.test(e.message) && !e.message.includes(secret.value),
+  );
   assert.equal(cloud.counts.total, 0);
   // Without a secret the same request goes out.
   assert.equal((await ask(cloudOnly.sy, 'no secrets here')).route?.providerId, 'openai');
@@ -184,7 +206,8 @@ test('the SQLite ledger keeps egress records with counts by kind, never a value'
   usage.pipe(ledger);
   for (const s of SAMPLES.slice(0, 4)) await ask(sy, s.text(s.value), [{ path: 'src/keys.ts', startLine: 1, endLine: 2 }]);
   ledger.close();
-  const bytes = fs.readFileSync(file).toString('latin1') + (fs.existsSync(`${file}-wal`) ? fs.readFileSync(`${file}-wal`).toString('latin1') : '');
+  const bytes =
+    fs.readFileSync(file).toString('latin1') + (fs.existsSync(`${file}-wal`) ? fs.readFileSync(`${file}-wal`).toString('latin1') : '');
   for (const s of SAMPLES.slice(0, 4)) {
     assert.ok(!bytes.includes(s.value), `${s.kind}: the value is in the ledger file`);
     assert.ok(bytes.includes(s.kind), `${s.kind}: the kind is recorded`);
@@ -194,7 +217,15 @@ test('the SQLite ledger keeps egress records with counts by kind, never a value'
   const list = reopened.egressList();
   reopened.close();
   assert.equal(list.length, 4);
-  assert.deepEqual(list.map((e) => Object.keys(e.redactions)).flat().sort(), SAMPLES.slice(0, 4).map((s) => s.kind).sort());
+  assert.deepEqual(
+    list
+      .map((e) => Object.keys(e.redactions))
+      .flat()
+      .sort(),
+    SAMPLES.slice(0, 4)
+      .map((s) => s.kind)
+      .sort(),
+  );
   assert.deepEqual(list[0]!.sources, [{ path: 'src/keys.ts', startLine: 1, endLine: 2 }]);
 });
 
@@ -202,7 +233,11 @@ test('tool-call arguments in the history are scanned too: a cloud candidate gets
   const s = SAMPLES[0]!;
   const messages = [
     { role: 'user' as const, content: 'deploy it' },
-    { role: 'assistant' as const, content: '', toolCalls: [{ id: 'call_1', name: 'deploy', arguments: JSON.stringify({ apiKey: s.value, region: 'eu' }) }] },
+    {
+      role: 'assistant' as const,
+      content: '',
+      toolCalls: [{ id: 'call_1', name: 'deploy', arguments: JSON.stringify({ apiKey: s.value, region: 'eu' }) }],
+    },
     { role: 'tool' as const, content: 'ok', toolCallId: 'call_1' },
   ];
   const { sy, usage } = build({ 'switchyard.tasks': { chat: ['openai/gpt-4.1-mini'] } });

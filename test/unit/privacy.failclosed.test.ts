@@ -73,7 +73,10 @@ const chatModels = (s: FixtureServer) => s.requests.filter((r) => r.path === '/a
 test('an invalid privacy value means local-only (not the default "ask"), with one message naming the key', async () => {
   for (const bad of ['local_only', 'Allow', 3, null, { mode: 'allow' }]) {
     const yes = async () => true; // what --allow-cloud or a user clicking Allow would say
-    const { sy, problems, config } = build({ 'switchyard.privacy': bad, 'switchyard.tasks': { chat: ['openai/gpt-4.1-mini', 'local/qwen2.5-coder:7b'] } }, yes);
+    const { sy, problems, config } = build(
+      { 'switchyard.privacy': bad, 'switchyard.tasks': { chat: ['openai/gpt-4.1-mini', 'local/qwen2.5-coder:7b'] } },
+      yes,
+    );
     assert.equal(config.privacy, 'local-only', JSON.stringify(bad));
     assert.ok(config.privacyLock);
     const locks = problems.filter((p) => /local-only until this is fixed/.test(p.message));
@@ -88,7 +91,11 @@ test('an invalid privacy value means local-only (not the default "ask"), with on
 
 test('an invalid "local" flag on a provider or a localHosts entry that is not a host name locks local-only', async () => {
   const cases: Record<string, unknown>[] = [
-    { 'switchyard.providers': [{ id: 'openai', kind: 'openai-compatible', preset: 'openai', baseUrl: `${cloud.url}/v1`, local: 'no', apiKeyEnv: 'SY_TEST_KEY' }] },
+    {
+      'switchyard.providers': [
+        { id: 'openai', kind: 'openai-compatible', preset: 'openai', baseUrl: `${cloud.url}/v1`, local: 'no', apiKeyEnv: 'SY_TEST_KEY' },
+      ],
+    },
     { 'switchyard.localHosts': ['http://gpu-box:11434'] },
     { 'switchyard.localHosts': ['gpu box'] },
     { 'switchyard.localHosts': [42] },
@@ -96,10 +103,23 @@ test('an invalid "local" flag on a provider or a localHosts entry that is not a 
     { 'switchyard.workspaceCloudOptOut': 'yes' },
   ];
   for (const raw of cases) {
-    const { sy, config, problems } = build({ 'switchyard.privacy': 'allow', 'switchyard.tasks': { chat: ['openai/gpt-4.1-mini'] }, ...raw });
+    const { sy, config, problems } = build({
+      'switchyard.privacy': 'allow',
+      'switchyard.tasks': { chat: ['openai/gpt-4.1-mini'] },
+      ...raw,
+    });
     assert.equal(config.privacy, 'local-only', JSON.stringify(raw));
-    assert.ok(problems.some((p) => /local-only until this is fixed/.test(p.message) && /switchyard\.(providers|localHosts|workspaceCloudOptOut)/.test(p.message)), JSON.stringify(problems));
-    await assert.rejects(answer(sy.router.chat({ task: 'chat', messages: [{ role: 'user', content: 'hi' }] })), (e: unknown) => e instanceof RouteError && e.kind === 'policy');
+    assert.ok(
+      problems.some(
+        (p) =>
+          /local-only until this is fixed/.test(p.message) && /switchyard\.(providers|localHosts|workspaceCloudOptOut)/.test(p.message),
+      ),
+      JSON.stringify(problems),
+    );
+    await assert.rejects(
+      answer(sy.router.chat({ task: 'chat', messages: [{ role: 'user', content: 'hi' }] })),
+      (e: unknown) => e instanceof RouteError && e.kind === 'policy',
+    );
   }
   assert.equal(cloud.counts.total, 0);
   // Valid entries stay valid.
@@ -117,8 +137,10 @@ test('*.localhost names are not taken for loopback (their lookup may leave the m
 });
 
 test('Ollama cloud models are recognised by their tag', () => {
-  for (const m of ['gpt-oss:120b-cloud', 'qwen3-coder:480b-cloud', 'glm-4.6:cloud', 'x:CLOUD']) assert.equal(ollamaCloudHost(m), 'ollama.com', m);
-  for (const m of ['qwen2.5-coder:7b', 'cloud', 'cloudy:latest', 'soundcloud:7b', 'model:cloudless']) assert.equal(ollamaCloudHost(m), undefined, m);
+  for (const m of ['gpt-oss:120b-cloud', 'qwen3-coder:480b-cloud', 'glm-4.6:cloud', 'x:CLOUD'])
+    assert.equal(ollamaCloudHost(m), 'ollama.com', m);
+  for (const m of ['qwen2.5-coder:7b', 'cloud', 'cloudy:latest', 'soundcloud:7b', 'model:cloudless'])
+    assert.equal(ollamaCloudHost(m), undefined, m);
 });
 
 test('one rule says whether a model runs locally (router, settings panel badge, CLI): local provider and not a cloud model', () => {
@@ -127,7 +149,7 @@ test('one rule says whether a model runs locally (router, settings panel badge, 
   assert.equal(runsLocally(ollamaLocal, 'gpt-oss:120b-cloud'), false, 'by tag');
   assert.equal(runsLocally(ollamaLocal, 'team-coder:latest', { remoteHost: 'ollama.com' }), false, 'by discovery');
   assert.equal(runsLocally({ kind: 'ollama', local: false }, 'qwen2.5-coder:7b'), false);
-  assert.equal(runsLocally({ kind: 'openai-compatible', local: true }, 'model:cloud'), true, 'the tag rule is Ollama\'s');
+  assert.equal(runsLocally({ kind: 'openai-compatible', local: true }, 'model:cloud'), true, "the tag rule is Ollama's");
 });
 
 test('auto never picks an Ollama cloud model, under any privacy mode', async () => {
@@ -146,10 +168,16 @@ test('auto never picks an Ollama cloud model, under any privacy mode', async () 
 test('an Ollama cloud model named explicitly is cloud: refused under local-only, asked for under ask, recorded as cloud', async () => {
   for (const model of ['gpt-oss:120b-cloud', 'team-coder']) {
     ollama.reset();
-    const strict = build({ 'switchyard.privacy': 'local-only', 'switchyard.tasks': { chat: [`local/${model}`, 'local/qwen2.5-coder:7b'] } });
+    const strict = build({
+      'switchyard.privacy': 'local-only',
+      'switchyard.tasks': { chat: [`local/${model}`, 'local/qwen2.5-coder:7b'] },
+    });
     const plan = await strict.sy.router.plan('chat');
     assert.equal(plan.candidate?.model, 'qwen2.5-coder:7b', model);
-    assert.deepEqual(plan.skipped.map((s) => [s.model, s.local, s.kind]), [[model, false, 'policy']]);
+    assert.deepEqual(
+      plan.skipped.map((s) => [s.model, s.local, s.kind]),
+      [[model, false, 'policy']],
+    );
     const { route } = await answer(strict.sy.router.chat({ task: 'chat', messages: [{ role: 'user', content: 'hi' }] }));
     assert.equal(route?.model, 'qwen2.5-coder:7b');
     assert.deepEqual(chatModels(ollama), ['qwen2.5-coder:7b'], 'under local-only the cloud model never got the prompt');

@@ -20,7 +20,9 @@ describe('provider layer entry points', () => {
   it('createProvider picks the class by kind', () => {
     assert.ok(createProvider({ id: 'o', kind: 'ollama', baseUrl: 'http://127.0.0.1:11434', local: true }, deps) instanceof OllamaProvider);
     assert.ok(createProvider(configFromPreset('openai'), deps) instanceof OpenAICompatibleProvider);
-    assert.ok(createProvider({ id: 'l', kind: 'llamacpp', baseUrl: 'http://127.0.0.1:8080', local: true }, deps) instanceof LlamaCppProvider);
+    assert.ok(
+      createProvider({ id: 'l', kind: 'llamacpp', baseUrl: 'http://127.0.0.1:8080', local: true }, deps) instanceof LlamaCppProvider,
+    );
   });
 
   it('isLoopbackHost knows this machine from others', () => {

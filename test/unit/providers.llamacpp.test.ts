@@ -10,18 +10,12 @@ import { chatError, rejectsWith, viaRelay } from '../fixtures/providerAssert';
 
 type LlamaServer = FixtureServer & { setLoading(loading: boolean): void };
 
-function provider(
-  baseUrl: string,
-  options: ConstructorParameters<typeof LlamaCppProvider>[2] = {},
-  key?: string,
-): LlamaCppProvider {
+function provider(baseUrl: string, options: ConstructorParameters<typeof LlamaCppProvider>[2] = {}, key?: string): LlamaCppProvider {
   const config: ProviderConfig = { id: 'llamacpp', kind: 'llamacpp', baseUrl, local: true };
   return new LlamaCppProvider(config, { secrets: { getApiKey: async () => key }, logger: silentLogger }, options);
 }
 
 const user = (content: string): ChatRequest['messages'] => [{ role: 'user', content }];
-
-
 
 describe('LlamaCppProvider (scripted backend)', () => {
   let server: LlamaServer;
@@ -181,7 +175,12 @@ describe('LlamaCppProvider (real llama.cpp inference, tiny model)', () => {
     let error: unknown;
     let n = 0;
     try {
-      for await (const e of provider(server.url).chat({ model: 'tiny', messages: user('hello'), maxTokens: 200, signal: controller.signal })) {
+      for await (const e of provider(server.url).chat({
+        model: 'tiny',
+        messages: user('hello'),
+        maxTokens: 200,
+        signal: controller.signal,
+      })) {
         if (e.type === 'text' && ++n === 2) controller.abort();
       }
     } catch (e) {

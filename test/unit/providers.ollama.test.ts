@@ -17,9 +17,6 @@ function provider(url: string, options: ConstructorParameters<typeof OllamaProvi
   return new OllamaProvider(config, { secrets, logger: silentLogger, fetch: fetchImpl }, options);
 }
 
-
-
-
 const user = (content: string): ChatRequest['messages'] => [{ role: 'user', content }];
 const MODEL = 'qwen2.5-coder:7b';
 
@@ -54,7 +51,11 @@ for (const [fetchName, fetchFor] of PROVIDER_FETCHES) {
     });
 
     it('passes sampling options (stop, top_p, seed, penalties) as Ollama options', async () => {
-      await collect(provider(server.url), { model: MODEL, messages: user('hi'), sampling: { stop: ['END', '\n\n'], topP: 0.9, seed: 42, presencePenalty: 0.5, frequencyPenalty: -0.25 } });
+      await collect(provider(server.url), {
+        model: MODEL,
+        messages: user('hi'),
+        sampling: { stop: ['END', '\n\n'], topP: 0.9, seed: 42, presencePenalty: 0.5, frequencyPenalty: -0.25 },
+      });
       const options = server.requests.find((r) => r.path === '/api/chat')?.body.options;
       assert.deepEqual(options.stop, ['END', '\n\n']);
       assert.equal(options.top_p, 0.9);
@@ -118,7 +119,14 @@ for (const [fetchName, fetchFor] of PROVIDER_FETCHES) {
       const byId = new Map(models.map((m) => [m.id, m]));
       assert.equal(byId.get(MODEL)?.contextLength, 32768);
       assert.equal(byId.get('small:1b')?.contextLength, 3000);
-      assert.deepEqual(byId.get(MODEL)?.capabilities, { chat: true, embeddings: false, tools: false, vision: false, thinking: false, fim: false });
+      assert.deepEqual(byId.get(MODEL)?.capabilities, {
+        chat: true,
+        embeddings: false,
+        tools: false,
+        vision: false,
+        thinking: false,
+        fim: false,
+      });
       assert.equal(byId.get('nomic-embed-text:latest')?.capabilities.embeddings, true);
       assert.equal(byId.get('nomic-embed-text:latest')?.contextLength, 8192);
       assert.ok((byId.get(MODEL)?.sizeBytes ?? 0) > 0);

@@ -25,8 +25,14 @@ test('nothing set: every standard local port is a provider', () => {
 });
 
 test('providers set explicitly: no standard local port is added', () => {
-  const c = config({ 'switchyard.providers': [{ id: 'box', kind: 'ollama', baseUrl: 'http://127.0.0.1:39999' }], 'switchyard.tasks': { chat: ['auto'] } });
-  assert.deepEqual(resolveProviders(c).map((p) => p.id), ['box']);
+  const c = config({
+    'switchyard.providers': [{ id: 'box', kind: 'ollama', baseUrl: 'http://127.0.0.1:39999' }],
+    'switchyard.tasks': { chat: ['auto'] },
+  });
+  assert.deepEqual(
+    resolveProviders(c).map((p) => p.id),
+    ['box'],
+  );
 });
 
 test('providers set explicitly, a task naming a default by id: only that default is added', () => {
@@ -35,7 +41,10 @@ test('providers set explicitly, a task naming a default by id: only that default
     'switchyard.tasks': { chat: ['box/qwen2.5-coder:7b', 'ollama/llama3.2:3b'] },
   });
   const out = resolveProviders(c);
-  assert.deepEqual(out.map((p) => p.id), ['box', 'ollama']);
+  assert.deepEqual(
+    out.map((p) => p.id),
+    ['box', 'ollama'],
+  );
   assert.equal(out[1]!.baseUrl, 'http://127.0.0.1:11434');
 });
 
@@ -55,9 +64,17 @@ test('providers set explicitly: planning "auto" with probes contacts only the co
     };
   };
   const make = (raw: Record<string, unknown>) =>
-    new Switchyard({ config: config(raw), secrets: { getApiKey: async () => undefined }, privacy: (c) => privacyContext(c), createProvider: fake });
+    new Switchyard({
+      config: config(raw),
+      secrets: { getApiKey: async () => undefined },
+      privacy: (c) => privacyContext(c),
+      createProvider: fake,
+    });
 
-  const explicit = make({ 'switchyard.providers': [{ id: 'box', kind: 'ollama', baseUrl: 'http://127.0.0.1:39999' }], 'switchyard.tasks': { chat: ['auto'] } });
+  const explicit = make({
+    'switchyard.providers': [{ id: 'box', kind: 'ollama', baseUrl: 'http://127.0.0.1:39999' }],
+    'switchyard.tasks': { chat: ['auto'] },
+  });
   try {
     const plan = await explicit.router.plan('chat', { probe: true });
     assert.equal(plan.candidate, null);

@@ -58,7 +58,11 @@ function switchyard(chat: string[], firstTokenTimeoutMs: number, more: { embed?:
     privacy: (c) => ({ mode: c.privacy, trusted: true, workspaceOptOut: false }),
     usage: new MemoryLedger(),
     createProvider: (c) =>
-      createProvider(c, { secrets, logger: silentLogger }, { firstTokenTimeoutMs: PROVIDER_DEFAULT_MS, requestTimeoutMs: PROVIDER_DEFAULT_MS }),
+      createProvider(
+        c,
+        { secrets, logger: silentLogger },
+        { firstTokenTimeoutMs: PROVIDER_DEFAULT_MS, requestTimeoutMs: PROVIDER_DEFAULT_MS },
+      ),
   });
 }
 
@@ -101,11 +105,16 @@ for (const [name, server, model, route] of [
 test("a provider used without the router keeps its own default; a request's timeout replaces it, and its message says which", async () => {
   ollama.setBehaviour({ mode: 'hang' }, 'POST /api/chat');
   const box = (firstTokenTimeoutMs: number) =>
-    createProvider({ id: 'box', kind: 'ollama', baseUrl: ollama.url, local: true }, { secrets, logger: silentLogger }, { firstTokenTimeoutMs });
+    createProvider(
+      { id: 'box', kind: 'ollama', baseUrl: ollama.url, local: true },
+      { secrets, logger: silentLogger },
+      { firstTokenTimeoutMs },
+    );
   const drain = async (provider: ReturnType<typeof box>, firstTokenTimeoutMs?: number) => {
     for await (const _ of provider.chat({ model: 'qwen2.5-coder:7b', messages: question, firstTokenTimeoutMs })) void _;
   };
-  const timedOutAfter = (ms: number) => (e: unknown) => isProviderError(e) && e.kind === 'timeout' && e.message.includes(`no answer within ${ms} ms`);
+  const timedOutAfter = (ms: number) => (e: unknown) =>
+    isProviderError(e) && e.kind === 'timeout' && e.message.includes(`no answer within ${ms} ms`);
   await assert.rejects(drain(box(60_000), SHORT_SETTING_MS), timedOutAfter(SHORT_SETTING_MS));
   await assert.rejects(drain(box(PROVIDER_DEFAULT_MS)), timedOutAfter(PROVIDER_DEFAULT_MS));
 });

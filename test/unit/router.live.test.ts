@@ -14,7 +14,8 @@ import { closedPort, scriptedBackend, startOllamaServer } from '../fixtures';
 /** A chat request through `router`: the model that answered (rejects as the router does). */
 const asker = (router: Router) => async () => {
   let model = '';
-  for await (const ev of router.chat({ task: 'chat', messages: [{ role: 'user', content: 'hi' }] })) if (ev.type === 'route') model = ev.route.model;
+  for await (const ev of router.chat({ task: 'chat', messages: [{ role: 'user', content: 'hi' }] }))
+    if (ev.type === 'route') model = ev.route.model;
   return model;
 };
 
@@ -56,7 +57,12 @@ test('a request never fails with "no model" on a refusal it did not see: it asks
   const now = 1_000_000;
   const registry = new ProviderRegistry({ secrets: { getApiKey: async () => undefined } });
   registry.update(config);
-  const router = new Router({ config: () => config, providers: registry, privacy: () => privacyContext(config), clock: { now: () => now } });
+  const router = new Router({
+    config: () => config,
+    providers: registry,
+    privacy: () => privacyContext(config),
+    clock: { now: () => now },
+  });
   const ask = asker(router);
   await assert.rejects(ask(), (e: unknown) => e instanceof RouteError && e.kind === 'config');
   const server = await startOllamaServer({ backend: scriptedBackend(), port });
@@ -73,7 +79,11 @@ test('a request never fails with "no model" on a refusal it did not see: it asks
 for (const setting of ['auto', 'box/qwen2.5-coder:7b']) {
   test(`a model pulled outside Switchyard (ollama pull in a terminal) answers within a few seconds: no "no model" from an older model list (chat: ${setting})`, async () => {
     // Ollama is up with only an embedding model; the chat model is pulled behind Switchyard's back.
-    const server = await startOllamaServer({ backend: scriptedBackend(), models: [{ name: 'nomic-embed-text:latest', embedding: true }], pullable: ['qwen2.5-coder:7b'] });
+    const server = await startOllamaServer({
+      backend: scriptedBackend(),
+      models: [{ name: 'nomic-embed-text:latest', embedding: true }],
+      pullable: ['qwen2.5-coder:7b'],
+    });
     try {
       const { config } = parseConfig({
         'switchyard.providers': [{ id: 'box', kind: 'ollama', baseUrl: server.url }],
@@ -88,7 +98,10 @@ for (const setting of ['auto', 'box/qwen2.5-coder:7b']) {
       const ask = asker(router);
       await assert.rejects(ask(), (e: unknown) => e instanceof RouteError);
       assert.equal((await router.plan('chat')).candidate, null);
-      const pulled = await fetch(`${server.url}/api/pull`, { method: 'POST', body: JSON.stringify({ model: 'qwen2.5-coder:7b', stream: false }) });
+      const pulled = await fetch(`${server.url}/api/pull`, {
+        method: 'POST',
+        body: JSON.stringify({ model: 'qwen2.5-coder:7b', stream: false }),
+      });
       assert.equal(pulled.status, 200);
       // Within the window the list is trusted (no request per keystroke of the status bar)...
       now += STALE_NEGATIVE_MS / 2;
@@ -112,6 +125,7 @@ for (const setting of ['auto', 'box/qwen2.5-coder:7b']) {
 
 test('virtual model names are looked up as own aliases only (request data never reaches Object.prototype)', async () => {
   const { resolveTaskName } = await import('../../src/core/routing/router');
-  for (const name of ['switchyard/constructor', 'switchyard/__proto__', 'switchyard/toString', 'hasOwnProperty']) assert.equal(resolveTaskName(name, {}), undefined, name);
+  for (const name of ['switchyard/constructor', 'switchyard/__proto__', 'switchyard/toString', 'hasOwnProperty'])
+    assert.equal(resolveTaskName(name, {}), undefined, name);
   assert.equal(resolveTaskName('switchyard/fast', { fast: 'chat' }), 'chat');
 });

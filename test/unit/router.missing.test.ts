@@ -33,7 +33,10 @@ test('a model the server lacks: "did you mean" the one it lists with another tag
       const chat = async () => {
         for await (const _ of router.chat({ task: 'chat', messages: [{ role: 'user', content: 'hi' }] })) void _;
       };
-      await assert.rejects(chat(), (e: unknown) => e instanceof RouteError && (hint ? e.message.includes(hint) : !/did you mean/.test(e.message)));
+      await assert.rejects(
+        chat(),
+        (e: unknown) => e instanceof RouteError && (hint ? e.message.includes(hint) : !/did you mean/.test(e.message)),
+      );
     }
   } finally {
     await server.close();

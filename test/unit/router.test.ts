@@ -73,7 +73,11 @@ function setup(s: Setup = {}) {
 }
 
 async function collect(events: AsyncIterable<RoutedChatEvent>) {
-  const out = { text: '', route: undefined as Extract<RoutedChatEvent, { type: 'route' }>['route'] | undefined, usage: undefined as Extract<RoutedChatEvent, { type: 'done' }>['usage'] | undefined };
+  const out = {
+    text: '',
+    route: undefined as Extract<RoutedChatEvent, { type: 'route' }>['route'] | undefined,
+    usage: undefined as Extract<RoutedChatEvent, { type: 'done' }>['usage'] | undefined,
+  };
   for await (const ev of events) {
     if (ev.type === 'text') out.text += ev.text;
     else if (ev.type === 'route') out.route = ev.route;
@@ -180,7 +184,8 @@ test('canceling mid-stream stops the request at the server', async () => {
   const controller = new AbortController();
   await assert.rejects(
     (async () => {
-      for await (const ev of sy.router.chat({ task: 'chat', messages: hello, signal: controller.signal })) if (ev.type === 'text') controller.abort();
+      for await (const ev of sy.router.chat({ task: 'chat', messages: hello, signal: controller.signal }))
+        if (ev.type === 'text') controller.abort();
     })(),
     (e: unknown) => e instanceof RouteError && e.kind === 'canceled',
   );
@@ -206,15 +211,25 @@ test('local-only: zero cloud requests, even when every local candidate fails', a
 
 test('an untrusted workspace is local-only whatever the setting says', async () => {
   const { sy } = setup({ privacy: 'allow', trusted: false, chat: ['openai/gpt-4.1-mini'] });
-  await assert.rejects(collect(sy.router.chat({ task: 'chat', messages: hello })), (e: unknown) => e instanceof RouteError && e.kind === 'policy' && /not trusted/.test(e.message));
+  await assert.rejects(
+    collect(sy.router.chat({ task: 'chat', messages: hello })),
+    (e: unknown) => e instanceof RouteError && e.kind === 'policy' && /not trusted/.test(e.message),
+  );
   assert.equal(cloud.counts.total ?? 0, 0);
 });
 
 test('ask: the host is asked before cloud use; "stay local" keeps the request here', async () => {
   const asked: string[] = [];
   let answer = false;
-  const { sy } = setup({ privacy: 'ask', chat: ['down/x', 'openai/gpt-4.1-mini'], askCloud: async (r) => (asked.push(`${r.task}:${r.providerId}/${r.model}`), answer) });
-  await assert.rejects(collect(sy.router.chat({ task: 'chat', messages: hello })), (e: unknown) => e instanceof RouteError && e.attempts.some((a) => a.reason === 'you chose to stay local'));
+  const { sy } = setup({
+    privacy: 'ask',
+    chat: ['down/x', 'openai/gpt-4.1-mini'],
+    askCloud: async (r) => (asked.push(`${r.task}:${r.providerId}/${r.model}`), answer),
+  });
+  await assert.rejects(
+    collect(sy.router.chat({ task: 'chat', messages: hello })),
+    (e: unknown) => e instanceof RouteError && e.attempts.some((a) => a.reason === 'you chose to stay local'),
+  );
   assert.deepEqual(asked, ['chat:openai/gpt-4.1-mini']);
   assert.equal(cloud.counts.total ?? 0, 0);
   answer = true;
@@ -228,7 +243,10 @@ test('ask: the host is asked before cloud use; "stay local" keeps the request he
 
 test('ask with nobody to ask (the CLI without --allow-cloud) refuses cloud candidates', async () => {
   const { sy } = setup({ privacy: 'ask', chat: ['openai/gpt-4.1-mini'] });
-  await assert.rejects(collect(sy.router.chat({ task: 'chat', messages: hello })), (e: unknown) => e instanceof RouteError && e.kind === 'policy' && /--allow-cloud/.test(e.message));
+  await assert.rejects(
+    collect(sy.router.chat({ task: 'chat', messages: hello })),
+    (e: unknown) => e instanceof RouteError && e.kind === 'policy' && /--allow-cloud/.test(e.message),
+  );
   assert.equal(cloud.counts.total ?? 0, 0);
 });
 
@@ -236,9 +254,23 @@ test('virtual model names and aliases resolve to the task at request time; unkno
   const { sy } = setup({ chat: ['local/qwen2.5-coder:7b'], aliases: { fast: 'chat' } });
   assert.equal((await collect(sy.router.chat({ task: 'switchyard/chat', messages: hello }))).route?.task, 'chat');
   assert.equal((await collect(sy.router.chat({ task: 'switchyard/fast', messages: hello }))).route?.requested, 'switchyard/fast');
-  await assert.rejects(collect(sy.router.chat({ task: 'switchyard/slow', messages: hello })), (e: unknown) => e instanceof Error && (e as RouteError).kind === 'config' && /switchyard\/fast/.test(e.message) && /switchyard\.aliases/.test(e.message));
+  await assert.rejects(
+    collect(sy.router.chat({ task: 'switchyard/slow', messages: hello })),
+    (e: unknown) =>
+      e instanceof Error &&
+      (e as RouteError).kind === 'config' &&
+      /switchyard\/fast/.test(e.message) &&
+      /switchyard\.aliases/.test(e.message),
+  );
   // A settings change applies to the next request without a restart.
-  const next = parseConfig({ ...Object.fromEntries([]), 'switchyard.providers': [{ id: 'openai', kind: 'openai-compatible', preset: 'openai', baseUrl: `${cloud.url}/v1`, local: false, apiKeyEnv: 'SY_TEST_KEY' }], 'switchyard.tasks': { chat: ['openai/gpt-4.1-mini'] }, 'switchyard.privacy': 'allow' });
+  const next = parseConfig({
+    ...Object.fromEntries([]),
+    'switchyard.providers': [
+      { id: 'openai', kind: 'openai-compatible', preset: 'openai', baseUrl: `${cloud.url}/v1`, local: false, apiKeyEnv: 'SY_TEST_KEY' },
+    ],
+    'switchyard.tasks': { chat: ['openai/gpt-4.1-mini'] },
+    'switchyard.privacy': 'allow',
+  });
   sy.setConfig(next.config);
   assert.equal((await collect(sy.router.chat({ task: 'switchyard/chat', messages: hello }))).route?.providerId, 'openai');
 });
@@ -271,10 +303,20 @@ test('no API key reaches logs, errors, route events or usage records', async () 
   }
   assert.ok(error instanceof RouteError);
   assert.equal(error.kind, 'auth');
-  const seen = [error.message, JSON.stringify(error.attempts), String((error as Error).stack), JSON.stringify(usage.records), logs.join('\n'), String((error.cause as Error)?.message)].join('\n');
+  const seen = [
+    error.message,
+    JSON.stringify(error.attempts),
+    String((error as Error).stack),
+    JSON.stringify(usage.records),
+    logs.join('\n'),
+    String((error.cause as Error)?.message),
+  ].join('\n');
   assert.ok(!seen.includes(KEY), 'the key leaked');
   assert.ok(!seen.includes('0123456789abcdef'), 'part of the key leaked');
-  assert.ok(cloud.requests.some((r) => r.headers.authorization === `Bearer ${KEY}`), 'the key was sent to the server itself');
+  assert.ok(
+    cloud.requests.some((r) => r.headers.authorization === `Bearer ${KEY}`),
+    'the key was sent to the server itself',
+  );
 });
 
 test('embed: vectors from the first candidate that can, named by model; fallback and privacy as for chat', async () => {
@@ -304,14 +346,26 @@ test('embed: vectors from the first candidate that can, named by model; fallback
 
   sy.setConfig({ ...sy.config, privacy: 'local-only' });
   sy.router.health.clear();
-  await assert.rejects(sy.router.embed({ input: ['x'] }), (e: unknown) => e instanceof RouteError && e.attempts.some((a) => a.kind === 'policy'));
+  await assert.rejects(
+    sy.router.embed({ input: ['x'] }),
+    (e: unknown) => e instanceof RouteError && e.attempts.some((a) => a.kind === 'policy'),
+  );
   assert.equal(cloud.counts['POST /v1/embeddings'], 1, 'no more cloud requests under local-only');
 });
 
 test('embed: a hung embedding server times out and the next candidate answers', async () => {
   ollama.setBehaviour({ mode: 'hang' }, 'POST /api/embed');
   const { sy } = setup();
-  sy.setConfig(parseConfig({ 'switchyard.providers': [{ id: 'local', kind: 'ollama', baseUrl: ollama.url }, { id: 'cloudy', kind: 'openai-compatible', baseUrl: `${cloud.url}/v1`, local: false, apiKeyEnv: 'SY_TEST_KEY' }], 'switchyard.tasks': { embed: ['local/nomic-embed-text:latest', 'cloudy/text-embedding-3-small'] }, 'switchyard.privacy': 'allow' }).config);
+  sy.setConfig(
+    parseConfig({
+      'switchyard.providers': [
+        { id: 'local', kind: 'ollama', baseUrl: ollama.url },
+        { id: 'cloudy', kind: 'openai-compatible', baseUrl: `${cloud.url}/v1`, local: false, apiKeyEnv: 'SY_TEST_KEY' },
+      ],
+      'switchyard.tasks': { embed: ['local/nomic-embed-text:latest', 'cloudy/text-embedding-3-small'] },
+      'switchyard.privacy': 'allow',
+    }).config,
+  );
   const r = await sy.router.embed({ input: ['x'], timeoutMs: 300 });
   assert.equal(r.route.attempts[0].kind, 'timeout');
   assert.equal(r.providerId, 'cloudy');

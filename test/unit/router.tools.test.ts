@@ -31,7 +31,14 @@ let refused: number;
 before(async () => {
   const backend = scriptedBackend({ tokens: ['It', ' is', ' sunny', '.'], toolCalls: [weather, time] });
   // qwen2.5-coder:7b's /api/show lists no `tools` capability; qwen3:8b's does.
-  ollama = await startOllamaServer({ backend, models: [{ name: 'qwen2.5-coder:7b', contextLength: 32768 }, { name: 'qwen3:8b', contextLength: 40960, tools: true }, { name: 'starcoder2:latest', contextLength: 16384 }] });
+  ollama = await startOllamaServer({
+    backend,
+    models: [
+      { name: 'qwen2.5-coder:7b', contextLength: 32768 },
+      { name: 'qwen3:8b', contextLength: 40960, tools: true },
+      { name: 'starcoder2:latest', contextLength: 16384 },
+    ],
+  });
   llamaNoTools = await startLlamaCppServer({ backend, modelAlias: 'qwen', toolCapable: false });
   llamaTools = await startLlamaCppServer({ backend, modelAlias: 'qwen', toolCapable: true });
   cloud = await startOpenAIServer({ backend, apiKey: KEY });
@@ -79,7 +86,12 @@ async function run(events: AsyncIterable<RoutedChatEvent>) {
   const route = all.find((e) => e.type === 'route');
   const done = all.find((e) => e.type === 'done');
   const providerShaped = all.filter((e): e is Extract<RoutedChatEvent, ChatEvent> => e.type !== 'route' && e.type !== 'done');
-  return { all, route: route?.type === 'route' ? route.route : undefined, done: done?.type === 'done' ? done : undefined, answer: foldAnswer(providerShaped) };
+  return {
+    all,
+    route: route?.type === 'route' ? route.route : undefined,
+    done: done?.type === 'done' ? done : undefined,
+    answer: foldAnswer(providerShaped),
+  };
 }
 
 function chatRequests(server: FixtureServer, path: string): any[] {
@@ -97,12 +109,18 @@ test('a tool request is answered with the calls, as events, and the done event s
       ['get_time', time.arguments],
     ],
   );
-  assert.ok(r.answer.calls.every((c) => c.id.length > 0), 'ids made for Ollama calls without ids');
+  assert.ok(
+    r.answer.calls.every((c) => c.id.length > 0),
+    'ids made for Ollama calls without ids',
+  );
   assert.equal(r.done?.finish, 'tool_calls');
   assert.equal(r.answer.text, '');
   // The tools reached Ollama's /api/chat.
   const [body] = chatRequests(ollama, '/api/chat');
-  assert.deepEqual(body.tools.map((t: any) => t.function.name), ['get_weather', 'get_time']);
+  assert.deepEqual(
+    body.tools.map((t: any) => t.function.name),
+    ['get_weather', 'get_time'],
+  );
   assert.equal(usage.records.at(-1)?.outcome, 'ok');
   // Without tools, the same route answers with text and says stop.
   const plain = await run(sy.router.chat({ task: 'chat', messages: ask }));
@@ -131,7 +149,10 @@ test('candidates that cannot call tools are skipped with the reason in the route
   // None of the skipped ones was asked to chat.
   assert.equal(chatRequests(llamaNoTools, '/v1/chat/completions').length, 0);
   assert.equal(chatRequests(llamaTools, '/v1/chat/completions').length, 0);
-  assert.deepEqual(chatRequests(ollama, '/api/chat').map((b) => b.model), ['qwen3:8b']);
+  assert.deepEqual(
+    chatRequests(ollama, '/api/chat').map((b) => b.model),
+    ['qwen3:8b'],
+  );
 
   // The same candidates answer text requests (and tool_choice "none"), first one first: capabilities only matter for tools.
   for (const extra of [{}, { tools: TOOLS, toolChoice: 'none' as const }]) {
@@ -156,8 +177,14 @@ test('a llama.cpp server whose /props says it renders tools answers with interle
   const { sy } = setup(['plain/qwen', 'jinja/qwen']);
   const r = await run(sy.router.chat({ task: 'chat', messages: ask, tools: TOOLS, parallelToolCalls: true }));
   assert.equal(r.route?.providerId, 'jinja');
-  assert.deepEqual(r.answer.calls.map((c) => JSON.parse(c.arguments)), [weather.arguments, time.arguments]);
-  assert.ok(r.answer.calls.some((c) => c.pieces > 1), 'arguments came in pieces');
+  assert.deepEqual(
+    r.answer.calls.map((c) => JSON.parse(c.arguments)),
+    [weather.arguments, time.arguments],
+  );
+  assert.ok(
+    r.answer.calls.some((c) => c.pieces > 1),
+    'arguments came in pieces',
+  );
   assert.equal(r.done?.finish, 'tool_calls');
   const [body] = chatRequests(llamaTools, '/v1/chat/completions');
   assert.equal(body.parallel_tool_calls, true);
@@ -194,7 +221,10 @@ test('no splice after a tool call: a candidate that fails after its first call i
     })(),
     (e: unknown) => e instanceof RouteError && e.afterOutput === true && /mid-answer/.test(e.message),
   );
-  assert.ok(seen.some((e) => e.type === 'toolCall'), `a call started before the failure: ${seen.map((e) => e.type)}`);
+  assert.ok(
+    seen.some((e) => e.type === 'toolCall'),
+    `a call started before the failure: ${seen.map((e) => e.type)}`,
+  );
   assert.ok(!seen.some((e) => e.type === 'done'));
   assert.equal(chatRequests(ollama, '/api/chat').length, 0, 'nobody else answered after the call');
   assert.notEqual(usage.records.at(-1)?.outcome, 'ok');
@@ -252,7 +282,7 @@ test('"tools" in a task candidate: false is read, anything but a boolean is repo
   assert.deepEqual(bad.config.tasks.chat, [{ ref: 'auto' }]);
 });
 
-test('what VS Code\'s model picker reports as toolCalling: a candidate the policy may reach is not known to lack it (an Ollama name without a tag is its :latest)', async () => {
+test("what VS Code's model picker reports as toolCalling: a candidate the policy may reach is not known to lack it (an Ollama name without a tag is its :latest)", async () => {
   const calls = async (chat: unknown[], privacy: PrivacyMode = 'allow') => {
     const { sy } = setup(chat, privacy);
     await sy.router.plan('chat'); // discovery: /api/tags and /api/show

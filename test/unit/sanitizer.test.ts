@@ -8,8 +8,13 @@ import { createRequire } from 'node:module';
 // the whole Node type check and change types such as ReadableStream for every other file. webview-ui's own type check
 // covers markdown.ts; the few DOM shapes used here are declared below.
 const requireUntyped = createRequire(__filename);
-const { createMarkdownRenderer } = requireUntyped('../../webview-ui/markdown.ts') as { createMarkdownRenderer(win: unknown): { render(md: string): string } };
-interface Attr { name: string; value: string }
+const { createMarkdownRenderer } = requireUntyped('../../webview-ui/markdown.ts') as {
+  createMarkdownRenderer(win: unknown): { render(md: string): string };
+};
+interface Attr {
+  name: string;
+  value: string;
+}
 interface Element {
   tagName: string;
   attributes: Iterable<Attr>;
@@ -20,7 +25,9 @@ interface Element {
   getAttribute(n: string): string | null;
   hasAttribute(n: string): boolean;
 }
-const { JSDOM } = requireUntyped('jsdom') as { JSDOM: new (html: string) => { window: { document: { createElement(t: string): Element } } } };
+const { JSDOM } = requireUntyped('jsdom') as {
+  JSDOM: new (html: string) => { window: { document: { createElement(t: string): Element } } };
+};
 const dom = new JSDOM('<!DOCTYPE html><body></body>');
 const renderer = createMarkdownRenderer(dom.window);
 
@@ -32,7 +39,9 @@ function mount(md: string): Element {
 
 /** Every attribute of every element, for "no on* handler anywhere". */
 function attributes(root: Element): string[] {
-  return [...root.querySelectorAll('*')].flatMap((el) => [...el.attributes].map((a) => `${el.tagName.toLowerCase()}[${a.name}=${a.value}]`));
+  return [...root.querySelectorAll('*')].flatMap((el) =>
+    [...el.attributes].map((a) => `${el.tagName.toLowerCase()}[${a.name}=${a.value}]`),
+  );
 }
 
 test('an <img onerror> and a <script> in a model answer render inert', () => {
@@ -57,17 +66,23 @@ test('event handlers, javascript: links, iframes, forms, styles and SVG payloads
       '<details open ontoggle="alert(1)"><summary>s</summary></details>',
     ].join('\n\n'),
   );
-  for (const tag of ['script', 'iframe', 'form', 'input', 'svg', 'math', 'img', 'style']) assert.equal(root.querySelectorAll(tag).length, 0, tag);
+  for (const tag of ['script', 'iframe', 'form', 'input', 'svg', 'math', 'img', 'style'])
+    assert.equal(root.querySelectorAll(tag).length, 0, tag);
   const attrs = attributes(root);
   assert.ok(!attrs.some((a) => /\[on|javascript:|\[style=/i.test(a)), attrs.join(' '));
   const links = [...root.querySelectorAll('a')];
-  assert.deepEqual(links.filter((a) => a.hasAttribute('href')).map((a) => a.getAttribute('href')), ['https://example.com/docs']);
+  assert.deepEqual(
+    links.filter((a) => a.hasAttribute('href')).map((a) => a.getAttribute('href')),
+    ['https://example.com/docs'],
+  );
   assert.ok(links.every((a) => a.getAttribute('rel') === 'noopener noreferrer'));
   assert.equal(root.querySelector('h1')?.textContent, 'Title');
 });
 
 test('code blocks are highlighted, escaped and keep their language; inline data: images are allowed', () => {
-  const root = mount('```ts\nconst x: number = 1; // <b>not bold</b>\n```\n\n```\n<script>alert(1)</script>\n```\n\n![dot](data:image/png;base64,iVBORw0KGgo=)');
+  const root = mount(
+    '```ts\nconst x: number = 1; // <b>not bold</b>\n```\n\n```\n<script>alert(1)</script>\n```\n\n![dot](data:image/png;base64,iVBORw0KGgo=)',
+  );
   const pres = root.querySelectorAll('pre.code-block');
   assert.equal(pres.length, 2);
   assert.equal(pres[0]!.getAttribute('data-lang'), 'ts');

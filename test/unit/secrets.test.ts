@@ -28,14 +28,21 @@ const b64url = (s: string) => Buffer.from(s).toString('base64url');
 function assertRedacts(text: string, secretsInText: string[], kinds: Record<string, number>, knownValues?: string[]) {
   const r = redactSecrets(text, { knownValues });
   assert.deepEqual(r.redactions, kinds, `kinds for: ${text.slice(0, 120)}\n→ ${r.text.slice(0, 200)}`);
-  assert.equal(r.found, Object.values(kinds).reduce((a, b) => a + b, 0));
+  assert.equal(
+    r.found,
+    Object.values(kinds).reduce((a, b) => a + b, 0),
+  );
   for (const s of secretsInText) assert.ok(!r.text.includes(s), `value left in: ${r.text}`);
   for (const k of Object.keys(kinds)) assert.ok(r.text.includes(redactionMarker(k)), `marker for ${k} in: ${r.text}`);
   return r.text;
 }
 function assertClean(text: string, knownValues?: string[]) {
   const found = findSecrets(text, { knownValues });
-  assert.deepEqual(found.map((f) => ({ ...f, text: text.slice(f.start, f.end) })), [], `no secret expected in: ${text.slice(0, 200)}`);
+  assert.deepEqual(
+    found.map((f) => ({ ...f, text: text.slice(f.start, f.end) })),
+    [],
+    `no secret expected in: ${text.slice(0, 200)}`,
+  );
 }
 
 // ---- Provider key shapes -------------------------------------------------------------------------------------
@@ -56,7 +63,10 @@ const shapes: [kind: string, value: string][] = [
   ['gitlab-token', 'gl' + 'pat-' + rand(20, 15)],
   ['slack-token', 'xo' + 'xb-' + rand(12, 16, '0123456789') + '-' + rand(13, 17, '0123456789') + '-' + rand(24, 18)],
   ['slack-token', 'xo' + 'xp-' + rand(12, 19, '0123456789') + '-' + rand(24, 20)],
-  ['slack-webhook', 'https://' + 'hooks.slack.com/services/T' + rand(8, 21, UPPER_DIGITS) + '/B' + rand(8, 22, UPPER_DIGITS) + '/' + rand(24, 23)],
+  [
+    'slack-webhook',
+    'https://' + 'hooks.slack.com/services/T' + rand(8, 21, UPPER_DIGITS) + '/B' + rand(8, 22, UPPER_DIGITS) + '/' + rand(24, 23),
+  ],
   ['stripe-key', 'sk' + '_live_' + rand(24, 24)],
   ['stripe-key', 'rk' + '_live_' + rand(24, 25)],
   ['stripe-key', 'sk' + '_test_' + rand(24, 26)],
@@ -129,7 +139,11 @@ test('aws: an access key id and its secret in a credentials file give one of eac
 });
 
 test('jwt: three base64url parts whose header is JSON with "alg"', () => {
-  const jwt = [b64url('{"alg":"HS256","typ":"JWT"}'), b64url(`{"sub":"${rand(8, 60)}","iat":1700000000}`), rand(43, 61, B64.slice(0, 62) + '_-')].join('.');
+  const jwt = [
+    b64url('{"alg":"HS256","typ":"JWT"}'),
+    b64url(`{"sub":"${rand(8, 60)}","iat":1700000000}`),
+    rand(43, 61, B64.slice(0, 62) + '_-'),
+  ].join('.');
   assertRedacts(`Authorization: Bearer ${jwt}`, [jwt], { jwt: 1 });
   assertRedacts(`{"id_token":"${jwt}"}`, [jwt], { jwt: 1 });
   assertRedacts(`cookie=${jwt}; Path=/`, [jwt], { jwt: 1 });
@@ -153,7 +167,10 @@ test('private-key: a whole PEM block, BEGIN through END, for each label; a trunc
   assert.ok(out.includes('"client_email": "a@b.c"'), out);
   // Cut off before END (a truncated paste): the body lines go, the prose after them stays.
   const cut = `${D5}BEGIN RSA ${PK}${D5}\nProc-Type: 4,ENCRYPTED\n${body}\nand here the text goes on.`;
-  assert.equal(assertRedacts(cut, [body.slice(0, 64), body.slice(-30)], { 'private-key': 1 }), '[redacted: private-key]\nand here the text goes on.');
+  assert.equal(
+    assertRedacts(cut, [body.slice(0, 64), body.slice(-30)], { 'private-key': 1 }),
+    '[redacted: private-key]\nand here the text goes on.',
+  );
   // Public keys and certificates are not secrets.
   assertClean(`${D5}BEGIN PUBLIC KEY${D5}\n${body}\n${D5}END PUBLIC KEY${D5}`);
   assertClean(`${D5}BEGIN CERTIFICATE${D5}\n${body}\n${D5}END CERTIFICATE${D5}`);
@@ -245,7 +262,8 @@ test('password/secret/token/api_key assignments: only a high-entropy value, neve
     'return { run, coldFirstToken: firstToken!, worker };',
     'this.adminAPIKey = adminAPIKey;',
     "const c = new OpenAI({ baseURL, apiKey: 'bench-key' });",
-  ]) assertClean(text);
+  ])
+    assertClean(text);
 });
 
 test('env-value: the values of .env files are redacted wherever they appear, common ones are not', () => {
@@ -303,7 +321,9 @@ test('negatives: hashes, commit ids, UUIDs, data URLs, lockfile integrity, yarn 
     `"node_modules/openai": {\n  "version": "6.1.0",\n  "resolved": "https://registry.npmjs.org/openai/-/openai-6.1.0.tgz",\n  "integrity": "sha512-${rand(86, 129, B64)}=="\n}`,
   );
   assertClean(`integrity sha1-${rand(27, 130, B64)}=\n  checksum: ${rand(128, 131, HEX)}\n`);
-  assertClean(`"@babel/core@npm:7.0.0":\n  version: 7.0.0\n  resolution: "@babel/core@npm:7.0.0"\n  checksum: 10c0/${rand(128, 132, HEX)}\n`);
+  assertClean(
+    `"@babel/core@npm:7.0.0":\n  version: 7.0.0\n  resolution: "@babel/core@npm:7.0.0"\n  checksum: 10c0/${rand(128, 132, HEX)}\n`,
+  );
   assertClean('export function resolveCandidateForTaskWithFallbackAndHealthCache(task: Task): Candidate[] { return []; }');
   assertClean('const x=function(a,b){return a.key===b.key?a.token:b.secret},y=n=>n.password||"";var t={key:1,token:2};');
   assertClean('.btn { color: #ff00aa; background: #1e1e1e; border-color: rgba(0,0,0,.5); } :root { --accent-key-color: #abcdef12; }');
@@ -341,7 +361,18 @@ test('no secret: the text is returned as it was, with no redactions', () => {
 
 test('SECRET_KINDS lists every kind a finding can have, in kebab-case', () => {
   for (const [kind] of shapes) assert.ok(SECRET_KINDS.includes(kind), kind);
-  for (const kind of ['private-key', 'jwt', 'url-credentials', 'aws-secret-access-key', 'password', 'secret', 'token', 'api-key', 'env-value', 'bearer-token']) {
+  for (const kind of [
+    'private-key',
+    'jwt',
+    'url-credentials',
+    'aws-secret-access-key',
+    'password',
+    'secret',
+    'token',
+    'api-key',
+    'env-value',
+    'bearer-token',
+  ]) {
     assert.ok(SECRET_KINDS.includes(kind), kind);
   }
   for (const kind of SECRET_KINDS) assert.match(kind, /^[a-z0-9]+(?:-[a-z0-9]+)*$/);

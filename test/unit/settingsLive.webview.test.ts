@@ -9,15 +9,31 @@ import type { InstalledModels, ProviderView, SettingsState } from '../../src/pro
 import { loadWebview, webviewBundle } from '../fixtures/webviewDom';
 
 const skip = !fs.existsSync(webviewBundle('settings')) && 'run esbuild first';
-interface Sent { kind: string; id?: number; name?: string; payload?: unknown }
+interface Sent {
+  kind: string;
+  id?: number;
+  name?: string;
+  payload?: unknown;
+}
 
-const provider = (id: string, kind: ProviderView['kind'], url: string, extra: Partial<ProviderView> = {}): ProviderView => ({ id, kind, effectiveBaseUrl: url, effectiveLocal: true, hasStoredKey: false, implicit: false, ...extra });
+const provider = (id: string, kind: ProviderView['kind'], url: string, extra: Partial<ProviderView> = {}): ProviderView => ({
+  id,
+  kind,
+  effectiveBaseUrl: url,
+  effectiveLocal: true,
+  hasStoredKey: false,
+  implicit: false,
+  ...extra,
+});
 
 function state(): SettingsState {
   return {
     providers: [
       provider('box', 'ollama', 'http://127.0.0.1:21434', { baseUrl: 'http://127.0.0.1:21434' }),
-      provider('cloud', 'openai-compatible', 'https://api.example.com/v1', { effectiveLocal: false, baseUrl: 'https://api.example.com/v1' }),
+      provider('cloud', 'openai-compatible', 'https://api.example.com/v1', {
+        effectiveLocal: false,
+        baseUrl: 'https://api.example.com/v1',
+      }),
       provider('ollama', 'ollama', 'http://127.0.0.1:11434', { implicit: true, answered: true }),
       provider('llamacpp', 'llamacpp', 'http://127.0.0.1:8080', { implicit: true, answered: false }),
     ],
@@ -61,7 +77,7 @@ test('settings panel (jsdom): "(found on this machine)" only for a server that a
   }
 });
 
-test('settings panel (jsdom): switching Kind moves a standard URL to the new kind\'s; a URL the user typed stays', { skip }, () => {
+test("settings panel (jsdom): switching Kind moves a standard URL to the new kind's; a URL the user typed stays", { skip }, () => {
   const p = open();
   try {
     p.notify(state());
@@ -73,7 +89,7 @@ test('settings panel (jsdom): switching Kind moves a standard URL to the new kin
     assert.equal(p.byId('provider-url').value, 'http://127.0.0.1:1234/v1');
     p.type(p.byId('provider-url'), 'http://10.0.0.5:8000/v1');
     p.choose(p.byId('provider-kind'), 'ollama');
-    assert.equal(p.byId('provider-url').value, 'http://10.0.0.5:8000/v1', 'a typed URL is the user\'s: it stays');
+    assert.equal(p.byId('provider-url').value, 'http://10.0.0.5:8000/v1', "a typed URL is the user's: it stays");
     // And the draft survives a re-render with the kind's URL.
     p.notify({ ...state(), privacy: 'allow' });
     assert.deepEqual([p.byId('provider-kind').value, p.byId('provider-url').value], ['ollama', 'http://10.0.0.5:8000/v1']);
@@ -82,39 +98,50 @@ test('settings panel (jsdom): switching Kind moves a standard URL to the new kin
   }
 });
 
-test('settings panel (jsdom): models are asked again on every settings change, and Test connection shows the host\'s words', { skip }, async () => {
-  const p = open();
-  try {
-    p.notify(state());
-    assert.equal(p.requests('settings/models').length, 1);
-    const withKey = state();
-    withKey.providers[1] = { ...withKey.providers[1]!, hasStoredKey: true };
-    p.notify(withKey);
-    assert.equal(p.requests('settings/models').length, 2, 'a key set (state re-sent) asks for the models again: no manual Refresh');
+test(
+  "settings panel (jsdom): models are asked again on every settings change, and Test connection shows the host's words",
+  { skip },
+  async () => {
+    const p = open();
+    try {
+      p.notify(state());
+      assert.equal(p.requests('settings/models').length, 1);
+      const withKey = state();
+      withKey.providers[1] = { ...withKey.providers[1]!, hasStoredKey: true };
+      p.notify(withKey);
+      assert.equal(p.requests('settings/models').length, 2, 'a key set (state re-sent) asks for the models again: no manual Refresh');
 
-    (p.row('cloud').querySelector('button.test') as unknown as { click(): void }).click();
-    const [ask] = p.requests('settings/test');
-    assert.deepEqual(ask!.payload, { providerId: 'cloud' });
-    await p.reply(ask!, { ok: false, errorKind: 'auth', message: 'no API key set for cloud: set one with the key button (it is kept in SecretStorage)' });
-    const result = p.row('cloud').querySelector('.test-result')!;
-    assert.equal(result.textContent, '✗ no API key set for cloud: set one with the key button (it is kept in SecretStorage)');
-    assert.equal(result.getAttribute('data-kind'), 'auth');
-  } finally {
-    p.window.close();
-  }
-});
+      (p.row('cloud').querySelector('button.test') as unknown as { click(): void }).click();
+      const [ask] = p.requests('settings/test');
+      assert.deepEqual(ask!.payload, { providerId: 'cloud' });
+      await p.reply(ask!, {
+        ok: false,
+        errorKind: 'auth',
+        message: 'no API key set for cloud: set one with the key button (it is kept in SecretStorage)',
+      });
+      const result = p.row('cloud').querySelector('.test-result')!;
+      assert.equal(result.textContent, '✗ no API key set for cloud: set one with the key button (it is kept in SecretStorage)');
+      assert.equal(result.getAttribute('data-kind'), 'auth');
+    } finally {
+      p.window.close();
+    }
+  },
+);
 
 test('settings panel (jsdom): a model pulled elsewhere (the command palette) shows in the open panel at once', { skip }, async () => {
   const p = open();
   const list = (names: string[]): InstalledModels => ({
-    ollama: [{ providerId: 'box', baseUrl: 'http://127.0.0.1:21434', models: names.map((name) => ({ name, sizeBytes: 1000, size: '1.0 KB' })) }],
+    ollama: [
+      { providerId: 'box', baseUrl: 'http://127.0.0.1:21434', models: names.map((name) => ({ name, sizeBytes: 1000, size: '1.0 KB' })) },
+    ],
     gguf: [],
   });
   try {
     p.notify(state());
     const [first] = p.requests('settings/installed');
     await p.reply(first!, list(['qwen2.5-coder:7b']));
-    const names = () => [...p.doc.querySelectorAll('#models [data-ollama="box"] tr.installed-model')].map((r) => r.getAttribute('data-model'));
+    const names = () =>
+      [...p.doc.querySelectorAll('#models [data-ollama="box"] tr.installed-model')].map((r) => r.getAttribute('data-model'));
     assert.deepEqual(names(), ['qwen2.5-coder:7b']);
     const modelsAsked = p.requests('settings/models').length;
     // The host's notification after Switchyard: Pull Model finished: no request from the panel, no Refresh click.

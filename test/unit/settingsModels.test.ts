@@ -24,7 +24,10 @@ test('settings Models requests: valid pulls, deletes and downloads pass; malform
   assert.equal(req('settings/deleteModel', { target: { kind: 'file', path: '/etc/passwd' } }).ok, false);
 
   assert.equal(req('settings/downloadGguf', { url: 'https://huggingface.co/o/r/resolve/main/m-q4_k_m.gguf' }).ok, true);
-  assert.equal(req('settings/downloadGguf', { url: 'https://h/m.gguf?download=true', sha256: 'a'.repeat(64), providerId: 'embedded' }).ok, true);
+  assert.equal(
+    req('settings/downloadGguf', { url: 'https://h/m.gguf?download=true', sha256: 'a'.repeat(64), providerId: 'embedded' }).ok,
+    true,
+  );
   assert.equal(req('settings/downloadGguf', { url: 'https://h/m.gguf', sha256: '' }).ok, true);
   assert.equal(req('settings/downloadGguf', { url: 'file:///etc/m.gguf' }).ok, false);
   assert.equal(req('settings/downloadGguf', { url: 'https://h/m.bin' }).ok, false);
@@ -32,6 +35,9 @@ test('settings Models requests: valid pulls, deletes and downloads pass; malform
 });
 
 test('settings/setTask keeps a candidate\'s "tools": false (issue 14) and refuses a non-boolean one', () => {
-  assert.equal(req('settings/setTask', { task: 'chat', candidates: [{ model: 'box/qwen2.5-coder:7b', tools: false }, { model: 'auto' }] }).ok, true);
+  assert.equal(
+    req('settings/setTask', { task: 'chat', candidates: [{ model: 'box/qwen2.5-coder:7b', tools: false }, { model: 'auto' }] }).ok,
+    true,
+  );
   assert.equal(req('settings/setTask', { task: 'chat', candidates: [{ model: 'box/qwen2.5-coder:7b', tools: 'no' }] }).ok, false);
 });

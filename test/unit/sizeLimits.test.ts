@@ -31,11 +31,13 @@ const fn = (name: string, body: number) => `export function ${name}(): number {\
 
 test('within the limits passes; a long line, a long file and a long function each fail, named', () => {
   assert.equal(run(tree({ 'src/a.ts': fn('small', 70) })).status, 0);
-  const r = run(tree({
-    'src/long-line.ts': `export const s = '${'x'.repeat(140)}';\n`,
-    'src/long-file.ts': 'export const a = 1;\n'.repeat(401),
-    'src/long-fn.ts': fn('big', 80),
-  }));
+  const r = run(
+    tree({
+      'src/long-line.ts': `export const s = '${'x'.repeat(140)}';\n`,
+      'src/long-file.ts': 'export const a = 1;\n'.repeat(401),
+      'src/long-fn.ts': fn('big', 80),
+    }),
+  );
   assert.equal(r.status, 1, r.out);
   assert.match(r.out, /src\/long-line\.ts: lines over 140 characters \(1 lines\)/);
   assert.match(r.out, /src\/long-file\.ts: over 400 lines \(401 lines\)/);

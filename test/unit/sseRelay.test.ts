@@ -16,7 +16,11 @@ class EventError extends Error {
   }
 }
 
-const options = (includeUsage: boolean): SseRelayOptions => ({ model: 'srv/renamed', includeUsage, errorFor: (error) => new EventError(error) });
+const options = (includeUsage: boolean): SseRelayOptions => ({
+  model: 'srv/renamed',
+  includeUsage,
+  errorFor: (error) => new EventError(error),
+});
 
 const chunk = (delta: Record<string, unknown>, finish: string | null = null, extra = '') =>
   `data: {"id":"c1","object":"chat.completion.chunk","created":1,"model":"upstream-\\"name\\"","choices":[{"index":0,"delta":${JSON.stringify(delta)},"finish_reason":${finish === null ? 'null' : `"${finish}"`}}],"usage":null${extra}}`;
@@ -77,7 +81,10 @@ test('relays complete events with the model renamed, usage fields and chunk drop
     assert.equal(c.model, 'srv/renamed');
     assert.ok(!('usage' in c), 'no usage field when the client did not ask');
   }
-  assert.deepEqual(chunks.map((c) => c.choices[0].delta.content ?? null), ['', 'Grüße, ', '🚂 "quoted" \\n', 'data: [DONE]\n\n', null]);
+  assert.deepEqual(
+    chunks.map((c) => c.choices[0].delta.content ?? null),
+    ['', 'Grüße, ', '🚂 "quoted" \\n', 'data: [DONE]\n\n', null],
+  );
   assert.ok(!out.includes('data: [DONE]\n\n\n') && !/^data: \[DONE\]$/m.test(out), 'the closing [DONE] is left to the gateway');
   assert.deepEqual(relay.usage, { inputTokens: 7, outputTokens: 4 });
   assert.equal(relay.finished, true);
@@ -87,7 +94,9 @@ test('relays complete events with the model renamed, usage fields and chunk drop
 test('with include_usage the usage chunk and null usage fields are relayed (model renamed there too)', async () => {
   const { out, error } = await run(Buffer.from(ANSWER), [], true);
   assert.equal(error, undefined);
-  const chunks = events(out).slice(1).map((e) => JSON.parse(e.slice(e.indexOf('data: ') + 6)));
+  const chunks = events(out)
+    .slice(1)
+    .map((e) => JSON.parse(e.slice(e.indexOf('data: ') + 6)));
   assert.equal(chunks.length, 6);
   assert.deepEqual(chunks.at(-1).usage, { prompt_tokens: 7, completion_tokens: 4, total_tokens: 11 });
   assert.equal(chunks.at(-1).model, 'srv/renamed');
@@ -102,7 +111,11 @@ test('the same output however the bytes are split: every cut point, one byte at 
     assert.equal(split.out, whole.out, `cut at byte ${cut}`);
     assert.equal(split.relay.textLength, whole.relay.textLength);
   }
-  const single = await run(bytes, Array.from({ length: bytes.length }, (_, i) => i), true);
+  const single = await run(
+    bytes,
+    Array.from({ length: bytes.length }, (_, i) => i),
+    true,
+  );
   assert.equal(single.out, whole.out, 'one byte at a time');
   const crlf = Buffer.from(ANSWER.replace(/\n/g, '\r\n'));
   // A content string holds an escaped "\n" only, so CRLF changes line ends and nothing else.
@@ -131,7 +144,10 @@ test('first text: ready waits past the role chunk and resolves with the first co
   assert.equal(source.isPaused(), false);
   source.end(`${chunk({}, 'stop')}\n\n`);
   await relay.ended;
-  assert.deepEqual(events(out).map((e) => JSON.parse(e.slice(6)).choices[0].delta.content ?? null), ['', 'Hi', ' there', null]);
+  assert.deepEqual(
+    events(out).map((e) => JSON.parse(e.slice(6)).choices[0].delta.content ?? null),
+    ['', 'Hi', ' there', null],
+  );
 });
 
 test('a thinking model: ready resolves at the first reasoning text (reasoning_content or reasoning), so its thinking streams as it comes', async () => {
@@ -152,13 +168,20 @@ test('a thinking model: ready resolves at the first reasoning text (reasoning_co
     source.end(`${chunk({}, 'stop')}\n\n`);
     await relay.ended;
     const deltas = events(out).map((e) => JSON.parse(e.slice(6)).choices[0].delta);
-    assert.deepEqual(deltas.map((d) => d[field] ?? null), [null, '', 'Let me think', ' hard.', null, null]);
+    assert.deepEqual(
+      deltas.map((d) => d[field] ?? null),
+      [null, '', 'Let me think', ' hard.', null, null],
+    );
     assert.equal(relay.textLength, 'Four.'.length, 'reasoning is not counted as answer text');
   }
 });
 
 test('an answer that ends without text (finish reason only) is complete: ready resolves at the end', async () => {
-  const { error, out, relay } = await run(Buffer.from(`${chunk({ role: 'assistant', content: '' })}\n\n${chunk({}, 'stop')}\n\ndata: [DONE]\n\n`), [], false);
+  const { error, out, relay } = await run(
+    Buffer.from(`${chunk({ role: 'assistant', content: '' })}\n\n${chunk({}, 'stop')}\n\ndata: [DONE]\n\n`),
+    [],
+    false,
+  );
   assert.equal(error, undefined);
   await relay.ready;
   assert.equal(events(out).length, 2);
@@ -228,7 +251,9 @@ test('a transport failure or an endless event fails the relay', async () => {
 });
 
 test('with tools: argument pieces of a well-formed call pass byte for byte; a call without id or name yet, and stop after calls, are rewritten', async () => {
-  const start = (index: number, id: string | undefined, name: string) => ({ tool_calls: [{ index, ...(id ? { id } : {}), type: 'function', function: { name, arguments: '' } }] });
+  const start = (index: number, id: string | undefined, name: string) => ({
+    tool_calls: [{ index, ...(id ? { id } : {}), type: 'function', function: { name, arguments: '' } }],
+  });
   const args = (index: number, text: string) => ({ tool_calls: [{ index, function: { arguments: text } }] });
   const events = [
     chunk({ role: 'assistant', content: '' }),
@@ -252,12 +277,23 @@ test('with tools: argument pieces of a well-formed call pass byte for byte; a ca
   // Well-formed events pass as they came (model renamed, the null usage dropped as for text).
   const passed = (e: string) => e.replace('"model":"upstream-\\"name\\""', '"model":"srv/renamed"').replace(',"usage":null', '');
   assert.deepEqual(sent.slice(0, 4), events.slice(0, 4).map(passed));
-  const deltas = sent.slice(4).map((e) => JSON.parse(e.slice('data: '.length)) as { model: string; choices: { delta: { tool_calls?: unknown[] }; finish_reason: string | null }[] });
+  const deltas = sent.slice(4).map(
+    (e) =>
+      JSON.parse(e.slice('data: '.length)) as {
+        model: string;
+        choices: { delta: { tool_calls?: unknown[] }; finish_reason: string | null }[];
+      },
+  );
   assert.ok(deltas.every((d) => d.model === 'srv/renamed'));
   // The held text comes after the start, which has a made id; the finish says tool_calls.
   const [second, finish] = deltas;
   assert.equal(deltas.length, 2, 'the piece before the name is held, not sent');
-  const [head, held] = second!.choices[0]!.delta.tool_calls as { index: number; id?: string; type?: string; function: { name?: string; arguments: string } }[];
+  const [head, held] = second!.choices[0]!.delta.tool_calls as {
+    index: number;
+    id?: string;
+    type?: string;
+    function: { name?: string; arguments: string };
+  }[];
   assert.equal(head!.index, 1);
   assert.match(head!.id!, /^call_/);
   assert.deepEqual([head!.type, head!.function.name, head!.function.arguments], ['function', 'get_time', '{}']);

@@ -21,7 +21,10 @@ before(async () => {
   copyFileSync(await tinyModelPath(), path.join(modelsDir, 'tiny.gguf'));
   runtime = new EmbeddedRuntime({ gpu: false, maxThreads: 1, idleTimeoutMs: 0, modelsDir });
   const logger = { trace() {}, debug() {}, info() {}, warn() {}, error() {} };
-  provider = new EmbeddedProvider({ id: 'emb', kind: 'embedded', baseUrl: 'embedded:', local: true }, { secrets: { getApiKey: async () => undefined }, logger, embedded: runtime });
+  provider = new EmbeddedProvider(
+    { id: 'emb', kind: 'embedded', baseUrl: 'embedded:', local: true },
+    { secrets: { getApiKey: async () => undefined }, logger, embedded: runtime },
+  );
 });
 after(() => runtime.dispose());
 
@@ -40,7 +43,11 @@ const schema = {
 };
 
 test('json_schema: the answer is JSON of the schema, from real inference with a grammar', async () => {
-  const text = await answer({ messages: [{ role: 'user', content: 'Is it ok?' }], maxTokens: 48, responseFormat: { type: 'json_schema', name: 'verdict', schema } });
+  const text = await answer({
+    messages: [{ role: 'user', content: 'Is it ok?' }],
+    maxTokens: 48,
+    responseFormat: { type: 'json_schema', name: 'verdict', schema },
+  });
   const parsed = JSON.parse(text) as { ok: unknown; level: unknown };
   assert.equal(typeof parsed.ok, 'boolean', text);
   assert.ok(parsed.level === 'low' || parsed.level === 'high', text);

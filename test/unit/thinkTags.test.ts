@@ -9,7 +9,17 @@ import type { RoutedChatEvent } from '../../src/core/routing/router';
 function split(pieces: string[]): { reasoning: string; text: string; out: ThinkPiece[] } {
   const s = new ThinkTagSplitter();
   const out = [...pieces.flatMap((p) => s.push(p)), ...s.end()];
-  return { reasoning: out.filter((p) => p.reasoning).map((p) => p.text).join(''), text: out.filter((p) => !p.reasoning).map((p) => p.text).join(''), out };
+  return {
+    reasoning: out
+      .filter((p) => p.reasoning)
+      .map((p) => p.text)
+      .join(''),
+    text: out
+      .filter((p) => !p.reasoning)
+      .map((p) => p.text)
+      .join(''),
+    out,
+  };
 }
 
 const ANSWER = '<think>\nThe user asks 2 + 2.\nThat is 4.\n</think>\n\nFour.';
@@ -34,7 +44,14 @@ test('reasoning streams as it comes: nothing is held back but what could be a cl
 });
 
 test('answers without a leading <think> pass untouched (leading whitespace, tags later, lookalikes)', () => {
-  for (const answer of ['Plain answer.', '  \n Indented answer.', 'Use <think> tags like this: <think>x</think>', '<thinking>not the tag</thinking>', '<', '<thi']) {
+  for (const answer of [
+    'Plain answer.',
+    '  \n Indented answer.',
+    'Use <think> tags like this: <think>x</think>',
+    '<thinking>not the tag</thinking>',
+    '<',
+    '<thi',
+  ]) {
     const r = split([...answer]);
     assert.equal(r.text, answer, answer);
     assert.equal(r.reasoning, '', answer);
@@ -47,8 +64,11 @@ test('an unterminated <think> (cut off by max tokens) is all reasoning; whitespa
   assert.equal(r.text, '');
 });
 
-test('splitThinkTags: the router\'s events with text turned into reasoning; reasoning sent apart and other events pass through', async () => {
-  const route = { type: 'route', route: { task: 'chat', requested: 'chat', providerId: 'box', model: 'r1', local: true, fallback: false, attempts: [] } } as RoutedChatEvent;
+test("splitThinkTags: the router's events with text turned into reasoning; reasoning sent apart and other events pass through", async () => {
+  const route = {
+    type: 'route',
+    route: { task: 'chat', requested: 'chat', providerId: 'box', model: 'r1', local: true, fallback: false, attempts: [] },
+  } as RoutedChatEvent;
   const done = { type: 'done', usage: {} } as RoutedChatEvent;
   async function* events(): AsyncGenerator<RoutedChatEvent> {
     yield route;

@@ -38,7 +38,14 @@ let openrouter: FixtureServer;
 let cloud: FixtureServer;
 
 before(async () => {
-  ollama = await startOllamaServer({ backend: thinker(), models: [{ name: 'qwen3:8b', contextLength: 40960, thinking: true }, { name: 'qwen3:small', contextLength: 4096, thinking: true }, { name: 'qwen2.5-coder:7b', contextLength: 32768 }] });
+  ollama = await startOllamaServer({
+    backend: thinker(),
+    models: [
+      { name: 'qwen3:8b', contextLength: 40960, thinking: true },
+      { name: 'qwen3:small', contextLength: 4096, thinking: true },
+      { name: 'qwen2.5-coder:7b', contextLength: 32768 },
+    ],
+  });
   llamacpp = await startLlamaCppServer({ backend: thinker() });
   openrouter = await startOpenAIServer({ backend: thinker(), reasoningField: 'reasoning' });
   cloud = await startOpenAIServer({ backend: scriptedBackend({ tokens: ['Cloud', '.'] }) });
@@ -67,12 +74,23 @@ function settings(chat: string[]): Record<string, unknown> {
 function switchyard(chat: string[]): Switchyard {
   const { config, problems } = parseConfig(settings(chat));
   assert.deepEqual(problems, []);
-  return new Switchyard({ config, secrets: { getApiKey: async () => undefined }, privacy: (c) => ({ mode: c.privacy, trusted: true, workspaceOptOut: false }), usage: new MemoryLedger() });
+  return new Switchyard({
+    config,
+    secrets: { getApiKey: async () => undefined },
+    privacy: (c) => ({ mode: c.privacy, trusted: true, workspaceOptOut: false }),
+    usage: new MemoryLedger(),
+  });
 }
 
 async function collect(events: AsyncIterable<RoutedChatEvent>) {
   const order: string[] = [];
-  const out = { text: '', reasoning: '', order, route: undefined as Extract<RoutedChatEvent, { type: 'route' }>['route'] | undefined, usage: undefined as Extract<RoutedChatEvent, { type: 'done' }>['usage'] | undefined };
+  const out = {
+    text: '',
+    reasoning: '',
+    order,
+    route: undefined as Extract<RoutedChatEvent, { type: 'route' }>['route'] | undefined,
+    usage: undefined as Extract<RoutedChatEvent, { type: 'done' }>['usage'] | undefined,
+  };
   for await (const ev of events) {
     if (order.at(-1) !== ev.type) order.push(ev.type);
     if (ev.type === 'text') out.text += ev.text;
@@ -116,9 +134,18 @@ test('a model that says nothing, not even reasoning, still times out and falls b
 });
 
 test('the gateway passes reasoning on as reasoning_content: framed (Ollama) and relayed (OpenAI-compatible), streaming and not', async () => {
-  const { config, problems } = parseConfig({ ...settings(['box/qwen3:8b']), 'switchyard.aliases': { relayed: 'explain' }, 'switchyard.tasks': { chat: ['box/qwen3:8b'], explain: ['llama/tiny'] } });
+  const { config, problems } = parseConfig({
+    ...settings(['box/qwen3:8b']),
+    'switchyard.aliases': { relayed: 'explain' },
+    'switchyard.tasks': { chat: ['box/qwen3:8b'], explain: ['llama/tiny'] },
+  });
   assert.deepEqual(problems, []);
-  const sy = new Switchyard({ config, secrets: { getApiKey: async () => undefined }, privacy: (c) => ({ mode: c.privacy, trusted: true, workspaceOptOut: false }), usage: new MemoryLedger() });
+  const sy = new Switchyard({
+    config,
+    secrets: { getApiKey: async () => undefined },
+    privacy: (c) => ({ mode: c.privacy, trusted: true, workspaceOptOut: false }),
+    usage: new MemoryLedger(),
+  });
   const gateway = new Gateway({ source: sy, token: TOKEN, port: 0 });
   await gateway.start();
   try {
@@ -160,7 +187,10 @@ test('switchyard ask: the answer alone on stdout, the reasoning on stderr', asyn
 test('embedded llama.cpp: thought segments go to the host as reasoning, never joined with answer text; one message per turn of the loop', async () => {
   const sent: [string, boolean][] = [];
   let aborted = false;
-  const pieces = pieceBatcher((text, reasoning) => sent.push([text, reasoning]), () => aborted);
+  const pieces = pieceBatcher(
+    (text, reasoning) => sent.push([text, reasoning]),
+    () => aborted,
+  );
   // node-llama-cpp's chunk shapes: a segment (a thinking model's thoughts) and main text (type undefined).
   pieces.add({ type: 'segment', text: 'Let me' });
   pieces.add({ type: 'segment', text: ' think.' });
@@ -181,11 +211,17 @@ test('embedded llama.cpp: thought segments go to the host as reasoning, never jo
 });
 
 test('<think> tags in the answer text (a server without a reasoning parser): ask shows them as reasoning; the gateway passes the text as sent', async () => {
-  const inline = await startOllamaServer({ backend: scriptedBackend({ tokens: ['<think>', '\nHmm,', ' 2 + 2.\n', '</think>', '\n\nFour', '.'] }), models: [{ name: 'deepseek-r1:8b', contextLength: 32768 }] });
+  const inline = await startOllamaServer({
+    backend: scriptedBackend({ tokens: ['<think>', '\nHmm,', ' 2 + 2.\n', '</think>', '\n\nFour', '.'] }),
+    models: [{ name: 'deepseek-r1:8b', contextLength: 32768 }],
+  });
   try {
     const dir = mkdtempSync(path.join(tmpdir(), 'switchyard-thinking-'));
     const cfg = path.join(dir, 'settings.json');
-    const config = { ...settings(['inline/deepseek-r1:8b']), 'switchyard.providers': [{ id: 'inline', kind: 'ollama', baseUrl: inline.url }] };
+    const config = {
+      ...settings(['inline/deepseek-r1:8b']),
+      'switchyard.providers': [{ id: 'inline', kind: 'ollama', baseUrl: inline.url }],
+    };
     writeFileSync(cfg, JSON.stringify(config));
     const r = await runCli(['ask', '--config', cfg, 'What is 2 + 2?']);
     assert.equal(r.code, 0, r.stderr);
@@ -193,12 +229,24 @@ test('<think> tags in the answer text (a server without a reasoning parser): ask
     assert.ok(r.stderr.includes('thinking: \nHmm, 2 + 2.\n\n'), r.stderr);
 
     const { config: parsed } = parseConfig(config);
-    const sy = new Switchyard({ config: parsed, secrets: { getApiKey: async () => undefined }, privacy: (c) => ({ mode: c.privacy, trusted: true, workspaceOptOut: false }), usage: new MemoryLedger() });
+    const sy = new Switchyard({
+      config: parsed,
+      secrets: { getApiKey: async () => undefined },
+      privacy: (c) => ({ mode: c.privacy, trusted: true, workspaceOptOut: false }),
+      usage: new MemoryLedger(),
+    });
     const gateway = new Gateway({ source: sy, token: TOKEN, port: 0 });
     await gateway.start();
     try {
-      const whole = await new OpenAI({ baseURL: gateway.url, apiKey: TOKEN, maxRetries: 0 }).chat.completions.create({ model: 'switchyard/chat', messages: question });
-      assert.equal(whole.choices[0]!.message.content, '<think>\nHmm, 2 + 2.\n</think>\n\nFour.', 'the gateway does not rewrite what the model said');
+      const whole = await new OpenAI({ baseURL: gateway.url, apiKey: TOKEN, maxRetries: 0 }).chat.completions.create({
+        model: 'switchyard/chat',
+        messages: question,
+      });
+      assert.equal(
+        whole.choices[0]!.message.content,
+        '<think>\nHmm, 2 + 2.\n</think>\n\nFour.',
+        'the gateway does not rewrite what the model said',
+      );
     } finally {
       await gateway.stop();
     }
@@ -212,7 +260,12 @@ test('Ollama: a thinking model without a max-tokens setting gets room to think (
     ollama.reset();
     const { config, problems } = parseConfig({ ...settings([]), 'switchyard.tasks': { chat: [candidate] } });
     assert.deepEqual(problems, []);
-    const sy = new Switchyard({ config, secrets: { getApiKey: async () => undefined }, privacy: (c) => ({ mode: c.privacy, trusted: true, workspaceOptOut: false }), usage: new MemoryLedger() });
+    const sy = new Switchyard({
+      config,
+      secrets: { getApiKey: async () => undefined },
+      privacy: (c) => ({ mode: c.privacy, trusted: true, workspaceOptOut: false }),
+      usage: new MemoryLedger(),
+    });
     const out = await collect(sy.router.chat({ task: 'chat', messages: question }));
     assert.equal(out.usage?.outcome, 'ok');
     const chat = ollama.requests.filter((r) => r.path === '/api/chat').at(-1)!;
@@ -224,5 +277,5 @@ test('Ollama: a thinking model without a max-tokens setting gets room to think (
   const small = await numPredict('box/qwen3:small');
   assert.ok(small > 1024 && small < 4096, `a thinking model with a 4096-token window: what the prompt leaves (${small})`);
   assert.equal(await numPredict('box/qwen2.5-coder:7b'), 1024, 'a model that does not think');
-  assert.equal(await numPredict({ model: 'box/qwen3:8b', maxTokens: 300 }), 300, 'the user\'s budget wins');
+  assert.equal(await numPredict({ model: 'box/qwen3:8b', maxTokens: 300 }), 300, "the user's budget wins");
 });

@@ -29,7 +29,12 @@ import { tinyModelPath } from '../fixtures';
 const SET_MODE: ToolSpec = {
   name: 'set_mode',
   description: 'Switch the editor mode',
-  parameters: { type: 'object', properties: { mode: { enum: ['light', 'dark'] }, save: { type: 'boolean' } }, required: ['mode', 'save'], additionalProperties: false },
+  parameters: {
+    type: 'object',
+    properties: { mode: { enum: ['light', 'dark'] }, save: { type: 'boolean' } },
+    required: ['mode', 'save'],
+    additionalProperties: false,
+  },
 };
 const NOW: ToolSpec = { name: 'now', description: 'The current time', parameters: { type: 'object', properties: {} } };
 const TOOLS = [SET_MODE, NOW];
@@ -45,7 +50,10 @@ before(async () => {
   copyFileSync(await tinyModelPath({ contextLength: 2048 }), path.join(modelsDir, 'tiny.gguf'));
   copyFileSync(await tinyModelPath(), path.join(modelsDir, 'tiny512.gguf'));
   runtime = new EmbeddedRuntime({ gpu: false, maxThreads: 1, idleTimeoutMs: 0, modelsDir });
-  provider = new EmbeddedProvider({ id: 'emb', kind: 'embedded', baseUrl: 'embedded:', local: true }, { secrets, logger, embedded: runtime });
+  provider = new EmbeddedProvider(
+    { id: 'emb', kind: 'embedded', baseUrl: 'embedded:', local: true },
+    { secrets, logger, embedded: runtime },
+  );
 });
 after(() => runtime.dispose());
 
@@ -93,7 +101,8 @@ function assertWellFormed(call: Call, offered: ToolSpec[]): Record<string, unkno
   assert.ok(call.ended);
   const args = JSON.parse(call.arguments) as Record<string, unknown>;
   assert.equal(typeof args, 'object');
-  for (const key of (tool.parameters?.required as string[] | undefined) ?? []) assert.ok(key in args, `required "${key}" in ${call.arguments}`);
+  for (const key of (tool.parameters?.required as string[] | undefined) ?? [])
+    assert.ok(key in args, `required "${key}" in ${call.arguments}`);
   if (tool === SET_MODE) {
     assert.ok(args.mode === 'light' || args.mode === 'dark', call.arguments);
     assert.equal(typeof args.save, 'boolean', call.arguments);
@@ -114,7 +123,7 @@ test('tool choice required: a well-formed call from real inference, streamed, fi
   assert.ok(usage.type === 'usage' && usage.inputTokens! > 600, 'the tool documentation is part of the prompt the model read');
 });
 
-test('a named tool choice calls that tool; its arguments stream in pieces without the grammar\'s end marker', async () => {
+test("a named tool choice calls that tool; its arguments stream in pieces without the grammar's end marker", async () => {
   const stream = await events({ messages: [{ role: 'user', content: 'set the mode' }], tools: TOOLS, toolChoice: { name: 'set_mode' } });
   const [call, ...rest] = callsOf(stream);
   assert.deepEqual(rest, []);
@@ -141,7 +150,11 @@ test('tool choice none: no call, a text answer (the tools are not even described
 });
 
 test('the second step of an agent loop: the call and its result in the history reach the model as a function result', async () => {
-  const first = await events({ messages: [{ role: 'user', content: 'switch to dark mode' }], tools: TOOLS, toolChoice: { name: 'set_mode' } });
+  const first = await events({
+    messages: [{ role: 'user', content: 'switch to dark mode' }],
+    tools: TOOLS,
+    toolChoice: { name: 'set_mode' },
+  });
   const [call] = callsOf(first);
   const history: ChatRequest['messages'] = [
     { role: 'user', content: 'switch to dark mode' },
@@ -153,14 +166,17 @@ test('the second step of an agent loop: the call and its result in the history r
   assert.deepEqual(callsOf(answer), []);
   const withResult = answer.at(-1);
   const without = (await events({ messages: history.slice(0, 1), tools: TOOLS, toolChoice: 'none', maxTokens: 8 })).at(-1);
-  assert.ok(withResult?.type === 'usage' && without?.type === 'usage' && withResult.inputTokens! > without.inputTokens!, `${JSON.stringify(withResult)} vs ${JSON.stringify(without)}`);
+  assert.ok(
+    withResult?.type === 'usage' && without?.type === 'usage' && withResult.inputTokens! > without.inputTokens!,
+    `${JSON.stringify(withResult)} vs ${JSON.stringify(without)}`,
+  );
   // `required` again: another well-formed call after the result.
   const again = await events({ messages: history, tools: TOOLS, toolChoice: 'required' });
   for (const c of callsOf(again)) assertWellFormed(c, TOOLS);
   assert.equal(finishOf(again), 'tool_calls');
 });
 
-test('a prompt whose tool documentation does not fit the model\'s context is contextOverflow before generating', async () => {
+test("a prompt whose tool documentation does not fit the model's context is contextOverflow before generating", async () => {
   await assert.rejects(
     events({ model: 'tiny512', messages: [{ role: 'user', content: 'hi' }], tools: TOOLS, toolChoice: 'required' }),
     (e: unknown) => e instanceof ProviderError && e.kind === 'contextOverflow' && /2 tools/.test(e.message),
@@ -171,7 +187,15 @@ test('aborting during a call stops the stream with kind canceled; the next reque
   const controller = new AbortController();
   await assert.rejects(
     (async () => {
-      for await (const e of provider.chat({ model: 'tiny', temperature: 0, maxTokens: 64, messages: [{ role: 'user', content: 'x' }], tools: TOOLS, toolChoice: { name: 'set_mode' }, signal: controller.signal })) {
+      for await (const e of provider.chat({
+        model: 'tiny',
+        temperature: 0,
+        maxTokens: 64,
+        messages: [{ role: 'user', content: 'x' }],
+        tools: TOOLS,
+        toolChoice: { name: 'set_mode' },
+        signal: controller.signal,
+      })) {
         if (e.type === 'toolCall') controller.abort();
       }
     })(),
@@ -190,26 +214,54 @@ test('the gateway: the real openai client gets tool_calls from the embedded mode
   });
   assert.deepEqual(problems, []);
   const embeddedWorkerPath = path.resolve(__dirname, '../../dist/embeddedWorker.js');
-  const sy = new Switchyard({ config, secrets, embeddedWorkerPath, privacy: (c) => ({ mode: c.privacy, trusted: true, workspaceOptOut: false }) });
+  const sy = new Switchyard({
+    config,
+    secrets,
+    embeddedWorkerPath,
+    privacy: (c) => ({ mode: c.privacy, trusted: true, workspaceOptOut: false }),
+  });
   const token = 'sy-embedded-tools-0123456789';
   const gateway = new Gateway({ source: sy, token, port: 0 });
   await gateway.start();
   try {
     const client = new OpenAI({ baseURL: gateway.url, apiKey: token, maxRetries: 0 });
-    const tools = TOOLS.map((t) => ({ type: 'function' as const, function: { name: t.name, description: t.description, parameters: t.parameters } }));
-    const first = await client.chat.completions.create({ model: 'switchyard/chat', messages: [{ role: 'user', content: 'dark mode please' }], tools, tool_choice: 'required', max_tokens: 64, temperature: 0 });
+    const tools = TOOLS.map((t) => ({
+      type: 'function' as const,
+      function: { name: t.name, description: t.description, parameters: t.parameters },
+    }));
+    const first = await client.chat.completions.create({
+      model: 'switchyard/chat',
+      messages: [{ role: 'user', content: 'dark mode please' }],
+      tools,
+      tool_choice: 'required',
+      max_tokens: 64,
+      temperature: 0,
+    });
     const choice = first.choices[0]!;
     assert.equal(choice.finish_reason, 'tool_calls');
     const call = choice.message.tool_calls?.[0];
     assert.ok(call && call.type === 'function', JSON.stringify(choice.message));
-    assertWellFormed({ index: 0, id: call.id, name: call.function.name, arguments: call.function.arguments, ended: true, pieces: 1 }, TOOLS);
+    assertWellFormed(
+      { index: 0, id: call.id, name: call.function.name, arguments: call.function.arguments, ended: true, pieces: 1 },
+      TOOLS,
+    );
     // Streamed: OpenAI's delta.tool_calls framing, reassembled by the client's own helper.
-    const stream = client.chat.completions.stream({ model: 'switchyard/chat', messages: [{ role: 'user', content: 'dark mode please' }], tools, tool_choice: { type: 'function', function: { name: 'set_mode' } }, max_tokens: 64, temperature: 0 });
+    const stream = client.chat.completions.stream({
+      model: 'switchyard/chat',
+      messages: [{ role: 'user', content: 'dark mode please' }],
+      tools,
+      tool_choice: { type: 'function', function: { name: 'set_mode' } },
+      max_tokens: 64,
+      temperature: 0,
+    });
     const streamed = await stream.finalChatCompletion();
     const streamedCall = streamed.choices[0]!.message.tool_calls?.[0];
     assert.ok(streamedCall && streamedCall.type === 'function');
     assert.equal(streamedCall.function.name, 'set_mode');
-    assertWellFormed({ index: 0, id: streamedCall.id, name: 'set_mode', arguments: streamedCall.function.arguments, ended: true, pieces: 1 }, TOOLS);
+    assertWellFormed(
+      { index: 0, id: streamedCall.id, name: 'set_mode', arguments: streamedCall.function.arguments, ended: true, pieces: 1 },
+      TOOLS,
+    );
     assert.equal(streamed.choices[0]!.finish_reason, 'tool_calls');
     const second = await client.chat.completions.create({
       model: 'switchyard/chat',
@@ -231,7 +283,14 @@ test('history: assistant calls become function-call items with their results; an
   const history = toHistory([
     { role: 'system', content: 'be brief' },
     { role: 'user', content: 'two things' },
-    { role: 'assistant', content: '', toolCalls: [{ id: 'a', name: 'set_mode', arguments: '{"mode":"dark","save":true}' }, { id: 'b', name: 'now', arguments: '{}' }] },
+    {
+      role: 'assistant',
+      content: '',
+      toolCalls: [
+        { id: 'a', name: 'set_mode', arguments: '{"mode":"dark","save":true}' },
+        { id: 'b', name: 'now', arguments: '{}' },
+      ],
+    },
     { role: 'tool', toolCallId: 'b', content: '12:00' },
     { role: 'tool', toolCallId: 'a', content: '{"ok":true}' },
     { role: 'tool', toolCallId: 'zz', toolName: 'ghost', content: 'late' },
@@ -259,7 +318,7 @@ test('functions: none offers nothing, a named choice offers only that tool, an e
   assert.deepEqual(all.set_mode!.params, SET_MODE.parameters);
 });
 
-test('the call stream holds back the grammar\'s trailing blank lines and ends cut calls', () => {
+test("the call stream holds back the grammar's trailing blank lines and ends cut calls", () => {
   const out: WorkerToolEvent[] = [];
   const s = new FunctionCallStream((e) => out.push(e));
   s.chunk(0, 'set_mode', '{"mode":');
@@ -268,8 +327,15 @@ test('the call stream holds back the grammar\'s trailing blank lines and ends cu
   s.end(0, 'set_mode', { mode: 'dark' });
   s.chunk(1, 'set_mode', '{"mo');
   s.close();
-  const text = (i: number) => out.filter((e) => e.type === 'toolCallArgs' && e.index === i).map((e) => (e as { text: string }).text).join('');
+  const text = (i: number) =>
+    out
+      .filter((e) => e.type === 'toolCallArgs' && e.index === i)
+      .map((e) => (e as { text: string }).text)
+      .join('');
   assert.equal(text(0), '{"mode": "dark"}');
   assert.equal(text(1), '{"mo');
-  assert.deepEqual(out.map((e) => `${e.type}:${e.index}`), ['toolCall:0', 'toolCallArgs:0', 'toolCallArgs:0', 'toolCallEnd:0', 'toolCall:1', 'toolCallArgs:1', 'toolCallEnd:1']);
+  assert.deepEqual(
+    out.map((e) => `${e.type}:${e.index}`),
+    ['toolCall:0', 'toolCallArgs:0', 'toolCallArgs:0', 'toolCallEnd:0', 'toolCall:1', 'toolCallArgs:1', 'toolCallEnd:1'],
+  );
 });

@@ -31,7 +31,9 @@ import { Switchyard } from '../../src/core/switchyard';
 import { closedPort, tinyModelPath } from '../fixtures';
 
 const BINARY = process.env.SWITCHYARD_LLAMA_SERVER;
-const TEMPLATE = process.env.SWITCHYARD_LLAMA_TEMPLATE ?? (BINARY ? path.resolve(path.dirname(BINARY), '../../models/templates/meetkai-functionary-medium-v3.2.jinja') : '');
+const TEMPLATE =
+  process.env.SWITCHYARD_LLAMA_TEMPLATE ??
+  (BINARY ? path.resolve(path.dirname(BINARY), '../../models/templates/meetkai-functionary-medium-v3.2.jinja') : '');
 const skip = !BINARY && 'SWITCHYARD_LLAMA_SERVER is not set';
 const TOKEN = 'sy-llamaserver-tools-0123456789';
 const SET_MODE: ToolSpec = {
@@ -47,12 +49,36 @@ let gateway: Gateway | undefined;
 
 async function start(model: string, extra: string[]): Promise<string> {
   const port = await closedPort();
-  const child = spawn(BINARY!, ['-m', model, '--host', '127.0.0.1', '--port', String(port), '-c', '2048', '-t', '1', '-np', '1', '--alias', 'tiny', '--jinja', ...extra], { stdio: 'ignore' });
+  const child = spawn(
+    BINARY!,
+    [
+      '-m',
+      model,
+      '--host',
+      '127.0.0.1',
+      '--port',
+      String(port),
+      '-c',
+      '2048',
+      '-t',
+      '1',
+      '-np',
+      '1',
+      '--alias',
+      'tiny',
+      '--jinja',
+      ...extra,
+    ],
+    { stdio: 'ignore' },
+  );
   servers.push(child);
   const url = `http://127.0.0.1:${port}`;
   const end = Date.now() + 30_000;
   for (;;) {
-    const ok = await fetch(`${url}/health`).then((r) => r.ok, () => false);
+    const ok = await fetch(`${url}/health`).then(
+      (r) => r.ok,
+      () => false,
+    );
     if (ok) return url;
     if (Date.now() > end) throw new Error(`llama-server on ${port} did not come up`);
     await new Promise((r) => setTimeout(r, 100));
@@ -112,20 +138,24 @@ function assertWellFormed(call: { name: string; arguments: string }): void {
   if (tool === SET_MODE) assert.ok(args.mode === 'light' || args.mode === 'dark');
 }
 
-test('real llama-server: /props tells tool support; the router skips the template without tools and the call streams from the one with', { skip }, async () => {
-  const r = await route([{ role: 'user', content: 'switch to dark mode' }], { name: 'set_mode' });
-  assert.equal(r.route.providerId, 'jinja');
-  assert.match(r.route.attempts[0]!.reason!, /^no tool calling \(chatml reports that tiny cannot call tools\)/);
-  assert.equal(r.calls.length, 1, JSON.stringify(r.calls));
-  const [call] = r.calls;
-  assert.equal(call!.name, 'set_mode');
-  assert.ok(call!.ended && call!.id.length > 0);
-  assertWellFormed(call!);
-  assert.equal(r.done.finish, 'tool_calls');
-  assert.ok(r.done.usage.inputTokens! > 100 && !r.done.usage.tokensEstimated, 'the server reported usage');
-});
+test(
+  'real llama-server: /props tells tool support; the router skips the template without tools and the call streams from the one with',
+  { skip },
+  async () => {
+    const r = await route([{ role: 'user', content: 'switch to dark mode' }], { name: 'set_mode' });
+    assert.equal(r.route.providerId, 'jinja');
+    assert.match(r.route.attempts[0]!.reason!, /^no tool calling \(chatml reports that tiny cannot call tools\)/);
+    assert.equal(r.calls.length, 1, JSON.stringify(r.calls));
+    const [call] = r.calls;
+    assert.equal(call!.name, 'set_mode');
+    assert.ok(call!.ended && call!.id.length > 0);
+    assertWellFormed(call!);
+    assert.equal(r.done.finish, 'tool_calls');
+    assert.ok(r.done.usage.inputTokens! > 100 && !r.done.usage.tokensEstimated, 'the server reported usage');
+  },
+);
 
-test('real llama-server: the loop\'s second step (the call and its result in the history) is rendered and answered', { skip }, async () => {
+test("real llama-server: the loop's second step (the call and its result in the history) is rendered and answered", { skip }, async () => {
   const first = await route([{ role: 'user', content: 'switch to dark mode' }], 'required');
   const calls = first.calls.filter((c) => c.ended);
   assert.ok(calls.length >= 1);
@@ -137,14 +167,27 @@ test('real llama-server: the loop\'s second step (the call and its result in the
   const second = await route(history, 'required', 120);
   assert.ok(second.calls.length >= 1, 'the server took the history and answered with a call');
   for (const c of second.calls.slice(0, -1)) assertWellFormed(c);
-  assert.ok(second.calls.every((c) => c.ended), 'a call cut by the answer budget is ended too');
+  assert.ok(
+    second.calls.every((c) => c.ended),
+    'a call cut by the answer budget is ended too',
+  );
   assert.ok(second.done.finish === 'tool_calls' || second.done.finish === 'length', String(second.done.finish));
 });
 
 test('real llama-server through the gateway: the real openai client gets tool_calls, streamed and not', { skip }, async () => {
   const client = new OpenAI({ baseURL: gateway!.url, apiKey: TOKEN, maxRetries: 0 });
-  const tools = TOOLS.map((t) => ({ type: 'function' as const, function: { name: t.name, description: t.description, parameters: t.parameters } }));
-  const plain = await client.chat.completions.create({ model: 'switchyard/chat', messages: [{ role: 'user', content: 'dark mode' }], tools, tool_choice: { type: 'function', function: { name: 'set_mode' } }, max_tokens: 200, temperature: 0 });
+  const tools = TOOLS.map((t) => ({
+    type: 'function' as const,
+    function: { name: t.name, description: t.description, parameters: t.parameters },
+  }));
+  const plain = await client.chat.completions.create({
+    model: 'switchyard/chat',
+    messages: [{ role: 'user', content: 'dark mode' }],
+    tools,
+    tool_choice: { type: 'function', function: { name: 'set_mode' } },
+    max_tokens: 200,
+    temperature: 0,
+  });
   assert.equal(plain.choices[0]!.finish_reason, 'tool_calls');
   const call = plain.choices[0]!.message.tool_calls?.[0];
   assert.ok(call && call.type === 'function');
@@ -152,7 +195,14 @@ test('real llama-server through the gateway: the real openai client gets tool_ca
   assertWellFormed(call.function);
   assert.equal(plain.model, 'jinja/tiny');
   const streamed = await client.chat.completions
-    .stream({ model: 'switchyard/chat', messages: [{ role: 'user', content: 'dark mode' }], tools, tool_choice: 'required', max_tokens: 200, temperature: 0 })
+    .stream({
+      model: 'switchyard/chat',
+      messages: [{ role: 'user', content: 'dark mode' }],
+      tools,
+      tool_choice: 'required',
+      max_tokens: 200,
+      temperature: 0,
+    })
     .finalChatCompletion();
   assert.equal(streamed.choices[0]!.finish_reason, 'tool_calls');
   const calls = streamed.choices[0]!.message.tool_calls ?? [];

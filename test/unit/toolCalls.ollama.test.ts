@@ -64,7 +64,12 @@ for (const [fetchName, fetchFor] of PROVIDER_FETCHES) {
     it('the wire (real ollama client): both calls in one chunk before done, object arguments, no id, done_reason "stop"', async () => {
       const client = new Ollama({ host: legacy.url });
       const chunks = [];
-      for await (const part of await client.chat({ model: MODEL, messages: user('weather?'), stream: true, tools: [{ type: 'function', function: WEATHER_TOOL }] })) {
+      for await (const part of await client.chat({
+        model: MODEL,
+        messages: user('weather?'),
+        stream: true,
+        tools: [{ type: 'function', function: WEATHER_TOOL }],
+      })) {
         chunks.push(part);
       }
       const withCalls = chunks.filter((c) => c.message.tool_calls?.length);
@@ -76,13 +81,20 @@ for (const [fetchName, fetchFor] of PROVIDER_FETCHES) {
     });
 
     it('object arguments become JSON strings, missing ids are made (call_…), each call of the chunk its own index, finish tool_calls', async () => {
-      const events = await collectChat(provider(legacy.url), { model: MODEL, messages: user('weather?'), tools: [WEATHER_TOOL, TIME_TOOL] });
+      const events = await collectChat(provider(legacy.url), {
+        model: MODEL,
+        messages: user('weather?'),
+        tools: [WEATHER_TOOL, TIME_TOOL],
+      });
       const answer = foldAnswer(events);
       assert.equal(answer.finish, 'tool_calls', 'the done chunk said "stop", but a call was made');
-      assert.deepEqual(answer.calls.map((c) => [c.index, c.name, JSON.parse(c.arguments)]), [
-        [0, 'get_weather', { city: 'Toronto', unit: 'celsius' }],
-        [1, 'get_time', { city: 'Paris' }],
-      ]);
+      assert.deepEqual(
+        answer.calls.map((c) => [c.index, c.name, JSON.parse(c.arguments)]),
+        [
+          [0, 'get_weather', { city: 'Toronto', unit: 'celsius' }],
+          [1, 'get_time', { city: 'Paris' }],
+        ],
+      );
       for (const c of answer.calls) assert.match(c.id, /^call_[A-Za-z0-9_-]{20,}$/);
       assert.notEqual(answer.calls[0]!.id, answer.calls[1]!.id);
       assert.equal(answer.text, '');
@@ -90,14 +102,18 @@ for (const [fetchName, fetchFor] of PROVIDER_FETCHES) {
     });
 
     it("a newer Ollama's ids are kept", async () => {
-      const events = await collectChat(provider(withIds.url), { model: MODEL, messages: user('weather?'), tools: [WEATHER_TOOL, TIME_TOOL] });
+      const events = await collectChat(provider(withIds.url), {
+        model: MODEL,
+        messages: user('weather?'),
+        tools: [WEATHER_TOOL, TIME_TOOL],
+      });
       const answer = foldAnswer(events);
       assert.equal(answer.calls.length, 2);
       for (const c of answer.calls) assert.match(c.id, /^call_[0-9a-f]{8}$/);
       assert.equal(answer.finish, 'tool_calls');
     });
 
-    it('sends tools in Ollama\'s shape on /api/chat (never /api/generate)', async () => {
+    it("sends tools in Ollama's shape on /api/chat (never /api/generate)", async () => {
       await collectChat(provider(legacy.url), { model: MODEL, messages: user('weather?'), tools: [WEATHER_TOOL] });
       assert.equal(legacy.counts['POST /api/generate'], 0);
       const [body] = chatBodies(legacy);
@@ -106,19 +122,36 @@ for (const [fetchName, fetchFor] of PROVIDER_FETCHES) {
     });
 
     it('toolChoice: none sends no tools (Ollama has no tool_choice), a named function sends only that one', async () => {
-      const none = foldAnswer(await collectChat(provider(legacy.url), { model: MODEL, messages: user('weather?'), tools: [WEATHER_TOOL, TIME_TOOL], toolChoice: 'none' }));
+      const none = foldAnswer(
+        await collectChat(provider(legacy.url), {
+          model: MODEL,
+          messages: user('weather?'),
+          tools: [WEATHER_TOOL, TIME_TOOL],
+          toolChoice: 'none',
+        }),
+      );
       assert.equal(none.calls.length, 0);
       assert.equal(none.text, 'It is 21°C.');
       assert.equal(none.finish, 'stop');
-      await collectChat(provider(legacy.url), { model: MODEL, messages: user('time?'), tools: [WEATHER_TOOL, TIME_TOOL], toolChoice: { name: 'get_time' } });
+      await collectChat(provider(legacy.url), {
+        model: MODEL,
+        messages: user('time?'),
+        tools: [WEATHER_TOOL, TIME_TOOL],
+        toolChoice: { name: 'get_time' },
+      });
       const [first, second] = chatBodies(legacy);
       assert.equal(first.tools, undefined);
-      assert.deepEqual(second.tools.map((t: any) => t.function.name), ['get_time']);
+      assert.deepEqual(
+        second.tools.map((t: any) => t.function.name),
+        ['get_time'],
+      );
     });
 
     it('the tool loop: assistant calls go back with object arguments, results as role "tool" with tool_name and tool_call_id', async () => {
       const p = provider(legacy.url);
-      const first = foldAnswer(await collectChat(p, { model: MODEL, messages: user('weather and time?'), tools: [WEATHER_TOOL, TIME_TOOL] }));
+      const first = foldAnswer(
+        await collectChat(p, { model: MODEL, messages: user('weather and time?'), tools: [WEATHER_TOOL, TIME_TOOL] }),
+      );
       const history: ChatMessage[] = [
         ...user('weather and time?'),
         { role: 'assistant', content: '', toolCalls: first.calls.map((c) => ({ id: c.id, name: c.name, arguments: c.arguments })) },
@@ -149,7 +182,9 @@ for (const [fetchName, fetchFor] of PROVIDER_FETCHES) {
         models,
       });
       try {
-        const answer = foldAnswer(await collectChat(provider(server.url), { model: THINKER, messages: user('weather?'), tools: [WEATHER_TOOL] }));
+        const answer = foldAnswer(
+          await collectChat(provider(server.url), { model: THINKER, messages: user('weather?'), tools: [WEATHER_TOOL] }),
+        );
         assert.equal(answer.reasoning, 'The user wants weather.');
         assert.deepEqual(answer.order, ['reasoning', 'toolCall', 'toolCallArgs', 'toolCallEnd', 'finish', 'usage']);
         assert.equal(answer.finish, 'tool_calls');
@@ -176,7 +211,11 @@ for (const [fetchName, fetchFor] of PROVIDER_FETCHES) {
     it('structured output: json_object is format "json", json_schema is format <schema>', async () => {
       const schema = { type: 'object', properties: { answer: { type: 'string' } }, required: ['answer'] };
       await collectChat(provider(legacy.url), { model: MODEL, messages: user('hi'), responseFormat: { type: 'json_object' } });
-      await collectChat(provider(legacy.url), { model: MODEL, messages: user('hi'), responseFormat: { type: 'json_schema', name: 'reply', schema, strict: true } });
+      await collectChat(provider(legacy.url), {
+        model: MODEL,
+        messages: user('hi'),
+        responseFormat: { type: 'json_schema', name: 'reply', schema, strict: true },
+      });
       const [a, b] = chatBodies(legacy);
       assert.equal(a.format, 'json');
       assert.deepEqual(b.format, schema);

@@ -87,12 +87,20 @@ for (const [fetchName, fetchFor] of PROVIDER_FETCHES) {
       await llamaObjects.close();
     });
 
-    it('the wire (real openai client): id and name on each call\'s first piece only, arguments in fragments, finish tool_calls', async () => {
+    it("the wire (real openai client): id and name on each call's first piece only, arguments in fragments, finish tool_calls", async () => {
       const { pieces, finish } = await wirePieces(`${cloud.url}/v1`, KEY);
       assert.equal(finish, 'tool_calls');
       const firsts = pieces.filter((p) => p.id !== undefined);
-      assert.deepEqual(firsts.map((p) => [p.index, p.function.name, p.function.arguments]), [[0, 'get_weather', ''], [1, 'get_time', '']]);
-      assert.ok(pieces.filter((p) => p.id === undefined).every((p) => p.function.name === undefined && typeof p.function.arguments === 'string'));
+      assert.deepEqual(
+        firsts.map((p) => [p.index, p.function.name, p.function.arguments]),
+        [
+          [0, 'get_weather', ''],
+          [1, 'get_time', ''],
+        ],
+      );
+      assert.ok(
+        pieces.filter((p) => p.id === undefined).every((p) => p.function.name === undefined && typeof p.function.arguments === 'string'),
+      );
       assert.ok(pieces.length > 6, 'arguments come in several fragments');
     });
 
@@ -100,10 +108,13 @@ for (const [fetchName, fetchFor] of PROVIDER_FETCHES) {
       const events = await collectChat(openai(cloud.url), { model: MODEL, messages: user('weather and time?'), tools: TOOLS });
       const answer = foldAnswer(events);
       assert.equal(answer.finish, 'tool_calls');
-      assert.deepEqual(answer.calls.map((c) => [c.index, c.name, JSON.parse(c.arguments)]), [
-        [0, 'get_weather', weather.arguments],
-        [1, 'get_time', time.arguments],
-      ]);
+      assert.deepEqual(
+        answer.calls.map((c) => [c.index, c.name, JSON.parse(c.arguments)]),
+        [
+          [0, 'get_weather', weather.arguments],
+          [1, 'get_time', time.arguments],
+        ],
+      );
       for (const c of answer.calls) assert.match(c.id, /^call_[A-Za-z0-9_-]{24}$/);
       assert.ok(answer.calls[0]!.pieces > 3, 'the arguments streamed as they came, in pieces');
       assert.equal(events.at(-1)?.type, 'usage');
@@ -120,44 +131,78 @@ for (const [fetchName, fetchFor] of PROVIDER_FETCHES) {
       const events = await collectChat(llamacpp(llama.url), { model: 'any', messages: user('weather and time?'), tools: TOOLS });
       const answer = foldAnswer(events);
       assert.equal(answer.finish, 'tool_calls');
-      assert.deepEqual(answer.calls.map((c) => [c.index, c.name, JSON.parse(c.arguments)]), [
-        [0, 'get_weather', weather.arguments],
-        [1, 'get_time', time.arguments],
-      ]);
+      assert.deepEqual(
+        answer.calls.map((c) => [c.index, c.name, JSON.parse(c.arguments)]),
+        [
+          [0, 'get_weather', weather.arguments],
+          [1, 'get_time', time.arguments],
+        ],
+      );
       assert.match(answer.calls[0]!.id, /^[A-Za-z0-9]{32}$/);
-      const streamed = events.filter((e) => e.type === 'toolCall' || e.type === 'toolCallArgs').map((e) => `${e.type}:${(e as { index: number }).index}`);
-      assert.deepEqual(streamed.slice(0, 4), ['toolCall:0', 'toolCall:1', 'toolCallArgs:0', 'toolCallArgs:1'], 'pieces passed on as they came');
+      const streamed = events
+        .filter((e) => e.type === 'toolCall' || e.type === 'toolCallArgs')
+        .map((e) => `${e.type}:${(e as { index: number }).index}`);
+      assert.deepEqual(
+        streamed.slice(0, 4),
+        ['toolCall:0', 'toolCall:1', 'toolCallArgs:0', 'toolCallArgs:1'],
+        'pieces passed on as they came',
+      );
     });
 
     it('the wire (real openai client): a llama.cpp build that sends arguments as an object (llama.cpp#20198)', async () => {
       const { pieces } = await wirePieces(`${llamaObjects.url}/v1`, 'none');
-      assert.deepEqual(pieces.map((p) => p.function.arguments), [weather.arguments, time.arguments]);
+      assert.deepEqual(
+        pieces.map((p) => p.function.arguments),
+        [weather.arguments, time.arguments],
+      );
       const client = new OpenAI({ baseURL: `${llamaObjects.url}/v1`, apiKey: 'none', maxRetries: 0 });
-      const whole = await client.chat.completions.create({ model: MODEL, messages: [{ role: 'user', content: 'weather?' }], tools: TOOLS.map((t) => ({ type: 'function' as const, function: t })) });
-      assert.deepEqual(whole.choices[0]!.message.tool_calls!.map((c) => (c as any).function.arguments), [weather.arguments, time.arguments]);
+      const whole = await client.chat.completions.create({
+        model: MODEL,
+        messages: [{ role: 'user', content: 'weather?' }],
+        tools: TOOLS.map((t) => ({ type: 'function' as const, function: t })),
+      });
+      assert.deepEqual(
+        whole.choices[0]!.message.tool_calls!.map((c) => (c as any).function.arguments),
+        [weather.arguments, time.arguments],
+      );
       // Non-streamed messages are normalised by the same helper: arguments always a JSON string.
       const normalised = toolCallsFrom(whole.choices[0]!.message.tool_calls);
-      assert.deepEqual(normalised.map((c) => [c.name, JSON.parse(c.arguments)]), [['get_weather', weather.arguments], ['get_time', time.arguments]]);
+      assert.deepEqual(
+        normalised.map((c) => [c.name, JSON.parse(c.arguments)]),
+        [
+          ['get_weather', weather.arguments],
+          ['get_time', time.arguments],
+        ],
+      );
       assert.ok(normalised.every((c) => typeof c.arguments === 'string' && c.id.length > 0));
     });
 
     it('llama.cpp object arguments become JSON strings', async () => {
-      const answer = foldAnswer(await collectChat(llamacpp(llamaObjects.url), { model: 'any', messages: user('weather and time?'), tools: TOOLS }));
-      assert.deepEqual(answer.calls.map((c) => [c.name, typeof c.arguments, JSON.parse(c.arguments)]), [
-        ['get_weather', 'string', weather.arguments],
-        ['get_time', 'string', time.arguments],
-      ]);
+      const answer = foldAnswer(
+        await collectChat(llamacpp(llamaObjects.url), { model: 'any', messages: user('weather and time?'), tools: TOOLS }),
+      );
+      assert.deepEqual(
+        answer.calls.map((c) => [c.name, typeof c.arguments, JSON.parse(c.arguments)]),
+        [
+          ['get_weather', 'string', weather.arguments],
+          ['get_time', 'string', time.arguments],
+        ],
+      );
       assert.equal(answer.finish, 'tool_calls');
     });
 
     it('asked to relay (the gateway), a request with tools relays too: the relayed pieces are the calls the events give, object arguments as JSON text', async () => {
       /** A relayed answer piped (as the gateway does) and read back: event types, and the calls its pieces fold into. */
-      const relayedCalls = async (p: OpenAICompatibleProvider, model: string): Promise<{ types: string[]; calls: [string, string, unknown][] }> => {
+      const relayedCalls = async (
+        p: OpenAICompatibleProvider,
+        model: string,
+      ): Promise<{ types: string[]; calls: [string, string, unknown][] }> => {
         let sse = '';
         const types: string[] = [];
         for await (const e of p.chat({ model, messages: user('weather?'), tools: TOOLS, relay: RELAY })) {
           types.push(e.type);
-          if (e.type === 'relay') e.answer.pipe({ write: (bytes) => ((sse += Buffer.from(bytes, 'latin1').toString('utf8')), true), onDrain: () => undefined });
+          if (e.type === 'relay')
+            e.answer.pipe({ write: (bytes) => ((sse += Buffer.from(bytes, 'latin1').toString('utf8')), true), onDrain: () => undefined });
         }
         const calls: [string, string, string][] = [];
         for (const event of sse.split('\n\n').filter(Boolean)) {
@@ -169,22 +214,42 @@ for (const [fetchName, fetchFor] of PROVIDER_FETCHES) {
         }
         return { types, calls: calls.map(([id, name, args]) => [typeof id, name, JSON.parse(args)]) };
       };
-      const expected = [['string', 'get_weather', weather.arguments], ['string', 'get_time', time.arguments]];
-      for (const [p, model] of [[openai(cloud.url), MODEL], [llamacpp(llama.url), 'any'], [llamacpp(llamaObjects.url), 'any']] as const) {
+      const expected = [
+        ['string', 'get_weather', weather.arguments],
+        ['string', 'get_time', time.arguments],
+      ];
+      for (const [p, model] of [
+        [openai(cloud.url), MODEL],
+        [llamacpp(llama.url), 'any'],
+        [llamacpp(llamaObjects.url), 'any'],
+      ] as const) {
         const relayed = await relayedCalls(p, model);
         assert.deepEqual(relayed.types, ['relay', 'usage']);
         assert.deepEqual(relayed.calls, expected);
         const framed = foldAnswer(await collectChat(p, { model, messages: user('weather?'), tools: TOOLS }));
-        assert.deepEqual(framed.calls.map((c) => [typeof c.id, c.name, JSON.parse(c.arguments)]), expected);
+        assert.deepEqual(
+          framed.calls.map((c) => [typeof c.id, c.name, JSON.parse(c.arguments)]),
+          expected,
+        );
       }
     });
 
-    it('sends tools, tool_choice, parallel_tool_calls and response_format in OpenAI\'s shape', async () => {
+    it("sends tools, tool_choice, parallel_tool_calls and response_format in OpenAI's shape", async () => {
       const schema = { type: 'object', properties: { answer: { type: 'string' } }, required: ['answer'] };
       const p = openai(cloud.url);
-      await collectChat(p, { model: MODEL, messages: user('a'), tools: [WEATHER_TOOL], toolChoice: { name: 'get_weather' }, parallelToolCalls: false });
+      await collectChat(p, {
+        model: MODEL,
+        messages: user('a'),
+        tools: [WEATHER_TOOL],
+        toolChoice: { name: 'get_weather' },
+        parallelToolCalls: false,
+      });
       await collectChat(p, { model: MODEL, messages: user('b'), tools: [WEATHER_TOOL], toolChoice: 'required' });
-      await collectChat(p, { model: MODEL, messages: user('c'), responseFormat: { type: 'json_schema', name: 'reply', schema, strict: true } });
+      await collectChat(p, {
+        model: MODEL,
+        messages: user('c'),
+        responseFormat: { type: 'json_schema', name: 'reply', schema, strict: true },
+      });
       await collectChat(p, { model: MODEL, messages: user('d'), responseFormat: { type: 'json_object' }, toolChoice: 'required' });
       const [a, b, c, d] = chatBodies(cloud);
       assert.deepEqual(a.tools, [{ type: 'function', function: WEATHER_TOOL }]);
@@ -222,12 +287,18 @@ for (const [fetchName, fetchFor] of PROVIDER_FETCHES) {
     });
 
     it('a thinking model (llama.cpp reasoning_content) reasons, then calls', async () => {
-      const server = await startLlamaCppServer({ backend: scriptedBackend({ reasoning: ['Weather', ' wanted.'], toolCalls: [time] }), toolCapable: true });
+      const server = await startLlamaCppServer({
+        backend: scriptedBackend({ reasoning: ['Weather', ' wanted.'], toolCalls: [time] }),
+        toolCapable: true,
+      });
       try {
         const answer = foldAnswer(await collectChat(llamacpp(server.url), { model: 'any', messages: user('time?'), tools: [TIME_TOOL] }));
         assert.equal(answer.reasoning, 'Weather wanted.');
         assert.deepEqual(answer.order.slice(0, 2), ['reasoning', 'toolCall']);
-        assert.deepEqual(answer.calls.map((c) => c.name), ['get_time']);
+        assert.deepEqual(
+          answer.calls.map((c) => c.name),
+          ['get_time'],
+        );
         assert.equal(answer.finish, 'tool_calls');
       } finally {
         await server.close();
@@ -270,12 +341,28 @@ describe('ToolCallAssembler: the shapes servers send', () => {
       [{ id: 'a', type: 'function', function: { name: 'f', arguments: '{"x":1}' } }],
       [{ id: 'b', type: 'function', function: { name: 'g', arguments: '{"y":2}' } }],
     ]);
-    assert.deepEqual(answer.calls.map((c) => [c.id, c.name, c.arguments]), [['a', 'f', '{"x":1}'], ['b', 'g', '{"y":2}']]);
+    assert.deepEqual(
+      answer.calls.map((c) => [c.id, c.name, c.arguments]),
+      [
+        ['a', 'f', '{"x":1}'],
+        ['b', 'g', '{"y":2}'],
+      ],
+    );
   });
 
   it('server indexes that do not start at 0 are renumbered; a call with no arguments gets {}', () => {
-    const answer = fold([[{ index: 3, id: 'a', function: { name: 'f', arguments: '' } }], [{ index: 5, id: 'b', function: { name: 'g' } }], [{ index: 3, function: { arguments: '{}' } }]]);
-    assert.deepEqual(answer.calls.map((c) => [c.index, c.id, c.arguments]), [[0, 'a', '{}'], [1, 'b', '{}']]);
+    const answer = fold([
+      [{ index: 3, id: 'a', function: { name: 'f', arguments: '' } }],
+      [{ index: 5, id: 'b', function: { name: 'g' } }],
+      [{ index: 3, function: { arguments: '{}' } }],
+    ]);
+    assert.deepEqual(
+      answer.calls.map((c) => [c.index, c.id, c.arguments]),
+      [
+        [0, 'a', '{}'],
+        [1, 'b', '{}'],
+      ],
+    );
   });
 
   it('arguments before the name are held until it comes; a missing id is made', () => {

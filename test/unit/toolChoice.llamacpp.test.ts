@@ -25,7 +25,12 @@ after(async () => {
   await Promise.all([llama.close(), openai.close()]);
 });
 
-const request: ChatRequest = { model: 'qwen', messages: [{ role: 'user', content: 'weather in Oslo?' }], tools: [WEATHER_TOOL, TIME_TOOL], toolChoice: { name: 'get_weather' } };
+const request: ChatRequest = {
+  model: 'qwen',
+  messages: [{ role: 'user', content: 'weather in Oslo?' }],
+  tools: [WEATHER_TOOL, TIME_TOOL],
+  toolChoice: { name: 'get_weather' },
+};
 
 async function drain(events: AsyncIterable<unknown>): Promise<void> {
   for await (const _ of events) void _;
@@ -36,7 +41,10 @@ test('llama.cpp: a named tool choice goes as that tool alone with tool_choice "r
   await drain(p.chat(request));
   const body = llama.requests.find((r) => r.path === '/v1/chat/completions')!.body;
   assert.equal(body.tool_choice, 'required');
-  assert.deepEqual(body.tools.map((t: { function: { name: string } }) => t.function.name), ['get_weather']);
+  assert.deepEqual(
+    body.tools.map((t: { function: { name: string } }) => t.function.name),
+    ['get_weather'],
+  );
   // Other choices are unchanged.
   llama.reset();
   await drain(p.chat({ ...request, toolChoice: 'auto' }));
@@ -45,7 +53,7 @@ test('llama.cpp: a named tool choice goes as that tool alone with tool_choice "r
   assert.equal(auto.tools.length, 2);
 });
 
-test('OpenAI-compatible servers get the named choice as OpenAI\'s object, with every tool', async () => {
+test("OpenAI-compatible servers get the named choice as OpenAI's object, with every tool", async () => {
   const p = new OpenAICompatibleProvider({ id: 'oa', kind: 'openai-compatible', baseUrl: `${openai.url}/v1`, local: true }, deps);
   await drain(p.chat({ ...request, model: 'gpt-4.1-mini' }));
   const body = openai.requests.find((r) => r.path === '/v1/chat/completions')!.body;

@@ -35,8 +35,26 @@ test('per model: shown, accepted (partial counted), accept rate, p50 latency of 
   ledger.suggestion(suggestion({ providerId: 'cloud', model: 'codestral', local: false, latencyMs: 900 }));
   ledger.suggestion(suggestion({ at: '2026-11-01T10:00:00.000Z', latencyMs: 5000 }));
   const s = ledger.suggestionSummary({ since: '2026-12-01T00:00:00.000Z' });
-  assert.deepEqual(s.byModel[0], { key: 'ollama/qwen2.5-coder:7b', local: true, shown: 4, accepted: 2, partial: 1, acceptedChars: 14, acceptRate: 0.5, latencyP50Ms: 200 });
-  assert.deepEqual(s.byModel[1], { key: 'cloud/codestral', local: false, shown: 1, accepted: 0, partial: 0, acceptedChars: 0, acceptRate: 0, latencyP50Ms: 900 });
+  assert.deepEqual(s.byModel[0], {
+    key: 'ollama/qwen2.5-coder:7b',
+    local: true,
+    shown: 4,
+    accepted: 2,
+    partial: 1,
+    acceptedChars: 14,
+    acceptRate: 0.5,
+    latencyP50Ms: 200,
+  });
+  assert.deepEqual(s.byModel[1], {
+    key: 'cloud/codestral',
+    local: false,
+    shown: 1,
+    accepted: 0,
+    partial: 0,
+    acceptedChars: 0,
+    acceptRate: 0,
+    latencyP50Ms: 900,
+  });
   assert.equal(s.total.shown, 5);
   assert.equal(s.total.accepted, 2);
   assert.equal(s.total.local, false, 'some came from the cloud');
@@ -54,7 +72,10 @@ test('retention prunes old suggestions with the requests', () => {
 });
 
 test('the service records shown and accepted through the MemoryLedger into SQLite; the table holds no text column', async () => {
-  const ollama = await startOllamaServer({ backend: scriptedBackend({ tokens: ['a', ' *', ' b;'] }), models: [{ name: 'qwen2.5-coder:7b', insert: true }] });
+  const ollama = await startOllamaServer({
+    backend: scriptedBackend({ tokens: ['a', ' *', ' b;'] }),
+    models: [{ name: 'qwen2.5-coder:7b', insert: true }],
+  });
   const down = `http://127.0.0.1:${await closedPort()}`;
   const file = `/tmp/switchyard-suggestions-${process.pid}-${Date.now()}.sqlite`;
   const sqlite = new SqliteLedger({ path: file });
@@ -82,7 +103,11 @@ test('the service records shown and accepted through the MemoryLedger into SQLit
       s.byModel.map((g) => [g.key, g.shown, g.accepted, g.acceptRate]),
       [['ollama/qwen2.5-coder:7b', 1, 1, 1]],
     );
-    assert.equal(sqlite.summary().byTask.find((t) => t.key === 'complete')?.requests, 1, 'the request itself is a usage record of task complete');
+    assert.equal(
+      sqlite.summary().byTask.find((t) => t.key === 'complete')?.requests,
+      1,
+      'the request itself is a usage record of task complete',
+    );
   } finally {
     service.dispose();
     sy.dispose();
@@ -90,7 +115,21 @@ test('the service records shown and accepted through the MemoryLedger into SQLit
     await ollama.close();
   }
   const raw = new Database(file, { readonly: true });
-  const columns = (raw.prepare('PRAGMA table_info(suggestions)').all() as { name: string; type: string }[]).map((c) => `${c.name}:${c.type}`);
+  const columns = (raw.prepare('PRAGMA table_info(suggestions)').all() as { name: string; type: string }[]).map(
+    (c) => `${c.name}:${c.type}`,
+  );
   raw.close();
-  assert.deepEqual(columns, ['id:INTEGER', 'at:TEXT', 'event:TEXT', 'provider:TEXT', 'model:TEXT', 'local:INTEGER', 'source:TEXT', 'latency_ms:REAL', 'chars:INTEGER', 'lines:INTEGER', 'partial:INTEGER']);
+  assert.deepEqual(columns, [
+    'id:INTEGER',
+    'at:TEXT',
+    'event:TEXT',
+    'provider:TEXT',
+    'model:TEXT',
+    'local:INTEGER',
+    'source:TEXT',
+    'latency_ms:REAL',
+    'chars:INTEGER',
+    'lines:INTEGER',
+    'partial:INTEGER',
+  ]);
 });

@@ -14,7 +14,14 @@ import Database from 'better-sqlite3';
 import { parseConfig } from '../../src/core/config/config';
 import { Switchyard } from '../../src/core/switchyard';
 import { LEDGER_FLUSH_MS, SqliteLedger, csvCell, quantile, redactionCounts, settingsChanges } from '../../src/core/usage/sqliteLedger';
-import { MemoryLedger, formatEgressSource, formatRedactions, type EgressRecord, type UsageRecord, type UsageSink } from '../../src/core/usage/ledger';
+import {
+  MemoryLedger,
+  formatEgressSource,
+  formatRedactions,
+  type EgressRecord,
+  type UsageRecord,
+  type UsageSink,
+} from '../../src/core/usage/ledger';
 import { closedPort, scriptedBackend, startOllamaServer, type FixtureServer } from '../fixtures';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'switchyard-usage-'));
@@ -30,7 +37,18 @@ after(async () => {
 });
 
 function rec(over: Partial<UsageRecord>): UsageRecord {
-  return { at: '2026-11-02T10:00:00.000Z', task: 'chat', requested: 'chat', providerId: 'box', model: 'm', local: true, outcome: 'ok', attempts: 1, durationMs: 100, ...over };
+  return {
+    at: '2026-11-02T10:00:00.000Z',
+    task: 'chat',
+    requested: 'chat',
+    providerId: 'box',
+    model: 'm',
+    local: true,
+    outcome: 'ok',
+    attempts: 1,
+    durationMs: 100,
+    ...over,
+  };
 }
 
 test('opens lazily: no file (nor folder) until the first record', () => {
@@ -48,7 +66,21 @@ test('summaries per task, provider, model and day with local/cloud share, tokens
   const ledger = new SqliteLedger({ path: path.join(dir, 'summary.sqlite') });
   // 20 local chat answers on day 1 with TTFT 10..200 ms, 4 cloud explain answers on day 2, 3 failures.
   for (let i = 1; i <= 20; i++) ledger.record(rec({ ttftMs: i * 10, inputTokens: 10, outputTokens: 5, costUsd: 0 }));
-  for (let i = 0; i < 4; i++) ledger.record(rec({ at: '2026-11-03T09:00:00.000Z', task: 'explain', requested: 'switchyard/explain', providerId: 'openai', model: 'gpt-4.1-mini', local: false, ttftMs: 300, inputTokens: 1000, outputTokens: 100, costUsd: 0.0006 }));
+  for (let i = 0; i < 4; i++)
+    ledger.record(
+      rec({
+        at: '2026-11-03T09:00:00.000Z',
+        task: 'explain',
+        requested: 'switchyard/explain',
+        providerId: 'openai',
+        model: 'gpt-4.1-mini',
+        local: false,
+        ttftMs: 300,
+        inputTokens: 1000,
+        outputTokens: 100,
+        costUsd: 0.0006,
+      }),
+    );
   ledger.record(rec({ at: '2026-11-03T09:01:00.000Z', outcome: 'unreachable', providerId: 'gone', attempts: 2 }));
   ledger.record(rec({ at: '2026-11-03T09:02:00.000Z', outcome: 'unreachable', providerId: 'gone', attempts: 1 }));
   ledger.record(rec({ at: '2026-11-03T09:03:00.000Z', outcome: 'policy', providerId: '', model: '', attempts: 0 }));
@@ -67,10 +99,22 @@ test('summaries per task, provider, model and day with local/cloud share, tokens
   assert.equal(chat.ttftP50Ms, 100, 'nearest-rank median of 10..200');
   assert.equal(chat.ttftP95Ms, 190);
   assert.equal(s.byTask.find((g) => g.key === 'explain')!.ttftP50Ms, 300);
-  assert.deepEqual(s.byProvider.map((g) => g.key), ['box', 'openai', 'gone', '(none)']);
+  assert.deepEqual(
+    s.byProvider.map((g) => g.key),
+    ['box', 'openai', 'gone', '(none)'],
+  );
   assert.ok(s.byModel.some((g) => g.key === 'openai/gpt-4.1-mini' && g.cloud === 4));
-  assert.deepEqual(s.byDay.map((g) => [g.key, g.requests, g.local, g.cloud]), [['2026-11-02', 20, 20, 0], ['2026-11-03', 7, 2, 4]]);
-  assert.deepEqual(s.failuresByKind, [{ kind: 'unreachable', count: 2 }, { kind: 'policy', count: 1 }]);
+  assert.deepEqual(
+    s.byDay.map((g) => [g.key, g.requests, g.local, g.cloud]),
+    [
+      ['2026-11-02', 20, 20, 0],
+      ['2026-11-03', 7, 2, 4],
+    ],
+  );
+  assert.deepEqual(s.failuresByKind, [
+    { kind: 'unreachable', count: 2 },
+    { kind: 'policy', count: 1 },
+  ]);
 
   const day2 = ledger.summary({ since: '2026-11-03T00:00:00.000Z' });
   assert.equal(day2.total.requests, 7);
@@ -87,7 +131,10 @@ test('records survive closing and reopening (and another connection reads them)'
   assert.equal((raw.prepare('SELECT count(*) AS n FROM usage').get() as { n: number }).n, 2);
   raw.close();
   const b = new SqliteLedger({ path: file });
-  assert.deepEqual(b.recent(5).map((r) => r.model), ['second', 'first']);
+  assert.deepEqual(
+    b.recent(5).map((r) => r.model),
+    ['second', 'first'],
+  );
   b.close();
 });
 
@@ -118,7 +165,10 @@ test('request records are written in batches: after LEDGER_FLUSH_MS, at once for
   assert.equal(ledger.summary().total.requests, 4, 'a query sees records not written yet');
   assert.equal(count(), 4);
   ledger.record(rec({ model: 'e' }));
-  assert.deepEqual(ledger.recent(1).map((r) => r.model), ['e']);
+  assert.deepEqual(
+    ledger.recent(1).map((r) => r.model),
+    ['e'],
+  );
   ledger.record(rec({ model: 'f' }));
   ledger.close();
   assert.equal(count(), 6, 'close writes what is left');
@@ -129,7 +179,10 @@ test('CSV export: header, one line per record, quoting and no spreadsheet formul
   ledger.record(rec({ model: 'a,b "quoted"', inputTokens: 3, outputTokens: 4, costUsd: 0.5 }));
   ledger.record(rec({ model: '=HYPERLINK("x")', requested: 'switchyard/chat' }));
   const lines = ledger.csv().trimEnd().split('\n');
-  assert.equal(lines[0], 'at,task,requested,provider,model,local,outcome,attempts,ttft_ms,duration_ms,input_tokens,output_tokens,tokens_estimated,cost_usd');
+  assert.equal(
+    lines[0],
+    'at,task,requested,provider,model,local,outcome,attempts,ttft_ms,duration_ms,input_tokens,output_tokens,tokens_estimated,cost_usd',
+  );
   assert.equal(lines.length, 3);
   assert.equal(lines[1], '2026-11-02T10:00:00.000Z,chat,chat,box,"a,b ""quoted""",1,ok,1,,100,3,4,0,0.5');
   assert.ok(lines[2]!.includes(`"'=HYPERLINK(""x"")"`));
@@ -139,10 +192,21 @@ test('CSV export: header, one line per record, quoting and no spreadsheet formul
 
 test('settings audit: what changed and when, never a key value', () => {
   const ledger = new SqliteLedger({ path: ':memory:' });
-  const before = { 'switchyard.privacy': 'ask', 'switchyard.providers': [{ id: 'x', kind: 'openai-compatible', baseUrl: 'https://api.example/v1?key=sk-abcdefghijklmnop123' }] };
-  const after = { 'switchyard.privacy': 'local-only', 'switchyard.providers': [], 'switchyard.aliases': { fast: 'chat' }, 'switchyard.someApiKey': 'sk-should-never-show-1234' };
+  const before = {
+    'switchyard.privacy': 'ask',
+    'switchyard.providers': [{ id: 'x', kind: 'openai-compatible', baseUrl: 'https://api.example/v1?key=sk-abcdefghijklmnop123' }],
+  };
+  const after = {
+    'switchyard.privacy': 'local-only',
+    'switchyard.providers': [],
+    'switchyard.aliases': { fast: 'chat' },
+    'switchyard.someApiKey': 'sk-should-never-show-1234',
+  };
   const changes = settingsChanges(before, after, '2026-11-02T10:00:00.000Z');
-  assert.deepEqual(changes.map((c) => c.key), ['switchyard.aliases', 'switchyard.privacy', 'switchyard.providers', 'switchyard.someApiKey']);
+  assert.deepEqual(
+    changes.map((c) => c.key),
+    ['switchyard.aliases', 'switchyard.privacy', 'switchyard.providers', 'switchyard.someApiKey'],
+  );
   assert.equal(changes.find((c) => c.key === 'switchyard.privacy')!.change, '"ask" → "local-only"');
   assert.equal(changes.find((c) => c.key === 'switchyard.aliases')!.change, '(default) → {"fast":"chat"}');
   ledger.audit(changes);
@@ -164,7 +228,12 @@ test('the router writes every request, fallbacks and failures included, into the
     ],
     'switchyard.tasks': { chat: ['gone/qwen2.5-coder:7b', 'box/qwen2.5-coder:7b'], explain: ['gone/qwen2.5-coder:7b'] },
   });
-  const sy = new Switchyard({ config, secrets: { getApiKey: async () => undefined }, privacy: (c) => ({ mode: c.privacy, trusted: true, workspaceOptOut: false }), usage: ledger });
+  const sy = new Switchyard({
+    config,
+    secrets: { getApiKey: async () => undefined },
+    privacy: (c) => ({ mode: c.privacy, trusted: true, workspaceOptOut: false }),
+    usage: ledger,
+  });
   for await (const _ of sy.router.chat({ task: 'switchyard/chat', messages: [{ role: 'user', content: 'hi' }] })) void _;
   await assert.rejects(async () => {
     for await (const _ of sy.router.chat({ task: 'explain', messages: [{ role: 'user', content: 'hi' }] })) void _;
@@ -194,7 +263,10 @@ test('a MemoryLedger pipes each record to the SQLite ledger until disposed', () 
   memory.record(rec({ model: 'piped' }));
   pipe.dispose();
   memory.record(rec({ model: 'not piped' }));
-  assert.deepEqual(ledger.recent(5).map((r) => r.model), ['piped']);
+  assert.deepEqual(
+    ledger.recent(5).map((r) => r.model),
+    ['piped'],
+  );
   assert.equal(memory.records.length, 2);
   ledger.close();
 });
@@ -216,11 +288,28 @@ test('retention: records older than switchyard.usage.retentionDays go on open an
   keepAll.close();
 
   const logs: string[] = [];
-  const year = new SqliteLedger({ path: file, retentionDays: 365, logger: { trace() {}, debug() {}, info: (m) => logs.push(m), warn() {}, error() {} } });
-  assert.deepEqual(year.recent(10).map((r) => r.model).sort(), ['m1', 'm100'], 'opening pruned what is older than a year');
-  assert.ok(logs.some((l) => /removed 2 records older than 365 days/.test(l)), logs.join('\n'));
+  const year = new SqliteLedger({
+    path: file,
+    retentionDays: 365,
+    logger: { trace() {}, debug() {}, info: (m) => logs.push(m), warn() {}, error() {} },
+  });
+  assert.deepEqual(
+    year
+      .recent(10)
+      .map((r) => r.model)
+      .sort(),
+    ['m1', 'm100'],
+    'opening pruned what is older than a year',
+  );
+  assert.ok(
+    logs.some((l) => /removed 2 records older than 365 days/.test(l)),
+    logs.join('\n'),
+  );
   year.setRetention(30);
-  assert.deepEqual(year.recent(10).map((r) => r.model), ['m1']);
+  assert.deepEqual(
+    year.recent(10).map((r) => r.model),
+    ['m1'],
+  );
   assert.equal(year.auditList().length, 1, 'the audit list is kept');
   year.close();
 });
@@ -230,11 +319,24 @@ test('switchyard.usage.retentionDays is read from settings (default 365) and out
   assert.equal(parseConfig({ 'switchyard.usage.retentionDays': 30 }).config.usage.retentionDays, 30);
   const bad = parseConfig({ 'switchyard.usage.retentionDays': -5 });
   assert.equal(bad.config.usage.retentionDays, 365);
-  assert.ok(bad.problems.some((p) => p.key === 'switchyard.usage.retentionDays'), JSON.stringify(bad.problems));
+  assert.ok(
+    bad.problems.some((p) => p.key === 'switchyard.usage.retentionDays'),
+    JSON.stringify(bad.problems),
+  );
 });
 
 function egress(over: Partial<EgressRecord>): EgressRecord {
-  return { at: '2026-11-02T10:00:00.000Z', task: 'chat', providerId: 'openai', model: 'gpt-4.1-mini', host: 'api.openai.com', bytesSent: 1200, redactions: {}, sources: [], ...over };
+  return {
+    at: '2026-11-02T10:00:00.000Z',
+    task: 'chat',
+    providerId: 'openai',
+    model: 'gpt-4.1-mini',
+    host: 'api.openai.com',
+    bytesSent: 1200,
+    redactions: {},
+    sources: [],
+    ...over,
+  };
 }
 
 test('egress: every record is kept with host, bytes, redaction counts and file ranges; listed newest first, filtered by range, day and provider; survives reopening', () => {
@@ -242,24 +344,75 @@ test('egress: every record is kept with host, bytes, redaction counts and file r
   const a = new SqliteLedger({ path: file });
   const heard: string[] = [];
   a.onEgress((r) => heard.push(r.model));
-  a.egress(egress({ at: '2026-11-01T09:00:00.000Z', model: 'old', sources: [{ path: 'src/a.ts', startLine: 10, endLine: 24 }, { path: 'README.md' }] }));
-  a.egress(egress({ at: '2026-11-02T08:00:00.000Z', providerId: 'anthropic', model: 'claude', host: 'api.anthropic.com', redactions: { 'openai-api-key': 1, 'aws-secret-access-key': 1 } }));
+  a.egress(
+    egress({
+      at: '2026-11-01T09:00:00.000Z',
+      model: 'old',
+      sources: [{ path: 'src/a.ts', startLine: 10, endLine: 24 }, { path: 'README.md' }],
+    }),
+  );
+  a.egress(
+    egress({
+      at: '2026-11-02T08:00:00.000Z',
+      providerId: 'anthropic',
+      model: 'claude',
+      host: 'api.anthropic.com',
+      redactions: { 'openai-api-key': 1, 'aws-secret-access-key': 1 },
+    }),
+  );
   a.egress(egress({ at: '2026-11-02T11:00:00.000Z', model: 'new', bytesSent: 5 }));
   assert.deepEqual(heard, ['old', 'claude', 'new'], 'listeners hear of each at once');
   a.close();
 
   const b = new SqliteLedger({ path: file });
   const all = b.egressList();
-  assert.deepEqual(all.map((e) => e.model), ['new', 'claude', 'old'], 'newest first');
-  assert.deepEqual(all[2], { at: '2026-11-01T09:00:00.000Z', task: 'chat', providerId: 'openai', model: 'old', host: 'api.openai.com', bytesSent: 1200, redactions: {}, sources: [{ path: 'src/a.ts', startLine: 10, endLine: 24 }, { path: 'README.md' }] });
+  assert.deepEqual(
+    all.map((e) => e.model),
+    ['new', 'claude', 'old'],
+    'newest first',
+  );
+  assert.deepEqual(all[2], {
+    at: '2026-11-01T09:00:00.000Z',
+    task: 'chat',
+    providerId: 'openai',
+    model: 'old',
+    host: 'api.openai.com',
+    bytesSent: 1200,
+    redactions: {},
+    sources: [{ path: 'src/a.ts', startLine: 10, endLine: 24 }, { path: 'README.md' }],
+  });
   assert.deepEqual(all[1]!.redactions, { 'aws-secret-access-key': 1, 'openai-api-key': 1 });
-  assert.deepEqual(b.egressList({ day: '2026-11-02' }).map((e) => e.model), ['new', 'claude']);
-  assert.deepEqual(b.egressList({ provider: 'openai' }).map((e) => e.model), ['new', 'old']);
-  assert.deepEqual(b.egressList({ provider: 'openai', day: '2026-11-02' }).map((e) => e.model), ['new']);
-  assert.deepEqual(b.egressList({ since: '2026-11-02T00:00:00.000Z', until: '2026-11-02T09:00:00.000Z' }).map((e) => e.model), ['claude']);
-  assert.deepEqual(b.egressList({ limit: 1 }).map((e) => e.model), ['new']);
+  assert.deepEqual(
+    b.egressList({ day: '2026-11-02' }).map((e) => e.model),
+    ['new', 'claude'],
+  );
+  assert.deepEqual(
+    b.egressList({ provider: 'openai' }).map((e) => e.model),
+    ['new', 'old'],
+  );
+  assert.deepEqual(
+    b.egressList({ provider: 'openai', day: '2026-11-02' }).map((e) => e.model),
+    ['new'],
+  );
+  assert.deepEqual(
+    b.egressList({ since: '2026-11-02T00:00:00.000Z', until: '2026-11-02T09:00:00.000Z' }).map((e) => e.model),
+    ['claude'],
+  );
+  assert.deepEqual(
+    b.egressList({ limit: 1 }).map((e) => e.model),
+    ['new'],
+  );
   assert.equal(b.egressCount({ provider: 'openai' }), 2);
-  assert.deepEqual(b.egressFacets(), { days: [{ day: '2026-11-02', count: 2 }, { day: '2026-11-01', count: 1 }], providers: [{ provider: 'anthropic', count: 1 }, { provider: 'openai', count: 2 }] });
+  assert.deepEqual(b.egressFacets(), {
+    days: [
+      { day: '2026-11-02', count: 2 },
+      { day: '2026-11-01', count: 1 },
+    ],
+    providers: [
+      { provider: 'anthropic', count: 1 },
+      { provider: 'openai', count: 2 },
+    ],
+  });
   assert.deepEqual(b.egressFacets({ since: '2026-11-02T09:00:00.000Z' }).providers, [{ provider: 'openai', count: 1 }]);
   assert.equal(b.summary().total.requests, 0, 'egress records are not request records');
   b.close();
@@ -267,11 +420,18 @@ test('egress: every record is kept with host, bytes, redaction counts and file r
 
 test('egress: only counts by kind and well-formed line ranges are stored (no text, no odd keys)', () => {
   const ledger = new SqliteLedger({ path: ':memory:' });
-  ledger.egress(egress({
-    bytesSent: -3,
-    redactions: { 'github-token': 2, '<b>not a kind</b>': 1, 'jwt': 0, 'pem-private-key': 1.5 },
-    sources: [{ path: 'a.ts', startLine: 5, endLine: 2 }, { path: '' }, { path: 'b.ts', startLine: 0, endLine: 3 }, { path: 'c.ts', startLine: 7 }],
-  }));
+  ledger.egress(
+    egress({
+      bytesSent: -3,
+      redactions: { 'github-token': 2, '<b>not a kind</b>': 1, jwt: 0, 'pem-private-key': 1.5 },
+      sources: [
+        { path: 'a.ts', startLine: 5, endLine: 2 },
+        { path: '' },
+        { path: 'b.ts', startLine: 0, endLine: 3 },
+        { path: 'c.ts', startLine: 7 },
+      ],
+    }),
+  );
   const [e] = ledger.egressList();
   assert.deepEqual(e!.redactions, { 'github-token': 2, other: 1 });
   assert.equal(e!.bytesSent, 0);
@@ -299,7 +459,10 @@ test('egress records are written in the same batches as request records, and a q
   assert.equal(count('egress'), 1);
   assert.equal(count('usage'), 1);
   ledger.egress(egress({ model: 'pending' }));
-  assert.deepEqual(ledger.egressList({ limit: 1 }).map((e) => e.model), ['pending']);
+  assert.deepEqual(
+    ledger.egressList({ limit: 1 }).map((e) => e.model),
+    ['pending'],
+  );
   ledger.egress(egress({ model: 'at close' }));
   ledger.close();
   assert.equal(count('egress'), 3, 'close writes what is left');
@@ -312,11 +475,24 @@ test('egress retention: records older than retentionDays go with the request rec
   for (const d of [400, 100, 1]) all.egress(egress({ at: daysAgo(d), model: `m${d}` }));
   all.close();
   const logs: string[] = [];
-  const year = new SqliteLedger({ path: file, retentionDays: 365, logger: { trace() {}, debug() {}, info: (m) => logs.push(m), warn() {}, error() {} } });
-  assert.deepEqual(year.egressList().map((e) => e.model), ['m1', 'm100']);
-  assert.ok(logs.some((l) => /1 egress records older than 365 days/.test(l)), logs.join('\n'));
+  const year = new SqliteLedger({
+    path: file,
+    retentionDays: 365,
+    logger: { trace() {}, debug() {}, info: (m) => logs.push(m), warn() {}, error() {} },
+  });
+  assert.deepEqual(
+    year.egressList().map((e) => e.model),
+    ['m1', 'm100'],
+  );
+  assert.ok(
+    logs.some((l) => /1 egress records older than 365 days/.test(l)),
+    logs.join('\n'),
+  );
   year.setRetention(30);
-  assert.deepEqual(year.egressList().map((e) => e.model), ['m1']);
+  assert.deepEqual(
+    year.egressList().map((e) => e.model),
+    ['m1'],
+  );
   year.close();
 });
 
@@ -335,11 +511,20 @@ test('a ledger of schema 1 (before egress) opens, keeps its records and gains th
   old.close();
   const logs: string[] = [];
   const ledger = new SqliteLedger({ path: file, logger: { trace() {}, debug() {}, info: (m) => logs.push(m), warn() {}, error() {} } });
-  assert.deepEqual(ledger.recent(5).map((r) => r.model), ['kept']);
+  assert.deepEqual(
+    ledger.recent(5).map((r) => r.model),
+    ['kept'],
+  );
   ledger.egress(egress({ model: 'after migration' }));
-  assert.deepEqual(ledger.egressList().map((e) => e.model), ['after migration']);
+  assert.deepEqual(
+    ledger.egressList().map((e) => e.model),
+    ['after migration'],
+  );
   ledger.close();
-  assert.ok(logs.some((l) => /migrated from schema 1 to 3/.test(l)), logs.join('\n'));
+  assert.ok(
+    logs.some((l) => /migrated from schema 1 to 3/.test(l)),
+    logs.join('\n'),
+  );
   const raw = new Database(file);
   assert.equal(raw.prepare("SELECT value FROM meta WHERE key = 'schema'").pluck().get(), '3');
   raw.prepare("UPDATE meta SET value = '99' WHERE key = 'schema'").run();
@@ -350,12 +535,20 @@ test('a ledger of schema 1 (before egress) opens, keeps its records and gains th
 
 test('egress CSV: header, one line per record, oldest first, counts and file ranges, no spreadsheet formulas', () => {
   const ledger = new SqliteLedger({ path: ':memory:' });
-  ledger.egress(egress({ redactions: { 'openai-api-key': 1, 'aws-secret-access-key': 2 }, sources: [{ path: 'src/a.ts', startLine: 3, endLine: 9 }, { path: 'b, "c".md' }] }));
+  ledger.egress(
+    egress({
+      redactions: { 'openai-api-key': 1, 'aws-secret-access-key': 2 },
+      sources: [{ path: 'src/a.ts', startLine: 3, endLine: 9 }, { path: 'b, "c".md' }],
+    }),
+  );
   ledger.egress(egress({ at: '2026-11-03T10:00:00.000Z', model: '=HYPERLINK("x")', sources: [{ path: '@evil.ts' }] }));
   const lines = ledger.egressCsv().trimEnd().split('\n');
   assert.equal(lines[0], 'at,task,provider,model,host,bytes_sent,redaction_count,redactions,files');
   assert.equal(lines.length, 3);
-  assert.equal(lines[1], '2026-11-02T10:00:00.000Z,chat,openai,gpt-4.1-mini,api.openai.com,1200,3,"{""aws-secret-access-key"":2,""openai-api-key"":1}","src/a.ts:3-9; b, ""c"".md"');
+  assert.equal(
+    lines[1],
+    '2026-11-02T10:00:00.000Z,chat,openai,gpt-4.1-mini,api.openai.com,1200,3,"{""aws-secret-access-key"":2,""openai-api-key"":1}","src/a.ts:3-9; b, ""c"".md"',
+  );
   assert.ok(lines[2]!.includes(`"'=HYPERLINK(""x"")"`), lines[2]);
   assert.ok(lines[2]!.endsWith(`,'@evil.ts`), lines[2]);
   assert.equal(ledger.egressCsv({ day: '2026-11-03' }).trimEnd().split('\n').length, 2);
@@ -372,9 +565,21 @@ test('a MemoryLedger keeps egress records and hands them to piped sinks (sinks w
   pipe.dispose();
   memory.egress(egress({ model: 'not piped' }));
   memory.egress(egress({ model: 'third' }));
-  assert.deepEqual(ledger.egressList().map((e) => e.model), ['piped']);
-  assert.deepEqual(memory.egressRecords.map((e) => e.model), ['not piped', 'third'], 'the most recent, up to the limit');
-  const failing: UsageSink = { record() {}, egress: () => { throw new Error('disk full'); } };
+  assert.deepEqual(
+    ledger.egressList().map((e) => e.model),
+    ['piped'],
+  );
+  assert.deepEqual(
+    memory.egressRecords.map((e) => e.model),
+    ['not piped', 'third'],
+    'the most recent, up to the limit',
+  );
+  const failing: UsageSink = {
+    record() {},
+    egress: () => {
+      throw new Error('disk full');
+    },
+  };
   memory.pipe(failing);
   assert.throws(() => memory.egress(egress({ model: 'kept anyway' })), /disk full/);
   assert.equal(memory.egressRecords.at(-1)!.model, 'kept anyway');
@@ -385,7 +590,10 @@ test('egress formatting: files with line ranges, redactions by kind', () => {
   assert.equal(formatEgressSource({ path: 'src/a.ts', startLine: 10, endLine: 24 }), 'src/a.ts:10-24');
   assert.equal(formatEgressSource({ path: 'src/a.ts', startLine: 7, endLine: 7 }), 'src/a.ts:7');
   assert.equal(formatEgressSource({ path: 'README.md' }), 'README.md');
-  assert.equal(formatRedactions({ 'openai-api-key': 1, 'aws-secret-access-key': 1 }), '2 redacted: aws-secret-access-key ×1, openai-api-key ×1');
+  assert.equal(
+    formatRedactions({ 'openai-api-key': 1, 'aws-secret-access-key': 1 }),
+    '2 redacted: aws-secret-access-key ×1, openai-api-key ×1',
+  );
   assert.equal(formatRedactions({}), 'none');
 });
 
@@ -396,9 +604,15 @@ test('egress page for a view: facets of the range, the newest records up to a li
   const page = ledger.egressPage({ since: '2026-11-01T00:00:00.000Z' }, { provider: 'openai' }, 3);
   assert.equal(page.provider, 'openai');
   assert.equal(page.day, '');
-  assert.deepEqual(page.records.map((e) => e.model), ['o4', 'o3', 'o2']);
+  assert.deepEqual(
+    page.records.map((e) => e.model),
+    ['o4', 'o3', 'o2'],
+  );
   assert.equal(page.total, 5);
-  assert.deepEqual(page.providers.map((p) => p.provider), ['openai', 'xai']);
+  assert.deepEqual(
+    page.providers.map((p) => p.provider),
+    ['openai', 'xai'],
+  );
   const later = ledger.egressPage({ since: '2026-11-02T00:00:00.000Z' }, { provider: 'xai', day: '2026-11-01' }, 10);
   assert.equal(later.provider, '', 'xai has nothing in the shorter period: the filter goes');
   assert.equal(later.day, '');

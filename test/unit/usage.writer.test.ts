@@ -21,20 +21,54 @@ before(() => {
 after(() => rmSync(dir, { recursive: true, force: true }));
 
 function rec(model: string): UsageRecord {
-  return { at: new Date().toISOString(), task: 'chat', requested: 'switchyard/chat', providerId: 'box', model, local: true, outcome: 'ok', attempts: 1, ttftMs: 5, durationMs: 20, inputTokens: 10, outputTokens: 20 };
+  return {
+    at: new Date().toISOString(),
+    task: 'chat',
+    requested: 'switchyard/chat',
+    providerId: 'box',
+    model,
+    local: true,
+    outcome: 'ok',
+    attempts: 1,
+    ttftMs: 5,
+    durationMs: 20,
+    inputTokens: 10,
+    outputTokens: 20,
+  };
 }
 function egressRec(model: string): EgressRecord {
-  return { at: new Date().toISOString(), task: 'chat', providerId: 'openai', model, host: 'api.openai.com', bytesSent: 100, redactions: {}, sources: [] };
+  return {
+    at: new Date().toISOString(),
+    task: 'chat',
+    providerId: 'openai',
+    model,
+    host: 'api.openai.com',
+    bytesSent: 100,
+    redactions: {},
+    sources: [],
+  };
 }
 function suggestionRec(): SuggestionRecord {
-  return { at: new Date().toISOString(), event: 'shown', providerId: 'box', model: 'fim', local: true, source: 'model', latencyMs: 40, chars: 12, lines: 1 };
+  return {
+    at: new Date().toISOString(),
+    event: 'shown',
+    providerId: 'box',
+    model: 'fim',
+    local: true,
+    source: 'model',
+    latencyMs: 40,
+    chars: 12,
+    lines: 1,
+  };
 }
 
 /** Rows as another connection sees them (what is on disk), by table, in insertion order. */
 function onDisk(file: string, table = 'usage'): string[] {
   const raw = new Database(file, { readonly: true });
   try {
-    return (raw.prepare(`SELECT ${table === 'suggestions' ? 'event' : 'model'} AS v FROM ${table} ORDER BY id`).all() as { v: string }[]).map((r) => r.v);
+    return (
+      raw.prepare(`SELECT ${table === 'suggestions' ? 'event' : 'model'} AS v FROM ${table} ORDER BY id`).all() as { v: string }[]
+    ).map((r) => r.v);
   } finally {
     raw.close();
   }
@@ -146,10 +180,16 @@ for (const phase of ['flush', 'idle'] as const) {
     const rows = onDisk(file);
     const kept = rows.filter((m) => m.startsWith('kept'));
     assert.equal(kept.length, 300, 'every committed record survived');
-    assert.deepEqual(kept, Array.from({ length: 300 }, (_, i) => `kept${i}`));
+    assert.deepEqual(
+      kept,
+      Array.from({ length: 300 }, (_, i) => `kept${i}`),
+    );
     // What was recorded just before the kill may be lost, never more than that, and never half a batch out of order.
     const maybe = rows.filter((m) => m.startsWith('maybe'));
-    assert.deepEqual(maybe, Array.from({ length: maybe.length }, (_, i) => `maybe${i}`));
+    assert.deepEqual(
+      maybe,
+      Array.from({ length: maybe.length }, (_, i) => `maybe${i}`),
+    );
     const raw = new Database(file, { readonly: true });
     assert.equal(raw.pragma('integrity_check', { simple: true }), 'ok');
     raw.close();

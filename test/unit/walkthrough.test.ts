@@ -8,7 +8,13 @@ import { test } from 'node:test';
 import manifest from '../../package.json';
 
 const root = path.join(__dirname, '../..');
-interface Step { id: string; title: string; description: string; media: { markdown?: string; image?: string; altText?: string }; completionEvents?: string[] }
+interface Step {
+  id: string;
+  title: string;
+  description: string;
+  media: { markdown?: string; image?: string; altText?: string };
+  completionEvents?: string[];
+}
 const contributes = manifest.contributes as unknown as {
   commands: { command: string; title: string }[];
   walkthroughs?: { id: string; title: string; steps: Step[] }[];
@@ -19,8 +25,20 @@ const contributes = manifest.contributes as unknown as {
 test('the walkthrough covers local servers (Ollama, llama.cpp, the embedded runtime), models per task, privacy and the gateway', () => {
   const [walk] = contributes.walkthroughs ?? [];
   assert.ok(walk, 'a walkthrough');
-  const text = walk.steps.map((s) => `${s.title}\n${s.description}\n${s.media.markdown ? fs.readFileSync(path.join(root, s.media.markdown), 'utf8') : ''}`).join('\n');
-  for (const needed of [/Ollama/, /llama\.cpp/, /Download GGUF Model/, /per task/i, /local-only/, /Stay Local/, /gateway/i, /switchyard\/chat/]) assert.match(text, needed);
+  const text = walk.steps
+    .map((s) => `${s.title}\n${s.description}\n${s.media.markdown ? fs.readFileSync(path.join(root, s.media.markdown), 'utf8') : ''}`)
+    .join('\n');
+  for (const needed of [
+    /Ollama/,
+    /llama\.cpp/,
+    /Download GGUF Model/,
+    /per task/i,
+    /local-only/,
+    /Stay Local/,
+    /gateway/i,
+    /switchyard\/chat/,
+  ])
+    assert.match(text, needed);
 });
 
 test('every walkthrough step has markdown that ships, and links and waits only on declared commands', () => {
@@ -43,8 +61,14 @@ test('the editor commands (Explain, Edit Selection, Summarize) sit in a Switchya
   assert.ok(sub, 'a submenu in the editor context menu');
   assert.equal(contributes.submenus?.find((s) => s.id === sub.submenu)?.label, 'Switchyard');
   const inGroup = contributes.menus[sub.submenu!]!.map((m) => m.command);
-  for (const c of ['switchyard.explainSelection', 'switchyard.explainFile', 'switchyard.editSelection', 'switchyard.summarizeSelection', 'switchyard.summarizeFile']) {
+  for (const c of [
+    'switchyard.explainSelection',
+    'switchyard.explainFile',
+    'switchyard.editSelection',
+    'switchyard.summarizeSelection',
+    'switchyard.summarizeFile',
+  ]) {
     assert.ok(inGroup.includes(c), `${c} in the Switchyard group`);
   }
-  assert.ok(!ctx.some((m) => m.command?.startsWith('switchyard.')), 'not loose among other extensions\' entries');
+  assert.ok(!ctx.some((m) => m.command?.startsWith('switchyard.')), "not loose among other extensions' entries");
 });

@@ -73,7 +73,10 @@ test('webview host: unknown kinds, unknown names and payloads of the wrong shape
   assert.deepEqual(calls, []);
   assert.deepEqual(webview.posted, [], 'nothing is replied to a message that is not one of the protocol');
   assert.equal(warnings.length, 14);
-  assert.ok(warnings.every((w) => w.startsWith('usage view: ignored an invalid message (')), warnings.join('\n'));
+  assert.ok(
+    warnings.every((w) => w.startsWith('usage view: ignored an invalid message (')),
+    warnings.join('\n'),
+  );
   assert.match(warnings[6]!, /unknown request "usage\/delete"/);
   assert.match(warnings[8]!, /usage\/range: days is invalid/);
 });
@@ -137,5 +140,13 @@ test('webview host: typed: listen() does not compile until every request has a h
   // @ts-expect-error a notification's payload is typed too
   partial.notify('chat/chunk', { text: 1 });
   const shapes: Record<keyof ChatRequests, unknown> = CHAT_SHAPES;
-  assert.deepEqual(Object.keys(shapes).sort(), ['chat/action', 'chat/code', 'chat/delete', 'chat/new', 'chat/open', 'chat/openCitation', 'chat/send']);
+  assert.deepEqual(Object.keys(shapes).sort(), [
+    'chat/action',
+    'chat/code',
+    'chat/delete',
+    'chat/new',
+    'chat/open',
+    'chat/openCitation',
+    'chat/send',
+  ]);
 });

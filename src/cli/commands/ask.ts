@@ -11,7 +11,12 @@ import { formatUsage } from '../../core/usage/ledger';
 import { COMMON_OPTIONS, UsageError, attemptLines, build, loadConfig, readStdin, type Io } from '../common';
 
 export async function ask(args: string[], io: Io): Promise<number> {
-  const { values, positionals } = parseArgs({ args, allowPositionals: true, options: { ...COMMON_OPTIONS, task: { type: 'string', default: 'chat' } }, strict: true });
+  const { values, positionals } = parseArgs({
+    args,
+    allowPositionals: true,
+    options: { ...COMMON_OPTIONS, task: { type: 'string', default: 'chat' } },
+    strict: true,
+  });
   if (positionals.length > 1) throw new UsageError('ask takes one prompt argument; quote it, or pipe it on stdin');
   const prompt = positionals[0] ?? (await readStdin(io.stdin));
   if (!prompt.trim()) throw new UsageError('ask needs a prompt: `switchyard ask "…"` or on stdin');
@@ -26,7 +31,10 @@ export async function ask(args: string[], io: Io): Promise<number> {
     thinking = false;
   };
   try {
-    for await (const ev of runTurn({ router: sy.router, providers: sy.registry }, { task: values.task!, question: prompt, signal: controller.signal })) {
+    for await (const ev of runTurn(
+      { router: sy.router, providers: sy.registry },
+      { task: values.task!, question: prompt, signal: controller.signal },
+    )) {
       if (ev.type === 'notice') {
         endThinking();
         io.stderr.write(`note: ${ev.text}\n`);
@@ -39,7 +47,9 @@ export async function ask(args: string[], io: Io): Promise<number> {
         io.stdout.write(ev.text);
       } else if (ev.type === 'route') {
         const r = ev.route;
-        io.stderr.write(`route: ${r.requested} answered by ${describeCandidate(r)}${r.fallback ? ' after fallback' : ''}\n${attemptLines(r.attempts)}`);
+        io.stderr.write(
+          `route: ${r.requested} answered by ${describeCandidate(r)}${r.fallback ? ' after fallback' : ''}\n${attemptLines(r.attempts)}`,
+        );
       } else if (ev.type === 'done') {
         endThinking();
         io.stdout.write('\n');
@@ -59,4 +69,3 @@ export async function ask(args: string[], io: Io): Promise<number> {
     process.off('SIGINT', onSigint);
   }
 }
-

@@ -8,7 +8,13 @@ import { execFile } from 'node:child_process';
 import { resolve } from 'node:path';
 import { parseArgs, promisify } from 'node:util';
 import { runTurn } from '../../core/chat/turn';
-import { COMMIT_SUBJECTS, NothingToCommitError, cleanCommitMessage, commitMessageTurn, type CommitMessageInput } from '../../core/editorTasks/commitMessage';
+import {
+  COMMIT_SUBJECTS,
+  NothingToCommitError,
+  cleanCommitMessage,
+  commitMessageTurn,
+  type CommitMessageInput,
+} from '../../core/editorTasks/commitMessage';
 import { RouteError } from '../../core/routing/router';
 import { describeCandidate } from '../../core/describe';
 import { formatUsage } from '../../core/usage/ledger';
@@ -39,7 +45,12 @@ export async function gitCommitInput(repo: string, stagedOnly: boolean): Promise
 }
 
 export async function commitMessage(args: string[], io: Io): Promise<number> {
-  const { values } = parseArgs({ args, allowPositionals: false, options: { ...COMMON_OPTIONS, repo: { type: 'string' }, staged: { type: 'boolean' } }, strict: true });
+  const { values } = parseArgs({
+    args,
+    allowPositionals: false,
+    options: { ...COMMON_OPTIONS, repo: { type: 'string' }, staged: { type: 'boolean' } },
+    strict: true,
+  });
   const repo = resolve(values.repo ?? process.cwd());
   const input = await gitCommitInput(repo, values.staged ?? false);
   let turn;
@@ -61,7 +72,9 @@ export async function commitMessage(args: string[], io: Io): Promise<number> {
       else if (ev.type === 'notice') io.stderr.write(`note: ${ev.text}\n`);
       else if (ev.type === 'route') {
         const r = ev.route;
-        io.stderr.write(`route: ${r.requested} answered by ${describeCandidate(r)}${r.fallback ? ' after fallback' : ''}\n${attemptLines(r.attempts)}`);
+        io.stderr.write(
+          `route: ${r.requested} answered by ${describeCandidate(r)}${r.fallback ? ' after fallback' : ''}\n${attemptLines(r.attempts)}`,
+        );
       } else if (ev.type === 'done') io.stderr.write(`${formatUsage(ev.usage)}\n`);
     }
   } catch (e) {

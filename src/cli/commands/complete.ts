@@ -17,7 +17,8 @@ import { COMMON_OPTIONS, UsageError, attemptLines, build, loadConfig, printable,
 function positiveInt(value: string | undefined, name: string): number {
   if (value === undefined) throw new UsageError(`complete needs --${name} (1-based, as editors show it)`);
   const n = Number(value);
-  if (!/^\d+$/.test(value) || !Number.isInteger(n) || n < 1) throw new UsageError(`--${name} must be a whole number of at least 1, got "${printable(value)}"`);
+  if (!/^\d+$/.test(value) || !Number.isInteger(n) || n < 1)
+    throw new UsageError(`--${name} must be a whole number of at least 1, got "${printable(value)}"`);
   return n;
 }
 
@@ -31,9 +32,13 @@ function readAt(file: string, line: number, column: number): { text: string; off
   }
   const lines = text.split('\n');
   if (text.endsWith('\n')) lines.pop();
-  if (line > Math.max(1, lines.length)) throw new UsageError(`--line ${line} is past the end of ${printable(file)} (${lines.length} lines)`);
+  if (line > Math.max(1, lines.length))
+    throw new UsageError(`--line ${line} is past the end of ${printable(file)} (${lines.length} lines)`);
   const lineText = (lines[line - 1] ?? '').replace(/\r$/, '');
-  if (column > lineText.length + 1) throw new UsageError(`--column ${column} is past the end of line ${line} (${lineText.length} characters: the last column is ${lineText.length + 1})`);
+  if (column > lineText.length + 1)
+    throw new UsageError(
+      `--column ${column} is past the end of line ${line} (${lineText.length} characters: the last column is ${lineText.length + 1})`,
+    );
   return { text, offset: offsetAt(text, line, column)! };
 }
 
@@ -55,7 +60,13 @@ export async function complete(args: string[], io: Io): Promise<number> {
   const { values, positionals } = parseArgs({
     args,
     allowPositionals: true,
-    options: { ...COMMON_OPTIONS, file: { type: 'string' }, line: { type: 'string' }, column: { type: 'string' }, json: { type: 'boolean' } },
+    options: {
+      ...COMMON_OPTIONS,
+      file: { type: 'string' },
+      line: { type: 'string' },
+      column: { type: 'string' },
+      json: { type: 'boolean' },
+    },
     strict: true,
   });
   if (positionals.length > 0) throw new UsageError('complete takes no positional arguments: use --file F --line L --column C');
@@ -72,11 +83,19 @@ export async function complete(args: string[], io: Io): Promise<number> {
   const filePath = displayPath(values.file);
   const languageId = languageOf(values.file);
   try {
-    const served = await service.complete({ filePath, languageId, prefix: text.slice(0, offset), suffix: text.slice(offset) }, controller.signal);
+    const served = await service.complete(
+      { filePath, languageId, prefix: text.slice(0, offset), suffix: text.slice(offset) },
+      controller.signal,
+    );
     if (served) {
       const r = served.route;
-      io.stderr.write(`route: complete answered by ${describeCandidate({ ...r, model: printable(r.model) })} in ${Math.round(served.latencyMs)} ms\n`);
-      if (values.json) io.stdout.write(`${JSON.stringify({ text: served.text, source: served.source, route: r, latencyMs: Math.round(served.latencyMs * 10) / 10 })}\n`);
+      io.stderr.write(
+        `route: complete answered by ${describeCandidate({ ...r, model: printable(r.model) })} in ${Math.round(served.latencyMs)} ms\n`,
+      );
+      if (values.json)
+        io.stdout.write(
+          `${JSON.stringify({ text: served.text, source: served.source, route: r, latencyMs: Math.round(served.latencyMs * 10) / 10 })}\n`,
+        );
       else io.stdout.write(`${served.text}\n`);
       return 0;
     }

@@ -34,7 +34,14 @@ export function resolveFolder(given: string | undefined, command: string): strin
   return folder;
 }
 
-export async function openIndex(sy: Switchyard, folder: string, dbPath: string, io: Io, verbose: boolean, background: boolean): Promise<WorkspaceIndex> {
+export async function openIndex(
+  sy: Switchyard,
+  folder: string,
+  dbPath: string,
+  io: Io,
+  verbose: boolean,
+  background: boolean,
+): Promise<WorkspaceIndex> {
   requireNativeNode(background ? 'index' : 'search'); // the index is better-sqlite3 + sqlite-vec
   const config = sy.config;
   return WorkspaceIndex.open({
@@ -76,7 +83,12 @@ function progressWriter(io: Io): { update(p: SyncProgress): void; line(text: str
 }
 
 export async function index(args: string[], io: Io): Promise<number> {
-  const { values, positionals } = parseArgs({ args, allowPositionals: true, options: { ...COMMON_OPTIONS, db: { type: 'string' } }, strict: true });
+  const { values, positionals } = parseArgs({
+    args,
+    allowPositionals: true,
+    options: { ...COMMON_OPTIONS, db: { type: 'string' } },
+    strict: true,
+  });
   if (positionals.length > 1) throw new UsageError('index takes one folder');
   const folder = resolveFolder(positionals[0], 'index');
   const dbPath = path.resolve(values.db ?? defaultDbPath(folder, io.env));
@@ -118,9 +130,12 @@ export async function index(args: string[], io: Io): Promise<number> {
       if (verbose) for (const s of summary.skipped) out.push(`  ${printable(s.rel)}: ${s.reason}`);
     }
     for (const d of summary.decoded) out.push(`  ${printable(d.rel)}: ${d.reason}`);
-    if (counts.pending === 0 && counts.vectors > 0) out.push(`vectors: every chunk embedded with ${counts.model} (${counts.dims} dimensions)`);
+    if (counts.pending === 0 && counts.vectors > 0)
+      out.push(`vectors: every chunk embedded with ${counts.model} (${counts.dims} dimensions)`);
     else if (counts.chunks > 0) {
-      out.push(`vectors: ${counts.pending} chunks not embedded${status.message ? ` (${status.message})` : ''}; search is keyword-only for them until \`switchyard index\` runs with an embedding model reachable`);
+      out.push(
+        `vectors: ${counts.pending} chunks not embedded${status.message ? ` (${status.message})` : ''}; search is keyword-only for them until \`switchyard index\` runs with an embedding model reachable`,
+      );
     }
     out.push(`database: ${dbPath}`);
     io.stdout.write(`${out.join('\n')}\n`);

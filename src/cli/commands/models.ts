@@ -31,7 +31,18 @@ export async function models(args: string[], io: Io): Promise<number> {
       try {
         const h = await provider.health(AbortSignal.timeout(3000));
         const models = await sy.registry.discover(p.id, AbortSignal.timeout(5000)).catch(() => []);
-        return { ...base, healthy: true, latencyMs: Math.round(h.latencyMs), version: h.version, models: models.map((m) => ({ id: m.id, contextLength: m.contextLength, capabilities: m.capabilities, ...(m.remoteHost ? { remoteHost: m.remoteHost } : {}) })) };
+        return {
+          ...base,
+          healthy: true,
+          latencyMs: Math.round(h.latencyMs),
+          version: h.version,
+          models: models.map((m) => ({
+            id: m.id,
+            contextLength: m.contextLength,
+            capabilities: m.capabilities,
+            ...(m.remoteHost ? { remoteHost: m.remoteHost } : {}),
+          })),
+        };
       } catch (e) {
         return { ...base, healthy: false, error: isProviderError(e) ? `${e.kind}: ${e.message}` : String(e), models: [] };
       }
@@ -42,14 +53,23 @@ export async function models(args: string[], io: Io): Promise<number> {
     return 0;
   }
   for (const r of rows) {
-    const state = r.healthy === true ? `up (${r.latencyMs ?? '?'} ms${r.version ? `, ${printable(r.version)}` : ''})` : r.healthy === false ? `down: ${terminalLine(r.error ?? '')}` : r.error;
+    const state =
+      r.healthy === true
+        ? `up (${r.latencyMs ?? '?'} ms${r.version ? `, ${printable(r.version)}` : ''})`
+        : r.healthy === false
+          ? `down: ${terminalLine(r.error ?? '')}`
+          : r.error;
     io.stdout.write(`${r.id}  ${r.kind}  ${r.baseUrl}  ${r.local ? 'local' : 'cloud'}  ${state}\n`);
     for (const m of r.models) {
-      const caps = Object.entries(m.capabilities).filter(([, v]) => v).map(([k]) => k).join(',');
+      const caps = Object.entries(m.capabilities)
+        .filter(([, v]) => v)
+        .map(([k]) => k)
+        .join(',');
       // An Ollama cloud model: listed by a local daemon, run on another host.
-      io.stdout.write(`    ${printable(m.id)}${m.contextLength ? `  ctx ${m.contextLength}` : ''}${caps ? `  [${caps}]` : ''}${m.remoteHost ? `  cloud (runs on ${printable(m.remoteHost)})` : ''}\n`);
+      io.stdout.write(
+        `    ${printable(m.id)}${m.contextLength ? `  ctx ${m.contextLength}` : ''}${caps ? `  [${caps}]` : ''}${m.remoteHost ? `  cloud (runs on ${printable(m.remoteHost)})` : ''}\n`,
+      );
     }
   }
   return 0;
 }
-

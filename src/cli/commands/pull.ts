@@ -40,7 +40,8 @@ export function ggufDir(sy: Switchyard, providerId: string | undefined, env: Nod
     const p = sy.registry.list().find((c) => c.id === providerId);
     if (!p) throw new UsageError(`no provider "${providerId}" in switchyard.providers`);
     if (p.kind !== 'embedded') throw new UsageError(`provider "${p.id}" is of kind ${p.kind}: GGUF files go to an "embedded" provider`);
-    if (p.modelPath && p.modelPath.toLowerCase().endsWith('.gguf')) throw new UsageError(`provider "${p.id}" serves one file (${p.modelPath}); give it a folder as modelPath to download into`);
+    if (p.modelPath && p.modelPath.toLowerCase().endsWith('.gguf'))
+      throw new UsageError(`provider "${p.id}" serves one file (${p.modelPath}); give it a folder as modelPath to download into`);
     if (p.modelPath) return p.modelPath;
   }
   return cliModelsDir(env, given);
@@ -87,8 +88,16 @@ function progressWriter(io: Io) {
 }
 
 export async function pull(args: string[], io: Io): Promise<number> {
-  const { values, positionals } = parseArgs({ args, options: { ...MODEL_OPTIONS, sha256: { type: 'string' }, name: { type: 'string' } }, allowPositionals: true, strict: true });
-  if (positionals.length !== 1) throw new UsageError('pull takes one model name or URL, e.g. `switchyard pull qwen2.5-coder:1.5b` or `switchyard pull https://…/model.gguf`');
+  const { values, positionals } = parseArgs({
+    args,
+    options: { ...MODEL_OPTIONS, sha256: { type: 'string' }, name: { type: 'string' } },
+    allowPositionals: true,
+    strict: true,
+  });
+  if (positionals.length !== 1)
+    throw new UsageError(
+      'pull takes one model name or URL, e.g. `switchyard pull qwen2.5-coder:1.5b` or `switchyard pull https://…/model.gguf`',
+    );
   const what = positionals[0]!;
   const sy = build(loadConfig(values.config, io), io, { allowCloud: false, verbose: values.verbose ?? false });
   const progress = progressWriter(io);
@@ -103,10 +112,13 @@ export async function pull(args: string[], io: Io): Promise<number> {
         fileName: values.name,
         sha256: values.sha256,
         signal,
-        onProgress: (p) => progress.update(p.resumedFrom > 0 ? `resuming at ${formatBytes(p.resumedFrom)}:` : 'downloading', p.receivedBytes, p.totalBytes),
+        onProgress: (p) =>
+          progress.update(p.resumedFrom > 0 ? `resuming at ${formatBytes(p.resumedFrom)}:` : 'downloading', p.receivedBytes, p.totalBytes),
       });
       progress.end();
-      io.stderr.write(`${result.alreadyPresent ? 'already there' : 'done'}: ${result.id} (${formatBytes(result.sizeBytes)}, sha256 ${result.sha256})${result.resumedBytes ? `, resumed after ${formatBytes(result.resumedBytes)}` : ''}\n`);
+      io.stderr.write(
+        `${result.alreadyPresent ? 'already there' : 'done'}: ${result.id} (${formatBytes(result.sizeBytes)}, sha256 ${result.sha256})${result.resumedBytes ? `, resumed after ${formatBytes(result.resumedBytes)}` : ''}\n`,
+      );
       io.stdout.write(`${result.path}\n`);
       return 0;
     }

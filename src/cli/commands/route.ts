@@ -4,7 +4,12 @@ import { describeCandidate, describeSkip } from '../../core/describe';
 import { COMMON_OPTIONS, UsageError, build, loadConfig, printable, terminalLine, type Io } from '../common';
 
 export async function route(args: string[], io: Io): Promise<number> {
-  const { values, positionals } = parseArgs({ args, allowPositionals: true, options: { ...COMMON_OPTIONS, json: { type: 'boolean' } }, strict: true });
+  const { values, positionals } = parseArgs({
+    args,
+    allowPositionals: true,
+    options: { ...COMMON_OPTIONS, json: { type: 'boolean' } },
+    strict: true,
+  });
   if (positionals.length !== 1) throw new UsageError('route needs exactly one task, e.g. `switchyard route chat`');
   const sy = build(loadConfig(values.config, io), io, { allowCloud: values['allow-cloud'] ?? false, verbose: values.verbose ?? false });
   const plan = await sy.router.plan(positionals[0], { probe: true });
@@ -16,7 +21,10 @@ export async function route(args: string[], io: Io): Promise<number> {
   if (values.json) io.stdout.write(`${JSON.stringify(out, null, 2)}\n`);
   else {
     io.stdout.write(plan.candidate ? `${plan.task}: ${describeCandidate(plan.candidate)}\n` : `${plan.task}: no model can answer now\n`);
-    for (const s of plan.skipped) io.stdout.write(`  skipped ${describeSkip({ providerId: s.providerId, model: printable(s.model), reason: terminalLine(s.reason) })}\n`);
+    for (const s of plan.skipped)
+      io.stdout.write(
+        `  skipped ${describeSkip({ providerId: s.providerId, model: printable(s.model), reason: terminalLine(s.reason) })}\n`,
+      );
   }
   if (!plan.candidate) {
     io.stderr.write(`switchyard: no model can serve ${plan.task} now: start a local server or fix switchyard.tasks.${plan.task}\n`);
@@ -24,4 +32,3 @@ export async function route(args: string[], io: Io): Promise<number> {
   }
   return 0;
 }
-

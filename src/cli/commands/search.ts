@@ -32,14 +32,23 @@ export async function search(args: string[], io: Io): Promise<number> {
   const idx = await openIndex(sy, folder, dbPath, io, verbose, false);
   try {
     const hits = await idx.search(query, { k });
-    if (!idx.lastSearchHybrid) io.stderr.write('switchyard: keyword-only search (no vectors in the index, or no embedding model answered)\n');
+    if (!idx.lastSearchHybrid)
+      io.stderr.write('switchyard: keyword-only search (no vectors in the index, or no embedding model answered)\n');
     if (values.json) {
-      io.stdout.write(`${JSON.stringify(hits.map((h) => ({ path: h.path, startLine: h.startLine, endLine: h.endLine, symbol: h.symbol ?? null, score: h.score })), null, 2)}\n`);
+      io.stdout.write(
+        `${JSON.stringify(
+          hits.map((h) => ({ path: h.path, startLine: h.startLine, endLine: h.endLine, symbol: h.symbol ?? null, score: h.score })),
+          null,
+          2,
+        )}\n`,
+      );
     } else if (hits.length === 0) {
       io.stdout.write('no results\n');
     } else {
       for (const h of hits) {
-        io.stdout.write(`${printable(h.path)}:${h.startLine}-${h.endLine}${h.symbol ? `  ${printable(h.symbol)}` : ''}  (${h.score.toFixed(4)})\n`);
+        io.stdout.write(
+          `${printable(h.path)}:${h.startLine}-${h.endLine}${h.symbol ? `  ${printable(h.symbol)}` : ''}  (${h.score.toFixed(4)})\n`,
+        );
       }
     }
     return 0;

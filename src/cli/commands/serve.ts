@@ -12,7 +12,16 @@ import { Switchyard } from '../../core/switchyard';
 import { privacyContext } from '../../core/routing/privacy';
 import { priceOf } from '../../core/usage/pricing';
 import { SqliteLedger } from '../../core/usage/sqliteLedger';
-import { COMMON_OPTIONS, UsageError, cliSecretValues, closeWithCommand, envSecrets, loadConfig, requireNativeNode, type Io } from '../common';
+import {
+  COMMON_OPTIONS,
+  UsageError,
+  cliSecretValues,
+  closeWithCommand,
+  envSecrets,
+  loadConfig,
+  requireNativeNode,
+  type Io,
+} from '../common';
 
 /** Resolves on Ctrl+C or SIGTERM (its listeners then removed). */
 function stopSignal(): Promise<void> {
@@ -60,7 +69,8 @@ export async function serve(args: string[], io: Io): Promise<number> {
   let port: number | undefined;
   if (values.port !== undefined) {
     port = Number(values.port);
-    if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError(`--port must be 0..65535 (0 picks a free port), got "${values.port}"`);
+    if (!Number.isInteger(port) || port < 0 || port > 65535)
+      throw new UsageError(`--port must be 0..65535 (0 picks a free port), got "${values.port}"`);
   }
   const given = values.token ?? (io.env.SWITCHYARD_GATEWAY_TOKEN || undefined);
   if (given !== undefined && given.length < 8) throw new UsageError('the gateway token must have at least 8 characters');
@@ -71,7 +81,13 @@ export async function serve(args: string[], io: Io): Promise<number> {
   const secretsSeen: string[] = [token];
   const clean = (m: string) => redact(m, secretsSeen);
   const line = (level: string) => (m: string) => io.stderr.write(`[${level}] ${clean(m)}\n`);
-  const logger: Logger = { trace: () => {}, debug: values.verbose ? line('debug') : () => {}, info: line('info'), warn: line('warn'), error: line('error') };
+  const logger: Logger = {
+    trace: () => {},
+    debug: values.verbose ? line('debug') : () => {},
+    info: line('info'),
+    warn: line('warn'),
+    error: line('error'),
+  };
   const usage = values.db ? new SqliteLedger({ path: values.db, logger, retentionDays: parsed.config.usage.retentionDays }) : undefined;
   const sy = new Switchyard({
     config: parsed.config,

@@ -19,15 +19,24 @@ const DAY = /^\d{4}-\d{2}-\d{2}$/;
 function dayBound(option: string, value: string | undefined, end: boolean): string | undefined {
   if (value === undefined) return undefined;
   const start = new Date(`${value}T00:00:00.000Z`);
-  if (!DAY.test(value) || Number.isNaN(start.getTime()) || start.toISOString().slice(0, 10) !== value) throw new UsageError(`--${option} must be a day as YYYY-MM-DD (UTC), got "${value}"`);
+  if (!DAY.test(value) || Number.isNaN(start.getTime()) || start.toISOString().slice(0, 10) !== value)
+    throw new UsageError(`--${option} must be a day as YYYY-MM-DD (UTC), got "${value}"`);
   return end ? `${value}T23:59:59.999Z` : start.toISOString();
 }
 
 /** Columns padded to their widest cell, numbers to the right; a last text column is not padded. */
 function table(rows: string[][], numeric: ReadonlySet<number> = new Set()): string {
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
-  const cell = (text: string, i: number, last: boolean) => (numeric.has(i) ? text.padStart(widths[i]!) : last ? text : text.padEnd(widths[i]!));
-  return rows.map((r) => r.map((text, i) => cell(text, i, i === r.length - 1)).join('  ').trimEnd()).join('\n');
+  const cell = (text: string, i: number, last: boolean) =>
+    numeric.has(i) ? text.padStart(widths[i]!) : last ? text : text.padEnd(widths[i]!);
+  return rows
+    .map((r) =>
+      r
+        .map((text, i) => cell(text, i, i === r.length - 1))
+        .join('  ')
+        .trimEnd(),
+    )
+    .join('\n');
 }
 
 const fmtMs = (v?: number) => (v === undefined ? '-' : `${v.toFixed(0)} ms`);
@@ -36,7 +45,18 @@ const pct = (a: number, b: number) => (b === 0 ? '-' : `${Math.round((100 * a) /
 
 function groups(title: string, gs: readonly UsageGroup[]): string {
   const rows = [[title, 'requests', 'failed', 'local', 'tokens in', 'tokens out', 'cost', 'TTFT p50', 'TTFT p95']];
-  for (const g of gs) rows.push([printable(g.key), String(g.requests), String(g.failed), pct(g.local, g.local + g.cloud), String(g.inputTokens), String(g.outputTokens), fmtUsd(g.costUsd), fmtMs(g.ttftP50Ms), fmtMs(g.ttftP95Ms)]);
+  for (const g of gs)
+    rows.push([
+      printable(g.key),
+      String(g.requests),
+      String(g.failed),
+      pct(g.local, g.local + g.cloud),
+      String(g.inputTokens),
+      String(g.outputTokens),
+      fmtUsd(g.costUsd),
+      fmtMs(g.ttftP50Ms),
+      fmtMs(g.ttftP95Ms),
+    ]);
   return table(rows, new Set([1, 2, 3, 4, 5, 6, 7, 8]));
 }
 
@@ -50,9 +70,19 @@ function printEgress(ledger: SqliteLedger, query: EgressQuery, period: string, j
   } else {
     const rows = [['time (UTC)', 'task', 'provider/model', 'host', 'bytes', 'redactions', 'files']];
     for (const e of records) {
-      rows.push([e.at.replace('T', ' ').slice(0, 19), printable(e.task), printable(`${e.providerId}/${e.model}`), printable(e.host), String(e.bytesSent), formatRedactions(e.redactions), e.sources.length ? printable(e.sources.map(formatEgressSource).join(', ')) : '-']);
+      rows.push([
+        e.at.replace('T', ' ').slice(0, 19),
+        printable(e.task),
+        printable(`${e.providerId}/${e.model}`),
+        printable(e.host),
+        String(e.bytesSent),
+        formatRedactions(e.redactions),
+        e.sources.length ? printable(e.sources.map(formatEgressSource).join(', ')) : '-',
+      ]);
     }
-    io.stdout.write(`${table(rows, new Set([4]))}\n${records.length} request${records.length === 1 ? '' : 's'} left this machine ${period}.\n`);
+    io.stdout.write(
+      `${table(rows, new Set([4]))}\n${records.length} request${records.length === 1 ? '' : 's'} left this machine ${period}.\n`,
+    );
   }
 }
 
@@ -90,10 +120,14 @@ export async function usage(args: string[], io: Io): Promise<number> {
     strict: true,
   });
   if (positionals.length > 0) throw new UsageError(`usage takes no arguments (got "${positionals[0]}")`);
-  if (!values.db) throw new UsageError('usage needs --db FILE: the usage ledger `switchyard serve --db FILE` writes (VS Code\'s is named at the bottom of Show Usage)');
+  if (!values.db)
+    throw new UsageError(
+      "usage needs --db FILE: the usage ledger `switchyard serve --db FILE` writes (VS Code's is named at the bottom of Show Usage)",
+    );
   if (values.provider !== undefined && !values.egress) throw new UsageError('--provider filters the egress list: use it with --egress');
   const range: SummaryRange = { since: dayBound('since', values.since, false), until: dayBound('until', values.until, true) };
-  if (range.since && range.until && range.since > range.until) throw new UsageError(`--since ${values.since} is after --until ${values.until}`);
+  if (range.since && range.until && range.since > range.until)
+    throw new UsageError(`--since ${values.since} is after --until ${values.until}`);
   requireNativeNode('usage'); // before the ledger (better-sqlite3) is looked for or opened
   const file = path.resolve(values.db);
   if (!fs.statSync(file, { throwIfNoEntry: false })?.isFile()) throw new Error(`no usage ledger at ${file}`);

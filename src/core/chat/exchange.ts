@@ -108,15 +108,35 @@ function record(ev: TurnEvent, userTurn: Turn, turn: Turn, wantsCitations: boole
     saveSoon();
   } else if (ev.type === 'done') {
     const u = ev.usage;
-    turn.answer = { ...turn.answer!, inputTokens: u.inputTokens, outputTokens: u.outputTokens, estimated: u.tokensEstimated, ms: Math.round(u.durationMs), ttftMs: u.ttftMs === undefined ? undefined : Math.round(u.ttftMs) };
+    turn.answer = {
+      ...turn.answer!,
+      inputTokens: u.inputTokens,
+      outputTokens: u.outputTokens,
+      estimated: u.tokensEstimated,
+      ms: Math.round(u.durationMs),
+      ttftMs: u.ttftMs === undefined ? undefined : Math.round(u.ttftMs),
+    };
   }
 }
 
 /** Runs one exchange into `conversation`; resolves with the assistant turn once it is done, stopped or failed. */
-export async function runExchange(deps: TurnDeps, conversation: Conversation, request: ExchangeRequest, hooks: ExchangeHooks, signal: AbortSignal): Promise<Turn> {
+export async function runExchange(
+  deps: TurnDeps,
+  conversation: Conversation,
+  request: ExchangeRequest,
+  hooks: ExchangeHooks,
+  signal: AbortSignal,
+): Promise<Turn> {
   const history = historyMessages(conversation.turns);
   const at = new Date().toISOString();
-  const userTurn: Turn = { id: newId('t'), role: 'user', text: request.display ?? request.text, at, task: request.task, contextLabels: [...request.contextLabels] };
+  const userTurn: Turn = {
+    id: newId('t'),
+    role: 'user',
+    text: request.display ?? request.text,
+    at,
+    task: request.task,
+    contextLabels: [...request.contextLabels],
+  };
   const turn: Turn = { id: newId('t'), role: 'assistant', text: '', at, task: request.task, status: 'streaming', notices: [] };
   conversation.turns.push(userTurn, turn);
   await hooks.save();
@@ -127,7 +147,16 @@ export async function runExchange(deps: TurnDeps, conversation: Conversation, re
   try {
     // Older turns that no longer fit are summarized, once per conversation (extended as it grows), and kept with it.
     const summaries = { get: () => conversation.earlier, set: (s: EarlierSummary) => void (conversation.earlier = s) };
-    const events = runTurn(deps, { task: request.task, system: systemPromptFor(request.task), history, context: request.context, question: request.text, retrieve: request.retrieve, summaries, signal });
+    const events = runTurn(deps, {
+      task: request.task,
+      system: systemPromptFor(request.task),
+      history,
+      context: request.context,
+      question: request.text,
+      retrieve: request.retrieve,
+      summaries,
+      signal,
+    });
     const wantsCitations = request.retrieve !== undefined && !!deps.index;
     for await (const ev of events) record(ev, userTurn, turn, wantsCitations, hooks, saveSoon);
     turn.status = signal.aborted ? 'stopped' : 'done';

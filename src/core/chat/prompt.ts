@@ -73,7 +73,12 @@ export function assemblePrompt(input: PromptInput): AssembledPrompt {
   const answer = Math.min(input.answerTokens, Math.floor(input.contextWindow / 2));
   const budget = input.contextWindow - answer;
   const after = input.after ?? [];
-  let used = PRIMER + (input.system ? cost(input.system) : 0) + (input.question === undefined ? 0 : cost(input.question)) + after.reduce((n, m) => n + messageCost(m), 0) + (input.extraTokens ?? 0);
+  let used =
+    PRIMER +
+    (input.system ? cost(input.system) : 0) +
+    (input.question === undefined ? 0 : cost(input.question)) +
+    after.reduce((n, m) => n + messageCost(m), 0) +
+    (input.extraTokens ?? 0);
   if (used > budget) {
     throw new ProviderError(
       'contextOverflow',
@@ -112,7 +117,9 @@ export function assemblePrompt(input: PromptInput): AssembledPrompt {
   const messages: ChatMessage[] = [
     ...(input.system ? [{ role: 'system' as const, content: input.system }] : []),
     ...history,
-    ...(question === undefined ? [] : [{ role: 'user' as const, content: question, ...(input.questionImages?.length ? { imageParts: input.questionImages } : {}) }]),
+    ...(question === undefined
+      ? []
+      : [{ role: 'user' as const, content: question, ...(input.questionImages?.length ? { imageParts: input.questionImages } : {}) }]),
     ...after,
   ];
   const parts: string[] = [];

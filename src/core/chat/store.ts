@@ -28,7 +28,10 @@ export function titleFrom(text: string): string {
 }
 
 export class ConversationStore {
-  constructor(private readonly kv: KeyValueStore, private readonly now: () => Date = () => new Date()) {}
+  constructor(
+    private readonly kv: KeyValueStore,
+    private readonly now: () => Date = () => new Date(),
+  ) {}
 
   private index(): ConversationSummary[] {
     const raw = this.kv.get<unknown>(INDEX_KEY);
@@ -70,7 +73,10 @@ export class ConversationStore {
 
   async delete(id: string): Promise<void> {
     await this.kv.update(convKey(id), undefined);
-    await this.kv.update(INDEX_KEY, this.index().filter((s) => s.id !== id));
+    await this.kv.update(
+      INDEX_KEY,
+      this.index().filter((s) => s.id !== id),
+    );
   }
 
   /** The most recent conversation, or a new empty one. */

@@ -25,7 +25,7 @@ export interface SummaryStore {
 }
 
 export const SUMMARY_SYSTEM_PROMPT =
-  'You summarize a conversation between a user and a coding assistant so that it can continue without the full transcript. Keep what later turns may need: the user\'s goals and constraints, decisions made, names of files, functions, settings and values, facts about the code, and open questions. At most 200 words, plain sentences or short bullets, no preamble.';
+  "You summarize a conversation between a user and a coding assistant so that it can continue without the full transcript. Keep what later turns may need: the user's goals and constraints, decisions made, names of files, functions, settings and values, facts about the code, and open questions. At most 200 words, plain sentences or short bullets, no preamble.";
 
 /** The answer budget of a summary. */
 export const SUMMARY_MAX_TOKENS = 512;
@@ -53,7 +53,8 @@ export function validSummary(s: HistorySummary | undefined, history: readonly Ch
   return s && s.messages > 0 && s.messages <= history.length && s.key === historyKey(history, s.messages) ? s : undefined;
 }
 
-const speaker = (m: ChatMessage) => (m.role === 'assistant' ? 'Assistant' : m.role === 'user' ? 'User' : m.role === 'tool' ? 'Tool result' : 'System');
+const speaker = (m: ChatMessage) =>
+  m.role === 'assistant' ? 'Assistant' : m.role === 'user' ? 'User' : m.role === 'tool' ? 'Tool result' : 'System';
 
 /**
  * The summarize task's question within `tokens`: the summary so far, then the messages to add, newest kept when they

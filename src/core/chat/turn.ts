@@ -16,7 +16,17 @@ import type { AnswerOptions, ChatImage, ChatMessage } from '../providers/types';
 import type { Candidate, CandidatePrompt, ProviderSource, RoutedChatEvent, Router } from '../routing/router';
 import { DEFAULT_CONTEXT_WINDOW, contextWindow } from '../routing/window';
 import { assemblePrompt, sentSources, type AssembledPrompt, type ContextBlock, type PromptInput } from './prompt';
-import { SUMMARY_MAX_TOKENS, SUMMARY_SYSTEM_PROMPT, historyKey, summaryQuestion, summaryReserve, systemWithSummary, validSummary, type HistorySummary, type SummaryStore } from './summary';
+import {
+  SUMMARY_MAX_TOKENS,
+  SUMMARY_SYSTEM_PROMPT,
+  historyKey,
+  summaryQuestion,
+  summaryReserve,
+  systemWithSummary,
+  validSummary,
+  type HistorySummary,
+  type SummaryStore,
+} from './summary';
 import { splitThinkTags } from './thinkTags';
 
 export interface TurnDeps {
@@ -117,14 +127,21 @@ class TurnPrompts {
     const { deps, request } = this;
     if (request.retrieve === undefined) return [];
     if (!deps.index) {
-      if (!this.retrieval) this.notices.push('@workspace: the workspace index is not available (disabled, untrusted workspace, or not built yet), so no workspace files were searched.');
+      if (!this.retrieval)
+        this.notices.push(
+          '@workspace: the workspace index is not available (disabled, untrusted workspace, or not built yet), so no workspace files were searched.',
+        );
       this.retrieval ??= { budget: Number.POSITIVE_INFINITY, chunks: [] };
       return [];
     }
     // Once per turn; again only for a fallback whose larger window may hold more.
     if (this.retrieval && this.retrieval.budget >= budget) return this.retrieval.chunks;
     const first = this.retrieval === undefined;
-    const chunks = await deps.index.search(request.retrieve || request.question || '', { k: RETRIEVAL_K, tokenBudget: budget, signal: request.signal });
+    const chunks = await deps.index.search(request.retrieve || request.question || '', {
+      k: RETRIEVAL_K,
+      tokenBudget: budget,
+      signal: request.signal,
+    });
     this.retrieval = { budget, chunks };
     if (first) {
       if (deps.index.status().keywordOnly) this.notices.push('@workspace: keyword search only (no embeddings yet).');
@@ -139,7 +156,11 @@ class TurnPrompts {
     const chunks = await this.retrieve(Math.floor(window / RETRIEVAL_SHARE));
     const context: ContextBlock[] = [
       ...(request.context ?? []),
-      ...chunks.map((ch) => ({ label: chunkLabel(ch), text: ch.text, source: { path: ch.path, startLine: ch.startLine, endLine: ch.endLine } })),
+      ...chunks.map((ch) => ({
+        label: chunkLabel(ch),
+        text: ch.text,
+        source: { path: ch.path, startLine: ch.startLine, endLine: ch.endLine },
+      })),
     ];
     const answerTokens = request.maxTokens ?? c.maxTokens ?? DEFAULT_ANSWER_TOKENS;
     const fitted = request.questionFor?.(questionBudget(window, answerTokens, request.system ?? ''));
@@ -194,7 +215,11 @@ class TurnPrompts {
       summary = written;
       store.set(summary);
     }
-    const prompt = assemblePrompt({ ...input, system: systemWithSummary(input.system, summary.text), history: history.slice(summary.messages) });
+    const prompt = assemblePrompt({
+      ...input,
+      system: systemWithSummary(input.system, summary.text),
+      history: history.slice(summary.messages),
+    });
     return { prompt, summary };
   }
 
@@ -222,7 +247,10 @@ class TurnPrompts {
       }
     } catch (e) {
       if (request.signal?.aborted) throw e;
-      if (!this.summaryFailures.length) this.summaryFailures.push(`Earlier turns could not be summarized (${e instanceof Error ? e.message : String(e)}), so they were left out.`);
+      if (!this.summaryFailures.length)
+        this.summaryFailures.push(
+          `Earlier turns could not be summarized (${e instanceof Error ? e.message : String(e)}), so they were left out.`,
+        );
       return undefined;
     }
     if (!text.trim()) return undefined;
@@ -234,7 +262,10 @@ class TurnPrompts {
     const answered = this.prompts.get(key(route));
     if (answered) {
       if (answered.questionNotice) this.notices.push(answered.questionNotice);
-      if (answered.summary) this.notices.push(`Earlier turns summarized by ${answered.summary.model} (${answered.summary.messages} messages) to fit the model's ${answered.window}-token window.`);
+      if (answered.summary)
+        this.notices.push(
+          `Earlier turns summarized by ${answered.summary.model} (${answered.summary.messages} messages) to fit the model's ${answered.window}-token window.`,
+        );
       else this.notices.push(...this.summaryFailures);
       if (answered.prompt.notice) this.notices.push(answered.prompt.notice);
     }
@@ -273,11 +304,16 @@ export async function* runTurn(deps: TurnDeps, request: TurnRequest): AsyncGener
     else if (ev.type === 'reasoning') reasoning += ev.text;
     else if (ev.type === 'toolCall' && !request.tools?.length) {
       // Offered no tools, the model called one anyway: nothing here runs it, so say so instead of a silent empty answer.
-      yield { type: 'notice', text: `The model asked to call the tool "${ev.name}". The Switchyard chat view does not run tools: use VS Code's Agent mode or the gateway for that.` };
-    }
-    else if (ev.type === 'done' && reasoning && !text.trim() && !request.signal?.aborted && ev.finish !== 'tool_calls') {
+      yield {
+        type: 'notice',
+        text: `The model asked to call the tool "${ev.name}". The Switchyard chat view does not run tools: use VS Code's Agent mode or the gateway for that.`,
+      };
+    } else if (ev.type === 'done' && reasoning && !text.trim() && !request.signal?.aborted && ev.finish !== 'tool_calls') {
       // Its answer budget ran out while it was still thinking (the reasoning counts against it).
-      yield { type: 'notice', text: "Stopped while still thinking: the reasoning used up the answer budget. Raise this model's max tokens (Switchyard: Open Model Settings, or maxTokens in switchyard.tasks) or ask again." };
+      yield {
+        type: 'notice',
+        text: "Stopped while still thinking: the reasoning used up the answer budget. Raise this model's max tokens (Switchyard: Open Model Settings, or maxTokens in switchyard.tasks) or ask again.",
+      };
     }
     yield ev;
   }
@@ -288,7 +324,9 @@ export async function* runTurn(deps: TurnDeps, request: TurnRequest): AsyncGener
  * prompt, the last user message is the question, what follows it (assistant tool calls, tool results) must be sent
  * with it, and everything before it is history that is cut, oldest first, to the answering model's window.
  */
-export function turnOfMessages(messages: readonly ChatMessage[]): Pick<TurnRequest, 'system' | 'history' | 'question' | 'questionImages' | 'after'> {
+export function turnOfMessages(
+  messages: readonly ChatMessage[],
+): Pick<TurnRequest, 'system' | 'history' | 'question' | 'questionImages' | 'after'> {
   let start = 0;
   const system: string[] = [];
   while (start < messages.length && messages[start]!.role === 'system') system.push(messages[start++]!.content);
@@ -301,5 +339,11 @@ export function turnOfMessages(messages: readonly ChatMessage[]): Pick<TurnReque
   }
   if (last < 0) return { system: system.join('\n\n'), history: [], after: messages.slice(start) };
   const images = messages[last]!.imageParts;
-  return { system: system.join('\n\n'), history: messages.slice(start, last), question: messages[last]!.content, ...(images?.length ? { questionImages: images } : {}), after: messages.slice(last + 1) };
+  return {
+    system: system.join('\n\n'),
+    history: messages.slice(start, last),
+    question: messages[last]!.content,
+    ...(images?.length ? { questionImages: images } : {}),
+    after: messages.slice(last + 1),
+  };
 }

@@ -23,7 +23,12 @@ export interface InfillAnswer {
 }
 
 /** Sends one FIM request and returns the model's raw text (or an InfillAnswer); must pass `signal` to its fetch. */
-export type FetchInfill = (model: string, prompt: FimPrompt, signal: AbortSignal, context: CompletionContext) => Promise<string | InfillAnswer>;
+export type FetchInfill = (
+  model: string,
+  prompt: FimPrompt,
+  signal: AbortSignal,
+  context: CompletionContext,
+) => Promise<string | InfillAnswer>;
 
 export interface CompleterOptions extends SchedulerOptions {
   fetchInfill: FetchInfill;

@@ -29,7 +29,15 @@ import type {
 } from './api';
 import { CompletionCache } from './cache';
 import { Completer, type InfillAnswer } from './completer';
-import { DEFAULT_MAX_EXTRA_TOKENS, buildFimPrompt, prefixWithin, snippetsWithin, suffixWithin, type CompletionContext, type FimPrompt } from './context';
+import {
+  DEFAULT_MAX_EXTRA_TOKENS,
+  buildFimPrompt,
+  prefixWithin,
+  snippetsWithin,
+  suffixWithin,
+  type CompletionContext,
+  type FimPrompt,
+} from './context';
 import type { UsableFimChoice } from './templates';
 import { systemClock, type SchedulerClock } from './scheduler';
 
@@ -54,7 +62,11 @@ interface RoutedContext extends CompletionContext {
   sources: EgressSource[];
 }
 
-const routeOf = (c: { providerId: string; model: string; local: boolean }): CompletionRoute => ({ providerId: c.providerId, model: c.model, local: c.local });
+const routeOf = (c: { providerId: string; model: string; local: boolean }): CompletionRoute => ({
+  providerId: c.providerId,
+  model: c.model,
+  local: c.local,
+});
 const keyOf = (c: { providerId: string; model: string }) => `${c.providerId}/${c.model}`;
 
 /** What a cloud candidate would carry, for the egress record: the lines around the cursor, and the snippets' files. */

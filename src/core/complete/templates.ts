@@ -227,9 +227,7 @@ export const NOT_USABLE = 'not usable for completions';
 export function chooseFimTemplate(input: FimModelInput): FimChoice {
   const name = input.model.toLowerCase();
   const family =
-    input.family ??
-    familyFromName(name) ??
-    (input.ollamaTemplate !== undefined ? familyFromTemplateText(input.ollamaTemplate) : undefined);
+    input.family ?? familyFromName(name) ?? (input.ollamaTemplate !== undefined ? familyFromTemplateText(input.ollamaTemplate) : undefined);
   const template = family ? FIM_TEMPLATES[family] : undefined;
   if (input.serverInfill || ollamaTemplateTakesSuffix(input.ollamaTemplate) || input.ollamaCapabilities?.includes('insert')) {
     return template ? { usable: true, mode: 'suffix', template } : { usable: true, mode: 'suffix' };

@@ -123,19 +123,27 @@ function privacyLock(raw: Raw, r: Reader): string | undefined {
   if (Array.isArray(providers)) {
     providers.forEach((item, i) => {
       if (item && typeof item === 'object' && Object.hasOwn(item, 'local') && typeof (item as { local?: unknown }).local !== 'boolean') {
-        reasons.push(`switchyard.providers[${i}].local: expected true or false, got ${JSON.stringify((item as { local?: unknown }).local) ?? 'undefined'}`);
+        reasons.push(
+          `switchyard.providers[${i}].local: expected true or false, got ${JSON.stringify((item as { local?: unknown }).local) ?? 'undefined'}`,
+        );
       }
     });
   }
   const hosts = raw['switchyard.localHosts'];
   if (hosts !== undefined) {
-    if (!Array.isArray(hosts)) reasons.push(`switchyard.localHosts: expected an array of host names, got ${JSON.stringify(hosts)?.slice(0, 60)}`);
-    else hosts.forEach((h, i) => {
-      if (typeof h !== 'string' || !isHostName(h.trim())) reasons.push(`switchyard.localHosts[${i}]: ${JSON.stringify(h)?.slice(0, 60)} is not a host name (like "gpu-box.lan" or "192.168.1.20")`);
-    });
+    if (!Array.isArray(hosts))
+      reasons.push(`switchyard.localHosts: expected an array of host names, got ${JSON.stringify(hosts)?.slice(0, 60)}`);
+    else
+      hosts.forEach((h, i) => {
+        if (typeof h !== 'string' || !isHostName(h.trim()))
+          reasons.push(
+            `switchyard.localHosts[${i}]: ${JSON.stringify(h)?.slice(0, 60)} is not a host name (like "gpu-box.lan" or "192.168.1.20")`,
+          );
+      });
   }
   const optOut = raw['switchyard.workspaceCloudOptOut'];
-  if (optOut !== undefined && typeof optOut !== 'boolean') reasons.push(`switchyard.workspaceCloudOptOut: expected true or false, got ${JSON.stringify(optOut)?.slice(0, 60)}`);
+  if (optOut !== undefined && typeof optOut !== 'boolean')
+    reasons.push(`switchyard.workspaceCloudOptOut: expected true or false, got ${JSON.stringify(optOut)?.slice(0, 60)}`);
   if (reasons.length === 0) return undefined;
   const lock = reasons.join('; ');
   r.problems.push({ key: reasons[0]!.split(/[:[]/)[0]!, message: `${lock} (Switchyard is local-only until this is fixed)` });
@@ -146,14 +154,17 @@ function privacyLock(raw: Raw, r: Reader): string | undefined {
 function parseProviders(raw: Raw, r: Reader): ProviderSetting[] {
   const providers: ProviderSetting[] = [];
   const seen = new Set<string>();
-  const drop = (message: string, consequence = 'ignoring that entry') => r.report('switchyard.providers', [`switchyard.providers: ${message}`], consequence);
+  const drop = (message: string, consequence = 'ignoring that entry') =>
+    r.report('switchyard.providers', [`switchyard.providers: ${message}`], consequence);
   for (const p of r.entries('switchyard.providers', raw['switchyard.providers']) ?? []) {
     if (seen.has(p.id)) {
       drop(`the id "${p.id}" is used twice`, 'using the first');
       continue;
     }
     if (p.kind === 'embedded' && (p.baseUrl || p.preset)) {
-      drop(`"${p.id}" is of kind "embedded", which runs GGUF files itself: give "modelPath" (or nothing, for the models folder), not baseUrl or preset`);
+      drop(
+        `"${p.id}" is of kind "embedded", which runs GGUF files itself: give "modelPath" (or nothing, for the models folder), not baseUrl or preset`,
+      );
       continue;
     }
     if (p.kind !== 'embedded' && p.modelPath !== undefined) {
@@ -221,7 +232,11 @@ export function parseConfig(raw: Raw): ParsedConfig {
   const config: SwitchyardConfig = { providers, tasks, ...wholeSettings(r, lock) };
   for (const [alias, target] of Object.entries(config.aliases)) {
     if (!isTaskName(target)) {
-      r.report('switchyard.aliases', [`switchyard.aliases.${alias}: "${target}" is not a task (tasks: ${TASKS.join(', ')})`], 'ignoring it');
+      r.report(
+        'switchyard.aliases',
+        [`switchyard.aliases.${alias}: "${target}" is not a task (tasks: ${TASKS.join(', ')})`],
+        'ignoring it',
+      );
       delete config.aliases[alias];
     }
   }

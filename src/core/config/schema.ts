@@ -92,7 +92,8 @@ export function validateAgainst(schema: JsonSchema, value: unknown, path: string
       const sub = schema.properties?.[k];
       if (sub) problems.push(...validateAgainst(sub, v, `${path}.${k}`));
       else if (schema.additionalProperties === false) problems.push(`${path}: unknown property "${k}"`);
-      else if (typeof schema.additionalProperties === 'object') problems.push(...validateAgainst(schema.additionalProperties, v, `${path}.${k}`));
+      else if (typeof schema.additionalProperties === 'object')
+        problems.push(...validateAgainst(schema.additionalProperties, v, `${path}.${k}`));
     }
   }
   return problems;

@@ -26,8 +26,7 @@ export interface Setting<T> {
 
 /** A task's entry in `switchyard.tasks`: a model reference, or one with parameters. */
 export type TaskEntry =
-  | string
-  | { model: string; temperature?: number; maxTokens?: number; contextSize?: number; tools?: boolean; vision?: boolean };
+  string | { model: string; temperature?: number; maxTokens?: number; contextSize?: number; tools?: boolean; vision?: boolean };
 
 const boolean: Setting<boolean> = { type: 'boolean' };
 const integer: Setting<number> = { type: 'integer' };

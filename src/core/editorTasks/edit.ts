@@ -26,9 +26,11 @@ export const EDIT_CONTEXT_LINES = 20;
 export function editTurn(input: EditInput, signal?: AbortSignal): TurnRequest {
   const fence = fenceFor(`${input.before ?? ''}${input.code}${input.after ?? ''}`);
   const parts = [`File: ${input.path} (${input.language})`];
-  if (input.before?.trim()) parts.push(`Code before it (context, do not repeat):\n${fence}${input.language}\n${input.before.replace(/\n$/, '')}\n${fence}`);
+  if (input.before?.trim())
+    parts.push(`Code before it (context, do not repeat):\n${fence}${input.language}\n${input.before.replace(/\n$/, '')}\n${fence}`);
   parts.push(`The code to rewrite:\n${fence}${input.language}\n${input.code.replace(/\n$/, '')}\n${fence}`);
-  if (input.after?.trim()) parts.push(`Code after it (context, do not repeat):\n${fence}${input.language}\n${input.after.replace(/\n$/, '')}\n${fence}`);
+  if (input.after?.trim())
+    parts.push(`Code after it (context, do not repeat):\n${fence}${input.language}\n${input.after.replace(/\n$/, '')}\n${fence}`);
   parts.push(`Instruction: ${input.instruction.trim()}`, 'Reply with the rewritten code in one fenced code block.');
   return { task: 'edit', system: EDIT_SYSTEM_PROMPT, question: parts.join('\n\n'), signal };
 }

@@ -36,25 +36,35 @@ export interface LegacyCompletionRequest {
   temperature?: number;
 }
 
-const invalid = (message: string, param: string, code = 'invalid_value') => new GatewayError(400, message, 'invalid_request_error', code, param);
+const invalid = (message: string, param: string, code = 'invalid_value') =>
+  new GatewayError(400, message, 'invalid_request_error', code, param);
 
 /** Validates a legacy completions body as OpenAI does (one prompt; no echo, logprobs, n or best_of beyond 1). */
 export function parseCompletionRequest(body: unknown): LegacyCompletionRequest {
   if (!isObject(body)) throw invalid('The request body must be a JSON object.', 'body', 'invalid_json');
   const model = body.model;
   if (typeof model !== 'string' || model.trim() === '') {
-    throw invalid('You must provide a model parameter, e.g. "switchyard/complete" (GET /v1/models lists them).', 'model', 'missing_required_parameter');
+    throw invalid(
+      'You must provide a model parameter, e.g. "switchyard/complete" (GET /v1/models lists them).',
+      'model',
+      'missing_required_parameter',
+    );
   }
   let prompt = body.prompt;
   if (Array.isArray(prompt) && prompt.length === 1 && typeof prompt[0] === 'string') prompt = prompt[0];
-  if (prompt === undefined || prompt === null) throw invalid("Missing required parameter: 'prompt'.", 'prompt', 'missing_required_parameter');
+  if (prompt === undefined || prompt === null)
+    throw invalid("Missing required parameter: 'prompt'.", 'prompt', 'missing_required_parameter');
   if (typeof prompt !== 'string') {
-    throw invalid("'prompt' must be a string (or an array of one string): the gateway takes one prompt per request and no token arrays.", 'prompt');
+    throw invalid(
+      "'prompt' must be a string (or an array of one string): the gateway takes one prompt per request and no token arrays.",
+      'prompt',
+    );
   }
   const suffix = body.suffix ?? '';
   if (typeof suffix !== 'string') throw invalid("'suffix' must be a string.", 'suffix');
   const max = body.max_tokens ?? DEFAULT_COMPLETION_MAX_TOKENS;
-  if (typeof max !== 'number' || !Number.isInteger(max) || max < 1) throw invalid("'max_tokens' must be an integer of at least 1.", 'max_tokens');
+  if (typeof max !== 'number' || !Number.isInteger(max) || max < 1)
+    throw invalid("'max_tokens' must be an integer of at least 1.", 'max_tokens');
   const rawStop = body.stop ?? [];
   const stop = typeof rawStop === 'string' ? [rawStop] : rawStop;
   if (!Array.isArray(stop) || stop.some((s) => typeof s !== 'string') || stop.length > MAX_STOPS) {
@@ -63,14 +73,20 @@ export function parseCompletionRequest(body: unknown): LegacyCompletionRequest {
   const stream = body.stream ?? false;
   if (typeof stream !== 'boolean') throw invalid("'stream' must be true or false.", 'stream');
   const temperature = body.temperature ?? undefined;
-  if (temperature !== undefined && (typeof temperature !== 'number' || temperature < 0 || temperature > 2)) throw invalid("'temperature' must be a number from 0 to 2.", 'temperature');
+  if (temperature !== undefined && (typeof temperature !== 'number' || temperature < 0 || temperature > 2))
+    throw invalid("'temperature' must be a number from 0 to 2.", 'temperature');
   for (const [name, ok] of [
     ['n', body.n === undefined || body.n === null || body.n === 1],
     ['best_of', body.best_of === undefined || body.best_of === null || body.best_of === 1],
     ['echo', body.echo === undefined || body.echo === null || body.echo === false],
     ['logprobs', body.logprobs === undefined || body.logprobs === null],
   ] as const) {
-    if (!ok) throw invalid(`'${name}' is not supported by Switchyard's gateway (one completion, no echo or logprobs).`, name, 'unsupported_parameter');
+    if (!ok)
+      throw invalid(
+        `'${name}' is not supported by Switchyard's gateway (one completion, no echo or logprobs).`,
+        name,
+        'unsupported_parameter',
+      );
   }
   const options = isObject(body.stream_options) ? body.stream_options : {};
   return {
@@ -97,16 +113,31 @@ async function resolveComplete(host: CompletionsHost, requested: string): Promis
   const task = resolveTaskName(requested, config.aliases);
   if (task === 'complete') return {};
   if (task) {
-    throw new GatewayError(400, `"${requested}" is the ${task} task; /v1/completions fills in code through switchyard/complete (or an alias of it). Use /v1/chat/completions for ${task}.`, 'invalid_request_error', 'model_not_found', 'model');
+    throw new GatewayError(
+      400,
+      `"${requested}" is the ${task} task; /v1/completions fills in code through switchyard/complete (or an alias of it). Use /v1/chat/completions for ${task}.`,
+      'invalid_request_error',
+      'model_not_found',
+      'model',
+    );
   }
   if (!requested.startsWith('switchyard/') && !isTaskName(requested) && requested.includes('/')) {
     // One of the task's candidates that the privacy policy allows (whether it can answer now is the route's business).
     const router = host.source.router;
-    const [plan, all] = await Promise.all([router.plan('complete').catch(() => undefined), router.candidates('complete').catch(() => undefined)]);
+    const [plan, all] = await Promise.all([
+      router.plan('complete').catch(() => undefined),
+      router.candidates('complete').catch(() => undefined),
+    ]);
     const refused = new Set(plan?.skipped.filter((s) => s.kind === 'policy').map((s) => `${s.providerId}/${s.model}`));
     if (all?.list.some((c) => `${c.providerId}/${c.model}` === requested && !refused.has(requested))) return { only: requested };
   }
-  throw new GatewayError(400, `"${requested}" is not a model /v1/completions routes to. Use switchyard/complete, an alias of it, or a model of switchyard.tasks.complete (GET /v1/models lists them).`, 'invalid_request_error', 'model_not_found', 'model');
+  throw new GatewayError(
+    400,
+    `"${requested}" is not a model /v1/completions routes to. Use switchyard/complete, an alias of it, or a model of switchyard.tasks.complete (GET /v1/models lists them).`,
+    'invalid_request_error',
+    'model_not_found',
+    'model',
+  );
 }
 
 export async function completions(host: CompletionsHost, res: ServerResponse, body: unknown, signal: AbortSignal): Promise<void> {
@@ -139,17 +170,25 @@ export async function completions(host: CompletionsHost, res: ServerResponse, bo
   const model = `${result.providerId}/${result.model}`;
   const route = result.route;
   const fallback = route.fallback ? ` after ${describeAttempts(route.attempts.filter((a) => a.outcome !== 'answered'))}` : '';
-  host.logger.info(`gateway completions: ${request.model} → ${describeCandidate({ ...result, local: route.local }, 'task complete')}${fallback}`);
+  host.logger.info(
+    `gateway completions: ${request.model} → ${describeCandidate({ ...result, local: route.local }, 'task complete')}${fallback}`,
+  );
   const finish = result.finishReason === 'length' || (result.usage.outputTokens ?? 0) >= request.maxTokens ? 'length' : 'stop';
   const inputTokens = result.usage.inputTokens ?? 0;
   const outputTokens = result.usage.outputTokens ?? 0;
   const usage = { prompt_tokens: inputTokens, completion_tokens: outputTokens, total_tokens: inputTokens + outputTokens };
   if (!request.stream) {
-    sendJson(res, 200, { id, object: 'text_completion', created, model, choices: [{ text, index: 0, logprobs: null, finish_reason: finish }], usage }, routeHeaders(route));
+    sendJson(
+      res,
+      200,
+      { id, object: 'text_completion', created, model, choices: [{ text, index: 0, logprobs: null, finish_reason: finish }], usage },
+      routeHeaders(route),
+    );
     return;
   }
   if (res.destroyed) return;
-  const chunk = (choices: unknown[], extra: Record<string, unknown> = {}) => `data: ${JSON.stringify({ id, object: 'text_completion', created, choices, model, ...extra })}\n\n`;
+  const chunk = (choices: unknown[], extra: Record<string, unknown> = {}) =>
+    `data: ${JSON.stringify({ id, object: 'text_completion', created, choices, model, ...extra })}\n\n`;
   writeEventStreamHead(res, route);
   if (text !== '') res.write(chunk([{ text, index: 0, logprobs: null, finish_reason: null }]));
   res.write(chunk([{ text: '', index: 0, logprobs: null, finish_reason: finish }]));

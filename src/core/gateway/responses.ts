@@ -177,7 +177,8 @@ export class ResponsesEndpoint {
         'unsupported_endpoint',
       );
     }
-    if (method !== 'POST') throw new GatewayError(405, `${method} is not allowed on /v1/responses; use POST.`, 'invalid_request_error', 'method_not_allowed');
+    if (method !== 'POST')
+      throw new GatewayError(405, `${method} is not allowed on /v1/responses; use POST.`, 'invalid_request_error', 'method_not_allowed');
     const controller = abortOnClose(res);
     const body = await this.host.readJson(req, res);
     const request = parseResponsesRequest(body, this.memory);
@@ -248,7 +249,12 @@ export class ResponsesEndpoint {
 }
 
 /** Why a response is incomplete (`incomplete_details.reason`), or undefined when it is complete. */
-function incompleteReason(finish: FinishReason | undefined, called: boolean, maxTokens: number | undefined, outputTokens: number | undefined): 'max_output_tokens' | 'content_filter' | undefined {
+function incompleteReason(
+  finish: FinishReason | undefined,
+  called: boolean,
+  maxTokens: number | undefined,
+  outputTokens: number | undefined,
+): 'max_output_tokens' | 'content_filter' | undefined {
   if (called) return undefined;
   if (finish === 'length' || (maxTokens !== undefined && (outputTokens ?? 0) >= maxTokens)) return 'max_output_tokens';
   if (finish === 'content_filter') return 'content_filter';

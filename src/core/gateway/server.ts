@@ -11,7 +11,7 @@
  * What it refuses it sheds: an answer given before the request's body was read (a refusal, a GET) closes the
  * connection instead of reading the rest. Headers and bodies must arrive within a bound, and a stream whose upstream
  * goes quiet after its first token is ended with an error after the idle timeout.
- */import { timingSafeEqual } from 'node:crypto';
+ */ import { timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { redact, silentLogger, type Logger } from '../host';
@@ -19,7 +19,19 @@ import { chatCompletions } from './chatCompletions';
 import { completions } from './completions';
 import { loggedEnd, logRoute, type EndpointHost, type GatewaySource } from './endpoint';
 import { fail } from './failure';
-import { abortOnClose, decodePath, digest, header, loopbackHost, readJsonBody, refuseOnSocket, requestPath, routeHeaders, sendJson, shown } from './http';
+import {
+  abortOnClose,
+  decodePath,
+  digest,
+  header,
+  loopbackHost,
+  readJsonBody,
+  refuseOnSocket,
+  requestPath,
+  routeHeaders,
+  sendJson,
+  shown,
+} from './http';
 import { modelIds, resolveModel, unknownModel } from './models';
 import { ResponsesEndpoint } from './responses';
 import { GatewayError, floatsToBase64, parseEmbeddingsRequest, shorten } from './wire';
@@ -143,17 +155,34 @@ export class Gateway {
   private admit(req: IncomingMessage): void {
     // DNS rebinding: a page on evil.example resolved to 127.0.0.1 still sends Host: evil.example.
     if (!loopbackHost(header(req, 'host'), this.boundPort)) {
-      this.logger.warn(`gateway: refused a request for Host "${redact(String(header(req, 'host') ?? '')).slice(0, 100)}" (not this machine)`);
-      throw new GatewayError(403, 'Host not allowed: the gateway answers only to 127.0.0.1, localhost or [::1].', 'permission_error', 'forbidden_host');
+      this.logger.warn(
+        `gateway: refused a request for Host "${redact(String(header(req, 'host') ?? '')).slice(0, 100)}" (not this machine)`,
+      );
+      throw new GatewayError(
+        403,
+        'Host not allowed: the gateway answers only to 127.0.0.1, localhost or [::1].',
+        'permission_error',
+        'forbidden_host',
+      );
     }
     // Browser CSRF: a web page's fetch carries an Origin; tools and SDKs do not.
     const origin = header(req, 'origin');
     if (origin !== undefined || req.method === 'OPTIONS') {
       this.logger.warn(`gateway: refused a browser request from Origin "${String(origin ?? '(preflight)').slice(0, 100)}"`);
-      throw new GatewayError(403, 'Browser requests are not allowed: the gateway serves local tools, not web pages.', 'permission_error', 'forbidden_origin');
+      throw new GatewayError(
+        403,
+        'Browser requests are not allowed: the gateway serves local tools, not web pages.',
+        'permission_error',
+        'forbidden_origin',
+      );
     }
     if (!this.authorized(header(req, 'authorization'))) {
-      throw new GatewayError(401, 'Missing or wrong gateway token: send "Authorization: Bearer <token>" (Switchyard: Copy Gateway URL and Token, or the --token given to `switchyard serve`).', 'invalid_request_error', 'invalid_api_key');
+      throw new GatewayError(
+        401,
+        'Missing or wrong gateway token: send "Authorization: Bearer <token>" (Switchyard: Copy Gateway URL and Token, or the --token given to `switchyard serve`).',
+        'invalid_request_error',
+        'invalid_api_key',
+      );
     }
   }
 
@@ -162,20 +191,27 @@ export class Gateway {
     const path = requestPath(req.url);
     const method = req.method ?? 'GET';
     if (path === '/v1/models' || path.startsWith('/v1/models/')) {
-      if (method !== 'GET') throw new GatewayError(405, `${method} is not allowed on ${shown(path)}.`, 'invalid_request_error', 'method_not_allowed');
+      if (method !== 'GET')
+        throw new GatewayError(405, `${method} is not allowed on ${shown(path)}.`, 'invalid_request_error', 'method_not_allowed');
       // A GET's body is never read: an answer before it is complete closes the connection (see sendJson).
       return path === '/v1/models' ? this.models(res) : this.model(res, decodePath(path.slice('/v1/models/'.length)));
     }
     if (path === '/v1/responses' || path.startsWith('/v1/responses/')) return this.responses.handle(req, res, path, method);
     if (path === '/v1/chat/completions' || path === '/v1/embeddings' || path === '/v1/completions') {
-      if (method !== 'POST') throw new GatewayError(405, `${method} is not allowed on ${shown(path)}; use POST.`, 'invalid_request_error', 'method_not_allowed');
+      if (method !== 'POST')
+        throw new GatewayError(405, `${method} is not allowed on ${shown(path)}; use POST.`, 'invalid_request_error', 'method_not_allowed');
       const controller = abortOnClose(res);
       const body = await this.host.readJson(req, res);
       if (path === '/v1/chat/completions') return chatCompletions(this.host, res, body, controller);
       if (path === '/v1/completions') return completions(this.host, res, body, controller.signal);
       return this.embeddings(res, body, controller.signal);
     }
-    throw new GatewayError(404, `Invalid URL (${shown(method)} ${shown(path)}): the gateway serves GET /v1/models, POST /v1/chat/completions, POST /v1/responses, POST /v1/completions and POST /v1/embeddings.`, 'invalid_request_error', 'not_found');
+    throw new GatewayError(
+      404,
+      `Invalid URL (${shown(method)} ${shown(path)}): the gateway serves GET /v1/models, POST /v1/chat/completions, POST /v1/responses, POST /v1/completions and POST /v1/embeddings.`,
+      'invalid_request_error',
+      'not_found',
+    );
   }
 
   private authorized(auth: string | undefined): boolean {
@@ -212,7 +248,12 @@ export class Gateway {
         return { object: 'embedding', index, embedding: request.format === 'base64' ? floatsToBase64(vector) : vector };
       });
       const model = `${result.providerId}/${result.model}`;
-      sendJson(res, 200, { object: 'list', data, model, usage: { prompt_tokens: tokens, total_tokens: tokens } }, routeHeaders(result.route));
+      sendJson(
+        res,
+        200,
+        { object: 'list', data, model, usage: { prompt_tokens: tokens, total_tokens: tokens } },
+        routeHeaders(result.route),
+      );
     } catch (e) {
       if (loggedEnd(this.logger, 'embeddings', request.model, e, signal)) return;
       throw e;

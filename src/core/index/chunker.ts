@@ -345,7 +345,12 @@ export class Chunker {
     }
     try {
       const root = tree.rootNode;
-      cutter.sequence(root.namedChildren.filter((c): c is TSNode => c !== null), 0, cutter.lastRow, {});
+      cutter.sequence(
+        root.namedChildren.filter((c): c is TSNode => c !== null),
+        0,
+        cutter.lastRow,
+        {},
+      );
     } finally {
       tree.delete();
     }

@@ -125,7 +125,11 @@ export class BatchEmbedding {
    * (timeout, unreachable, auth, policy) throws: the caller pauses.
    */
   async embed(embedder: Embedder, items: EmbedItem[], timeoutMs: number | undefined): Promise<string> {
-    const input = await this.fitLearned(embedder, this.host.model(), items.map((b) => b.text));
+    const input = await this.fitLearned(
+      embedder,
+      this.host.model(),
+      items.map((b) => b.text),
+    );
     let result: RoutedEmbedResult;
     try {
       result = await embedder.embed({ input, timeoutMs, signal: this.host.signal });

@@ -141,7 +141,17 @@ export class IndexEngine {
     const budget = `${this.options.chunkTokens}/${CHUNK_MEASURE}`;
     if (!this.canceled && this.store.meta('chunkTokens') !== budget) this.store.setChunkBudget(budget);
     const known = this.store.files();
-    const summary: SyncSummary = { files: files.length, indexed: 0, unchanged: 0, removed: 0, chunks: 0, skipped, decoded: [], canceled: false, ms: 0 };
+    const summary: SyncSummary = {
+      files: files.length,
+      indexed: 0,
+      unchanged: 0,
+      removed: 0,
+      chunks: 0,
+      skipped,
+      decoded: [],
+      canceled: false,
+      ms: 0,
+    };
     let lastReport = 0;
     let lastYield = performance.now();
     for (let i = 0; i < files.length; i++) {
@@ -181,7 +191,11 @@ export class IndexEngine {
   }
 
   /** Indexes one walked file. `chunks` undefined: unchanged. */
-  private async indexEntry(entry: WalkEntry, known: FileRecord | undefined, force: boolean): Promise<{ chunks?: number; skip?: string; note?: string }> {
+  private async indexEntry(
+    entry: WalkEntry,
+    known: FileRecord | undefined,
+    force: boolean,
+  ): Promise<{ chunks?: number; skip?: string; note?: string }> {
     if (!force && known && known.hash !== '' && known.size === entry.size && known.mtimeMs === entry.mtimeMs) return {};
     // Bounded, regular files only, inside the root: the file may have grown, or been replaced by a FIFO or a link
     // to elsewhere, since the walk saw it.
@@ -239,7 +253,13 @@ export class IndexEngine {
         }
         continue;
       }
-      if (!stat || !stat.isFile() || stat.size > this.options.maxFileSizeKb * 1024 || !isIncluded(this.options.root, rel, this.options) || isLink(abs)) {
+      if (
+        !stat ||
+        !stat.isFile() ||
+        stat.size > this.options.maxFileSizeKb * 1024 ||
+        !isIncluded(this.options.root, rel, this.options) ||
+        isLink(abs)
+      ) {
         if (this.store.removeFile(rel)) out.removed++;
         for (const p of known.keys()) if (p.startsWith(`${rel}/`) && this.store.removeFile(p)) out.removed++;
         continue;

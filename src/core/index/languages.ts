@@ -6,18 +6,7 @@
 import path from 'node:path';
 
 export type SymbolKind =
-  | 'function'
-  | 'method'
-  | 'class'
-  | 'interface'
-  | 'type'
-  | 'enum'
-  | 'struct'
-  | 'trait'
-  | 'impl'
-  | 'module'
-  | 'namespace'
-  | 'section';
+  'function' | 'method' | 'class' | 'interface' | 'type' | 'enum' | 'struct' | 'trait' | 'impl' | 'module' | 'namespace' | 'section';
 
 export interface GrammarSpec {
   /** File name of the grammar in @vscode/tree-sitter-wasm's wasm/ folder (and in dist/grammars). */

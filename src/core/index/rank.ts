@@ -55,9 +55,11 @@ export const MAX_PER_FILE = 3;
 
 const PROSE_LANGUAGES = new Set(['markdown', 'text', 'restructuredtext', 'asciidoc']);
 const DATA_LANGUAGES = new Set(['json', 'yaml', 'toml', 'xml', 'csv', 'ini']);
-const PROSE_NAME = /(^|\/)(readme|changelog|changes|history|license|licence|copying|notice|authors|contributors|contributing|code_of_conduct|security)(\.[^/]*)?$/i;
+const PROSE_NAME =
+  /(^|\/)(readme|changelog|changes|history|license|licence|copying|notice|authors|contributors|contributing|code_of_conduct|security)(\.[^/]*)?$/i;
 const DATA_NAME = /\.(json|jsonc|json5|ya?ml|toml|xml|csv|ini|lock|cfg|conf|properties)$/i;
-const TEST_PATH = /(^|\/)(tests?|__tests__|specs?|__mocks__|fixtures?)\/|[._-](test|spec)\.[a-z0-9]+$|(^|\/)test_[^/]*\.py$|_test\.(go|py|rb|exs?)$/i;
+const TEST_PATH =
+  /(^|\/)(tests?|__tests__|specs?|__mocks__|fixtures?)\/|[._-](test|spec)\.[a-z0-9]+$|(^|\/)test_[^/]*\.py$|_test\.(go|py|rb|exs?)$/i;
 
 /** What kind of file a path is: source code, a test, prose (docs, changelog, licence) or data (config, JSON). */
 export function fileKind(filePath: string, language?: string): FileKind {
@@ -68,7 +70,8 @@ export function fileKind(filePath: string, language?: string): FileKind {
 }
 
 const ASKS: Record<Exclude<FileKind, 'code'>, RegExp> = {
-  prose: /\b(readme|docs?|documentation|documented|changelog|change ?log|changes|history|release notes?|licen[cs]e[sd]?|copyright|guide|tutorial|faq|markdown|\w+\.md)\b/i,
+  prose:
+    /\b(readme|docs?|documentation|documented|changelog|change ?log|changes|history|release notes?|licen[cs]e[sd]?|copyright|guide|tutorial|faq|markdown|\w+\.md)\b/i,
   test: /\b(tests?|tested|testing|specs?|unit ?tests?|fixtures?|mocks?|assert(ion)?s?)\b/i,
   data: /\b(config(uration)?s?|settings?|package\.json|tsconfig|manifest|\w+\.(json|ya?ml|toml|lock)|json files?|yaml|toml|lock ?files?|dependenc(y|ies))\b/i,
 };
@@ -95,7 +98,11 @@ export interface RankedList {
  * One keyword score per chunk from the keyword lists: bm25 divided by the best bm25 of the question's words, plus the
  * thesaurus's words at EXPANSION_WEIGHT, plus the symbol bonus; scaled into 0..1. Higher is better.
  */
-export function fuse(lists: { words: readonly RankedList[]; expanded?: readonly RankedList[]; symbols?: readonly RankedList[] }): Map<number, number> {
+export function fuse(lists: {
+  words: readonly RankedList[];
+  expanded?: readonly RankedList[];
+  symbols?: readonly RankedList[];
+}): Map<number, number> {
   const out = new Map<number, number>();
   const add = (id: number, x: number) => out.set(id, (out.get(id) ?? 0) + x);
   const expanded = lists.expanded ?? [];

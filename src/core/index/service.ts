@@ -121,19 +121,22 @@ export class WorkspaceIndex implements Retriever {
       cancelFlag: this.cancelFlag.buffer as SharedArrayBuffer,
     };
     this.worker = new Worker(workerScript(), { workerData: engineOptions });
-    this.worker.on('message', (msg: { id?: number; result?: unknown; error?: { message: string; code?: string }; type?: string; progress?: SyncProgress }) => {
-      if (msg.type === 'progress' && msg.progress) {
-        this.progress = msg.progress;
-        this.known.chunks = Math.max(this.known.chunks, msg.progress.chunks);
-        this.emit();
-        return;
-      }
-      const call = msg.id !== undefined ? this.calls.get(msg.id) : undefined;
-      if (!call) return;
-      this.calls.delete(msg.id!);
-      if (msg.error) call.reject(Object.assign(new Error(msg.error.message), { code: msg.error.code }));
-      else call.resolve(msg.result);
-    });
+    this.worker.on(
+      'message',
+      (msg: { id?: number; result?: unknown; error?: { message: string; code?: string }; type?: string; progress?: SyncProgress }) => {
+        if (msg.type === 'progress' && msg.progress) {
+          this.progress = msg.progress;
+          this.known.chunks = Math.max(this.known.chunks, msg.progress.chunks);
+          this.emit();
+          return;
+        }
+        const call = msg.id !== undefined ? this.calls.get(msg.id) : undefined;
+        if (!call) return;
+        this.calls.delete(msg.id!);
+        if (msg.error) call.reject(Object.assign(new Error(msg.error.message), { code: msg.error.code }));
+        else call.resolve(msg.result);
+      },
+    );
     const fail = (reason: string) => {
       if (this.closed) return;
       this.failure = reason;
@@ -305,7 +308,14 @@ export class WorkspaceIndex implements Retriever {
       vector = await this.queryVector(query, options.signal);
     }
     this.lastSearchHybrid = vector !== undefined;
-    const request: SearchRequest = { query, vector, k, languages: options.languages, paths: options.paths, tokenBudget: options.tokenBudget };
+    const request: SearchRequest = {
+      query,
+      vector,
+      k,
+      languages: options.languages,
+      paths: options.paths,
+      tokenBudget: options.tokenBudget,
+    };
     const hits = await this.call<SearchHit[]>('search', request);
     return hits.map((h) => ({
       path: h.path,

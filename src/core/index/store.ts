@@ -138,7 +138,9 @@ export class IndexStore {
 
   /** Every file the index knows, by path. */
   files(): Map<string, FileRecord> {
-    const rows = this.db.prepare('select path, hash, size, mtime as mtimeMs, language, skipped from files').all() as (FileRecord & { skipped: string | null })[];
+    const rows = this.db.prepare('select path, hash, size, mtime as mtimeMs, language, skipped from files').all() as (FileRecord & {
+      skipped: string | null;
+    })[];
     return new Map(rows.map((r) => [r.path, { ...r, skipped: r.skipped ?? undefined }]));
   }
 
@@ -152,11 +154,13 @@ export class IndexStore {
       deleteFts: db.prepare('delete from chunks_fts where rowid = ?'),
       deleteChunks: db.prepare('delete from chunks where file_id = ?'),
       deleteFile: db.prepare('delete from files where id = ?'),
-      upsertFile: db.prepare(
-        `insert into files(path, hash, size, mtime, language, skipped, chunks) values (@path, @hash, @size, @mtimeMs, @language, @skipped, @chunks)
+      upsertFile: db
+        .prepare(
+          `insert into files(path, hash, size, mtime, language, skipped, chunks) values (@path, @hash, @size, @mtimeMs, @language, @skipped, @chunks)
          on conflict(path) do update set hash = excluded.hash, size = excluded.size, mtime = excluded.mtime, language = excluded.language, skipped = excluded.skipped, chunks = excluded.chunks
          returning id`,
-      ).pluck(),
+        )
+        .pluck(),
       insertChunk: db.prepare(
         'insert into chunks(file_id, start_line, end_line, symbol, kind, language, hash, tokens, text) values (?, ?, ?, ?, ?, ?, ?, ?, ?)',
       ),
@@ -180,7 +184,17 @@ export class IndexStore {
       if (old !== undefined) this.deleteChunksOf(old);
       const id = s.upsertFile.get({ ...record, skipped: record.skipped ?? null, chunks: chunks.length }) as number;
       for (const c of chunks) {
-        const r = s.insertChunk.run(id, c.startLine, c.endLine, c.symbol ?? null, c.kind ?? null, record.language, c.hash, c.tokens, c.text);
+        const r = s.insertChunk.run(
+          id,
+          c.startLine,
+          c.endLine,
+          c.symbol ?? null,
+          c.kind ?? null,
+          record.language,
+          c.hash,
+          c.tokens,
+          c.text,
+        );
         // A chunk id at or below the hand-out cursor (ids are reused after deletes) must be found by a rescan.
         if (Number(r.lastInsertRowid) <= this.cursor) this.rescan = true;
         s.insertFts.run(r.lastInsertRowid, c.symbol ? ftsBody(c.symbol) : '', ftsBody(c.text), ftsBody(record.path));
@@ -218,7 +232,7 @@ export class IndexStore {
     this.pendingCount = undefined;
     this.cursor = 0;
     this.db.transaction(() => {
-      this.db.exec("delete from chunks; delete from files; delete from chunks_fts;");
+      this.db.exec('delete from chunks; delete from files; delete from chunks_fts;');
     })();
   }
 
@@ -229,7 +243,9 @@ export class IndexStore {
       indexedFiles: one('select count(*) from files where skipped is null'),
       chunks: one('select count(*) from chunks'),
       vectors: one('select count(*) from vectors'),
-      pending: (this.pendingCount ??= one('select count(*) from (select distinct c.hash from chunks c where not exists (select 1 from vectors v where v.hash = c.hash))')),
+      pending: (this.pendingCount ??= one(
+        'select count(*) from (select distinct c.hash from chunks c where not exists (select 1 from vectors v where v.hash = c.hash))',
+      )),
     };
   }
 
@@ -353,10 +369,15 @@ export class IndexStore {
   verify(): string[] {
     const problems: string[] = [];
     const torn = this.db
-      .prepare('select f.path, f.chunks as expected, (select count(*) from chunks c where c.file_id = f.id) as actual from files f where expected != actual')
+      .prepare(
+        'select f.path, f.chunks as expected, (select count(*) from chunks c where c.file_id = f.id) as actual from files f where expected != actual',
+      )
       .all() as { path: string; expected: number; actual: number }[];
     for (const t of torn) problems.push(`${t.path}: ${t.actual} chunks stored, ${t.expected} expected`);
-    const orphans = this.db.prepare('select count(*) from chunks c where not exists (select 1 from files f where f.id = c.file_id)').pluck().get() as number;
+    const orphans = this.db
+      .prepare('select count(*) from chunks c where not exists (select 1 from files f where f.id = c.file_id)')
+      .pluck()
+      .get() as number;
     if (orphans) problems.push(`${orphans} chunks without a file`);
     const chunks = this.db.prepare('select count(*) from chunks').pluck().get() as number;
     const fts = this.db.prepare('select count(*) from chunks_fts').pluck().get() as number;

@@ -102,7 +102,7 @@ function rebuildFts(db: Db): number {
     const page = db.prepare(
       'select c.id, c.symbol, c.text, f.path from chunks c join files f on f.id = c.file_id where c.id > ? order by c.id limit 1000',
     );
-    for (let from = 0; ; ) {
+    for (let from = 0; ;) {
       const rows = page.all(from) as { id: number; symbol: string | null; text: string; path: string }[];
       for (const r of rows) insert.run(r.id, r.symbol ? ftsBody(r.symbol) : '', ftsBody(r.text), ftsBody(r.path));
       n += rows.length;

@@ -91,7 +91,11 @@ export interface Thesaurus {
   longest: number;
 }
 
-const stemKey = (phrase: string, stem: Map<string, string>) => phrase.split(' ').map((w) => stem.get(w) ?? w).join(' ');
+const stemKey = (phrase: string, stem: Map<string, string>) =>
+  phrase
+    .split(' ')
+    .map((w) => stem.get(w) ?? w)
+    .join(' ');
 
 /** Indexes a thesaurus's groups by the stems of their entries. */
 export function thesaurus(groups: readonly (readonly string[])[], stem: Stemmer): Thesaurus {

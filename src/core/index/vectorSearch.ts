@@ -80,9 +80,10 @@ export class VectorSearch {
     const q = toBlob(vector);
     let hashes: { hash: string; raw: number }[];
     if (mode === 'exact' || (mode === 'auto' && count <= EXACT_SCAN_LIMIT)) {
-      hashes = this.db
-        .prepare('select hash, vec_distance_cosine(vec, ?) as raw from vectors order by raw limit ?')
-        .all(q, limit * 4) as { hash: string; raw: number }[];
+      hashes = this.db.prepare('select hash, vec_distance_cosine(vec, ?) as raw from vectors order by raw limit ?').all(q, limit * 4) as {
+        hash: string;
+        raw: number;
+      }[];
     } else {
       // First pass on 1-bit vectors (Hamming distance, scanned in memory), then the float re-score of the survivors.
       this.bits ??= BitIndex.load(this.db, dims);
@@ -117,7 +118,10 @@ class BitIndex {
   private data: Uint32Array;
   private n = 0;
 
-  private constructor(private readonly words: number, capacity: number) {
+  private constructor(
+    private readonly words: number,
+    capacity: number,
+  ) {
     this.ids = new Int32Array(Math.max(16, capacity));
     this.data = new Uint32Array(Math.max(16, capacity) * words);
   }

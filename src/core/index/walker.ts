@@ -191,7 +191,9 @@ class Walker {
     if (!isWithin(this.rootReal, target)) {
       this.skipped.push({ rel, reason: OUTSIDE_REASON });
     } else if (stat.isDirectory()) {
-      const reason = this.seen.has(target) ? 'symlink loop (folder already indexed)' : 'link to a folder inside the indexed folder (indexed at its own path)';
+      const reason = this.seen.has(target)
+        ? 'symlink loop (folder already indexed)'
+        : 'link to a folder inside the indexed folder (indexed at its own path)';
       this.skipped.push({ rel, reason });
     } else {
       this.skipped.push({ rel, reason: 'link to a file inside the indexed folder (indexed at its own path)' });
@@ -243,7 +245,10 @@ export function readBounded(abs: string, maxBytes: number, rootReal?: string, ma
       target = fs.realpathSync(abs);
       if (!isWithin(rootReal, target)) return { skip: OUTSIDE_REASON };
     }
-    fd = fs.openSync(target, fs.constants.O_RDONLY | (fs.constants.O_NONBLOCK ?? 0) | (rootReal !== undefined ? (fs.constants.O_NOFOLLOW ?? 0) : 0));
+    fd = fs.openSync(
+      target,
+      fs.constants.O_RDONLY | (fs.constants.O_NONBLOCK ?? 0) | (rootReal !== undefined ? (fs.constants.O_NOFOLLOW ?? 0) : 0),
+    );
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     return { skip: `unreadable (${code ?? String(e)})`, code };
@@ -300,7 +305,8 @@ export function isIncluded(root: string, rel: string, options: WalkOptions): boo
   return true;
 }
 
-const GENERATED_NAMES = /(^|\/)(package-lock\.json|npm-shrinkwrap\.json|yarn\.lock|pnpm-lock\.yaml|Cargo\.lock|composer\.lock|poetry\.lock|go\.sum)$|\.(min\.js|min\.css|map|lock)$/i;
+const GENERATED_NAMES =
+  /(^|\/)(package-lock\.json|npm-shrinkwrap\.json|yarn\.lock|pnpm-lock\.yaml|Cargo\.lock|composer\.lock|poetry\.lock|go\.sum)$|\.(min\.js|min\.css|map|lock)$/i;
 
 export type Decoded = { text: string; note?: string } | { skip: string };
 

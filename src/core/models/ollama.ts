@@ -45,11 +45,16 @@ async function call(target: OllamaTarget, path: string, init: RequestInit, what:
 }
 
 function failure(e: unknown, target: OllamaTarget, what: string): ModelError {
-  if (target.signal?.aborted || (e as { name?: unknown } | undefined)?.name === 'AbortError') return new ModelError('canceled', `${what} canceled`);
+  if (target.signal?.aborted || (e as { name?: unknown } | undefined)?.name === 'AbortError')
+    return new ModelError('canceled', `${what} canceled`);
   if (e instanceof ModelError) return e;
   const code = systemErrorCode(e);
   if ((code && UNREACHABLE_CODES.has(code)) || e instanceof TypeError) {
-    return new ModelError('unreachable', `cannot reach Ollama at ${root(target.baseUrl)}${code ? ` (${code})` : ''}: is it running? (\`ollama serve\`)`, { cause: e });
+    return new ModelError(
+      'unreachable',
+      `cannot reach Ollama at ${root(target.baseUrl)}${code ? ` (${code})` : ''}: is it running? (\`ollama serve\`)`,
+      { cause: e },
+    );
   }
   return new ModelError('server', `${what} failed: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
 }
@@ -67,8 +72,17 @@ async function errorText(response: Response): Promise<string> {
 
 export async function listOllamaModels(target: OllamaTarget): Promise<OllamaModel[]> {
   const response = await call(target, '/api/tags', { method: 'GET' }, 'listing Ollama models');
-  if (!response.ok) throw new ModelError('http', `Ollama could not list its models: ${await errorText(response)}`, { status: response.status });
-  const body = (await response.json()) as { models?: { name?: string; model?: string; size?: number; modified_at?: string; details?: { family?: string; parameter_size?: string; quantization_level?: string } }[] };
+  if (!response.ok)
+    throw new ModelError('http', `Ollama could not list its models: ${await errorText(response)}`, { status: response.status });
+  const body = (await response.json()) as {
+    models?: {
+      name?: string;
+      model?: string;
+      size?: number;
+      modified_at?: string;
+      details?: { family?: string; parameter_size?: string; quantization_level?: string };
+    }[];
+  };
   return (body.models ?? []).map((m) => ({
     name: m.name ?? m.model ?? '',
     sizeBytes: m.size ?? 0,
@@ -87,8 +101,16 @@ export async function listOllamaModels(target: OllamaTarget): Promise<OllamaMode
 export async function pullOllamaModel(target: OllamaTarget, name: string, onProgress?: (p: PullProgress) => void): Promise<void> {
   if (!name.trim()) throw new ModelError('invalid', 'give a model name, e.g. qwen2.5-coder:1.5b');
   const what = `pulling ${name}`;
-  const response = await call(target, '/api/pull', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ model: name, stream: true }) }, what);
-  if (!response.ok) throw new ModelError(response.status === 404 ? 'notFound' : 'http', `Ollama could not pull ${name}: ${await errorText(response)}`, { status: response.status });
+  const response = await call(
+    target,
+    '/api/pull',
+    { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ model: name, stream: true }) },
+    what,
+  );
+  if (!response.ok)
+    throw new ModelError(response.status === 404 ? 'notFound' : 'http', `Ollama could not pull ${name}: ${await errorText(response)}`, {
+      status: response.status,
+    });
   if (!response.body) throw new ModelError('server', `Ollama answered the pull of ${name} without a body`);
   const decoder = new TextDecoder();
   let buffer = '';
@@ -125,16 +147,23 @@ export async function pullOllamaModel(target: OllamaTarget, name: string, onProg
     throw failure(e, target, what);
   }
   if (target.signal?.aborted) throw new ModelError('canceled', `${what} canceled`);
-  if (!succeeded) throw new ModelError('server', `the pull of ${name} ended before Ollama reported success: try again (downloaded layers are kept)`);
+  if (!succeeded)
+    throw new ModelError('server', `the pull of ${name} ended before Ollama reported success: try again (downloaded layers are kept)`);
 }
 
 export async function deleteOllamaModel(target: OllamaTarget, name: string): Promise<void> {
-  const response = await call(target, '/api/delete', { method: 'DELETE', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ model: name }) }, `deleting ${name}`);
+  const response = await call(
+    target,
+    '/api/delete',
+    { method: 'DELETE', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ model: name }) },
+    `deleting ${name}`,
+  );
   if (response.status === 404) {
     await response.body?.cancel();
     throw new ModelError('notFound', `Ollama has no model "${name}"`, { status: 404 });
   }
-  if (!response.ok) throw new ModelError('http', `Ollama could not delete ${name}: ${await errorText(response)}`, { status: response.status });
+  if (!response.ok)
+    throw new ModelError('http', `Ollama could not delete ${name}: ${await errorText(response)}`, { status: response.status });
   await response.body?.cancel();
 }
 
@@ -143,9 +172,18 @@ export async function deleteOllamaModel(target: OllamaTarget, name: string): Pro
  * the other PATHEXT names on Windows) on PATH, or undefined when it is not installed there (then "Start Ollama" says
  * where to get it instead of opening a terminal that answers "command not found").
  */
-export function findOllamaExecutable(env: NodeJS.ProcessEnv = process.env, platform: NodeJS.Platform = process.platform): string | undefined {
+export function findOllamaExecutable(
+  env: NodeJS.ProcessEnv = process.env,
+  platform: NodeJS.Platform = process.platform,
+): string | undefined {
   const pathValue = env.PATH ?? env.Path ?? '';
-  const names = platform === 'win32' ? (env.PATHEXT ?? '.EXE;.CMD;.BAT').split(';').filter(Boolean).map((ext) => `ollama${ext.toLowerCase()}`) : ['ollama'];
+  const names =
+    platform === 'win32'
+      ? (env.PATHEXT ?? '.EXE;.CMD;.BAT')
+          .split(';')
+          .filter(Boolean)
+          .map((ext) => `ollama${ext.toLowerCase()}`)
+      : ['ollama'];
   for (const dir of pathValue.split(platform === 'win32' ? ';' : ':')) {
     if (!dir) continue;
     for (const name of names) {

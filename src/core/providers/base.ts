@@ -222,11 +222,10 @@ export abstract class BaseProvider implements Provider {
         request.signal,
       );
       if (result.vectors.length !== batch.length) {
-        throw new ProviderError(
-          'server',
-          `${this.config.id}: embed returned ${result.vectors.length} vectors for ${batch.length} inputs`,
-          { providerId: this.config.id, model: request.model },
-        );
+        throw new ProviderError('server', `${this.config.id}: embed returned ${result.vectors.length} vectors for ${batch.length} inputs`, {
+          providerId: this.config.id,
+          model: request.model,
+        });
       }
       vectors.push(...result.vectors);
       if (result.inputTokens !== undefined) inputTokens = (inputTokens ?? 0) + result.inputTokens;
@@ -238,10 +237,7 @@ export abstract class BaseProvider implements Provider {
    * Runs one fill-in-the-middle request (the subclasses' `complete`) under the request timeout and the caller's
    * signal: aborting it aborts the HTTP request, so the server stops generating; failures map as chat's do.
    */
-  protected runCompletion(
-    request: CompletionRequest,
-    op: (signal: AbortSignal) => Promise<CompletionResult>,
-  ): Promise<CompletionResult> {
+  protected runCompletion(request: CompletionRequest, op: (signal: AbortSignal) => Promise<CompletionResult>): Promise<CompletionResult> {
     return this.run(op, { model: request.model, action: 'complete' }, this.requestTimeout(request), request.signal);
   }
 

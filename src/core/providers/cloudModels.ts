@@ -20,12 +20,20 @@ export function ollamaCloudHost(model: string): string | undefined {
  * Ollama model's tag does), else undefined. The one rule for "is this model cloud" that the router, the settings panel
  * and the CLI share.
  */
-export function modelRemoteHost(provider: Pick<ProviderConfig, 'kind'>, model: string, info?: Pick<ModelInfo, 'remoteHost'>): string | undefined {
+export function modelRemoteHost(
+  provider: Pick<ProviderConfig, 'kind'>,
+  model: string,
+  info?: Pick<ModelInfo, 'remoteHost'>,
+): string | undefined {
   if (info?.remoteHost) return info.remoteHost;
   return provider.kind === 'ollama' ? ollamaCloudHost(model) : undefined;
 }
 
 /** The prompt stays on this machine (or a host the user marked local): a local provider and not a cloud model. */
-export function runsLocally(provider: Pick<ProviderConfig, 'kind' | 'local'>, model: string, info?: Pick<ModelInfo, 'remoteHost'>): boolean {
+export function runsLocally(
+  provider: Pick<ProviderConfig, 'kind' | 'local'>,
+  model: string,
+  info?: Pick<ModelInfo, 'remoteHost'>,
+): boolean {
   return provider.local && modelRemoteHost(provider, model, info) === undefined;
 }

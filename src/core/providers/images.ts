@@ -25,7 +25,8 @@ export function parseImageUrl(url: string, detail?: unknown): ImageUrlResult {
   const m = DATA_URL.exec(trimmed);
   if (!m) return { error: 'an image data URL must be data:image/<type>;base64,<data>', remote: false };
   const data = m[2]!.replace(/\s+/g, '');
-  if (data === '' || data.length % 4 === 1 || !BASE64.test(data)) return { error: 'the image data URL does not hold valid base64', remote: false };
+  if (data === '' || data.length % 4 === 1 || !BASE64.test(data))
+    return { error: 'the image data URL does not hold valid base64', remote: false };
   const d = detail === 'auto' || detail === 'low' || detail === 'high' ? detail : undefined;
   return { image: { mimeType: m[1]!.toLowerCase(), data, ...(d ? { detail: d } : {}) } };
 }

@@ -30,11 +30,7 @@ export { LOCAL_DEFAULTS, PRESETS, configFromPreset, getPreset } from './presets'
 export type { ProviderPreset } from './presets';
 export type * from './types';
 
-export function createProvider(
-  config: ProviderConfig,
-  deps: ProviderDeps,
-  options: OpenAICompatibleOptions = {},
-): Provider {
+export function createProvider(config: ProviderConfig, deps: ProviderDeps, options: OpenAICompatibleOptions = {}): Provider {
   switch (config.kind) {
     case 'ollama':
       return new OllamaProvider(config, deps, options);

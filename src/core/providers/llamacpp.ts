@@ -130,11 +130,15 @@ export class LlamaCppProvider extends OpenAICompatibleProvider {
       if (response.status === 501) {
         const refused = await HttpStatusError.from(response);
         this.infillRefused = true;
-        throw new ProviderError('unsupported', this.redact(`${this.config.id} (${request.model}): the model cannot fill in the middle (${refused.message})`), {
-          providerId: this.config.id,
-          model: request.model,
-          status: 501,
-        });
+        throw new ProviderError(
+          'unsupported',
+          this.redact(`${this.config.id} (${request.model}): the model cannot fill in the middle (${refused.message})`),
+          {
+            providerId: this.config.id,
+            model: request.model,
+            status: 501,
+          },
+        );
       }
       if (!response.ok) throw await HttpStatusError.from(response);
       const answer = (await response.json()) as InfillResponse;
@@ -170,11 +174,19 @@ export class LlamaCppProvider extends OpenAICompatibleProvider {
             });
             if (response.status === 404 || response.status === 405) {
               await response.body?.cancel();
-              throw new ProviderError('unsupported', `${this.config.id}: the server has no /tokenize`, { providerId: this.config.id, model, status: response.status });
+              throw new ProviderError('unsupported', `${this.config.id}: the server has no /tokenize`, {
+                providerId: this.config.id,
+                model,
+                status: response.status,
+              });
             }
             if (!response.ok) throw await HttpStatusError.from(response);
             const answer = (await response.json()) as { tokens?: unknown };
-            if (!Array.isArray(answer.tokens)) throw new ProviderError('server', `${this.config.id}: /tokenize answered without a token list`, { providerId: this.config.id, model });
+            if (!Array.isArray(answer.tokens))
+              throw new ProviderError('server', `${this.config.id}: /tokenize answered without a token list`, {
+                providerId: this.config.id,
+                model,
+              });
             counts[i] = answer.tokens.length;
           }
         };

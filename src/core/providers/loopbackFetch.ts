@@ -44,7 +44,9 @@ function sendableBody(body: RequestInit['body']): string | Uint8Array | null | u
 }
 
 function decoded(res: http.IncomingMessage): Readable {
-  const encoding = String(res.headers['content-encoding'] ?? '').trim().toLowerCase();
+  const encoding = String(res.headers['content-encoding'] ?? '')
+    .trim()
+    .toLowerCase();
   if (encoding === 'gzip' || encoding === 'x-gzip') return res.pipe(zlib.createGunzip());
   if (encoding === 'deflate') return res.pipe(zlib.createInflate());
   if (encoding === 'br') return res.pipe(zlib.createBrotliDecompress());
@@ -76,7 +78,12 @@ function webStream(res: http.IncomingMessage, signal: AbortSignal | undefined): 
         source.once('error', (e) => fail(signal?.aborted ? abortReason(signal) : new TypeError('terminated', { cause: e })));
         // A server that goes away mid-answer: fetch reports "terminated".
         res.once('close', () => {
-          if (!res.complete) fail(signal?.aborted ? abortReason(signal) : new TypeError('terminated', { cause: new Error('the connection closed before the answer was complete') }));
+          if (!res.complete)
+            fail(
+              signal?.aborted
+                ? abortReason(signal)
+                : new TypeError('terminated', { cause: new Error('the connection closed before the answer was complete') }),
+            );
         });
       },
       pull() {
@@ -187,7 +194,11 @@ export function loopbackFetch(fallback: typeof fetch = (input, init) => globalTh
     const nullBody = method === 'HEAD' || status === 204 || status === 304;
     const encoded = res.headers['content-encoding'] !== undefined;
     if (nullBody) res.resume();
-    return new Response(nullBody ? null : webStream(res, signal), { status, statusText: res.statusMessage ?? '', headers: responseHeaders(res, encoded ? ENCODING_HEADERS : NO_HEADERS) });
+    return new Response(nullBody ? null : webStream(res, signal), {
+      status,
+      statusText: res.statusMessage ?? '',
+      headers: responseHeaders(res, encoded ? ENCODING_HEADERS : NO_HEADERS),
+    });
   };
 }
 

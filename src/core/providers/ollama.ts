@@ -7,11 +7,29 @@
 import { Ollama } from 'ollama';
 import type { Message, ShowResponse, Tool } from 'ollama';
 import { ProviderError } from '../errors';
-import { BaseProvider, DEFAULT_ANSWER_TOKENS, DEFAULT_THINKING_ANSWER_TOKENS, HttpStatusError, abortPromise, completionTemperature, kindForStatus } from './base';
+import {
+  BaseProvider,
+  DEFAULT_ANSWER_TOKENS,
+  DEFAULT_THINKING_ANSWER_TOKENS,
+  HttpStatusError,
+  abortPromise,
+  completionTemperature,
+  kindForStatus,
+} from './base';
 import { estimateMessagesTokens, estimateTokens } from './tokenEstimate';
 import type { Classified, ProviderDeps, ProviderOptions } from './base';
 import { argumentsObject, finishReasonOf, toolCallFrom, toolNameFor, wholeCallEvents } from './toolCalls';
-import type { ChatEvent, ChatMessage, ChatRequest, CompletionRequest, CompletionResult, EmbedResult, ModelCapabilities, ModelInfo, ProviderConfig } from './types';
+import type {
+  ChatEvent,
+  ChatMessage,
+  ChatRequest,
+  CompletionRequest,
+  CompletionResult,
+  EmbedResult,
+  ModelCapabilities,
+  ModelInfo,
+  ProviderConfig,
+} from './types';
 import { OLLAMA_CLOUD_HOST, ollamaCloudHost } from './cloudModels';
 
 /** num_ctx is rounded up to this step so that small changes in prompt size do not make Ollama reload the model. */
@@ -25,9 +43,7 @@ interface ResponseErrorLike {
 }
 
 function isResponseError(e: unknown): e is ResponseErrorLike {
-  return (
-    e instanceof Error && e.name === 'ResponseError' && typeof (e as Partial<ResponseErrorLike>).status_code === 'number'
-  );
+  return e instanceof Error && e.name === 'ResponseError' && typeof (e as Partial<ResponseErrorLike>).status_code === 'number';
 }
 
 interface ModelDetailsInfo {
@@ -69,7 +85,11 @@ export class OllamaProvider extends BaseProvider {
     const promptTokens = estimateMessagesTokens(request.messages) + (tools ? estimateTokens(JSON.stringify(tools)) : 0);
     const cap = Math.min(details.contextLength ?? Infinity, request.contextSize ?? Infinity);
     // num_predict counts a thinking model's reasoning too: without a budget of its own it is given room to think.
-    const answerTokens = request.maxTokens ?? (details.capabilities.thinking ? Math.max(DEFAULT_ANSWER_TOKENS, Math.min(DEFAULT_THINKING_ANSWER_TOKENS, cap - promptTokens)) : DEFAULT_ANSWER_TOKENS);
+    const answerTokens =
+      request.maxTokens ??
+      (details.capabilities.thinking
+        ? Math.max(DEFAULT_ANSWER_TOKENS, Math.min(DEFAULT_THINKING_ANSWER_TOKENS, cap - promptTokens))
+        : DEFAULT_ANSWER_TOKENS);
     const numCtx = sizeNumCtx(promptTokens, answerTokens, cap);
     if (numCtx === undefined) {
       // Ollama would silently drop the start of the prompt; the caller must trim or pick a larger model.
@@ -128,7 +148,11 @@ export class OllamaProvider extends BaseProvider {
     return this.runCompletion(request, async (signal) => {
       const details = await this.showModel(request.model, signal);
       if (request.mode === 'suffix' && details.capabilities.fim === false) {
-        throw this.newError('unsupported', `${request.model} cannot fill in the middle: its template takes no suffix (no "insert" capability)`, { model: request.model });
+        throw this.newError(
+          'unsupported',
+          `${request.model} cannot fill in the middle: its template takes no suffix (no "insert" capability)`,
+          { model: request.model },
+        );
       }
       const answerTokens = request.maxTokens ?? DEFAULT_COMPLETION_TOKENS;
       const extraText = request.mode === 'suffix' ? (request.suffix ?? '') : '';
@@ -210,9 +234,7 @@ export class OllamaProvider extends BaseProvider {
   private showModel(model: string, signal: AbortSignal): Promise<ModelDetailsInfo> {
     let cached = this.showCache.get(model);
     if (!cached) {
-      cached = this.client(AbortSignal.timeout(this.probeTimeoutMs))
-        .show({ model })
-        .then(parseShow);
+      cached = this.client(AbortSignal.timeout(this.probeTimeoutMs)).show({ model }).then(parseShow);
       this.showCache.set(model, cached);
       cached.catch(() => this.showCache.delete(model));
     }
@@ -250,7 +272,12 @@ function ollamaMessages(messages: readonly ChatMessage[]): OllamaMessage[] {
   return messages.map((m, i): OllamaMessage => {
     if (m.role === 'tool') {
       const name = toolNameFor(messages, i);
-      return { role: 'tool', content: m.content, ...(name ? { tool_name: name } : {}), ...(m.toolCallId ? { tool_call_id: m.toolCallId } : {}) };
+      return {
+        role: 'tool',
+        content: m.content,
+        ...(name ? { tool_name: name } : {}),
+        ...(m.toolCallId ? { tool_call_id: m.toolCallId } : {}),
+      };
     }
     if (m.role === 'assistant' && m.toolCalls?.length) {
       return {

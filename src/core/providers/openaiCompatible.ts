@@ -164,7 +164,11 @@ export class OpenAICompatibleProvider extends BaseProvider {
         signal,
         fetch: this.injectedFetch,
       },
-      { ...relay, tools: Boolean(request.tools?.length), errorFor: (error, message) => new APIError(undefined, error as object | undefined, message, undefined) },
+      {
+        ...relay,
+        tools: Boolean(request.tools?.length),
+        errorFor: (error, message) => new APIError(undefined, error as object | undefined, message, undefined),
+      },
     );
     if (!(answer instanceof SseRelay)) {
       const json = safeJson(answer.text);
@@ -319,7 +323,10 @@ function openAIMessage(m: ChatMessage): OpenAI.Chat.Completions.ChatCompletionMe
       role: 'user',
       content: [
         ...(m.content !== '' ? [{ type: 'text' as const, text: m.content }] : []),
-        ...m.imageParts.map((i) => ({ type: 'image_url' as const, image_url: { url: imageDataUrl(i), ...(i.detail ? { detail: i.detail } : {}) } })),
+        ...m.imageParts.map((i) => ({
+          type: 'image_url' as const,
+          image_url: { url: imageDataUrl(i), ...(i.detail ? { detail: i.detail } : {}) },
+        })),
       ],
     };
   }
@@ -339,7 +346,9 @@ function openAITools(request: ChatRequest): Record<string, unknown> {
         ...(t.parameters !== undefined ? { parameters: t.parameters } : {}),
       },
     })),
-    ...(choice === undefined ? {} : { tool_choice: typeof choice === 'string' ? choice : { type: 'function', function: { name: choice.name } } }),
+    ...(choice === undefined
+      ? {}
+      : { tool_choice: typeof choice === 'string' ? choice : { type: 'function', function: { name: choice.name } } }),
     ...(request.parallelToolCalls !== undefined ? { parallel_tool_calls: request.parallelToolCalls } : {}),
   };
 }
@@ -349,7 +358,11 @@ function openAIResponseFormat(format: ResponseFormat): NonNullable<OpenAI.Chat.C
   if (format.type === 'json_object') return { type: 'json_object' };
   return {
     type: 'json_schema',
-    json_schema: { name: format.name ?? 'response', schema: format.schema, ...(format.strict !== undefined ? { strict: format.strict } : {}) },
+    json_schema: {
+      name: format.name ?? 'response',
+      schema: format.schema,
+      ...(format.strict !== undefined ? { strict: format.strict } : {}),
+    },
   };
 }
 

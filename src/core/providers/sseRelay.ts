@@ -239,7 +239,11 @@ export class SseRelay implements RelayedAnswer {
   private raiseError(bytes: string, isErrorEvent: boolean): void {
     const data = Buffer.from(bytes, 'latin1').toString('utf8');
     const parsed = safeJson(data);
-    if (isErrorEvent) throw this.options.errorFor(isObject(parsed) ? parsed.error : undefined, isObject(parsed) && typeof parsed.message === 'string' ? parsed.message : data);
+    if (isErrorEvent)
+      throw this.options.errorFor(
+        isObject(parsed) ? parsed.error : undefined,
+        isObject(parsed) && typeof parsed.message === 'string' ? parsed.message : data,
+      );
     if (isObject(parsed) && parsed.error) throw this.options.errorFor(parsed.error, undefined);
   }
 
@@ -323,14 +327,23 @@ export class SseRelay implements RelayedAnswer {
     const pieces = piecesOf(pushed);
     const finishAfterCalls = Boolean(choice.finish_reason) && calls.madeCalls;
     const endPieces = piecesOf(ended);
-    if ((raw === undefined || sameJson(raw, pieces)) && endPieces.length === 0 && (!finishAfterCalls || choice.finish_reason === 'tool_calls')) return undefined;
+    if (
+      (raw === undefined || sameJson(raw, pieces)) &&
+      endPieces.length === 0 &&
+      (!finishAfterCalls || choice.finish_reason === 'tool_calls')
+    )
+      return undefined;
     const all = [...pieces, ...endPieces];
     if (delta) {
       if (all.length > 0) delta.tool_calls = all;
       else delete delta.tool_calls;
     } else if (all.length > 0) choice.delta = { tool_calls: all };
     if (finishAfterCalls) choice.finish_reason = 'tool_calls';
-    const empty = all.length === 0 && (!isObject(choice.delta) || Object.keys(choice.delta).length === 0) && !choice.finish_reason && !isObject(parsed.usage);
+    const empty =
+      all.length === 0 &&
+      (!isObject(choice.delta) || Object.keys(choice.delta).length === 0) &&
+      !choice.finish_reason &&
+      !isObject(parsed.usage);
     if (empty && parsed.choices.length === 1) return '';
     if ('model' in parsed) parsed.model = this.options.model;
     if (isObject(parsed.usage)) this.readUsage(parsed.usage);

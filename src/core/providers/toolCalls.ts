@@ -200,7 +200,16 @@ export class ToolCallAssembler {
   }
 
   private newState(): CallState {
-    const state: CallState = { index: this.calls.length, id: undefined, name: undefined, started: false, held: '', sentArgs: false, whole: undefined, ended: false };
+    const state: CallState = {
+      index: this.calls.length,
+      id: undefined,
+      name: undefined,
+      started: false,
+      held: '',
+      sentArgs: false,
+      whole: undefined,
+      ended: false,
+    };
     this.calls.push(state);
     this.last = state;
     return state;

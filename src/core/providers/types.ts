@@ -61,9 +61,7 @@ export interface ToolSpec {
 export type ToolChoice = 'auto' | 'none' | 'required' | { name: string };
 
 /** Structured output: any JSON object, or JSON that matches a schema. */
-export type ResponseFormat =
-  | { type: 'json_object' }
-  | { type: 'json_schema'; name?: string; schema: JsonSchema; strict?: boolean };
+export type ResponseFormat = { type: 'json_object' } | { type: 'json_schema'; name?: string; schema: JsonSchema; strict?: boolean };
 
 /** Why an answer ended: done, out of answer budget, to let the caller run the tool calls it made, or filtered. */
 export type FinishReason = 'stop' | 'length' | 'tool_calls' | 'content_filter';

@@ -51,7 +51,9 @@ export function cloudVerdict(ctx: PrivacyContext, canAsk: boolean): CloudVerdict
   const { mode, because } = effectiveMode(ctx);
   if (mode === 'local-only') return { allowed: false, reason: `privacy is local-only${because ? ` (${because})` : ''}` };
   if (mode === 'allow') return { allowed: true };
-  return canAsk ? { allowed: 'ask' } : { allowed: false, reason: 'privacy is "ask" and there is no one to ask (the CLI needs --allow-cloud)' };
+  return canAsk
+    ? { allowed: 'ask' }
+    : { allowed: false, reason: 'privacy is "ask" and there is no one to ask (the CLI needs --allow-cloud)' };
 }
 
 /** Whether a base URL's host is this machine or one the user listed as local. */

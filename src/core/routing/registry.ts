@@ -35,7 +35,13 @@ export function resolveProviders(config: SwitchyardConfig): ProviderConfig[] {
   for (const p of config.providers) {
     if (p.kind === 'embedded') {
       // Runs in a child process of this machine: always local. The "URL" only names what it serves.
-      out.push({ id: p.id, kind: p.kind, baseUrl: p.modelPath ? pathToFileURL(p.modelPath).href : 'embedded:', local: true, modelPath: p.modelPath });
+      out.push({
+        id: p.id,
+        kind: p.kind,
+        baseUrl: p.modelPath ? pathToFileURL(p.modelPath).href : 'embedded:',
+        local: true,
+        modelPath: p.modelPath,
+      });
       ids.add(p.id);
       continue;
     }

@@ -26,7 +26,7 @@ function isLower(c: number): boolean {
 }
 /** Characters of a key name: identifiers plus `.` and `-` (db.password, X-Api-Key). */
 function isKeyChar(c: number): boolean {
-  return isAlnum(c) || c === 95 /* _ */ || c === 46 /* . */ || c === 45 /* - */ || c === 36 /* $ */;
+  return isAlnum(c) || c === 95 /* _ */ || c === 46 /* . */ || c === 45 /* - */ || c === 36; /* $ */
 }
 
 /** A value that is code: a name, a member access, a call (`config.apiKey`, `getToken()`, `process.env.KEY!`). */
@@ -76,8 +76,9 @@ function assignmentKind(key: string): string | undefined {
 }
 
 /** The last words of secret-bearing key names, searched in the three usual casings. */
-const ASSIGNMENT_NEEDLES: readonly string[] = [...new Set(['pass', 'pwd', 'secret', 'token', 'key', 'credential']
-  .flatMap((w) => [w, w[0].toUpperCase() + w.slice(1), w.toUpperCase()]))];
+const ASSIGNMENT_NEEDLES: readonly string[] = [
+  ...new Set(['pass', 'pwd', 'secret', 'token', 'key', 'credential'].flatMap((w) => [w, w[0].toUpperCase() + w.slice(1), w.toUpperCase()])),
+];
 
 /**
  * `password = "…"`, `"token": "…"`, `API_KEY=…`, `secret: …`, `client_secret => '…'`: the value, when it looks

@@ -118,7 +118,8 @@ function pemFindings(text: string, out: Candidate[]): void {
         missingEnd.add(endMarker); // a later BEGIN of this label has no END either: do not search again
         // The lines that follow and look like the block's body (base64, or `Proc-Type: …` headers), on real or
         // escaped (`\n` in a JSON string) line breaks.
-        const line = /(?:\r?\n|\\r?\\n)[ \t]*(?:[A-Za-z0-9+/=]+|[A-Za-z][A-Za-z-]{0,40}: [^\r\n\\]{0,200})(?=[ \t]*(?:\r?\n|\\r?\\n|["'`,]|$))/y;
+        const line =
+          /(?:\r?\n|\\r?\\n)[ \t]*(?:[A-Za-z0-9+/=]+|[A-Za-z][A-Za-z-]{0,40}: [^\r\n\\]{0,200})(?=[ \t]*(?:\r?\n|\\r?\\n|["'`,]|$))/y;
         end = label.lastIndex + PEM_DASHES.length;
         const stop = end + 16384;
         line.lastIndex = end;

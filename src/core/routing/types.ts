@@ -103,9 +103,7 @@ export interface RouteEvent {
  * whenever a call was made).
  */
 export type RoutedChatEvent =
-  | { type: 'route'; route: RouteEvent }
-  | ChatOutputEvent
-  | { type: 'done'; usage: UsageRecord; finish?: FinishReason };
+  { type: 'route'; route: RouteEvent } | ChatOutputEvent | { type: 'done'; usage: UsageRecord; finish?: FinishReason };
 
 export interface RoutedChatRequest {
   /** A task name, or a virtual model name ("switchyard/chat", "switchyard/<alias>"). */

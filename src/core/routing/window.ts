@@ -34,7 +34,11 @@ export async function contextWindow(c: Candidate, providers: ProviderSource, sig
   return windowFrom(c, providers, models);
 }
 
-function windowFrom(c: Candidate, providers: ProviderSource, models: readonly { id: string; contextLength?: number }[] | undefined): number | undefined {
+function windowFrom(
+  c: Candidate,
+  providers: ProviderSource,
+  models: readonly { id: string; contextLength?: number }[] | undefined,
+): number | undefined {
   const provider = providers.list().find((p) => p.id === c.providerId);
   const discovered = provider ? models?.find((m) => sameModel(provider, m.id, c.model))?.contextLength : undefined;
   const size = discovered ?? lookupModel(provider ? (provider.preset ?? provider.kind) : undefined, c.model)?.contextWindow;

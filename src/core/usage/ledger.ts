@@ -146,7 +146,10 @@ function keep<T>(items: T[], item: T, limit: number): void {
 /** One line for logs and the CLI's stderr. */
 export function formatUsage(r: UsageRecord): string {
   const who = r.providerId ? describeCandidate(r) : 'no model';
-  const tokens = r.inputTokens !== undefined || r.outputTokens !== undefined ? ` tokens in ${r.inputTokens ?? '?'} out ${r.outputTokens ?? '?'}${r.tokensEstimated ? ' (estimated)' : ''}` : '';
+  const tokens =
+    r.inputTokens !== undefined || r.outputTokens !== undefined
+      ? ` tokens in ${r.inputTokens ?? '?'} out ${r.outputTokens ?? '?'}${r.tokensEstimated ? ' (estimated)' : ''}`
+      : '';
   const ttft = r.ttftMs !== undefined ? ` first token ${r.ttftMs.toFixed(0)} ms` : '';
   const cost = r.costUsd !== undefined && r.costUsd > 0 ? ` cost ~$${r.costUsd.toFixed(6)}` : '';
   return `usage: ${r.task} ${r.outcome} via ${who}${ttft} total ${r.durationMs.toFixed(0)} ms${tokens}${cost}`;

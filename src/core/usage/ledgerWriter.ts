@@ -14,7 +14,16 @@ import path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import type { Database as SqliteDatabase } from 'better-sqlite3';
 import type { Logger } from '../host';
-import { LedgerWrites, batchSize, emptyBatch, type FromWorker, type Pruned, type ToWorker, type WorkerSetup, type WriteBatch } from './ledgerWrites';
+import {
+  LedgerWrites,
+  batchSize,
+  emptyBatch,
+  type FromWorker,
+  type Pruned,
+  type ToWorker,
+  type WorkerSetup,
+  type WriteBatch,
+} from './ledgerWrites';
 
 export type Table = keyof WriteBatch;
 
@@ -116,7 +125,9 @@ export class ThreadWriter implements LedgerWriter {
       if (m.type === 'error') this.logger.warn(`usage ledger: could not write usage records (kept for a retry): ${m.message}`);
       else this.pruneCallbacks.shift()?.(m.pruned);
     });
-    this.worker.on('error', (e) => this.logger.error(`usage ledger: the writer thread failed: ${e instanceof Error ? e.message : String(e)}`));
+    this.worker.on('error', (e) =>
+      this.logger.error(`usage ledger: the writer thread failed: ${e instanceof Error ? e.message : String(e)}`),
+    );
     this.worker.once('exit', () => {
       this.exited = true;
       if (!this.closed) {
@@ -176,7 +187,9 @@ export class ThreadWriter implements LedgerWriter {
       if (seen >= seq) return true;
       const left = deadline - Date.now();
       if (left <= 0) {
-        this.logger.warn(`usage ledger: the writer thread did not answer within ${SYNC_TIMEOUT_MS / 1000} s; going on without the records still in flight`);
+        this.logger.warn(
+          `usage ledger: the writer thread did not answer within ${SYNC_TIMEOUT_MS / 1000} s; going on without the records still in flight`,
+        );
         return false;
       }
       Atomics.wait(this.acked, 0, seen, Math.min(left, 100));

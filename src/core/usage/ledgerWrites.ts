@@ -42,11 +42,13 @@ export class LedgerWrites {
   private readonly insertSuggestion: Statement;
 
   constructor(private readonly db: SqliteDatabase) {
-    this.insert = db.prepare(`INSERT INTO usage (at, day, task, requested, provider, model, local, outcome, attempts, ttft_ms, duration_ms, input_tokens, output_tokens, tokens_estimated, cost_usd)
+    this.insert =
+      db.prepare(`INSERT INTO usage (at, day, task, requested, provider, model, local, outcome, attempts, ttft_ms, duration_ms, input_tokens, output_tokens, tokens_estimated, cost_usd)
         VALUES (@at, @day, @task, @requested, @provider, @model, @local, @outcome, @attempts, @ttft_ms, @duration_ms, @input_tokens, @output_tokens, @tokens_estimated, @cost_usd)`);
     this.insertEgress = db.prepare(`INSERT INTO egress (at, day, task, provider, model, host, bytes_sent, redactions, sources)
         VALUES (@at, @day, @task, @provider, @model, @host, @bytes_sent, @redactions, @sources)`);
-    this.insertSuggestion = db.prepare(`INSERT INTO suggestions (at, event, provider, model, local, source, latency_ms, chars, lines, partial)
+    this.insertSuggestion =
+      db.prepare(`INSERT INTO suggestions (at, event, provider, model, local, source, latency_ms, chars, lines, partial)
         VALUES (@at, @event, @provider, @model, @local, @source, @latency_ms, @chars, @lines, @partial)`);
   }
 

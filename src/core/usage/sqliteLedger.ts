@@ -138,7 +138,10 @@ export class SqliteLedger implements UsageSink {
   }
 
   private logPruned(p: Pruned): void {
-    if (p.usage + p.egress > 0) this.logger.info(`usage ledger: removed ${p.usage} records${p.egress > 0 ? ` and ${p.egress} egress records` : ''} older than ${this.retentionDays} days`);
+    if (p.usage + p.egress > 0)
+      this.logger.info(
+        `usage ledger: removed ${p.usage} records${p.egress > 0 ? ` and ${p.egress} egress records` : ''} older than ${this.retentionDays} days`,
+      );
   }
 
   /** The daily prune while records are written: by the writer, not on the thread that records. */
@@ -280,7 +283,9 @@ export class SqliteLedger implements UsageSink {
     const { sql, args } = rangeWhere(range);
     const columns =
       'at, day, task, requested, provider, model, local, outcome, attempts, ttft_ms, duration_ms, input_tokens, output_tokens, tokens_estimated, cost_usd';
-    return this.synced().prepare(`SELECT ${columns} FROM usage ${sql} ORDER BY at, id`).all(...args) as Row[];
+    return this.synced()
+      .prepare(`SELECT ${columns} FROM usage ${sql} ORDER BY at, id`)
+      .all(...args) as Row[];
   }
 
   /** The most recent records, newest first. */
@@ -311,14 +316,21 @@ export class SqliteLedger implements UsageSink {
   egressList(q: EgressQuery = {}): EgressRecord[] {
     const { sql, args } = this.egressWhere(q);
     const limit = q.limit !== undefined && q.limit >= 0 ? ` LIMIT ${Math.floor(q.limit)}` : '';
-    const rows = this.synced().prepare(`SELECT at, day, task, provider, model, host, bytes_sent, redactions, sources FROM egress ${sql} ORDER BY at DESC, id DESC${limit}`).all(...args) as EgressRow[];
+    const rows = this.synced()
+      .prepare(
+        `SELECT at, day, task, provider, model, host, bytes_sent, redactions, sources FROM egress ${sql} ORDER BY at DESC, id DESC${limit}`,
+      )
+      .all(...args) as EgressRow[];
     return rows.map(toEgress);
   }
 
   /** How many egress records match (a view shows the newest few and says how many there are). */
   egressCount(q: EgressQuery = {}): number {
     const { sql, args } = this.egressWhere(q);
-    return this.synced().prepare(`SELECT count(*) FROM egress ${sql}`).pluck().get(...args) as number;
+    return this.synced()
+      .prepare(`SELECT count(*) FROM egress ${sql}`)
+      .pluck()
+      .get(...args) as number;
   }
 
   /** The days and providers with egress in a range: what a day or provider filter offers. */
@@ -326,8 +338,12 @@ export class SqliteLedger implements UsageSink {
     const { sql, args } = this.egressWhere({ since: range.since, until: range.until });
     const db = this.synced();
     return {
-      days: db.prepare(`SELECT day, count(*) AS count FROM egress ${sql} GROUP BY day ORDER BY day DESC`).all(...args) as EgressFacets['days'],
-      providers: db.prepare(`SELECT provider, count(*) AS count FROM egress ${sql} GROUP BY provider ORDER BY provider`).all(...args) as EgressFacets['providers'],
+      days: db
+        .prepare(`SELECT day, count(*) AS count FROM egress ${sql} GROUP BY day ORDER BY day DESC`)
+        .all(...args) as EgressFacets['days'],
+      providers: db
+        .prepare(`SELECT provider, count(*) AS count FROM egress ${sql} GROUP BY provider ORDER BY provider`)
+        .all(...args) as EgressFacets['providers'],
     };
   }
 
@@ -336,7 +352,11 @@ export class SqliteLedger implements UsageSink {
    * filters, and how many match. A day or provider filter with nothing left in the range (the period shrank, records
    * aged out) is dropped rather than showing an empty list the user cannot explain.
    */
-  egressPage(range: SummaryRange, filter: { day?: string; provider?: string }, limit: number): EgressFacets & { day: string; provider: string; records: EgressRecord[]; total: number } {
+  egressPage(
+    range: SummaryRange,
+    filter: { day?: string; provider?: string },
+    limit: number,
+  ): EgressFacets & { day: string; provider: string; records: EgressRecord[]; total: number } {
     const facets = this.egressFacets(range);
     const day = facets.days.some((d) => d.day === filter.day) ? filter.day! : '';
     const provider = facets.providers.some((p) => p.provider === filter.provider) ? filter.provider! : '';
@@ -363,7 +383,6 @@ export class SqliteLedger implements UsageSink {
     this.mainWrites = undefined;
   }
 }
-
 
 function notify<T>(listeners: Iterable<(r: T) => void>, r: T): void {
   for (const l of listeners) {

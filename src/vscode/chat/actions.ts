@@ -35,11 +35,17 @@ export function describeError(services: Services, commands: CommandSet, e: unkno
   return { kind, title, message, actions: errorActions(kind, attempts, services.switchyard.registry.list(), has) };
 }
 
-export function describeFallback(services: Services, commands: CommandSet, route: RouteEvent): Pick<AnswerInfo, 'fallbackReason' | 'fallbackActions'> {
+export function describeFallback(
+  services: Services,
+  commands: CommandSet,
+  route: RouteEvent,
+): Pick<AnswerInfo, 'fallbackReason' | 'fallbackActions'> {
   return {
     fallbackReason: fallbackReason(route.attempts),
     // A fallback past a missing Ollama model offers to pull it.
-    fallbackActions: fallbackActions(route.attempts, services.switchyard.registry.list(), { pullModel: commands.has('switchyard.pullModel') }),
+    fallbackActions: fallbackActions(route.attempts, services.switchyard.registry.list(), {
+      pullModel: commands.has('switchyard.pullModel'),
+    }),
   };
 }
 
@@ -90,7 +96,12 @@ export async function runErrorAction(services: Services, action: ErrorAction): P
 }
 
 /** A code block's action, into `editor` (the editor the chat came from) where it needs one. */
-export async function runCodeAction(action: CodeAction, code: string, language: string | undefined, editor: vscode.TextEditor | undefined): Promise<void> {
+export async function runCodeAction(
+  action: CodeAction,
+  code: string,
+  language: string | undefined,
+  editor: vscode.TextEditor | undefined,
+): Promise<void> {
   if (action === 'copy') {
     await vscode.env.clipboard.writeText(code);
     return;

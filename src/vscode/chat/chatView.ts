@@ -35,7 +35,11 @@ export class ChatController implements vscode.WebviewViewProvider, vscode.Dispos
   constructor(private readonly services: Services) {
     this.store = new ConversationStore(services.context.workspaceState);
     this.conversation = settleInterrupted(this.store.latest());
-    this.live = new ChatLiveState(services, (m) => this.post(m), () => this.view !== undefined);
+    this.live = new ChatLiveState(
+      services,
+      (m) => this.post(m),
+      () => this.view !== undefined,
+    );
     this.disposables.push(this.live);
   }
 
@@ -52,16 +56,24 @@ export class ChatController implements vscode.WebviewViewProvider, vscode.Dispos
     const host = this.listen(view.webview);
     this.host = host;
     const subs: vscode.Disposable[] = [host];
-    view.onDidChangeVisibility(() => {
-      if (view.visible) void this.live.refreshRoute();
-    }, null, subs);
-    view.onDidDispose(() => {
-      if (this.view === view) {
-        this.view = undefined;
-        this.host = undefined;
-      }
-      for (const s of subs) s.dispose();
-    }, null, subs);
+    view.onDidChangeVisibility(
+      () => {
+        if (view.visible) void this.live.refreshRoute();
+      },
+      null,
+      subs,
+    );
+    view.onDidDispose(
+      () => {
+        if (this.view === view) {
+          this.view = undefined;
+          this.host = undefined;
+        }
+        for (const s of subs) s.dispose();
+      },
+      null,
+      subs,
+    );
   }
 
   private post(message: ToChatView): void {
@@ -83,44 +95,48 @@ export class ChatController implements vscode.WebviewViewProvider, vscode.Dispos
 
   /** The view's protocol: one handler per request of ChatRequests (src/protocol/chat.ts). */
   private listen(webview: vscode.Webview): ChatHost {
-    return new WebviewHost<ChatRequests, ChatNotifications>(webview, {
-      shapes: CHAT_SHAPES,
-      label: 'chat view',
-      log: this.services.log,
-      onReady: () => {
-        this.pushState();
-        void this.live.refreshRoute();
-      },
-      onCancel: (id) => {
-        if (this.running?.requestId === id) this.running.controller.abort();
-      },
-      // A send's failures are shown in its turn; the view's other requests (code actions, citations, history) have no
-      // place of their own to show one, so the user hears of it here.
-      onFailure: (name, message) => {
-        if (name === 'chat/send') return;
-        this.services.log.warn(`chat view: ${name} failed: ${message}`);
-        void vscode.window.showErrorMessage(`Switchyard: ${message}`);
-      },
-    })
-      // After each answer (or failure) the header says what would answer now, from the health that answer left.
-      .on('chat/send', (p, { id }) => this.send(chatRequest(p.text, editorBlocks(this.editor(), p.context)), id).finally(() => void this.live.refreshRoute()))
-      .on('chat/new', () => this.newChat())
-      .on('chat/open', (p) => this.open(p.conversationId))
-      .on('chat/delete', (p) => this.delete(p.conversationId))
-      .on('chat/action', async (p) => {
-        if (p.action.id === 'retry') await this.send(retryRequest(this.conversation, p.turnId));
-        else await runErrorAction(this.services, p.action);
-        return null;
+    return (
+      new WebviewHost<ChatRequests, ChatNotifications>(webview, {
+        shapes: CHAT_SHAPES,
+        label: 'chat view',
+        log: this.services.log,
+        onReady: () => {
+          this.pushState();
+          void this.live.refreshRoute();
+        },
+        onCancel: (id) => {
+          if (this.running?.requestId === id) this.running.controller.abort();
+        },
+        // A send's failures are shown in its turn; the view's other requests (code actions, citations, history) have no
+        // place of their own to show one, so the user hears of it here.
+        onFailure: (name, message) => {
+          if (name === 'chat/send') return;
+          this.services.log.warn(`chat view: ${name} failed: ${message}`);
+          void vscode.window.showErrorMessage(`Switchyard: ${message}`);
+        },
       })
-      .on('chat/code', async (p) => {
-        await runCodeAction(p.action, p.code, p.language, this.editor());
-        return null;
-      })
-      .on('chat/openCitation', async (p) => {
-        await openCitation(p);
-        return null;
-      })
-      .listen();
+        // After each answer (or failure) the header says what would answer now, from the health that answer left.
+        .on('chat/send', (p, { id }) =>
+          this.send(chatRequest(p.text, editorBlocks(this.editor(), p.context)), id).finally(() => void this.live.refreshRoute()),
+        )
+        .on('chat/new', () => this.newChat())
+        .on('chat/open', (p) => this.open(p.conversationId))
+        .on('chat/delete', (p) => this.delete(p.conversationId))
+        .on('chat/action', async (p) => {
+          if (p.action.id === 'retry') await this.send(retryRequest(this.conversation, p.turnId));
+          else await runErrorAction(this.services, p.action);
+          return null;
+        })
+        .on('chat/code', async (p) => {
+          await runCodeAction(p.action, p.code, p.language, this.editor());
+          return null;
+        })
+        .on('chat/openCitation', async (p) => {
+          await openCitation(p);
+          return null;
+        })
+        .listen()
+    );
   }
 
   private open(conversationId: string): null {
@@ -156,20 +172,31 @@ export class ChatController implements vscode.WebviewViewProvider, vscode.Dispos
     const running = { requestId, controller: new AbortController() };
     this.running = running;
     const shown = () => this.conversation === conversation;
-    const deps: TurnDeps = { router: this.services.switchyard.router, providers: this.services.switchyard.registry, index: this.services.workspaceIndex.current };
-    const turn = await runExchange(deps, conversation, request, {
-      begun: () => this.pushState(),
-      changed: (t) => shown() && this.post({ kind: 'notify', name: 'chat/turn', payload: t }),
-      piece: (turnId, kind, text) => shown() && this.post({ kind: 'notify', name: kind === 'text' ? 'chat/chunk' : 'chat/reasoning', payload: { turnId, text } }),
-      save: () => this.store.save(conversation),
-      fallback: (route) => describeFallback(this.services, this.commands, route),
-      error: async (e) => {
-        await this.commands.refresh().catch(() => undefined);
-        const error = describeError(this.services, this.commands, e);
-        this.services.log.warn(`chat: ${error.kind}: ${error.message}`);
-        return error;
+    const deps: TurnDeps = {
+      router: this.services.switchyard.router,
+      providers: this.services.switchyard.registry,
+      index: this.services.workspaceIndex.current,
+    };
+    const turn = await runExchange(
+      deps,
+      conversation,
+      request,
+      {
+        begun: () => this.pushState(),
+        changed: (t) => shown() && this.post({ kind: 'notify', name: 'chat/turn', payload: t }),
+        piece: (turnId, kind, text) =>
+          shown() && this.post({ kind: 'notify', name: kind === 'text' ? 'chat/chunk' : 'chat/reasoning', payload: { turnId, text } }),
+        save: () => this.store.save(conversation),
+        fallback: (route) => describeFallback(this.services, this.commands, route),
+        error: async (e) => {
+          await this.commands.refresh().catch(() => undefined);
+          const error = describeError(this.services, this.commands, e);
+          this.services.log.warn(`chat: ${error.kind}: ${error.message}`);
+          return error;
+        },
       },
-    }, running.controller.signal);
+      running.controller.signal,
+    );
     if (this.running === running) this.running = undefined;
     if (shown()) {
       this.post({ kind: 'notify', name: 'chat/turn', payload: turn });

@@ -16,7 +16,10 @@ export function isChatEditor(e: vscode.TextEditor): boolean {
 export function editorInfo(editor: vscode.TextEditor | undefined): EditorContext {
   if (!editor) return {};
   const s = editor.selection;
-  return { file: vscode.workspace.asRelativePath(editor.document.uri), ...(s.isEmpty ? {} : { selection: { startLine: s.start.line + 1, endLine: s.end.line + 1 } }) };
+  return {
+    file: vscode.workspace.asRelativePath(editor.document.uri),
+    ...(s.isEmpty ? {} : { selection: { startLine: s.start.line + 1, endLine: s.end.line + 1 } }),
+  };
 }
 
 /** The selection or file of the editor, as context blocks. */
@@ -27,7 +30,11 @@ export function editorBlocks(editor: vscode.TextEditor | undefined, kinds: reado
   const name = vscode.workspace.asRelativePath(doc.uri);
   if (kinds.includes('selection') && !editor.selection.isEmpty) {
     const s = editor.selection;
-    blocks.push({ label: `selection in ${name}:${s.start.line + 1}-${s.end.line + 1}`, text: doc.getText(s), source: { path: name, startLine: s.start.line + 1, endLine: s.end.line + 1 } });
+    blocks.push({
+      label: `selection in ${name}:${s.start.line + 1}-${s.end.line + 1}`,
+      text: doc.getText(s),
+      source: { path: name, startLine: s.start.line + 1, endLine: s.end.line + 1 },
+    });
   }
   if (kinds.includes('file')) blocks.push({ label: `file ${name}`, text: doc.getText(), source: { path: name } });
   return blocks;
@@ -41,7 +48,11 @@ export function editorCode(editor: vscode.TextEditor, which: 'selection' | 'file
   const useSelection = which === 'selection' && !s.isEmpty;
   const label = useSelection ? `selection in ${name}:${s.start.line + 1}-${s.end.line + 1}` : `file ${name}`;
   return {
-    block: { label, text: useSelection ? doc.getText(s) : doc.getText(), source: useSelection ? { path: name, startLine: s.start.line + 1, endLine: s.end.line + 1 } : { path: name } },
+    block: {
+      label,
+      text: useSelection ? doc.getText(s) : doc.getText(),
+      source: useSelection ? { path: name, startLine: s.start.line + 1, endLine: s.end.line + 1 } : { path: name },
+    },
     language: doc.languageId,
   };
 }

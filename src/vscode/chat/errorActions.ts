@@ -19,19 +19,29 @@ export function errorActions(
   const failed = attempts.filter((a) => a.outcome !== 'answered');
   const ollamaDown = failed.some((a) => (a.kind === 'unreachable' || a.kind === 'timeout') && kindOf(a.providerId) === 'ollama');
   // A task whose entries were all ignored needs its settings fixed, not a server started.
-  if (ollamaDown || (kind === 'config' && attempts.length === 0 && !has.ignoredEntries)) actions.push({ id: 'startOllama', label: 'Start Ollama' });
+  if (ollamaDown || (kind === 'config' && attempts.length === 0 && !has.ignoredEntries))
+    actions.push({ id: 'startOllama', label: 'Start Ollama' });
   const missing = failed.find((a) => a.kind === 'modelMissing' && kindOf(a.providerId) === 'ollama');
-  if (missing && has.pullModel) actions.push({ id: 'pullModel', label: `Pull ${missing.model}`, arg: `${missing.providerId}/${missing.model}` });
+  if (missing && has.pullModel)
+    actions.push({ id: 'pullModel', label: `Pull ${missing.model}`, arg: `${missing.providerId}/${missing.model}` });
   const auth = failed.find((a) => a.kind === 'auth');
   if (auth || kind === 'auth') actions.push({ id: 'setApiKey', label: 'Set API Key', arg: auth?.providerId });
-  if (kind !== 'canceled') actions.push({ id: 'openSettings', label: kind === 'policy' || failed.some((a) => a.kind === 'policy') ? 'Open Privacy Settings' : 'Open Settings' });
+  if (kind !== 'canceled')
+    actions.push({
+      id: 'openSettings',
+      label: kind === 'policy' || failed.some((a) => a.kind === 'policy') ? 'Open Privacy Settings' : 'Open Settings',
+    });
   if (kind !== 'config') actions.push({ id: 'retry', label: 'Retry' });
   if (kind === 'server' || kind === 'timeout' || kind === 'rateLimited') actions.push({ id: 'showLogs', label: 'Show Logs' });
   return actions;
 }
 
 /** What a fallback notice offers: Pull for each model a local Ollama server lacked (when Pull Model exists). */
-export function fallbackActions(attempts: readonly RouteAttempt[], providers: readonly ProviderConfig[], has: { pullModel: boolean }): ErrorAction[] {
+export function fallbackActions(
+  attempts: readonly RouteAttempt[],
+  providers: readonly ProviderConfig[],
+  has: { pullModel: boolean },
+): ErrorAction[] {
   if (!has.pullModel) return [];
   const kindOf = (id: string) => providers.find((p) => p.id === id)?.kind;
   return attempts
@@ -75,19 +85,40 @@ export function fallbackReason(attempts: readonly RouteAttempt[]): string | unde
  * its failure in words (the core's message names kinds by identifier, for logs). A failure after an answer had
  * started (an attempt answered) keeps the core's message, which says the partial answer is kept.
  */
-export function errorText(kind: ErrorKind | string, message: string, attempts: readonly RouteAttempt[], ignored?: { task: string; problem: string }): { title: string; message: string } {
+export function errorText(
+  kind: ErrorKind | string,
+  message: string,
+  attempts: readonly RouteAttempt[],
+  ignored?: { task: string; problem: string },
+): { title: string; message: string } {
   if (ignored && kind === 'config' && attempts.length === 0) {
-    return { title: 'settings need fixing', message: `${ignored.task} has no model: its entries in switchyard.tasks.${ignored.task} were ignored. ${ignored.problem}` };
+    return {
+      title: 'settings need fixing',
+      message: `${ignored.task} has no model: its entries in switchyard.tasks.${ignored.task} were ignored. ${ignored.problem}`,
+    };
   }
   const noneAnswered = attempts.length > 0 && !attempts.some((a) => a.outcome === 'answered');
-  return { title: kindInWords(kind), message: noneAnswered && kind !== 'canceled' ? `No model could answer: ${attemptsInWords(attempts)}.` : message };
+  return {
+    title: kindInWords(kind),
+    message: noneAnswered && kind !== 'canceled' ? `No model could answer: ${attemptsInWords(attempts)}.` : message,
+  };
 }
 
 /**
  * Test connection's failure in words. Refused for want of a key (no stored key, no key variable set) says so,
  * rather than showing the server's 401 to the placeholder the client sent.
  */
-export function testFailure(providerId: string, kind: ErrorKind | string, message: string, hasKey: boolean): { ok: false; errorKind: string; message: string } {
-  if (kind === 'auth' && !hasKey) return { ok: false, errorKind: kind, message: `no API key set for ${providerId}: set one with the key button (it is kept in SecretStorage)` };
+export function testFailure(
+  providerId: string,
+  kind: ErrorKind | string,
+  message: string,
+  hasKey: boolean,
+): { ok: false; errorKind: string; message: string } {
+  if (kind === 'auth' && !hasKey)
+    return {
+      ok: false,
+      errorKind: kind,
+      message: `no API key set for ${providerId}: set one with the key button (it is kept in SecretStorage)`,
+    };
   return { ok: false, errorKind: kind, message: `${kindInWords(kind)}: ${message}` };
 }

@@ -14,7 +14,12 @@ import { SettingsPanel } from '../settingsPanel/panel';
  * Explain / Summarize Selection or File: the `explain` or `summarize` task streamed into the chat view, with the
  * code attached (Explain also searches the workspace index for what the code uses).
  */
-async function codeTask(services: Services, chat: ChatController, task: 'explain' | 'summarize', which: 'selection' | 'file'): Promise<void> {
+async function codeTask(
+  services: Services,
+  chat: ChatController,
+  task: 'explain' | 'summarize',
+  which: 'selection' | 'file',
+): Promise<void> {
   const editor = chat.editor();
   const verb = task === 'explain' ? 'Explain' : 'Summarize';
   if (!editor) {
@@ -55,7 +60,9 @@ export function registerUi(services: Services): vscode.Disposable[] {
   return [
     ...registerChat(services),
     vscode.commands.registerCommand('switchyard.openSettings', () => void SettingsPanel.show(services)),
-    vscode.commands.registerCommand('switchyard.selectModel', (task?: string) => selectModelForTask(services, typeof task === 'string' ? task : undefined)),
+    vscode.commands.registerCommand('switchyard.selectModel', (task?: string) =>
+      selectModelForTask(services, typeof task === 'string' ? task : undefined),
+    ),
     { dispose: () => SettingsPanel.current?.dispose() },
   ];
 }

@@ -21,20 +21,36 @@ export class ChatLiveState implements vscode.Disposable {
   private readonly disposables: vscode.Disposable[] = [];
 
   /** `post` sends to the view when there is one (`shown` says whether there is). */
-  constructor(private readonly services: Services, private readonly post: (m: ToChatView) => void, private readonly shown: () => boolean) {
+  constructor(
+    private readonly services: Services,
+    private readonly post: (m: ToChatView) => void,
+    private readonly shown: () => boolean,
+  ) {
     this.lastEditor = vscode.window.activeTextEditor;
-    vscode.window.onDidChangeActiveTextEditor((e) => {
-      if (e && isChatEditor(e)) this.lastEditor = e;
-      this.postEditor();
-    }, null, this.disposables);
+    vscode.window.onDidChangeActiveTextEditor(
+      (e) => {
+        if (e && isChatEditor(e)) this.lastEditor = e;
+        this.postEditor();
+      },
+      null,
+      this.disposables,
+    );
     vscode.window.onDidChangeTextEditorSelection(() => this.postEditor(), null, this.disposables);
-    vscode.workspace.onDidChangeConfiguration((e) => {
-      if (e.affectsConfiguration('switchyard')) void this.refreshRoute();
-    }, null, this.disposables);
+    vscode.workspace.onDidChangeConfiguration(
+      (e) => {
+        if (e.affectsConfiguration('switchyard')) void this.refreshRoute();
+      },
+      null,
+      this.disposables,
+    );
     // The header and the first-run state follow servers that start or stop while VS Code runs.
-    vscode.window.onDidChangeWindowState((s) => {
-      if (s.focused && this.shown()) void this.refreshRoute();
-    }, null, this.disposables);
+    vscode.window.onDidChangeWindowState(
+      (s) => {
+        if (s.focused && this.shown()) void this.refreshRoute();
+      },
+      null,
+      this.disposables,
+    );
     // When a provider goes down or comes back (seen by a request, a probe, the index's embedding) the header says so
     // at once, as the status bar does; so does a key set or cleared (a chat's action, the panel, another window).
     const soon = () => {
@@ -82,7 +98,9 @@ export class ChatLiveState implements vscode.Disposable {
 
   private indexView(): ChatState['workspaceIndex'] {
     const index = this.services.workspaceIndex.current;
-    return index ? { available: true, note: index.status().message } : { available: false, note: 'No workspace index yet: @workspace answers without workspace search.' };
+    return index
+      ? { available: true, note: index.status().message }
+      : { available: false, note: 'No workspace index yet: @workspace answers without workspace search.' };
   }
 
   private postChanged(message: HeldMessage): void {

@@ -70,7 +70,12 @@ export function linesAround(text: string, line: number, before = RECENT_LINES_BE
 }
 
 /** Snippets of the recent files other than `except`, at most `max`; a file whose text is gone is skipped. */
-export function recentSnippets(recent: RecentFiles, textOf: (key: string) => string | undefined, except?: string, max = RECENT_SNIPPETS): Snippet[] {
+export function recentSnippets(
+  recent: RecentFiles,
+  textOf: (key: string) => string | undefined,
+  except?: string,
+  max = RECENT_SNIPPETS,
+): Snippet[] {
   const out: Snippet[] = [];
   for (const f of recent.list(except)) {
     if (out.length >= max) break;

@@ -43,7 +43,9 @@ function commands(
     vscode.commands.registerCommand(ACCEPTED_COMMAND, (id: unknown) => {
       if (typeof id === 'string') tracker.acceptedWhole(id);
     }),
-    vscode.commands.registerCommand(MENU_COMMAND, () => showMenu(service, status.current, status.current?.state === 'enabled' && status.hasFailure)),
+    vscode.commands.registerCommand(MENU_COMMAND, () =>
+      showMenu(service, status.current, status.current?.state === 'enabled' && status.hasFailure),
+    ),
     vscode.commands.registerCommand(TOGGLE_COMMAND, async () => {
       const enabled = !services.switchyard.config.completion.enabled;
       if (!enabled) off();
@@ -66,7 +68,9 @@ export function registerCompletions(services: Services): vscode.Disposable[] {
     shown: (c) => service.shown(c),
     accepted: (c, text) => {
       service.accepted(c, text);
-      log.debug(`completion accepted${text !== undefined ? ' in part' : ''} (${c.route.providerId}/${c.route.model}, ${(text ?? c.text).length} chars)`);
+      log.debug(
+        `completion accepted${text !== undefined ? ' in part' : ''} (${c.route.providerId}/${c.route.model}, ${(text ?? c.text).length} chars)`,
+      );
     },
   });
 
@@ -75,7 +79,8 @@ export function registerCompletions(services: Services): vscode.Disposable[] {
   const tracked = (d: vscode.TextDocument) => d.uri.scheme === 'file' || d.uri.scheme === 'untitled';
   // Only the workspace's own files (and untitled ones) go to the model as context: not settings.json, not a file
   // opened from elsewhere on the disk.
-  const ownFile = (d: vscode.TextDocument) => d.uri.scheme === 'untitled' || (d.uri.scheme === 'file' && vscode.workspace.getWorkspaceFolder(d.uri) !== undefined);
+  const ownFile = (d: vscode.TextDocument) =>
+    d.uri.scheme === 'untitled' || (d.uri.scheme === 'file' && vscode.workspace.getWorkspaceFolder(d.uri) !== undefined);
   const textOf = (key: string) => vscode.workspace.textDocuments.find((d) => d.uri.toString() === key)?.getText();
   const index = indexSnippets(services);
   const seeVisible = (editors: readonly vscode.TextEditor[]) => {

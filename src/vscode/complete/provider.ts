@@ -72,7 +72,11 @@ export class InlineProvider implements vscode.InlineCompletionItemProvider {
     const around = contextAround(
       text,
       offset,
-      selected && { start: offset - (position.character - selected.startCharacter), end: offset + (selected.endCharacter - position.character), text: selected.text },
+      selected && {
+        start: offset - (position.character - selected.startCharacter),
+        end: offset + (selected.endCharacter - position.character),
+        text: selected.text,
+      },
     );
     const folder = vscode.workspace.getWorkspaceFolder(document.uri);
     const ctx: EditorContext = {
@@ -103,11 +107,15 @@ export class InlineProvider implements vscode.InlineCompletionItemProvider {
 
     const edit = inlineEdit(line, position.character, served.text, selected);
     this.deps.tracker.offer(served, document.uri.toString(), document.offsetAt(position));
-    const item = new vscode.InlineCompletionItem(edit.insertText, new vscode.Range(position.line, edit.startCharacter, position.line, edit.endCharacter), {
-      command: ACCEPTED_COMMAND,
-      title: 'Accepted',
-      arguments: [served.id],
-    });
+    const item = new vscode.InlineCompletionItem(
+      edit.insertText,
+      new vscode.Range(position.line, edit.startCharacter, position.line, edit.endCharacter),
+      {
+        command: ACCEPTED_COMMAND,
+        title: 'Accepted',
+        arguments: [served.id],
+      },
+    );
     return [item];
   }
 

@@ -52,7 +52,11 @@ export function inlineEdit(line: string, character: number, suggestion: string, 
 }
 
 /** The text before and after the cursor as the model should see it: with the selected item applied when there is one. */
-export function contextAround(text: string, offset: number, selected?: { start: number; end: number; text: string }): { prefix: string; suffix: string } {
+export function contextAround(
+  text: string,
+  offset: number,
+  selected?: { start: number; end: number; text: string },
+): { prefix: string; suffix: string } {
   if (!selected) return { prefix: text.slice(0, offset), suffix: text.slice(offset) };
   return { prefix: text.slice(0, selected.start) + selected.text, suffix: text.slice(Math.max(offset, selected.end)) };
 }

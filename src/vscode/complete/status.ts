@@ -124,8 +124,16 @@ export async function showMenu(service: CompletionService, status: CompletionSta
   if (status?.state === 'snoozed') items.push({ label: '$(play) Resume Inline Completions', run: () => service.resume() });
   else if (on) items.push({ label: '$(clock) Snooze for 5 Minutes', run: () => service.snooze() });
   items.push(
-    { label: '$(type-hierarchy) Show Routes', description: 'which model serves each task', run: () => vscode.commands.executeCommand('switchyard.showRoutes') },
-    { label: '$(gear) Open Settings', description: 'switchyard.completion', run: () => vscode.commands.executeCommand('workbench.action.openSettings', 'switchyard.completion') },
+    {
+      label: '$(type-hierarchy) Show Routes',
+      description: 'which model serves each task',
+      run: () => vscode.commands.executeCommand('switchyard.showRoutes'),
+    },
+    {
+      label: '$(gear) Open Settings',
+      description: 'switchyard.completion',
+      run: () => vscode.commands.executeCommand('workbench.action.openSettings', 'switchyard.completion'),
+    },
   );
   if (failure) items.push({ label: '$(output) Show Logs', run: () => vscode.commands.executeCommand('switchyard.showLogs') });
   const pick = await vscode.window.showQuickPick(items, { title: 'Switchyard: Inline Completions' });

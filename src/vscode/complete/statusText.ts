@@ -38,7 +38,7 @@ export function nextStep(kind: ErrorKind | string): string {
     case 'policy':
       return 'Cloud completions need switchyard.completion.allowCloud and a privacy setting that allows cloud use; or use a local code model.';
     case 'auth':
-      return 'Set the provider\'s API key (Switchyard: Set API Key).';
+      return "Set the provider's API key (Switchyard: Set API Key).";
     case 'rateLimited':
       return 'The provider is rate limiting: wait, or snooze completions for a while.';
     case 'contextOverflow':
@@ -59,9 +59,17 @@ export function statusView(status: CompletionStatus | undefined, failure?: Compl
   if (!status) return { text: '$(loading~spin) Complete', tooltip: ['Switchyard inline completions: finding a model…'], warning: false };
   switch (status.state) {
     case 'disabled':
-      return { text: '$(circle-slash) Complete: off', tooltip: ['Switchyard inline completions are off (switchyard.completion.enabled).', click], warning: false };
+      return {
+        text: '$(circle-slash) Complete: off',
+        tooltip: ['Switchyard inline completions are off (switchyard.completion.enabled).', click],
+        warning: false,
+      };
     case 'snoozed':
-      return { text: '$(clock) Complete: snoozed', tooltip: [`Switchyard inline completions are snoozed until ${clock(status.until)}.`, click], warning: false };
+      return {
+        text: '$(clock) Complete: snoozed',
+        tooltip: [`Switchyard inline completions are snoozed until ${clock(status.until)}.`, click],
+        warning: false,
+      };
     case 'noModel':
       return {
         // Not painted as a warning: many users have no code model and want none; the words say how to get one.
@@ -75,7 +83,12 @@ export function statusView(status: CompletionStatus | undefined, failure?: Compl
       if (failure) {
         return {
           text: `$(warning) ${r.model}`,
-          tooltip: [`The last inline completion failed (${kindInWords(failure.kind)}): ${failure.message}`, nextStep(failure.kind), served, click],
+          tooltip: [
+            `The last inline completion failed (${kindInWords(failure.kind)}): ${failure.message}`,
+            nextStep(failure.kind),
+            served,
+            click,
+          ],
           warning: true,
         };
       }

@@ -110,6 +110,7 @@ export class SuggestionTracker<C extends TrackedCompletion> {
  * start: an edit that ends at the suggestion's place and is longer than what it replaced is read as inserting the rest.
  */
 function asInsert(e: DocumentEdit, at: number): DocumentEdit {
-  if (e.removed > 0 && e.offset + e.removed === at && e.text.length > e.removed) return { offset: at, removed: 0, text: e.text.slice(e.removed) };
+  if (e.removed > 0 && e.offset + e.removed === at && e.text.length > e.removed)
+    return { offset: at, removed: 0, text: e.text.slice(e.removed) };
   return e;
 }

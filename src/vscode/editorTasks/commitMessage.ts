@@ -21,7 +21,11 @@ interface GitChange {
 interface GitRepository {
   readonly rootUri: vscode.Uri;
   readonly inputBox: { value: string };
-  readonly state: { readonly indexChanges: readonly GitChange[]; readonly workingTreeChanges: readonly GitChange[]; readonly untrackedChanges?: readonly GitChange[] };
+  readonly state: {
+    readonly indexChanges: readonly GitChange[];
+    readonly workingTreeChanges: readonly GitChange[];
+    readonly untrackedChanges?: readonly GitChange[];
+  };
   diff(cached?: boolean): Promise<string>;
   log(options?: { maxEntries?: number }): Promise<readonly { readonly message: string }[]>;
 }
@@ -67,7 +71,11 @@ async function pickRepository(api: GitApi, arg: unknown): Promise<GitRepository 
   }
   if (api.repositories.length <= 1) return api.repositories[0];
   const picked = await vscode.window.showQuickPick(
-    api.repositories.map((r) => ({ label: vscode.workspace.asRelativePath(r.rootUri, true) || r.rootUri.fsPath, description: r.rootUri.fsPath, repo: r })),
+    api.repositories.map((r) => ({
+      label: vscode.workspace.asRelativePath(r.rootUri, true) || r.rootUri.fsPath,
+      description: r.rootUri.fsPath,
+      repo: r,
+    })),
     { title: 'Switchyard: Generate Commit Message', placeHolder: 'Which repository?' },
   );
   return picked?.repo;
@@ -76,7 +84,9 @@ async function pickRepository(api: GitApi, arg: unknown): Promise<GitRepository 
 async function generateCommitMessage(services: Services, arg?: unknown): Promise<void> {
   const api = await gitApi();
   if (!api) {
-    void vscode.window.showErrorMessage('Switchyard: Generate Commit Message needs the built-in Git extension, which is disabled or missing.');
+    void vscode.window.showErrorMessage(
+      'Switchyard: Generate Commit Message needs the built-in Git extension, which is disabled or missing.',
+    );
     return;
   }
   if (api.repositories.length === 0) {
@@ -104,7 +114,9 @@ async function generateCommitMessage(services: Services, arg?: unknown): Promise
     }
     throw e;
   }
-  const title = staged ? 'Switchyard: writing a commit message for the staged changes' : 'Switchyard: nothing is staged, writing a commit message for all changes';
+  const title = staged
+    ? 'Switchyard: writing a commit message for the staged changes'
+    : 'Switchyard: nothing is staged, writing a commit message for all changes';
   await withCancellableProgress(title, async (progress, signal) => {
     const notices: string[] = [];
     let text = '';

@@ -44,7 +44,10 @@ const UNIT_KINDS = new Set([
 
 /** The innermost function, method or type around `position`, from the language's document symbols. */
 async function enclosingSymbol(document: vscode.TextDocument, position: vscode.Position): Promise<vscode.Range | undefined> {
-  const symbols = await vscode.commands.executeCommand<(vscode.DocumentSymbol | vscode.SymbolInformation)[] | undefined>('vscode.executeDocumentSymbolProvider', document.uri);
+  const symbols = await vscode.commands.executeCommand<(vscode.DocumentSymbol | vscode.SymbolInformation)[] | undefined>(
+    'vscode.executeDocumentSymbolProvider',
+    document.uri,
+  );
   let best: vscode.Range | undefined;
   const visit = (list: readonly (vscode.DocumentSymbol | vscode.SymbolInformation)[]) => {
     for (const s of list) {
@@ -67,7 +70,9 @@ async function editTarget(): Promise<{ document: vscode.TextDocument; range: vsc
     return undefined;
   }
   const document = editor.document;
-  const range = editor.selection.isEmpty ? await enclosingSymbol(document, editor.selection.active) : new vscode.Range(editor.selection.start, editor.selection.end);
+  const range = editor.selection.isEmpty
+    ? await enclosingSymbol(document, editor.selection.active)
+    : new vscode.Range(editor.selection.start, editor.selection.end);
   if (!range || range.isEmpty) {
     void vscode.window.showInformationMessage('Switchyard: select the code to edit (the cursor is in no function or class).');
     return undefined;
@@ -87,8 +92,15 @@ function askInstruction(name: string, range: vscode.Range): Thenable<string | un
 
 /** Up to EDIT_CONTEXT_LINES lines of the document before and after `range`, shown to the model as context. */
 function surroundings(document: vscode.TextDocument, range: vscode.Range): { before: string; after: string } {
-  const before = document.getText(new vscode.Range(Math.max(0, range.start.line - EDIT_CONTEXT_LINES), 0, range.start.line, range.start.character));
-  const after = document.getText(new vscode.Range(range.end, new vscode.Position(Math.min(document.lineCount - 1, range.end.line + EDIT_CONTEXT_LINES), Number.MAX_SAFE_INTEGER)));
+  const before = document.getText(
+    new vscode.Range(Math.max(0, range.start.line - EDIT_CONTEXT_LINES), 0, range.start.line, range.start.character),
+  );
+  const after = document.getText(
+    new vscode.Range(
+      range.end,
+      new vscode.Position(Math.min(document.lineCount - 1, range.end.line + EDIT_CONTEXT_LINES), Number.MAX_SAFE_INTEGER),
+    ),
+  );
   return { before, after };
 }
 
@@ -105,7 +117,8 @@ class EditSession implements vscode.TextDocumentContentProvider, vscode.Disposab
       // Closing the diff is a Reject.
       vscode.window.tabGroups.onDidChangeTabs((e) => {
         const p = this.pending;
-        if (p && e.closed.some((t) => t.input instanceof vscode.TabInputTextDiff && t.input.modified.toString() === p.uri.toString())) void this.end(false);
+        if (p && e.closed.some((t) => t.input instanceof vscode.TabInputTextDiff && t.input.modified.toString() === p.uri.toString()))
+          void this.end(false);
       }),
     );
   }
@@ -137,26 +150,41 @@ class EditSession implements vscode.TextDocumentContentProvider, vscode.Disposab
     const uri = vscode.Uri.from({ scheme: SCHEME, path: document.uri.path, query: `${++this.serial}` });
     let ended = () => {};
     const decided = new Promise<void>((resolve) => (ended = resolve));
-    const p: Pending = { document, version: document.version, range, original, code: original, done: false, uri, controller: new AbortController(), ended };
+    const p: Pending = {
+      document,
+      version: document.version,
+      range,
+      original,
+      code: original,
+      done: false,
+      uri,
+      controller: new AbortController(),
+      ended,
+    };
     this.pending = p;
     await vscode.commands.executeCommand('setContext', PENDING_KEY, true);
-    await vscode.commands.executeCommand('vscode.diff', document.uri, uri, `${name} ↔ Switchyard's edit (Accept: Ctrl+Enter)`, { preview: true });
+    await vscode.commands.executeCommand('vscode.diff', document.uri, uri, `${name} ↔ Switchyard's edit (Accept: Ctrl+Enter)`, {
+      preview: true,
+    });
 
     const turn = editTurn({ code: original, instruction, path: name, language: document.languageId, before, after });
-    await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: `Switchyard: editing ${name}`, cancellable: true }, async (progress, token) => {
-      const sub = token.onCancellationRequested(() => void this.end(false));
-      try {
-        await this.propose(p, turn, progress, decided);
-      } catch (e) {
-        if (this.pending === p) await this.end(false);
-        if (p.controller.signal.aborted || (isProviderError(e) && e.kind === 'canceled')) return;
-        const message = e instanceof Error ? e.message : String(e);
-        this.services.log.warn(`edit: ${message}`);
-        void vscode.window.showErrorMessage(`Switchyard: no edit: ${message}`);
-      } finally {
-        sub.dispose();
-      }
-    });
+    await vscode.window.withProgress(
+      { location: vscode.ProgressLocation.Notification, title: `Switchyard: editing ${name}`, cancellable: true },
+      async (progress, token) => {
+        const sub = token.onCancellationRequested(() => void this.end(false));
+        try {
+          await this.propose(p, turn, progress, decided);
+        } catch (e) {
+          if (this.pending === p) await this.end(false);
+          if (p.controller.signal.aborted || (isProviderError(e) && e.kind === 'canceled')) return;
+          const message = e instanceof Error ? e.message : String(e);
+          this.services.log.warn(`edit: ${message}`);
+          void vscode.window.showErrorMessage(`Switchyard: no edit: ${message}`);
+        } finally {
+          sub.dispose();
+        }
+      },
+    );
   }
 
   /**
@@ -187,14 +215,16 @@ class EditSession implements vscode.TextDocumentContentProvider, vscode.Disposab
     const code = extractCodeBlock(text, true);
     if (code === undefined) {
       await this.end(false);
-      void vscode.window.showErrorMessage('Switchyard: the model answered without a code block, so there is nothing to apply. Try again or rephrase the instruction.');
+      void vscode.window.showErrorMessage(
+        'Switchyard: the model answered without a code block, so there is nothing to apply. Try again or rephrase the instruction.',
+      );
       return;
     }
     p.code = fitToOriginal(code, p.original);
     p.done = true;
     this.changed.fire(p.uri);
     // The notification stays until the user decides (its Cancel is a Reject).
-    progress.report({ message: 'ready: Accept (Ctrl+Enter) or Reject in the diff\'s title bar' });
+    progress.report({ message: "ready: Accept (Ctrl+Enter) or Reject in the diff's title bar" });
     await decided;
   }
 
@@ -210,16 +240,23 @@ class EditSession implements vscode.TextDocumentContentProvider, vscode.Disposab
     p.controller.abort();
     p.ended();
     await vscode.commands.executeCommand('setContext', PENDING_KEY, false);
-    const tabs = vscode.window.tabGroups.all.flatMap((g) => g.tabs).filter((t) => t.input instanceof vscode.TabInputTextDiff && t.input.modified.toString() === p.uri.toString());
+    const tabs = vscode.window.tabGroups.all
+      .flatMap((g) => g.tabs)
+      .filter((t) => t.input instanceof vscode.TabInputTextDiff && t.input.modified.toString() === p.uri.toString());
     if (tabs.length) await vscode.window.tabGroups.close(tabs);
     if (!accept) return;
     if (p.document.version !== p.version) {
-      void vscode.window.showErrorMessage(`Switchyard: ${vscode.workspace.asRelativePath(p.document.uri)} changed while the edit was made; run Edit Selection again.`);
+      void vscode.window.showErrorMessage(
+        `Switchyard: ${vscode.workspace.asRelativePath(p.document.uri)} changed while the edit was made; run Edit Selection again.`,
+      );
       return;
     }
     const edit = new vscode.WorkspaceEdit();
     edit.replace(p.document.uri, p.range, p.code);
-    if (!(await vscode.workspace.applyEdit(edit))) void vscode.window.showErrorMessage(`Switchyard: could not edit ${vscode.workspace.asRelativePath(p.document.uri)} (is it read-only?).`);
+    if (!(await vscode.workspace.applyEdit(edit)))
+      void vscode.window.showErrorMessage(
+        `Switchyard: could not edit ${vscode.workspace.asRelativePath(p.document.uri)} (is it read-only?).`,
+      );
   }
 }
 

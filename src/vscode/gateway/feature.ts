@@ -111,7 +111,9 @@ export function gatewayFeature(services: Services): vscode.Disposable[] {
         return;
       }
       await vscode.env.clipboard.writeText(`OPENAI_BASE_URL=${url}\nOPENAI_API_KEY=${await controller.token()}\n`);
-      void vscode.window.showInformationMessage('Switchyard: gateway URL and token copied (as OPENAI_BASE_URL / OPENAI_API_KEY). The token is a secret: paste it only into local tools.');
+      void vscode.window.showInformationMessage(
+        'Switchyard: gateway URL and token copied (as OPENAI_BASE_URL / OPENAI_API_KEY). The token is a secret: paste it only into local tools.',
+      );
     }),
     // A changed port applies by restarting a running gateway.
     vscode.workspace.onDidChangeConfiguration((e) => {
@@ -122,7 +124,13 @@ export function gatewayFeature(services: Services): vscode.Disposable[] {
   ];
   if (services.switchyard.config.gateway.startOnLaunch) {
     // After activation returns: starting a server is not activation work.
-    setTimeout(() => void controller.start().catch((e: unknown) => services.log.error(`gateway: start on launch failed: ${e instanceof Error ? e.message : String(e)}`)), 0);
+    setTimeout(
+      () =>
+        void controller
+          .start()
+          .catch((e: unknown) => services.log.error(`gateway: start on launch failed: ${e instanceof Error ? e.message : String(e)}`)),
+      0,
+    );
   }
   return disposables;
 }

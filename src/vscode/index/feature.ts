@@ -58,15 +58,19 @@ class IndexFeature implements vscode.Disposable {
       vscode.workspace.onDidRenameFiles((e) => e.files.forEach((f) => (this.changed(f.oldUri), this.changed(f.newUri)))),
     );
     // A server that answers again (a probe, a request) gets its paused embeddings at once, not after the back-off.
-    this.disposables.push(services.switchyard.router.health.onChange((_id, state) => {
-      if (state?.healthy) this.resumeEmbeddings();
-    }));
+    this.disposables.push(
+      services.switchyard.router.health.onChange((_id, state) => {
+        if (state?.healthy) this.resumeEmbeddings();
+      }),
+    );
     // First open: after activation, never during it.
     setTimeout(() => void this.start(), 0);
   }
 
   private get enabled(): boolean {
-    return this.services.switchyard.config.index.enabled && vscode.workspace.isTrusted && (vscode.workspace.workspaceFolders?.length ?? 0) > 0;
+    return (
+      this.services.switchyard.config.index.enabled && vscode.workspace.isTrusted && (vscode.workspace.workspaceFolders?.length ?? 0) > 0
+    );
   }
 
   private dbPath(folder: vscode.WorkspaceFolder): string {
@@ -99,7 +103,11 @@ class IndexFeature implements vscode.Disposable {
     for (const folder of vscode.workspace.workspaceFolders ?? []) {
       const key = folder.uri.toString();
       if (this.indexes.has(key) || folder.uri.scheme !== 'file') continue;
-      const exclude = [...config.exclude, ...vscode.workspace.getConfiguration('switchyard.index', folder.uri).get<string[]>('exclude', []), ...this.filesExclude(folder)];
+      const exclude = [
+        ...config.exclude,
+        ...vscode.workspace.getConfiguration('switchyard.index', folder.uri).get<string[]>('exclude', []),
+        ...this.filesExclude(folder),
+      ];
       try {
         const index = await WorkspaceIndex.open({
           root: folder.uri.fsPath,
@@ -133,28 +141,32 @@ class IndexFeature implements vscode.Disposable {
     const syncing = new AbortController();
     this.syncing = syncing;
     const location = rebuild ? vscode.ProgressLocation.Notification : vscode.ProgressLocation.Window;
-    await withCancellableProgress('Switchyard: indexing', async (progress, signal) => {
-      let last = 0;
-      const onProgress = (p: SyncProgress) => {
-        if (p.phase !== 'indexing' || p.filesTotal === 0) return;
-        const pct = (p.filesDone / p.filesTotal) * 100;
-        progress.report({ message: `${p.filesDone}/${p.filesTotal} files, ${p.chunks} chunks`, increment: pct - last });
-        last = pct;
-      };
-      for (const [key, index] of this.indexes) {
-        if (signal.aborted) break;
-        try {
-          const summary = rebuild ? await index.rebuild({ signal, onProgress }) : await index.sync({ signal, onProgress });
-          const skipped = summary.skipped.length ? `, ${summary.skipped.length} skipped` : '';
-          this.services.log.info(
-            `index: ${key}: ${summary.canceled ? 'canceled after' : 'indexed'} ${summary.indexed} files (${summary.unchanged} unchanged, ${summary.removed} removed${skipped}) in ${summary.ms.toFixed(0)} ms`,
-          );
-          for (const s of summary.skipped) this.services.log.debug(`index: skipped ${s.rel}: ${s.reason}`);
-        } catch (e) {
-          this.services.log.error(`index: ${key}: ${e instanceof Error ? e.message : String(e)}`);
+    await withCancellableProgress(
+      'Switchyard: indexing',
+      async (progress, signal) => {
+        let last = 0;
+        const onProgress = (p: SyncProgress) => {
+          if (p.phase !== 'indexing' || p.filesTotal === 0) return;
+          const pct = (p.filesDone / p.filesTotal) * 100;
+          progress.report({ message: `${p.filesDone}/${p.filesTotal} files, ${p.chunks} chunks`, increment: pct - last });
+          last = pct;
+        };
+        for (const [key, index] of this.indexes) {
+          if (signal.aborted) break;
+          try {
+            const summary = rebuild ? await index.rebuild({ signal, onProgress }) : await index.sync({ signal, onProgress });
+            const skipped = summary.skipped.length ? `, ${summary.skipped.length} skipped` : '';
+            this.services.log.info(
+              `index: ${key}: ${summary.canceled ? 'canceled after' : 'indexed'} ${summary.indexed} files (${summary.unchanged} unchanged, ${summary.removed} removed${skipped}) in ${summary.ms.toFixed(0)} ms`,
+            );
+            for (const s of summary.skipped) this.services.log.debug(`index: skipped ${s.rel}: ${s.reason}`);
+          } catch (e) {
+            this.services.log.error(`index: ${key}: ${e instanceof Error ? e.message : String(e)}`);
+          }
         }
-      }
-    }, { location, cancellable: rebuild, signal: syncing.signal });
+      },
+      { location, cancellable: rebuild, signal: syncing.signal },
+    );
     if (this.syncing === syncing) this.syncing = undefined;
     this.render();
   }
@@ -168,16 +180,26 @@ class IndexFeature implements vscode.Disposable {
     await this.start();
     await this.syncAll(true);
     const s = this.status();
-    void vscode.window.showInformationMessage(`Switchyard: index rebuilt: ${s.filesTotal} files, ${s.chunks} chunks${s.message ? ` (${s.message})` : ''}.`);
+    void vscode.window.showInformationMessage(
+      `Switchyard: index rebuilt: ${s.filesTotal} files, ${s.chunks} chunks${s.message ? ` (${s.message})` : ''}.`,
+    );
   }
 
   async searchCommand(given?: string): Promise<void> {
     const retriever = this.services.workspaceIndex.current;
     if (!retriever || this.indexes.size === 0) {
-      void vscode.window.showInformationMessage('Switchyard: there is no index for this workspace yet (it needs a trusted folder and switchyard.index.enabled).');
+      void vscode.window.showInformationMessage(
+        'Switchyard: there is no index for this workspace yet (it needs a trusted folder and switchyard.index.enabled).',
+      );
       return;
     }
-    const query = given ?? (await vscode.window.showInputBox({ title: 'Switchyard: Search Index', prompt: 'Words, a symbol name or a question', ignoreFocusOut: true }));
+    const query =
+      given ??
+      (await vscode.window.showInputBox({
+        title: 'Switchyard: Search Index',
+        prompt: 'Words, a symbol name or a question',
+        ignoreFocusOut: true,
+      }));
     if (!query?.trim()) return;
     const hits = await retriever.search(query, { k: 20 });
     const status = retriever.status();
@@ -185,7 +207,11 @@ class IndexFeature implements vscode.Disposable {
     const items: Item[] = hits.map((h) => ({
       label: h.symbol ? `$(symbol-method) ${h.symbol}` : `$(file) ${path.basename(h.path)}`,
       description: `${h.path}:${h.startLine}-${h.endLine}`,
-      detail: h.text.split('\n').find((l) => l.trim() !== '')?.trim().slice(0, 160),
+      detail: h.text
+        .split('\n')
+        .find((l) => l.trim() !== '')
+        ?.trim()
+        .slice(0, 160),
       hit: h,
     }));
     const pick = await vscode.window.showQuickPick(items, {
@@ -243,7 +269,16 @@ class IndexFeature implements vscode.Disposable {
   }
 
   private status(): IndexStatus {
-    return this.services.workspaceIndex.current?.status() ?? { state: 'disabled', filesDone: 0, filesTotal: 0, chunks: 0, embeddingsPending: 0, keywordOnly: true };
+    return (
+      this.services.workspaceIndex.current?.status() ?? {
+        state: 'disabled',
+        filesDone: 0,
+        filesTotal: 0,
+        chunks: 0,
+        embeddingsPending: 0,
+        keywordOnly: true,
+      }
+    );
   }
 
   private render(): void {

@@ -56,7 +56,10 @@ function toMessages(messages: readonly vscode.LanguageModelChatRequestMessage[])
   for (const m of messages) {
     const Role = vscode.LanguageModelChatMessageRole;
     const role = m.role === Role.Assistant ? 'assistant' : m.role === Role.User ? 'user' : 'system';
-    const text = m.content.filter((p) => !(p instanceof vscode.LanguageModelToolResultPart)).map(partText).join('');
+    const text = m.content
+      .filter((p) => !(p instanceof vscode.LanguageModelToolResultPart))
+      .map(partText)
+      .join('');
     const calls: ToolCall[] = m.content
       .filter((p): p is vscode.LanguageModelToolCallPart => p instanceof vscode.LanguageModelToolCallPart)
       .map((p) => ({ id: p.callId, name: p.name, arguments: JSON.stringify(p.input ?? {}) }));
@@ -170,17 +173,20 @@ async function respond(
   const reasoning = thinkingReporter(progress);
   try {
     // The chat view's turn: the history cut to the window of the model that answers, `<think>` text as reasoning.
-    for await (const ev of runTurn({ router: services.switchyard.router, providers: services.switchyard.registry }, {
-      task: model.id,
-      ...turnOfMessages(toMessages(messages)),
-      signal: controller.signal,
-      temperature: typeof modelOptions.temperature === 'number' ? modelOptions.temperature : undefined,
-      maxTokens: [modelOptions.maxTokens, modelOptions.max_tokens].find((v): v is number => typeof v === 'number'),
-      // stop, top_p, seed, presence_penalty, frequency_penalty under OpenAI's names, checked as the gateway checks them.
-      sampling: parseSampling(modelOptions as Record<string, unknown>),
-      tools,
-      toolChoice: tools && options.toolMode === vscode.LanguageModelChatToolMode.Required ? 'required' : undefined,
-    })) {
+    for await (const ev of runTurn(
+      { router: services.switchyard.router, providers: services.switchyard.registry },
+      {
+        task: model.id,
+        ...turnOfMessages(toMessages(messages)),
+        signal: controller.signal,
+        temperature: typeof modelOptions.temperature === 'number' ? modelOptions.temperature : undefined,
+        maxTokens: [modelOptions.maxTokens, modelOptions.max_tokens].find((v): v is number => typeof v === 'number'),
+        // stop, top_p, seed, presence_penalty, frequency_penalty under OpenAI's names, checked as the gateway checks them.
+        sampling: parseSampling(modelOptions as Record<string, unknown>),
+        tools,
+        toolChoice: tools && options.toolMode === vscode.LanguageModelChatToolMode.Required ? 'required' : undefined,
+      },
+    )) {
       if (ev.type === 'text') progress.report(new vscode.LanguageModelTextPart(ev.text));
       else if (ev.type === 'reasoning') reasoning(ev.text);
       else if (ev.type === 'notice') services.log.info(`language model ${model.id}: ${ev.text}`);
@@ -235,7 +241,13 @@ export function registerLanguageModels(services: Services): vscode.Disposable[] 
   return [
     changed,
     registration,
-    { dispose: () => { clearTimeout(announce); clearTimeout(soon); health.dispose(); } },
+    {
+      dispose: () => {
+        clearTimeout(announce);
+        clearTimeout(soon);
+        health.dispose();
+      },
+    },
     vscode.workspace.onDidChangeConfiguration((e) => {
       if (e.affectsConfiguration('switchyard')) changed.fire();
     }),

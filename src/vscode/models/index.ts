@@ -185,12 +185,15 @@ class ModelManager {
       }));
     if (!url?.trim()) return undefined;
     // Given with the URL ('' for none, as the settings panel sends it): no second prompt.
-    const sha256 = args?.url !== undefined && args.sha256 !== undefined ? args.sha256 : await vscode.window.showInputBox({
-      title: 'sha256 of the file (optional)',
-      prompt: 'Paste the checksum the hub shows to have the file verified, or leave empty',
-      ignoreFocusOut: true,
-      validateInput: (v) => (v.trim() === '' || /^[0-9a-fA-F]{64}$/.test(v.trim()) ? undefined : '64 hex digits, or empty'),
-    });
+    const sha256 =
+      args?.url !== undefined && args.sha256 !== undefined
+        ? args.sha256
+        : await vscode.window.showInputBox({
+            title: 'sha256 of the file (optional)',
+            prompt: 'Paste the checksum the hub shows to have the file verified, or leave empty',
+            ignoreFocusOut: true,
+            validateInput: (v) => (v.trim() === '' || /^[0-9a-fA-F]{64}$/.test(v.trim()) ? undefined : '64 hex digits, or empty'),
+          });
     return sha256 === undefined ? undefined : { url: url.trim(), sha256: sha256.trim() };
   }
 

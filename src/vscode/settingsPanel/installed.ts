@@ -22,7 +22,14 @@ export async function installedModels(services: Services): Promise<InstalledMode
             providerId: p.id,
             baseUrl: p.baseUrl,
             models: models
-              .map((m) => ({ name: m.name, sizeBytes: m.sizeBytes, size: formatBytes(m.sizeBytes), family: m.family, parameterSize: m.parameterSize, quantization: m.quantization }))
+              .map((m) => ({
+                name: m.name,
+                sizeBytes: m.sizeBytes,
+                size: formatBytes(m.sizeBytes),
+                family: m.family,
+                parameterSize: m.parameterSize,
+                quantization: m.quantization,
+              }))
               .sort((a, b) => a.name.localeCompare(b.name)),
           };
         } catch (e) {
@@ -48,15 +55,22 @@ export async function pullModel(services: Services, providerId: string, model: s
 }
 
 export async function deleteModel(services: Services, target: ModelTarget): Promise<{ deleted: boolean }> {
-  const args: DeleteModelArgs = target.kind === 'ollama' ? { providerId: target.providerId, model: target.model } : { dir: target.dir, id: target.id };
+  const args: DeleteModelArgs =
+    target.kind === 'ollama' ? { providerId: target.providerId, model: target.model } : { dir: target.dir, id: target.id };
   const deleted = await vscode.commands.executeCommand<boolean>('switchyard.deleteModel', args);
   if (target.kind === 'ollama') services.switchyard.registry.forget(target.providerId);
   else for (const id of ggufDirs(services).find((d) => d.dir === target.dir)?.providerIds ?? []) services.switchyard.registry.forget(id);
   return { deleted: deleted === true };
 }
 
-export async function downloadGguf(services: Services, url: string, sha256: string | undefined, providerId?: string): Promise<{ done: boolean }> {
-  if (providerId && !services.switchyard.registry.list().some((c) => c.id === providerId && c.kind === 'embedded')) throw new Error(`"${providerId}" is not an embedded provider.`);
+export async function downloadGguf(
+  services: Services,
+  url: string,
+  sha256: string | undefined,
+  providerId?: string,
+): Promise<{ done: boolean }> {
+  if (providerId && !services.switchyard.registry.list().some((c) => c.id === providerId && c.kind === 'embedded'))
+    throw new Error(`"${providerId}" is not an embedded provider.`);
   const done = await vscode.commands.executeCommand<boolean>('switchyard.downloadGgufModel', { providerId, url, sha256: sha256 ?? '' });
   return { done: done === true };
 }

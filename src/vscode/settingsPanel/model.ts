@@ -63,12 +63,26 @@ export async function modelOptions(switchyard: Switchyard, refresh = false): Pro
 }
 
 export function toView(c: CandidateSetting): CandidateView {
-  return { model: c.ref, temperature: c.temperature, maxTokens: c.maxTokens, contextSize: c.contextSize, ...(c.tools !== undefined ? { tools: c.tools } : {}), ...(c.vision !== undefined ? { vision: c.vision } : {}) };
+  return {
+    model: c.ref,
+    temperature: c.temperature,
+    maxTokens: c.maxTokens,
+    contextSize: c.contextSize,
+    ...(c.tools !== undefined ? { tools: c.tools } : {}),
+    ...(c.vision !== undefined ? { vision: c.vision } : {}),
+  };
 }
 
 /** A plain string when there are no parameters, the object form otherwise (as users write it by hand). */
 function toSetting(c: CandidateView): string | Record<string, unknown> {
-  if (c.temperature === undefined && c.maxTokens === undefined && c.contextSize === undefined && c.tools === undefined && c.vision === undefined) return c.model;
+  if (
+    c.temperature === undefined &&
+    c.maxTokens === undefined &&
+    c.contextSize === undefined &&
+    c.tools === undefined &&
+    c.vision === undefined
+  )
+    return c.model;
   const o: Record<string, unknown> = { model: c.model };
   if (c.temperature !== undefined) o.temperature = c.temperature;
   if (c.maxTokens !== undefined) o.maxTokens = c.maxTokens;
@@ -83,7 +97,10 @@ export async function writeTask(task: TaskName, candidates: CandidateView[]): Pr
   const inspected = cfg.inspect<Record<string, unknown>>('switchyard.tasks');
   const inWorkspace = inspected?.workspaceValue !== undefined && (inspected.workspaceValue as Record<string, unknown>)[task] !== undefined;
   const target = inWorkspace ? vscode.ConfigurationTarget.Workspace : vscode.ConfigurationTarget.Global;
-  const current = JSON.parse(JSON.stringify((inWorkspace ? inspected?.workspaceValue : inspected?.globalValue) ?? {})) as Record<string, unknown>;
+  const current = JSON.parse(JSON.stringify((inWorkspace ? inspected?.workspaceValue : inspected?.globalValue) ?? {})) as Record<
+    string,
+    unknown
+  >;
   current[task] = candidates.map(toSetting);
   await cfg.update('switchyard.tasks', current, target);
 }

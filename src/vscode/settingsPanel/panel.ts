@@ -49,16 +49,23 @@ export class SettingsPanel implements vscode.Disposable {
     return SettingsPanel.current;
   }
 
-  private constructor(private readonly panel: vscode.WebviewPanel, private readonly services: Services) {
+  private constructor(
+    private readonly panel: vscode.WebviewPanel,
+    private readonly services: Services,
+  ) {
     panel.iconPath = vscode.Uri.joinPath(services.context.extensionUri, 'media', 'switchyard.svg');
     panel.webview.html = webviewHtml(panel.webview, services.context.extensionUri, 'settings', 'Switchyard Model Settings');
     this.host = this.listen();
     this.disposables.push(this.host);
     panel.onDidDispose(() => this.dispose(), null, this.disposables);
-    vscode.workspace.onDidChangeConfiguration((e) => {
-      // The extension re-reads settings in its own listener; read them here as well so the order does not matter.
-      if (e.affectsConfiguration('switchyard')) void this.pushState();
-    }, null, this.disposables);
+    vscode.workspace.onDidChangeConfiguration(
+      (e) => {
+        // The extension re-reads settings in its own listener; read them here as well so the order does not matter.
+        if (e.affectsConfiguration('switchyard')) void this.pushState();
+      },
+      null,
+      this.disposables,
+    );
     // A model pulled from the command palette (or a chat's Pull action) shows here at once.
     onDidChangeModels(() => void this.pushInstalled(), null, this.disposables);
     // So does a key set or cleared elsewhere (Switchyard: Set API Key, a chat's action, another window): its badge,
@@ -95,7 +102,15 @@ export class SettingsPanel implements vscode.Disposable {
         const s = configured.get(p.id);
         // A zero-config server is "found on this machine" only when it answers now (the list holds every standard
         // port whether or not anything listens there).
-        const answered = s ? undefined : await registry.get(p.id)?.health(AbortSignal.timeout(1500)).then(() => true, () => false);
+        const answered = s
+          ? undefined
+          : await registry
+              .get(p.id)
+              ?.health(AbortSignal.timeout(1500))
+              .then(
+                () => true,
+                () => false,
+              );
         return {
           id: p.id,
           kind: p.kind as ProviderView['kind'],
@@ -134,36 +149,42 @@ export class SettingsPanel implements vscode.Disposable {
     const cfg = () => vscode.workspace.getConfiguration();
     const global = vscode.ConfigurationTarget.Global;
     const services = this.services;
-    return new WebviewHost<SettingsRequests, SettingsNotifications>(this.panel.webview, {
-      shapes: SETTINGS_SHAPES,
-      label: 'settings panel',
-      log: services.log,
-      onReady: () => void this.pushState(),
-    })
-      .on('settings/setTask', (p) => writeTask(p.task, p.candidates).then(() => null))
-      .on('settings/saveProvider', (p) => this.saveProvider(p.provider, p.previousId))
-      .on('settings/removeProvider', async (p) => {
-        await cfg().update('switchyard.providers', this.rawProviders().filter((r) => r.id !== p.id), global);
-        return null;
+    return (
+      new WebviewHost<SettingsRequests, SettingsNotifications>(this.panel.webview, {
+        shapes: SETTINGS_SHAPES,
+        label: 'settings panel',
+        log: services.log,
+        onReady: () => void this.pushState(),
       })
-      .on('settings/setKey', (p) => setKey(services, p.providerId))
-      .on('settings/clearKey', (p) => services.secrets.clear(p.providerId).then(() => null))
-      .on('settings/test', (p) => this.test(p.providerId))
-      .on('settings/models', (p) => modelOptions(services.switchyard, p.refresh))
-      .on('settings/routes', () => routeViews(services))
-      // Application scope: user settings only, so no workspace can loosen it.
-      .on('settings/setPrivacy', (p) => updateSetting('switchyard.privacy', p.mode, global).then(() => null))
-      .on('settings/setOptOut', async (p) => {
-        if (!vscode.workspace.workspaceFolders?.length) throw new Error('Open a folder first: the opt-out is a workspace setting.');
-        await updateSetting('switchyard.workspaceCloudOptOut', p.value ? true : undefined, vscode.ConfigurationTarget.Workspace);
-        return null;
-      })
-      .on('settings/openJson', () => vscode.commands.executeCommand('workbench.action.openSettingsJson').then(() => null))
-      .on('settings/installed', () => installedModels(services))
-      .on('settings/pullModel', (p) => pullModel(services, p.providerId, p.model))
-      .on('settings/deleteModel', (p) => deleteModel(services, p.target))
-      .on('settings/downloadGguf', (p) => downloadGguf(services, p.url, p.sha256, p.providerId))
-      .listen();
+        .on('settings/setTask', (p) => writeTask(p.task, p.candidates).then(() => null))
+        .on('settings/saveProvider', (p) => this.saveProvider(p.provider, p.previousId))
+        .on('settings/removeProvider', async (p) => {
+          await cfg().update(
+            'switchyard.providers',
+            this.rawProviders().filter((r) => r.id !== p.id),
+            global,
+          );
+          return null;
+        })
+        .on('settings/setKey', (p) => setKey(services, p.providerId))
+        .on('settings/clearKey', (p) => services.secrets.clear(p.providerId).then(() => null))
+        .on('settings/test', (p) => this.test(p.providerId))
+        .on('settings/models', (p) => modelOptions(services.switchyard, p.refresh))
+        .on('settings/routes', () => routeViews(services))
+        // Application scope: user settings only, so no workspace can loosen it.
+        .on('settings/setPrivacy', (p) => updateSetting('switchyard.privacy', p.mode, global).then(() => null))
+        .on('settings/setOptOut', async (p) => {
+          if (!vscode.workspace.workspaceFolders?.length) throw new Error('Open a folder first: the opt-out is a workspace setting.');
+          await updateSetting('switchyard.workspaceCloudOptOut', p.value ? true : undefined, vscode.ConfigurationTarget.Workspace);
+          return null;
+        })
+        .on('settings/openJson', () => vscode.commands.executeCommand('workbench.action.openSettingsJson').then(() => null))
+        .on('settings/installed', () => installedModels(services))
+        .on('settings/pullModel', (p) => pullModel(services, p.providerId, p.model))
+        .on('settings/deleteModel', (p) => deleteModel(services, p.target))
+        .on('settings/downloadGguf', (p) => downloadGguf(services, p.url, p.sha256, p.providerId))
+        .listen()
+    );
   }
 
   private async saveProvider(provider: ProviderEdit, previousId: string | undefined): Promise<null> {
@@ -191,7 +212,12 @@ export class SettingsPanel implements vscode.Disposable {
       router.health.markHealthy(id);
       // A zero-config server that answers now is "found on this machine": show it so.
       if (!readSettings().config.providers.some((p) => p.id === id)) void this.pushState();
-      return { ok: true, latencyMs: Math.round(health.latencyMs ?? performance.now() - started), version: health.version, modelCount: health.modelCount ?? models?.length };
+      return {
+        ok: true,
+        latencyMs: Math.round(health.latencyMs ?? performance.now() - started),
+        version: health.version,
+        modelCount: health.modelCount ?? models?.length,
+      };
     } catch (e) {
       const kind = isProviderError(e) ? e.kind : 'unreachable';
       const hasKey = kind === 'auth' && (await this.services.secrets.getApiKey(id, provider.config.apiKeyEnv)) !== undefined;

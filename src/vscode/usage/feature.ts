@@ -61,10 +61,33 @@ export function usageData(ledger: SqliteLedger, days: number, filter: EgressFilt
   const since = new Date(Date.now() - days * 86_400_000).toISOString();
   try {
     const s = ledger.summary({ since });
-    return { rangeDays: days, dbPath: ledger.path, total: s.total, byTask: s.byTask, byProvider: s.byProvider, byModel: s.byModel, byDay: s.byDay, failuresByKind: s.failuresByKind, audit: ledger.auditList(50), egress: egressView(ledger, since, filter), completions: ledger.suggestionSummary({ since }) };
+    return {
+      rangeDays: days,
+      dbPath: ledger.path,
+      total: s.total,
+      byTask: s.byTask,
+      byProvider: s.byProvider,
+      byModel: s.byModel,
+      byDay: s.byDay,
+      failuresByKind: s.failuresByKind,
+      audit: ledger.auditList(50),
+      egress: egressView(ledger, since, filter),
+      completions: ledger.suggestionSummary({ since }),
+    };
   } catch (e) {
     const empty = { key: 'all', requests: 0, ok: 0, failed: 0, local: 0, cloud: 0, inputTokens: 0, outputTokens: 0, costUsd: 0 };
-    return { rangeDays: days, dbPath: ledger.path, total: empty, byTask: [], byProvider: [], byModel: [], byDay: [], failuresByKind: [], audit: [], error: e instanceof Error ? e.message : String(e) };
+    return {
+      rangeDays: days,
+      dbPath: ledger.path,
+      total: empty,
+      byTask: [],
+      byProvider: [],
+      byModel: [],
+      byDay: [],
+      failuresByKind: [],
+      audit: [],
+      error: e instanceof Error ? e.message : String(e),
+    };
   }
 }
 
@@ -90,7 +113,12 @@ class UsagePanel {
       return;
     }
     const extensionUri = this.services.context.extensionUri;
-    const panel = vscode.window.createWebviewPanel('switchyard.usage', 'Switchyard Usage', vscode.ViewColumn.Active, webviewOptions(extensionUri));
+    const panel = vscode.window.createWebviewPanel(
+      'switchyard.usage',
+      'Switchyard Usage',
+      vscode.ViewColumn.Active,
+      webviewOptions(extensionUri),
+    );
     this.panel = panel;
     panel.webview.html = webviewHtml(panel.webview, extensionUri, 'usage', 'Switchyard Usage');
     const host = this.listen(panel.webview);
@@ -156,7 +184,12 @@ export async function exportCsv(ledger: SqliteLedger, days: number, target?: vsc
     target ??
     (await vscode.window.showSaveDialog({
       title: 'Export Switchyard usage as CSV',
-      defaultUri: vscode.Uri.file(path.join(vscode.workspace.workspaceFolders?.[0]?.uri.fsPath ?? homedir(), `switchyard-usage-${new Date().toISOString().slice(0, 10)}.csv`)),
+      defaultUri: vscode.Uri.file(
+        path.join(
+          vscode.workspace.workspaceFolders?.[0]?.uri.fsPath ?? homedir(),
+          `switchyard-usage-${new Date().toISOString().slice(0, 10)}.csv`,
+        ),
+      ),
       filters: { CSV: ['csv'] },
     }));
   if (!uri) return undefined;
@@ -167,7 +200,9 @@ export async function exportCsv(ledger: SqliteLedger, days: number, target?: vsc
     await writeFile(uri.fsPath, ledger.csv({ since }), 'utf8');
     writing = egressFile;
     await writeFile(egressFile, ledger.egressCsv({ since }), 'utf8');
-    void vscode.window.showInformationMessage(`Switchyard: usage exported to ${uri.fsPath} (requests that left the machine: ${egressFile})`);
+    void vscode.window.showInformationMessage(
+      `Switchyard: usage exported to ${uri.fsPath} (requests that left the machine: ${egressFile})`,
+    );
     return uri.fsPath;
   } catch (e) {
     void vscode.window.showErrorMessage(`Switchyard: could not write ${writing}: ${e instanceof Error ? e.message : String(e)}`);

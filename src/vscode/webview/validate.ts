@@ -60,8 +60,14 @@ export function checkEnvelope<T extends FromWebview = FromWebview>(raw: unknown,
   return { ok: true, message: { kind: 'request', id: raw.id, name: raw.name, payload: raw.payload } as T };
 }
 
-const oneOf = (...values: readonly string[]) => (v: unknown) => typeof v === 'string' && values.includes(v);
-const stringArrayOf = (...values: string[]) => (v: unknown) => Array.isArray(v) && v.every((x) => values.includes(x as string));
+const oneOf =
+  (...values: readonly string[]) =>
+  (v: unknown) =>
+    typeof v === 'string' && values.includes(v);
+const stringArrayOf =
+  (...values: string[]) =>
+  (v: unknown) =>
+    Array.isArray(v) && v.every((x) => values.includes(x as string));
 const isAction = (v: unknown) => isObj(v) && oneOf(...ERROR_ACTION_IDS)(v.id) && (v.arg === undefined || typeof v.arg === 'string');
 
 export const CHAT_SHAPES: Shapes<ChatRequestName> = {

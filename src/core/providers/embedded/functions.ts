@@ -31,7 +31,10 @@ export function functionsFor(tools: readonly ToolSpec[] | undefined, choice: Too
   const out: Record<string, ChatModelFunctions[string]> = {};
   for (const t of offered) {
     // The caller's JSON Schema: node-llama-cpp's converter reads the subset it knows and treats the rest as any JSON.
-    out[t.name] = { ...(t.description ? { description: t.description } : {}), ...(hasParameters(t) ? { params: t.parameters as never } : {}) };
+    out[t.name] = {
+      ...(t.description ? { description: t.description } : {}),
+      ...(hasParameters(t) ? { params: t.parameters as never } : {}),
+    };
   }
   return out;
 }
@@ -45,7 +48,11 @@ export function callForced(choice: ToolChoice | undefined): boolean {
 function hasParameters(t: ToolSpec): boolean {
   const p = t.parameters;
   if (!p) return false;
-  return !(p.type === 'object' && (!isObject(p.properties) || Object.keys(p.properties).length === 0) && (p.additionalProperties === undefined || p.additionalProperties === false));
+  return !(
+    p.type === 'object' &&
+    (!isObject(p.properties) || Object.keys(p.properties).length === 0) &&
+    (p.additionalProperties === undefined || p.additionalProperties === false)
+  );
 }
 
 /** A tool message's content as the function's result: its JSON when it is JSON, else the text. */
@@ -73,7 +80,13 @@ export function toHistory(messages: readonly ChatMessage[]): ChatHistoryItem[] {
     if (msg.role === 'assistant') {
       const response: ChatModelResponse['response'] = msg.content !== '' || !msg.toolCalls?.length ? [msg.content] : [];
       msg.toolCalls?.forEach((call, n) => {
-        const item: ChatModelFunctionCall = { type: 'functionCall', name: call.name, params: argumentsObject(call.arguments), result: undefined, ...(n === 0 ? { startsNewChunk: true } : {}) };
+        const item: ChatModelFunctionCall = {
+          type: 'functionCall',
+          name: call.name,
+          params: argumentsObject(call.arguments),
+          result: undefined,
+          ...(n === 0 ? { startsNewChunk: true } : {}),
+        };
         pending.set(call.id, item);
         response.push(item);
       });

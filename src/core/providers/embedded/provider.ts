@@ -6,8 +6,24 @@
  */
 import { readdirSync, statSync } from 'node:fs';
 import { basename, join } from 'node:path';
-import { BaseProvider, DEFAULT_ANSWER_TOKENS, completionTemperature, type Classified, type ProviderDeps, type ProviderOptions } from '../base';
-import type { ChatEvent, ChatRequest, CompletionRequest, CompletionResult, EmbedResult, FinishReason, ModelInfo, ProviderConfig } from '../types';
+import {
+  BaseProvider,
+  DEFAULT_ANSWER_TOKENS,
+  completionTemperature,
+  type Classified,
+  type ProviderDeps,
+  type ProviderOptions,
+} from '../base';
+import type {
+  ChatEvent,
+  ChatRequest,
+  CompletionRequest,
+  CompletionResult,
+  EmbedResult,
+  FinishReason,
+  ModelInfo,
+  ProviderConfig,
+} from '../types';
 import type { ChatOutcome } from './protocol';
 import { EmbeddedError, EmbeddedRuntime } from './runtime';
 
@@ -60,7 +76,11 @@ export class EmbeddedProvider extends BaseProvider {
   resolveModel(model: string): string {
     const where = this.location;
     if (!where) {
-      throw this.newError('config', `no modelPath is set and there is no models folder: add "modelPath" to this switchyard.providers entry`, { model });
+      throw this.newError(
+        'config',
+        `no modelPath is set and there is no models folder: add "modelPath" to this switchyard.providers entry`,
+        { model },
+      );
     }
     let stat: ReturnType<typeof statSync> | undefined;
     try {
@@ -89,7 +109,11 @@ export class EmbeddedProvider extends BaseProvider {
 
   protected async *streamChat(request: ChatRequest, signal: AbortSignal): AsyncIterable<ChatEvent> {
     if (request.messages.some((m) => m.imageParts?.length)) {
-      throw this.newError('unsupported', 'the embedded provider takes no images (no vision support in this build): route image requests to a model with vision', { model: request.model });
+      throw this.newError(
+        'unsupported',
+        'the embedded provider takes no images (no vision support in this build): route image requests to a model with vision',
+        { model: request.model },
+      );
     }
     const modelPath = this.resolveModel(request.model);
     const queue: ChatEvent[] = [];
@@ -111,7 +135,9 @@ export class EmbeddedProvider extends BaseProvider {
           contextSize: request.contextSize,
           sampling: request.sampling,
           ...(request.responseFormat ? { responseFormat: request.responseFormat } : {}),
-          ...(request.tools?.length ? { tools: request.tools, toolChoice: request.toolChoice, parallelToolCalls: request.parallelToolCalls } : {}),
+          ...(request.tools?.length
+            ? { tools: request.tools, toolChoice: request.toolChoice, parallelToolCalls: request.parallelToolCalls }
+            : {}),
         },
         (text, reasoning) => push({ type: reasoning ? 'reasoning' : 'text', text }),
         signal,
@@ -148,7 +174,10 @@ export class EmbeddedProvider extends BaseProvider {
 
   protected async embedBatch(model: string, input: string[], signal: AbortSignal): Promise<EmbedResult> {
     const modelPath = this.resolveModel(model);
-    const [vectors, counts] = await Promise.all([this.runtime.embed(modelPath, input, signal), this.runtime.tokenize(modelPath, input, signal)]);
+    const [vectors, counts] = await Promise.all([
+      this.runtime.embed(modelPath, input, signal),
+      this.runtime.tokenize(modelPath, input, signal),
+    ]);
     return { vectors, inputTokens: counts.reduce((a, b) => a + b, 0) };
   }
 
@@ -179,7 +208,12 @@ export class EmbeddedProvider extends BaseProvider {
 
   /** Exact token counts by the model's own tokenizer, for prompt and chunk budgets. */
   countTokens(model: string, texts: string[], signal?: AbortSignal): Promise<number[]> {
-    return this.run((s) => this.runtime.tokenize(this.resolveModel(model), texts, s), { model, action: 'tokenize' }, this.requestTimeoutMs, signal);
+    return this.run(
+      (s) => this.runtime.tokenize(this.resolveModel(model), texts, s),
+      { model, action: 'tokenize' },
+      this.requestTimeoutMs,
+      signal,
+    );
   }
 
   protected async discover(): Promise<ModelInfo[]> {

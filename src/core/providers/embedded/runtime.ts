@@ -100,7 +100,9 @@ export class EmbeddedRuntime {
   }
 
   private start(): ChildProcess {
-    const worker = this.options.workerPath ? { path: this.options.workerPath, execArgv: this.options.workerPath.endsWith('.ts') ? ['--import', 'tsx'] : [] } : defaultWorker();
+    const worker = this.options.workerPath
+      ? { path: this.options.workerPath, execArgv: this.options.workerPath.endsWith('.ts') ? ['--import', 'tsx'] : [] }
+      : defaultWorker();
     const child = fork(worker.path, [], {
       execArgv: worker.execArgv,
       env: { ...process.env, SWITCHYARD_EMBEDDED_SETTINGS: JSON.stringify(this.settings()) },
@@ -174,7 +176,12 @@ export class EmbeddedRuntime {
     }
   }
 
-  private request<T>(message: WorkerRequest, signal?: AbortSignal, onText?: (t: string, reasoning: boolean) => void, onTool?: (event: WorkerToolEvent) => void): Promise<T> {
+  private request<T>(
+    message: WorkerRequest,
+    signal?: AbortSignal,
+    onText?: (t: string, reasoning: boolean) => void,
+    onTool?: (event: WorkerToolEvent) => void,
+  ): Promise<T> {
     if (signal?.aborted) return Promise.reject(new DOMException('aborted', 'AbortError'));
     if (this.idleTimer) clearTimeout(this.idleTimer);
     this.child ??= this.start();
@@ -211,7 +218,12 @@ export class EmbeddedRuntime {
   }
 
   /** A chat answer: text pieces to `onText`, tool calls (requests with tools) to `onTool`, in the order made. */
-  chat(request: ChatJob, onText: (text: string, reasoning: boolean) => void, signal?: AbortSignal, onTool?: (event: WorkerToolEvent) => void): Promise<ChatOutcome> {
+  chat(
+    request: ChatJob,
+    onText: (text: string, reasoning: boolean) => void,
+    signal?: AbortSignal,
+    onTool?: (event: WorkerToolEvent) => void,
+  ): Promise<ChatOutcome> {
     return this.request<ChatOutcome>({ type: 'chat', ...request }, signal, onText, onTool);
   }
 

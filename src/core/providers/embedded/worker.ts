@@ -48,7 +48,10 @@ async function chat(id: number, req: Extract<ToWorker, { type: 'chat' }>, signal
     const m = await getLib();
     await sequence.clearHistory();
     const session = new m.LlamaChatSession({ contextSequence: sequence, chatWrapper: loaded.chatWrapper, autoDisposeSequence: false });
-    const pieces = pieceBatcher((text, reasoning) => send({ type: 'text', id, text, ...(reasoning ? { reasoning: true as const } : {}) }), () => signal.aborted);
+    const pieces = pieceBatcher(
+      (text, reasoning) => send({ type: 'text', id, text, ...(reasoning ? { reasoning: true as const } : {}) }),
+      () => signal.aborted,
+    );
     try {
       const turns = [...req.messages];
       const last = turns.at(-1);
@@ -64,7 +67,12 @@ async function chat(id: number, req: Extract<ToWorker, { type: 'chat' }>, signal
       });
       pieces.flush();
       const used = sequence.tokenMeter.diff(before);
-      return { inputTokens: used.usedInputTokens, outputTokens: used.usedOutputTokens, aborted: signal.aborted, finishReason: result.stopReason === 'maxTokens' ? 'length' : 'stop' };
+      return {
+        inputTokens: used.usedInputTokens,
+        outputTokens: used.usedOutputTokens,
+        aborted: signal.aborted,
+        finishReason: result.stopReason === 'maxTokens' ? 'length' : 'stop',
+      };
     } finally {
       session.dispose({ disposeSequence: false });
     }
@@ -140,7 +148,13 @@ function toolSender(id: number, flushText: () => void, signal: AbortSignal): ((e
  * which stops at the calls instead of running them: each call streams as tool events, the outcome finishes with
  * `tool_calls`, and the caller sends the results back as tool messages (function results in the history here).
  */
-async function chatWithFunctions(id: number, req: ChatJob, loaded: Loaded, sequence: LlamaContextSequence, signal: AbortSignal): Promise<ChatOutcome> {
+async function chatWithFunctions(
+  id: number,
+  req: ChatJob,
+  loaded: Loaded,
+  sequence: LlamaContextSequence,
+  signal: AbortSignal,
+): Promise<ChatOutcome> {
   const m = await getLib();
   const contextSize = loaded.context!.contextSize;
   const wrapper = loaded.chatWrapper!;
@@ -148,23 +162,38 @@ async function chatWithFunctions(id: number, req: ChatJob, loaded: Loaded, seque
   const history = toHistory(req.messages);
   if (history.at(-1)?.type !== 'model') history.push({ type: 'model', response: [] });
   // Exact: the prompt as the model's wrapper renders it, the functions' documentation included.
-  const state = wrapper.generateContextState({ chatHistory: history, ...(functions ? { availableFunctions: functions, documentFunctionParams: true } : {}) });
+  const state = wrapper.generateContextState({
+    chatHistory: history,
+    ...(functions ? { availableFunctions: functions, documentFunctionParams: true } : {}),
+  });
   const prompt = state.contextText.tokenize(loaded.model.tokenizer).length;
   if (prompt + 1 > contextSize) {
-    const tools = functions ? ` (the description of ${Object.keys(functions).length} tool${Object.keys(functions).length === 1 ? '' : 's'} included)` : '';
+    const tools = functions
+      ? ` (the description of ${Object.keys(functions).length} tool${Object.keys(functions).length === 1 ? '' : 's'} included)`
+      : '';
     throw new WorkerError('contextOverflow', `the prompt needs ${prompt} tokens${tools}; the model's context holds ${contextSize}`);
   }
   if (signal.aborted) return { inputTokens: 0, outputTokens: 0, aborted: true, finishReason: 'stop' };
   // A response format applies only when no function may be called (the calls have their own grammars).
   const grammar = !functions && req.responseFormat ? await grammarFor(req.responseFormat) : undefined;
   await sequence.clearHistory();
-  const llamaChat = new m.LlamaChat({ contextSequence: sequence, chatWrapper: functions && callForced(req.toolChoice) ? forcedCall(m, wrapper) : wrapper, autoDisposeSequence: false });
-  const pieces = pieceBatcher((text, reasoning) => send({ type: 'text', id, text, ...(reasoning ? { reasoning: true as const } : {}) }), () => signal.aborted);
+  const llamaChat = new m.LlamaChat({
+    contextSequence: sequence,
+    chatWrapper: functions && callForced(req.toolChoice) ? forcedCall(m, wrapper) : wrapper,
+    autoDisposeSequence: false,
+  });
+  const pieces = pieceBatcher(
+    (text, reasoning) => send({ type: 'text', id, text, ...(reasoning ? { reasoning: true as const } : {}) }),
+    () => signal.aborted,
+  );
   const sendTool = toolSender(id, () => pieces.flush(), signal);
   const calls = new FunctionCallStream(sendTool);
   try {
     const before = sequence.tokenMeter.getState();
-    const options = { ...generationOptions(req, Math.max(1, Math.min(req.maxTokens, contextSize - prompt)), signal), onResponseChunk: (chunk: ResponseChunk) => pieces.add(chunk) };
+    const options = {
+      ...generationOptions(req, Math.max(1, Math.min(req.maxTokens, contextSize - prompt)), signal),
+      onResponseChunk: (chunk: ResponseChunk) => pieces.add(chunk),
+    };
     let finished = 0;
     const result = functions
       ? await llamaChat.generateResponse(history, {
@@ -206,7 +235,10 @@ async function infill(req: Extract<ToWorker, { type: 'infill' }>, signal: AbortS
     const completion = new m.LlamaCompletion({ contextSequence: sequence, autoDisposeSequence: false });
     try {
       if (req.mode === 'suffix' && !completion.infillSupported) {
-        throw new WorkerError('unsupported', 'the model has no fill-in-the-middle tokens (prefix, suffix and middle), so it cannot fill in the middle');
+        throw new WorkerError(
+          'unsupported',
+          'the model has no fill-in-the-middle tokens (prefix, suffix and middle), so it cannot fill in the middle',
+        );
       }
       const input = req.mode === 'raw' ? loaded.model.tokenize(req.prompt, true) : undefined;
       const promptTokens = input ? input.length : countTokens(loaded.model, req.prompt) + countTokens(loaded.model, req.suffix ?? '') + 3;
@@ -229,7 +261,12 @@ async function infill(req: Extract<ToWorker, { type: 'infill' }>, signal: AbortS
         ? await completion.generateCompletionWithMeta(input, options)
         : await completion.generateInfillCompletionWithMeta(req.prompt, req.suffix ?? '', options);
       const used = sequence.tokenMeter.diff(before);
-      return { text: result.response, inputTokens: used.usedInputTokens, outputTokens: used.usedOutputTokens, stopReason: result.metadata.stopReason };
+      return {
+        text: result.response,
+        inputTokens: used.usedInputTokens,
+        outputTokens: used.usedOutputTokens,
+        stopReason: result.metadata.stopReason,
+      };
     } finally {
       completion.dispose({ disposeSequence: false });
     }
@@ -251,7 +288,8 @@ async function embed(req: Extract<ToWorker, { type: 'embed' }>): Promise<number[
       // with the numbers, so the index cuts the input (by this model's own token counts) instead of pausing.
       const needed = ctx.calculateInputLength(text);
       const holds = Math.min(loaded.model.trainContextSize, DEFAULT_CONTEXT);
-      if (needed >= holds) throw new WorkerError('contextOverflow', `the input needs ${needed} tokens; the embedding context holds ${holds - 1}`);
+      if (needed >= holds)
+        throw new WorkerError('contextOverflow', `the input needs ${needed} tokens; the embedding context holds ${holds - 1}`);
       out.push([...(await ctx.getEmbeddingFor(text)).vector]);
     }
     return out;
