@@ -32,7 +32,9 @@ export function requireNativeNode(command: string, version = process.versions.no
   const major = Number(version.split('.')[0]);
   if (major >= NATIVE_NODE_MAJOR) return;
   throw new ConfigError(
-    `${command} needs Node.js ${NATIVE_NODE_MAJOR} or newer (this is ${version}): run it as \`npx switchyard ${command} …\` or through an npm script (both use the project's pinned Node 24), or install Node ${NATIVE_NODE_MAJOR}+`,
+    `${command} needs Node.js ${NATIVE_NODE_MAJOR} or newer (this is ${version}): ` +
+      `run it as \`npx switchyard ${command} …\` or through an npm script ` +
+      `(both use the project's pinned Node 24), or install Node ${NATIVE_NODE_MAJOR}+`,
   );
 }
 
@@ -70,8 +72,13 @@ export function printable(text: string): string {
 }
 
 /** Markup of an HTML page (a proxy's or a web server's error page) that a model server's error body may carry. */
-const HTML_MARKUP =
-  /<!--[\s\S]*?-->|<!DOCTYPE[^>]*>|<(script|style)\b[^>]*>[\s\S]*?<\/\1\s*>|<\/?(?:html|head|body|title|meta|link|div|span|p|a|b|i|em|strong|h[1-6]|hr|br|center|pre|code|table|tr|td|th|ul|ol|li|main|section|header|footer|nav|img|form|input|button|noscript)\b[^<>]{0,500}>/gi;
+const HTML_MARKUP = new RegExp(
+  String.raw`<!--[\s\S]*?-->|<!DOCTYPE[^>]*>|` +
+    String.raw`<(script|style)\b[^>]*>[\s\S]*?<\/\1\s*>|` +
+    String.raw`<\/?(?:html|head|body|title|meta|link|div|span|p|a|b|i|em|strong|h[1-6]|hr|br|center|pre|code|table|tr|td|th|ul|ol|li|` +
+    String.raw`main|section|header|footer|nav|img|form|input|button|noscript)\b[^<>]{0,500}>`,
+  'gi',
+);
 
 /**
  * One line of text from outside (an upstream error, a library's message) for the terminal: redacted, HTML markup
@@ -206,7 +213,8 @@ export function attemptLines(attempts: readonly RouteAttempt[]): string {
     .filter((a) => a.outcome !== 'answered')
     .map(
       (a) =>
-        `  ${a.outcome} ${candidateName({ providerId: a.providerId, model: printable(a.model) })}: ${a.kind ? `${a.kind}: ` : ''}${terminalLine(a.reason ?? '')}\n`,
+        `  ${a.outcome} ${candidateName({ providerId: a.providerId, model: printable(a.model) })}: ${a.kind ? `${a.kind}: ` : ''}` +
+        `${terminalLine(a.reason ?? '')}\n`,
     )
     .join('');
 }

@@ -21,7 +21,9 @@ export function cloudConsent(state: vscode.Memento): AskCloud & { reset(): Thena
         `Send this ${request.task} request to ${request.providerId}/${request.model}, a cloud model?`,
         {
           modal: true,
-          detail: `No local model could answer. The prompt, including any code from this workspace that it quotes, would be sent to ${request.providerId}. Choose "Stay Local" to keep everything on this machine.`,
+          detail:
+            `No local model could answer. The prompt, including any code from this workspace that it quotes, ` +
+            `would be sent to ${request.providerId}. Choose "Stay Local" to keep everything on this machine.`,
         },
         // The first button is the dialog's default (Enter): it must never send workspace code to a cloud. Escape
         // and the dialog's own Cancel answer undefined, which stays local too.

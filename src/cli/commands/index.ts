@@ -123,7 +123,9 @@ export async function index(args: string[], io: Io): Promise<number> {
     for (const s of summary.skipped) reasons.set(s.reason, (reasons.get(s.reason) ?? 0) + 1);
     const out: string[] = [];
     out.push(
-      `${summary.canceled ? 'canceled' : 'indexed'} ${folder}: ${counts.indexedFiles} files, ${counts.chunks} chunks (${summary.indexed} files re-indexed, ${summary.unchanged} unchanged, ${summary.removed} removed) in ${(summary.ms / 1000).toFixed(1)} s`,
+      `${summary.canceled ? 'canceled' : 'indexed'} ${folder}: ${counts.indexedFiles} files, ${counts.chunks} chunks ` +
+        `(${summary.indexed} files re-indexed, ${summary.unchanged} unchanged, ${summary.removed} removed) ` +
+        `in ${(summary.ms / 1000).toFixed(1)} s`,
     );
     if (summary.skipped.length) {
       out.push(`skipped ${summary.skipped.length} files: ${[...reasons].map(([r, n]) => `${n} ${r}`).join('; ')}`);
@@ -134,7 +136,8 @@ export async function index(args: string[], io: Io): Promise<number> {
       out.push(`vectors: every chunk embedded with ${counts.model} (${counts.dims} dimensions)`);
     else if (counts.chunks > 0) {
       out.push(
-        `vectors: ${counts.pending} chunks not embedded${status.message ? ` (${status.message})` : ''}; search is keyword-only for them until \`switchyard index\` runs with an embedding model reachable`,
+        `vectors: ${counts.pending} chunks not embedded${status.message ? ` (${status.message})` : ''}; ` +
+          `search is keyword-only for them until \`switchyard index\` runs with an embedding model reachable`,
       );
     }
     out.push(`database: ${dbPath}`);

@@ -67,7 +67,8 @@ export async function models(args: string[], io: Io): Promise<number> {
         .join(',');
       // An Ollama cloud model: listed by a local daemon, run on another host.
       io.stdout.write(
-        `    ${printable(m.id)}${m.contextLength ? `  ctx ${m.contextLength}` : ''}${caps ? `  [${caps}]` : ''}${m.remoteHost ? `  cloud (runs on ${printable(m.remoteHost)})` : ''}\n`,
+        `    ${printable(m.id)}${m.contextLength ? `  ctx ${m.contextLength}` : ''}` +
+          `${caps ? `  [${caps}]` : ''}${m.remoteHost ? `  cloud (runs on ${printable(m.remoteHost)})` : ''}\n`,
       );
     }
   }

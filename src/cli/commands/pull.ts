@@ -117,7 +117,8 @@ export async function pull(args: string[], io: Io): Promise<number> {
       });
       progress.end();
       io.stderr.write(
-        `${result.alreadyPresent ? 'already there' : 'done'}: ${result.id} (${formatBytes(result.sizeBytes)}, sha256 ${result.sha256})${result.resumedBytes ? `, resumed after ${formatBytes(result.resumedBytes)}` : ''}\n`,
+        `${result.alreadyPresent ? 'already there' : 'done'}: ${result.id} (${formatBytes(result.sizeBytes)}, ` +
+          `sha256 ${result.sha256})${result.resumedBytes ? `, resumed after ${formatBytes(result.resumedBytes)}` : ''}\n`,
       );
       io.stdout.write(`${result.path}\n`);
       return 0;

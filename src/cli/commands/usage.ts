@@ -96,8 +96,11 @@ function printSummary(ledger: SqliteLedger, range: SummaryRange, period: string,
   }
   const t = s.total;
   const out = [
-    `${t.requests} requests (${t.failed} failed${t.stopped ? `, ${t.stopped} stopped` : ''}), ${pct(t.local, t.local + t.cloud)} local, ${t.inputTokens} tokens in / ${t.outputTokens} out, estimated cost ${fmtUsd(t.costUsd)}, time to first token p50 ${fmtMs(t.ttftP50Ms)} / p95 ${fmtMs(t.ttftP95Ms)}`,
-    `${egressRequests} request${egressRequests === 1 ? '' : 's'} left this machine ${period}${egressRequests ? ' (switchyard usage --egress lists them)' : ''}`,
+    `${t.requests} requests (${t.failed} failed${t.stopped ? `, ${t.stopped} stopped` : ''}), ${pct(t.local, t.local + t.cloud)} local, ` +
+      `${t.inputTokens} tokens in / ${t.outputTokens} out, estimated cost ${fmtUsd(t.costUsd)}, ` +
+      `time to first token p50 ${fmtMs(t.ttftP50Ms)} / p95 ${fmtMs(t.ttftP95Ms)}`,
+    `${egressRequests} request${egressRequests === 1 ? '' : 's'} left this machine ${period}` +
+      `${egressRequests ? ' (switchyard usage --egress lists them)' : ''}`,
   ];
   if (t.requests > 0) out.push('', groups('task', s.byTask), '', groups('provider', s.byProvider), '', groups('model', s.byModel));
   if (s.failuresByKind.length) out.push('', `failures: ${s.failuresByKind.map((f) => `${f.kind} ${f.count}`).join(', ')}`);

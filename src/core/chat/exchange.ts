@@ -11,12 +11,15 @@ import { historyMessages, newId } from './store';
 import { runTurn, type TurnDeps, type TurnEvent } from './turn';
 
 export const CHAT_SYSTEM_PROMPT =
-  'You are Switchyard, a coding assistant inside VS Code. Answer concisely in Markdown. Put code in fenced blocks with a language. When context from the workspace is given, rely on it and name the files you use.';
+  'You are Switchyard, a coding assistant inside VS Code. Answer concisely in Markdown. Put code in fenced ' +
+  'blocks with a language. When context from the workspace is given, rely on it and name the files you use.';
 export const EXPLAIN_SYSTEM_PROMPT =
-  'You are Switchyard, a coding assistant inside VS Code. Explain the given code: what it does, how, and anything surprising. Be concise; use Markdown.';
+  'You are Switchyard, a coding assistant inside VS Code. Explain the given ' +
+  'code: what it does, how, and anything surprising. Be concise; use Markdown.';
 
 export const SUMMARIZE_CODE_SYSTEM_PROMPT =
-  'You are Switchyard, a coding assistant inside VS Code. Summarize the given code: its purpose, its main parts and how they fit together, and anything a reader should watch out for. A short paragraph and a few bullets in Markdown.';
+  'You are Switchyard, a coding assistant inside VS Code. Summarize the given code: its purpose, its main parts and ' +
+  'how they fit together, and anything a reader should watch out for. A short paragraph and a few bullets in Markdown.';
 
 export type ExchangeTask = 'chat' | 'explain' | 'summarize';
 

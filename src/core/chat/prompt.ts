@@ -82,7 +82,9 @@ export function assemblePrompt(input: PromptInput): AssembledPrompt {
   if (used > budget) {
     throw new ProviderError(
       'contextOverflow',
-      `The ${after.length ? 'request' : 'question'} alone is about ${used} tokens, more than the ${budget} this model's ${input.contextWindow}-token window leaves after the answer. Shorten it or pick a model with a larger context window.`,
+      `The ${after.length ? 'request' : 'question'} alone is about ${used} tokens, ` +
+        `more than the ${budget} this model's ${input.contextWindow}-token window leaves after the answer. ` +
+        `Shorten it or pick a model with a larger context window.`,
     );
   }
   // Context: the framing of the user message costs a little on top of each block.

@@ -25,7 +25,9 @@ export interface SummaryStore {
 }
 
 export const SUMMARY_SYSTEM_PROMPT =
-  "You summarize a conversation between a user and a coding assistant so that it can continue without the full transcript. Keep what later turns may need: the user's goals and constraints, decisions made, names of files, functions, settings and values, facts about the code, and open questions. At most 200 words, plain sentences or short bullets, no preamble.";
+  'You summarize a conversation between a user and a coding assistant so that it can continue without the full transcript. ' +
+  "Keep what later turns may need: the user's goals and constraints, decisions made, names of files, functions, settings " +
+  'and values, facts about the code, and open questions. At most 200 words, plain sentences or short bullets, no preamble.';
 
 /** The answer budget of a summary. */
 export const SUMMARY_MAX_TOKENS = 512;

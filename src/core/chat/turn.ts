@@ -129,7 +129,8 @@ class TurnPrompts {
     if (!deps.index) {
       if (!this.retrieval)
         this.notices.push(
-          '@workspace: the workspace index is not available (disabled, untrusted workspace, or not built yet), so no workspace files were searched.',
+          '@workspace: the workspace index is not available (disabled, untrusted ' +
+            'workspace, or not built yet), so no workspace files were searched.',
         );
       this.retrieval ??= { budget: Number.POSITIVE_INFINITY, chunks: [] };
       return [];
@@ -264,7 +265,8 @@ class TurnPrompts {
       if (answered.questionNotice) this.notices.push(answered.questionNotice);
       if (answered.summary)
         this.notices.push(
-          `Earlier turns summarized by ${answered.summary.model} (${answered.summary.messages} messages) to fit the model's ${answered.window}-token window.`,
+          `Earlier turns summarized by ${answered.summary.model} (${answered.summary.messages} messages) ` +
+            `to fit the model's ${answered.window}-token window.`,
         );
       else this.notices.push(...this.summaryFailures);
       if (answered.prompt.notice) this.notices.push(answered.prompt.notice);
@@ -306,13 +308,17 @@ export async function* runTurn(deps: TurnDeps, request: TurnRequest): AsyncGener
       // Offered no tools, the model called one anyway: nothing here runs it, so say so instead of a silent empty answer.
       yield {
         type: 'notice',
-        text: `The model asked to call the tool "${ev.name}". The Switchyard chat view does not run tools: use VS Code's Agent mode or the gateway for that.`,
+        text:
+          `The model asked to call the tool "${ev.name}". The Switchyard chat view ` +
+          `does not run tools: use VS Code's Agent mode or the gateway for that.`,
       };
     } else if (ev.type === 'done' && reasoning && !text.trim() && !request.signal?.aborted && ev.finish !== 'tool_calls') {
       // Its answer budget ran out while it was still thinking (the reasoning counts against it).
       yield {
         type: 'notice',
-        text: "Stopped while still thinking: the reasoning used up the answer budget. Raise this model's max tokens (Switchyard: Open Model Settings, or maxTokens in switchyard.tasks) or ask again.",
+        text:
+          "Stopped while still thinking: the reasoning used up the answer budget. Raise this model's " +
+          'max tokens (Switchyard: Open Model Settings, or maxTokens in switchyard.tasks) or ask again.',
       };
     }
     yield ev;

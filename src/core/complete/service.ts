@@ -88,7 +88,8 @@ function noModelError(plan: RoutePlan): RouteError {
 }
 
 const NO_MODEL_HINT =
-  'no local code model found; start Ollama, a llama.cpp server or LM Studio with a code model that fills in the middle (qwen2.5-coder, starcoder2, codegemma, deepseek-coder), or add one to switchyard.tasks.complete';
+  'no local code model found; start Ollama, a llama.cpp server or LM Studio with a code model that fills in ' +
+  'the middle (qwen2.5-coder, starcoder2, codegemma, deepseek-coder), or add one to switchyard.tasks.complete';
 
 function lineCount(text: string): number {
   let n = 1;

@@ -124,7 +124,8 @@ function privacyLock(raw: Raw, r: Reader): string | undefined {
     providers.forEach((item, i) => {
       if (item && typeof item === 'object' && Object.hasOwn(item, 'local') && typeof (item as { local?: unknown }).local !== 'boolean') {
         reasons.push(
-          `switchyard.providers[${i}].local: expected true or false, got ${JSON.stringify((item as { local?: unknown }).local) ?? 'undefined'}`,
+          `switchyard.providers[${i}].local: expected true or false, ` +
+            `got ${JSON.stringify((item as { local?: unknown }).local) ?? 'undefined'}`,
         );
       }
     });
@@ -163,7 +164,8 @@ function parseProviders(raw: Raw, r: Reader): ProviderSetting[] {
     }
     if (p.kind === 'embedded' && (p.baseUrl || p.preset)) {
       drop(
-        `"${p.id}" is of kind "embedded", which runs GGUF files itself: give "modelPath" (or nothing, for the models folder), not baseUrl or preset`,
+        `"${p.id}" is of kind "embedded", which runs GGUF files itself: give ` +
+          `"modelPath" (or nothing, for the models folder), not baseUrl or preset`,
       );
       continue;
     }

@@ -237,10 +237,13 @@ export const COMMIT_SUBJECTS = 10;
 
 export function commitMessageSystem(conventional: boolean): string {
   return [
-    'You write git commit messages. Reply with the commit message only: a subject line of at most 72 characters in the imperative mood, then, only when the change needs it, a blank line and a short body wrapped at 72 characters that says what changed and why.',
+    'You write git commit messages. Reply with the commit message only: a subject line of ' +
+      'at most 72 characters in the imperative mood, then, only when the change needs it, ' +
+      'a blank line and a short body wrapped at 72 characters that says what changed and why.',
     'No code fences, no quotes, no preamble, no sign-off.',
     conventional
-      ? 'This repository uses Conventional Commits: start the subject with a type (feat, fix, docs, refactor, test, chore, …), an optional scope in parentheses, and a colon.'
+      ? 'This repository uses Conventional Commits: start the subject with a type (feat, ' +
+        'fix, docs, refactor, test, chore, …), an optional scope in parentheses, and a colon.'
       : 'Follow the style of the recent subjects.',
   ].join(' ');
 }

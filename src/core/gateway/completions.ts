@@ -115,7 +115,8 @@ async function resolveComplete(host: CompletionsHost, requested: string): Promis
   if (task) {
     throw new GatewayError(
       400,
-      `"${requested}" is the ${task} task; /v1/completions fills in code through switchyard/complete (or an alias of it). Use /v1/chat/completions for ${task}.`,
+      `"${requested}" is the ${task} task; /v1/completions fills in code through ` +
+        `switchyard/complete (or an alias of it). Use /v1/chat/completions for ${task}.`,
       'invalid_request_error',
       'model_not_found',
       'model',
@@ -133,7 +134,8 @@ async function resolveComplete(host: CompletionsHost, requested: string): Promis
   }
   throw new GatewayError(
     400,
-    `"${requested}" is not a model /v1/completions routes to. Use switchyard/complete, an alias of it, or a model of switchyard.tasks.complete (GET /v1/models lists them).`,
+    `"${requested}" is not a model /v1/completions routes to. Use switchyard/complete, ` +
+      `an alias of it, or a model of switchyard.tasks.complete (GET /v1/models lists them).`,
     'invalid_request_error',
     'model_not_found',
     'model',

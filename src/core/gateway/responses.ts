@@ -8,7 +8,8 @@
  *   per item: response.output_item.added,
  *     message:   response.content_part.added, response.output_text.delta…, response.output_text.done, response.content_part.done
  *     call:      response.function_call_arguments.delta…, response.function_call_arguments.done
- *     reasoning: response.content_part.added (reasoning_text), response.reasoning_text.delta…, response.reasoning_text.done, response.content_part.done
+ *     reasoning: response.content_part.added (reasoning_text), response.reasoning_text.delta…,
+ *                response.reasoning_text.done, response.content_part.done
  *   response.output_item.done,
  *   response.completed (or response.incomplete when the answer budget ran out; response.failed when the model failed
  *   mid-answer or went quiet).
@@ -172,7 +173,8 @@ export class ResponsesEndpoint {
       // GET /v1/responses/{id}, …/input_items, …/cancel, DELETE: responses are not stored to be read back.
       throw new GatewayError(
         400,
-        `${method} ${path.slice(0, 200)}: Switchyard's gateway does not store responses to retrieve, list or cancel (it is stateless). Keep the response you were sent; POST /v1/responses answers a whole conversation.`,
+        `${method} ${path.slice(0, 200)}: Switchyard's gateway does not store responses to retrieve, list or cancel (it is stateless). ` +
+          `Keep the response you were sent; POST /v1/responses answers a whole conversation.`,
         'invalid_request_error',
         'unsupported_endpoint',
       );

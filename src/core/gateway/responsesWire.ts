@@ -50,8 +50,10 @@ function unsupported(param: string, message: string): GatewayError {
 }
 
 /** Built-in tools OpenAI runs on its side: none of them exists behind the router. */
-const HOSTED_TOOL =
-  /^(web_search|file_search|computer|code_interpreter|image_generation|mcp|local_shell|shell|apply_patch|tool_search|programmatic_tool_calling)/;
+const HOSTED_TOOL = new RegExp(
+  String.raw`^(web_search|file_search|computer|code_interpreter|image_generation|` +
+    String.raw`mcp|local_shell|shell|apply_patch|tool_search|programmatic_tool_calling)`,
+);
 
 /** The text of a message's content: a string, or parts of which text parts are kept (images and files refused). */
 function partsText(content: unknown, param: string, allowed: ReadonlySet<string>): string {
@@ -135,7 +137,9 @@ function parseInput(input: unknown, memory: ResponseMemory): ChatMessage[] {
       if (!known) {
         throw new GatewayError(
           400,
-          `${param}: item "${String(id).slice(0, 100)}" is not known. Switchyard's gateway is stateless: it remembers its last answers only while it runs, in memory. Send the item itself (with the AI SDK: providerOptions.openai.store = false).`,
+          `${param}: item "${String(id).slice(0, 100)}" is not known. ` +
+            `Switchyard's gateway is stateless: it remembers its last answers only while it runs, in memory. ` +
+            `Send the item itself (with the AI SDK: providerOptions.openai.store = false).`,
           'invalid_request_error',
           'item_not_found',
           `${param}.id`,
@@ -146,7 +150,8 @@ function parseInput(input: unknown, memory: ResponseMemory): ChatMessage[] {
     } else {
       throw unsupported(
         `${param}.type`,
-        `${param}: input items of type ${JSON.stringify(type)} are not supported; the gateway takes message, function_call, function_call_output, reasoning and item_reference items.`,
+        `${param}: input items of type ${JSON.stringify(type)} are not supported; the gateway ` +
+          `takes message, function_call, function_call_output, reasoning and item_reference items.`,
       );
     }
   });
@@ -166,7 +171,8 @@ function parseTools(value: unknown): { tools: ToolSpec[]; echo: unknown[] } {
       throw unsupported(
         `tools[${i}].type`,
         hosted
-          ? `tools[${i}]: the built-in tool "${type}" runs on OpenAI's servers and is not available through Switchyard's router; only tools of type "function" are supported.`
+          ? `tools[${i}]: the built-in tool "${type}" runs on OpenAI's servers and is not ` +
+              `available through Switchyard's router; only tools of type "function" are supported.`
           : `tools[${i}]: only tools of type "function" are supported (got ${JSON.stringify(type ?? null)}).`,
       );
     }
@@ -221,7 +227,8 @@ function parseToolChoice(value: unknown, tools: ToolSpec[]): { toolChoice?: Tool
   }
   throw unsupported(
     'tool_choice',
-    `tool_choice must be "auto", "none", "required", { "type": "function", "name": … } or { "type": "allowed_tools", … } (built-in and custom tool choices are not supported).`,
+    `tool_choice must be "auto", "none", "required", { "type": "function", "name": … } or ` +
+      `{ "type": "allowed_tools", … } (built-in and custom tool choices are not supported).`,
   );
 }
 
@@ -270,17 +277,20 @@ function refuseUnsupported(body: Record<string, unknown>): void {
   if (body.background === true)
     throw unsupported(
       'background',
-      "Background responses are not supported: Switchyard's gateway answers while the request is open. Remove 'background' (or set it to false).",
+      "Background responses are not supported: Switchyard's gateway answers " +
+        "while the request is open. Remove 'background' (or set it to false).",
     );
   if (body.conversation !== undefined && body.conversation !== null)
     throw unsupported(
       'conversation',
-      "Conversations are not stored by Switchyard's gateway (it is stateless): send the conversation's items in 'input' instead of 'conversation'.",
+      "Conversations are not stored by Switchyard's gateway (it is stateless): " +
+        "send the conversation's items in 'input' instead of 'conversation'.",
     );
   if (body.prompt !== undefined && body.prompt !== null)
     throw unsupported(
       'prompt',
-      "Stored prompt templates are OpenAI's, not available through Switchyard's router: send 'instructions' and 'input' instead of 'prompt'.",
+      "Stored prompt templates are OpenAI's, not available through " +
+        "Switchyard's router: send 'instructions' and 'input' instead of 'prompt'.",
     );
   if (typeof body.top_logprobs === 'number' && body.top_logprobs > 0)
     throw unsupported('top_logprobs', 'Log probabilities are not available through the router: remove top_logprobs.');
@@ -311,7 +321,9 @@ export function parseResponsesRequest(body: unknown, memory: ResponseMemory): Re
     if (!found) {
       throw new GatewayError(
         400,
-        `Previous response with id '${String(previous).slice(0, 100)}' not found. Switchyard's gateway is stateless: it remembers its last answers only while it runs (in memory, not with store: false). Send the whole conversation in 'input' instead of previous_response_id.`,
+        `Previous response with id '${String(previous).slice(0, 100)}' not found. Switchyard's ` +
+          `gateway is stateless: it remembers its last answers only while it runs (in memory, not with ` +
+          `store: false). Send the whole conversation in 'input' instead of previous_response_id.`,
         'invalid_request_error',
         'previous_response_not_found',
         'previous_response_id',

@@ -179,7 +179,8 @@ export class Gateway {
     if (!this.authorized(header(req, 'authorization'))) {
       throw new GatewayError(
         401,
-        'Missing or wrong gateway token: send "Authorization: Bearer <token>" (Switchyard: Copy Gateway URL and Token, or the --token given to `switchyard serve`).',
+        'Missing or wrong gateway token: send "Authorization: Bearer <token>" ' +
+          '(Switchyard: Copy Gateway URL and Token, or the --token given to `switchyard serve`).',
         'invalid_request_error',
         'invalid_api_key',
       );
@@ -208,7 +209,8 @@ export class Gateway {
     }
     throw new GatewayError(
       404,
-      `Invalid URL (${shown(method)} ${shown(path)}): the gateway serves GET /v1/models, POST /v1/chat/completions, POST /v1/responses, POST /v1/completions and POST /v1/embeddings.`,
+      `Invalid URL (${shown(method)} ${shown(path)}): the gateway serves GET /v1/models, POST ` +
+        `/v1/chat/completions, POST /v1/responses, POST /v1/completions and POST /v1/embeddings.`,
       'invalid_request_error',
       'not_found',
     );

@@ -55,8 +55,11 @@ export const MAX_PER_FILE = 3;
 
 const PROSE_LANGUAGES = new Set(['markdown', 'text', 'restructuredtext', 'asciidoc']);
 const DATA_LANGUAGES = new Set(['json', 'yaml', 'toml', 'xml', 'csv', 'ini']);
-const PROSE_NAME =
-  /(^|\/)(readme|changelog|changes|history|license|licence|copying|notice|authors|contributors|contributing|code_of_conduct|security)(\.[^/]*)?$/i;
+const PROSE_NAME = new RegExp(
+  String.raw`(^|\/)(readme|changelog|changes|history|license|licence|copying|` +
+    String.raw`notice|authors|contributors|contributing|code_of_conduct|security)(\.[^/]*)?$`,
+  'i',
+);
 const DATA_NAME = /\.(json|jsonc|json5|ya?ml|toml|xml|csv|ini|lock|cfg|conf|properties)$/i;
 const TEST_PATH =
   /(^|\/)(tests?|__tests__|specs?|__mocks__|fixtures?)\/|[._-](test|spec)\.[a-z0-9]+$|(^|\/)test_[^/]*\.py$|_test\.(go|py|rb|exs?)$/i;
@@ -70,10 +73,17 @@ export function fileKind(filePath: string, language?: string): FileKind {
 }
 
 const ASKS: Record<Exclude<FileKind, 'code'>, RegExp> = {
-  prose:
-    /\b(readme|docs?|documentation|documented|changelog|change ?log|changes|history|release notes?|licen[cs]e[sd]?|copyright|guide|tutorial|faq|markdown|\w+\.md)\b/i,
+  prose: new RegExp(
+    String.raw`\b(readme|docs?|documentation|documented|changelog|change ?log|changes|history|` +
+      String.raw`release notes?|licen[cs]e[sd]?|copyright|guide|tutorial|faq|markdown|\w+\.md)\b`,
+    'i',
+  ),
   test: /\b(tests?|tested|testing|specs?|unit ?tests?|fixtures?|mocks?|assert(ion)?s?)\b/i,
-  data: /\b(config(uration)?s?|settings?|package\.json|tsconfig|manifest|\w+\.(json|ya?ml|toml|lock)|json files?|yaml|toml|lock ?files?|dependenc(y|ies))\b/i,
+  data: new RegExp(
+    String.raw`\b(config(uration)?s?|settings?|package\.json|tsconfig|manifest|\w+\.(json|ya?ml|toml|lock)|` +
+      String.raw`json files?|yaml|toml|lock ?files?|dependenc(y|ies))\b`,
+    'i',
+  ),
 };
 
 /** The kinds of file a question asks for by name (their prior is lifted); code is always wanted. */

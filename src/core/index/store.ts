@@ -156,8 +156,10 @@ export class IndexStore {
       deleteFile: db.prepare('delete from files where id = ?'),
       upsertFile: db
         .prepare(
-          `insert into files(path, hash, size, mtime, language, skipped, chunks) values (@path, @hash, @size, @mtimeMs, @language, @skipped, @chunks)
-         on conflict(path) do update set hash = excluded.hash, size = excluded.size, mtime = excluded.mtime, language = excluded.language, skipped = excluded.skipped, chunks = excluded.chunks
+          `insert into files(path, hash, size, mtime, language, skipped, chunks) ` +
+            `values (@path, @hash, @size, @mtimeMs, @language, @skipped, @chunks)
+         on conflict(path) do update set hash = excluded.hash, size = excluded.size, mtime = excluded.mtime, ` +
+            `language = excluded.language, skipped = excluded.skipped, chunks = excluded.chunks
          returning id`,
         )
         .pluck(),
@@ -268,7 +270,8 @@ export class IndexStore {
    */
   pending(limit: number, exclude: ReadonlySet<string>): { hash: string; text: string }[] {
     const stmt = (this.pendingStmt ??= this.db.prepare(
-      'select c.id, c.hash, c.text from chunks c where c.id > ? and not exists (select 1 from vectors v where v.hash = c.hash) order by c.id limit ?',
+      'select c.id, c.hash, c.text from chunks c where c.id > ? and not exists ' +
+        '(select 1 from vectors v where v.hash = c.hash) order by c.id limit ?',
     ));
     const out: { hash: string; text: string }[] = [];
     const taken = new Set<string>();
@@ -370,7 +373,8 @@ export class IndexStore {
     const problems: string[] = [];
     const torn = this.db
       .prepare(
-        'select f.path, f.chunks as expected, (select count(*) from chunks c where c.file_id = f.id) as actual from files f where expected != actual',
+        'select f.path, f.chunks as expected, (select count(*) from chunks c ' +
+          'where c.file_id = f.id) as actual from files f where expected != actual',
       )
       .all() as { path: string; expected: number; actual: number }[];
     for (const t of torn) problems.push(`${t.path}: ${t.actual} chunks stored, ${t.expected} expected`);

@@ -305,8 +305,12 @@ export function isIncluded(root: string, rel: string, options: WalkOptions): boo
   return true;
 }
 
-const GENERATED_NAMES =
-  /(^|\/)(package-lock\.json|npm-shrinkwrap\.json|yarn\.lock|pnpm-lock\.yaml|Cargo\.lock|composer\.lock|poetry\.lock|go\.sum)$|\.(min\.js|min\.css|map|lock)$/i;
+const GENERATED_NAMES = new RegExp(
+  String.raw`(^|\/)(package-lock\.json|npm-shrinkwrap\.json|yarn\.lock|pnpm-lock\.yaml|` +
+    String.raw`Cargo\.lock|composer\.lock|poetry\.lock|go\.sum)$|` +
+    String.raw`\.(min\.js|min\.css|map|lock)$`,
+  'i',
+);
 
 export type Decoded = { text: string; note?: string } | { skip: string };
 

@@ -18,7 +18,9 @@ export function parseImageUrl(url: string, detail?: unknown): ImageUrlResult {
   if (!/^data:/i.test(trimmed)) {
     const scheme = /^([a-z][a-z0-9+.-]*):/i.exec(trimmed)?.[1]?.toLowerCase();
     return {
-      error: `image URLs are not fetched${scheme ? ` (${scheme}: URL)` : ''}: send the image inline as a data URL (data:image/png;base64,…)`,
+      error:
+        `image URLs are not fetched${scheme ? ` (${scheme}: URL)` : ''}: ` +
+        `send the image inline as a data URL (data:image/png;base64,…)`,
       remote: true,
     };
   }

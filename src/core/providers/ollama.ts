@@ -163,7 +163,8 @@ export class OllamaProvider extends BaseProvider {
       if (numCtx === undefined) {
         throw this.newError(
           'contextOverflow',
-          `${request.model}: the completion prompt (~${promptTokens} tokens) plus the answer budget (${answerTokens}) exceeds the context window of ${cap} tokens`,
+          `${request.model}: the completion prompt (~${promptTokens} tokens) plus the ` +
+            `answer budget (${answerTokens}) exceeds the context window of ${cap} tokens`,
           { model: request.model },
         );
       }

@@ -172,7 +172,12 @@ export const KEY_QUALIFIERS: Readonly<Record<string, string>> = {
  * examples. Tested against the trimmed value.
  */
 export const PLACEHOLDER_PATTERNS: readonly RegExp[] = [
-  /^(?:changeme|change_me|change-me|password\d*|secret|token|example|dummy|sample|test|testing|null|nil|none|undefined|true|false|required|optional|string|redacted|hidden|empty)$/i,
+  new RegExp(
+    String.raw`^(?:changeme|change_me|change-me|password\d*|secret|token|example|dummy|` +
+      String.raw`sample|test|testing|null|nil|none|undefined|` +
+      String.raw`true|false|required|optional|string|redacted|hidden|empty)$`,
+    'i',
+  ),
   /^<[^>]*>$/, // <your-token>
   /^\[[^\]]*\]$/, // [redacted: …], [TOKEN]
   /\$\{|\{\{|\$\(|%\(|^\$[A-Za-z_]/, // ${VAR}, {{ var }}, $(cmd), %(name)s, $VAR

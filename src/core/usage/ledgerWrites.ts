@@ -42,9 +42,12 @@ export class LedgerWrites {
   private readonly insertSuggestion: Statement;
 
   constructor(private readonly db: SqliteDatabase) {
-    this.insert =
-      db.prepare(`INSERT INTO usage (at, day, task, requested, provider, model, local, outcome, attempts, ttft_ms, duration_ms, input_tokens, output_tokens, tokens_estimated, cost_usd)
-        VALUES (@at, @day, @task, @requested, @provider, @model, @local, @outcome, @attempts, @ttft_ms, @duration_ms, @input_tokens, @output_tokens, @tokens_estimated, @cost_usd)`);
+    this.insert = db.prepare(
+      `INSERT INTO usage (at, day, task, requested, provider, model, local, outcome, attempts, ` +
+        `ttft_ms, duration_ms, input_tokens, output_tokens, tokens_estimated, cost_usd)
+        VALUES (@at, @day, @task, @requested, @provider, @model, @local, @outcome, @attempts, ` +
+        `@ttft_ms, @duration_ms, @input_tokens, @output_tokens, @tokens_estimated, @cost_usd)`,
+    );
     this.insertEgress = db.prepare(`INSERT INTO egress (at, day, task, provider, model, host, bytes_sent, redactions, sources)
         VALUES (@at, @day, @task, @provider, @model, @host, @bytes_sent, @redactions, @sources)`);
     this.insertSuggestion =

@@ -140,7 +140,8 @@ export class SqliteLedger implements UsageSink {
   private logPruned(p: Pruned): void {
     if (p.usage + p.egress > 0)
       this.logger.info(
-        `usage ledger: removed ${p.usage} records${p.egress > 0 ? ` and ${p.egress} egress records` : ''} older than ${this.retentionDays} days`,
+        `usage ledger: removed ${p.usage} records${p.egress > 0 ? ` and ${p.egress} egress records` : ''} ` +
+          `older than ${this.retentionDays} days`,
       );
   }
 
@@ -282,7 +283,8 @@ export class SqliteLedger implements UsageSink {
   private rows(range: SummaryRange = {}): Row[] {
     const { sql, args } = rangeWhere(range);
     const columns =
-      'at, day, task, requested, provider, model, local, outcome, attempts, ttft_ms, duration_ms, input_tokens, output_tokens, tokens_estimated, cost_usd';
+      'at, day, task, requested, provider, model, local, outcome, attempts, ' +
+      'ttft_ms, duration_ms, input_tokens, output_tokens, tokens_estimated, cost_usd';
     return this.synced()
       .prepare(`SELECT ${columns} FROM usage ${sql} ORDER BY at, id`)
       .all(...args) as Row[];

@@ -59,7 +59,8 @@ export async function runErrorAction(services: Services, action: ErrorAction): P
         const get = 'Get Ollama';
         const gguf = 'Download a GGUF Model';
         const choice = await vscode.window.showErrorMessage(
-          'Switchyard: Ollama is not installed here (no `ollama` on PATH). Install it from ollama.com, or run models without it: download a GGUF model for the built-in runtime.',
+          'Switchyard: Ollama is not installed here (no `ollama` on PATH). ' +
+            'Install it from ollama.com, or run models without it: download a GGUF model for the built-in runtime.',
           get,
           gguf,
         );

@@ -94,7 +94,8 @@ const COMMON = new Set(
     'abstract and any as async await bool boolean break case catch char class const continue def default defer del delete do double ' +
     'elif else enum export extends false final finally float fn for from func function get go if impl import in instanceof int interface ' +
     'internal is lambda let long match mod module mut new nil none not null number object of or override package pass private protected ' +
-    'pub public raise readonly return self set static str string struct super switch this throw throws trait true try type typeof undefined ' +
+    'pub public raise readonly return self set static str string struct ' +
+    'super switch this throw throws trait true try type typeof undefined ' +
     'union unsafe use using val var void where while with yield console log print println'
   ).split(' '),
 );

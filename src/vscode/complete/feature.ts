@@ -69,7 +69,8 @@ export function registerCompletions(services: Services): vscode.Disposable[] {
     accepted: (c, text) => {
       service.accepted(c, text);
       log.debug(
-        `completion accepted${text !== undefined ? ' in part' : ''} (${c.route.providerId}/${c.route.model}, ${(text ?? c.text).length} chars)`,
+        `completion accepted${text !== undefined ? ' in part' : ''} ` +
+          `(${c.route.providerId}/${c.route.model}, ${(text ?? c.text).length} chars)`,
       );
     },
   });

@@ -28,15 +28,27 @@ export function nextStep(kind: ErrorKind | string): string {
     case 'unreachable':
       return 'Start the model server (Ollama, llama.cpp, LM Studio) or check switchyard.providers, then Refresh Provider Health.';
     case 'timeout':
-      return 'The model answered too slowly: try a smaller code model in switchyard.tasks.complete, or a longer switchyard.completion.debounceMs.';
+      return (
+        'The model answered too slowly: try a smaller code model in ' +
+        'switchyard.tasks.complete, or a longer switchyard.completion.debounceMs.'
+      );
     case 'modelMissing':
       return 'Pull the model (Switchyard: Pull Model) or pick another in switchyard.tasks.complete.';
     case 'unsupported':
-      return 'This model cannot fill in the middle (instruct-only): use a code model such as qwen2.5-coder, starcoder2, codegemma or deepseek-coder.';
+      return (
+        'This model cannot fill in the middle (instruct-only): use a code ' +
+        'model such as qwen2.5-coder, starcoder2, codegemma or deepseek-coder.'
+      );
     case 'config':
-      return 'Start a local server with a code model that fills in the middle (qwen2.5-coder, starcoder2, codegemma), or add one to switchyard.tasks.complete.';
+      return (
+        'Start a local server with a code model that fills in the middle ' +
+        '(qwen2.5-coder, starcoder2, codegemma), or add one to switchyard.tasks.complete.'
+      );
     case 'policy':
-      return 'Cloud completions need switchyard.completion.allowCloud and a privacy setting that allows cloud use; or use a local code model.';
+      return (
+        'Cloud completions need switchyard.completion.allowCloud and a ' +
+        'privacy setting that allows cloud use; or use a local code model.'
+      );
     case 'auth':
       return "Set the provider's API key (Switchyard: Set API Key).";
     case 'rateLimited':

@@ -3,8 +3,8 @@
  * rewrites the selection (or, with nothing selected, the symbol around the cursor) and the result streams into VS
  * Code's diff editor, the file on the left and the proposal (a read-only virtual document) on the right. Accept
  * (the diff editor's title bar, or Ctrl+Enter) applies it as one WorkspaceEdit, so one undo step; Reject, Cancel
- * on the progress notification (which stays until the user decides) or closing the diff leave the file as it was. Only the fenced code block of the
- * model's answer is used (core/editorTasks/edit.ts).
+ * on the progress notification (which stays until the user decides) or closing the diff leave the file as it was.
+ * Only the fenced code block of the model's answer is used (core/editorTasks/edit.ts).
  */
 import * as vscode from 'vscode';
 import { runTurn, type TurnRequest } from '../../core/chat/turn';

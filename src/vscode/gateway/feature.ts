@@ -66,7 +66,8 @@ class GatewayController implements vscode.Disposable {
   private show(): void {
     const g = this.gateway!;
     this.item.text = `$(radio-tower) ${g.port}`;
-    this.item.tooltip = `Switchyard gateway serving ${g.url} (OpenAI-compatible; models switchyard/<task>). Click to copy the URL and token.`;
+    this.item.tooltip =
+      `Switchyard gateway serving ${g.url} (OpenAI-compatible; models switchyard/<task>). ` + `Click to copy the URL and token.`;
     this.item.show();
   }
 
@@ -112,7 +113,8 @@ export function gatewayFeature(services: Services): vscode.Disposable[] {
       }
       await vscode.env.clipboard.writeText(`OPENAI_BASE_URL=${url}\nOPENAI_API_KEY=${await controller.token()}\n`);
       void vscode.window.showInformationMessage(
-        'Switchyard: gateway URL and token copied (as OPENAI_BASE_URL / OPENAI_API_KEY). The token is a secret: paste it only into local tools.',
+        'Switchyard: gateway URL and token copied (as OPENAI_BASE_URL / OPENAI_API_KEY). ' +
+          'The token is a secret: paste it only into local tools.',
       );
     }),
     // A changed port applies by restarting a running gateway.

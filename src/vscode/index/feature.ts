@@ -157,7 +157,8 @@ class IndexFeature implements vscode.Disposable {
             const summary = rebuild ? await index.rebuild({ signal, onProgress }) : await index.sync({ signal, onProgress });
             const skipped = summary.skipped.length ? `, ${summary.skipped.length} skipped` : '';
             this.services.log.info(
-              `index: ${key}: ${summary.canceled ? 'canceled after' : 'indexed'} ${summary.indexed} files (${summary.unchanged} unchanged, ${summary.removed} removed${skipped}) in ${summary.ms.toFixed(0)} ms`,
+              `index: ${key}: ${summary.canceled ? 'canceled after' : 'indexed'} ${summary.indexed} files ` +
+                `(${summary.unchanged} unchanged, ${summary.removed} removed${skipped}) in ${summary.ms.toFixed(0)} ms`,
             );
             for (const s of summary.skipped) this.services.log.debug(`index: skipped ${s.rel}: ${s.reason}`);
           } catch (e) {
@@ -295,10 +296,13 @@ class IndexFeature implements vscode.Disposable {
       this.item.tooltip = `Switchyard index: ${s.message ?? 'failed'} (see Switchyard: Show Logs)`;
     } else if (s.state === 'indexing') {
       this.item.text = `$(sync~spin) Index ${s.filesDone}/${s.filesTotal}`;
-      this.item.tooltip = `Switchyard is indexing: ${s.filesDone} of ${s.filesTotal} files, ${s.chunks} chunks${pending}\nClick to stop; keyword search works for what is indexed so far.`;
+      this.item.tooltip =
+        `Switchyard is indexing: ${s.filesDone} of ${s.filesTotal} files, ${s.chunks} chunks${pending}\n` +
+        `Click to stop; keyword search works for what is indexed so far.`;
     } else {
       this.item.text = s.keywordOnly ? '$(database) Index: keyword-only' : '$(database) Index';
-      this.item.tooltip = `Switchyard index: ${s.filesTotal} files, ${s.chunks} chunks${pending}${s.message ? `\n${s.message}` : ''}\nClick to search.`;
+      this.item.tooltip =
+        `Switchyard index: ${s.filesTotal} files, ${s.chunks} chunks${pending}` + `${s.message ? `\n${s.message}` : ''}\nClick to search.`;
     }
     // While a sync runs, the item stops it (background indexing has no notification with a Cancel button).
     this.item.command = this.syncing ? 'switchyard.stopIndexing' : 'switchyard.searchIndex';

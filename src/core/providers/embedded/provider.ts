@@ -102,7 +102,8 @@ export class EmbeddedProvider extends BaseProvider {
     }
     throw this.newError(
       'modelMissing',
-      `model "${model}" is not at ${where}: download a GGUF file with "Switchyard: Download GGUF Model" (or \`switchyard pull <url>\`), or fix modelPath`,
+      `model "${model}" is not at ${where}: ` +
+        `download a GGUF file with "Switchyard: Download GGUF Model" (or \`switchyard pull <url>\`), or fix modelPath`,
       { model },
     );
   }

@@ -121,7 +121,9 @@ export class EmbeddedRuntime {
       if (this.pending.size === 0) return;
       const how = signal ? `was killed (${signal})` : `exited with code ${code}`;
       const tail = stderr.trim().split('\n').slice(-3).join(' | ');
-      const message = `the embedded llama.cpp process ${how}${tail ? `: ${tail}` : ''}. It restarts on the next request; if this repeats, the model may need more memory than is free.`;
+      const message =
+        `the embedded llama.cpp process ${how}${tail ? `: ${tail}` : ''}. ` +
+        `It restarts on the next request; if this repeats, the model may need more memory than is free.`;
       this.logger.warn(message);
       const failed = [...this.pending.values()];
       this.pending.clear();
