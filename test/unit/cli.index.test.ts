@@ -173,9 +173,11 @@ test(
     for (const delay of delays) {
       const db = path.join(dir, `crash-${delay}.sqlite`);
       const child = spawn(process.execPath, [CLI, 'index', root, '--db', db, '--config', cfg], { stdio: 'ignore' });
+      // Listened for from the start: a run that finishes before its kill has already closed when the kill comes.
+      const closed = new Promise((r) => child.once('close', r));
       await new Promise((r) => setTimeout(r, delay));
       child.kill('SIGKILL');
-      await new Promise((r) => child.once('close', r));
+      await closed;
       if (!fs.existsSync(db)) continue;
       const store = IndexStore.open(db);
       try {
