@@ -5,7 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import { format } from 'node:util';
+import { format, parseArgs, type ParseArgsOptionsConfig } from 'node:util';
 import { parseConfig, type ParsedConfig } from '../core/config/config';
 import { redact, type Logger, type SecretSource } from '../core/host';
 import { Switchyard } from '../core/switchyard';
@@ -123,6 +123,11 @@ export const COMMON_OPTIONS = {
   'allow-cloud': { type: 'boolean' },
   verbose: { type: 'boolean' },
 } as const;
+
+/** A command's arguments: its own options next to COMMON_OPTIONS, positionals allowed, an unknown option refused. */
+export function commandArgs<O extends ParseArgsOptionsConfig>(args: string[], options: O) {
+  return parseArgs({ args, allowPositionals: true, options: { ...COMMON_OPTIONS, ...options }, strict: true });
+}
 
 export function loadConfig(file: string | undefined, io: Io): ParsedConfig {
   let raw: Record<string, unknown> = {};

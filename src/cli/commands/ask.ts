@@ -3,20 +3,14 @@
  * stderr (so a script that reads stdout gets the answer alone). The chat view's turn (core/chat/turn.ts): the prompt
  * fitted to the window of the model that answers, `<think>` text as reasoning.
  */
-import { parseArgs } from 'node:util';
 import { runTurn } from '../../core/chat/turn';
 import { RouteError } from '../../core/routing/router';
 import { describeCandidate } from '../../core/describe';
 import { formatUsage } from '../../core/usage/ledger';
-import { COMMON_OPTIONS, UsageError, attemptLines, build, loadConfig, readStdin, type Io } from '../common';
+import { commandArgs, UsageError, attemptLines, build, loadConfig, readStdin, type Io } from '../common';
 
 export async function ask(args: string[], io: Io): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args,
-    allowPositionals: true,
-    options: { ...COMMON_OPTIONS, task: { type: 'string', default: 'chat' } },
-    strict: true,
-  });
+  const { values, positionals } = commandArgs(args, { task: { type: 'string', default: 'chat' } });
   if (positionals.length > 1) throw new UsageError('ask takes one prompt argument; quote it, or pipe it on stdin');
   const prompt = positionals[0] ?? (await readStdin(io.stdin));
   if (!prompt.trim()) throw new UsageError('ask needs a prompt: `switchyard ask "…"` or on stdin');

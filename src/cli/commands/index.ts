@@ -8,11 +8,10 @@ import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { parseArgs } from 'node:util';
 import { chunkBudget } from '../../core/index/budget';
 import { WorkspaceIndex, type SyncProgress } from '../../core/index/service';
 import type { Switchyard } from '../../core/switchyard';
-import { COMMON_OPTIONS, UsageError, build, loadConfig, printable, requireNativeNode, stderrLogger, type Io } from '../common';
+import { commandArgs, UsageError, build, loadConfig, printable, requireNativeNode, stderrLogger, type Io } from '../common';
 
 /** Without --db: one file per folder under the user's cache folder. */
 export function defaultDbPath(folder: string, env: NodeJS.ProcessEnv): string {
@@ -83,12 +82,7 @@ function progressWriter(io: Io): { update(p: SyncProgress): void; line(text: str
 }
 
 export async function index(args: string[], io: Io): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args,
-    allowPositionals: true,
-    options: { ...COMMON_OPTIONS, db: { type: 'string' } },
-    strict: true,
-  });
+  const { values, positionals } = commandArgs(args, { db: { type: 'string' } });
   if (positionals.length > 1) throw new UsageError('index takes one folder');
   const folder = resolveFolder(positionals[0], 'index');
   const dbPath = path.resolve(values.db ?? defaultDbPath(folder, io.env));

@@ -1,15 +1,9 @@
 /** `switchyard route <task>`: what the router would use now, and why the other candidates are skipped. */
-import { parseArgs } from 'node:util';
 import { describeCandidate, describeSkip } from '../../core/describe';
-import { COMMON_OPTIONS, UsageError, build, loadConfig, printable, terminalLine, type Io } from '../common';
+import { commandArgs, UsageError, build, loadConfig, printable, terminalLine, type Io } from '../common';
 
 export async function route(args: string[], io: Io): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args,
-    allowPositionals: true,
-    options: { ...COMMON_OPTIONS, json: { type: 'boolean' } },
-    strict: true,
-  });
+  const { values, positionals } = commandArgs(args, { json: { type: 'boolean' } });
   if (positionals.length !== 1) throw new UsageError('route needs exactly one task, e.g. `switchyard route chat`');
   const sy = build(loadConfig(values.config, io), io, { allowCloud: values['allow-cloud'] ?? false, verbose: values.verbose ?? false });
   const plan = await sy.router.plan(positionals[0], { probe: true });

@@ -6,16 +6,14 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { parseArgs } from 'node:util';
-import { COMMON_OPTIONS, UsageError, build, loadConfig, printable, requireNativeNode, type Io } from '../common';
+import { commandArgs, UsageError, build, loadConfig, printable, requireNativeNode, type Io } from '../common';
 import { defaultDbPath, openIndex, resolveFolder } from './index';
 
 export async function search(args: string[], io: Io): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args,
-    allowPositionals: true,
-    options: { ...COMMON_OPTIONS, db: { type: 'string' }, k: { type: 'string', short: 'k' }, json: { type: 'boolean' } },
-    strict: true,
+  const { values, positionals } = commandArgs(args, {
+    db: { type: 'string' },
+    k: { type: 'string', short: 'k' },
+    json: { type: 'boolean' },
   });
   if (positionals.length !== 2) throw new UsageError('search needs a folder and a query: `switchyard search . "parse http header"`');
   const folder = resolveFolder(positionals[0], 'search');

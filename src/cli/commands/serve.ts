@@ -5,23 +5,13 @@
  */
 import { randomBytes } from 'node:crypto';
 import { watch } from 'node:fs';
-import { parseArgs } from 'node:util';
 import { Gateway } from '../../core/gateway/server';
 import { redact, type Logger } from '../../core/host';
 import { Switchyard } from '../../core/switchyard';
 import { privacyContext } from '../../core/routing/privacy';
 import { priceOf } from '../../core/usage/pricing';
 import { SqliteLedger } from '../../core/usage/sqliteLedger';
-import {
-  COMMON_OPTIONS,
-  UsageError,
-  cliSecretValues,
-  closeWithCommand,
-  envSecrets,
-  loadConfig,
-  requireNativeNode,
-  type Io,
-} from '../common';
+import { commandArgs, UsageError, cliSecretValues, closeWithCommand, envSecrets, loadConfig, requireNativeNode, type Io } from '../common';
 
 /** Resolves on Ctrl+C or SIGTERM (its listeners then removed). */
 function stopSignal(): Promise<void> {
@@ -59,12 +49,7 @@ function watchConfig(file: string, io: Io, logger: Logger, sy: Switchyard, usage
 }
 
 export async function serve(args: string[], io: Io): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args,
-    allowPositionals: true,
-    options: { ...COMMON_OPTIONS, port: { type: 'string' }, token: { type: 'string' }, db: { type: 'string' } },
-    strict: true,
-  });
+  const { values, positionals } = commandArgs(args, { port: { type: 'string' }, token: { type: 'string' }, db: { type: 'string' } });
   if (positionals.length > 0) throw new UsageError(`serve takes no arguments (got "${positionals[0]}")`);
   let port: number | undefined;
   if (values.port !== undefined) {
