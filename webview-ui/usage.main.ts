@@ -13,6 +13,7 @@ import type {
   UsageNotifications,
   UsageRequests,
 } from '../src/protocol/usage';
+import { formatMs, formatShare, formatUsd } from '../src/protocol/usageFormat';
 import { Messenger } from './messenger';
 import './usage.css';
 
@@ -33,9 +34,6 @@ function svg(tag: string, attrs: Record<string, string | number>, text?: string)
   return e;
 }
 
-const fmtMs = (v?: number) => (v === undefined ? '–' : `${v.toFixed(0)} ms`);
-const fmtUsd = (v: number) => (v === 0 ? '$0' : v < 0.01 ? `$${v.toFixed(5)}` : `$${v.toFixed(2)}`);
-const pct = (a: number, b: number) => (b === 0 ? '–' : `${Math.round((100 * a) / b)}%`);
 const fmtBytes = (n: number) =>
   n < 1024 ? `${n} B` : n < 1024 * 1024 ? `${(n / 1024).toFixed(1)} KiB` : `${(n / 1024 / 1024).toFixed(1)} MiB`;
 const fmtTime = (iso: string) => iso.replace('T', ' ').slice(0, 19);
@@ -135,7 +133,7 @@ function costChart(providers: UsageGroupView[]): SVGElement {
     root.append(
       svg('text', { x: 0, y: y + 14, class: 'axis' }, p.key),
       svg('rect', { x: 110, y, width: Math.max(2, (p.costUsd / max) * 220), height: 16, class: 'bar-cost' }),
-      svg('text', { x: 340, y: y + 14, class: 'axis' }, fmtUsd(p.costUsd)),
+      svg('text', { x: 340, y: y + 14, class: 'axis' }, formatUsd(p.costUsd)),
     );
   });
   return root;
@@ -171,12 +169,12 @@ function table(title: string, groups: UsageGroupView[]): HTMLElement {
       String(g.requests),
       String(g.failed),
       String(g.stopped ?? 0),
-      pct(g.local, g.local + g.cloud),
+      formatShare(g.local, g.local + g.cloud),
       String(g.inputTokens),
       String(g.outputTokens),
-      fmtUsd(g.costUsd),
-      fmtMs(g.ttftP50Ms),
-      fmtMs(g.ttftP95Ms),
+      formatUsd(g.costUsd),
+      formatMs(g.ttftP50Ms),
+      formatMs(g.ttftP95Ms),
     ])
       tr.appendChild(el('td', v, 'n'));
     t.appendChild(tr);
@@ -215,7 +213,7 @@ function completionsTable(c: UsageDataView['completions']): HTMLElement {
       String(g.shown),
       g.partial ? `${g.accepted} (${g.partial} in part)` : String(g.accepted),
       rate,
-      fmtMs(g.latencyP50Ms),
+      formatMs(g.latencyP50Ms),
       String(g.acceptedChars),
     ])
       tr.appendChild(el('td', v, 'n'));
@@ -414,7 +412,7 @@ function render(d: UsageDataView): void {
   add(
     el(
       'p',
-      `${t.requests} requests (${t.failed} failed${t.stopped ? `, ${t.stopped} stopped` : ''}), ${pct(t.local, t.local + t.cloud)} local, ${t.inputTokens} tokens in / ${t.outputTokens} out, estimated cost ${fmtUsd(t.costUsd)}, time to first token p50 ${fmtMs(t.ttftP50Ms)} / p95 ${fmtMs(t.ttftP95Ms)}.`,
+      `${t.requests} requests (${t.failed} failed${t.stopped ? `, ${t.stopped} stopped` : ''}), ${formatShare(t.local, t.local + t.cloud)} local, ${t.inputTokens} tokens in / ${t.outputTokens} out, estimated cost ${formatUsd(t.costUsd)}, time to first token p50 ${formatMs(t.ttftP50Ms)} / p95 ${formatMs(t.ttftP95Ms)}.`,
       'summary',
     ),
   );

@@ -11,6 +11,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { formatEgressSource, formatRedactions } from '../../core/usage/ledger';
 import { SqliteLedger, type EgressQuery, type SummaryRange, type UsageGroup } from '../../core/usage/sqliteLedger';
+import { formatMs, formatShare, formatUsd } from '../../protocol/usageFormat';
 import { UsageError, printable, requireNativeNode, type Io } from '../common';
 
 const DAY = /^\d{4}-\d{2}-\d{2}$/;
@@ -39,10 +40,6 @@ function table(rows: string[][], numeric: ReadonlySet<number> = new Set()): stri
     .join('\n');
 }
 
-const fmtMs = (v?: number) => (v === undefined ? '-' : `${v.toFixed(0)} ms`);
-const fmtUsd = (v: number) => (v === 0 ? '$0' : v < 0.01 ? `$${v.toFixed(5)}` : `$${v.toFixed(2)}`);
-const pct = (a: number, b: number) => (b === 0 ? '-' : `${Math.round((100 * a) / b)}%`);
-
 function groups(title: string, gs: readonly UsageGroup[]): string {
   const rows = [[title, 'requests', 'failed', 'local', 'tokens in', 'tokens out', 'cost', 'TTFT p50', 'TTFT p95']];
   for (const g of gs)
@@ -50,12 +47,12 @@ function groups(title: string, gs: readonly UsageGroup[]): string {
       printable(g.key),
       String(g.requests),
       String(g.failed),
-      pct(g.local, g.local + g.cloud),
+      formatShare(g.local, g.local + g.cloud, '-'),
       String(g.inputTokens),
       String(g.outputTokens),
-      fmtUsd(g.costUsd),
-      fmtMs(g.ttftP50Ms),
-      fmtMs(g.ttftP95Ms),
+      formatUsd(g.costUsd),
+      formatMs(g.ttftP50Ms, '-'),
+      formatMs(g.ttftP95Ms, '-'),
     ]);
   return table(rows, new Set([1, 2, 3, 4, 5, 6, 7, 8]));
 }
@@ -96,9 +93,10 @@ function printSummary(ledger: SqliteLedger, range: SummaryRange, period: string,
   }
   const t = s.total;
   const out = [
-    `${t.requests} requests (${t.failed} failed${t.stopped ? `, ${t.stopped} stopped` : ''}), ${pct(t.local, t.local + t.cloud)} local, ` +
-      `${t.inputTokens} tokens in / ${t.outputTokens} out, estimated cost ${fmtUsd(t.costUsd)}, ` +
-      `time to first token p50 ${fmtMs(t.ttftP50Ms)} / p95 ${fmtMs(t.ttftP95Ms)}`,
+    `${t.requests} requests (${t.failed} failed${t.stopped ? `, ${t.stopped} stopped` : ''}), ` +
+      `${formatShare(t.local, t.local + t.cloud, '-')} local, ` +
+      `${t.inputTokens} tokens in / ${t.outputTokens} out, estimated cost ${formatUsd(t.costUsd)}, ` +
+      `time to first token p50 ${formatMs(t.ttftP50Ms, '-')} / p95 ${formatMs(t.ttftP95Ms, '-')}`,
     `${egressRequests} request${egressRequests === 1 ? '' : 's'} left this machine ${period}` +
       `${egressRequests ? ' (switchyard usage --egress lists them)' : ''}`,
   ];
