@@ -44,6 +44,12 @@ test('within the limits passes; a long line, a long file and a long function eac
   assert.match(r.out, /src\/long-fn\.ts big: function over 80 lines \(83 lines\)/);
 });
 
+test("the webviews' browser code (webview-ui) is held to the same limits", () => {
+  const r = run(tree({ 'webview-ui/view.main.ts': 'export const a = 1;\n'.repeat(401) }));
+  assert.equal(r.status, 1, r.out);
+  assert.match(r.out, /webview-ui\/view\.main\.ts: over 400 lines \(401 lines\)/);
+});
+
 test('a listed place may shrink, never grow; --update lowers the list', () => {
   const root = tree({ 'src/long-fn.ts': fn('big', 90) });
   assert.equal(run(root, '--update').status, 0);
