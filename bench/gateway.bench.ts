@@ -27,6 +27,9 @@
  *     V8's last step should stay flat. BENCH_LEDGER=0 runs the gateway without its usage ledger (no --db).
  * BENCH_PROFILE_DIR=dir writes CPU profiles of the gateway processes there (one for loads 1-2, one for 3-4).
  * BENCH_LOADS=1,3 runs only the loads named (default: all five).
+ * BENCH_GATEWAY_B=path/to/cli.js adds a second gateway to the paced loads' rounds, that build of `switchyard serve` (a
+ * copy of dist/ from another commit, kept inside the checkout so it finds node_modules): an A/B of two builds measured
+ * under the same load, closing with "gateway over gateway B".
  * BENCH_GATEWAY_RELAY=0 turns switchyard.gateway.relay off: the gateway frames every token itself (its path for
  * Ollama and the embedded runtime) instead of relaying the OpenAI-compatible test server's events.
  * Numbers, not pass/fail: timings on a shared 2-core machine are noisy; this prints them for people to read.
@@ -64,6 +67,8 @@ const WRITE_TOOL = [
 ];
 type Kind = 'text' | 'tools';
 const cli = path.join(root, 'dist', 'cli.js');
+/** Another build of the gateway for an A/B in the same rounds (BENCH_GATEWAY_B). */
+const cliB = process.env.BENCH_GATEWAY_B ? path.resolve(process.env.BENCH_GATEWAY_B) : undefined;
 
 function firstLine(child: ChildProcess, what: string): Promise<string> {
   return new Promise((resolve, reject) => {
@@ -83,6 +88,7 @@ function stats(xs: number[]) {
   return { p50: q(0.5), p99: q(0.99), n: s.length };
 }
 const ms = (x: number) => `${x.toFixed(3)} ms`;
+const signed = (x: number) => `${x >= 0 ? '+' : ''}${x.toFixed(1)}`;
 
 function rssKb(pid: number): number {
   const m = /VmRSS:\s+(\d+)\s+kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
@@ -157,7 +163,7 @@ function cpuMs(pid: number): { user: number; system: number } {
   return { user: Number(fields[11]) * 10, system: Number(fields[12]) * 10 };
 }
 
-type HopName = 'gateway' | 'pipe proxy';
+type HopName = 'gateway' | 'gateway B' | 'pipe proxy';
 
 /** What sits between the clients and the test server: the gateway, or the bare proxy that is the floor. */
 interface Hop {
@@ -213,7 +219,7 @@ async function startServers(children: ChildProcess[], intervalMs: number, names:
               '--expose-gc',
               '--require',
               path.join(__dirname, 'gateway.heapprobe.cjs'),
-              cli,
+              name === 'gateway B' ? cliB! : cli,
               'serve',
               '--port',
               '0',
@@ -226,7 +232,7 @@ async function startServers(children: ChildProcess[], intervalMs: number, names:
             {
               cwd: root,
               stdio: ['ignore', 'pipe', 'ignore'],
-              env: { ...process.env, BENCH_HEAP_FILE: heapFile },
+              env: { ...process.env, BENCH_HEAP_FILE: name === 'gateway' ? heapFile : '' },
             },
           );
     children.push(proc);
@@ -313,7 +319,7 @@ async function compare(name: string, s: Servers, load: Load, rounds: number): Pr
       `${h.name}: time to first token p50 ${ms(gt.p50)} p99 ${ms(gt.p99)}; total p50 ${ms(gT.p50)} p99 ${ms(gT.p99)}; ${gRate.toFixed(0)} tokens/s`,
     );
     console.log(
-      `  added by the ${h.name}: first token p50 ${ms(gt.p50 - dt.p50)} p99 ${ms(gt.p99 - dt.p99)}; total p50 ${ms(gT.p50 - dT.p50)} p99 ${ms(gT.p99 - dT.p99)}${h.name === 'gateway' ? ' (target ≤ 1 ms p50, ≤ 5 ms p99)' : ''}; throughput ratio ${(gRate / dRate).toFixed(3)}`,
+      `  added by the ${h.name}: first token p50 ${ms(gt.p50 - dt.p50)} p99 ${ms(gt.p99 - dt.p99)}; total p50 ${ms(gT.p50 - dT.p50)} p99 ${ms(gT.p99 - dT.p99)}${h.name !== 'pipe proxy' ? ' (target ≤ 1 ms p50, ≤ 5 ms p99)' : ''}; throughput ratio ${(gRate / dRate).toFixed(3)}`,
     );
     console.log(
       `  ${h.name} CPU: ${cpuPerToken.toFixed(1)} µs per token, ${(cpu / g.length).toFixed(2)} ms per request (user + system, ${((100 * system) / cpu).toFixed(0)} % in the kernel)`,
@@ -321,24 +327,26 @@ async function compare(name: string, s: Servers, load: Load, rounds: number): Pr
   }
   console.log(`the test server (node:http, no client side): ${((upstreamCpu * 1000) / allTokens).toFixed(1)} µs CPU per token`);
   const gw = added.get('gateway');
-  const floor = added.get('pipe proxy');
-  if (gw && floor) {
+  for (const other of ['pipe proxy', 'gateway B'] as const) {
+    const floor = added.get(other);
+    if (!gw || !floor) continue;
+    const label = other === 'pipe proxy' ? 'the bare proxy' : other;
     console.log(
-      `gateway over the bare proxy: first token p50 ${ms(gw.ttft50 - floor.ttft50)} p99 ${ms(gw.ttft99 - floor.ttft99)}; total p50 ${ms(gw.total50 - floor.total50)}; CPU +${(gw.cpuPerToken - floor.cpuPerToken).toFixed(1)} µs per token`,
+      `gateway over ${label}: first token p50 ${ms(gw.ttft50 - floor.ttft50)} p99 ${ms(gw.ttft99 - floor.ttft99)}; total p50 ${ms(gw.total50 - floor.total50)}; CPU ${signed(gw.cpuPerToken - floor.cpuPerToken)} µs per token`,
     );
   }
   return added;
 }
 
-/** The closing line of loads 1 and 5: the gateway's first-token p50 over the bare proxy, against the target. */
-function overProxy(label: string, added: Map<HopName, Added>): void {
-  const gw = added.get('gateway');
+/** The closing line of loads 1 and 5: a gateway's first-token p50 over the bare proxy, against the target. */
+function overProxy(label: string, added: Map<HopName, Added>, name: HopName = 'gateway'): void {
+  const gw = added.get(name);
   const floor = added.get('pipe proxy');
   if (!gw || !floor) return;
   const over = gw.ttft50 - floor.ttft50;
   const verdict = over <= TARGET_OVER_PROXY_MS ? 'met' : `missed by ${ms(over - TARGET_OVER_PROXY_MS)}`;
   console.log(
-    `${label}, ${CONCURRENCY} concurrent streams: first token p50 gateway ${ms(gw.hopTtft50)}, bare proxy ${ms(floor.hopTtft50)} (ratio ${(gw.hopTtft50 / floor.hopTtft50).toFixed(3)}); gateway over the bare proxy ${ms(over)} = ${(over / TARGET_OVER_PROXY_MS).toFixed(2)}× the target ≤ ${TARGET_OVER_PROXY_MS} ms p50: ${verdict}`,
+    `${label}, ${CONCURRENCY} concurrent streams: first token p50 ${name} ${ms(gw.hopTtft50)}, bare proxy ${ms(floor.hopTtft50)} (ratio ${(gw.hopTtft50 / floor.hopTtft50).toFixed(3)}); ${name} over the bare proxy ${ms(over)} = ${(over / TARGET_OVER_PROXY_MS).toFixed(2)}× the target ≤ ${TARGET_OVER_PROXY_MS} ms p50: ${verdict}`,
   );
 }
 
@@ -409,13 +417,19 @@ async function soak(s: Servers): Promise<void> {
 
 async function main() {
   if (!existsSync(cli)) throw new Error(`${cli} is missing: run \`npm run build\` first.`);
+  if (cliB && !existsSync(cliB)) throw new Error(`BENCH_GATEWAY_B: ${cliB} is missing.`);
   const children: ChildProcess[] = [];
   const stopAll = () => children.splice(0).forEach((c) => c.kill('SIGTERM'));
   process.on('exit', stopAll);
   try {
     const answerMs = INTERVAL_MS * TOKENS;
     if (LOADS.has(1) || LOADS.has(2) || LOADS.has(5)) {
-      const paced = await startServers(children, INTERVAL_MS, ['gateway', 'pipe proxy'], true);
+      const paced = await startServers(
+        children,
+        INTERVAL_MS,
+        cliB ? ['gateway', 'gateway B', 'pipe proxy'] : ['gateway', 'pipe proxy'],
+        true,
+      );
       const text = LOADS.has(1)
         ? await compare(
             `paced, ${CONCURRENCY} concurrent streams from independent clients (a token every ${INTERVAL_MS} ms per stream, first requests spread over ${answerMs} ms)`,
@@ -438,6 +452,8 @@ async function main() {
         );
       if (text) overProxy('text streams', text);
       if (tools) overProxy('tool-call streams', tools);
+      if (cliB && text) overProxy('text streams', text, 'gateway B');
+      if (cliB && tools) overProxy('tool-call streams', tools, 'gateway B');
       if (LOADS.has(2))
         await compare(
           `paced, bursts (${CONCURRENCY} requests sent in the same millisecond, ${PACED_ROUNDS} times)`,

@@ -28,7 +28,15 @@ export interface EndpointHost {
   idleTimeoutMs(): number;
 }
 
+/**
+ * Logs the route an answer took. Called as the answer starts, it writes once the current turn of the event loop is
+ * done: after the answer's first bytes went out (a log line is not on the way to the first token).
+ */
 export function logRoute(logger: Logger, endpoint: string, route: RouteEvent): void {
+  setImmediate(writeRoute, logger, endpoint, route);
+}
+
+function writeRoute(logger: Logger, endpoint: string, route: RouteEvent): void {
   const fallback = route.fallback ? ` after ${describeAttempts(route.attempts.filter((a) => a.outcome !== 'answered'))}` : '';
   logger.info(`gateway ${endpoint}: ${route.requested} → ${describeCandidate(route, `task ${route.task}`)}${fallback}`);
 }
@@ -36,29 +44,41 @@ export function logRoute(logger: Logger, endpoint: string, route: RouteEvent): v
 /**
  * Once an answer started, an upstream that goes quiet for the idle timeout ends the request with an error (the
  * router's first-token timeout covers the time before). Paused while the client is not reading (backpressure).
+ *
+ * `touch` runs for every token of every stream, so it only notes the time: the one timer, when it fires, looks at
+ * how long ago the last touch was and waits out the rest (no timer is cleared and set again per token).
  */
 export class IdleWatch {
   private timer: ReturnType<typeof setTimeout> | undefined;
+  private last = 0;
   /** The timeout fired: the answer was ended. */
   stalled = false;
 
   constructor(
     private readonly ms: number,
     private readonly onIdle: () => void,
+    private readonly now: () => number = performance.now.bind(performance),
   ) {}
 
   /** Something arrived: the wait starts again. */
   touch(): void {
     if (this.ms <= 0 || this.stalled) return;
-    clearTimeout(this.timer);
-    this.timer = setTimeout(this.fire, this.ms);
+    this.last = this.now();
+    this.timer ??= setTimeout(this.check, this.ms);
   }
 
   pause(): void {
     clearTimeout(this.timer);
+    this.timer = undefined;
   }
 
-  private readonly fire = (): void => {
+  private readonly check = (): void => {
+    const quiet = this.now() - this.last;
+    if (quiet < this.ms) {
+      this.timer = setTimeout(this.check, this.ms - quiet);
+      return;
+    }
+    this.timer = undefined;
     this.stalled = true;
     this.onIdle();
   };

@@ -115,7 +115,9 @@ export class Attempt {
     const { providerId, model, local } = c;
     const route: RouteEvent = { task, requested, providerId, model, local, fallback, attempts: attempts.map((a) => ({ ...a })) };
     if (request.logRoute) {
-      ctx.logger.info(`route ${requested}: ${describeCandidate(c)}${fallback ? ` after ${describeAttempts(attempts.slice(0, -1))}` : ''}`);
+      // Logged after this turn of the event loop: the first token goes out before the log line is written.
+      const tried = fallback ? ` after ${describeAttempts(route.attempts.slice(0, -1))}` : '';
+      setImmediate(() => ctx.logger.info(`route ${requested}: ${describeCandidate(c)}${tried}`));
     }
     this.route = route;
     return route;
