@@ -9,10 +9,12 @@ import { test, before, after, beforeEach } from 'node:test';
 import assert from 'node:assert/strict';
 import { connect, type Socket } from 'node:net';
 import { once } from 'node:events';
+import { createHash } from 'node:crypto';
 import OpenAI from 'openai';
 import { parseConfig } from '../../src/core/config/config';
 import { Switchyard } from '../../src/core/switchyard';
 import { Gateway, type GatewayOptions } from '../../src/core/gateway/server';
+import { digest, requestPath } from '../../src/core/gateway/http';
 import type { RoutedChatEvent, RouteEvent } from '../../src/core/routing/router';
 import { closedPort, scriptedBackend, startOllamaServer, startOpenAIServer, type FixtureServer } from '../fixtures';
 
@@ -479,4 +481,28 @@ test('a non-streamed answer whose model dies mid-answer comes whole from the nex
     ['box:failed', 'box2:answered'],
   );
   assert.equal(routes[1]!.fallback, true);
+});
+
+test('a request target reads as the URL parser reads it, on the plain-path fast path and off it; the token digest is SHA-256', () => {
+  const parsed = (t: string) => new URL(t, 'http://gateway.invalid').pathname.replace(/\/+$/, '') || '/';
+  const targets = [
+    '/v1/chat/completions',
+    '/v1/chat/completions/',
+    '/v1/models//',
+    '/v1/models/srv%2Fgpt-4.1-mini',
+    '/v1/models/qwen2.5-coder:7b',
+    '/v1/./chat/completions',
+    '/v1/x/../chat/completions',
+    '/v1/chat/completions?stream=1',
+    '/v1/chat/completions#frag',
+    '/v1/mod\u00e8le',
+    '/v1\\chat',
+    '//evil.example/v1/models',
+    '/',
+    '/v1_beta/a-b',
+  ];
+  for (const t of targets) assert.equal(requestPath(t), parsed(t), t);
+  assert.equal(requestPath(undefined), '/');
+  const token = 'bench-gateway-token-0123456789';
+  assert.deepEqual(digest(token), createHash('sha256').update(token).digest());
 });
