@@ -301,3 +301,48 @@ test('with tools: argument pieces of a well-formed call pass byte for byte; a ca
   assert.equal(finish!.choices[0]!.finish_reason, 'tool_calls');
   assert.equal(finish!.choices[0]!.delta.tool_calls, undefined, 'both calls had their arguments: nothing to add at the end');
 });
+
+test("with tools: a call's first piece in OpenAI's shape passes byte for byte; one under another index, or after held text, is rewritten", async () => {
+  const start = (index: number, id: string, name: string, text = '') => ({
+    tool_calls: [{ index, id, type: 'function', function: { name, arguments: text } }],
+  });
+  const args = (index: number, text: string) => ({ tool_calls: [{ index, function: { arguments: text } }] });
+  const relayOf = async (events: string[]) => {
+    const source = new PassThrough();
+    const relay = new SseRelay(source, { ...options(false), tools: true });
+    let out = '';
+    relay.pipe({ write: (t) => ((out += Buffer.from(t, 'latin1').toString('utf8')), true), onDrain: () => assert.fail('not paused') });
+    source.end(Buffer.from(events.map((e) => `${e}\n\n`).join('') + 'data: [DONE]\n\n', 'utf8'));
+    await relay.ended;
+    return { relay, sent: out.split('\n\n').filter(Boolean) };
+  };
+  const passed = (e: string) => e.replace('"model":"upstream-\\"name\\""', '"model":"srv/renamed"').replace(',"usage":null', '');
+  const calls = (e: string) =>
+    (JSON.parse(e.slice('data: '.length)) as { choices: { delta: { tool_calls?: unknown[] } }[] }).choices[0]!.delta.tool_calls;
+
+  // Well-formed: starts with and without argument text (escapes in it), in order; all pass unchanged.
+  const wellFormed = [
+    chunk(start(0, 'call_a', 'search', '{"q":"a \\"b\\" Grüße"')),
+    chunk(args(0, '}')),
+    chunk(start(1, 'call_b', 'get_time')),
+    chunk(args(1, '{}')),
+    chunk({}, 'tool_calls'),
+  ];
+  const a = await relayOf(wellFormed);
+  assert.ok(a.relay.calling);
+  assert.deepEqual(a.sent, wellFormed.map(passed));
+
+  // The server numbers its calls from 2: relayed from 0, as the client's path numbers them.
+  const b = await relayOf([chunk(start(2, 'call_c', 'search')), chunk(args(2, '{}')), chunk({}, 'tool_calls')]);
+  assert.deepEqual(calls(b.sent[0]!), [{ index: 0, id: 'call_c', type: 'function', function: { name: 'search', arguments: '' } }]);
+  assert.deepEqual(calls(b.sent[1]!), [{ index: 0, function: { arguments: '{}' } }]);
+
+  // Argument text before the call's start (same index): held, then sent joined to the start.
+  const c = await relayOf([chunk(args(0, '{"x":1}')), chunk(start(0, 'call_d', 'get_time')), chunk({}, 'tool_calls')]);
+  assert.equal(c.sent.length, 2, 'the held piece is not sent on its own');
+  assert.deepEqual(calls(c.sent[0]!), [{ index: 0, id: 'call_d', type: 'function', function: { name: 'get_time', arguments: '{"x":1}' } }]);
+
+  // Both: numbered from 1, text held under 1 (the relay's call 0) when the start comes, with the index it will have.
+  const d = await relayOf([chunk(args(1, '{"x":2}')), chunk(start(1, 'call_e', 'get_time')), chunk({}, 'tool_calls')]);
+  assert.deepEqual(calls(d.sent[0]!), [{ index: 0, id: 'call_e', type: 'function', function: { name: 'get_time', arguments: '{"x":2}' } }]);
+});

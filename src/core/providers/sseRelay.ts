@@ -10,24 +10,17 @@
  * without one was cut off), an `error` event (raised like the `openai` client raises it), the usage (for the ledger;
  * the only event that is parsed), and the `model` field (renamed to the gateway's "provider/model").
  *
- * A request that offered tools gets its tool-call events normalised here, as the client's path normalises them
- * (toolCalls.ts): each event with `tool_calls` is parsed and its pieces run through the same ToolCallAssembler. An event
- * that already is what the gateway would frame from those pieces (OpenAI's shape: index numbering calls from 0, id,
- * type and name on a call's first piece, argument text after) is passed on unchanged; any other (object arguments from
- * llama.cpp#20198, a missing id, other indexes, arguments before the name) is rewritten with the normalised pieces, and
- * a finish after calls says `tool_calls`. Clients get the same calls either way; well-formed streams keep the relay's
- * cost (bench/gateway.bench.ts, load 5).
+ * A request that offered tools gets its tool-call events normalised as the client's path normalises them
+ * (sseRelayCalls.ts).
  */
 import type { Readable } from 'node:stream';
 import { TruncatedStreamError } from './httpErrors';
-import { isObject, safeJson, sameJson } from '../json';
-import { ToolCallAssembler, piecesOf } from './toolCalls';
-import type { ChatEvent } from './types';
+import { isObject, safeJson } from '../json';
+import { FINISH, RelayedCalls } from './sseRelayCalls';
 import type { RelayOptions, RelaySink, RelayedAnswer } from './types';
 
 /** The first `"content":"…"` of an event (a key, since quotes inside JSON strings are escaped). */
 const CONTENT = /"content":\s*"((?:[^"\\]|\\.)*)"/;
-const FINISH = /"finish_reason":\s*"/;
 /**
  * Non-empty reasoning text (`reasoning_content`: llama.cpp, vLLM, DeepSeek; `reasoning`: OpenRouter, Ollama's /v1):
  * a thinking model has started answering, so the client sees it think instead of waiting for the first content.
@@ -36,8 +29,6 @@ const REASONING = /"reasoning(?:_content)?":\s*"(?!")/;
 const USAGE = /"usage":\s*\{/;
 const USAGE_NULL = /,\s*"usage":\s*null(?=\s*[,}])|"usage":\s*null\s*,/g;
 const MODEL = /"model":\s*"(?:[^"\\]|\\.)*"/;
-/** The usual tool-call piece (OpenAI, llama.cpp, vLLM): more argument text for a call by index, read where it starts. */
-const ARGS_PIECE = /"tool_calls":\[\{"index":(\d+),"function":\{"arguments":"((?:[^"\\]|\\.)+)"\}\}\]/y;
 /** An event this long without its closing blank line is not an answer any more. */
 const MAX_PENDING = 4 * 1024 * 1024;
 
@@ -71,15 +62,14 @@ function bytesOf(text: string): string {
  * never occurs inside a multi-byte UTF-8 sequence, so searching bytes finds exactly what searching text would.
  */
 export class SseRelay implements RelayedAnswer {
-  textLength = 0;
   /** The answer started with reasoning text (a thinking model): relayed from there on, as answer text is. */
   reasoning = false;
   /** The server said why it stopped (a finish reason). */
   finished = false;
-  /** A tool call started (with tools: it is the answer's first output, as text is). */
-  calling = false;
   /** From the server's usage chunk, when it sent one. */
   usage: { inputTokens?: number; outputTokens?: number } | undefined;
+  /** Bytes of answer text seen (tool calls' names and arguments included). */
+  private text = 0;
   private readonly firstText = deferred();
   private readonly end = deferred();
   private readonly modelField: string;
@@ -91,8 +81,7 @@ export class SseRelay implements RelayedAnswer {
   private done = false;
   private settled = false;
   /** With tools: the calls so far, normalised as on the client's path. */
-  private readonly calls: ToolCallAssembler | undefined;
-  private callsEnded = false;
+  private readonly calls: RelayedCalls | undefined;
 
   constructor(
     private readonly source: Readable,
@@ -100,10 +89,19 @@ export class SseRelay implements RelayedAnswer {
   ) {
     this.modelBytes = bytesOf(options.model);
     this.modelField = bytesOf(`"model":${JSON.stringify(options.model)}`);
-    this.calls = options.tools ? new ToolCallAssembler() : undefined;
+    this.calls = options.tools ? new RelayedCalls(options, (u) => this.readUsage(u)) : undefined;
     source.on('data', this.onData);
     source.once('end', this.onEnd);
     source.once('error', (e) => this.fail(e));
+  }
+
+  get textLength(): number {
+    return this.text + (this.calls?.textLength ?? 0);
+  }
+
+  /** A tool call started (with tools: it is the answer's first output, as text is). */
+  get calling(): boolean {
+    return this.calls?.calling ?? false;
   }
 
   /** Resolves when the answer's first text, or its first reasoning text, arrived (or the answer ended without any). */
@@ -219,12 +217,10 @@ export class SseRelay implements RelayedAnswer {
       this.scan(data);
       return this.usageEvent(data);
     }
-    if (this.toolsIn(data)) {
-      const out = this.toolEvent(data);
-      if (out !== undefined) {
-        this.scan(data);
-        return out;
-      }
+    const out = this.toolEvent(data);
+    if (out !== undefined) {
+      this.scan(data);
+      return out;
     }
     return this.dataEvent(raw, 0);
   }
@@ -255,17 +251,17 @@ export class SseRelay implements RelayedAnswer {
     if (at >= 0) at += '"content":"'.length;
     else if (data.includes('"content":')) {
       const m = CONTENT.exec(data);
-      if (m) this.textLength += m[1]!.length;
+      if (m) this.text += m[1]!.length;
       return;
     }
-    if (at >= 0 && data.charCodeAt(at) !== 34) this.textLength += stringEnd(data, at) - at;
+    if (at >= 0 && data.charCodeAt(at) !== 34) this.text += stringEnd(data, at) - at;
   }
 
   /** A data event passed on: scanned, model renamed, usage fields kept or dropped as the client asked. */
   private dataEvent(raw: string, from: number): string {
     this.scan(raw);
     if (USAGE.test(raw)) return this.usageEvent(raw.slice(from));
-    if (from > 0 && this.toolsIn(raw)) {
+    if (from > 0) {
       const out = this.toolEvent(raw.slice(from));
       if (out !== undefined) return out;
     }
@@ -282,73 +278,10 @@ export class SseRelay implements RelayedAnswer {
     return `${out}\n\n`;
   }
 
-  /** With tools: an event that carries tool-call pieces, or the finish of an answer that made calls. */
-  private toolsIn(data: string): boolean {
-    return this.calls !== undefined && (data.includes('"tool_calls"') || (this.calls.madeCalls && !this.callsEnded && FINISH.test(data)));
-  }
-
-  /**
-   * A tool-call event (or the finish after calls): its pieces go through the assembler; undefined passes it on as
-   * it is (it is what the gateway would frame), else it is what to send instead ('' drops it).
-   */
+  /** With tools: a tool-call event as it is passed on (undefined: as it came), in bytes. */
   private toolEvent(data: string): string | undefined {
-    const calls = this.calls!;
-    // Most events of a call are one piece of argument text for a call that started under the same index: passed on
-    // without a parse (the only piece in the event, no finish in it).
-    const at = data.indexOf('"tool_calls":[{"index":');
-    if (at >= 0) {
-      ARGS_PIECE.lastIndex = at;
-      const m = ARGS_PIECE.exec(data);
-      if (m && !data.includes('"tool_calls"', at + 13) && !FINISH.test(data) && calls.continuesArgs(Number(m[1]))) {
-        this.textLength += m[2]!.length;
-        return undefined;
-      }
-    }
-    // Parsed as UTF-8 (a rewritten event is serialised again: \u escapes must become UTF-8, not latin1).
-    const parsed = safeJson(Buffer.from(data, 'latin1').toString('utf8'));
-    if (!isObject(parsed) || !Array.isArray(parsed.choices)) return undefined;
-    // Only the first choice is the answer (n > 1 is never asked for), as on the client's path.
-    const choice: unknown = parsed.choices.find((c: unknown) => isObject(c) && (c.index ?? 0) === 0);
-    if (!isObject(choice)) return undefined;
-    const delta = isObject(choice.delta) ? choice.delta : undefined;
-    const raw = delta?.tool_calls;
-    const pushed = raw === undefined ? [] : calls.push(raw);
-    const ended: ChatEvent[] = [];
-    if (choice.finish_reason && !this.callsEnded) {
-      this.callsEnded = true;
-      ended.push(...calls.end());
-    }
-    for (const ev of [...pushed, ...ended]) {
-      if (ev.type === 'toolCall') {
-        this.calling = true;
-        this.textLength += ev.name.length;
-      } else if (ev.type === 'toolCallArgs') this.textLength += ev.text.length;
-    }
-    const pieces = piecesOf(pushed);
-    const finishAfterCalls = Boolean(choice.finish_reason) && calls.madeCalls;
-    const endPieces = piecesOf(ended);
-    if (
-      (raw === undefined || sameJson(raw, pieces)) &&
-      endPieces.length === 0 &&
-      (!finishAfterCalls || choice.finish_reason === 'tool_calls')
-    )
-      return undefined;
-    const all = [...pieces, ...endPieces];
-    if (delta) {
-      if (all.length > 0) delta.tool_calls = all;
-      else delete delta.tool_calls;
-    } else if (all.length > 0) choice.delta = { tool_calls: all };
-    if (finishAfterCalls) choice.finish_reason = 'tool_calls';
-    const empty =
-      all.length === 0 &&
-      (!isObject(choice.delta) || Object.keys(choice.delta).length === 0) &&
-      !choice.finish_reason &&
-      !isObject(parsed.usage);
-    if (empty && parsed.choices.length === 1) return '';
-    if ('model' in parsed) parsed.model = this.options.model;
-    if (isObject(parsed.usage)) this.readUsage(parsed.usage);
-    if (!this.options.includeUsage) delete parsed.usage;
-    return `data: ${bytesOf(JSON.stringify(parsed))}\n\n`;
+    const out = this.calls?.carries(data) ? this.calls.event(data) : undefined;
+    return out === undefined ? undefined : bytesOf(out);
   }
 
   private readUsage(u: Record<string, unknown>): void {

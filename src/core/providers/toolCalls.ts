@@ -173,6 +173,14 @@ export class ToolCallAssembler {
     return true;
   }
 
+  /**
+   * Whether a piece under this server index would start the next call with the same index (nothing held for that
+   * index yet): a well-formed start, which push passes on as it is. The relay's shortcut for a call's first piece.
+   */
+  startsNext(serverIndex: number): boolean {
+    return !this.byServerIndex.has(serverIndex) && this.calls.length === serverIndex;
+  }
+
   /** Ends every call still open (at the finish reason, or the end of the stream): `{}` for a call sent no arguments. */
   end(): ChatEvent[] {
     const out: ChatEvent[] = [];
