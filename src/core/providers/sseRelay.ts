@@ -68,7 +68,7 @@ export class SseRelay implements RelayedAnswer {
   finished = false;
   /** From the server's usage chunk, when it sent one. */
   usage: { inputTokens?: number; outputTokens?: number } | undefined;
-  /** Bytes of answer text seen (tool calls' names and arguments included). */
+  /** Bytes of answer text seen (tool calls count theirs in `calls`). */
   private text = 0;
   private readonly firstText = deferred();
   private readonly end = deferred();
@@ -95,6 +95,7 @@ export class SseRelay implements RelayedAnswer {
     source.once('error', (e) => this.fail(e));
   }
 
+  /** Bytes of answer text seen, tool calls' names and arguments included. */
   get textLength(): number {
     return this.text + (this.calls?.textLength ?? 0);
   }
@@ -262,7 +263,7 @@ export class SseRelay implements RelayedAnswer {
     this.scan(raw);
     if (USAGE.test(raw)) return this.usageEvent(raw.slice(from));
     if (from > 0) {
-      const out = this.toolEvent(raw.slice(from));
+      const out = this.toolEvent(raw, from);
       if (out !== undefined) return out;
     }
     let out = raw;
@@ -278,9 +279,13 @@ export class SseRelay implements RelayedAnswer {
     return `${out}\n\n`;
   }
 
-  /** With tools: a tool-call event as it is passed on (undefined: as it came), in bytes. */
-  private toolEvent(data: string): string | undefined {
-    const out = this.calls?.carries(data) ? this.calls.event(data) : undefined;
+  /**
+   * With tools: a tool-call event (its data from `from`) as it is passed on, in bytes; undefined: as it came. Other
+   * events are not sliced (this runs for every token).
+   */
+  private toolEvent(raw: string, from = 0): string | undefined {
+    if (!this.calls?.carries(raw)) return undefined;
+    const out = this.calls.event(from > 0 ? raw.slice(from) : raw);
     return out === undefined ? undefined : bytesOf(out);
   }
 

@@ -50,30 +50,8 @@ export class RelayedCalls {
    * drop it).
    */
   event(data: string): string | undefined {
+    if (this.passesAsIs(data)) return undefined;
     const calls = this.calls;
-    // Most events of a call are one piece of argument text for a call that started under the same index: passed on
-    // without a parse (the only piece in the event, no finish in it).
-    const at = data.indexOf('"tool_calls":[{"index":');
-    if (at >= 0) {
-      const alone = () => !data.includes('"tool_calls"', at + 13) && !FINISH.test(data);
-      ARGS_PIECE.lastIndex = at;
-      const m = ARGS_PIECE.exec(data);
-      if (m && alone() && calls.continuesArgs(Number(m[1]))) {
-        this.textLength += m[2]!.length;
-        return undefined;
-      }
-      // A call's first piece in OpenAI's shape, starting the next call under the index it will be relayed with: what
-      // the assembler would pass on as it is (the first event of every tool-call answer, so its first token).
-      CALL_START.lastIndex = at;
-      const s = m ? null : CALL_START.exec(data);
-      if (s && alone() && calls.startsNext(Number(s[1]))) {
-        // Only counted here (the events are not relayed), as argument pieces are: the text as sent, escapes and all.
-        calls.push([{ index: Number(s[1]), id: s[2], function: { name: s[3], arguments: s[4] } }]);
-        this.calling = true;
-        this.textLength += s[3]!.length + s[4]!.length;
-        return undefined;
-      }
-    }
     // Parsed as UTF-8 (a rewritten event is serialised again: \u escapes must become UTF-8, not latin1).
     const parsed = safeJson(Buffer.from(data, 'latin1').toString('utf8'));
     if (!isObject(parsed) || !Array.isArray(parsed.choices)) return undefined;
@@ -119,5 +97,37 @@ export class RelayedCalls {
     if (isObject(parsed.usage)) this.onUsage(parsed.usage);
     if (!this.options.includeUsage) delete parsed.usage;
     return `data: ${JSON.stringify(parsed)}\n\n`;
+  }
+
+  /**
+   * The usual events of a well-formed stream, read with a pattern instead of a parse: counted and recorded, passed
+   * on as they came (true).
+   */
+  private passesAsIs(data: string): boolean {
+    const calls = this.calls;
+    // Most events of a call are one piece of argument text for a call that started under the same index: passed on
+    // without a parse (the only piece in the event, no finish in it).
+    const at = data.indexOf('"tool_calls":[{"index":');
+    if (at >= 0) {
+      const alone = () => !data.includes('"tool_calls"', at + 13) && !FINISH.test(data);
+      ARGS_PIECE.lastIndex = at;
+      const m = ARGS_PIECE.exec(data);
+      if (m && alone() && calls.continuesArgs(Number(m[1]))) {
+        this.textLength += m[2]!.length;
+        return true;
+      }
+      // A call's first piece in OpenAI's shape, starting the next call under the index it will be relayed with: what
+      // the assembler would pass on as it is (the first event of every tool-call answer, so its first token).
+      CALL_START.lastIndex = at;
+      const s = m ? null : CALL_START.exec(data);
+      if (s && alone() && calls.startsNext(Number(s[1]))) {
+        // Only counted here (the events are not relayed), as argument pieces are: the text as sent, escapes and all.
+        calls.push([{ index: Number(s[1]), id: s[2], function: { name: s[3], arguments: s[4] } }]);
+        this.calling = true;
+        this.textLength += s[3]!.length + s[4]!.length;
+        return true;
+      }
+    }
+    return false;
   }
 }
